@@ -1,0 +1,256 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""One typed loader for the single configuration file.
+
+The file is INI: Radicale's own sections (``[server]``, ``[storage]``, ``[logging]`` …) plus ours
+(``[directory]``, ``[accounts]``). This module owns our sections: their schema with defaults and help text lives
+in :data:`SCHEMA`, in one place. Radicale's sections are handed over untouched (``radicale_sections``) and checked
+by the composition root against Radicale's own schema. Every problem names the file, the section and the key.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from groupware.errors import ConfigError, ConfigProblem
+
+__all__ = ["Option", "SCHEMA", "DirectoryConfig", "AccountsConfig", "Config", "load", "read_sections", "DEMO_CONFIG"]
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DEMO_CONFIG = PACKAGE_ROOT / "config" / "demo.conf"
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be zero or more")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise ValueError("must be zero or more")
+    return number
+
+
+def _boolean(value: str) -> bool:
+    states = configparser.RawConfigParser.BOOLEAN_STATES
+    if value.lower() not in states:
+        raise ValueError("must be true or false")
+    return states[value.lower()]
+
+
+def _words(value: str) -> tuple[str, ...]:
+    return tuple(value.split())
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in choices:
+            raise ValueError("must be one of: " + ", ".join(choices))
+        return value
+
+    return check
+
+
+def _ldap_filter(value: str) -> str:
+    if value and not (value.startswith("(") and value.endswith(")") and value.count("(") == value.count(")")):
+        raise ValueError("must be an LDAP filter in parentheses, e.g. (employeeType=inactif)")
+    return value
+
+
+def _dn_template(value: str) -> str:
+    if value and "{login}" not in value:
+        raise ValueError("must contain {login}")
+    return value
+
+
+def _ldap_uris(value: str) -> tuple[str, ...]:
+    uris = _words(value)
+    for uri in uris:
+        if not uri.startswith(("ldap://", "ldaps://")):
+            raise ValueError(f"{uri!r} is not an ldap:// or ldaps:// URI")
+    return uris
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of our sections: its default (as written in a file), its parser and its help text."""
+
+    default: str
+    parse: Callable[[str], Any]
+    help: str
+
+
+SCHEMA: dict[str, dict[str, Option]] = {
+    "directory": {
+        "type": Option("ldif", _choice("ldif", "ldap"), "where people and groups come from: ldif (a file) or ldap"),
+        "file": Option("", str, "ldif: path of the LDIF file (relative to the configuration file)"),
+        "uri": Option("", _ldap_uris, "ldap: one or more ldap:// or ldaps:// URIs, tried in order (failover)"),
+        "base_dn": Option("", str, "ldap: search base of the directory"),
+        "people_dn": Option("", str, "search base for people (default: base_dn)"),
+        "groups_dn": Option("", str, "search base for groups (default: base_dn)"),
+        "bind_dn": Option("", str, "ldap: service account used to search (empty: anonymous search)"),
+        "bind_password": Option("", str, "ldap: password of the service account"),
+        "bind_password_file": Option("", str, "ldap: file holding the service account's password"),
+        "user_dn_template": Option("", _dn_template, "ldap: bind directly as this DN, e.g. uid={login},ou=people,…"),
+        "login_attributes": Option("uid mail", _words, "attributes a login is matched against, case-insensitively"),
+        "user_filter": Option("(objectClass=inetOrgPerson)", _ldap_filter, "filter selecting people"),
+        "disabled_filter": Option("", _ldap_filter, "filter matching disabled accounts, e.g. (employeeType=inactif)"),
+        "groups_from": Option("search", _choice("search", "memberof"), "read groups by a group search or memberOf"),
+        "group_filter": Option("(objectClass=groupOfNames)", _ldap_filter, "filter selecting groups"),
+        "member_attribute": Option("member", str, "attribute of a group listing its members' DNs"),
+        "starttls": Option("false", _boolean, "ldap: upgrade ldap:// connections with StartTLS"),
+        "ca_file": Option("", str, "ldap: CA certificates (PEM) to verify the server; empty: system store"),
+        "connect_timeout": Option("5", _positive_float, "ldap: seconds to open a connection before failing over"),
+        "timeout": Option("10", _positive_float, "ldap: seconds an operation may take"),
+        "pool_size": Option("8", _positive_int, "ldap: connections kept open for searches"),
+        "page_size": Option("500", _positive_int, "ldap: page size of bulk reads (RFC 2696)"),
+        "cache_ttl": Option("300", _positive_float, "seconds a person or group list is kept in memory (0: off)"),
+        "retry_after": Option("30", _positive_int, "seconds sent in Retry-After when the directory is down"),
+    },
+    "accounts": {
+        "principal": Option("uid", _choice("uid", "mail"), "what names a user's home: uid (prenom.nom) or mail"),
+        "admin_group": Option("", str, "DN of the group whose members manage everything"),
+        "cache_ttl": Option("600", _positive_float, "seconds a successful login is remembered (0: off)"),
+        "max_failures_per_login": Option("10", _positive_int, "failures for one login before lockout (0: no limit)"),
+        "max_failures_per_address": Option("50", _positive_int, "failures from one address before lockout"),
+        "failure_window": Option("300", _positive_float, "seconds over which failures are counted"),
+        "lockout": Option("300", _positive_float, "seconds a locked login or address is refused"),
+        "failure_delay": Option("0.4", _positive_float, "minimum seconds a failed login takes (hides timing)"),
+    },
+}
+
+
+@dataclass(frozen=True)
+class DirectoryConfig:
+    """The ``[directory]`` section, parsed."""
+
+    type: str = "ldif"
+    file: str = ""
+    uri: tuple[str, ...] = ()
+    base_dn: str = ""
+    people_dn: str = ""
+    groups_dn: str = ""
+    bind_dn: str = ""
+    bind_password: str = field(default="", repr=False)
+    bind_password_file: str = ""
+    user_dn_template: str = ""
+    login_attributes: tuple[str, ...] = ("uid", "mail")
+    user_filter: str = "(objectClass=inetOrgPerson)"
+    disabled_filter: str = ""
+    groups_from: str = "search"
+    group_filter: str = "(objectClass=groupOfNames)"
+    member_attribute: str = "member"
+    starttls: bool = False
+    ca_file: str = ""
+    connect_timeout: float = 5.0
+    timeout: float = 10.0
+    pool_size: int = 8
+    page_size: int = 500
+    cache_ttl: float = 300.0
+    retry_after: int = 30
+
+
+@dataclass(frozen=True)
+class AccountsConfig:
+    """The ``[accounts]`` section, parsed."""
+
+    principal: str = "uid"
+    admin_group: str = ""
+    cache_ttl: float = 600.0
+    max_failures_per_login: int = 10
+    max_failures_per_address: int = 50
+    failure_window: float = 300.0
+    lockout: float = 300.0
+    failure_delay: float = 0.4
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration: our typed sections plus Radicale's, raw."""
+
+    path: str
+    directory: DirectoryConfig
+    accounts: AccountsConfig
+    radicale_sections: Mapping[str, Mapping[str, str]]
+
+
+def read_sections(path: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
+    """Read an INI file into ``{section: {key: value}}`` without interpolation.
+
+    Raises:
+        ConfigError: the file cannot be read or is not valid INI.
+    """
+    parser = configparser.RawConfigParser(strict=True)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except (OSError, configparser.Error, UnicodeDecodeError) as exc:
+        raise ConfigError([ConfigProblem(str(path), "", "", f"cannot read: {exc}")]) from exc
+    return {name: dict(parser.items(name)) for name in parser.sections()}
+
+
+def _parse_section(file: str, name: str, raw: Mapping[str, str], problems: list[ConfigProblem]) -> dict[str, Any]:
+    schema = SCHEMA[name]
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in schema:
+            problems.append(ConfigProblem(file, name, key, "unknown option"))
+            continue
+        try:
+            values[key] = schema[key].parse(value.strip())
+        except ValueError as exc:
+            problems.append(ConfigProblem(file, name, key, f"invalid value {value!r}: {exc}"))
+    return values
+
+
+def _resolve(base: Path, value: str) -> str:
+    return str((base / value).resolve()) if value and not os.path.isabs(value) else value
+
+
+def _check_directory(file: str, base: Path, values: dict[str, Any], problems: list[ConfigProblem]) -> None:
+    kind = values.get("type", "ldif")
+    if kind == "ldif":
+        values["file"] = _resolve(base, values.get("file", ""))
+        if not values["file"]:
+            problems.append(ConfigProblem(file, "directory", "file", "required when type = ldif"))
+        elif not os.path.isfile(values["file"]):
+            problems.append(ConfigProblem(file, "directory", "file", f"no such file: {values['file']}"))
+        return
+    for key in ("uri", "base_dn"):
+        if not values.get(key):
+            problems.append(ConfigProblem(file, "directory", key, "required when type = ldap"))
+    for key in ("ca_file", "bind_password_file"):
+        if values.get(key):
+            values[key] = _resolve(base, values[key])
+            if not os.path.isfile(values[key]):
+                problems.append(ConfigProblem(file, "directory", key, f"no such file: {values[key]}"))
+    if values.get("bind_password_file") and not problems:
+        values["bind_password"] = Path(values["bind_password_file"]).read_text(encoding="utf-8").strip()
+
+
+def load(path: str | os.PathLike[str]) -> Config:
+    """Load and check a configuration file.
+
+    Raises:
+        ConfigError: with every problem found, each naming the file, the section and the key.
+    """
+    file = str(path)
+    sections = read_sections(path)
+    base = Path(file).resolve().parent
+    problems: list[ConfigProblem] = []
+    parsed = {name: _parse_section(file, name, sections.get(name, {}), problems) for name in SCHEMA}
+    _check_directory(file, base, parsed["directory"], problems)
+    if problems:
+        raise ConfigError(problems)
+    radicale = {name: values for name, values in sections.items() if name not in SCHEMA}
+    storage = radicale.get("storage", {})
+    if "filesystem_folder" in storage:
+        storage["filesystem_folder"] = _resolve(base, storage["filesystem_folder"])
+    return Config(file, DirectoryConfig(**parsed["directory"]), AccountsConfig(**parsed["accounts"]), radicale)

@@ -1,0 +1,293 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The directory on an LDAP server, through ldap3 (RFC 4510-4519).
+
+Search-then-bind with a service account (or a bind-DN template), logins by uid or by mail in any case, every filter
+value escaped (RFC 4515 §3), pooled connections, failover across several URIs, StartTLS (RFC 4513 §3) or LDAPS with a
+CA file, timeouts, groups as full DNs from ``memberOf`` or a group search, a configurable "account disabled" filter,
+and paged bulk reads (RFC 2696).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import ldap3
+from ldap3.core import exceptions as ldap_errors
+from ldap3.utils.conv import escape_filter_chars
+from ldap3.utils.dn import escape_rdn
+
+from groupware.config import DirectoryConfig
+from groupware.directory import Group, Person, normalize_dn
+from groupware.errors import AccountDisabled, DirectoryUnavailable, InvalidCredentials
+
+__all__ = ["LdapDirectory", "PERSON_ATTRIBUTES"]
+
+log = logging.getLogger("groupware.directory.ldap")
+
+PERSON_ATTRIBUTES = (
+    "uid", "cn", "displayName", "givenName", "sn", "mail", "telephoneNumber", "mobile", "title",
+    "departmentNumber", "o", "entryUUID", "memberOf",
+)
+GROUP_ATTRIBUTES = ("cn", "description", "businessCategory", "ou")
+_T = TypeVar("_T")
+# Errors meaning "this connection (or server) is gone", as opposed to an LDAP result code.
+_CONNECTION_ERRORS = (
+    ldap_errors.LDAPCommunicationError,
+    ldap_errors.LDAPSessionTerminatedByServerError,
+    ldap_errors.LDAPServerPoolExhaustedError,
+    ldap_errors.LDAPStartTLSError,
+    ldap_errors.LDAPSocketOpenError,
+    ldap_errors.LDAPSocketReceiveError,
+    ldap_errors.LDAPSocketSendError,
+    ldap_errors.LDAPMaximumRetriesError,
+    ldap_errors.LDAPResponseTimeoutError,
+    OSError,
+)
+
+
+def _first(entry: dict[str, Any], name: str) -> str:
+    values = entry.get(name) or []
+    if isinstance(values, (str, bytes)):
+        values = [values]
+    return str(values[0]) if values else ""
+
+
+def _all(entry: dict[str, Any], name: str) -> tuple[str, ...]:
+    values = entry.get(name) or []
+    if isinstance(values, (str, bytes)):
+        values = [values]
+    return tuple(str(value) for value in values)
+
+
+def _to_person(entry: dict[str, Any], groups: frozenset[str], disabled: bool = False) -> Person:
+    mails = _all(entry, "mail")
+    return Person(
+        uid=_first(entry, "uid"), dn=entry["dn"],
+        display_name=_first(entry, "displayName") or _first(entry, "cn") or _first(entry, "uid"),
+        mail=mails[0] if mails else None, given_name=_first(entry, "givenName"), surname=_first(entry, "sn"),
+        emails=mails, phones=_all(entry, "telephoneNumber") + _all(entry, "mobile"), title=_first(entry, "title"),
+        establishments=_all(entry, "departmentNumber"), organizations=_all(entry, "o"),
+        groups=groups, disabled=disabled, entry_uuid=_first(entry, "entryUUID"),
+    )
+
+
+class _Pool:
+    """A bounded pool of ldap3 connections, one thread per connection at a time."""
+
+    def __init__(self, factory: Callable[[], ldap3.Connection], size: int) -> None:
+        self._factory = factory
+        self._idle: queue.LifoQueue[ldap3.Connection] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(max(size, 1))
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[ldap3.Connection]:
+        """Lend a connection; one that fails with a connection error is dropped, not returned."""
+        with self._slots:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._factory()
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    conn.unbind()
+                raise
+            self._idle.put(conn)
+
+    def clear(self) -> None:
+        """Close every idle connection."""
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            with contextlib.suppress(Exception):
+                conn.unbind()
+
+
+class LdapDirectory:
+    """:class:`groupware.directory.Directory` on one or more LDAP servers."""
+
+    def __init__(self, config: DirectoryConfig) -> None:
+        self._config = config
+        tls = None
+        if config.starttls or any(uri.startswith("ldaps://") for uri in config.uri):
+            tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=config.ca_file or None,
+                            version=ssl.PROTOCOL_TLS_CLIENT)
+        servers = [ldap3.Server(uri, connect_timeout=config.connect_timeout, tls=tls, get_info=ldap3.NONE)
+                   for uri in config.uri]
+        self._servers = ldap3.ServerPool(servers, ldap3.FIRST, active=1, exhaust=False)
+        self._people_dn = config.people_dn or config.base_dn
+        self._groups_dn = config.groups_dn or config.base_dn
+        self._search_pool = _Pool(self._service_connection, config.pool_size)
+        self._bind_pool = _Pool(lambda: self._open(None, None), config.pool_size)
+
+    # -- connections -------------------------------------------------------------------------------------------
+
+    def _open(self, user: str | None, password: str | None) -> ldap3.Connection:
+        conn = ldap3.Connection(self._servers, user=user, password=password, receive_timeout=self._config.timeout,
+                                raise_exceptions=False, auto_bind=ldap3.AUTO_BIND_NONE, read_only=True)
+        conn.open()
+        if self._config.starttls and not conn.server.ssl:
+            if not conn.start_tls():
+                conn.unbind()
+                raise ldap_errors.LDAPStartTLSError(f"StartTLS refused by {conn.server}")
+        return conn
+
+    def _service_connection(self) -> ldap3.Connection:
+        conn = self._open(self._config.bind_dn or None, self._config.bind_password or None)
+        if not conn.bind():
+            conn.unbind()
+            raise DirectoryUnavailable(f"service account bind refused: {conn.result.get('description')}",
+                                       self._config.retry_after)
+        return conn
+
+    def _with_retry(self, pool: _Pool, work: Callable[[ldap3.Connection], _T]) -> _T:
+        """Run ``work`` on a pooled connection; on a connection error retry once on a fresh one (failover)."""
+        for attempt in (1, 2):
+            try:
+                with pool.connection() as conn:
+                    return work(conn)
+            except _CONNECTION_ERRORS as exc:
+                log.warning("ldap connection failed", extra={"event": "ldap_error", "attempt": attempt,
+                                                             "error": str(exc)})
+                pool.clear()
+                if attempt == 2:
+                    raise DirectoryUnavailable(f"directory unreachable: {exc}", self._config.retry_after) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _search(self, conn: ldap3.Connection, base: str, search_filter: str, attributes: tuple[str, ...],
+                scope: str = ldap3.SUBTREE) -> list[dict[str, Any]]:
+        ok = conn.search(base, search_filter, scope, attributes=list(attributes), time_limit=int(self._config.timeout))
+        if not ok and conn.result.get("result") not in (0, 32):  # 32: noSuchObject
+            if conn.closed or conn.result.get("result") in (51, 52, 80, 81):
+                raise ldap_errors.LDAPCommunicationError(str(conn.result.get("description")))
+            log.warning("ldap search failed", extra={"event": "ldap_search_error", "result": conn.result})
+        return [{"dn": e["dn"], **e["attributes"]} for e in conn.response or [] if e.get("type") == "searchResEntry"]
+
+    # -- people ------------------------------------------------------------------------------------------------
+
+    def _login_filter(self, login: str) -> str:
+        value = escape_filter_chars(login.strip())
+        alternatives = "".join(f"({attr}={value})" for attr in self._config.login_attributes)
+        return f"(&{self._config.user_filter}(|{alternatives}))"
+
+    def _lookup(self, conn: ldap3.Connection, login: str) -> dict[str, Any] | None:
+        entries = self._search(conn, self._people_dn, self._login_filter(login), PERSON_ATTRIBUTES)
+        return entries[0] if len(entries) == 1 else None
+
+    def _is_disabled(self, conn: ldap3.Connection, dn: str) -> bool:
+        if not self._config.disabled_filter:
+            return False
+        return bool(self._search(conn, dn, self._config.disabled_filter, ("cn",), scope=ldap3.BASE))
+
+    def _groups_of(self, conn: ldap3.Connection, entry: dict[str, Any]) -> frozenset[str]:
+        if self._config.groups_from == "memberof":
+            return frozenset(_all(entry, "memberOf"))
+        member = f"({self._config.member_attribute}={escape_filter_chars(entry['dn'])})"
+        groups = self._search(conn, self._groups_dn, f"(&{self._config.group_filter}{member})", ("cn",))
+        return frozenset(group["dn"] for group in groups)
+
+    def _person(self, conn: ldap3.Connection, entry: dict[str, Any], disabled: bool = False) -> Person:
+        return _to_person(entry, self._groups_of(conn, entry), disabled)
+
+    def find_person(self, login: str) -> Person | None:
+        """Return the enabled person whose uid or mail is ``login`` (any case), or ``None``."""
+
+        def work(conn: ldap3.Connection) -> Person | None:
+            entry = self._lookup(conn, login)
+            if entry is None or self._is_disabled(conn, entry["dn"]):
+                return None
+            return self._person(conn, entry)
+
+        return self._with_retry(self._search_pool, work)
+
+    def _user_dn(self, login: str) -> str | None:
+        if self._config.user_dn_template:
+            return self._config.user_dn_template.format(login=escape_rdn(login.strip()))
+        entry = self._with_retry(self._search_pool, lambda conn: self._lookup(conn, login))
+        return entry["dn"] if entry else None
+
+    def authenticate(self, login: str, password: str) -> Person:
+        """Bind as the person (RFC 4513 §5.1.3); an empty password is refused, never sent as an unauthenticated bind.
+
+        Raises:
+            InvalidCredentials: unknown login or wrong password.
+            AccountDisabled: right password, but the account matches the disabled filter.
+            DirectoryUnavailable: no server answered.
+        """
+        if not password or not login.strip():
+            raise InvalidCredentials("empty login or password")
+        dn = self._user_dn(login)
+        if dn is None:
+            raise InvalidCredentials("unknown login")
+        if not self._with_retry(self._bind_pool, lambda conn: self._rebind(conn, dn, password)):
+            raise InvalidCredentials("wrong password")
+
+        def load(conn: ldap3.Connection) -> Person:
+            entries = self._search(conn, dn, self._config.user_filter, PERSON_ATTRIBUTES, scope=ldap3.BASE)
+            if not entries:
+                raise InvalidCredentials("bound entry is not a person")
+            return self._person(conn, entries[0], self._is_disabled(conn, dn))
+
+        person = self._with_retry(self._search_pool, load)
+        if person.disabled:
+            raise AccountDisabled(f"account {person.uid} is disabled")
+        return person
+
+    @staticmethod
+    def _rebind(conn: ldap3.Connection, dn: str, password: str) -> bool:
+        if conn.closed:
+            conn.open()
+        ok = bool(conn.rebind(user=dn, password=password))
+        code = conn.result.get("result") if conn.result else None
+        if not ok and code not in (49, 48, 50, 53):  # invalidCredentials, inappropriateAuth, insufficientAccess…
+            raise ldap_errors.LDAPCommunicationError(f"bind failed: {conn.result}")
+        return ok
+
+    # -- bulk reads --------------------------------------------------------------------------------------------
+
+    def _paged(self, base: str, search_filter: str, attributes: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+        try:
+            with self._search_pool.connection() as conn:
+                for entry in conn.extend.standard.paged_search(
+                        base, search_filter, ldap3.SUBTREE, attributes=list(attributes),
+                        paged_size=self._config.page_size, generator=True):
+                    if entry.get("type") == "searchResEntry":
+                        yield {"dn": entry["dn"], **entry["attributes"]}
+        except _CONNECTION_ERRORS as exc:
+            self._search_pool.clear()
+            raise DirectoryUnavailable(f"directory unreachable: {exc}", self._config.retry_after) from exc
+
+    def iter_people(self) -> Iterator[Person]:
+        """Yield every enabled person, page by page (RFC 2696); groups are read in bulk, not per person."""
+        disabled = f"(!{self._config.disabled_filter})" if self._config.disabled_filter else ""
+        memberships: dict[str, set[str]] = {}
+        if self._config.groups_from == "search":
+            for group in self.iter_groups():
+                for member in group.members:
+                    memberships.setdefault(member, set()).add(group.dn)
+        for entry in self._paged(self._people_dn, f"(&{self._config.user_filter}{disabled})", PERSON_ATTRIBUTES):
+            if self._config.groups_from == "search":
+                entry = {**entry, "memberOf": sorted(memberships.get(normalize_dn(entry["dn"]), ()))}
+            yield _to_person(entry, frozenset(_all(entry, "memberOf")))
+
+    def iter_groups(self) -> Iterator[Group]:
+        """Yield every group with its member DNs (normalized), page by page."""
+        attributes = (*GROUP_ATTRIBUTES, self._config.member_attribute)
+        for entry in self._paged(self._groups_dn, self._config.group_filter, attributes):
+            yield Group(dn=entry["dn"], name=_first(entry, "cn"), description=_first(entry, "description"),
+                        category=_first(entry, "businessCategory"), establishment=_first(entry, "ou"),
+                        members=frozenset(normalize_dn(m) for m in _all(entry, self._config.member_attribute)))
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._search_pool.clear()
+        self._bind_pool.clear()

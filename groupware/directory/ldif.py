@@ -1,0 +1,245 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A file-backed directory: an LDIF file (RFC 2849) read into memory.
+
+The embedded default for demos and small sites. It honours the same ``[directory]`` filters as the LDAP
+implementation (user, group and "account disabled" filters, RFC 4515 syntax) and checks ``userPassword`` hashes
+(``{SSHA}`` and friends) locally. The file is re-read when it changes on disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ldap3.operation import search as ldap_filter
+
+from groupware.config import DirectoryConfig
+from groupware.directory import Group, Person, normalize_dn, normalize_login
+from groupware.directory.passwords import check_password
+from groupware.errors import AccountDisabled, DirectoryError, InvalidCredentials
+
+__all__ = ["LdifDirectory", "parse_ldif", "Entry", "matches"]
+
+Entry = dict[str, list[str]]  # lower-cased attribute name -> values; "dn" holds the DN
+
+
+class LdifError(DirectoryError):
+    """The LDIF file is malformed; the message carries the file and line."""
+
+
+def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """Unfold continuation lines (RFC 2849 "SEP SPACE") and drop comments; blank lines separate records."""
+    current: list[str] = []
+    start = 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        if raw.startswith(" ") and current:
+            current.append(raw[1:])
+            continue
+        if current:
+            yield start, "".join(current)
+            current = []
+        if raw.startswith("#"):
+            continue
+        if not raw.strip():
+            yield number, ""
+            continue
+        current, start = [raw], number
+    if current:
+        yield start, "".join(current)
+
+
+def _value(line: str, number: int, source: str) -> tuple[str, str]:
+    name, sep, rest = line.partition(":")
+    if not sep or not name.strip():
+        raise LdifError(f"{source}:{number}: expected 'attribute: value'")
+    if rest.startswith(":"):
+        try:
+            return name.strip(), base64.b64decode(rest[1:].strip(), validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise LdifError(f"{source}:{number}: bad base64 value for {name}: {exc}") from exc
+    if rest.startswith("<"):
+        raise LdifError(f"{source}:{number}: URL values are not supported")
+    return name.strip(), rest.strip()
+
+
+def parse_ldif(text: str, source: str = "<ldif>") -> list[Entry]:
+    """Parse LDIF content records into entries; change records are refused."""
+    entries: list[Entry] = []
+    entry: Entry | None = None
+    for number, line in _logical_lines(text):
+        if not line:
+            entry = None
+            continue
+        name, value = _value(line, number, source)
+        key = name.lower()
+        if entry is None:
+            if key == "version":
+                continue
+            if key != "dn":
+                raise LdifError(f"{source}:{number}: a record must start with dn:")
+            entry = {"dn": [value]}
+            entries.append(entry)
+        elif key == "changetype":
+            raise LdifError(f"{source}:{number}: change records are not supported")
+        else:
+            entry.setdefault(key, []).append(value)
+    return entries
+
+
+def _node_matches(node: Any, entry: Entry) -> bool:
+    tag = node.tag
+    if tag in (ldap_filter.ROOT, ldap_filter.AND):
+        return all(_node_matches(child, entry) for child in node.elements)
+    if tag == ldap_filter.OR:
+        return any(_node_matches(child, entry) for child in node.elements)
+    if tag == ldap_filter.NOT:
+        return not _node_matches(node.elements[0], entry)
+    values = [v.casefold() for v in entry.get(node.assertion["attr"].lower(), [])]
+    if tag == ldap_filter.MATCH_PRESENT:
+        return bool(values)
+    if tag == ldap_filter.MATCH_EQUAL or tag == ldap_filter.MATCH_APPROX:
+        return node.assertion["value"].decode("utf-8").casefold() in values
+    if tag == ldap_filter.MATCH_SUBSTRING:
+        return any(_substring(node.assertion, value) for value in values)
+    if tag in (ldap_filter.MATCH_GREATER_OR_EQUAL, ldap_filter.MATCH_LESS_OR_EQUAL):
+        bound = node.assertion["value"].decode("utf-8").casefold()
+        return any(v >= bound if tag == ldap_filter.MATCH_GREATER_OR_EQUAL else v <= bound for v in values)
+    raise DirectoryError(f"unsupported filter item in LDIF directory: {node}")
+
+
+def _substring(assertion: dict[str, Any], value: str) -> bool:
+    position = 0
+    initial = assertion.get("initial")
+    if initial:
+        if not value.startswith(initial.decode("utf-8").casefold()):
+            return False
+        position = len(initial)
+    for part in assertion.get("any") or []:
+        found = value.find(part.decode("utf-8").casefold(), position)
+        if found < 0:
+            return False
+        position = found + len(part)
+    final = assertion.get("final")
+    return not final or value[position:].endswith(final.decode("utf-8").casefold())
+
+
+def matches(search_filter: str, entry: Entry) -> bool:
+    """Evaluate an RFC 4515 filter on an entry, matching values case-insensitively (caseIgnoreMatch)."""
+    if not search_filter:
+        return False
+    return _node_matches(ldap_filter.parse_filter(search_filter, None, True, True, None, False), entry)
+
+
+def _first(entry: Entry, name: str) -> str:
+    return entry.get(name, [""])[0]
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    people: dict[str, Entry]  # normalized uid and mail -> entry
+    ordered_people: list[Entry]
+    groups: list[Group]
+    memberships: dict[str, frozenset[str]]  # normalized person DN -> group DNs
+
+
+class LdifDirectory:
+    """:class:`groupware.directory.Directory` read from one LDIF file."""
+
+    def __init__(self, config: DirectoryConfig) -> None:
+        self._config = config
+        self._lock = threading.Lock()
+        self._stamp: tuple[float, int] | None = None
+        self._snapshot = self._load()
+
+    def _load(self) -> _Snapshot:
+        path = self._config.file
+        stat = os.stat(path)
+        with open(path, encoding="utf-8") as handle:
+            entries = parse_ldif(handle.read(), path)
+        self._stamp = (stat.st_mtime, stat.st_size)
+        groups = [self._group(e) for e in entries if matches(self._config.group_filter, e)]
+        memberships: dict[str, set[str]] = {}
+        for group in groups:
+            for member in group.members:
+                memberships.setdefault(member, set()).add(group.dn)
+        people: dict[str, Entry] = {}
+        ordered = [e for e in entries if matches(self._config.user_filter, e)]
+        for entry in ordered:
+            for attr in self._config.login_attributes:
+                for value in entry.get(attr.lower(), []):
+                    people.setdefault(normalize_login(value), entry)
+        return _Snapshot(people, ordered, groups, {k: frozenset(v) for k, v in memberships.items()})
+
+    def _current(self) -> _Snapshot:
+        stat = os.stat(self._config.file)
+        if (stat.st_mtime, stat.st_size) != self._stamp:
+            with self._lock:
+                if (stat.st_mtime, stat.st_size) != self._stamp:
+                    self._snapshot = self._load()
+        return self._snapshot
+
+    def _group(self, entry: Entry) -> Group:
+        return Group(dn=_first(entry, "dn"), name=_first(entry, "cn"), description=_first(entry, "description"),
+                     category=_first(entry, "businesscategory"), establishment=_first(entry, "ou"),
+                     members=frozenset(normalize_dn(m) for m in entry.get(self._config.member_attribute.lower(), [])))
+
+    def _person(self, snapshot: _Snapshot, entry: Entry) -> Person:
+        dn = _first(entry, "dn")
+        mails = tuple(entry.get("mail", []))
+        return Person(
+            uid=_first(entry, "uid"), dn=dn,
+            display_name=_first(entry, "displayname") or _first(entry, "cn") or _first(entry, "uid"),
+            mail=mails[0] if mails else None, given_name=_first(entry, "givenname"), surname=_first(entry, "sn"),
+            emails=mails, phones=tuple(entry.get("telephonenumber", []) + entry.get("mobile", [])),
+            title=_first(entry, "title"), establishments=tuple(entry.get("departmentnumber", [])),
+            organizations=tuple(entry.get("o", [])), groups=snapshot.memberships.get(normalize_dn(dn), frozenset()),
+            disabled=matches(self._config.disabled_filter, entry),
+            entry_uuid=_first(entry, "entryuuid") or str(uuid.uuid5(uuid.NAMESPACE_X500, normalize_dn(dn))),
+        )
+
+    def find_person(self, login: str) -> Person | None:
+        """Return the enabled person whose uid or mail is ``login`` (any case), or ``None``."""
+        snapshot = self._current()
+        entry = snapshot.people.get(normalize_login(login))
+        if entry is None:
+            return None
+        person = self._person(snapshot, entry)
+        return None if person.disabled else person
+
+    def authenticate(self, login: str, password: str) -> Person:
+        """Check ``password`` against the entry's ``userPassword`` values.
+
+        Raises:
+            InvalidCredentials: unknown login, wrong or empty password.
+            AccountDisabled: right password, but the entry matches the disabled filter.
+        """
+        snapshot = self._current()
+        entry = snapshot.people.get(normalize_login(login))
+        stored = entry.get("userpassword", []) if entry else []
+        if not password or not any(check_password(value, password) for value in stored):
+            raise InvalidCredentials("unknown login or wrong password")
+        assert entry is not None
+        person = self._person(snapshot, entry)
+        if person.disabled:
+            raise AccountDisabled(f"account {person.uid} is disabled")
+        return person
+
+    def iter_people(self) -> Iterator[Person]:
+        """Yield every enabled person in file order."""
+        snapshot = self._current()
+        for entry in snapshot.ordered_people:
+            person = self._person(snapshot, entry)
+            if not person.disabled:
+                yield person
+
+    def iter_groups(self) -> Iterator[Group]:
+        """Yield every group in file order."""
+        yield from self._current().groups
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Structured logging: one line per record, ``key=value`` fields after the message, never a password."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+__all__ = ["setup", "KeyValueFormatter"]
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_SECRET_KEYS = ("password", "secret", "token", "authorization")
+
+
+class KeyValueFormatter(logging.Formatter):
+    """``2026-11-22 10:00:00 INFO groupware.accounts: login failed event=login_failed login=…``."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = []
+        for key, value in vars(record).items():
+            if key in _STANDARD or key.startswith("_"):
+                continue
+            shown = "***" if any(secret in key.lower() for secret in _SECRET_KEYS) else value
+            fields.append(f"{key}={shown!r}" if isinstance(shown, str) and " " in shown else f"{key}={shown}")
+        return line + (" " + " ".join(fields) if fields else "")
+
+
+def setup(level: str = "info") -> None:
+    """Send every log record (ours and Radicale's) to stderr in the key=value format."""
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        numeric = logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(KeyValueFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    logging.getLogger("radicale").setLevel(max(numeric, logging.WARNING) if numeric <= logging.INFO else numeric)

@@ -1,0 +1,177 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The login policy: cache, lockout, constant failure time, directory outages (fake directory, fake clock)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from groupware.accounts import Accounts
+from groupware.config import AccountsConfig
+from groupware.directory import Group, Person
+from groupware.errors import DirectoryUnavailable, InvalidCredentials, LoginThrottled
+
+ADMINS = "cn=groupware-admins,ou=groups,dc=ac-montpellier,dc=fr"
+MARIE = Person(uid="marie.martin", dn="uid=marie.martin,ou=people,dc=ac-montpellier,dc=fr",
+               display_name="Marie Martin", mail="marie.martin@ac-montpellier.fr",
+               groups=frozenset({"cn=personnels,ou=etab-0341234A,ou=groups,dc=ac-montpellier,dc=fr"}))
+
+
+class FakeDirectory:
+    def __init__(self) -> None:
+        self.passwords = {"marie.martin": "secret", "marie.martin@ac-montpellier.fr": "secret"}
+        self.down = False
+        self.calls = 0
+
+    def authenticate(self, login: str, password: str) -> Person:
+        self.calls += 1
+        if self.down:
+            raise DirectoryUnavailable("down", retry_after=17)
+        if self.passwords.get(login.lower()) != password or not password:
+            raise InvalidCredentials("no")
+        return MARIE
+
+    def find_person(self, login: str) -> Person | None:
+        return MARIE if login.lower() in self.passwords else None
+
+    def iter_people(self) -> Iterator[Person]:
+        yield MARIE
+
+    def iter_groups(self) -> Iterator[Group]:
+        return iter(())
+
+    def close(self) -> None:
+        pass
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def make(clock: Clock, **overrides: object) -> tuple[Accounts, FakeDirectory]:
+    directory = FakeDirectory()
+    config = replace(AccountsConfig(admin_group=ADMINS, max_failures_per_login=3, max_failures_per_address=5,
+                                    failure_window=60, lockout=120, failure_delay=0.4, cache_ttl=600), **overrides)
+    return Accounts(directory, config, clock=clock, sleep=clock.sleep), directory
+
+
+def test_login_by_uid_and_by_mail_give_the_same_user(clock: Clock) -> None:
+    accounts, _ = make(clock)
+    assert accounts.authenticate("Marie.Martin", "secret").user == "marie.martin"
+    assert accounts.authenticate("marie.martin@ac-montpellier.fr", "secret").user == "marie.martin"
+
+
+def test_principal_by_mail(clock: Clock) -> None:
+    accounts, _ = make(clock, principal="mail")
+    assert accounts.authenticate("marie.martin", "secret").user == "marie.martin@ac-montpellier.fr"
+
+
+def test_cache_answers_without_the_directory_and_never_holds_the_password(clock: Clock) -> None:
+    accounts, directory = make(clock)
+    accounts.authenticate("marie.martin", "secret")
+    accounts.authenticate("marie.martin", "secret")
+    assert directory.calls == 1
+    assert "secret" not in repr(accounts._cache._data)
+
+
+def test_cache_expires(clock: Clock) -> None:
+    accounts, directory = make(clock)
+    accounts.authenticate("marie.martin", "secret")
+    clock.now += 601
+    accounts.authenticate("marie.martin", "secret")
+    assert directory.calls == 2
+
+
+def test_wrong_password_drops_the_cache_entry(clock: Clock) -> None:
+    accounts, directory = make(clock)
+    accounts.authenticate("marie.martin", "secret")
+    with pytest.raises(InvalidCredentials):
+        accounts.authenticate("marie.martin", "wrong")
+    directory.down = True
+    with pytest.raises(DirectoryUnavailable):
+        accounts.authenticate("marie.martin", "secret")
+
+
+def test_directory_down_cached_login_works_uncached_raises_unavailable(clock: Clock) -> None:
+    accounts, directory = make(clock)
+    accounts.authenticate("marie.martin", "secret")
+    directory.down = True
+    assert accounts.authenticate("marie.martin", "secret").user == "marie.martin"
+    with pytest.raises(DirectoryUnavailable) as info:
+        accounts.authenticate("marie.martin@ac-montpellier.fr", "secret")
+    assert info.value.retry_after == 17
+    with pytest.raises(DirectoryUnavailable):  # a wrong password is not judged against the cache alone
+        accounts.authenticate("marie.martin", "guess")
+
+
+def test_failures_take_the_same_minimum_time_whether_or_not_the_login_exists(clock: Clock) -> None:
+    accounts, _ = make(clock)
+    for login in ("marie.martin", "nobody.here"):
+        clock.slept.clear()
+        with pytest.raises(InvalidCredentials):
+            accounts.authenticate(login, "wrong")
+        assert clock.slept == [pytest.approx(0.4)]
+
+
+def test_lockout_after_n_failures_then_recovery(clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
+    accounts, directory = make(clock)
+    for _ in range(3):
+        with pytest.raises(InvalidCredentials):
+            accounts.authenticate("marie.martin", "wrong", "192.0.2.1")
+    assert any(getattr(r, "event", "") == "lockout" for r in caplog.records)
+    calls = directory.calls
+    with pytest.raises(LoginThrottled):
+        accounts.authenticate("marie.martin", "secret", "192.0.2.9")
+    assert directory.calls == calls, "a locked login does not reach the directory"
+    clock.now += 121
+    assert accounts.authenticate("marie.martin", "secret", "192.0.2.9").user == "marie.martin"
+
+
+def test_lockout_per_address_spans_logins(clock: Clock) -> None:
+    accounts, _ = make(clock, max_failures_per_login=0)
+    for number in range(5):
+        with pytest.raises(InvalidCredentials):
+            accounts.authenticate(f"user{number}", "wrong", "198.51.100.7")
+    with pytest.raises(LoginThrottled):
+        accounts.authenticate("marie.martin", "secret", "198.51.100.7")
+    assert accounts.authenticate("marie.martin", "secret", "198.51.100.8").user == "marie.martin"
+
+
+def test_failures_outside_the_window_do_not_accumulate(clock: Clock) -> None:
+    accounts, _ = make(clock)
+    for _ in range(5):
+        with pytest.raises(InvalidCredentials):
+            accounts.authenticate("marie.martin", "wrong")
+        clock.now += 40
+    assert accounts.authenticate("marie.martin", "secret").user == "marie.martin"
+
+
+def test_passwords_never_logged(clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    accounts, _ = make(clock)
+    for password in ("s3cr3t-Pa55", "s3cr3t-Pa55", "s3cr3t-Pa55"):
+        with pytest.raises((InvalidCredentials, LoginThrottled)):
+            accounts.authenticate("marie.martin", password)
+    assert "s3cr3t-Pa55" not in caplog.text and all("s3cr3t" not in str(vars(r)) for r in caplog.records)
+
+
+def test_admin_flag_from_group_dn_any_case(clock: Clock) -> None:
+    accounts, _ = make(clock)
+    admin = replace(MARIE, groups=frozenset({ADMINS.upper()}))
+    assert accounts.account(admin).is_admin and not accounts.account(MARIE).is_admin
