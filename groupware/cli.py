@@ -24,10 +24,16 @@ def _problems(path: str) -> list[ConfigProblem]:
     from groupware.server import check_radicale_sections
 
     try:
-        loaded = config_module.load(path)
+        sections = config_module.read_sections(path)
     except ConfigError as exc:
         return exc.problems
-    return check_radicale_sections(loaded)
+    ours = set(config_module.SCHEMA)
+    problems = check_radicale_sections(path, {k: v for k, v in sections.items() if k not in ours})
+    try:
+        config_module.load(path)
+    except ConfigError as exc:
+        problems = exc.problems + problems
+    return problems
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

@@ -224,7 +224,7 @@ def _check_directory(file: str, base: Path, values: dict[str, Any], problems: li
             problems.append(ConfigProblem(file, "directory", "file", f"no such file: {values['file']}"))
         return
     for key in ("uri", "base_dn"):
-        if not values.get(key):
+        if not values.get(key) and not any(p.section == "directory" and p.key == key for p in problems):
             problems.append(ConfigProblem(file, "directory", key, "required when type = ldap"))
     for key in ("ca_file", "bind_password_file"):
         if values.get(key):

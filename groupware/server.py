@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from http import client
 from typing import Any
 
@@ -56,24 +56,24 @@ FORCED = {("auth", "type"): "groupware authenticates through [directory] and [ac
           ("server", "ssl"): "terminate TLS at a reverse proxy (see README); the server speaks plain HTTP"}
 
 
-def check_radicale_sections(config: Config) -> list[ConfigProblem]:
+def check_radicale_sections(path: str, sections: Mapping[str, Mapping[str, str]]) -> list[ConfigProblem]:
     """Check every option of Radicale's sections against Radicale's schema, one problem per key."""
     problems: list[ConfigProblem] = []
     probe = radicale.config.load()
-    for section, options in config.radicale_sections.items():
+    for section, options in sections.items():
         if section not in radicale.config.DEFAULT_CONFIG_SCHEMA or section.startswith("_"):
-            problems.append(ConfigProblem(config.path, section, "", "unknown section"))
+            problems.append(ConfigProblem(path, section, "", "unknown section"))
             continue
         for key, value in options.items():
             if (section, key) in FORCED and not (section == "server" and key == "ssl" and value.lower() in
                                                  ("false", "0", "no", "off")):
-                problems.append(ConfigProblem(config.path, section, key, f"not configurable: {FORCED[section, key]}"))
+                problems.append(ConfigProblem(path, section, key, f"not configurable: {FORCED[section, key]}"))
                 continue
             try:
-                probe.update({section: {key: value}}, config.path)
+                probe.update({section: {key: value}}, path)
             except (RuntimeError, ValueError) as exc:
-                message = str(exc).split(" in config file")[0].split(" in section")[0]
-                problems.append(ConfigProblem(config.path, section, key, message))
+                reason = exc.__cause__ or str(exc).split(" in section")[0].split(" in config file")[0]
+                problems.append(ConfigProblem(path, section, key, f"invalid value {value!r}: {reason}"))
     return problems
 
 
@@ -183,8 +183,9 @@ class Server:
 
 
 def install_signal_handlers() -> None:
-    """Turn SIGTERM into the same clean stop as Ctrl-C."""
+    """Make SIGINT (Ctrl-C) and SIGTERM stop the server cleanly, even when started in the background."""
     def handler(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
+    signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)

@@ -36,6 +36,8 @@ PERSON_ATTRIBUTES = (
 )
 GROUP_ATTRIBUTES = ("cn", "description", "businessCategory", "ou")
 _T = TypeVar("_T")
+# Result codes meaning "the server cannot answer now" (RFC 4511 §4.1.9): busy, unavailable, other, server down.
+_UNAVAILABLE_CODES = (None, 51, 52, 80, 81)
 # Errors meaning "this connection (or server) is gone", as opposed to an LDAP result code.
 _CONNECTION_ERRORS = (
     ldap_errors.LDAPCommunicationError,
@@ -167,7 +169,7 @@ class LdapDirectory:
                 scope: str = ldap3.SUBTREE) -> list[dict[str, Any]]:
         ok = conn.search(base, search_filter, scope, attributes=list(attributes), time_limit=int(self._config.timeout))
         if not ok and conn.result.get("result") not in (0, 32):  # 32: noSuchObject
-            if conn.closed or conn.result.get("result") in (51, 52, 80, 81):
+            if conn.closed or conn.result.get("result") in _UNAVAILABLE_CODES:
                 raise ldap_errors.LDAPCommunicationError(str(conn.result.get("description")))
             log.warning("ldap search failed", extra={"event": "ldap_search_error", "result": conn.result})
         return [{"dn": e["dn"], **e["attributes"]} for e in conn.response or [] if e.get("type") == "searchResEntry"]
@@ -248,7 +250,7 @@ class LdapDirectory:
             conn.open()
         ok = bool(conn.rebind(user=dn, password=password))
         code = conn.result.get("result") if conn.result else None
-        if not ok and code not in (49, 48, 50, 53):  # invalidCredentials, inappropriateAuth, insufficientAccess…
+        if not ok and (conn.closed or code in _UNAVAILABLE_CODES):
             raise ldap_errors.LDAPCommunicationError(f"bind failed: {conn.result}")
         return ok
 
