@@ -6,3 +6,32 @@ It imports nothing else of groupware: what it cannot know it asks its host throu
 
 if __name__ != "groupware.sieve":  # pragma: no cover - guard against a top-level ``sieve`` import
     raise ImportError(f"this package must be imported as groupware.sieve, not {__name__!r}")
+
+from .actions import (
+    Action,
+    AddHeader,
+    DeleteHeader,
+    Discard,
+    FileInto,
+    ImplicitKeep,
+    Keep,
+    Notify,
+    Redirect,
+    Reject,
+    RuntimeFailure,
+    Vacation,
+    describe,
+)
+from .compile import Program, compile_script
+from .errors import Diagnostic, SieveCompileError, SieveError, SieveRuntimeError, SieveSyntaxError
+from .evaluate import evaluate
+from .host import Environment, Policy, ReplyTracker, ScriptLocator
+from .message import MessageFacts
+from .parse import parse
+
+__all__ = [
+    "Action", "AddHeader", "DeleteHeader", "Discard", "FileInto", "ImplicitKeep", "Keep", "Notify", "Redirect",
+    "Reject", "RuntimeFailure", "Vacation", "describe", "Program", "compile_script", "Diagnostic",
+    "SieveCompileError", "SieveError", "SieveRuntimeError", "SieveSyntaxError", "evaluate", "Environment",
+    "Policy", "ReplyTracker", "ScriptLocator", "MessageFacts", "parse",
+]  # fmt: skip

@@ -1,0 +1,119 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""``groupware sieve check|test``: compile a script, or run it on a message and print its actions.
+
+``check SCRIPT`` exits 0, or prints every error as ``line:column: message`` on stderr and exits 1.
+``test SCRIPT MESSAGE [--from ADDR] [--to ADDR]`` prints the actions one per line in execution order, then the
+implicit keep (see :func:`actions.describe`); a script that does not compile prints ``error compile`` and exits 3.
+Usage errors exit 2. Run as ``python -m groupware.sieve.cli``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email.utils
+import sys
+from pathlib import Path
+
+from .actions import describe
+from .compile import compile_script
+from .errors import SieveCompileError
+from .evaluate import evaluate
+from .host import Environment, Policy
+from .message import MessageFacts
+
+__all__ = ["main", "DirectoryLocator"]
+
+
+class DirectoryLocator:
+    """Included scripts as ``NAME.sieve`` files: personal ones beside the script, global ones in a folder."""
+
+    def __init__(self, personal: Path, global_dir: Path | None) -> None:
+        self.dirs = {"personal": personal, "global": global_dir}
+
+    def load(self, location: str, name: str) -> str | None:
+        """The text of ``name`` at ``location``, or None (RFC 6609 §3.2)."""
+        folder = self.dirs.get(location)
+        if folder is None:
+            return None
+        for candidate in (folder / f"{name}.sieve", folder / name):
+            if candidate.is_file():
+                return candidate.read_text(encoding="utf-8")
+        return None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="groupware sieve", description="Check or test a Sieve script.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="compile a script and report its errors")
+    check.add_argument("script", type=Path)
+    check.add_argument("--global-dir", type=Path, default=None, help="folder of global scripts for include")
+    test = sub.add_parser("test", help="run a script on a message and print the actions")
+    test.add_argument("script", type=Path)
+    test.add_argument("message", type=Path)
+    test.add_argument("--from", dest="sender", default=None, help="envelope sender (MAIL FROM)")
+    test.add_argument("--to", dest="recipient", default=None, help="envelope recipient (RCPT TO)")
+    test.add_argument("--global-dir", type=Path, default=None, help="folder of global scripts for include")
+    return parser
+
+
+def _compile(path: Path, global_dir: Path | None) -> object:
+    text = path.read_bytes().decode("utf-8", "replace")
+    return compile_script(text, Policy(), DirectoryLocator(path.resolve().parent, global_dir))
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        _compile(args.script, args.global_dir)
+    except SieveCompileError as exc:
+        for diag in exc.diagnostics:
+            print(diag, file=sys.stderr)
+        return 1
+    return 0
+
+
+def _default_sender(msg: MessageFacts) -> str:
+    for name in ("return-path", "sender", "from"):
+        values = msg.header(name)
+        if values:
+            addr = email.utils.parseaddr(values[0])[1]
+            if addr or name == "return-path":
+                return addr
+    return "MAILER-DAEMON"
+
+
+def _test(args: argparse.Namespace) -> int:
+    try:
+        program = _compile(args.script, args.global_dir)
+    except SieveCompileError as exc:
+        print("error compile")
+        for diag in exc.diagnostics:
+            print(diag, file=sys.stderr)
+        return 3
+    msg = MessageFacts(args.message.read_bytes())
+    env = Environment(
+        envelope_from=args.sender if args.sender is not None else _default_sender(msg),
+        envelope_to=args.recipient if args.recipient is not None else "recipient@example.org",
+    )
+    for action in evaluate(program, msg, env):  # type: ignore[arg-type]
+        line = describe(action)
+        if line is not None:
+            print(line)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``groupware sieve``; returns the exit status."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0) if exc.code not in (None, 0) else 0
+    try:
+        return _check(args) if args.command == "check" else _test(args)
+    except OSError as exc:
+        print(f"groupware sieve: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1:]))

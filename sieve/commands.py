@@ -1,0 +1,442 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Commands compiled into operations over an evaluation :class:`~evaluate.Context`.
+
+RFC 5228 §3–§4 (control, keep, fileinto, redirect, discard), RFC 5429 (reject), RFC 5230/6131 (vacation),
+RFC 5232 (imap4flags), RFC 5229 (set), RFC 5435/5436 (notify mailto), RFC 5293 (editheader), RFC 6609 (include),
+RFC 5463 (ihave, error).
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from . import actions as A
+from .errors import SieveRuntimeError
+from .evaluate import Block, Context, ReturnScript, StopScript, Value, run_block
+from .grammar import KNOWN_EXTENSIONS
+from .parse import Command, Strings
+from .testops import make_matcher
+
+if TYPE_CHECKING:
+    from .compile import Bound, Compiler
+
+__all__ = ["Op", "build", "build_if", "valid_mailto", "merge_flags", "PROTECTED_HEADERS"]
+
+Op = Callable[[Context], None]
+_FIELD_NAME = re.compile(r"[!-9;-~]+\Z")
+_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\Z")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: Header fields editheader may not touch (RFC 5293 §6: Received; Auto-Submitted as Pigeonhole does).
+PROTECTED_HEADERS = frozenset({"received", "auto-submitted"})
+
+
+def merge_flags(current: list[str], added: list[str]) -> list[str]:
+    """Add space-separated flags, ignoring case for duplicates (RFC 5232 §3)."""
+    out = list(current)
+    seen = {f.lower() for f in out}
+    for text in added:
+        for flag in text.split():
+            if flag.lower() not in seen:
+                seen.add(flag.lower())
+                out.append(flag)
+    return out
+
+
+def valid_mailto(uri: str) -> bool:
+    """A syntactically valid ``mailto:`` URI with at least one recipient (RFC 5436 §2, RFC 6068)."""
+    if not uri[:7].lower() == "mailto:":
+        return False
+    rest = uri[7:]
+    to, _, query = rest.partition("?")
+    recipients = [urllib.parse.unquote(a) for a in to.split(",") if a]
+    for pair in query.split("&") if query else []:
+        name, eq, value = pair.partition("=")
+        if not eq:
+            return False
+        if name.lower() == "to":
+            recipients.extend(urllib.parse.unquote(a) for a in value.split(",") if a)
+    return bool(recipients) and all(_ADDRESS.match(a.strip()) for a in recipients)
+
+
+def _flag_values(ctx: Context, values: tuple[Value, ...]) -> tuple[str, ...]:
+    return tuple(merge_flags([], ctx.expand_list(values)))
+
+
+def _const(c: Compiler, value: Value) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+# -- control -------------------------------------------------------------------------------------------------
+def _compile_branch(c: Compiler, node: Command, depth: int) -> tuple[Callable[[Context], bool] | None, Block]:
+    test = node.tests[0] if node.tests else None
+    if test is not None and test.name == "ihave" and c.has("ihave") and _ihave_unknown(c, test):
+        return c.test(test, depth + 1), ()
+    added: set[str] = set()
+    if test is not None and test.name == "ihave" and c.has("ihave"):
+        arg = test.args[0] if test.args else None
+        if isinstance(arg, Strings):
+            added = set(arg.values) - c.required
+            c.required |= added
+    cond = c.test(test, 1) if test is not None else None
+    block = c.block(node.block or [], depth + 1)
+    c.required -= added
+    return cond, block
+
+
+def _ihave_unknown(c: Compiler, test: object) -> bool:
+    arg = getattr(test, "args", [None])[0] if getattr(test, "args", None) else None
+    if not isinstance(arg, Strings):
+        return False
+    return any(v not in KNOWN_EXTENSIONS or v not in c.policy.extensions for v in arg.values)
+
+
+def build_if(c: Compiler, nodes: list[Command], depth: int) -> Op | None:
+    """``if``/``elsif``/``else`` (RFC 5228 §3.1): the first true branch runs."""
+    branches: list[tuple[Callable[[Context], bool] | None, Block]] = []
+    for node in nodes:
+        if node.block is None:
+            c.error(node, f"the {node.name} command needs a block")
+            return None
+        if (node.name == "else") == bool(node.tests) or len(node.tests) > 1 or node.has_test_list or node.args:
+            c.error(node, f"the {node.name} command takes {'no test' if node.name == 'else' else 'one test'}")
+            return None
+        branches.append(_compile_branch(c, node, depth))
+
+    def op(ctx: Context) -> None:
+        for cond, block in branches:
+            if cond is None or cond(ctx):
+                run_block(ctx, block)
+                return
+
+    return op
+
+
+def _stop(c: Compiler, b: Bound, depth: int) -> Op:
+    def op(ctx: Context) -> None:
+        raise StopScript
+
+    return op
+
+
+def _return(c: Compiler, b: Bound, depth: int) -> Op:
+    def op(ctx: Context) -> None:
+        raise ReturnScript
+
+    return op
+
+
+def _error(c: Compiler, b: Bound, depth: int) -> Op:
+    message = c.string(b.pos[0])
+
+    def op(ctx: Context) -> None:
+        raise SieveRuntimeError(ctx.expand(message))
+
+    return op
+
+
+# -- delivery ------------------------------------------------------------------------------------------------
+def _keep(c: Compiler, b: Bound, depth: int) -> Op:
+    flags = c.strings(b.tags["flags"]) if "flags" in b.tags else None
+
+    def op(ctx: Context) -> None:
+        fl = _flag_values(ctx, flags) if flags is not None else tuple(ctx.flags)
+        ctx.result.store("INBOX", False, False, fl)
+
+    return op
+
+
+def _fileinto(c: Compiler, b: Bound, depth: int) -> Op:
+    mailbox, copy, create = c.string(b.pos[0]), "copy" in b.tags, "create" in b.tags
+    flags = c.strings(b.tags["flags"]) if "flags" in b.tags else None
+    if _const(c, mailbox) == "":
+        c.error(b.pos[0] or b.node, "invalid folder name: empty")
+
+    def op(ctx: Context) -> None:
+        fl = _flag_values(ctx, flags) if flags is not None else tuple(ctx.flags)
+        ctx.result.store(ctx.expand(mailbox), copy, create, fl)
+
+    return op
+
+
+def _redirect(c: Compiler, b: Bound, depth: int) -> Op:
+    address, copy = c.string(b.pos[0]), "copy" in b.tags
+    const = _const(c, address)
+    if const is not None and not _ADDRESS.match(const.strip()):
+        c.error(b.pos[0] or b.node, f"specified redirect address '{const}' is invalid")
+
+    def op(ctx: Context) -> None:
+        target = ctx.expand(address).strip()
+        if not _ADDRESS.match(target):
+            raise SieveRuntimeError(f"specified redirect address '{target}' is invalid")
+        ctx.result.redirect(target, copy)
+
+    return op
+
+
+def _discard(c: Compiler, b: Bound, depth: int) -> Op:
+    return lambda ctx: ctx.result.add(A.Discard())
+
+
+def _reject(c: Compiler, b: Bound, depth: int) -> Op:
+    reason, extended = c.string(b.pos[0]), b.node.name == "ereject"
+    return lambda ctx: ctx.result.add(A.Reject(ctx.expand(reason), extended))
+
+
+def _vacation_seconds(c: Compiler, b: Bound) -> int:
+    if "seconds" in b.tags:
+        seconds = c.number(b.tags["seconds"])
+    else:
+        seconds = c.number(b.tags["days"]) * 86400 if "days" in b.tags else 7 * 86400
+    low, high = c.policy.min_vacation_seconds, c.policy.max_vacation_seconds
+    return min(max(seconds, low), high)
+
+
+def _vacation(c: Compiler, b: Bound, depth: int) -> Op:
+    reason = c.string(b.pos[0])
+    subject = c.string(b.tags["subject"]) if "subject" in b.tags else None
+    sender = c.string(b.tags["from"]) if "from" in b.tags else None
+    addresses = c.strings(b.tags["addresses"]) if "addresses" in b.tags else ()
+    handle = c.string(b.tags["handle"]) if "handle" in b.tags else None
+    mime, seconds = "mime" in b.tags, _vacation_seconds(c, b)
+
+    def op(ctx: Context) -> None:
+        text = ctx.expand(reason)
+        subj = ctx.expand(subject) if subject is not None else None
+        frm = ctx.expand(sender) if sender is not None else None
+        if handle is not None:
+            key = ctx.expand(handle)
+        else:
+            key = text + (subj or "<default-subject>") + (frm or "<default-from>") + ("<MIME>" if mime else "<NO-MIME>")
+        if subj is None or subj == "":
+            original = ctx.msg.header("subject")
+            subj = f"Auto: {original[0]}" if original else "Automated reply"
+        ctx.result.add(
+            A.Vacation(text, subj, seconds, key, frm, tuple(ctx.expand_list(addresses)), mime, subject is not None)
+        )
+
+    return op
+
+
+# -- imap4flags ----------------------------------------------------------------------------------------------
+def _flag_op(c: Compiler, b: Bound, depth: int) -> Op:
+    """``setflag``/``addflag``/``removeflag`` on the internal variable or a named one (RFC 5232 §3)."""
+    name = b.node.name
+    var = c.string(b.pos[0]) if b.pos[0] is not None else None
+    values = c.strings(b.pos[1])
+    if var is not None and isinstance(var, str) and not _IDENT.match(var):
+        c.error(b.pos[0] or b.node, f"invalid variable name '{var}'")
+    is_global = isinstance(var, str) and var.lower() in c.globals
+
+    def apply(current: list[str], given: list[str]) -> list[str]:
+        if name == "setflag":
+            return merge_flags([], given)
+        if name == "addflag":
+            return merge_flags(current, given)
+        drop = {f.lower() for g in given for f in g.split()}
+        return [f for f in current if f.lower() not in drop]
+
+    def op(ctx: Context) -> None:
+        given = ctx.expand_list(values)
+        if var is None:
+            ctx.flags = apply(ctx.flags, given)
+            return
+        store = ctx.globals if is_global else ctx.vars
+        key = ctx.expand(var).lower()
+        store[key] = " ".join(apply(store.get(key, "").split(), given))
+
+    return op
+
+
+# -- variables -----------------------------------------------------------------------------------------------
+def _quote_wildcard(text: str) -> str:
+    return re.sub(r"([*?\\])", r"\\\1", text)
+
+
+def _quote_regex(text: str) -> str:
+    return re.sub(r"([*?\\.+\[\](){}^$|])", r"\\\1", text)
+
+
+_MODIFIERS: tuple[tuple[str, Callable[[str], str]], ...] = (
+    ("lower", str.lower),
+    ("upper", str.upper),
+    ("lowerfirst", lambda s: s[:1].lower() + s[1:]),
+    ("upperfirst", lambda s: s[:1].upper() + s[1:]),
+    ("quotewildcard", _quote_wildcard),
+    ("quoteregex", _quote_regex),
+    ("encodeurl", lambda s: urllib.parse.quote(s, safe="-._~")),
+    ("length", lambda s: str(len(s))),
+)
+
+
+def _set(c: Compiler, b: Bound, depth: int) -> Op:
+    """``set`` with its modifiers applied in precedence order (RFC 5229 §4)."""
+    name, value = c.string(b.pos[0]), c.string(b.pos[1])
+    if not isinstance(name, str) or not _IDENT.match(name):
+        c.error(b.pos[0] or b.node, f"invalid variable name '{name}'")
+        return lambda ctx: None
+    key = name.lower()
+    mods = [fn for mod, fn in _MODIFIERS if mod in b.tags]
+    is_global = key in c.globals
+
+    def op(ctx: Context) -> None:
+        text = ctx.expand(value)
+        for fn in mods:
+            text = fn(text)
+        (ctx.globals if is_global else ctx.vars)[key] = text
+
+    return op
+
+
+# -- enotify -------------------------------------------------------------------------------------------------
+def _notify(c: Compiler, b: Bound, depth: int) -> Op:
+    """``notify`` with the mailto method (RFC 5435 §3, RFC 5436)."""
+    method = c.string(b.pos[0])
+    sender = c.string(b.tags["from"]) if "from" in b.tags else None
+    importance = c.string(b.tags["importance"]) if "importance" in b.tags else "2"
+    options = c.strings(b.tags["options"]) if "options" in b.tags else ()
+    message = c.string(b.tags["message"]) if "message" in b.tags else None
+    const = _const(c, method)
+    if const is not None:
+        scheme = const.split(":", 1)[0].lower() if ":" in const else ""
+        if scheme != "mailto":
+            c.error(b.pos[0] or b.node, f"invalid notify method '{scheme or const}'")
+        elif not valid_mailto(const):
+            c.error(b.pos[0] or b.node, f"invalid mailto URI '{const}'")
+    if isinstance(importance, str) and importance not in ("1", "2", "3"):
+        c.error(b.tags["importance"] or b.node, f"invalid :importance value '{importance}'")
+    if isinstance(sender, str) and not _ADDRESS.match(sender.strip().strip("<>")) and "<" not in sender:
+        c.error(b.tags["from"] or b.node, f"invalid :from address '{sender}'")
+
+    def op(ctx: Context) -> None:
+        uri = ctx.expand(method)
+        if not valid_mailto(uri):
+            raise SieveRuntimeError(f"invalid notify method URI '{uri}'")
+        action = A.Notify(
+            uri,
+            ctx.expand(sender) if sender is not None else None,
+            ctx.expand(importance),
+            tuple(ctx.expand_list(options)),
+            ctx.expand(message) if message is not None else None,
+        )
+        ctx.result.add(action)
+
+    return op
+
+
+# -- editheader ----------------------------------------------------------------------------------------------
+def _addheader(c: Compiler, b: Bound, depth: int) -> Op:
+    """``addheader [:last] name value`` (RFC 5293 §4)."""
+    name, value, last = c.string(b.pos[0]), c.string(b.pos[1]), "last" in b.tags
+    if isinstance(name, str) and not _FIELD_NAME.match(name):
+        c.error(b.pos[0] or b.node, f"invalid header field name '{name}'")
+
+    def op(ctx: Context) -> None:
+        field, text = ctx.expand(name), ctx.expand(value)
+        if not _FIELD_NAME.match(field) or field.lower() in PROTECTED_HEADERS:
+            return
+        headers = list(ctx.msg.headers)
+        headers.insert(len(headers) if last else 0, (field, text))
+        ctx.msg.set_headers(headers)
+        ctx.result.add(A.AddHeader(field, text, last))
+
+    return op
+
+
+def _deleteheader(c: Compiler, b: Bound, depth: int) -> Op:
+    """``deleteheader [:index N [:last]] [MATCH] name [value-patterns]`` (RFC 5293 §5)."""
+    name = c.string(b.pos[0])
+    patterns = make_matcher(c, b, c.strings(b.pos[1])) if b.pos[1] is not None else None
+    index = c.number(b.tags["index"]) if "index" in b.tags else 0
+    last = "last" in b.tags
+    if isinstance(name, str) and not _FIELD_NAME.match(name):
+        c.error(b.pos[0] or b.node, f"invalid header field name '{name}'")
+
+    def op(ctx: Context) -> None:
+        field = ctx.expand(name).lower()
+        if field in PROTECTED_HEADERS:
+            return
+        headers = ctx.msg.headers
+        positions = [i for i, (n, _) in enumerate(headers) if n.lower() == field]
+        if index:
+            positions = [positions[-index if last else index - 1]] if index <= len(positions) else []
+        from .message import decode_header_value
+
+        if patterns is not None:
+            positions = [i for i in positions if patterns(ctx, [decode_header_value(headers[i][1])])]
+        if positions:
+            drop = set(positions)
+            ctx.msg.set_headers([h for i, h in enumerate(headers) if i not in drop])
+            ctx.result.add(A.DeleteHeader(ctx.expand(name), tuple(p + 1 for p in positions)))
+
+    return op
+
+
+# -- include -------------------------------------------------------------------------------------------------
+def _global(c: Compiler, b: Bound, depth: int) -> Op | None:
+    """``global`` names variables shared with included scripts (RFC 6609 §3.3)."""
+    if not c.has("variables"):
+        c.error(b.node, "the global command needs require \"variables\"")
+    for name in c.strings(b.pos[0]):
+        if not isinstance(name, str) or not _IDENT.match(name):
+            c.error(b.pos[0] or b.node, f"invalid variable name '{name}'")
+        else:
+            c.globals.add(name.lower())
+    return None
+
+
+def _include(c: Compiler, b: Bound, depth: int) -> Op | None:
+    """``include [:personal|:global] [:once] [:optional] name``, compiled now (RFC 6609 §3.2)."""
+    from .compile import Compiler as _Compiler
+
+    name = c.string(b.pos[0])
+    location = "global" if "global" in b.tags else "personal"
+    if not isinstance(name, str) or not name or "/" in name:
+        c.error(b.pos[0] or b.node, f"invalid script name '{name}'")
+        return None
+    if c.depth + 1 > c.policy.max_include_depth:
+        c.error(b.node, f"includes are nested too deeply (max {c.policy.max_include_depth})")
+        return None
+    text = c.locator.load(location, name) if c.locator is not None else None
+    if text is None:
+        if "optional" not in b.tags:
+            c.error(b.node, f"included {location} script '{name}' does not exist")
+        return None
+    sub = _Compiler(c.policy, c.locator, c.depth + 1)
+    try:
+        program = sub.compile(text)
+    except Exception as exc:  # SieveCompileError of the included script
+        c.error(b.node, f"failed to compile included script '{name}': {exc}")
+        return None
+    key, once = f"{location}:{name}", "once" in b.tags
+
+    def op(ctx: Context) -> None:
+        if once and key in ctx.included:
+            return
+        ctx.included.add(key)
+        saved, saved_match = ctx.vars, ctx.match_vars
+        ctx.vars, ctx.match_vars = {}, []
+        try:
+            run_block(ctx, program.block)
+        except ReturnScript:
+            pass
+        finally:
+            ctx.vars, ctx.match_vars = saved, saved_match
+
+    return op
+
+
+_BUILDERS: dict[str, Callable[[Compiler, Bound, int], Op | None]] = {
+    "stop": _stop, "return": _return, "error": _error, "keep": _keep, "fileinto": _fileinto,
+    "redirect": _redirect, "discard": _discard, "reject": _reject, "ereject": _reject, "vacation": _vacation,
+    "setflag": _flag_op, "addflag": _flag_op, "removeflag": _flag_op, "set": _set, "notify": _notify,
+    "addheader": _addheader, "deleteheader": _deleteheader, "global": _global, "include": _include,
+}  # fmt: skip
+
+
+def build(c: Compiler, b: Bound, depth: int) -> Op | None:
+    """Build the operation of a bound command."""
+    assert isinstance(b.node, Command)
+    return _BUILDERS[b.node.name](c, b, depth)

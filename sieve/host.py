@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What the Sieve engine asks of its host, as small protocols and plain data.
+
+The engine never reads files, clocks or databases by itself: the composition root of groupware fulfils these
+protocols (accounts, script store, reply tracking), and tests fulfil them with dictionaries.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+__all__ = [
+    "Authenticator",
+    "ScriptLocator",
+    "ReplyTracker",
+    "Policy",
+    "Environment",
+    "DEFAULT_EXTENSIONS",
+]
+
+#: Extensions enabled by default: Pigeonhole 0.5's set plus vacation-seconds and editheader.
+DEFAULT_EXTENSIONS: frozenset[str] = frozenset(
+    {
+        "fileinto", "reject", "ereject", "envelope", "encoded-character", "vacation", "vacation-seconds",
+        "subaddress", "comparator-i;ascii-numeric", "comparator-i;ascii-casemap", "comparator-i;octet",
+        "relational", "regex", "imap4flags", "copy", "include", "variables", "body", "enotify",
+        "environment", "mailbox", "date", "index", "ihave", "duplicate", "editheader",
+    }
+)  # fmt: skip
+
+
+class Authenticator(Protocol):
+    """Checks a login for ManageSieve (RFC 5804 §2.1); returns the canonical user name or None."""
+
+    def authenticate(self, login: str, password: str, authzid: str = "") -> str | None: ...
+
+
+class ScriptLocator(Protocol):
+    """Finds the text of an included script (RFC 6609 §3.2): ``location`` is ``personal`` or ``global``."""
+
+    def load(self, location: str, name: str) -> str | None: ...
+
+
+class ReplyTracker(Protocol):
+    """Remembers who got an auto-reply (RFC 5230 §4.2) or which message was seen (RFC 7352 §3).
+
+    ``check_and_record`` must be atomic per user: it returns True when ``key`` was recorded less than ``seconds``
+    ago, and otherwise records it now and returns False.
+    """
+
+    def check_and_record(self, key: str, seconds: int, now: _dt.datetime) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Limits fixed at compile time (and the redirect/action limits applied while evaluating).
+
+    The defaults are Pigeonhole's: ``sieve_max_script_size`` 1M, ``sieve_max_actions`` 32,
+    ``sieve_max_redirects`` 4; nesting limits follow its ``SIEVE_MAX_*_NESTING`` constants.
+    """
+
+    max_script_size: int = 1 << 20
+    max_actions: int = 32
+    max_redirects: int = 4
+    max_block_nesting: int = 32
+    max_test_nesting: int = 32
+    max_include_depth: int = 10
+    max_includes: int = 255
+    min_vacation_seconds: int = 0
+    max_vacation_seconds: int = 90 * 24 * 3600
+    extensions: frozenset[str] = DEFAULT_EXTENSIONS
+
+
+@dataclass(slots=True)
+class Environment:
+    """Facts about the delivery that the message cannot tell (RFC 5228 §5.4 envelope, RFC 5183 environment).
+
+    ``seen`` answers the ``duplicate`` test (RFC 7352); ``mailbox_exists`` the ``mailboxexists`` test (RFC 5490).
+    """
+
+    envelope_from: str = "MAILER-DAEMON"
+    envelope_to: str = "recipient@example.org"
+    original_to: str | None = None
+    auth: str | None = None
+    now: _dt.datetime = field(default_factory=lambda: _dt.datetime.now().astimezone())
+    values: dict[str, str] = field(default_factory=dict)
+    seen: Callable[[str, int], bool] | None = None
+    mailbox_exists: Callable[[str], bool] | None = None

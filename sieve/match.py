@@ -1,0 +1,184 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Comparators (RFC 4790, RFC 5228 §2.7.3) and match types (RFC 5228 §2.7.1, RFC 5231, regex draft).
+
+A :class:`Matcher` is built once at compile time from the comparator, the match type and the key list; when the
+keys hold variables (RFC 5229) they are expanded and their patterns built (and cached) at evaluation time.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+__all__ = ["COMPARATORS", "RELATIONAL_OPS", "Matcher", "ascii_lower", "glob_to_regex", "MatchContext"]
+
+COMPARATORS = ("i;octet", "i;ascii-casemap", "i;ascii-numeric")
+RELATIONAL_OPS = ("gt", "ge", "lt", "le", "eq", "ne")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_LEADING_DIGITS = re.compile(r"[0-9]+")
+
+
+class MatchContext(Protocol):
+    """What a matcher needs from the evaluation: key expansion and the match variables (RFC 5229 §3.2)."""
+
+    match_vars: list[str]
+
+    def expand(self, template: object) -> str: ...
+
+
+def ascii_lower(text: str) -> str:
+    """Fold ASCII letters only, as i;ascii-casemap does (RFC 4790 §9.2)."""
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+
+
+def _numeric(text: str) -> int | None:
+    """The value of the leading digits, or None (positive infinity) if there are none (RFC 4790 §9.1)."""
+    m = _LEADING_DIGITS.match(text)
+    return int(m.group()) if m else None
+
+
+def _order(a: str, b: str, comparator: str) -> int:
+    """-1, 0 or 1 ordering ``a`` against ``b`` under a comparator."""
+    if comparator == "i;ascii-numeric":
+        x, y = _numeric(a), _numeric(b)
+        if x is None or y is None:
+            return (x is None) - (y is None)
+        return (x > y) - (x < y)
+    if comparator == "i;ascii-casemap":
+        a, b = ascii_lower(a), ascii_lower(b)
+    return (a > b) - (a < b)
+
+
+_OPS: dict[str, Callable[[int], bool]] = {
+    "gt": lambda c: c > 0,
+    "ge": lambda c: c >= 0,
+    "lt": lambda c: c < 0,
+    "le": lambda c: c <= 0,
+    "eq": lambda c: c == 0,
+    "ne": lambda c: c != 0,
+}
+RELATIONAL_OPS_FN = _OPS
+
+
+def glob_to_regex(pattern: str) -> tuple[str, int]:
+    """Translate a ``:matches`` pattern (``*``, ``?``, ``\\`` escapes) into a regex and its wildcard count.
+
+    Each wildcard is a group so that it can fill ``${1}``…; ``*`` matches as little as possible, so the last
+    one takes the rest, as Pigeonhole does (RFC 5229 §3.2 leaves the choice to the implementation).
+    """
+    out: list[str] = []
+    groups = 0
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            i += 1
+            out.append(re.escape(pattern[i]))
+        elif ch == "*":
+            out.append("(.*?)")
+            groups += 1
+        elif ch == "?":
+            out.append("(.)")
+            groups += 1
+        elif ch != "\\":
+            out.append(re.escape(ch))
+        i += 1
+    return "".join(out) + r"\Z", groups
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled_glob(pattern: str, casefold: bool) -> re.Pattern[str]:
+    flags = re.DOTALL | (re.IGNORECASE | re.ASCII if casefold else 0)
+    return re.compile(glob_to_regex(pattern)[0], flags)
+
+
+@functools.lru_cache(maxsize=4096)
+def compiled_regex(pattern: str, casefold: bool) -> re.Pattern[str]:
+    """A ``:regex`` key as a Python pattern (POSIX extended syntax is mostly a subset)."""
+    flags = re.DOTALL | (re.IGNORECASE | re.ASCII if casefold else 0)
+    return re.compile(pattern, flags)
+
+
+class Matcher:
+    """One match type, comparator and key list; ``__call__`` tells whether any value matches any key."""
+
+    __slots__ = ("kind", "comparator", "op", "keys", "constant", "capture", "_folded", "_patterns")
+
+    def __init__(
+        self,
+        kind: str,
+        comparator: str,
+        keys: Sequence[object],
+        op: str = "eq",
+        capture: bool = False,
+    ) -> None:
+        self.kind = kind
+        self.comparator = comparator
+        self.op = op
+        self.keys = list(keys)
+        self.constant = all(isinstance(k, str) for k in keys)
+        self.capture = capture
+        casefold = comparator == "i;ascii-casemap"
+        self._folded: list[str] = []
+        self._patterns: list[re.Pattern[str]] = []
+        if self.constant:
+            strs = [k for k in keys if isinstance(k, str)]
+            self._folded = [ascii_lower(k) for k in strs] if casefold else strs
+            if kind == "matches":
+                self._patterns = [_compiled_glob(k, casefold) for k in strs]
+            elif kind == "regex":
+                self._patterns = [compiled_regex(k, casefold) for k in strs]
+
+    def _keys(self, ctx: MatchContext) -> list[str]:
+        if self.constant:
+            return self._folded
+        keys = [k if isinstance(k, str) else ctx.expand(k) for k in self.keys]
+        return [ascii_lower(k) for k in keys] if self.comparator == "i;ascii-casemap" else keys
+
+    def _pattern_list(self, ctx: MatchContext) -> list[re.Pattern[str]]:
+        if self.constant:
+            return self._patterns
+        casefold = self.comparator == "i;ascii-casemap"
+        keys = [k if isinstance(k, str) else ctx.expand(k) for k in self.keys]
+        if self.kind == "matches":
+            return [_compiled_glob(k, casefold) for k in keys]
+        return [compiled_regex(k, casefold) for k in keys]
+
+    def __call__(self, ctx: MatchContext, values: Sequence[str]) -> bool:
+        kind = self.kind
+        if kind == "count":
+            return self._count(ctx, len(values))
+        if not values:
+            return False
+        if kind in ("matches", "regex"):
+            return self._pattern_match(ctx, values)
+        if self.comparator == "i;ascii-casemap":
+            values = [ascii_lower(v) for v in values]
+        keys = self._keys(ctx)
+        if kind == "is":
+            if self.comparator == "i;ascii-numeric":
+                return any(_order(v, k, self.comparator) == 0 for v in values for k in keys)
+            return any(v == k for v in values for k in keys)
+        if kind == "contains":
+            return any(k in v for v in values for k in keys)
+        test = _OPS[self.op]
+        return any(test(_order(v, k, self.comparator)) for v in values for k in keys)
+
+    def _count(self, ctx: MatchContext, count: int) -> bool:
+        test = _OPS[self.op]
+        return any(test(_order(str(count), k, self.comparator)) for k in self._keys(ctx))
+
+    def _pattern_match(self, ctx: MatchContext, values: Sequence[str]) -> bool:
+        search = self.kind == "regex"
+        for value in values:
+            for pattern in self._pattern_list(ctx):
+                m = pattern.search(value) if search else pattern.match(value)
+                if m is None:
+                    continue
+                if self.capture:
+                    groups = [g or "" for g in m.groups()]
+                    ctx.match_vars = [m.group(0), *groups]
+                return True
+        return False

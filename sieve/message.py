@@ -1,0 +1,182 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Facts about the message under evaluation, read with the ``email`` standard library.
+
+Header values are unfolded and MIME-decoded (RFC 5228 §2.7.2, RFC 2047); addresses are parsed as RFC 5322
+address lists (groups flattened, RFC 5228 §2.7.4); body parts are transfer-decoded and charset-decoded for the
+``body`` test (RFC 5173 §5). Everything is computed lazily and cached, once per message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.parser
+import email.policy
+import email.utils
+import quopri
+import re
+from email.message import Message
+
+__all__ = ["MessageFacts", "decode_header_value", "parse_addresses", "Address"]
+
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=")
+_GAP = re.compile(r"(\?=)\s+(=\?)")
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+_PARSER = email.parser.BytesParser(policy=email.policy.compat32)
+
+Address = tuple[str, str]  # local part, domain ("" when absent)
+
+
+def _bytes_text(value: str) -> str:
+    """Undo surrogate escapes left by the parser: 8-bit header bytes are read as UTF-8 (RFC 6532)."""
+    if value.isascii():
+        return value
+    try:
+        raw = value.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        return value
+    return raw.decode("utf-8", "replace")
+
+
+def _decode_word(m: re.Match[str]) -> str:
+    charset, enc, text = m.group(1).split("*", 1)[0], m.group(2).upper(), m.group(3)
+    try:
+        if enc == "B":
+            raw = base64.b64decode(text + "=" * (-len(text) % 4))
+        else:
+            raw = quopri.decodestring(text.replace("_", " ").encode("ascii", "replace"), header=True)
+        return raw.decode(charset, "replace")
+    except (LookupError, binascii.Error, ValueError):
+        return m.group(0)
+
+
+def decode_header_value(value: str) -> str:
+    """Unfold and decode RFC 2047 encoded words; white space between adjacent words is dropped (§6.2)."""
+    value = _FOLD.sub("", _bytes_text(value)).strip(" \t\r\n")
+    if "=?" not in value:
+        return value
+    value = _GAP.sub(r"\1\2", value)
+    return _ENCODED_WORD.sub(_decode_word, value)
+
+
+def _split_address(addr: str) -> Address:
+    at = addr.rfind("@")
+    if at < 0:
+        return addr, ""
+    return addr[:at], addr[at + 1 :]
+
+
+def parse_addresses(value: str) -> list[Address] | None:
+    """The addresses of an address-list header, or None when it cannot be parsed (RFC 5322 §3.4)."""
+    if not value.strip():
+        return []
+    try:
+        pairs = email.utils.getaddresses([value])
+    except Exception:  # pragma: no cover - the parser raises on pathological input
+        return None
+    out: list[Address] = []
+    for name, addr in pairs:
+        if not addr:
+            if name:
+                return None
+            continue
+        out.append(_split_address(addr))
+    if not out and ":" not in value:
+        return None
+    return out
+
+
+class MessageFacts:
+    """A parsed message and the lazily computed views the tests need."""
+
+    __slots__ = ("message", "raw", "_headers", "_index", "_decoded", "_text_parts")
+
+    def __init__(self, raw: bytes, message: Message | None = None) -> None:
+        self.raw = raw
+        self.message = message if message is not None else _PARSER.parsebytes(raw)
+        self._headers: list[tuple[str, str]] | None = None
+        self._index: dict[str, list[str]] | None = None
+        self._decoded: dict[str, list[str]] = {}
+        self._text_parts: dict[tuple[str, ...], list[str]] = {}
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """All header fields in order, as (name, raw unfolded value)."""
+        if self._headers is None:
+            self._headers = [(str(n), _FOLD.sub("", _bytes_text(str(v)))) for n, v in self.message.items()]
+        return self._headers
+
+    def set_headers(self, headers: list[tuple[str, str]]) -> None:
+        """Replace the header view after ``addheader``/``deleteheader`` (RFC 5293 §3)."""
+        self._headers = headers
+        self._index = None
+        self._decoded = {}
+
+    def header(self, name: str) -> list[str]:
+        """Decoded values of every field called ``name`` (case-insensitive), in order (RFC 2047)."""
+        key = name.lower()
+        values = self._decoded.get(key)
+        if values is None:
+            values = self._decoded[key] = [decode_header_value(v) for v in self.header_raw(key)]
+        return values
+
+    def header_raw(self, name: str) -> list[str]:
+        """Unfolded, undecoded values of every field called ``name`` (case-insensitive), in order."""
+        if self._index is None:
+            index: dict[str, list[str]] = {}
+            for n, v in self.headers:
+                index.setdefault(n.lower(), []).append(v)
+            self._index = index
+        return self._index.get(name.lower(), [])
+
+    @property
+    def size(self) -> int:
+        """Size of the message in octets (RFC 5228 §5.9)."""
+        return len(self.raw)
+
+    def body(self, transform: str, types: tuple[str, ...] = ()) -> list[str]:
+        """Body text for the ``body`` test: ``raw``, ``text`` or ``content`` with media types (RFC 5173 §5)."""
+        key = (transform, *types)
+        if key not in self._text_parts:
+            self._text_parts[key] = self._compute_body(transform, types)
+        return self._text_parts[key]
+
+    def _compute_body(self, transform: str, types: tuple[str, ...]) -> list[str]:
+        if transform == "raw":
+            raw = self.raw
+            for sep in (b"\r\n\r\n", b"\n\n"):
+                at = raw.find(sep)
+                if at >= 0:
+                    return [raw[at + len(sep) :].decode("utf-8", "replace")]
+            return [""]
+        wanted = ("text",) if transform == "text" else types
+        out: list[str] = []
+        for part in self.message.walk():
+            ctype = part.get_content_type().lower()
+            if part.is_multipart() and not any(t.lower() == "multipart" for t in wanted):
+                continue
+            if _type_matches(ctype, wanted):
+                out.append(_decoded_payload(part))
+        return out
+
+
+def _type_matches(ctype: str, wanted: tuple[str, ...]) -> bool:
+    main = ctype.split("/", 1)[0]
+    for t in wanted:
+        t = t.lower()
+        if t == "" or t == ctype or ("/" not in t and t == main):
+            return True
+    return False
+
+
+def _decoded_payload(part: Message) -> str:
+    if part.is_multipart():
+        return ""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    charset = part.get_content_charset() or "us-ascii"
+    try:
+        return payload.decode(charset, "replace")
+    except LookupError:
+        return payload.decode("utf-8", "replace")

@@ -1,0 +1,356 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Tests compiled into predicates over an evaluation :class:`~evaluate.Context` (RFC 5228 §5 and extensions)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from . import dates
+from .evaluate import Context, Value
+from .grammar import KNOWN_EXTENSIONS
+from .match import COMPARATORS, RELATIONAL_OPS, Matcher, compiled_regex
+from .message import Address, parse_addresses
+
+if TYPE_CHECKING:
+    from .compile import Bound, Compiler
+
+__all__ = ["TestFn", "build", "constant", "make_matcher", "address_part", "ENVIRONMENT_DEFAULTS"]
+
+TestFn = Callable[[Context], bool]
+
+#: Pigeonhole 0.5 restricts the address test to these header fields (RFC 5228 §5.1 "MUST restrict").
+ADDRESS_HEADERS = frozenset(
+    {"from", "sender", "to", "cc", "bcc", "reply-to", "resent-from", "resent-sender", "resent-to", "resent-cc",
+     "resent-bcc", "resent-reply-to", "return-path", "disposition-notification-to", "errors-to", "delivered-to",
+     "envelope-to", "x-original-to", "x-envelope-to", "x-beenthere", "x-delivered-to", "original-recipient",
+     "original-from", "mail-followup-to", "mail-reply-to", "apparently-to", "for-approval", "for-handling",
+     "for-comment", "approved-by"}
+)  # fmt: skip
+
+ENVIRONMENT_DEFAULTS = {
+    "name": "groupware",
+    "version": "0.1.0",
+    "location": "MS",
+    "phase": "post",
+    "domain": "localhost",
+    "host": "localhost",
+}
+
+
+def constant(value: bool) -> TestFn:
+    """A test that always returns ``value`` (RFC 5228 §5.6, §5.10)."""
+    return (lambda ctx: True) if value else (lambda ctx: False)
+
+
+def make_matcher(c: Compiler, b: Bound, keys: Sequence[Value]) -> Matcher:
+    """The match type, comparator and relational operator of a test (RFC 5228 §2.7, RFC 5231 §4)."""
+    kind = next((k for k in ("is", "contains", "matches", "regex", "value", "count") if k in b.tags), "is")
+    comparator = "i;ascii-casemap"
+    if "comparator" in b.tags:
+        arg = b.tags["comparator"]
+        value = c.string(arg)
+        assert arg is not None
+        if not isinstance(value, str) or value not in COMPARATORS:
+            c.error(arg, f"unknown comparator {value!r}")
+        elif value == "i;ascii-numeric" and not c.has("comparator-i;ascii-numeric"):
+            c.error(arg, "comparator 'i;ascii-numeric' needs require \"comparator-i;ascii-numeric\"")
+        else:
+            comparator = value
+            if value == "i;ascii-numeric" and kind in ("contains", "matches", "regex"):
+                c.error(arg, f"comparator 'i;ascii-numeric' does not support :{kind}")
+    op = "eq"
+    if kind in ("value", "count"):
+        arg = b.tags[kind]
+        relop = c.string(arg)
+        assert arg is not None
+        if not isinstance(relop, str) or relop.lower() not in RELATIONAL_OPS:
+            c.error(arg, f"invalid relational match operator {relop!r}")
+        else:
+            op = relop.lower()
+    if kind == "regex":
+        for key in keys:
+            if isinstance(key, str):
+                try:
+                    compiled_regex(key, comparator == "i;ascii-casemap")
+                except Exception as exc:  # re.error
+                    c.error(b.tag_nodes["regex"], f"invalid regular expression {key!r}: {exc}")
+    return Matcher(kind, comparator, keys, op, capture=c.has("variables"))
+
+
+def _index(c: Compiler, b: Bound) -> tuple[int, bool]:
+    if "last" in b.tags and "index" not in b.tags:
+        c.error(b.tag_nodes["last"], ":last requires :index")
+    if "index" in b.tags:
+        n = c.number(b.tags["index"])
+        if n < 1:
+            c.error(b.tag_nodes["index"], ":index must be at least 1")
+        return n, "last" in b.tags
+    return 0, False
+
+
+def _pick(values: list[str], index: int, last: bool) -> list[str]:
+    """The field selected by ``:index``/``:last`` (RFC 5260 §6), or all of them."""
+    if not index:
+        return values
+    if index > len(values):
+        return []
+    return [values[-index] if last else values[index - 1]]
+
+
+def address_part(addr: Address, part: str) -> str | None:
+    """One part of an address (RFC 5228 §2.7.4, RFC 5233 §4); None when it does not exist."""
+    local, domain = addr
+    if part == "all":
+        return f"{local}@{domain}" if domain else local
+    if part == "localpart":
+        return local
+    if part == "domain":
+        return domain
+    plus = local.find("+")
+    if part == "user":
+        return local if plus < 0 else local[:plus]
+    return None if plus < 0 else local[plus + 1 :]
+
+
+def _part_name(b: Bound) -> str:
+    return next((p for p in ("localpart", "domain", "user", "detail") if p in b.tags), "all")
+
+
+def _header(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    names, m = c.strings(b.pos[0]), make_matcher(c, b, c.strings(b.pos[1]))
+    index, last = _index(c, b)
+
+    def test(ctx: Context) -> bool:
+        values: list[str] = []
+        for name in ctx.expand_list(names):
+            values.extend(_pick(ctx.msg.header(name), index, last))
+        return m(ctx, values)
+
+    return test
+
+
+def _address(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    names, m = c.strings(b.pos[0]), make_matcher(c, b, c.strings(b.pos[1]))
+    index, last, part = *_index(c, b), _part_name(b)
+    for name in names:
+        if isinstance(name, str) and name.lower() not in ADDRESS_HEADERS:
+            c.error(b.pos[0] or b.node, f"header '{name}' is not allowed for the address test")
+
+    def test(ctx: Context) -> bool:
+        values: list[str] = []
+        for name in ctx.expand_list(names):
+            for raw in _pick(ctx.msg.header_raw(name), index, last):
+                addrs = parse_addresses(raw)
+                if addrs is None:
+                    if part == "all":
+                        values.append(raw.strip())
+                    continue
+                values.extend(v for a in addrs if (v := address_part(a, part)) is not None)
+        return m(ctx, values)
+
+    return test
+
+
+def _envelope(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    parts, m, part = c.strings(b.pos[0]), make_matcher(c, b, c.strings(b.pos[1])), _part_name(b)
+    for p in parts:
+        if isinstance(p, str) and p.lower() not in ("from", "to", "auth"):
+            c.error(b.pos[0] or b.node, f"unknown envelope part '{p}'")
+
+    def test(ctx: Context) -> bool:
+        values: list[str] = []
+        for p in ctx.expand_list(parts):
+            p = p.lower()
+            addr = ctx.env.envelope_from if p == "from" else ctx.env.envelope_to if p == "to" else ctx.env.auth
+            if addr is None:
+                continue
+            addr = addr.strip().removeprefix("<").removesuffix(">")
+            at = addr.rfind("@")
+            pair = (addr, "") if at < 0 else (addr[:at], addr[at + 1 :])
+            if (v := address_part(pair, part)) is not None:
+                values.append(v)
+        return m(ctx, values)
+
+    return test
+
+
+def _exists(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    names = c.strings(b.pos[0])
+    return lambda ctx: all(ctx.msg.header_raw(n) for n in ctx.expand_list(names))
+
+
+def _size(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    limit = c.number(b.pos[0])
+    if "over" in b.tags:
+        return lambda ctx: ctx.msg.size > limit
+    if "under" not in b.tags:
+        c.error(b.node, "the size test needs :over or :under")
+    return lambda ctx: ctx.msg.size < limit
+
+
+def _body(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    m = make_matcher(c, b, c.strings(b.pos[0]))
+    transform = next((t for t in ("raw", "content") if t in b.tags), "text")
+    types = tuple(str(t) for t in c.strings(b.tags["content"])) if transform == "content" else ()
+    return lambda ctx: m(ctx, ctx.msg.body(transform, types))
+
+
+def _zone(c: Compiler, b: Bound) -> object:
+    if "zone" not in b.tags:
+        return "original" if "originalzone" in b.tags else None
+    text = c.string(b.tags["zone"])
+    zone = dates.parse_zone(text) if isinstance(text, str) else None
+    return zone if zone is not None else None
+
+
+def _date_part(c: Compiler, b: Bound, arg: object) -> Value:
+    part = c.string(b.pos[1] if arg is None else b.pos[0])
+    if isinstance(part, str) and part.lower() not in dates.DATE_PARTS:
+        c.error(b.node, f"unknown date part '{part}'")
+    return part.lower() if isinstance(part, str) else part
+
+
+def _date(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    header, part, m = c.string(b.pos[0]), _date_part(c, b, None), make_matcher(c, b, c.strings(b.pos[2]))
+    index, last = _index(c, b)
+    zone = _zone(c, b)
+
+    def test(ctx: Context) -> bool:
+        values = []
+        p = ctx.expand(part).lower()
+        for raw in _pick(ctx.msg.header(ctx.expand(header)), index, last):
+            when = dates.parse_date_header(raw)
+            if when is None:
+                continue
+            if zone != "original":
+                when = dates.in_zone(when, zone if zone is not None else ctx.env.now.tzinfo)  # type: ignore[arg-type]
+            values.append(dates.date_part(when, p))
+        return m(ctx, values)
+
+    return test
+
+
+def _currentdate(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    part, m, zone = _date_part(c, b, 0), make_matcher(c, b, c.strings(b.pos[1])), _zone(c, b)
+
+    def test(ctx: Context) -> bool:
+        when = dates.in_zone(ctx.env.now, zone)  # type: ignore[arg-type]
+        return m(ctx, [dates.date_part(when, ctx.expand(part).lower())])
+
+    return test
+
+
+def _string(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    source, m = c.strings(b.pos[0]), make_matcher(c, b, c.strings(b.pos[1]))
+    if m.kind == "count":
+        return lambda ctx: m(ctx, [s for s in ctx.expand_list(source) if s])
+    return lambda ctx: m(ctx, ctx.expand_list(source))
+
+
+def _hasflag(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    names = c.strings(b.pos[0]) if b.pos[0] is not None else None
+    m = make_matcher(c, b, c.strings(b.pos[1]))
+
+    def test(ctx: Context) -> bool:
+        if names is None:
+            flags = ctx.flags
+        else:
+            flags = [f for n in ctx.expand_list(names) for f in ctx.vars.get(n.lower(), "").split()]
+        return m(ctx, flags)
+
+    return test
+
+
+def _mailboxexists(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    names = c.strings(b.pos[0])
+
+    def test(ctx: Context) -> bool:
+        exists = ctx.env.mailbox_exists or (lambda name: name.upper() == "INBOX")
+        return all(exists(n) for n in ctx.expand_list(names))
+
+    return test
+
+
+def _environment(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    item, m = c.string(b.pos[0]), make_matcher(c, b, c.strings(b.pos[1]))
+
+    def test(ctx: Context) -> bool:
+        name = ctx.expand(item).lower()
+        value = ctx.env.values.get(name, ENVIRONMENT_DEFAULTS.get(name))
+        return value is not None and m(ctx, [value])
+
+    return test
+
+
+def _ihave(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    names = c.strings(b.pos[0])
+    known = KNOWN_EXTENSIONS & c.policy.extensions
+    return lambda ctx: all(n in known for n in ctx.expand_list(names))
+
+
+def _duplicate(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    handle = c.string(b.tags["handle"]) if "handle" in b.tags else ""
+    header = c.string(b.tags["header"]) if "header" in b.tags else "message-id"
+    uniqueid = c.string(b.tags["uniqueid"]) if "uniqueid" in b.tags else None
+    seconds = c.number(b.tags["seconds"]) if "seconds" in b.tags else 7 * 86400
+
+    def test(ctx: Context) -> bool:
+        if uniqueid is not None:
+            value = ctx.expand(uniqueid)
+        else:
+            values = ctx.msg.header(ctx.expand(header))
+            if not values:
+                return False
+            value = values[0]
+        seen = ctx.env.seen
+        return seen is not None and seen(f"{ctx.expand(handle)}\0{value}", seconds)
+
+    return test
+
+
+def _valid_notify_method(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    uris = c.strings(b.pos[0])
+    from .commands import valid_mailto
+
+    return lambda ctx: all(valid_mailto(u) for u in ctx.expand_list(uris))
+
+
+def _notify_method_capability(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    uri, cap, m = c.string(b.pos[0]), c.string(b.pos[1]), make_matcher(c, b, c.strings(b.pos[2]))
+    from .commands import valid_mailto
+
+    def test(ctx: Context) -> bool:
+        if not valid_mailto(ctx.expand(uri)) or ctx.expand(cap).lower() != "online":
+            return False
+        return m(ctx, ["maybe"])
+
+    return test
+
+
+def _not(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    inner = subs[0]
+    return lambda ctx: not inner(ctx)
+
+
+def _allof(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    return lambda ctx: all(t(ctx) for t in subs)
+
+
+def _anyof(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    return lambda ctx: any(t(ctx) for t in subs)
+
+
+_BUILDERS: dict[str, Callable[[Compiler, Bound, list[TestFn]], TestFn]] = {
+    "header": _header, "address": _address, "envelope": _envelope, "exists": _exists, "size": _size,
+    "body": _body, "date": _date, "currentdate": _currentdate, "string": _string, "hasflag": _hasflag,
+    "mailboxexists": _mailboxexists, "environment": _environment, "ihave": _ihave, "duplicate": _duplicate,
+    "valid_notify_method": _valid_notify_method, "notify_method_capability": _notify_method_capability,
+    "not": _not, "allof": _allof, "anyof": _anyof,
+    "true": lambda c, b, s: constant(True), "false": lambda c, b, s: constant(False),
+}  # fmt: skip
+
+
+def build(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    """Build the predicate of a bound test."""
+    return _BUILDERS[b.node.name](c, b, subs)
