@@ -142,8 +142,16 @@ def quote(text: str) -> str:
     return '"' + out.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t") + '"'
 
 
+_SYSTEM_FLAGS = ("\\answered", "\\flagged", "\\deleted", "\\seen", "\\draft")
+
+
 def _flags(flags: tuple[str, ...]) -> str:
-    return f" :flags {quote(' '.join(f.lower() for f in flags))}" if flags else ""
+    """Flags lower-cased, system flags first in IMAP order then keywords, as Pigeonhole lists them."""
+    if not flags:
+        return ""
+    lowered = [f.lower() for f in flags]
+    ordered = [f for f in _SYSTEM_FLAGS if f in lowered] + [f for f in lowered if f not in _SYSTEM_FLAGS]
+    return f" :flags {quote(' '.join(ordered))}"
 
 
 def describe(action: Action) -> str | None:

@@ -97,14 +97,14 @@ class Result:
         if self.rejected:
             raise SieveRuntimeError("store action conflicts with reject")
         mailbox = _norm_mailbox(mailbox)
-        if not copy:
-            self.implicit_keep = False
         self.delivers = True
         for item in self.items:
             if isinstance(item, _Store) and item.mailbox == mailbox:
                 item.flags = flags
                 item.create = item.create or create
                 return
+        if not copy:
+            self.implicit_keep = False
         self._added()
         self.items.append(_Store(mailbox, copy, create, flags))
 
@@ -112,13 +112,13 @@ class Result:
         """``redirect`` (RFC 5228 §4.2), at most ``max_redirects`` distinct addresses."""
         if self.rejected:
             raise SieveRuntimeError("redirect action conflicts with reject")
-        if not copy:
-            self.implicit_keep = False
         self.delivers = True
         at = address.rfind("@")
         key = address[:at] + address[at:].lower()
         if key in self.redirects:
             return
+        if not copy:
+            self.implicit_keep = False
         self.redirects.add(key)
         if len(self.redirects) > self.policy.max_redirects:
             n, limit = len(self.redirects), self.policy.max_redirects

@@ -172,7 +172,11 @@ COMMANDS: dict[str, Signature] = {
     # RFC 5293
     "addheader": Signature(("string", "string"), {"last": TagSpec()}, ext="editheader"),
     "deleteheader": Signature(
-        ("string", "strings"), {**_MATCH, **_INDEX}, ext="editheader", optional=1, optional_last=True
+        ("string", "strings"),
+        {**_MATCH, "index": TagSpec("number"), "last": TagSpec()},
+        ext="editheader",
+        optional=1,
+        optional_last=True,
     ),
     # RFC 6609
     "include": Signature(

@@ -67,7 +67,11 @@ def _split_address(addr: str) -> Address:
 
 
 def parse_addresses(value: str) -> list[Address] | None:
-    """The addresses of an address-list header, or None when it cannot be parsed (RFC 5322 §3.4)."""
+    """The addresses of an address-list header, or None when it cannot be parsed (RFC 5322 §3.4).
+
+    As in Pigeonhole, a list without any address (an empty group) or an address without a domain makes the
+    whole field unparsable; the address test then sees the raw value as ``:all`` only.
+    """
     if not value.strip():
         return []
     try:
@@ -80,10 +84,10 @@ def parse_addresses(value: str) -> list[Address] | None:
             if name:
                 return None
             continue
+        if "@" not in addr:
+            return None
         out.append(_split_address(addr))
-    if not out and ":" not in value:
-        return None
-    return out
+    return out or None
 
 
 class MessageFacts:
@@ -103,7 +107,7 @@ class MessageFacts:
     def headers(self) -> list[tuple[str, str]]:
         """All header fields in order, as (name, raw unfolded value)."""
         if self._headers is None:
-            self._headers = [(str(n), _FOLD.sub("", _bytes_text(str(v)))) for n, v in self.message.items()]
+            self._headers = [(str(n), _FOLD.sub("", _bytes_text(str(v)))) for n, v in self.message.raw_items()]
         return self._headers
 
     def set_headers(self, headers: list[tuple[str, str]]) -> None:

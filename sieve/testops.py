@@ -219,7 +219,10 @@ def _date(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
     def test(ctx: Context) -> bool:
         values = []
         p = ctx.expand(part).lower()
-        for raw in _pick(ctx.msg.header(ctx.expand(header)), index, last):
+        name = ctx.expand(header)
+        for raw in _pick(ctx.msg.header(name), index, last):
+            if name.lower() == "received":
+                raw = raw.rpartition(";")[2]
             when = dates.parse_date_header(raw)
             if when is None:
                 continue

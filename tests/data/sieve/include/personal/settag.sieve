@@ -1,0 +1,5 @@
+require ["include", "variables"];
+global "tag";
+set "tag" "${tag}-included";
+return;
+set "tag" "never";
