@@ -226,7 +226,9 @@ def _flag_op(c: Compiler, b: Bound, depth: int) -> Op:
     name = b.node.name
     var = c.string(b.pos[0]) if b.pos[0] is not None else None
     values = c.strings(b.pos[1])
-    if var is not None and isinstance(var, str) and not _IDENT.match(var):
+    if var is not None and not c.has("variables"):
+        c.error(b.pos[0] or b.node, f"the variable form of {name} needs require \"variables\"")
+    elif var is not None and isinstance(var, str) and not _IDENT.match(var):
         c.error(b.pos[0] or b.node, f"invalid variable name '{var}'")
     is_global = isinstance(var, str) and var.lower() in c.globals
 
@@ -255,17 +257,12 @@ def _quote_wildcard(text: str) -> str:
     return re.sub(r"([*?\\])", r"\\\1", text)
 
 
-def _quote_regex(text: str) -> str:
-    return re.sub(r"([*?\\.+\[\](){}^$|])", r"\\\1", text)
-
-
 _MODIFIERS: tuple[tuple[str, Callable[[str], str]], ...] = (
     ("lower", str.lower),
     ("upper", str.upper),
     ("lowerfirst", lambda s: s[:1].lower() + s[1:]),
     ("upperfirst", lambda s: s[:1].upper() + s[1:]),
     ("quotewildcard", _quote_wildcard),
-    ("quoteregex", _quote_regex),
     ("encodeurl", lambda s: urllib.parse.quote(s, safe="-._~")),
     ("length", lambda s: str(len(s))),
 )
@@ -303,8 +300,9 @@ def _notify(c: Compiler, b: Bound, depth: int) -> Op:
         scheme = const.split(":", 1)[0].lower() if ":" in const else ""
         if scheme != "mailto":
             c.error(b.pos[0] or b.node, f"invalid notify method '{scheme or const}'")
-        elif not valid_mailto(const):
-            c.error(b.pos[0] or b.node, f"invalid mailto URI '{const}'")
+    for option in options:
+        if isinstance(option, str) and not re.match(r"[A-Za-z0-9][A-Za-z0-9_.-]*=", option):
+            c.error(b.tags["options"] or b.node, f"invalid :options value '{option}' (expected name=value)")
     if isinstance(importance, str) and importance not in ("1", "2", "3"):
         c.error(b.tags["importance"] or b.node, f"invalid :importance value '{importance}'")
     if isinstance(sender, str) and not _ADDRESS.match(sender.strip().strip("<>")) and "<" not in sender:

@@ -81,4 +81,6 @@ def date_part(when: dt.datetime, part: str) -> str:
         return f"{day}, {when.day:02d} {month} {when.year:04d} {when.hour:02d}:{when.minute:02d}:{when.second:02d} {zone}"
     if part == "zone":
         return zone
-    return str((when.weekday() + 1) % 7)
+    if part == "weekday":
+        return str((when.weekday() + 1) % 7)
+    return ""

@@ -115,7 +115,6 @@ _SET_MODIFIERS = {
     "lowerfirst": TagSpec(group="casefirst"),
     "upperfirst": TagSpec(group="casefirst"),
     "quotewildcard": TagSpec(group="quote"),
-    "quoteregex": TagSpec(ext="regex", group="quote"),
     "encodeurl": TagSpec(ext="enotify", group="encode"),
     "length": TagSpec(group="length"),
 }

@@ -75,6 +75,7 @@ def make_matcher(c: Compiler, b: Bound, keys: Sequence[Value]) -> Matcher:
                     compiled_regex(key, comparator == "i;ascii-casemap")
                 except Exception as exc:  # re.error
                     c.error(b.tag_nodes["regex"], f"invalid regular expression {key!r}: {exc}")
+                    kind = "is"
     return Matcher(kind, comparator, keys, op, capture=c.has("variables"))
 
 
@@ -206,8 +207,6 @@ def _zone(c: Compiler, b: Bound) -> object:
 
 def _date_part(c: Compiler, b: Bound, arg: object) -> Value:
     part = c.string(b.pos[1] if arg is None else b.pos[0])
-    if isinstance(part, str) and part.lower() not in dates.DATE_PARTS:
-        c.error(b.node, f"unknown date part '{part}'")
     return part.lower() if isinstance(part, str) else part
 
 
@@ -228,7 +227,8 @@ def _date(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
                 continue
             if zone != "original":
                 when = dates.in_zone(when, zone if zone is not None else ctx.env.now.tzinfo)  # type: ignore[arg-type]
-            values.append(dates.date_part(when, p))
+            if p in dates.DATE_PARTS:
+                values.append(dates.date_part(when, p))
         return m(ctx, values)
 
     return test
@@ -239,7 +239,8 @@ def _currentdate(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
 
     def test(ctx: Context) -> bool:
         when = dates.in_zone(ctx.env.now, zone)  # type: ignore[arg-type]
-        return m(ctx, [dates.date_part(when, ctx.expand(part).lower())])
+        p = ctx.expand(part).lower()
+        return p in dates.DATE_PARTS and m(ctx, [dates.date_part(when, p)])
 
     return test
 
