@@ -29,7 +29,7 @@ Op = Callable[[Context], None]
 _FIELD_NAME = re.compile(r"[!-9;-~]+\Z")
 _ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\Z")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-#: Header fields editheader may not touch (RFC 5293 §6: Received; Auto-Submitted as Pigeonhole does).
+#: Header fields deleteheader may not remove (RFC 5293 §6: Received; Auto-Submitted as Pigeonhole does).
 PROTECTED_HEADERS = frozenset({"received", "auto-submitted"})
 
 
@@ -257,11 +257,15 @@ def _quote_wildcard(text: str) -> str:
     return re.sub(r"([*?\\])", r"\\\1", text)
 
 
+_UPPER_ASCII = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LOWER = str.maketrans(_UPPER_ASCII, _UPPER_ASCII.lower())
+_UPPER = str.maketrans(_UPPER_ASCII.lower(), _UPPER_ASCII)
+#: Modifiers by precedence (RFC 5229 §4.1); case changes touch ASCII letters only, as in Pigeonhole.
 _MODIFIERS: tuple[tuple[str, Callable[[str], str]], ...] = (
-    ("lower", str.lower),
-    ("upper", str.upper),
-    ("lowerfirst", lambda s: s[:1].lower() + s[1:]),
-    ("upperfirst", lambda s: s[:1].upper() + s[1:]),
+    ("lower", lambda s: s.translate(_LOWER)),
+    ("upper", lambda s: s.translate(_UPPER)),
+    ("lowerfirst", lambda s: s[:1].translate(_LOWER) + s[1:]),
+    ("upperfirst", lambda s: s[:1].translate(_UPPER) + s[1:]),
     ("quotewildcard", _quote_wildcard),
     ("encodeurl", lambda s: urllib.parse.quote(s, safe="-._~")),
     ("length", lambda s: str(len(s))),
@@ -333,7 +337,7 @@ def _addheader(c: Compiler, b: Bound, depth: int) -> Op:
 
     def op(ctx: Context) -> None:
         field, text = ctx.expand(name), ctx.expand(value)
-        if not _FIELD_NAME.match(field) or field.lower() in PROTECTED_HEADERS:
+        if not _FIELD_NAME.match(field):
             return
         headers = list(ctx.msg.headers)
         headers.insert(len(headers) if last else 0, (field, text))

@@ -61,7 +61,7 @@ Block = tuple[Op, ...]
 
 
 def _norm_mailbox(name: str) -> str:
-    return "INBOX" if name.upper() == "INBOX" else name
+    return name
 
 
 @dataclass(slots=True)
@@ -133,13 +133,15 @@ class Result:
             if any(isinstance(i, A.Discard) for i in self.items):
                 return
         elif isinstance(action, A.Reject):
-            if self.delivers or self.rejected:
+            if self.delivers or self.rejected or self.has_vacation:
                 raise SieveRuntimeError("reject/ereject action conflicts with other action")
             self.rejected = True
             self.implicit_keep = False
         elif isinstance(action, A.Vacation):
             if self.has_vacation:
                 raise SieveRuntimeError("duplicate vacation action not allowed")
+            if self.rejected:
+                raise SieveRuntimeError("vacation action conflicts with reject (RFC 5230 §4.7)")
             self.has_vacation = True
         elif isinstance(action, A.Notify) and action in self.items:
             return

@@ -157,11 +157,25 @@ class MessageFacts:
         out: list[str] = []
         for part in self.message.walk():
             ctype = part.get_content_type().lower()
-            if part.is_multipart() and not any(t.lower() == "multipart" for t in wanted):
+            if not _type_matches(ctype, wanted):
                 continue
-            if _type_matches(ctype, wanted):
+            if part.is_multipart():
+                out.append((part.preamble or "") + (part.epilogue or ""))
+            elif transform == "text" and ctype == "text/html":
+                out.append(html_to_text(_decoded_payload(part)))
+            else:
                 out.append(_decoded_payload(part))
         return out
+
+
+_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.IGNORECASE | re.DOTALL)
+
+
+def html_to_text(markup: str) -> str:
+    """The text of an HTML part for ``body :text``: tags dropped, entities decoded (as Pigeonhole does)."""
+    import html
+
+    return html.unescape(_TAG.sub(" ", markup))
 
 
 def _type_matches(ctype: str, wanted: tuple[str, ...]) -> bool:

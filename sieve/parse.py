@@ -159,7 +159,8 @@ class _Lexer:
             line = text[pos:nl].removesuffix("\r")
             if line == ".":
                 return "".join(lines), nl + 1
-            lines.append((line[1:] if line.startswith("..") else line) + "\r\n")
+            ending = text[pos + len(line) : nl + 1]
+            lines.append((line[1:] if line.startswith("..") else line) + ending)
             pos = nl + 1
 
 

@@ -43,10 +43,12 @@ def constant(value: bool) -> TestFn:
     return (lambda ctx: True) if value else (lambda ctx: False)
 
 
-def make_matcher(c: Compiler, b: Bound, keys: Sequence[Value]) -> Matcher:
+def make_matcher(
+    c: Compiler, b: Bound, keys: Sequence[Value], default: str = "i;ascii-casemap", capture: bool = True
+) -> Matcher:
     """The match type, comparator and relational operator of a test (RFC 5228 §2.7, RFC 5231 §4)."""
     kind = next((k for k in ("is", "contains", "matches", "regex", "value", "count") if k in b.tags), "is")
-    comparator = "i;ascii-casemap"
+    comparator = default
     if "comparator" in b.tags:
         arg = b.tags["comparator"]
         value = c.string(arg)
@@ -76,7 +78,7 @@ def make_matcher(c: Compiler, b: Bound, keys: Sequence[Value]) -> Matcher:
                 except Exception as exc:  # re.error
                     c.error(b.tag_nodes["regex"], f"invalid regular expression {key!r}: {exc}")
                     kind = "is"
-    return Matcher(kind, comparator, keys, op, capture=c.has("variables"))
+    return Matcher(kind, comparator, keys, op, capture=capture and c.has("variables"))
 
 
 def _index(c: Compiler, b: Bound) -> tuple[int, bool]:
@@ -191,7 +193,7 @@ def _size(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
 
 
 def _body(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
-    m = make_matcher(c, b, c.strings(b.pos[0]))
+    m = make_matcher(c, b, c.strings(b.pos[0]), capture=False)
     transform = next((t for t in ("raw", "content") if t in b.tags), "text")
     types = tuple(str(t) for t in c.strings(b.tags["content"])) if transform == "content" else ()
     return lambda ctx: m(ctx, ctx.msg.body(transform, types))
@@ -246,7 +248,8 @@ def _currentdate(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
 
 
 def _string(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
-    source, m = c.strings(b.pos[0]), make_matcher(c, b, c.strings(b.pos[1]))
+    """``string`` (RFC 5229 §5); like Pigeonhole, its default comparator is i;octet."""
+    source, m = c.strings(b.pos[0]), make_matcher(c, b, c.strings(b.pos[1]), default="i;octet")
     if m.kind == "count":
         return lambda ctx: m(ctx, [s for s in ctx.expand_list(source) if s])
     return lambda ctx: m(ctx, ctx.expand_list(source))

@@ -152,6 +152,44 @@ TESTS: list[tuple[str, str]] = [
     ("encoded-character", 'header :contains "subject" "${hex:4d 65}eting"'),
     ("encoded-character", 'header :contains "subject" "${unicode:e9}union"'),
     ("", 'header :contains "subject" "${hex:4d 65}eting"'),
+    ("body", 'body :text :contains "SECRETWORD"'),
+    ("body", 'body :contains "<b>"'),
+    ("body", 'body :raw :contains "Content-Type: text/html"'),
+    ("body", 'body :content "multipart" :contains "multi-part message"'),
+    ("body", 'body :content "" :contains "invoice"'),
+    ("body", 'body :content "text/html" :contains "réunion"'),
+    ("body", 'body :is "disk /var is at 95%"'),
+    ("body", 'body :matches "Hello*Alice*"'),
+    ("body relational comparator-i;ascii-numeric", 'body :count "ge" :comparator "i;ascii-numeric" "1"'),
+    ("body regex", 'body :regex "[0-9]{4} EUR"'),
+    ("", 'header :is "to" "me@example.net"'),
+    ("", 'header :contains "cc" "Carol"'),
+    ("", 'header :matches "from" "*<*@*>"'),
+    ("", 'address :all :is "to" "ME@EXAMPLE.NET"'),
+    ("", 'address :all :comparator "i;octet" :is "cc" "bob@Example.ORG"'),
+    ("", 'address :domain :comparator "i;octet" :is "cc" "example.org"'),
+    ("", 'header :is "from" "François Lévêque <francois@exemple.fr>"'),
+    ("", 'header :contains "subject" "Réunion département et budget"'),
+    ("", 'address :is "bcc" "me+archive@example.net"'),
+    ("", 'header :contains "sender" "="'),
+    ("", 'header :matches "message-id" "<*@example.*>"'),
+    ("variables", 'string :matches "${hex:41}" "$*"'),
+    ("variables", 'string :is "a" ["b", "A"]'),
+    ("variables", 'string :contains :comparator "i;octet" "Hello" "hello"'),
+    ("relational", 'string :value "gt" "b" "a"' if False else 'header :value "ge" "subject" "["'),
+    ("relational", 'address :value "gt" :domain "from" "example.com"'),
+    ("relational", 'envelope :value "lt" :localpart "from" "m"' if False else 'header :value "le" "x-priority" "3"'),
+    ("relational comparator-i;ascii-numeric", 'header :value "gt" :comparator "i;ascii-numeric" "subject" "5"'),
+    ("relational comparator-i;ascii-numeric",
+     'header :value "lt" :comparator "i;ascii-numeric" "x-spam-score" "0"'),
+    ("", 'exists "subject"'),
+    ("", 'header :contains "subject" ""'),
+    ("", 'not header :matches "subject" "*"'),
+    ("", 'header :matches "subject" "* *"'),
+    ("", 'header :matches "subject" "\\[dev\\]*"'),
+    ("", 'header :matches "subject" "?*?"'),
+    ("", 'size :under 1M'),
+    ("", 'size :over 280'),
 ]
 
 #: Whole scripts with actions beyond fileinto; each runs on every message.
@@ -211,6 +249,60 @@ ACTION_SCRIPTS: list[str] = [
     'require ["fileinto"]; if false { discard; } elsif exists "cc" { fileinto "cc"; } else { fileinto "nocc"; }',
     'require ["fileinto", "encoded-character"]; fileinto "caf${unicode:e9}";',
     'require "fileinto"; fileinto "Collègues/Lefèvre";',
+    'require "fileinto"; fileinto "inbox";',
+    'keep; discard;',
+    'discard; keep;',
+    'require ["vacation", "reject"]; vacation "away"; reject "no";',
+    'require ["copy"]; redirect :copy "a@example.org"; redirect :copy "a@example.org"; discard;',
+    'require "vacation"; vacation :mime text:\nContent-Type: text/plain; charset=utf-8\n\nJe suis absent.\n.\n;',
+    'require "vacation"; vacation :subject "Absence — réunion" "Je suis absent jusqu\'à lundi.";',
+    'require "vacation"; vacation :days 1 :handle "x" "one"; keep;',
+    'require ["enotify"]; notify "mailto:a@example.org"; notify "mailto:a@example.org";',
+    'require ["enotify"]; notify :message "one" "mailto:a@example.org"; notify :message "two" "mailto:b@example.org";',
+    'require ["fileinto", "variables", "regex"]; if header :regex "from" "([a-z]+)@([a-z.]+)" '
+    '{ fileinto "${0}|${1}|${2}|${3}"; }',
+    'require ["fileinto", "variables"]; if string :matches "abc.def" "*.*" { fileinto "${2}${1}"; }',
+    'require ["fileinto", "variables"]; set :lower "a" "ÉCOLE Mixed"; set :upperfirst "b" "élan"; '
+    'fileinto "${a}/${b}";',
+    'require ["fileinto", "variables"]; set :length "n" "héllo"; fileinto "len${n}";',
+    'require ["fileinto", "variables"]; set :upper :length "n" "abc"; fileinto "x${n}";',
+    'require ["fileinto", "variables"]; set "v" "${unknown}x${1}"; fileinto "v${v}";',
+    'require ["fileinto", "variables"]; set "a" "b"; set "B" "c"; fileinto "${A}${b}";',
+    'require ["fileinto", "variables"]; set "a" "${"; fileinto "x${a}{a}";',
+    'require ["fileinto", "variables"]; if header :matches "subject" "*" { if header :matches "from" "*" {} } '
+    'fileinto "s-${1}";',
+    'require ["fileinto", "variables"]; if header :matches "subject" "*" {} if header :matches "x-none" "*" {} '
+    'fileinto "kept-${1}";',
+    'require ["imap4flags"]; addflag "\\seen"; addflag "\\SEEN \\Draft $Label1"; removeflag "\\Draft";',
+    'require ["imap4flags", "variables"]; set "fl" "\\Answered"; setflag "${fl} extra";',
+    'require ["imap4flags", "fileinto"]; addflag "a"; fileinto "A"; setflag "b"; fileinto "B"; keep;',
+    'require ["imap4flags", "fileinto"]; fileinto :flags "" "E";',
+    'require ["editheader", "variables", "fileinto"]; addheader :last "X-Hello" "World"; '
+    'if header :index 1 :last :is "x-hello" "World" { fileinto "last"; }' if False else
+    'require ["editheader", "fileinto"]; addheader :last "X-Hello" "World"; '
+    'if header :is "x-hello" "World" { fileinto "last"; }',
+    'require ["editheader", "fileinto"]; deleteheader :contains "received" "b.example"; '
+    'if header :count "eq" "received" "2" { fileinto "two"; }' if False else
+    'require ["editheader", "fileinto"]; deleteheader :contains "subject" "dev"; '
+    'if exists "subject" { fileinto "has"; }',
+    'require ["editheader", "fileinto"]; deleteheader "received"; if exists "received" { fileinto "stay"; }',
+    'require ["editheader", "fileinto"]; addheader "Auto-Submitted" "yes"; if exists "auto-submitted" '
+    '{ fileinto "auto"; }',
+    'require ["fileinto", "body", "variables"]; if body :matches "*room*" { fileinto "b${2}"; }',
+    'require ["fileinto", "date", "variables"]; if date :originalzone :matches "date" "zone" "*" '
+    '{ fileinto "z${1}"; }',
+    'require ["fileinto", "date", "variables"]; if date :zone "+0530" :matches "date" "iso8601" "*" '
+    '{ fileinto "i${1}"; }',
+    'require ["fileinto", "date", "variables"]; if date :zone "-0000" :matches "date" "std11" "*" '
+    '{ fileinto "s${1}"; }',
+    'require ["fileinto", "date", "variables"]; if date :zone "+0000" :matches "date" "weekday" "*" '
+    '{ fileinto "w${1}"; }',
+    'require ["fileinto", "include", "variables"]; include :personal "helper"; include :personal "helper"; '
+    'fileinto "after";',
+    'if true { stop; } keep;',
+    'require "fileinto"; if anyof (header :contains "subject" "x", header :contains "subject" "e") '
+    '{ fileinto "any"; }',
+    'require "fileinto"; fileinto "a"; fileinto "b"; fileinto "c"; redirect "x@example.org";',
 ]
 
 
