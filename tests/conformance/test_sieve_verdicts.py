@@ -249,3 +249,19 @@ def test_invalid_rejected_by_both(verdicts: dict[str, bool], script: str) -> Non
 def test_valid_accepted_by_both(verdicts: dict[str, bool], script: str) -> None:
     assert verdicts[script] is True, "Pigeonhole rejects this script; move it to INVALID"
     assert ours_compiles(script) is True
+
+
+def test_rules_model_output_compiles_with_sievec(pigeonhole: Any) -> None:
+    """A script written by our rules model (with the vacation helper) is accepted by sievec."""
+    import datetime as dt
+    from pathlib import Path
+
+    from groupware.sieve.rules import VacationSettings, parse_rules, render, with_vacation
+
+    data = Path(__file__).resolve().parents[1] / "data" / "sieve" / "rules"
+    settings = VacationSettings("Absente — congés", "Bonjour,\n.\nMarie", dt.date(2024, 7, 1), dt.date(2099, 7, 31),
+                                "+0100", dt.time(8), dt.time(18), (1, 2, 3, 4, 5), 3, "m@ac.fr", ("n@ac.fr",))
+    for path in sorted(data.glob("*.sieve")):
+        text = render(with_vacation(parse_rules(path.read_bytes().decode()), settings))
+        assert pigeonhole.compiles(text), text
+        assert ours_compiles(text)

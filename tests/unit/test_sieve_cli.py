@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""``groupware sieve check|test`` through ``groupware.sieve.cli.main`` and ``python -m``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from groupware.sieve.cli import main
+
+MESSAGES = Path(__file__).resolve().parents[1] / "data" / "sieve" / "messages"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "script.sieve"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_check_ok_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(write(tmp_path, 'require "fileinto"; fileinto "a";'))]) == 0
+    assert main(["check", str(write(tmp_path, "keep;\nfoo;\n"))]) == 1
+    assert capsys.readouterr().err == "2:1: unknown command 'foo'\n"
+
+
+def test_test_prints_actions_in_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = write(tmp_path, 'require ["fileinto", "imap4flags", "copy", "vacation"];\n'
+                   'addflag "\\\\Seen";\nfileinto :copy "Box";\nredirect "a@example.org";\n'
+                   'vacation :days 1 :subject "Away" "Back \\"soon\\"";\n')  # fmt: skip
+    code = main(["test", str(script), str(MESSAGES / "plain.eml"), "--from", "a@b.c", "--to", "me@example.net"])
+    assert code == 0
+    assert capsys.readouterr().out.splitlines() == [
+        'fileinto "Box" :copy :flags "\\\\seen"',
+        'redirect "a@example.org"',
+        'vacation :seconds 86400 :subject "Away" :reason "Back \\"soon\\""',
+    ]
+
+
+def test_test_compile_error_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["test", str(write(tmp_path, "nope;")), str(MESSAGES / "plain.eml")]) == 3
+    assert capsys.readouterr().out == "error compile\n"
+
+
+def test_runtime_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["test", str(write(tmp_path, 'require "ihave"; error "x";')), str(MESSAGES / "plain.eml")]) == 0
+    assert capsys.readouterr().out == 'error runtime "x"\nimplicit_keep\n'
+
+
+def test_usage_and_missing_file(tmp_path: Path) -> None:
+    assert main([]) == 2
+    assert main(["check", str(tmp_path / "missing.sieve")]) == 2
+
+
+def test_python_dash_m(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "groupware.sieve.cli", "check", str(write(tmp_path, "keep;"))],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
