@@ -104,12 +104,33 @@ def build_if(c: Compiler, nodes: list[Command], depth: int) -> Op | None:
             c.error(node, f"the {node.name} command takes {'no test' if node.name == 'else' else 'one test'}")
             return None
         branches.append(_compile_branch(c, node, depth))
+    if len(branches) == 1 and branches[0][0] is not None:
+        return _single_if(branches[0][0], branches[0][1])
 
     def op(ctx: Context) -> None:
         for cond, block in branches:
             if cond is None or cond(ctx):
                 run_block(ctx, block)
                 return
+
+    return op
+
+
+def _single_if(cond: Callable[[Context], bool], block: Block) -> Op:
+    """``if`` without ``elsif``/``else``, the common case, without the branch loop."""
+    if len(block) == 1:
+        only = block[0]
+
+        def op1(ctx: Context) -> None:
+            if cond(ctx):
+                only(ctx)
+
+        return op1
+
+    def op(ctx: Context) -> None:
+        if cond(ctx):
+            for step in block:
+                step(ctx)
 
     return op
 

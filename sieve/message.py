@@ -24,6 +24,7 @@ _GAP = re.compile(r"(\?=)\s+(=\?)")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _PARSER = email.parser.BytesParser(policy=email.policy.compat32)
 
+_SIMPLE_ADDRESS = re.compile(r"\s*(?:[^\s<>,;:()\"\\@\[\]][^<>,;:()\"\\@\[\]]*)?<([^\s<>,;:()\"\\@\[\]]+)@([^\s<>,;:()\"\\@\[\]]+)>\s*\Z|\s*([^\s<>,;:()\"\\@\[\]]+)@([^\s<>,;:()\"\\@\[\]]+)\s*\Z")
 Address = tuple[str, str]  # local part, domain ("" when absent)
 
 
@@ -74,6 +75,10 @@ def parse_addresses(value: str) -> list[Address] | None:
     """
     if not value.strip():
         return []
+    simple = _SIMPLE_ADDRESS.match(value)
+    if simple is not None:
+        local, domain = simple.group(1, 2) if simple.group(1) is not None else simple.group(3, 4)
+        return [(local, domain)]
     try:
         pairs = email.utils.getaddresses([value])
     except Exception:  # pragma: no cover - the parser raises on pathological input
@@ -93,7 +98,7 @@ def parse_addresses(value: str) -> list[Address] | None:
 class MessageFacts:
     """A parsed message and the lazily computed views the tests need."""
 
-    __slots__ = ("message", "raw", "_headers", "_index", "_decoded", "_text_parts")
+    __slots__ = ("message", "raw", "_headers", "_index", "_decoded", "_addresses", "_text_parts")
 
     def __init__(self, raw: bytes, message: Message | None = None) -> None:
         self.raw = raw
@@ -101,13 +106,17 @@ class MessageFacts:
         self._headers: list[tuple[str, str]] | None = None
         self._index: dict[str, list[str]] | None = None
         self._decoded: dict[str, list[str]] = {}
+        self._addresses: dict[str, list[list[Address] | None]] = {}
         self._text_parts: dict[tuple[str, ...], list[str]] = {}
 
     @property
     def headers(self) -> list[tuple[str, str]]:
         """All header fields in order, as (name, raw unfolded value)."""
         if self._headers is None:
-            self._headers = [(str(n), _FOLD.sub("", _bytes_text(str(v)))) for n, v in self.message.raw_items()]
+            self._headers = [
+                (n, _FOLD.sub("", _bytes_text(v)) if "\n" in v else _bytes_text(v))
+                for n, v in self.message.raw_items()
+            ]
         return self._headers
 
     def set_headers(self, headers: list[tuple[str, str]]) -> None:
@@ -115,14 +124,22 @@ class MessageFacts:
         self._headers = headers
         self._index = None
         self._decoded = {}
+        self._addresses = {}
 
     def header(self, name: str) -> list[str]:
         """Decoded values of every field called ``name`` (case-insensitive), in order (RFC 2047)."""
-        key = name.lower()
-        values = self._decoded.get(key)
+        values = self._decoded.get(name)
         if values is None:
-            values = self._decoded[key] = [decode_header_value(v) for v in self.header_raw(key)]
+            values = self._decoded[name] = [decode_header_value(v) for v in self.header_raw(name)]
         return values
+
+    def addresses(self, name: str) -> list[list[Address] | None]:
+        """The parsed address list of every field called ``name``; None for a field that cannot be parsed."""
+        key = name.lower()
+        found = self._addresses.get(key)
+        if found is None:
+            found = self._addresses[key] = [parse_addresses(v) for v in self.header_raw(key)]
+        return found
 
     def header_raw(self, name: str) -> list[str]:
         """Unfolded, undecoded values of every field called ``name`` (case-insensitive), in order."""

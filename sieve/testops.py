@@ -10,7 +10,7 @@ from . import dates
 from .evaluate import Context, Value
 from .grammar import KNOWN_EXTENSIONS
 from .match import COMPARATORS, RELATIONAL_OPS, Matcher, compiled_regex
-from .message import Address, parse_addresses
+from .message import Address
 
 if TYPE_CHECKING:
     from .compile import Bound, Compiler
@@ -123,6 +123,10 @@ def _part_name(b: Bound) -> str:
 def _header(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
     names, m = c.strings(b.pos[0]), make_matcher(c, b, c.strings(b.pos[1]))
     index, last = _index(c, b)
+    match = m.bind()
+    if not index and len(names) == 1 and isinstance(names[0], str):
+        key = names[0].lower()
+        return lambda ctx: match(ctx, ctx.msg.header(key))
 
     def test(ctx: Context) -> bool:
         values: list[str] = []
@@ -136,6 +140,9 @@ def _header(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
 def _address(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
     names, m = c.strings(b.pos[0]), make_matcher(c, b, c.strings(b.pos[1]))
     index, last, part = *_index(c, b), _part_name(b)
+    match = m.bind()
+    if not index and len(names) == 1 and isinstance(names[0], str) and names[0].lower() in ADDRESS_HEADERS:
+        return _simple_address(names[0].lower(), part, match)
     for name in names:
         if isinstance(name, str) and name.lower() not in ADDRESS_HEADERS:
             c.error(b.pos[0] or b.node, f"header '{name}' is not allowed for the address test")
@@ -143,14 +150,34 @@ def _address(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
     def test(ctx: Context) -> bool:
         values: list[str] = []
         for name in ctx.expand_list(names):
-            for raw in _pick(ctx.msg.header_raw(name), index, last):
-                addrs = parse_addresses(raw)
+            raws, parsed = ctx.msg.header_raw(name), ctx.msg.addresses(name)
+            if index:
+                at = (len(raws) - index if last else index - 1) if index <= len(raws) else -1
+                raws, parsed = (raws[at : at + 1], parsed[at : at + 1]) if at >= 0 else ([], [])
+            for raw, addrs in zip(raws, parsed, strict=True):
                 if addrs is None:
                     if part == "all":
                         values.append(raw.strip())
                     continue
                 values.extend(v for a in addrs if (v := address_part(a, part)) is not None)
-        return m(ctx, values)
+        return match(ctx, values)
+
+    return test
+
+
+def _simple_address(key: str, part: str, match: Callable[[Context, list[str]], bool]) -> TestFn:
+    """The address test on one constant header name without :index, the common case."""
+
+    def test(ctx: Context) -> bool:
+        msg = ctx.msg
+        values: list[str] = []
+        for raw, addrs in zip(msg.header_raw(key), msg.addresses(key), strict=True):
+            if addrs is None:
+                if part == "all":
+                    values.append(raw.strip())
+            else:
+                values.extend(v for a in addrs if (v := address_part(a, part)) is not None)
+        return match(ctx, values)
 
     return test
 

@@ -1,0 +1,158 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Sieve benchmark: compile a realistic 30-rule script (plus vacation) once, evaluate it on 10,000 messages.
+
+Prints a table: compile time, evaluations per second (messages already parsed by the email library, as delivery
+does once per message), the same including the parse, and Pigeonhole's ``sieve-test`` per message for scale.
+Targets (issue 6): ≥ 20,000 evaluations/s on one core, compile ≤ 5 ms.
+
+    python benchmarks/sieve.py [--messages 10000] [--sieve-test-samples 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import email.parser
+import email.policy
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from groupware.sieve import Environment, MessageFacts, compile_script, evaluate
+
+DOMAINS = ["ac-exemple.fr", "education.gouv.fr", "lists.example.org", "example.com", "mairie-exemple.fr"]
+WORDS = ["réunion", "budget", "conseil", "classe", "urgent", "facture", "projet", "inspection", "note", "examen",
+         "voyage", "cantine", "planning", "rappel", "newsletter", "promo", "alerte", "sécurité"]  # fmt: skip
+
+
+def script_30_rules() -> str:
+    """A 30-rule script of the kind Roundcube writes, plus a vacation rule first."""
+    rules = [
+        '# rule:[Vacation]\r\nif allof (currentdate :zone "+0100" :value "ge" "date" "2020-01-01", '
+        'currentdate :zone "+0100" :value "le" "date" "2099-12-31", not exists ["list-id", "list-unsubscribe"], '
+        'not header :contains "precedence" ["list", "bulk", "junk"])\r\n{\r\n\tvacation :days 7 '
+        ':subject "Absent" :from "me@ac-exemple.fr" "Je suis absent.";\r\n}\r\n'
+    ]
+    for i in range(30):
+        word, domain = WORDS[i % len(WORDS)], DOMAINS[i % len(DOMAINS)]
+        kind = i % 6
+        if kind == 0:
+            test = f'header :contains "subject" "{word}"'
+        elif kind == 1:
+            test = f'address :domain :is "from" "{domain}"'
+        elif kind == 2:
+            test = f'allof (header :contains "list-id" "{word}", address :is "to" "me@ac-exemple.fr")'
+        elif kind == 3:
+            test = f'header :matches "subject" "*[{word}]*"'
+        elif kind == 4:
+            test = f'anyof (address :localpart :is "from" "{word}", header :regex "subject" "^{word}[0-9]+")'
+        else:
+            test = f'header :value "ge" :comparator "i;ascii-numeric" "x-spam-score" "{10 + i}"'
+        action = f'fileinto "Dossiers/{word}{i}";' if i % 5 else f'addflag "\\\\Flagged";\r\n\tfileinto "{word}";'
+        rules.append(f"# rule:[Règle {i}]\r\nif {test}\r\n{{\r\n\t{action}\r\n\tstop;\r\n}}\r\n" if i % 7 == 6
+                     else f"# rule:[Règle {i}]\r\nif {test}\r\n{{\r\n\t{action}\r\n}}\r\n")  # fmt: skip
+    require = 'require ["comparator-i;ascii-numeric","date","fileinto","imap4flags","regex","relational","vacation"];'
+    return require + "\r\n" + "".join(rules)
+
+
+def messages(n: int, seed: int = 6) -> list[bytes]:
+    """``n`` generated messages: varied senders, subjects, lists, spam scores."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        sender = f"{rng.choice(WORDS)}.{i % 97}@{rng.choice(DOMAINS)}"
+        subject = " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 6)))
+        headers = [
+            f"Received: from mx{i % 7}.example.net by mx.ac-exemple.fr; Tue, 5 Mar 2024 10:00:0{i % 10} +0100",
+            f"From: Personne {i} <{sender}>",
+            "To: me@ac-exemple.fr",
+            f"Subject: {subject}",
+            f"Date: Tue, 5 Mar 2024 10:{i % 60:02d}:00 +0100",
+            f"Message-ID: <bench-{i}@example.net>",
+            f"X-Spam-Score: {rng.randint(0, 40)}",
+        ]
+        if i % 4 == 0:
+            headers += [f"List-Id: <{rng.choice(WORDS)}.lists.example.org>", "Precedence: list"]
+        body = "\n".join(" ".join(rng.choice(WORDS) for _ in range(12)) for _ in range(20))
+        out.append(("\n".join(headers) + "\nContent-Type: text/plain; charset=utf-8\n\n" + body + "\n").encode())
+    return out
+
+
+def bench_compile(text: str, rounds: int = 200) -> float:
+    compile_script(text)
+    start = time.perf_counter()
+    for _ in range(rounds):
+        compile_script(text)
+    return (time.perf_counter() - start) / rounds
+
+
+def bench_eval(text: str, raws: list[bytes]) -> tuple[float, float]:
+    program = compile_script(text)
+    parser = email.parser.BytesParser(policy=email.policy.compat32)
+    parsed = [parser.parsebytes(r) for r in raws]
+    env = Environment(envelope_from="sender@example.com", envelope_to="me@ac-exemple.fr")
+    start = time.perf_counter()
+    for raw, msg in zip(raws, parsed, strict=True):
+        evaluate(program, MessageFacts(raw, msg), env)
+    eval_only = len(raws) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for raw in raws:
+        evaluate(program, MessageFacts(raw), env)
+    with_parse = len(raws) / (time.perf_counter() - start)
+    return eval_only, with_parse
+
+
+def bench_sieve_test(text: str, raws: list[bytes]) -> float | None:
+    if shutil.which("sieve-test") is None:
+        return None
+    root = Path(tempfile.mkdtemp(prefix="sieve-bench-"))
+    try:
+        for sub in ("run", "mail"):
+            (root / sub).mkdir()
+        os.chmod(root, 0o1777)
+        conf = root / "dovecot.conf"
+        conf.write_text(f"mail_uid = nobody\nmail_gid = nogroup\nbase_dir = {root}/run\n"
+                        f"mail_location = maildir:{root}/mail\nlog_path = /dev/null\n")  # fmt: skip
+        script = root / "bench.sieve"
+        script.write_text(text, encoding="utf-8")
+        subprocess.run(["sievec", "-c", str(conf), str(script)], capture_output=True, check=False)
+        start = time.perf_counter()
+        for i, raw in enumerate(raws):
+            path = root / f"m{i}.eml"
+            path.write_bytes(raw)
+            subprocess.run(["sieve-test", "-c", str(conf), str(script), str(path)], capture_output=True, check=False)
+        return (time.perf_counter() - start) / len(raws)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--sieve-test-samples", type=int, default=20)
+    args = parser.parse_args()
+    text = script_30_rules()
+    raws = messages(args.messages)
+    compile_s = bench_compile(text)
+    eval_only, with_parse = bench_eval(text, raws)
+    per_message = bench_sieve_test(text, raws[: args.sieve_test_samples])
+    rows = [
+        ("script", f"30 rules + vacation, {len(text)} bytes"),
+        ("compile (mean of 200)", f"{compile_s * 1000:.2f} ms   (target ≤ 5 ms)"),
+        (f"evaluate, {len(raws)} parsed messages", f"{eval_only:,.0f} eval/s   (target ≥ 20,000)"),
+        ("parse + evaluate", f"{with_parse:,.0f} msg/s"),
+        ("sieve-test per message (process)", "n/a" if per_message is None else
+         f"{per_message * 1000:.1f} ms  = {1 / per_message:,.0f} msg/s, ×{eval_only * per_message:,.0f} slower"),
+    ]  # fmt: skip
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure'.ljust(width)} | result")
+    print(f"{'-' * width}-+-{'-' * 50}")
+    for name, value in rows:
+        print(f"{name.ljust(width)} | {value}")
+
+
+if __name__ == "__main__":
+    main()
