@@ -31,10 +31,10 @@ WORDS = ["réunion", "budget", "conseil", "classe", "urgent", "facture", "projet
 def script_30_rules() -> str:
     """A 30-rule script of the kind Roundcube writes, plus a vacation rule first."""
     rules = [
-        '# rule:[Vacation]\r\nif allof (currentdate :zone "+0100" :value "ge" "date" "2020-01-01", '
+        ('# rule:[Vacation]\r\nif allof (currentdate :zone "+0100" :value "ge" "date" "2020-01-01", '
         'currentdate :zone "+0100" :value "le" "date" "2099-12-31", not exists ["list-id", "list-unsubscribe"], '
         'not header :contains "precedence" ["list", "bulk", "junk"])\r\n{\r\n\tvacation :days 7 '
-        ':subject "Absent" :from "me@ac-exemple.fr" "Je suis absent.";\r\n}\r\n'
+        ':subject "Absent" :from "me@ac-exemple.fr" "Je suis absent.";\r\n}\r\n')
     ]
     for i in range(30):
         word, domain = WORDS[i % len(WORDS)], DOMAINS[i % len(DOMAINS)]

@@ -21,7 +21,7 @@ from .evaluate import evaluate
 from .host import Environment, Policy
 from .message import MessageFacts
 
-__all__ = ["main", "DirectoryLocator"]
+__all__ = ["DirectoryLocator", "main"]
 
 
 class DirectoryLocator:

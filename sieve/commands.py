@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import actions as A
-from .errors import SieveRuntimeError
+from .errors import SieveCompileError, SieveRuntimeError
 from .evaluate import Block, Context, ReturnScript, StopScript, Value, run_block
 from .grammar import KNOWN_EXTENSIONS
 from .parse import Command, Strings
@@ -23,7 +23,7 @@ from .testops import make_matcher
 if TYPE_CHECKING:
     from .compile import Bound, Compiler
 
-__all__ = ["Op", "build", "build_if", "valid_mailto", "merge_flags", "PROTECTED_HEADERS"]
+__all__ = ["PROTECTED_HEADERS", "Op", "build", "build_if", "merge_flags", "valid_mailto"]
 
 Op = Callable[[Context], None]
 _FIELD_NAME = re.compile(r"[!-9;-~]+\Z")
@@ -47,7 +47,7 @@ def merge_flags(current: list[str], added: list[str]) -> list[str]:
 
 def valid_mailto(uri: str) -> bool:
     """A syntactically valid ``mailto:`` URI with at least one recipient (RFC 5436 §2, RFC 6068)."""
-    if not uri[:7].lower() == "mailto:":
+    if uri[:7].lower() != "mailto:":
         return False
     rest = uri[7:]
     to, _, query = rest.partition("?")
@@ -430,7 +430,7 @@ def _include(c: Compiler, b: Bound, depth: int) -> Op | None:
     sub = _Compiler(c.policy, c.locator, c.depth + 1)
     try:
         program = sub.compile(text)
-    except Exception as exc:  # SieveCompileError of the included script
+    except SieveCompileError as exc:
         c.error(b.node, f"failed to compile included script '{name}': {exc}")
         return None
     key, once = f"{location}:{name}", "once" in b.tags

@@ -21,7 +21,7 @@ from .grammar import COMMANDS, KNOWN_EXTENSIONS, TESTS, Signature
 from .host import Policy, ScriptLocator
 from .parse import Argument, Command, Number, Strings, Tag, Test, parse
 
-__all__ = ["Program", "Bound", "Compiler", "compile_script"]
+__all__ = ["Bound", "Compiler", "Program", "compile_script"]
 
 _ALWAYS = frozenset({"comparator-i;octet", "comparator-i;ascii-casemap"})
 _IMPLIES = {"vacation-seconds": ("vacation",)}
@@ -193,7 +193,8 @@ class Compiler:
             missing = len(kinds) - len(given)
             kinds = kinds[:len(given)] if sig.optional_last else kinds[missing:]
             pad: list[Argument | None] = [None] * missing
-            bound.pos = list(given) + pad if sig.optional_last else pad + list(given)
+            present: list[Argument | None] = list(given)
+            bound.pos = present + pad if sig.optional_last else pad + present
         else:
             bound.pos = list(given)
         if len(given) != len(kinds):

@@ -7,7 +7,7 @@ import datetime as dt
 import email.utils
 import re
 
-__all__ = ["DATE_PARTS", "parse_zone", "parse_date_header", "date_part", "in_zone"]
+__all__ = ["DATE_PARTS", "date_part", "in_zone", "parse_date_header", "parse_zone"]
 
 DATE_PARTS = frozenset(
     {"year", "month", "day", "date", "julian", "hour", "minute", "second", "time", "iso8601", "std11", "zone",
@@ -35,7 +35,7 @@ def parse_date_header(value: str) -> dt.datetime | None:
         return None
     try:
         offset = parsed[9] or 0
-        naive = dt.datetime(*parsed[:6])  # type: ignore[misc]
+        naive = dt.datetime(*parsed[:6])
     except (TypeError, ValueError):
         return None
     return naive.replace(tzinfo=dt.timezone(dt.timedelta(seconds=offset)))

@@ -22,7 +22,7 @@ from .message import MessageFacts
 if TYPE_CHECKING:
     from .compile import Program
 
-__all__ = ["Context", "Result", "Template", "StopScript", "ReturnScript", "evaluate", "Block"]
+__all__ = ["Block", "Context", "Result", "ReturnScript", "StopScript", "Template", "evaluate"]
 
 
 class StopScript(Exception):
@@ -168,7 +168,7 @@ class Result:
 class Context:
     """Everything one evaluation reads and writes; the compiled operations receive it."""
 
-    __slots__ = ("msg", "env", "policy", "vars", "globals", "match_vars", "flags", "result", "included")
+    __slots__ = ("env", "flags", "globals", "included", "match_vars", "msg", "policy", "result", "vars")
 
     def __init__(self, msg: MessageFacts, env: Environment, policy: Policy) -> None:
         self.msg = msg

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["TagSpec", "Signature", "COMMANDS", "TESTS", "KNOWN_EXTENSIONS"]
+__all__ = ["COMMANDS", "KNOWN_EXTENSIONS", "TESTS", "Signature", "TagSpec"]
 
 
 @dataclass(frozen=True, slots=True)

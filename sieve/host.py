@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 __all__ = [
-    "Authenticator",
-    "ScriptLocator",
-    "ReplyTracker",
-    "Policy",
-    "Environment",
     "DEFAULT_EXTENSIONS",
+    "Authenticator",
+    "Environment",
+    "Policy",
+    "ReplyTracker",
+    "ScriptLocator",
 ]
 
 #: Extensions enabled by default: Pigeonhole 0.5's set plus vacation-seconds and editheader.

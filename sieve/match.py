@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-__all__ = ["COMPARATORS", "RELATIONAL_OPS", "Matcher", "ascii_lower", "glob_to_regex", "MatchContext"]
+__all__ = ["COMPARATORS", "RELATIONAL_OPS", "MatchContext", "Matcher", "ascii_lower", "glob_to_regex"]
 
 COMPARATORS = ("i;octet", "i;ascii-casemap", "i;ascii-numeric")
 RELATIONAL_OPS = ("gt", "ge", "lt", "le", "eq", "ne")
@@ -104,7 +104,7 @@ def compiled_regex(pattern: str, casefold: bool) -> re.Pattern[str]:
 class Matcher:
     """One match type, comparator and key list; ``__call__`` tells whether any value matches any key."""
 
-    __slots__ = ("kind", "comparator", "op", "keys", "constant", "capture", "_folded", "_patterns")
+    __slots__ = ("_folded", "_patterns", "capture", "comparator", "constant", "keys", "kind", "op")
 
     def __init__(
         self,

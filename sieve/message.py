@@ -17,7 +17,7 @@ import quopri
 import re
 from email.message import Message
 
-__all__ = ["MessageFacts", "decode_header_value", "parse_addresses", "Address"]
+__all__ = ["Address", "MessageFacts", "decode_header_value", "parse_addresses"]
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=")
 _GAP = re.compile(r"(\?=)\s+(=\?)")
@@ -81,7 +81,7 @@ def parse_addresses(value: str) -> list[Address] | None:
         return [(local, domain)]
     try:
         pairs = email.utils.getaddresses([value])
-    except Exception:  # pragma: no cover - the parser raises on pathological input
+    except (ValueError, IndexError, TypeError):  # pragma: no cover - pathological input
         return None
     out: list[Address] = []
     for name, addr in pairs:
@@ -98,7 +98,7 @@ def parse_addresses(value: str) -> list[Address] | None:
 class MessageFacts:
     """A parsed message and the lazily computed views the tests need."""
 
-    __slots__ = ("message", "raw", "_headers", "_index", "_decoded", "_addresses", "_text_parts")
+    __slots__ = ("_addresses", "_decoded", "_headers", "_index", "_text_parts", "message", "raw")
 
     def __init__(self, raw: bytes, message: Message | None = None) -> None:
         self.raw = raw

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from .errors import SieveSyntaxError
 
-__all__ = ["Tag", "Number", "Strings", "Argument", "Test", "Command", "parse"]
+__all__ = ["Argument", "Command", "Number", "Strings", "Tag", "Test", "parse"]
 
 
 @dataclass(slots=True)

@@ -20,8 +20,18 @@ from dataclasses import dataclass, field, replace
 from .actions import quote
 from .parse import _Lexer, _Token
 
-__all__ = ["Rule", "RuleSet", "RulesFormatError", "parse_rules", "render", "VacationSettings", "vacation_rule",
-           "with_vacation", "sieve_string", "VACATION_RULE"]  # fmt: skip
+__all__ = [
+    "VACATION_RULE",
+    "Rule",
+    "RuleSet",
+    "RulesFormatError",
+    "VacationSettings",
+    "parse_rules",
+    "render",
+    "sieve_string",
+    "vacation_rule",
+    "with_vacation",
+]  # fmt: skip
 
 NL = "\r\n"
 VACATION_RULE = "Vacation"

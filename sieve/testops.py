@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ from .message import Address
 if TYPE_CHECKING:
     from .compile import Bound, Compiler
 
-__all__ = ["TestFn", "build", "constant", "make_matcher", "address_part", "ENVIRONMENT_DEFAULTS"]
+__all__ = ["ENVIRONMENT_DEFAULTS", "TestFn", "address_part", "build", "constant", "make_matcher"]
 
 TestFn = Callable[[Context], bool]
 
@@ -75,7 +76,7 @@ def make_matcher(
             if isinstance(key, str):
                 try:
                     compiled_regex(key, comparator == "i;ascii-casemap")
-                except Exception as exc:  # re.error
+                except re.error as exc:
                     c.error(b.tag_nodes["regex"], f"invalid regular expression {key!r}: {exc}")
                     kind = "is"
     return Matcher(kind, comparator, keys, op, capture=capture and c.has("variables"))

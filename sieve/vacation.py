@@ -19,7 +19,7 @@ from .actions import Vacation
 from .host import Environment, ReplyTracker
 from .message import MessageFacts, parse_addresses
 
-__all__ = ["Decision", "decide", "build_reply", "tracking_key"]
+__all__ = ["Decision", "build_reply", "decide", "tracking_key"]
 
 #: Senders that are never answered (RFC 3834 §2, RFC 5230 §4.6).
 _SYSTEM_SENDER = re.compile(

@@ -7,7 +7,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-
 from groupware.sieve import (
     Discard,
     Environment,
@@ -139,7 +138,7 @@ def test_envelope_subaddress_and_date() -> None:
 
 def test_currentdate_uses_the_injected_clock() -> None:
     script = 'require ["date", "relational"]; if currentdate :zone "+0000" :value "ge" "date" "2030-01-01" { discard; }'
-    later = dt.datetime(2030, 6, 1, tzinfo=dt.timezone.utc)
+    later = dt.datetime(2030, 6, 1, tzinfo=dt.UTC)
     assert run(script, now=later) == [Discard()]
     assert run(script, now=later.replace(year=2020)) == [ImplicitKeep()]
 

@@ -7,7 +7,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-
 from groupware.sieve import Environment, MessageFacts, Vacation, compile_script, evaluate
 from groupware.sieve.rules import (
     Rule,
@@ -83,7 +82,7 @@ def test_vacation_keeps_the_other_rules_running() -> None:
     assert render(parse_rules(text)) == text
     program = compile_script(text)
     message = (DATA / "messages" / "plain.eml").read_bytes()
-    inside = dt.datetime(2024, 7, 2, 10, tzinfo=dt.timezone.utc)  # a Tuesday
+    inside = dt.datetime(2024, 7, 2, 10, tzinfo=dt.UTC)  # a Tuesday
     actions = evaluate(program, MessageFacts(message), Environment(now=inside, envelope_to="me@example.net"))
     assert isinstance(actions[0], Vacation) and actions[0].seconds == 3 * 86400
     assert actions[0].reason == "Bonjour,\r\nje suis absente.\r\n.\r\nMarie\r\n"
