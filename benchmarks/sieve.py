@@ -31,10 +31,12 @@ WORDS = ["réunion", "budget", "conseil", "classe", "urgent", "facture", "projet
 def script_30_rules() -> str:
     """A 30-rule script of the kind Roundcube writes, plus a vacation rule first."""
     rules = [
-        ('# rule:[Vacation]\r\nif allof (currentdate :zone "+0100" :value "ge" "date" "2020-01-01", '
-        'currentdate :zone "+0100" :value "le" "date" "2099-12-31", not exists ["list-id", "list-unsubscribe"], '
-        'not header :contains "precedence" ["list", "bulk", "junk"])\r\n{\r\n\tvacation :days 7 '
-        ':subject "Absent" :from "me@ac-exemple.fr" "Je suis absent.";\r\n}\r\n')
+        (
+            '# rule:[Vacation]\r\nif allof (currentdate :zone "+0100" :value "ge" "date" "2020-01-01", '
+            'currentdate :zone "+0100" :value "le" "date" "2099-12-31", not exists ["list-id", "list-unsubscribe"], '
+            'not header :contains "precedence" ["list", "bulk", "junk"])\r\n{\r\n\tvacation :days 7 '
+            ':subject "Absent" :from "me@ac-exemple.fr" "Je suis absent.";\r\n}\r\n'
+        )
     ]
     for i in range(30):
         word, domain = WORDS[i % len(WORDS)], DOMAINS[i % len(DOMAINS)]
@@ -51,7 +53,9 @@ def script_30_rules() -> str:
             test = f'anyof (address :localpart :is "from" "{word}", header :regex "subject" "^{word}[0-9]+")'
         else:
             test = f'header :value "ge" :comparator "i;ascii-numeric" "x-spam-score" "{10 + i}"'
-        action = f'fileinto "Dossiers/{word}{i}";' if i % 5 else f'addflag "\\\\Flagged";\r\n\tfileinto "{word}";'
+        action = (
+            f'fileinto "Dossiers/{word}{i}";' if i % 5 else f'addflag "\\\\Flagged";\r\n\tfileinto "{word}";'
+        )
         rules.append(f"# rule:[Règle {i}]\r\nif {test}\r\n{{\r\n\t{action}\r\n\tstop;\r\n}}\r\n" if i % 7 == 6
                      else f"# rule:[Règle {i}]\r\nif {test}\r\n{{\r\n\t{action}\r\n}}\r\n")  # fmt: skip
     require = 'require ["comparator-i;ascii-numeric","date","fileinto","imap4flags","regex","relational","vacation"];'
@@ -77,7 +81,9 @@ def messages(n: int, seed: int = 6) -> list[bytes]:
         if i % 4 == 0:
             headers += [f"List-Id: <{rng.choice(WORDS)}.lists.example.org>", "Precedence: list"]
         body = "\n".join(" ".join(rng.choice(WORDS) for _ in range(12)) for _ in range(20))
-        out.append(("\n".join(headers) + "\nContent-Type: text/plain; charset=utf-8\n\n" + body + "\n").encode())
+        out.append(
+            ("\n".join(headers) + "\nContent-Type: text/plain; charset=utf-8\n\n" + body + "\n").encode()
+        )
     return out
 
 
@@ -123,7 +129,9 @@ def bench_sieve_test(text: str, raws: list[bytes]) -> float | None:
         for i, raw in enumerate(raws):
             path = root / f"m{i}.eml"
             path.write_bytes(raw)
-            subprocess.run(["sieve-test", "-c", str(conf), str(script), str(path)], capture_output=True, check=False)
+            subprocess.run(
+                ["sieve-test", "-c", str(conf), str(script), str(path)], capture_output=True, check=False
+            )
         return (time.perf_counter() - start) / len(raws)
     finally:
         shutil.rmtree(root, ignore_errors=True)

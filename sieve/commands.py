@@ -100,7 +100,12 @@ def build_if(c: Compiler, nodes: list[Command], depth: int) -> Op | None:
         if node.block is None:
             c.error(node, f"the {node.name} command needs a block")
             return None
-        if (node.name == "else") == bool(node.tests) or len(node.tests) > 1 or node.has_test_list or node.args:
+        if (
+            (node.name == "else") == bool(node.tests)
+            or len(node.tests) > 1
+            or node.has_test_list
+            or node.args
+        ):
             c.error(node, f"the {node.name} command takes {'no test' if node.name == 'else' else 'one test'}")
             return None
         branches.append(_compile_branch(c, node, depth))
@@ -230,12 +235,19 @@ def _vacation(c: Compiler, b: Bound, depth: int) -> Op:
         if handle is not None:
             key = ctx.expand(handle)
         else:
-            key = text + (subj or "<default-subject>") + (frm or "<default-from>") + ("<MIME>" if mime else "<NO-MIME>")
+            key = (
+                text
+                + (subj or "<default-subject>")
+                + (frm or "<default-from>")
+                + ("<MIME>" if mime else "<NO-MIME>")
+            )
         if subj is None or subj == "":
             original = ctx.msg.header("subject")
             subj = f"Auto: {original[0]}" if original else "Automated reply"
         ctx.result.add(
-            A.Vacation(text, subj, seconds, key, frm, tuple(ctx.expand_list(addresses)), mime, subject is not None)
+            A.Vacation(
+                text, subj, seconds, key, frm, tuple(ctx.expand_list(addresses)), mime, subject is not None
+            )
         )
 
     return op
@@ -248,7 +260,7 @@ def _flag_op(c: Compiler, b: Bound, depth: int) -> Op:
     var = c.string(b.pos[0]) if b.pos[0] is not None else None
     values = c.strings(b.pos[1])
     if var is not None and not c.has("variables"):
-        c.error(b.pos[0] or b.node, f"the variable form of {name} needs require \"variables\"")
+        c.error(b.pos[0] or b.node, f'the variable form of {name} needs require "variables"')
     elif var is not None and isinstance(var, str) and not _IDENT.match(var):
         c.error(b.pos[0] or b.node, f"invalid variable name '{var}'")
     is_global = isinstance(var, str) and var.lower() in c.globals
@@ -401,7 +413,7 @@ def _deleteheader(c: Compiler, b: Bound, depth: int) -> Op:
 def _global(c: Compiler, b: Bound, depth: int) -> Op | None:
     """``global`` names variables shared with included scripts (RFC 6609 §3.3)."""
     if not c.has("variables"):
-        c.error(b.node, "the global command needs require \"variables\"")
+        c.error(b.node, 'the global command needs require "variables"')
     for name in c.strings(b.pos[0]):
         if not isinstance(name, str) or not _IDENT.match(name):
             c.error(b.pos[0] or b.node, f"invalid variable name '{name}'")

@@ -180,7 +180,9 @@ class Compiler:
         value: Argument | None = None
         if spec.arg is not None:
             if i >= len(args) or not self._kind_ok(args[i], spec.arg):
-                self.error(tag, f"':{tag.name}' needs a {spec.arg.replace('strings', 'string list')} argument")
+                self.error(
+                    tag, f"':{tag.name}' needs a {spec.arg.replace('strings', 'string list')} argument"
+                )
                 return False
             value = args[i]
         bound.tags[tag.name] = value
@@ -191,7 +193,7 @@ class Compiler:
         kinds = list(sig.positional)
         if len(given) < len(kinds) and len(given) >= len(kinds) - sig.optional:
             missing = len(kinds) - len(given)
-            kinds = kinds[:len(given)] if sig.optional_last else kinds[missing:]
+            kinds = kinds[: len(given)] if sig.optional_last else kinds[missing:]
             pad: list[Argument | None] = [None] * missing
             present: list[Argument | None] = list(given)
             bound.pos = present + pad if sig.optional_last else pad + present
@@ -252,7 +254,9 @@ class Compiler:
             node = nodes[i]
             if node.name == "require":
                 if not requires_allowed:
-                    self.error(node, "require commands can only be placed at top level at the beginning of the file")
+                    self.error(
+                        node, "require commands can only be placed at top level at the beginning of the file"
+                    )
                 i += 1
                 continue
             requires_allowed = False
@@ -323,7 +327,7 @@ def _what(node: Command | Test) -> str:
 
 
 def _needs(sig: Signature | None) -> str:
-    return f" (missing require \"{sig.ext}\")" if sig is not None and sig.ext else ""
+    return f' (missing require "{sig.ext}")' if sig is not None and sig.ext else ""
 
 
 def compile_script(text: str, policy: Policy | None = None, locator: ScriptLocator | None = None) -> Program:

@@ -24,7 +24,9 @@ _GAP = re.compile(r"(\?=)\s+(=\?)")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _PARSER = email.parser.BytesParser(policy=email.policy.compat32)
 
-_SIMPLE_ADDRESS = re.compile(r"\s*(?:[^\s<>,;:()\"\\@\[\]][^<>,;:()\"\\@\[\]]*)?<([^\s<>,;:()\"\\@\[\]]+)@([^\s<>,;:()\"\\@\[\]]+)>\s*\Z|\s*([^\s<>,;:()\"\\@\[\]]+)@([^\s<>,;:()\"\\@\[\]]+)\s*\Z")
+_SIMPLE_ADDRESS = re.compile(
+    r"\s*(?:[^\s<>,;:()\"\\@\[\]][^<>,;:()\"\\@\[\]]*)?<([^\s<>,;:()\"\\@\[\]]+)@([^\s<>,;:()\"\\@\[\]]+)>\s*\Z|\s*([^\s<>,;:()\"\\@\[\]]+)@([^\s<>,;:()\"\\@\[\]]+)\s*\Z"
+)
 Address = tuple[str, str]  # local part, domain ("" when absent)
 
 

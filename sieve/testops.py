@@ -193,7 +193,9 @@ def _envelope(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
         values: list[str] = []
         for p in ctx.expand_list(parts):
             p = p.lower()
-            addr = ctx.env.envelope_from if p == "from" else ctx.env.envelope_to if p == "to" else ctx.env.auth
+            addr = (
+                ctx.env.envelope_from if p == "from" else ctx.env.envelope_to if p == "to" else ctx.env.auth
+            )
             if addr is None:
                 continue
             addr = addr.strip().removeprefix("<").removesuffix(">")

@@ -73,7 +73,9 @@ def _vacation(details: list[str], body: list[str], message: Path) -> str:
     subject = fields.get("subject", _default_subject(message))
     sender = f" :from {_quote(fields['from'])}" if "from" in fields else ""
     reason = "\n".join(body)
-    return f"vacation :seconds {fields['seconds']} :subject {_quote(subject)}{sender} :reason {_quote(reason)}"
+    return (
+        f"vacation :seconds {fields['seconds']} :subject {_quote(subject)}{sender} :reason {_quote(reason)}"
+    )
 
 
 def _notify(details: list[str]) -> str:
@@ -196,7 +198,9 @@ class Pigeonhole:
         path = self._write(script)
         cmd = ["sieve-test", "-c", str(self.conf), "-C", "-f", sender, "-a", recipient, "-r", recipient,
                str(path), str(message)]  # fmt: skip
-        proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=60, env={**os.environ, "TZ": "UTC"})
+        proc = subprocess.run(
+            cmd, check=False, capture_output=True, text=True, timeout=60, env={**os.environ, "TZ": "UTC"}
+        )
         path.unlink()
         return translate(proc.stdout, proc.stderr, message)
 

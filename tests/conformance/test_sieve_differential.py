@@ -87,13 +87,26 @@ TESTS: list[tuple[str, str]] = [
     ("subaddress", 'address :detail :matches "to" "*"'),
     ("subaddress", 'address :detail :contains ["to", "bcc"] "arch"'),
     ("relational", 'header :value "gt" "x-spam-score" "5"'),
-    ("relational comparator-i;ascii-numeric",
-     'header :value "ge" :comparator "i;ascii-numeric" "x-spam-score" "7"'),
-    ("relational comparator-i;ascii-numeric",
-     'header :value "lt" :comparator "i;ascii-numeric" "x-priority" "3"'),
-    ("relational comparator-i;ascii-numeric", 'header :count "eq" :comparator "i;ascii-numeric" "received" "3"'),
-    ("relational comparator-i;ascii-numeric", 'header :count "ge" :comparator "i;ascii-numeric" "subject" "2"'),
-    ("relational comparator-i;ascii-numeric", 'address :count "ge" :comparator "i;ascii-numeric" ["to", "cc"] "3"'),
+    (
+        "relational comparator-i;ascii-numeric",
+        'header :value "ge" :comparator "i;ascii-numeric" "x-spam-score" "7"',
+    ),
+    (
+        "relational comparator-i;ascii-numeric",
+        'header :value "lt" :comparator "i;ascii-numeric" "x-priority" "3"',
+    ),
+    (
+        "relational comparator-i;ascii-numeric",
+        'header :count "eq" :comparator "i;ascii-numeric" "received" "3"',
+    ),
+    (
+        "relational comparator-i;ascii-numeric",
+        'header :count "ge" :comparator "i;ascii-numeric" "subject" "2"',
+    ),
+    (
+        "relational comparator-i;ascii-numeric",
+        'address :count "ge" :comparator "i;ascii-numeric" ["to", "cc"] "3"',
+    ),
     ("relational comparator-i;ascii-numeric", 'address :count "eq" :comparator "i;ascii-numeric" "to" "0"'),
     ("relational", 'header :value "lt" "subject" "M"'),
     ("relational", 'header :value "ne" :comparator "i;octet" "x-priority" "3"'),
@@ -182,17 +195,22 @@ TESTS: list[tuple[str, str]] = [
     ("relational", 'address :value "gt" :domain "from" "example.com"'),
     ("relational envelope", 'envelope :value "lt" :localpart "from" "m"'),
     ("relational", 'header :value "le" "x-priority" "3"'),
-    ("relational comparator-i;ascii-numeric", 'header :value "gt" :comparator "i;ascii-numeric" "subject" "5"'),
-    ("relational comparator-i;ascii-numeric",
-     'header :value "lt" :comparator "i;ascii-numeric" "x-spam-score" "0"'),
+    (
+        "relational comparator-i;ascii-numeric",
+        'header :value "gt" :comparator "i;ascii-numeric" "subject" "5"',
+    ),
+    (
+        "relational comparator-i;ascii-numeric",
+        'header :value "lt" :comparator "i;ascii-numeric" "x-spam-score" "0"',
+    ),
     ("", 'exists "subject"'),
     ("", 'header :contains "subject" ""'),
     ("", 'not header :matches "subject" "*"'),
     ("", 'header :matches "subject" "* *"'),
     ("", 'header :matches "subject" "\\[dev\\]*"'),
     ("", 'header :matches "subject" "?*?"'),
-    ("", 'size :under 1M'),
-    ("", 'size :over 280'),
+    ("", "size :under 1M"),
+    ("", "size :over 280"),
 ]
 
 #: Whole scripts with actions beyond fileinto; each runs on every message.
@@ -206,44 +224,68 @@ ACTION_SCRIPTS: list[str] = [
     'require "fileinto"; fileinto "INBOX"; fileinto "Other";',
     'redirect "bob@example.org";',
     'require "copy"; redirect :copy "bob@example.org"; redirect "bob@EXAMPLE.org";',
-    ('redirect "a@example.org"; redirect "b@example.org"; redirect "c@example.org"; redirect "d@example.org"; '
-    'redirect "e@example.org";'),
+    (
+        'redirect "a@example.org"; redirect "b@example.org"; redirect "c@example.org"; redirect "d@example.org"; '
+        'redirect "e@example.org";'
+    ),
     'require "reject"; reject "Not wanted here.";',
     'require ["reject", "fileinto"]; fileinto "A"; reject "no";',
     'require "vacation"; vacation "I am away until Monday.";',
-    ('require "vacation"; vacation :days 3 :subject "Away" :from "me@example.net" :addresses ["me@example.net"] '
-    '"Back on Monday.";'),
+    (
+        'require "vacation"; vacation :days 3 :subject "Away" :from "me@example.net" :addresses ["me@example.net"] '
+        '"Back on Monday.";'
+    ),
     'require "vacation-seconds"; vacation :seconds 3600 :subject "Out" :handle "h1" "Back soon.";',
     'require "vacation"; vacation "a"; vacation "b";',
-    ('require ["vacation", "variables"]; if header :matches "subject" "*" { set "s" "${1}"; } '
-    'vacation :subject "Re: ${s}" "Thanks for your mail about ${s}.";'),
+    (
+        'require ["vacation", "variables"]; if header :matches "subject" "*" { set "s" "${1}"; } '
+        'vacation :subject "Re: ${s}" "Thanks for your mail about ${s}.";'
+    ),
     'require "imap4flags"; addflag "\\\\Seen"; addflag ["$Work", "\\\\Flagged"];',
     'require "imap4flags"; setflag "A B C"; removeflag "b"; keep;',
     'require ["imap4flags", "fileinto"]; fileinto :flags "\\\\Answered Junk" "Junk"; keep :flags "x";',
-    ('require ["imap4flags", "variables"]; set "f" ""; addflag "f" "one two"; if hasflag "f" "TWO" '
-    '{ addflag "\\\\Flagged"; }'),
+    (
+        'require ["imap4flags", "variables"]; set "f" ""; addflag "f" "one two"; if hasflag "f" "TWO" '
+        '{ addflag "\\\\Flagged"; }'
+    ),
     'require ["fileinto", "variables"]; if header :matches "subject" "*t*" { fileinto "${1}-${2}"; }',
     'require ["fileinto", "variables"]; if address :matches :localpart "from" "?*" { fileinto "u-${1}-${2}"; }',
-    ('require ["fileinto", "variables"]; set :upper "a" "loud"; set :lowerfirst "b" "QUIET"; '
-    'set :length "c" "four"; set :quotewildcard "d" "a*b?"; fileinto "${a}.${b}.${c}.${d}";'),
+    (
+        'require ["fileinto", "variables"]; set :upper "a" "loud"; set :lowerfirst "b" "QUIET"; '
+        'set :length "c" "four"; set :quotewildcard "d" "a*b?"; fileinto "${a}.${b}.${c}.${d}";'
+    ),
     'require ["fileinto", "variables"]; set "x" "1"; set "x" "${x}${x}"; set "x" "${x}${x}"; fileinto "n${x}";',
-    ('require ["fileinto", "variables", "regex"]; if header :regex "subject" "^([A-Za-z]+) (.*)$" '
-    '{ fileinto "r-${1}"; }'),
-    ('require ["fileinto", "variables", "date"]; if date :zone "+0000" :matches "date" "date" "*" '
-    '{ fileinto "d/${1}"; }'),
-    ('require ["fileinto", "subaddress", "envelope", "variables"]; if envelope :detail :matches "to" "*" '
-    '{ fileinto "plus/${1}"; }'),
+    (
+        'require ["fileinto", "variables", "regex"]; if header :regex "subject" "^([A-Za-z]+) (.*)$" '
+        '{ fileinto "r-${1}"; }'
+    ),
+    (
+        'require ["fileinto", "variables", "date"]; if date :zone "+0000" :matches "date" "date" "*" '
+        '{ fileinto "d/${1}"; }'
+    ),
+    (
+        'require ["fileinto", "subaddress", "envelope", "variables"]; if envelope :detail :matches "to" "*" '
+        '{ fileinto "plus/${1}"; }'
+    ),
     'require ["enotify"]; notify :importance "1" :message "New mail" "mailto:alice@example.com";',
-    ('require ["enotify", "variables"]; if header :matches "from" "*" { set "f" "${1}"; } '
-    'notify :from "me@example.net" "mailto:ops@example.net?subject=alert";'),
-    ('require ["editheader", "fileinto"]; addheader "X-Tagged" "yes"; if header :is "x-tagged" "yes" '
-    '{ fileinto "Tagged"; }'),
+    (
+        'require ["enotify", "variables"]; if header :matches "from" "*" { set "f" "${1}"; } '
+        'notify :from "me@example.net" "mailto:ops@example.net?subject=alert";'
+    ),
+    (
+        'require ["editheader", "fileinto"]; addheader "X-Tagged" "yes"; if header :is "x-tagged" "yes" '
+        '{ fileinto "Tagged"; }'
+    ),
     'require ["editheader", "fileinto"]; deleteheader "subject"; if not exists "subject" { fileinto "NoSubj"; }',
-    ('require ["editheader", "fileinto"]; deleteheader :index 1 "received"; if header :contains "received" "d.example" '
-    '{ fileinto "Still"; }'),
+    (
+        'require ["editheader", "fileinto"]; deleteheader :index 1 "received"; if header :contains "received" "d.example" '
+        '{ fileinto "Still"; }'
+    ),
     'require "include"; include :personal "helper"; keep;',
-    ('require ["include", "variables", "fileinto"]; global "tag"; set "tag" "from-main"; include "settag"; '
-    'fileinto "${tag}";'),
+    (
+        'require ["include", "variables", "fileinto"]; global "tag"; set "tag" "from-main"; include "settag"; '
+        'fileinto "${tag}";'
+    ),
     'require "include"; include :global "global-spam";',
     'require ["include"]; include :once "helper"; include :once "helper";',
     'require ["ihave", "fileinto"]; if ihave "no-such" { nosuchcommand; } else { fileinto "fallback"; }',
@@ -253,8 +295,8 @@ ACTION_SCRIPTS: list[str] = [
     'require ["fileinto", "encoded-character"]; fileinto "caf${unicode:e9}";',
     'require "fileinto"; fileinto "Collègues/Lefèvre";',
     'require "fileinto"; fileinto "inbox";',
-    'keep; discard;',
-    'discard; keep;',
+    "keep; discard;",
+    "discard; keep;",
     'require ["vacation", "reject"]; vacation "away"; reject "no";',
     'require ["copy"]; redirect :copy "a@example.org"; redirect :copy "a@example.org"; discard;',
     'require "vacation"; vacation :mime text:\nContent-Type: text/plain; charset=utf-8\n\nJe suis absent.\n.\n;',
@@ -262,49 +304,79 @@ ACTION_SCRIPTS: list[str] = [
     'require "vacation"; vacation :days 1 :handle "x" "one"; keep;',
     'require ["enotify"]; notify "mailto:a@example.org"; notify "mailto:a@example.org";',
     'require ["enotify"]; notify :message "one" "mailto:a@example.org"; notify :message "two" "mailto:b@example.org";',
-    ('require ["fileinto", "variables", "regex"]; if header :regex "from" "([a-z]+)@([a-z.]+)" '
-    '{ fileinto "${0}|${1}|${2}|${3}"; }'),
+    (
+        'require ["fileinto", "variables", "regex"]; if header :regex "from" "([a-z]+)@([a-z.]+)" '
+        '{ fileinto "${0}|${1}|${2}|${3}"; }'
+    ),
     'require ["fileinto", "variables"]; if string :matches "abc.def" "*.*" { fileinto "${2}${1}"; }',
-    ('require ["fileinto", "variables"]; set :lower "a" "ÉCOLE Mixed"; set :upperfirst "b" "élan"; '
-    'fileinto "${a}/${b}";'),
+    (
+        'require ["fileinto", "variables"]; set :lower "a" "ÉCOLE Mixed"; set :upperfirst "b" "élan"; '
+        'fileinto "${a}/${b}";'
+    ),
     'require ["fileinto", "variables"]; set :length "n" "héllo"; fileinto "len${n}";',
     'require ["fileinto", "variables"]; set :upper :length "n" "abc"; fileinto "x${n}";',
     'require ["fileinto", "variables"]; set "v" "${unknown}x${1}"; fileinto "v${v}";',
     'require ["fileinto", "variables"]; set "a" "b"; set "B" "c"; fileinto "${A}${b}";',
     'require ["fileinto", "variables"]; set "a" "${"; fileinto "x${a}{a}";',
-    ('require ["fileinto", "variables"]; if header :matches "subject" "*" { if header :matches "from" "*" {} } '
-    'fileinto "s-${1}";'),
-    ('require ["fileinto", "variables"]; if header :matches "subject" "*" {} if header :matches "x-none" "*" {} '
-    'fileinto "kept-${1}";'),
+    (
+        'require ["fileinto", "variables"]; if header :matches "subject" "*" { if header :matches "from" "*" {} } '
+        'fileinto "s-${1}";'
+    ),
+    (
+        'require ["fileinto", "variables"]; if header :matches "subject" "*" {} if header :matches "x-none" "*" {} '
+        'fileinto "kept-${1}";'
+    ),
     'require ["imap4flags"]; addflag "\\seen"; addflag "\\SEEN \\Draft $Label1"; removeflag "\\Draft";',
     'require ["imap4flags", "variables"]; set "fl" "\\Answered"; setflag "${fl} extra";',
     'require ["imap4flags", "fileinto"]; addflag "a"; fileinto "A"; setflag "b"; fileinto "B"; keep;',
     'require ["imap4flags", "fileinto"]; fileinto :flags "" "E";',
-    ('require ["editheader", "index", "fileinto"]; addheader :last "X-Hello" "World"; '
-    'if header :index 1 :last :is "x-hello" "World" { fileinto "last"; }'),
-    ('require ["editheader", "fileinto"]; addheader :last "X-Hello" "World"; '
-    'if header :is "x-hello" "World" { fileinto "last"; }'),
-    ('require ["editheader", "fileinto", "relational"]; deleteheader :contains "received" "b.example"; '
-    'if header :count "eq" "received" "2" { fileinto "two"; }'),
-    ('require ["editheader", "fileinto"]; deleteheader :contains "subject" "dev"; '
-    'if exists "subject" { fileinto "has"; }'),
+    (
+        'require ["editheader", "index", "fileinto"]; addheader :last "X-Hello" "World"; '
+        'if header :index 1 :last :is "x-hello" "World" { fileinto "last"; }'
+    ),
+    (
+        'require ["editheader", "fileinto"]; addheader :last "X-Hello" "World"; '
+        'if header :is "x-hello" "World" { fileinto "last"; }'
+    ),
+    (
+        'require ["editheader", "fileinto", "relational"]; deleteheader :contains "received" "b.example"; '
+        'if header :count "eq" "received" "2" { fileinto "two"; }'
+    ),
+    (
+        'require ["editheader", "fileinto"]; deleteheader :contains "subject" "dev"; '
+        'if exists "subject" { fileinto "has"; }'
+    ),
     'require ["editheader", "fileinto"]; deleteheader "received"; if exists "received" { fileinto "stay"; }',
-    ('require ["editheader", "fileinto"]; addheader "Auto-Submitted" "yes"; if exists "auto-submitted" '
-    '{ fileinto "auto"; }'),
+    (
+        'require ["editheader", "fileinto"]; addheader "Auto-Submitted" "yes"; if exists "auto-submitted" '
+        '{ fileinto "auto"; }'
+    ),
     'require ["fileinto", "body", "variables"]; if body :matches "*room*" { fileinto "b${2}"; }',
-    ('require ["fileinto", "date", "variables"]; if date :originalzone :matches "date" "zone" "*" '
-    '{ fileinto "z${1}"; }'),
-    ('require ["fileinto", "date", "variables"]; if date :zone "+0530" :matches "date" "iso8601" "*" '
-    '{ fileinto "i${1}"; }'),
-    ('require ["fileinto", "date", "variables"]; if date :zone "-0000" :matches "date" "std11" "*" '
-    '{ fileinto "s${1}"; }'),
-    ('require ["fileinto", "date", "variables"]; if date :zone "+0000" :matches "date" "weekday" "*" '
-    '{ fileinto "w${1}"; }'),
-    ('require ["fileinto", "include", "variables"]; include :personal "helper"; include :personal "helper"; '
-    'fileinto "after";'),
-    'if true { stop; } keep;',
-    ('require "fileinto"; if anyof (header :contains "subject" "x", header :contains "subject" "e") '
-    '{ fileinto "any"; }'),
+    (
+        'require ["fileinto", "date", "variables"]; if date :originalzone :matches "date" "zone" "*" '
+        '{ fileinto "z${1}"; }'
+    ),
+    (
+        'require ["fileinto", "date", "variables"]; if date :zone "+0530" :matches "date" "iso8601" "*" '
+        '{ fileinto "i${1}"; }'
+    ),
+    (
+        'require ["fileinto", "date", "variables"]; if date :zone "-0000" :matches "date" "std11" "*" '
+        '{ fileinto "s${1}"; }'
+    ),
+    (
+        'require ["fileinto", "date", "variables"]; if date :zone "+0000" :matches "date" "weekday" "*" '
+        '{ fileinto "w${1}"; }'
+    ),
+    (
+        'require ["fileinto", "include", "variables"]; include :personal "helper"; include :personal "helper"; '
+        'fileinto "after";'
+    ),
+    "if true { stop; } keep;",
+    (
+        'require "fileinto"; if anyof (header :contains "subject" "x", header :contains "subject" "e") '
+        '{ fileinto "any"; }'
+    ),
     'require "fileinto"; fileinto "a"; fileinto "b"; fileinto "c"; redirect "x@example.org";',
 ]
 
@@ -321,7 +393,9 @@ def _cases() -> list[tuple[str, str, Path, str, str]]:
     out = []
     for name, script in scripts:
         for message, (sender, recipient) in ENVELOPES.items():
-            out.append((f"{name}-{message.removesuffix('.eml')}", script, MESSAGES / message, sender, recipient))
+            out.append(
+                (f"{name}-{message.removesuffix('.eml')}", script, MESSAGES / message, sender, recipient)
+            )
     return out
 
 
@@ -350,9 +424,17 @@ def test_corpus_is_large_enough() -> None:
     assert len(CASES) >= 300
 
 
-@pytest.mark.parametrize(("case_id", "script", "message", "sender", "recipient"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("case_id", "script", "message", "sender", "recipient"), CASES, ids=[c[0] for c in CASES]
+)
 def test_same_actions_as_pigeonhole(
-    pigeonhole: Any, reference: dict[str, list[str]], case_id: str, script: str, message: Path, sender: str, recipient: str
+    pigeonhole: Any,
+    reference: dict[str, list[str]],
+    case_id: str,
+    script: str,
+    message: Path,
+    sender: str,
+    recipient: str,
 ) -> None:
     expected = reference[case_id]
     assert "error compile" not in expected, f"the corpus holds a script Pigeonhole rejects:\n{script}"

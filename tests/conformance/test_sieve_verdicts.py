@@ -23,8 +23,8 @@ INVALID: list[str] = [
     "keep; }",
     'require "fileinto"; fileinto "unterminated;',
     "/* unterminated comment",
-    "require [\"fileinto\" \"envelope\"];",
-    "require [\"fileinto\",];",
+    'require ["fileinto" "envelope"];',
+    'require ["fileinto",];',
     "require [];",
     'if header :is "a" "b" { keep; } else keep;',
     "if (true) { keep; }",
@@ -37,7 +37,7 @@ INVALID: list[str] = [
     'keep "x";',
     "discard :copy;",
     "text:\nfoo\n.\n",
-    'if true { keep; } elsif { keep; }',
+    "if true { keep; } elsif { keep; }",
     "if true { keep; } else true { keep; }",
     "123;",
     ":tag;",
@@ -78,7 +78,7 @@ INVALID: list[str] = [
     'if string "a" "b" { keep; }',
     'if environment "name" "x" { keep; }',
     'if ihave "x" { keep; }',
-    'if duplicate { keep; }',
+    "if duplicate { keep; }",
     'if header :index 1 "x" "y" { keep; }',
     'if mailboxexists "x" { keep; }',
     'if hasflag "x" { keep; }',
@@ -86,16 +86,16 @@ INVALID: list[str] = [
     'deleteheader "X-A";',
     'include "x";',
     'notify "mailto:a@b.c";',
-    'if foo { keep; }',
+    "if foo { keep; }",
     "if true { foo; }",
     'if header :comparator "i;ascii-numeric" :is "x" "1" { keep; }',
     'require "vacation"; vacation :seconds 10 "x";',
     'require "variables"; if string :regex "a" "b" { keep; }',
     # arguments (RFC 5228 §2.6)
-    'redirect;',
+    "redirect;",
     'redirect "a@b.c" "d@e.f";',
     'redirect ["a@b.c", "d@e.f"];',
-    'redirect 1;',
+    "redirect 1;",
     'require "fileinto"; fileinto;',
     'require "fileinto"; fileinto ["a", "b"];',
     'require "fileinto"; fileinto "a" "b";',
@@ -109,14 +109,14 @@ INVALID: list[str] = [
     'if header :all "x" "y" { keep; }',
     'if address :localpart :domain "to" "y" { keep; }',
     'if address :is "subject" "y" { keep; }',
-    'if size 10 { keep; }',
+    "if size 10 { keep; }",
     'if size :over "10" { keep; }',
-    'if size :over :under 10 { keep; }',
-    'if size :over 10 20 { keep; }',
-    'if exists { keep; }',
-    'if exists 1 { keep; }',
+    "if size :over :under 10 { keep; }",
+    "if size :over 10 20 { keep; }",
+    "if exists { keep; }",
+    "if exists 1 { keep; }",
     'if true "x" { keep; }',
-    'if not true false { keep; }',
+    "if not true false { keep; }",
     'require "envelope"; if envelope :is "subject" "x" { keep; }',
     'require "relational"; if header :value "xx" "x" "1" { keep; }',
     'require "relational"; if header :value "x" "1" { keep; }',
@@ -172,8 +172,10 @@ INVALID: list[str] = [
 
 VALID: list[str] = [
     'require "enotify"; notify :options ["a=b"] :message "m" :from "a@b.c" "mailto:x@y.z?subject=hi&body=b";',
-    ('require ["imap4flags", "variables"]; setflag "v" "a"; addflag "v" ["b"]; removeflag "v" "a"; '
-    'if hasflag "v" "b" { keep; }'),
+    (
+        'require ["imap4flags", "variables"]; setflag "v" "a"; addflag "v" ["b"]; removeflag "v" "a"; '
+        'if hasflag "v" "b" { keep; }'
+    ),
     'require "enotify"; notify "mailto:";',
     'require "date"; if currentdate :is "century" "21" { keep; }',
     'require "date"; if date :is "date" "epoch" "1" { keep; }',
@@ -192,8 +194,10 @@ VALID: list[str] = [
     'require "include"; include :optional "no-such-script";',
     'require ["include", "variables"]; global ["a", "b"]; set "a" "1";',
     'require "duplicate"; if duplicate :handle "h" :header "subject" :seconds 10 :last { discard; }',
-    ('require ["relational", "comparator-i;ascii-numeric"]; if header :value "lt" :comparator "i;ascii-numeric" '
-    '"x" "10" { keep; }'),
+    (
+        'require ["relational", "comparator-i;ascii-numeric"]; if header :value "lt" :comparator "i;ascii-numeric" '
+        '"x" "10" { keep; }'
+    ),
     'require "vacation-seconds"; vacation :seconds 0 "x";',
     'require "vacation"; vacation :days 0 :mime :handle "h" :addresses ["a@b.c"] :from "a@b.c" "x";',
     'require ["enotify", "variables"]; set :encodeurl "a" "b c";',
@@ -207,7 +211,7 @@ VALID: list[str] = [
     'require "encoded-character"; keep; if header :is "x" "${hex:41 42}${unicode:1F600}" { keep; }',
     'if header :comparator "i;octet" :matches "x" "*" { keep; }',
     'if address :all :comparator "i;octet" :contains "to" "x" { stop; }',
-    'if size :over 10M { discard; }',
+    "if size :over 10M { discard; }",
     "if anyof (true, false, not true) { keep; } elsif allof (true) { discard; } else { stop; }",
     'require "fileinto"; fileinto "INBOX";',
     'require "reject"; reject text: # comment\nline\n..dot\n.\n;',
@@ -258,8 +262,19 @@ def test_rules_model_output_compiles_with_sievec(pigeonhole: Any) -> None:
     from groupware.sieve.rules import VacationSettings, parse_rules, render, with_vacation
 
     data = Path(__file__).resolve().parents[1] / "data" / "sieve" / "rules"
-    settings = VacationSettings("Absente — congés", "Bonjour,\n.\nMarie", dt.date(2024, 7, 1), dt.date(2099, 7, 31),
-                                "+0100", dt.time(8), dt.time(18), (1, 2, 3, 4, 5), 3, "m@ac.fr", ("n@ac.fr",))
+    settings = VacationSettings(
+        "Absente — congés",
+        "Bonjour,\n.\nMarie",
+        dt.date(2024, 7, 1),
+        dt.date(2099, 7, 31),
+        "+0100",
+        dt.time(8),
+        dt.time(18),
+        (1, 2, 3, 4, 5),
+        3,
+        "m@ac.fr",
+        ("n@ac.fr",),
+    )
     for path in sorted(data.glob("*.sieve")):
         text = render(with_vacation(parse_rules(path.read_bytes().decode()), settings))
         assert pigeonhole.compiles(text), text

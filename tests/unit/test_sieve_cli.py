@@ -29,7 +29,9 @@ def test_test_prints_actions_in_order(tmp_path: Path, capsys: pytest.CaptureFixt
     script = write(tmp_path, 'require ["fileinto", "imap4flags", "copy", "vacation"];\n'
                    'addflag "\\\\Seen";\nfileinto :copy "Box";\nredirect "a@example.org";\n'
                    'vacation :days 1 :subject "Away" "Back \\"soon\\"";\n')  # fmt: skip
-    code = main(["test", str(script), str(MESSAGES / "plain.eml"), "--from", "a@b.c", "--to", "me@example.net"])
+    code = main(
+        ["test", str(script), str(MESSAGES / "plain.eml"), "--from", "a@b.c", "--to", "me@example.net"]
+    )
     assert code == 0
     assert capsys.readouterr().out.splitlines() == [
         'fileinto "Box" :copy :flags "\\\\seen"',
@@ -44,7 +46,9 @@ def test_test_compile_error_exits_3(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_runtime_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["test", str(write(tmp_path, 'require "ihave"; error "x";')), str(MESSAGES / "plain.eml")]) == 0
+    assert (
+        main(["test", str(write(tmp_path, 'require "ihave"; error "x";')), str(MESSAGES / "plain.eml")]) == 0
+    )
     assert capsys.readouterr().out == 'error runtime "x"\nimplicit_keep\n'
 
 

@@ -50,7 +50,7 @@ def test_parse_tree_and_positions() -> None:
 
 
 def test_multiline_string_dot_stuffing_and_numbers() -> None:
-    tree = parse('reject text: # comment\r\nline\r\n..dot\r\n.\r\n;\nif size :over 2K { keep; }')
+    tree = parse("reject text: # comment\r\nline\r\n..dot\r\n.\r\n;\nif size :over 2K { keep; }")
     assert tree[0].args[0].values == ["line\r\n.dot\r\n"]  # type: ignore[union-attr]
     assert tree[1].tests[0].args[1].value == 2048  # type: ignore[union-attr]
 
@@ -61,7 +61,7 @@ def test_quoted_string_escapes() -> None:
 
 @pytest.mark.parametrize(
     ("script", "where"),
-    [("keep", "1:5"), ('if true {\n keep;\n', "3:1"), ("keep;\n  ]", "2:3"), ('"unterminated', "1:1")],
+    [("keep", "1:5"), ("if true {\n keep;\n", "3:1"), ("keep;\n  ]", "2:3"), ('"unterminated', "1:1")],
 )
 def test_syntax_errors_have_line_and_column(script: str, where: str) -> None:
     with pytest.raises(SieveSyntaxError) as info:
@@ -93,7 +93,7 @@ def test_sievelib_gaps_are_accepted() -> None:
         'if address :user "to" "me" { keep; }\nif address :detail "to" "x" { keep; }\n'
         'if string :is "${a}" "" { keep; }\nif header :index 2 :is "received" "x" { keep; }\n'
         'addheader "X-A" "b"; deleteheader "X-A";\ninclude :optional "none";\n'
-        'if duplicate { discard; }\n'
+        "if duplicate { discard; }\n"
         'if header :value "gt" :comparator "i;ascii-numeric" "x-spam-score" "5" { discard; }\n'
     )
 
@@ -112,7 +112,10 @@ def test_policy_limits() -> None:
 # -- evaluate ---------------------------------------------------------------------------------------------------
 def test_implicit_keep_and_copy() -> None:
     assert run("") == [ImplicitKeep()]
-    assert run('require ["fileinto", "copy"]; fileinto :copy "A";') == [FileInto("A", copy=True), ImplicitKeep()]
+    assert run('require ["fileinto", "copy"]; fileinto :copy "A";') == [
+        FileInto("A", copy=True),
+        ImplicitKeep(),
+    ]
     assert run("discard;") == [Discard()]
     assert run('redirect "x@example.org"; keep;') == [Redirect("x@example.org"), Keep()]
 
@@ -159,13 +162,19 @@ def test_duplicate_asks_the_host() -> None:
 def test_vacation_action_fields() -> None:
     (action, keep) = run('require "vacation"; vacation :days 2 :from "me@example.net" "Away.";')
     assert isinstance(action, Vacation) and keep == ImplicitKeep()
-    assert (action.seconds, action.subject, action.from_addr) == (172800, "Auto: Meeting tomorrow at 10", "me@example.net")
+    assert (action.seconds, action.subject, action.from_addr) == (
+        172800,
+        "Auto: Meeting tomorrow at 10",
+        "me@example.net",
+    )
     assert action.handle == "Away.<default-subject>me@example.net<NO-MIME>"
 
 
 def test_editheader_changes_what_later_tests_see() -> None:
-    script = 'require ["editheader", "fileinto"]; deleteheader "subject"; addheader "X-A" "1";' \
+    script = (
+        'require ["editheader", "fileinto"]; deleteheader "subject"; addheader "X-A" "1";'
         ' if allof (not exists "subject", header :is "x-a" "1") { fileinto "ok"; }'
+    )
     out = run(script)
     assert [describe(a) for a in out if describe(a)] == ['fileinto "ok"']
     assert run('require "fileinto"; if exists "x-a" { fileinto "leak"; }') == [ImplicitKeep()]
@@ -180,13 +189,19 @@ def test_runtime_errors_fall_back_to_implicit_keep() -> None:
 def test_date_index_follows_rfc5260() -> None:
     """Deliberate difference: Pigeonhole ignores :index for "received" (see SIEVE-DIFFERENCES.md)."""
     message = (MESSAGES / "received.eml").read_bytes()
-    script = 'require ["date", "index", "fileinto"]; if date :index 2 :zone "+0000" :is "received" "second" "02" ' \
+    script = (
+        'require ["date", "index", "fileinto"]; if date :index 2 :zone "+0000" :is "received" "second" "02" '
         '{ fileinto "second"; }'
+    )
     assert run(script, message) == [FileInto("second")]
 
 
 def test_describe_escapes_and_orders_flags() -> None:
-    assert describe(FileInto('a"b\\', copy=True, create=True, flags=("$X", "\\Seen"))) == \
-        'fileinto "a\\"b\\\\" :copy :create :flags "\\\\seen $x"'
-    assert describe(Vacation("l1\nl2\t", "S", 60, "h", "f@x")) == \
-        'vacation :seconds 60 :subject "S" :from "f@x" :reason "l1\\nl2\\t"'
+    assert (
+        describe(FileInto('a"b\\', copy=True, create=True, flags=("$X", "\\Seen")))
+        == 'fileinto "a\\"b\\\\" :copy :create :flags "\\\\seen $x"'
+    )
+    assert (
+        describe(Vacation("l1\nl2\t", "S", 60, "h", "f@x"))
+        == 'vacation :seconds 60 :subject "S" :from "f@x" :reason "l1\\nl2\\t"'
+    )

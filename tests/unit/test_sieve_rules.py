@@ -53,7 +53,9 @@ def test_editing_a_rule() -> None:
     rules.rules.append(Rule("Nouveau", ['header :contains "subject" "x"'], ['fileinto "X"'], "anyof"))
     rules.requires = None
     text = render(rules)
-    assert text.endswith('# rule:[Nouveau]\r\nif header :contains "subject" "x"\r\n{\r\n\tfileinto "X";\r\n}\r\n')
+    assert text.endswith(
+        '# rule:[Nouveau]\r\nif header :contains "subject" "x"\r\n{\r\n\tfileinto "X";\r\n}\r\n'
+    )
     compile_script(text)
 
 
@@ -87,7 +89,9 @@ def test_vacation_keeps_the_other_rules_running() -> None:
     assert isinstance(actions[0], Vacation) and actions[0].seconds == 3 * 86400
     assert actions[0].reason == "Bonjour,\r\nje suis absente.\r\n.\r\nMarie\r\n"
     outside = inside.replace(month=8)
-    assert not any(isinstance(a, Vacation) for a in evaluate(program, MessageFacts(message), Environment(now=outside)))
+    assert not any(
+        isinstance(a, Vacation) for a in evaluate(program, MessageFacts(message), Environment(now=outside))
+    )
     assert render(with_vacation(rules, None)) == read(DATA / "rules" / "roundcube-filters.sieve")
 
 
@@ -153,4 +157,6 @@ def test_vacation_once_per_period_and_reply() -> None:
     assert decide(action, msg, env, tracker).send
     reply = build_reply(action, msg, env)
     assert reply["To"] == "alice@example.com" and reply["Subject"] == "Auto: Meeting tomorrow at 10"
-    assert reply["In-Reply-To"] == "<plain-1@example.com>" and reply["Auto-Submitted"].startswith("auto-replied")
+    assert reply["In-Reply-To"] == "<plain-1@example.com>" and reply["Auto-Submitted"].startswith(
+        "auto-replied"
+    )
