@@ -47,18 +47,23 @@ def merge_flags(current: list[str], added: list[str]) -> list[str]:
 
 def valid_mailto(uri: str) -> bool:
     """A syntactically valid ``mailto:`` URI with at least one recipient (RFC 5436 §2, RFC 6068)."""
+    return bool(mailto_recipients(uri))
+
+
+def mailto_recipients(uri: str) -> list[str] | None:
+    """The recipients of a ``mailto:`` URI (RFC 6068), or None when it is not a valid one."""
     if uri[:7].lower() != "mailto:":
-        return False
+        return None
     rest = uri[7:]
     to, _, query = rest.partition("?")
     recipients = [urllib.parse.unquote(a) for a in to.split(",") if a]
     for pair in query.split("&") if query else []:
         name, eq, value = pair.partition("=")
         if not eq:
-            return False
+            return None
         if name.lower() == "to":
             recipients.extend(urllib.parse.unquote(a) for a in value.split(",") if a)
-    return bool(recipients) and all(_ADDRESS.match(a.strip()) for a in recipients)
+    return recipients if all(_ADDRESS.match(a.strip()) for a in recipients) else None
 
 
 def _flag_values(ctx: Context, values: tuple[Value, ...]) -> tuple[str, ...]:
@@ -347,8 +352,11 @@ def _notify(c: Compiler, b: Bound, depth: int) -> Op:
 
     def op(ctx: Context) -> None:
         uri = ctx.expand(method)
-        if not valid_mailto(uri):
+        recipients = mailto_recipients(uri)
+        if recipients is None:
             raise SieveRuntimeError(f"invalid notify method URI '{uri}'")
+        if not recipients:
+            return  # Pigeonhole: "notification URI specifies no recipients", the action has no effect
         action = A.Notify(
             uri,
             ctx.expand(sender) if sender is not None else None,
