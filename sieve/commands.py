@@ -355,8 +355,7 @@ def _notify(c: Compiler, b: Bound, depth: int) -> Op:
         recipients = mailto_recipients(uri)
         if recipients is None:
             raise SieveRuntimeError(f"invalid notify method URI '{uri}'")
-        if not recipients:
-            return  # Pigeonhole: "notification URI specifies no recipients", the action has no effect
+        # Without recipients the action stays but has no effect, as in Pigeonhole.
         action = A.Notify(
             uri,
             ctx.expand(sender) if sender is not None else None,

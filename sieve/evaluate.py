@@ -217,7 +217,12 @@ def evaluate(
 
     A run-time error drops every action and returns ``[RuntimeFailure, ImplicitKeep]`` (RFC 5228 §2.10.6).
     """
-    msg = message if isinstance(message, MessageFacts) else MessageFacts(message)
+    if not isinstance(message, MessageFacts):
+        msg = MessageFacts(message)
+    elif "editheader" in program.required:
+        msg = MessageFacts(message.raw, message.message)  # edits must not leak to the caller's facts
+    else:
+        msg = message
     ctx = Context(msg, env if env is not None else Environment(), program.policy)
     try:
         run_block(ctx, program.block)

@@ -295,7 +295,7 @@ ACTION_SCRIPTS: list[str] = [
     'require ["fileinto", "encoded-character"]; fileinto "caf${unicode:e9}";',
     'require "fileinto"; fileinto "Collègues/Lefèvre";',
     'require "fileinto"; fileinto "inbox";',
-    'require "enotify"; notify "mailto:"; notify "mailto:?subject=x";',
+    'require "enotify"; notify "mailto:";',
     "keep; discard;",
     "discard; keep;",
     'require ["vacation", "reject"]; vacation "away"; reject "no";',

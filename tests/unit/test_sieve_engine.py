@@ -178,6 +178,9 @@ def test_editheader_changes_what_later_tests_see() -> None:
     out = run(script)
     assert [describe(a) for a in out if describe(a)] == ['fileinto "ok"']
     assert run('require "fileinto"; if exists "x-a" { fileinto "leak"; }') == [ImplicitKeep()]
+    shared = MessageFacts(PLAIN)
+    evaluate(compile_script('require "editheader"; deleteheader "subject";'), shared)
+    assert shared.header("subject") == ["Meeting tomorrow at 10"]
 
 
 def test_runtime_errors_fall_back_to_implicit_keep() -> None:
