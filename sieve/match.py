@@ -94,6 +94,22 @@ def _compiled_glob(pattern: str, casefold: bool) -> re.Pattern[str]:
     return re.compile(glob_to_regex(pattern)[0], flags)
 
 
+def _plain_glob(pattern: str, casefold: bool) -> Callable[[str], bool]:
+    """A ``:matches`` pattern when no match variable is wanted: no groups, and a leading or trailing ``*``
+    becomes an unanchored search instead of a scan that backtracks."""
+    body = pattern
+    lead = body.startswith("*")
+    body = body.lstrip("*") if lead else body
+    trail = body.endswith("*") and not body.endswith("\\*")
+    body = body.rstrip("*") if trail else body
+    regex = glob_to_regex(body)[0].removesuffix(r"\Z").replace("(.*?)", ".*").replace("(.)", ".")
+    flags = re.DOTALL | (re.IGNORECASE | re.ASCII if casefold else 0)
+    compiled = re.compile(regex + ("" if trail else r"\Z"), flags)
+    if lead:
+        return lambda v: compiled.search(v) is not None
+    return lambda v: compiled.match(v) is not None
+
+
 @functools.lru_cache(maxsize=4096)
 def compiled_regex(pattern: str, casefold: bool) -> re.Pattern[str]:
     """A ``:regex`` key as a Python pattern (POSIX extended syntax is mostly a subset)."""
@@ -135,6 +151,10 @@ class Matcher:
         """The fastest function doing what ``__call__`` does: specialised for constant keys."""
         if self.constant and self.kind == "value" and self.comparator == "i;ascii-numeric":
             return self._bind_numeric()
+        if self.constant and self.kind == "matches" and not self.capture:
+            casefold = self.comparator == "i;ascii-casemap"
+            tests = [_plain_glob(k, casefold) for k in self.keys if isinstance(k, str)]
+            return lambda ctx, values: any(t(v) for v in values for t in tests)
         if not self.constant or self.kind not in ("is", "contains") or self.comparator == "i;ascii-numeric":
             return self.__call__
         keys = tuple(self._folded)
