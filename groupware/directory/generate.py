@@ -410,7 +410,7 @@ def render(
 ) -> Iterator[str]:
     """Yield the LDIF of ``model`` in chunks; ``password_of`` gives each clear text, ``hasher`` hashes it."""
     names = {etab.uai: etab.name for etab in model.establishments}
-    yield f"{header}version: 1\n\n{_base_entries()}"
+    yield f"{header}{_base_entries()}"
     people = [*model.admins, *model.staff]
     for start in range(0, len(people), batch):
         yield "".join(
