@@ -22,10 +22,10 @@ UAI = re.compile(r"^(011|030|034|048|066)[0-9]{4}[A-Z]$")
 Entry = dict[str, list[str]]
 
 
-# --- a tiny LDIF reader (RFC 2849 content records), independent of the code under test ---------------------------
+# --- a tiny LDIF reader (RFC 2849 content records), independent of the code under test ----------------------
 
 def read_ldif(text: str) -> list[Entry]:
-    """Entries of an LDIF text: lower-cased attribute names, base64 values decoded; strict about the syntax."""
+    """Entries of an LDIF text: lower-cased attribute names, base64 decoded; strict about the syntax."""
     entries: list[Entry] = []
     lines: list[str] = []
     for raw in text.split("\n") + [""]:
@@ -52,7 +52,7 @@ def _entry(lines: list[str]) -> Entry:
             value = base64.b64decode(rest[1:].strip(), validate=True).decode("utf-8")
             assert not _safe(value), f"{name}:: {value!r} should have been written as plain text"
         else:
-            value = rest[1:] if rest.startswith(" ") else rest
+            value = rest.removeprefix(" ")
             assert _safe(value), f"{name}: {value!r} is not a SAFE-STRING, it needs base64"
         entry.setdefault(name.lower(), []).append(value)
     assert next(iter(entry)) == "dn", "a record starts with dn:"
@@ -82,7 +82,7 @@ def small_entries(small: str) -> list[Entry]:
     return read_ldif(small)
 
 
-# --- generated directories ----------------------------------------------------------------------------------------
+# --- generated directories ----------------------------------------------------------------------------------
 
 def test_same_seed_same_bytes_other_seed_other_directory(small: str) -> None:
     assert "".join(generate.generate_directory(1200, seed=7)) == small
@@ -147,7 +147,8 @@ def test_establishments_and_groups(small_entries: list[Entry]) -> None:
         assert sorted(m for r in roles for m in r) == sorted(personnels["member"])
         assert uai in people[personnels["member"][0].split(",")[0][4:]]["departmentnumber"]
     admins = groups[schema.ADMIN_GROUP_DN]
-    assert admins["member"] == [schema.person_dn(schema.ADMIN_UID)] and admins["businesscategory"] == ["admin"]
+    assert admins["member"] == [schema.person_dn(schema.ADMIN_UID)]
+    assert admins["businesscategory"] == ["admin"]
 
 
 def test_default_passwords_verify_and_one_shared_password_is_hashed_once(small_entries: list[Entry]) -> None:
@@ -190,7 +191,7 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "101/101 people" in capsys.readouterr().err
 
 
-# --- the demo directory -------------------------------------------------------------------------------------------
+# --- the demo directory -------------------------------------------------------------------------------------
 
 def test_demo_file_is_what_the_generator_writes() -> None:
     assert DEMO.read_text(encoding="utf-8") == "".join(generate.demo_directory()), (
@@ -222,11 +223,12 @@ def test_demo_groups() -> None:
     for uai in ("0341234A", "0300567B", "0110089C"):
         assert schema.group_dn(uai, "personnels") in groups
         assert schema.group_dn(uai, "direction") in groups
-    assert groups[schema.group_dn("0341234A", "personnels")]["description"] == ["Personnels du Collège Jean Moulin"]
+    personnels = groups[schema.group_dn("0341234A", "personnels")]
+    assert personnels["description"] == ["Personnels du Collège Jean Moulin"]
     assert schema.person_dn("admin.groupware") in groups[schema.ADMIN_GROUP_DN]["member"]
 
 
-# --- passwords ----------------------------------------------------------------------------------------------------
+# --- passwords ----------------------------------------------------------------------------------------------
 
 def _scheme(name: str, algorithm: str, password: str, salt: bytes) -> str:
     digest = hashlib.new(algorithm, password.encode() + salt).digest()
