@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """``userPassword`` hashes as OpenLDAP writes and checks them (RFC 2307 ``{SCHEME}`` prefixes).
 
-``{SSHA}`` is ``base64(sha1(password + salt) + salt)``; ``{SHA}`` is unsalted; ``{SSHA256}`` and ``{SSHA512}``
-are the salted SHA-2 variants of slapd's ``pw-sha2`` module. A value without a scheme, or ``{CLEARTEXT}``, is the
-password itself. Comparisons are constant-time.
+``{SSHA}`` is ``base64(sha1(password + salt) + salt)``; ``{SHA}`` is unsalted; ``{SSHA256}`` and
+``{SSHA512}`` are the salted SHA-2 variants of slapd's ``pw-sha2`` module. A value without a scheme, or
+``{CLEARTEXT}``, is the password itself. Comparisons are constant-time (``hmac.compare_digest``).
 """
 
 from __future__ import annotations
@@ -14,11 +14,17 @@ import hashlib
 import hmac
 import os
 
-__all__ = ["ssha", "check_password", "SALT_SIZE"]
+__all__ = ["SALT_SIZE", "check_password", "ssha"]
 
 SALT_SIZE = 8
-_DIGESTS = {"SSHA": "sha1", "SHA": "sha1", "SSHA256": "sha256", "SSHA512": "sha512", "SHA256": "sha256",
-            "SHA512": "sha512"}
+_DIGESTS = {
+    "SSHA": "sha1",
+    "SHA": "sha1",
+    "SSHA256": "sha256",
+    "SSHA512": "sha512",
+    "SHA256": "sha256",
+    "SHA512": "sha512",
+}
 
 
 def ssha(password: str, salt: bytes | None = None) -> str:
@@ -33,12 +39,12 @@ def _split_scheme(stored: str) -> tuple[str, str]:
     if stored.startswith("{"):
         end = stored.find("}")
         if end > 0:
-            return stored[1:end].upper(), stored[end + 1:]
+            return stored[1:end].upper(), stored[end + 1 :]
     return "CLEARTEXT", stored
 
 
 def check_password(stored: str, password: str) -> bool:
-    """Tell whether ``password`` matches the ``userPassword`` value ``stored``; unknown schemes never match."""
+    """Tell whether ``password`` matches the ``userPassword`` value ``stored``; unknown schemes never do."""
     scheme, value = _split_scheme(stored)
     given = password.encode("utf-8")
     if scheme == "CLEARTEXT":

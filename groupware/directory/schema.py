@@ -11,9 +11,25 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
-    "BASE_DN", "PEOPLE_DN", "GROUPS_DN", "SERVICES_DN", "SERVICE_DN", "ROOT_DN", "MAIL_DOMAIN", "ADMIN_GROUP_DN",
-    "ADMIN_UID", "PERSON_CLASSES", "GROUP_CLASS", "ACTIVE", "INACTIVE", "ROLE_GROUPS", "ETAB_GROUP",
-    "DEPARTEMENTS", "etab_dn", "group_dn", "person_dn",
+    "ACTIVE",
+    "ADMIN_GROUP_DN",
+    "ADMIN_UID",
+    "BASE_DN",
+    "DEPARTEMENTS",
+    "ETAB_GROUP",
+    "GROUPS_DN",
+    "GROUP_CLASS",
+    "INACTIVE",
+    "MAIL_DOMAIN",
+    "PEOPLE_DN",
+    "PERSON_CLASSES",
+    "ROLE_GROUPS",
+    "ROOT_DN",
+    "SERVICES_DN",
+    "SERVICE_DN",
+    "etab_dn",
+    "group_dn",
+    "person_dn",
 ]
 
 BASE_DN: Final = "dc=ac-montpellier,dc=fr"
@@ -59,7 +75,13 @@ CATEGORY_ROLE: Final = "role"
 CATEGORY_ADMIN: Final = "admin"
 
 # The five départements of the académie de Montpellier: code -> name.
-DEPARTEMENTS: Final = {"011": "Aude", "030": "Gard", "034": "Hérault", "048": "Lozère", "066": "Pyrénées-Orientales"}
+DEPARTEMENTS: Final = {
+    "011": "Aude",
+    "030": "Gard",
+    "034": "Hérault",
+    "048": "Lozère",
+    "066": "Pyrénées-Orientales",
+}
 
 
 def person_dn(uid: str) -> str:
