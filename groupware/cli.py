@@ -8,7 +8,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from groupware import __version__, config as config_module, logs
+from groupware import __version__, logs
+from groupware import config as config_module
 from groupware.errors import ConfigError, ConfigProblem
 
 __all__ = ["main"]

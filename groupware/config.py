@@ -18,7 +18,7 @@ from typing import Any
 
 from groupware.errors import ConfigError, ConfigProblem
 
-__all__ = ["Option", "SCHEMA", "DirectoryConfig", "AccountsConfig", "Config", "load", "read_sections", "DEMO_CONFIG"]
+__all__ = ["DEMO_CONFIG", "SCHEMA", "AccountsConfig", "Config", "DirectoryConfig", "Option", "load", "read_sections"]
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = PACKAGE_ROOT / "config" / "demo.conf"

@@ -7,14 +7,14 @@ Each door (HTTP, ManageSieve, LMTP) turns them into its protocol's answer once, 
 from __future__ import annotations
 
 __all__ = [
-    "GroupwareError",
+    "AccountDisabled",
+    "AuthenticationError",
     "ConfigError",
     "ConfigProblem",
     "DirectoryError",
     "DirectoryUnavailable",
+    "GroupwareError",
     "InvalidCredentials",
-    "AccountDisabled",
-    "AuthenticationError",
     "LoginThrottled",
 ]
 

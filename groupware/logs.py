@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 
-__all__ = ["setup", "KeyValueFormatter"]
+__all__ = ["KeyValueFormatter", "setup"]
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 _SECRET_KEYS = ("password", "secret", "token", "authorization")

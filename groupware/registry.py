@@ -14,7 +14,7 @@ from groupware.accounts import Accounts
 from groupware.config import Config
 from groupware.directory.cache import CachedDirectory
 
-__all__ = ["Services", "install", "current", "clear"]
+__all__ = ["Services", "clear", "current", "install"]
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,14 @@ from groupware.directory.factory import open_directory
 from groupware.errors import ConfigProblem, DirectoryUnavailable
 from groupware.principals import enrich_multistatus
 
-__all__ = ["GroupwareApplication", "build_services", "radicale_configuration", "check_radicale_sections",
-           "make_app", "Server"]
+__all__ = [
+    "GroupwareApplication",
+    "Server",
+    "build_services",
+    "check_radicale_sections",
+    "make_app",
+    "radicale_configuration",
+]
 
 log = logging.getLogger("groupware.server")
 
@@ -137,7 +143,10 @@ class GroupwareApplication(radicale.Application):
     def _xml_response(self, xml_content: ET.Element, request_info: dict[str, Any]) -> bytes:
         path = str(request_info.get("path", ""))
         if path.count("/") <= 2:  # the root or a principal: cheap to inspect
-            enrich_multistatus(xml_content, self._services.accounts.person)
+            try:
+                enrich_multistatus(xml_content, self._services.accounts.person)
+            except DirectoryUnavailable as exc:  # the answer stays valid without the directory's extras
+                log.warning("principal not enriched", extra={"event": "directory_down", "error": str(exc)})
         return super()._xml_response(xml_content, request_info)  # type: ignore[no-any-return]
 
 
@@ -194,7 +203,9 @@ class Server:
         if not self._stopped.is_set():
             self._stopped.set()
             self._server.close()
-            registry.current().directory.close()
+            services = getattr(self.app, "_services", None)
+            if services is not None:
+                services.directory.close()
             log.info("stopped", extra={"event": "stopped"})
 
 

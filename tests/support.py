@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from groupware import config as config_module, registry
+from groupware import config as config_module
+from groupware import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_LDIF = ROOT / "config" / "demo-directory.ldif"

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Person", "Group", "Directory", "normalize_dn", "normalize_login"]
+__all__ = ["Directory", "Group", "Person", "normalize_dn", "normalize_login"]
 
 
 def normalize_dn(dn: str) -> str:

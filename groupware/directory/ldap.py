@@ -26,7 +26,7 @@ from groupware.config import DirectoryConfig
 from groupware.directory import Group, Person, normalize_dn
 from groupware.errors import AccountDisabled, DirectoryUnavailable, InvalidCredentials
 
-__all__ = ["LdapDirectory", "PERSON_ATTRIBUTES"]
+__all__ = ["PERSON_ATTRIBUTES", "LdapDirectory"]
 
 log = logging.getLogger("groupware.directory.ldap")
 
@@ -123,9 +123,9 @@ class LdapDirectory:
         if config.starttls or any(uri.startswith("ldaps://") for uri in config.uri):
             tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=config.ca_file or None,
                             version=ssl.PROTOCOL_TLS_CLIENT)
-        servers = [ldap3.Server(uri, connect_timeout=config.connect_timeout, tls=tls, get_info=ldap3.NONE)
-                   for uri in config.uri]
-        self._servers = ldap3.ServerPool(servers, ldap3.FIRST, active=1, exhaust=False)
+        self._tls = tls
+        self._servers = list(config.uri)
+        self._preferred = 0  # index of the server that answered last: failover sticks to it
         self._people_dn = config.people_dn or config.base_dn
         self._groups_dn = config.groups_dn or config.base_dn
         self._search_pool = _Pool(self._service_connection, config.pool_size)
@@ -134,13 +134,39 @@ class LdapDirectory:
     # -- connections -------------------------------------------------------------------------------------------
 
     def _open(self, user: str | None, password: str | None) -> ldap3.Connection:
-        conn = ldap3.Connection(self._servers, user=user, password=password, receive_timeout=self._config.timeout,
+        """Open a connection to the first server that answers, starting with the one that answered last.
+
+        Raises:
+            ldap3.core.exceptions.LDAPSocketOpenError: no configured server could be reached.
+        """
+        count = len(self._servers)
+        failures: list[str] = []
+        for step in range(count):
+            index = (self._preferred + step) % count
+            try:
+                conn = self._open_on(self._server(index), user, password)
+            except _CONNECTION_ERRORS as exc:
+                failures.append(f"{self._servers[index]}: {exc}")
+                continue
+            if index != self._preferred:
+                log.warning("ldap failover", extra={"event": "ldap_failover", "server": str(self._servers[index])})
+                self._preferred = index
+            return conn
+        raise ldap_errors.LDAPSocketOpenError("no directory server reachable (" + "; ".join(failures) + ")")
+
+    def _server(self, index: int) -> ldap3.Server:
+        # A new Server object per connection: ldap3 remembers an address that failed for minutes otherwise.
+        return ldap3.Server(self._servers[index], connect_timeout=self._config.connect_timeout, tls=self._tls,
+                            get_info=ldap3.NONE)
+
+    def _open_on(self, server: ldap3.Server, user: str | None, password: str | None) -> ldap3.Connection:
+        conn = ldap3.Connection(server, user=user, password=password,
+                                receive_timeout=max(1, round(self._config.timeout)),
                                 raise_exceptions=False, auto_bind=ldap3.AUTO_BIND_NONE, read_only=True)
         conn.open()
-        if self._config.starttls and not conn.server.ssl:
-            if not conn.start_tls():
-                conn.unbind()
-                raise ldap_errors.LDAPStartTLSError(f"StartTLS refused by {conn.server}")
+        if self._config.starttls and not server.ssl and not conn.start_tls():
+            conn.unbind()
+            raise ldap_errors.LDAPStartTLSError(f"StartTLS refused by {server}")
         return conn
 
     def _service_connection(self) -> ldap3.Connection:

@@ -23,7 +23,7 @@ from groupware.directory import Group, Person, normalize_dn, normalize_login
 from groupware.directory.passwords import check_password
 from groupware.errors import AccountDisabled, DirectoryError, InvalidCredentials
 
-__all__ = ["LdifDirectory", "parse_ldif", "Entry", "matches"]
+__all__ = ["Entry", "LdifDirectory", "matches", "parse_ldif"]
 
 Entry = dict[str, list[str]]  # lower-cased attribute name -> values; "dn" holds the DN
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import caldav
 import pytest
@@ -44,7 +44,7 @@ def test_discovery_create_search_and_sync(client: caldav.DAVClient) -> None:
     calendar = calendars[0]
     assert f"mailto:{MAIL}" in [str(a) for a in principal.calendar_user_address_set()]
 
-    base = datetime(2026, 12, 1, 9, tzinfo=timezone.utc)
+    base = datetime(2026, 12, 1, 9, tzinfo=UTC)
     calendar.save_event(_event("conseil-classe", base, "Conseil de classe 3e B"))
     calendar.save_event(_event("reunion-parents", base + timedelta(days=30), "Réunion parents"))
     found = calendar.search(start=base - timedelta(days=1), end=base + timedelta(days=2), event=True, expand=False)

@@ -7,16 +7,18 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
 from support import LDIF_DIRECTORY, ROOT, free_port, write_config
 
 GROUPWARE = [sys.executable, "-m", "groupware.cli"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*GROUPWARE, *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([*GROUPWARE, *args], capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_demo_and_example_configurations_are_valid(tmp_path: Path) -> None:
@@ -75,11 +77,11 @@ def test_serve_logs_where_it_listens_serves_and_stops_cleanly_on_ctrl_c(tmp_path
         while "listening" not in line and time.monotonic() < deadline:
             line = process.stderr.readline() if process.stderr else ""
         assert f"http://127.0.0.1:{port}/" in line
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/.well-known/caldav", method="PROPFIND")
-        try:
-            urllib.request.urlopen(request, timeout=5)
-        except urllib.error.HTTPError as exc:  # redirect to / then 401 without credentials
-            assert exc.code == 401
+        for path, status in (("/.well-known/caldav", 301), ("/", 401)):  # RFC 6764 §5 redirect; no credentials
+            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method="PROPFIND")
+            with pytest.raises(urllib.error.HTTPError) as error:
+                urllib.request.urlopen(request, timeout=5)
+            assert error.value.code == status
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0
         assert "stopped" in (process.stderr.read() if process.stderr else "")

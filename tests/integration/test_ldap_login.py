@@ -7,8 +7,17 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from support import (DEMO_LDIF, MAIL, PASSWORD, USER, RunningServer, free_port, ldap_directory_section, request,
-                     require_binaries)
+from support import (
+    DEMO_LDIF,
+    MAIL,
+    PASSWORD,
+    USER,
+    RunningServer,
+    free_port,
+    ldap_directory_section,
+    request,
+    require_binaries,
+)
 
 pytestmark = pytest.mark.slapd
 
