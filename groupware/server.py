@@ -9,9 +9,11 @@ cheap, a bounded worker pool and a request-size limit (see ``benchmarks/auth.py`
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
+import posixpath
 import signal
 import threading
 import xml.etree.ElementTree as ET
@@ -21,13 +23,18 @@ from typing import Any
 
 import radicale
 import radicale.config
+from radicale import httputils, pathutils, storage, xmlutils
 from radicale import types as radicale_types
+from radicale.app.base import Access
+from radicale.app.propfind import xml_propfind
+from radicale.app.report import xml_item_response
 
 from groupware import registry
 from groupware.accounts import Accounts
 from groupware.config import Config
 from groupware.directory.factory import open_directory
 from groupware.errors import ConfigProblem, DirectoryUnavailable
+from groupware.fastpath import ItemFacts, ItemSummary, ResponseTemplate, assemble, facts_of, split_document
 from groupware.principals import enrich_multistatus
 
 __all__ = [
@@ -116,7 +123,164 @@ def build_services(config: Config) -> registry.Services:
     return services
 
 
-class GroupwareApplication(radicale.Application):
+class _WholeCollectionAnswers:
+    """Fast answers to the requests that return every item of a collection (see :mod:`groupware.fastpath`).
+
+    Used only when the storage's collections can list item facts (``fast_summaries()``), the path is a plain
+    (unshared) calendar or address book the user may read, and the request asks nothing that differs per item
+    beyond href, etag, last-modified, content type and length. Everything else goes to Radicale unchanged.
+    """
+
+    _storage: Any
+    _rights: Any
+    _sharing: Any
+    _encoding: str
+    _max_resource_size: int
+
+    def _fast_collection(self, path: str, user: str, user_groups: set[str]) -> Any:
+        """The readable leaf collection at ``path`` whose items can be summarized, else None."""
+        if self._sharing._enabled and self._sharing.sharing_collection_resolver(path, user, user_groups):
+            return None
+        access = Access(self._rights, user, user_groups, path)
+        if "r" not in access.permissions:
+            return None
+        collection = next(iter(self._storage.discover(path, "0")), None)
+        if not isinstance(collection, storage.BaseCollection) or collection.tag not in ("VCALENDAR",
+                                                                                       "VADDRESSBOOK"):
+            return None
+        if not hasattr(collection, "fast_summaries") or not access.check("r", collection):
+            return None
+        return collection
+
+    def _fast_template(self, collection: Any, render: Callable[[list[Any]], ET.Element],
+                       summaries: list[ItemSummary], base_prefix: str,
+                       request_info: dict[str, Any]) -> tuple[str, ResponseTemplate, str] | None:
+        """Render the collection and its first item through Radicale; learn the item template from it."""
+        first = next(iter(collection.get_multi([summaries[0].href])), (None, None))[1]
+        if first is None:
+            return None
+        # With the first item once, then twice: the second copy is the template, and the root element already
+        # declares every namespace an item response uses. The head then holds the first item's response.
+        once = self._xml_response(render([first]), request_info).decode(self._encoding)  # type: ignore[attr-defined]
+        twice = self._xml_response(render([first, first]), request_info).decode(  # type: ignore[attr-defined]
+            self._encoding)
+        split = split_document(once, twice)
+        facts = next(iter(facts_of(summaries[:1], self._collection_href(base_prefix, collection), self._encoding)))
+        template = ResponseTemplate.learn(split[1], facts) if split else None
+        if split is None or template is None:
+            log.warning("fast path declined", extra={"event": "fastpath_declined", "path": collection.path})
+            return None
+        return split[0], template, split[2]
+
+    def _collection_href(self, base_prefix: str, collection: Any) -> str:
+        return xmlutils.make_href(base_prefix, pathutils.unstrip_path(collection.path, True))
+
+    def _fast_answer(self, head: str, template: ResponseTemplate, tail: str, facts: list[ItemFacts],
+                     request_info: dict[str, Any], dav_header: bool) -> radicale_types.WSGIResponse:
+        request_info["status"] = client.MULTI_STATUS
+        headers = {"Content-Type": f"text/xml; charset={self._encoding}"}
+        if dav_header:  # Radicale sends it with PROPFIND answers, not with REPORT answers
+            headers = {"DAV": httputils.DAV_HEADERS, **headers}
+        body = assemble(head, template.render_all(facts), tail, self._encoding)
+        return client.MULTI_STATUS, headers, body, None
+
+    def _fast_propfind(self, environ: radicale_types.WSGIEnviron, base_prefix: str, path: str, user: str,
+                       user_groups: set[str], request_info: dict[str, Any]) -> radicale_types.WSGIResponse | None:
+        """Depth-1 PROPFIND of a whole collection (RFC 4918 §9.1), Radicale's answer built from item facts."""
+        xml_request = _parsed_body(environ)
+        if xml_request is None or len(xml_request) != 1 or xml_request[0].tag != xmlutils.make_clark("D:prop"):
+            return None
+        with self._storage.acquire_lock("r", user):
+            collection = self._fast_collection(path, user, user_groups)
+            if collection is None:
+                return None
+            summaries = list(collection.fast_summaries())
+            if len(summaries) < 2:
+                return None
+
+            def render(items: list[Any]) -> ET.Element:
+                entries = list(self._collect_allowed_items(  # type: ignore[attr-defined]
+                    [collection, *items], user, user_groups))
+                return xml_propfind(self, base_prefix, path, xml_request, [(*e, None) for e in entries], user,
+                                    self._encoding, max_resource_size=self._max_resource_size)
+
+            learned = self._fast_template(collection, render, summaries, base_prefix, request_info)
+        if learned is None:
+            return None
+        facts = list(facts_of(summaries[1:], self._collection_href(base_prefix, collection), self._encoding))
+        return self._fast_answer(learned[0], learned[1], learned[2], facts, request_info, dav_header=True)
+
+    def _fast_sync(self, environ: radicale_types.WSGIEnviron, base_prefix: str, path: str, user: str,
+                   user_groups: set[str], request_info: dict[str, Any]) -> radicale_types.WSGIResponse | None:
+        """Initial sync-collection (RFC 6578 §3.2, no token) of a whole collection, from item facts."""
+        root = _parsed_body(environ)
+        if root is None or root.tag != xmlutils.make_clark("D:sync-collection"):
+            return None
+        token = root.find(xmlutils.make_clark("D:sync-token"))
+        props = root.find(xmlutils.make_clark("D:prop"))
+        if (token is not None and (token.text or "").strip()) or props is None or any(
+                prop.tag in _CONTENT_PROPERTIES for prop in props):
+            return None
+        with self._storage.acquire_lock("r", user):
+            collection = self._fast_collection(path, user, user_groups)
+            if collection is None:
+                return None
+            sync_token, _ = collection.sync("")
+            summaries = list(collection.fast_summaries())
+            if len(summaries) < 2:
+                return None
+
+            def render(items: list[Any]) -> ET.Element:
+                multistatus = ET.Element(xmlutils.make_clark("D:multistatus"))
+                ET.SubElement(multistatus, xmlutils.make_clark("D:sync-token")).text = sync_token
+                for item in items:
+                    multistatus.append(_sync_item_response(base_prefix, collection, item, props, self._encoding))
+                return multistatus
+
+            learned = self._fast_template(collection, render, summaries, base_prefix, request_info)
+        if learned is None:
+            return None
+        facts = list(facts_of(summaries[1:], self._collection_href(base_prefix, collection), self._encoding))
+        return self._fast_answer(learned[0], learned[1], learned[2], facts, request_info, dav_header=False)
+
+
+_CONTENT_PROPERTIES = frozenset({xmlutils.make_clark("C:calendar-data"), xmlutils.make_clark("CR:address-data")})
+
+
+def _parsed_body(environ: radicale_types.WSGIEnviron) -> ET.Element | None:
+    """Read the request body, put it back for Radicale, and parse it (None when absent or not XML)."""
+    import defusedxml.ElementTree as DefusedET
+
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if length <= 0 or environ.get("HTTP_CONTENT_ENCODING"):
+        return None
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    try:
+        return DefusedET.fromstring(body)  # type: ignore[no-any-return]
+    except ET.ParseError:
+        return None
+
+
+def _sync_item_response(base_prefix: str, collection: Any, item: Any, props: ET.Element,
+                        encoding: str) -> ET.Element:
+    """One item of a sync-collection answer, built the way Radicale's ``xml_report`` builds it."""
+    found, not_found = [], []
+    for prop in props:
+        element = ET.Element(prop.tag)
+        if prop.tag == xmlutils.make_clark("D:getcontenttype"):
+            element.text = xmlutils.get_content_type(item, encoding)
+            found.append(element)
+        elif prop.tag == xmlutils.make_clark("D:getetag"):
+            element.text = item.etag
+            found.append(element)
+        else:
+            not_found.append(element)
+    uri = pathutils.unstrip_path(posixpath.join(collection.path, item.href))
+    return xml_item_response(base_prefix, uri, found_props=found, not_found_props=not_found, found_item=True)
+
+
+class GroupwareApplication(_WholeCollectionAnswers, radicale.Application):
     """Radicale's WSGI application with what groupware adds at the HTTP edge.
 
     * a directory outage for a login not in the cache answers ``503 Service Unavailable`` with ``Retry-After``
@@ -126,6 +290,7 @@ class GroupwareApplication(radicale.Application):
 
     def __init__(self, configuration: radicale.config.Configuration, services: registry.Services) -> None:
         self._services = services
+        self._fast_paths = True
         super().__init__(configuration)
 
     def _handle_request(self, environ: radicale_types.WSGIEnviron) -> tuple[str, list[tuple[str, str]],
@@ -139,6 +304,26 @@ class GroupwareApplication(radicale.Application):
             headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
                        ("Retry-After", str(exc.retry_after))]
             return status, headers, [body]
+
+    def do_PROPFIND(self, environ: radicale_types.WSGIEnviron, base_prefix: str, path: str, user: str,
+                    user_groups: set[str], request_info: dict[str, Any]) -> radicale_types.WSGIResponse:
+        """RFC 4918 §9.1; a depth-1 listing of a whole collection takes the fast path when it can."""
+        if environ.get("HTTP_DEPTH") == "1" and self._fast_paths and user:
+            answer = self._fast_propfind(environ, base_prefix, path, user, user_groups, request_info)
+            if answer is not None:
+                return answer
+        return super().do_PROPFIND(environ, base_prefix, path, user, user_groups,  # type: ignore[no-any-return]
+                                   request_info)
+
+    def do_REPORT(self, environ: radicale_types.WSGIEnviron, base_prefix: str, path: str, user: str,
+                  user_groups: set[str], request_info: dict[str, Any]) -> radicale_types.WSGIResponse:
+        """RFC 3253 §3.6; an initial sync-collection of a whole collection takes the fast path when it can."""
+        if self._fast_paths and user:
+            answer = self._fast_sync(environ, base_prefix, path, user, user_groups, request_info)
+            if answer is not None:
+                return answer
+        return super().do_REPORT(environ, base_prefix, path, user, user_groups,  # type: ignore[no-any-return]
+                                 request_info)
 
     def _xml_response(self, xml_content: ET.Element, request_info: dict[str, Any]) -> bytes:
         path = str(request_info.get("path", ""))

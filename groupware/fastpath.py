@@ -1,0 +1,158 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Whole-collection answers rendered from per-item facts instead of item objects.
+
+A depth-1 PROPFIND (RFC 4918 §9.1) or an initial sync-collection REPORT (RFC 6578 §3.2) of a 52,000-card address
+book asks, for every item, the same properties; only the href, the entity tag, the last modification, the content
+type and the length differ from one item to the next. Radicale builds each item's response as an XML tree, after
+building an item object, which costs tens of microseconds per item. Here the composition root lets Radicale render
+the collection and *one* real item as usual, learns from that item's bytes a template whose holes are exactly
+those five values, checks that the template gives back the very same bytes, and fills it for every other item
+from the facts the store keeps (no item text is read, no object is built). The answer is therefore Radicale's own,
+byte for byte; anything the template cannot reproduce falls back to Radicale.
+
+This module knows nothing of Radicale: it works on the serialized XML and on :class:`ItemFacts`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+from urllib.parse import quote
+from xml.sax.saxutils import escape
+
+__all__ = ["ItemFacts", "ItemSummary", "ResponseTemplate", "content_type", "facts_of", "split_document"]
+
+#: Media types of stored objects, as Radicale announces them (RFC 4791 §4.1, RFC 6352 §5.1).
+OBJECT_MIMETYPES = {"VCARD": "text/vcard", "VLIST": "text/x-vlist", "VCALENDAR": "text/calendar"}
+#: The properties whose value differs from item to item, in the order :class:`ItemFacts` holds them.
+VARIABLE_PROPERTIES = ("getetag", "getlastmodified", "getcontenttype", "getcontentlength")
+
+
+class ItemSummary(NamedTuple):
+    """What the store knows of one item without reading its text."""
+
+    href: str
+    etag: str
+    last_modified: str
+    name: str  # VCALENDAR or VCARD
+    component: str  # VEVENT, VTODO, VJOURNAL, or "" for contacts
+    size: int  # length of the text in the response encoding, in bytes
+
+
+class ItemFacts(NamedTuple):
+    """The five texts of an item's response: href, then :data:`VARIABLE_PROPERTIES` in order."""
+
+    href: str
+    etag: str
+    last_modified: str
+    content_type: str
+    length: str
+
+
+def content_type(name: str, component: str, encoding: str) -> str:
+    """The ``getcontenttype`` of an item, as Radicale writes it (``text/calendar;charset=utf-8;component=VEVENT``)."""
+    text = f"{OBJECT_MIMETYPES[name]};charset={encoding}"
+    return f"{text};component={component}" if component else text
+
+
+def facts_of(summaries: Iterable[ItemSummary], collection_href: str, encoding: str) -> Iterable[ItemFacts]:
+    """The facts of each summarized item; ``collection_href`` is the collection's href, quoted, ending with ``/``."""
+    types: dict[tuple[str, str], str] = {}
+    for summary in summaries:
+        key = (summary.name, summary.component)
+        kind = types.get(key)
+        if kind is None:
+            kind = types[key] = content_type(summary.name, summary.component, encoding)
+        yield ItemFacts(collection_href + quote(summary.href), summary.etag, summary.last_modified, kind,
+                        str(summary.size))
+
+
+def _escape(text: str) -> str:
+    return escape(text) if ("&" in text or "<" in text or ">" in text) else text
+
+
+def _element(name: str) -> re.Pattern[str]:
+    return re.compile(rf"<((?:[A-Za-z][\w.-]*:)?{name})>(.*?)</\1>", re.DOTALL)
+
+
+_HREF = _element("href")
+_VARIABLES = tuple(_element(name) for name in VARIABLE_PROPERTIES)
+
+
+@dataclass(frozen=True)
+class ResponseTemplate:
+    """One item's ``D:response`` with holes for the values that differ between items."""
+
+    parts: tuple[str, ...]
+    fields: tuple[int, ...]  # for each hole, the index of the value in ItemFacts
+
+    @classmethod
+    def learn(cls, fragment: str, facts: ItemFacts) -> ResponseTemplate | None:
+        """Find ``facts`` in ``fragment`` (one item's serialized response); None when it cannot be done exactly."""
+        holes: list[tuple[int, int, int]] = []
+        for index, pattern in enumerate((_HREF, *_VARIABLES)):
+            match = pattern.search(fragment)
+            if match is None:
+                if index == 0:
+                    return None
+                continue
+            if match.group(2) != _escape(facts[index]):
+                return None
+            holes.append((match.start(2), match.end(2), index))
+        holes.sort()
+        parts: list[str] = []
+        position = 0
+        for start, end, _ in holes:
+            if start < position:
+                return None
+            parts.append(fragment[position:start])
+            position = end
+        parts.append(fragment[position:])
+        template = cls(tuple(parts), tuple(index for _, _, index in holes))
+        return template if template.render(facts) == fragment else None
+
+    def render(self, facts: ItemFacts) -> str:
+        """The response of the item described by ``facts``."""
+        pieces = [self.parts[0]]
+        for field, part in zip(self.fields, self.parts[1:], strict=True):
+            pieces.append(_escape(facts[field]))
+            pieces.append(part)
+        return "".join(pieces)
+
+    def render_all(self, facts: Iterable[ItemFacts]) -> Iterable[str]:
+        """:meth:`render` for many items, with the loop kept tight."""
+        parts, fields = self.parts, self.fields
+        if len(fields) == 2 and fields == (0, 1):  # href and etag: the common sync-collection case
+            first, middle, last = parts
+            for item in facts:
+                yield f"{first}{_escape(item[0])}{middle}{_escape(item[1])}{last}"
+            return
+        for item in facts:
+            pieces = [parts[0]]
+            for field, part in zip(fields, parts[1:], strict=True):
+                pieces.append(_escape(item[field]))
+                pieces.append(part)
+            yield "".join(pieces)
+
+
+def split_document(without: str, with_one: str) -> tuple[str, str, str] | None:
+    """Split a multistatus that has one more item response than ``without`` into (head, that response, tail).
+
+    Both documents must agree outside the extra response (same namespace declarations on the root), and the extra
+    response must come last, just before the root's closing tag; otherwise None.
+    """
+    closing = without.rfind("</")
+    extra = len(with_one) - len(without)
+    if closing < 0 or extra <= 0:
+        return None
+    head, tail = without[:closing], without[closing:]
+    if not (with_one.startswith(head) and with_one.endswith(tail)):
+        return None
+    return head, with_one[closing:closing + extra], tail
+
+
+def assemble(head: str, responses: Sequence[str] | Iterable[str], tail: str, encoding: str) -> bytes:
+    """The full document, encoded."""
+    return "".join((head, "".join(responses), tail)).encode(encoding)

@@ -1,0 +1,153 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Whole-collection fast paths answer byte for byte what Radicale answers, and step aside when they cannot."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from support import LDIF_DIRECTORY, USER, RunningServer, config_module, request, write_config
+
+from groupware import fastpath
+
+BOOK, CALENDAR = f"/{USER}/contacts/", f"/{USER}/calendar/"
+
+PROPFINDS = {
+    "thunderbird-carddav": '<d:propfind xmlns:d="DAV:"><d:prop><d:getcontenttype/><d:getetag/></d:prop></d:propfind>',
+    "thunderbird-caldav": '<D:propfind xmlns:D="DAV:"><D:prop><D:getcontenttype/><D:resourcetype/><D:getetag/>'
+                          "</D:prop></D:propfind>",
+    "every-item-property": '<propfind xmlns="DAV:"><prop><getetag/><getlastmodified/><getcontentlength/>'
+                           "<getcontenttype/><resourcetype/><displayname/><owner/><current-user-privilege-set/>"
+                           "<supported-report-set/><current-user-principal/></prop></propfind>",
+    "foreign-namespaces": '<propfind xmlns="DAV:" xmlns:CS="http://calendarserver.org/ns/" xmlns:X="urn:x-test">'
+                          "<prop><getetag/><CS:getctag/><X:colour/><sync-token/></prop></propfind>",
+}
+SYNCS = {
+    "davx5": '<sync-collection xmlns="DAV:"><sync-token/><sync-level>1</sync-level><prop><getetag/>'
+             "<getcontenttype/></prop></sync-collection>",
+    "etag-only": '<d:sync-collection xmlns:d="DAV:"><d:sync-level>1</d:sync-level><d:prop><d:getetag/>'
+                 "</d:prop></d:sync-collection>",
+    "with-404": '<sync-collection xmlns="DAV:" xmlns:CS="http://calendarserver.org/ns/"><sync-token></sync-token>'
+                "<sync-level>1</sync-level><prop><getetag/><resourcetype/><CS:getctag/></prop></sync-collection>",
+}
+
+
+def _vcard(index: int) -> str:
+    names = ["Hélène Lefèvre", "Zoé <Nguyen> & co", "Loïc Le Goff", "Marie Martin"]
+    return (f"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:card-{index}\r\nFN:{names[index % 4]} {index}\r\n"
+            f"N:{names[index % 4].split()[-1]};{names[index % 4].split()[0]};;;\r\n"
+            f"EMAIL:person{index}@ac-montpellier.fr\r\nEND:VCARD\r\n")
+
+
+def _calendar_object(index: int) -> str:
+    component = "VTODO" if index % 3 == 0 else "VEVENT"
+    when = "DUE" if component == "VTODO" else "DTSTART"
+    return (f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:{component}\r\nUID:object-{index}\r\n"
+            f"DTSTAMP:20260901T080000Z\r\n{when}:202609{index % 28 + 1:02d}T090000Z\r\n"
+            f"SUMMARY:Conseil de classe n°{index}\r\nEND:{component}\r\nEND:VCALENDAR\r\n")
+
+
+@pytest.fixture()
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    path = write_config(tmp_path / "fast.conf", LDIF_DIRECTORY)
+    path.write_text(path.read_text().replace("[storage]\n", "[storage]\ntype = fastpath_storage\n"))
+    running = RunningServer(config_module.load(path))
+    assert request(running, "PROPFIND", f"/{USER}/", headers={"Depth": "1"})[0] == 207  # provisions
+    for index in range(12):
+        names = ("vcf", "text/vcard", _vcard) if index % 2 else ("ics", "text/calendar", _calendar_object)
+        folder = BOOK if index % 2 else CALENDAR
+        href = f"{folder}item {index} é+{uuid.UUID(int=index)}.{names[0]}"  # spaces and accents get quoted
+        status = request(running, "PUT", href.replace(" ", "%20").replace("é", "%C3%A9"),
+                         body=names[2](index), headers={"Content-Type": names[1]})[0]
+        assert status == 201
+    yield running
+    running.stop()
+
+
+def _both(server: RunningServer, method: str, path: str, body: str, depth: str | None) -> tuple[bytes, bytes]:
+    app = server.server.app
+    headers = {"Depth": depth} if depth else {}
+    results = []
+    for fast in (False, True):
+        app._fast_paths = fast
+        status, answer_headers, answer = request(server, method, path, body=body, headers=headers)
+        assert status == 207, answer
+        results.append((answer_headers.get("dav"), answer_headers["content-type"], answer))
+    assert results[0][:2] == results[1][:2]
+    return results[0][2], results[1][2]
+
+
+@pytest.mark.parametrize("collection", [BOOK, CALENDAR])
+@pytest.mark.parametrize("body", PROPFINDS.values(), ids=PROPFINDS.keys())
+def test_depth_1_propfind_equals_radicale(server: RunningServer, collection: str, body: str,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    rendered = _count_renders(monkeypatch)
+    stock, fast = _both(server, "PROPFIND", collection, body, "1")
+    assert fast == stock
+    assert rendered() == 5, "5 of the 6 items rendered from facts, the first one through Radicale"
+
+
+@pytest.mark.parametrize("collection", [BOOK, CALENDAR])
+@pytest.mark.parametrize("body", SYNCS.values(), ids=SYNCS.keys())
+def test_initial_sync_collection_equals_radicale(server: RunningServer, collection: str, body: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    rendered = _count_renders(monkeypatch)
+    stock, fast = _both(server, "REPORT", collection, body, None)
+    assert fast == stock
+    assert rendered() == 5
+
+
+def test_requests_it_cannot_answer_go_to_radicale(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = b"".join(_both(server, "REPORT", BOOK, SYNCS["davx5"], None)[0].partition(b"<sync-token>")[1:])
+    token_text = token.split(b"</sync-token>")[0].removeprefix(b"<sync-token>").decode()
+    cases = [
+        ("PROPFIND", f"/{USER}/", PROPFINDS["thunderbird-caldav"], "1"),  # the home: not a leaf collection
+        ("PROPFIND", BOOK, '<propfind xmlns="DAV:"><allprop/></propfind>', "1"),
+        ("REPORT", BOOK, SYNCS["davx5"].replace("<sync-token/>", f"<sync-token>{token_text}</sync-token>"), None),
+        ("REPORT", BOOK, ('<sync-collection xmlns="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><sync-token/>'
+                          "<prop><getetag/><CR:address-data/></prop></sync-collection>"), None),
+    ]
+    rendered = _count_renders(monkeypatch)
+    for method, path, body, depth in cases:
+        stock, fast = _both(server, method, path, body, depth)
+        assert fast == stock
+    assert rendered() == 0
+
+
+def test_other_users_collections_stay_closed(server: RunningServer) -> None:
+    for fast in (False, True):
+        server.server.app._fast_paths = fast
+        status, _, _ = request(server, "PROPFIND", BOOK, login="marie.martin", password="marie.martin-demo",
+                               body=PROPFINDS["thunderbird-carddav"], headers={"Depth": "1"})
+        assert status == 403
+        status, _, _ = request(server, "REPORT", BOOK, login="marie.martin", password="marie.martin-demo",
+                               body=SYNCS["davx5"])
+        assert status == 403
+
+
+def test_template_refuses_what_it_cannot_reproduce() -> None:
+    facts = fastpath.ItemFacts("/a/b/x.vcf", '"e1"', "Thu, 26 Nov 2026 04:00:00 GMT", "text/vcard;charset=utf-8",
+                               "12")
+    good = ('<response><href>/a/b/x.vcf</href><propstat><prop><getetag>"e1"</getetag><getcontentlength>12'
+            "</getcontentlength></prop><status>HTTP/1.1 200 OK</status></propstat></response>")
+    template = fastpath.ResponseTemplate.learn(good, facts)
+    assert template is not None
+    other = facts._replace(href="/a/b/y&z.vcf", etag='"e2"', length="7")
+    assert template.render(other) == good.replace("x.vcf", "y&amp;z.vcf").replace("e1", "e2").replace(">12<", ">7<")
+    assert fastpath.ResponseTemplate.learn(good.replace('"e1"', '"e9"'), facts) is None  # the value is not there
+    assert fastpath.ResponseTemplate.learn(good.replace("<href>/a/b/x.vcf</href>", ""), facts) is None
+    assert fastpath.split_document("<m><r/></m>", "<m xmlns:x='y'><r/><r/></m>") is None
+
+
+def _count_renders(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
+    counted: list[int] = []
+    original = fastpath.ResponseTemplate.render_all
+
+    def counting(self: fastpath.ResponseTemplate, facts: list[fastpath.ItemFacts]) -> object:
+        counted.append(len(facts))
+        return original(self, facts)
+
+    monkeypatch.setattr(fastpath.ResponseTemplate, "render_all", counting)
+    return lambda: sum(counted)
