@@ -1,25 +1,45 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Sieve text → syntax tree (RFC 5228 §2 lexical structure, §8 grammar).
+"""Sieve text → syntax tree (RFC 5228 §2 lexical structure, §8 grammar), parsed by sievelib.
 
-The grammar of Sieve is generic: every command and test is an identifier followed by arguments (tags, numbers,
-string lists), an optional test or test list, and for commands a block or a semicolon. This module checks only
-that grammar; which commands, tags and extensions exist is checked by :mod:`compile`. Every node carries its line
-and column so that errors read ``line:column: message``.
+sievelib's :class:`~sievelib.parser.Lexer` cuts the script into tokens and its :class:`~sievelib.parser.Parser`
+walks them: commands, tests, test lists (RFC 5228 §2.6), blocks (§2.9), string lists (§2.4.2) and bracket
+matching are its state machine. It is extended through its plugin points:
 
-sievelib 1.6 has a fixed table of known commands that both rejects valid scripts and accepts invalid ones
-(see REFERENCES.md), and reports no columns, so the grammar is parsed here and all semantic checks live in
-:mod:`compile`.
+* every identifier of the script gets a command class, registered with ``sievelib.commands.add_commands`` for the
+  time of the parse (then sievelib's own table is put back). The class is one generic :class:`_Node` that takes its
+  arguments the way sievelib's commands with ``non_deterministic_args`` do, and records them *in order with their
+  line and column*. So the commands and arguments sievelib lacks (``:user``/``:detail``, the ``string`` test,
+  ``:index``, editheader, include, duplicate, ``i;ascii-numeric``, …) are parsed like any other;
+* a subclass of its lexer remembers where each token starts (sievelib reports only the line of an error) and which
+  command owns each ``{``, ``(`` and ``[``.
+
+Why sievelib's own argument tables are not used: they keep the arguments of a command in named slots, so the
+order and position of each argument are lost, they stop at the first problem, and they know only the extensions
+sievelib has. Which commands, tags, comparators and extensions exist and whether ``require`` is right is instead
+checked by :mod:`compile` against :mod:`grammar`, which reports *every* error as ``line:column: message`` and
+rejects what sievelib wrongly accepts (an unknown ``require`` name, ``require`` after another command). On top of
+sievelib's grammar this module also rejects what it lets through: a command left without ``;`` at the end of the
+script, a ``text:`` string with something after ``text:`` on its first line, and numbers above 2^63 − 1.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sievelib import commands as _registry  # type: ignore[import-untyped]
+from sievelib.commands import Command as _SievelibCommand  # type: ignore[import-untyped]
+from sievelib.commands import add_commands
+from sievelib.parser import Lexer as _SievelibLexer  # type: ignore[import-untyped]
+from sievelib.parser import Parser as _SievelibParser
 
 from .errors import SieveSyntaxError
 
-__all__ = ["Argument", "Command", "Number", "Strings", "Tag", "Test", "parse"]
+__all__ = ["Argument", "Command", "Number", "Strings", "Tag", "Test", "Token", "parse", "tokens"]
 
 
 @dataclass(slots=True)
@@ -79,204 +99,263 @@ class Command:
     end_line: int = 0
 
 
-_TOKEN = re.compile(
-    r"""(?P<ws>[ \t\r\n]+)
-      |(?P<hash>\#[^\n]*)
-      |(?P<bracket>/\*.*?\*/)
-      |(?P<text>text:[ \t]*(?:\#[^\n]*)?\r?\n)
-      |(?P<quoted>"(?:[^"\\]|\\.)*")
-      |(?P<number>[0-9]+[KMGkmg]?)
-      |(?P<tag>:[A-Za-z_][A-Za-z0-9_]*)
-      |(?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-      |(?P<punct>[;,\[\](){}])""",
-    re.VERBOSE | re.DOTALL,
-)
-_QUANTIFIERS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-_UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
-_MAX_NUMBER = (1 << 63) - 1
-
-
 @dataclass(slots=True)
-class _Token:
+class Token:
+    """A significant token: ``kind`` is ``punct``, ``string``, ``number``, ``tag`` or ``ident``; ``pos`` is the
+    offset of its first character in the text."""
+
     kind: str
     value: str
     pos: int
 
 
-class _Lexer:
-    """Splits the script into tokens, with offsets that map back to line and column."""
+_QUANTIFIERS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+_UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_TEXT_FIRST_LINE = re.compile(r"text:[ \t]*(?:#[^\n]*)?\r?\n")
+_DOT_STUFFED = re.compile(r"^\.\.", re.MULTILINE)
+_MAX_NUMBER = (1 << 63) - 1
+_PUNCT = {
+    "left_bracket": "[", "right_bracket": "]", "left_parenthesis": "(", "right_parenthesis": ")",
+    "left_cbracket": "{", "right_cbracket": "}", "semicolon": ";", "comma": ",",
+}  # fmt: skip
+_CONTROLS_WITH_TEST = frozenset({"if", "elsif"})
+_BEFORE = frozenset({"identifier", "left_bracket", "left_cbracket", "right_cbracket", "right_parenthesis"})
+_AFTER = frozenset({"left_cbracket", "left_parenthesis"})
+_LOCK = threading.Lock()
+_ACTIVE = threading.local()
+
+
+def _string(raw: str) -> str | None:
+    """The value of a quoted or ``text:`` string token (RFC 5228 §2.4.2); None if ``text:`` is malformed."""
+    if raw.startswith('"'):
+        return _UNESCAPE.sub(r"\1", raw[1:-1]) if "\\" in raw else raw[1:-1]
+    first = _TEXT_FIRST_LINE.match(raw)
+    if first is None:
+        return None
+    body = raw[first.end() :].removesuffix("\r").removesuffix(".")
+    return _DOT_STUFFED.sub(".", body)
+
+
+class _PositionLexer(_SievelibLexer):  # type: ignore[misc]
+    """sievelib's lexer, telling the parser where each token starts and what it closes or opens."""
+
+    def __init__(self, parser: _Parser) -> None:
+        super().__init__(_SievelibParser.lrules)
+        self.owner = parser
+        self.start = 0
+        self.list_start = 0
+
+    def scan(self, text: bytes) -> Iterator[tuple[str, bytes]]:
+        """Tokens as sievelib yields them; a token read again after the parser's one-character rewind is the
+        same token, so its bookkeeping is done once."""
+        last = -1
+        owner = self.owner
+        for ttype, tvalue in super().scan(text):
+            fresh = self.pos != last
+            last = self.start = self.pos
+            if fresh and (ttype in _BEFORE or owner.closing is not None):
+                owner.before(ttype, tvalue)
+            yield ttype, tvalue
+            if ttype in _AFTER:
+                owner.after(ttype, fresh)
+
+
+class _Parser(_SievelibParser):  # type: ignore[misc]
+    """sievelib's parser with our command classes and position bookkeeping (RFC 5228 §8.2)."""
 
     def __init__(self, text: str) -> None:
+        super().__init__()
         self.text = text
-        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.data = text.encode("utf-8", "surrogateescape")
+        self.ascii = text.isascii()
+        self.lexer: _PositionLexer = _PositionLexer(self)
+        self.line_starts = [0] + [m.end() for m in re.finditer(b"\n", self.data)]
+        self.saved: dict[str, Any] = {}
+        self.braces: list[_Node | None] = []
+        self.parens: list[_Node | None] = []
+        self.closing: _Node | None = None
 
     def where(self, pos: int) -> tuple[int, int]:
-        """1-based line and column of an offset."""
+        """1-based line and (character) column of a byte offset."""
         index = bisect.bisect_right(self.line_starts, pos) - 1
-        return index + 1, pos - self.line_starts[index] + 1
+        start = self.line_starts[index]
+        if self.ascii:
+            return index + 1, pos - start + 1
+        return index + 1, len(self.data[start:pos].decode("utf-8", "replace")) + 1
 
     def fail(self, pos: int, message: str) -> SieveSyntaxError:
         line, column = self.where(pos)
         return SieveSyntaxError(line, column, message)
 
-    def tokens(self) -> list[_Token]:
-        """Every significant token, comments and white space dropped (RFC 5228 §2.2, §2.3)."""
-        out: list[_Token] = []
-        text, pos, end = self.text, 0, len(self.text)
-        while pos < end:
-            m = _TOKEN.match(text, pos)
-            if m is None:
-                raise self.fail(pos, self._bad_char(pos))
-            kind = m.lastgroup or ""
-            if kind == "text":
-                value, next_pos = self._multiline(m.end())
-                out.append(_Token("string", value, pos))
-                pos = next_pos
-                continue
-            if kind == "quoted":
-                out.append(_Token("string", _UNESCAPE.sub(r"\1", m.group()[1:-1]), pos))
-            elif kind not in ("ws", "hash", "bracket"):
-                out.append(_Token(kind, m.group(), pos))
-            pos = m.end()
-        out.append(_Token("eof", "", end))
-        return out
+    def current(self) -> _Node | None:
+        """The command sievelib is working on (it keeps it in a private attribute)."""
+        node = getattr(self, "_Parser__curcommand", None)
+        return node if isinstance(node, _Node) else None
 
-    def _bad_char(self, pos: int) -> str:
-        if self.text.startswith("/*", pos):
-            return "unterminated comment"
-        if self.text[pos] == '"':
-            return "unterminated string"
-        return f"unexpected character {self.text[pos]!r}"
+    def register(self, name: str) -> None:
+        """Install the command class for an identifier, remembering what sievelib had under that name."""
+        key = name.lower().capitalize() + "Command"
+        if key in self.saved:
+            return
+        self.saved[key] = _registry.__dict__.get(key, _MISSING)
+        add_commands(_node_class(key))
 
-    def _multiline(self, pos: int) -> tuple[str, int]:
-        """A ``text:`` string up to a line holding a single dot; dot-stuffing undone (RFC 5228 §2.4.2)."""
-        lines: list[str] = []
-        text = self.text
-        while True:
-            nl = text.find("\n", pos)
-            if nl < 0:
-                raise self.fail(pos, "unterminated multi-line string")
-            line = text[pos:nl].removesuffix("\r")
-            if line == ".":
-                return "".join(lines), nl + 1
-            ending = text[pos + len(line) : nl + 1]
-            lines.append((line[1:] if line.startswith("..") else line) + ending)
-            pos = nl + 1
-
-
-class _Parser:
-    """Recursive descent over the token list (RFC 5228 §8.2)."""
-
-    def __init__(self, text: str) -> None:
-        self.lexer = _Lexer(text)
-        self.toks = self.lexer.tokens()
-        self.i = 0
-
-    def peek(self) -> _Token:
-        return self.toks[self.i]
-
-    def take(self) -> _Token:
-        tok = self.toks[self.i]
-        self.i += 1
-        return tok
-
-    def fail(self, tok: _Token, expected: str) -> SieveSyntaxError:
-        found = "end of script" if tok.kind == "eof" else repr(tok.value)
-        return self.lexer.fail(tok.pos, f"expected {expected} but found {found}")
-
-    def commands(self, closing: str) -> list[Command]:
-        out: list[Command] = []
-        while True:
-            tok = self.peek()
-            if tok.kind == "eof" and closing == "eof":
-                return out
-            if tok.kind == "punct" and tok.value == "}" and closing == "}":
-                return out
-            out.append(self.command())
-
-    def command(self) -> Command:
-        tok = self.take()
-        if tok.kind != "ident":
-            raise self.fail(tok, "a command")
-        line, column = self.lexer.where(tok.pos)
-        args, tests, has_list = self.arguments()
-        cmd = Command(tok.value.lower(), args, tests, line, column, has_test_list=has_list)
-        end = self.take()
-        if end.kind == "punct" and end.value == ";":
-            cmd.end_line = self.lexer.where(end.pos)[0]
-            return cmd
-        if end.kind == "punct" and end.value == "{":
-            cmd.block = self.commands("}")
-            cmd.end_line = self.lexer.where(self.take().pos)[0]
-            return cmd
-        raise self.fail(end, "';' or '{'")
-
-    def arguments(self) -> tuple[list[Argument], list[Test], bool]:
-        args: list[Argument] = []
-        while True:
-            tok = self.peek()
-            if tok.kind == "tag":
-                self.i += 1
-                line, column = self.lexer.where(tok.pos)
-                args.append(Tag(tok.value[1:].lower(), line, column))
-            elif tok.kind == "number":
-                self.i += 1
-                args.append(self.number(tok))
-            elif tok.kind == "string" or (tok.kind == "punct" and tok.value == "["):
-                args.append(self.strings())
+    def restore(self) -> None:
+        for key, previous in self.saved.items():
+            if previous is _MISSING:
+                _registry.__dict__.pop(key, None)
             else:
-                break
-        tok = self.peek()
-        if tok.kind == "ident":
-            return args, [self.test()], False
-        if tok.kind == "punct" and tok.value == "(":
-            return args, self.test_list(), True
-        return args, [], False
+                _registry.__dict__[key] = previous
 
-    def number(self, tok: _Token) -> Number:
-        line, column = self.lexer.where(tok.pos)
-        text = tok.value
-        factor = _QUANTIFIERS.get(text[-1].lower(), 1)
-        value = int(text.rstrip("KMGkmg")) * factor
-        if value > _MAX_NUMBER:
-            raise self.lexer.fail(tok.pos, f"number {text} is too large")
-        return Number(value, line, column)
+    def before(self, ttype: str, tvalue: bytes) -> None:
+        """Bookkeeping before sievelib sees a new token."""
+        if self.closing is not None:
+            self.closing.close_list()
+            self.closing = None
+        if ttype == "identifier":
+            self.register(tvalue.decode("ascii"))
+        elif ttype == "left_bracket":
+            self.lexer.list_start = self.lexer.start
+        elif ttype == "left_cbracket":
+            self.braces.append(None)
+        elif ttype == "right_cbracket" and self.braces:
+            owner = self.braces.pop()
+            if owner is not None:
+                owner.end = self.lexer.start
+        elif ttype == "right_parenthesis" and self.parens:
+            self.closing = self.parens.pop()
 
-    def strings(self) -> Strings:
-        tok = self.take()
-        line, column = self.lexer.where(tok.pos)
-        if tok.kind == "string":
-            return Strings([tok.value], False, line, column)
-        values: list[str] = []
-        while True:
-            item = self.take()
-            if item.kind != "string":
-                raise self.fail(item, "a string in the string list")
-            values.append(item.value)
-            sep = self.take()
-            if sep.kind == "punct" and sep.value == "]":
-                return Strings(values, True, line, column)
-            if not (sep.kind == "punct" and sep.value == ","):
-                raise self.fail(sep, "',' or ']'")
+    def after(self, ttype: str, fresh: bool) -> None:
+        """Bookkeeping once sievelib has handled a token: who owns the block or test list it opened."""
+        node = self.current()
+        if node is None or node.is_test and ttype == "left_cbracket":
+            return
+        if ttype == "left_cbracket" and self.braces:
+            node.has_block = True
+            self.braces[-1] = node
+        elif ttype == "left_parenthesis" and fresh:
+            node.open_list()
+            self.parens.append(node)
+
+    def run(self) -> list[Command]:
+        """Parse, then turn sievelib's command objects into our tree."""
+        if not self.parse(self.data):
+            pos = min(self.lexer.pos, len(self.data))
+            raise self.fail(pos, re.sub(r"^line \d+: (parsing error: )?", "", self.error))
+        if self.closing is not None:
+            self.closing.close_list()
+        if self.current() is not None:
+            raise self.fail(len(self.data), "expected ';' or '{' but found end of script")
+        return [node.command() for node in self.result if isinstance(node, _Node)]
+
+
+_MISSING = object()
+
+
+class _Node(_SievelibCommand):  # type: ignore[misc]
+    """Any command or test: sievelib hands it each argument, it records them in order with their position.
+
+    Whether it is a test or a command comes from where it stands (RFC 5228 §8.2): inside the argument list of
+    another node it is a test, otherwise a command; ``if`` and ``elsif`` are controls that take a test.
+    """
+
+    args_definition: ClassVar[list[dict[str, Any]]] = [
+        {"name": "argument", "type": ["tag", "number", "string", "stringlist"]}
+    ]
+    extension: ClassVar[str | None] = None
+    must_follow: ClassVar[list[str] | None] = None
+    accept_children = True
+    has_block: bool
+
+    def __init__(self, parent: _SievelibCommand | None = None) -> None:
+        super().__init__(parent)
+        self.parser: _Parser = _ACTIVE.parser
+        self.start = self.parser.lexer.start
+        self.is_test = isinstance(parent, _Node) and not parent.has_block
+        self._type = "test" if self.is_test else "control" if self.name in _CONTROLS_WITH_TEST else "action"
+        self.args: list[Argument] = []
+        self.tests: list[_Node] = []
+        self.done = self.list_open = self.has_test_list = self.has_block = False
+        self.non_deterministic_args = True
+        self.variable_args_nb = False
+        self.end = 0
+
+    def open_list(self) -> None:
+        """A ``(`` test list starts: commas and ``)`` belong to it until it closes (RFC 5228 §2.6.3)."""
+        self.list_open = self.has_test_list = self.variable_args_nb = True
+        self.non_deterministic_args = False
+
+    def close_list(self) -> None:
+        self.list_open = self.variable_args_nb = False
+        self.done = True
+
+    def iscomplete(self, atype: str | None = None, avalue: str | None = None) -> bool:
+        return self.done or (bool(self.tests) and not self.list_open)
+
+    def reassign_arguments(self) -> None:
+        self.done = True
+
+    def complete_cb(self) -> None:
+        self.end = self.parser.lexer.start
+
+    def addchild(self, child: _SievelibCommand) -> bool:
+        self.children.append(child)
+        return True
+
+    def check_next_arg(self, atype: str, avalue: Any, add: bool = True, check_extension: bool = True) -> bool:
+        """Take one argument or test; arguments come before tests, one test unless in a list (RFC 5228 §8.2)."""
+        if atype == "test":
+            if not add:
+                return True
+            if self.list_open or not (self.tests or self.done):
+                self.tests.append(avalue)
+                return True
+            return False
+        if self.done or self.tests:
+            return False
+        self.args.append(self.argument(atype, avalue))
+        return True
+
+    def argument(self, atype: str, value: Any) -> Argument:
+        lexer = self.parser.lexer
+        pos = lexer.list_start if atype == "stringlist" else lexer.start
+        line, column = self.parser.where(pos)
+        if atype == "tag":
+            return Tag(value[1:].lower(), line, column)
+        if atype == "number":
+            number = int(value.rstrip("KMGkmg")) * _QUANTIFIERS.get(value[-1].lower(), 1)
+            if number > _MAX_NUMBER:
+                raise SieveSyntaxError(line, column, f"number {value} is too large")
+            return Number(number, line, column)
+        values = [_string(v) for v in (value if atype == "stringlist" else [value])]
+        if None in values:
+            raise SieveSyntaxError(line, column, "expected a line break after 'text:'")
+        return Strings([v for v in values if v is not None], atype == "stringlist", line, column)
 
     def test(self) -> Test:
-        tok = self.take()
-        if tok.kind != "ident":
-            raise self.fail(tok, "a test")
-        line, column = self.lexer.where(tok.pos)
-        args, tests, has_list = self.arguments()
-        return Test(tok.value.lower(), args, tests, line, column, has_test_list=has_list)
+        line, column = self.parser.where(self.start)
+        tests = [t.test() for t in self.tests]
+        return Test(self.name, self.args, tests, line, column, has_test_list=self.has_test_list)
 
-    def test_list(self) -> list[Test]:
-        self.take()
-        tests = [self.test()]
-        while True:
-            sep = self.take()
-            if sep.kind == "punct" and sep.value == ")":
-                return tests
-            if not (sep.kind == "punct" and sep.value == ","):
-                raise self.fail(sep, "',' or ')'")
-            tests.append(self.test())
+    def command(self) -> Command:
+        line, column = self.parser.where(self.start)
+        block = [c.command() for c in self.children if isinstance(c, _Node)] if self.has_block else None
+        end_line = self.parser.where(self.end)[0] if self.end else line
+        tests = [t.test() for t in self.tests]
+        return Command(self.name, self.args, tests, line, column, block, self.has_test_list, end_line)
+
+
+_CLASSES: dict[str, type[_Node]] = {}
+
+
+def _node_class(key: str) -> type[_Node]:
+    """The command class sievelib finds under ``key`` (``FileintoCommand`` for ``fileinto``)."""
+    cls = _CLASSES.get(key)
+    if cls is None:
+        cls = type(key, (_Node,), {})
+        if len(_CLASSES) < 4096:
+            _CLASSES[key] = cls
+    return cls
 
 
 def parse(text: str) -> list[Command]:
@@ -285,5 +364,34 @@ def parse(text: str) -> list[Command]:
     Raises:
         SieveSyntaxError: the script does not follow the grammar of RFC 5228 §8.
     """
-    parser = _Parser(text)
-    return parser.commands("eof")
+    with _LOCK:
+        parser = _Parser(text)
+        _ACTIVE.parser = parser
+        try:
+            return parser.run()
+        finally:
+            parser.restore()
+            _ACTIVE.parser = None
+
+
+def tokens(text: str) -> list[Token]:
+    """The significant tokens of a text as sievelib's lexer cuts them, comments dropped (RFC 5228 §2.2, §2.3).
+
+    Raises:
+        SieveSyntaxError: a character that starts no token.
+    """
+    data = text.encode("utf-8", "surrogateescape")
+    lexer = _SievelibLexer(_SievelibParser.lrules)
+    out: list[Token] = []
+    try:
+        for ttype, raw in lexer.scan(data):
+            pos = lexer.pos if text.isascii() else len(data[: lexer.pos].decode("utf-8", "replace"))
+            if ttype in _PUNCT:
+                out.append(Token("punct", _PUNCT[ttype], pos))
+            elif ttype in ("string", "multiline"):
+                out.append(Token("string", _string(raw.decode("utf-8", "surrogateescape")) or "", pos))
+            elif ttype != "hash_comment" and ttype != "bracket_comment":
+                out.append(Token({"identifier": "ident"}.get(ttype, ttype), raw.decode("ascii"), pos))
+    except Exception as exc:  # sievelib's ParseError
+        raise SieveSyntaxError(1, lexer.pos + 1, str(exc)) from exc
+    return out

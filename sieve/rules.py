@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from .actions import quote
-from .parse import _Lexer, _Token
+from .parse import Token, tokens
 
 __all__ = [
     "VACATION_RULE",
@@ -95,10 +95,10 @@ def sieve_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _top_level_split(text: str, tokens: list[_Token], sep: str) -> list[str]:
+def _top_level_split(text: str, toks: list[Token], sep: str) -> list[str]:
     """Split ``text`` at ``sep`` punctuation outside brackets and parentheses."""
     parts, depth, start = [], 0, 0
-    for tok in tokens:
+    for tok in toks:
         if tok.kind != "punct":
             continue
         if tok.value in "([{":
@@ -114,9 +114,9 @@ def _top_level_split(text: str, tokens: list[_Token], sep: str) -> list[str]:
     return parts
 
 
-def _tokens(text: str) -> list[_Token]:
+def _tokens(text: str) -> list[Token]:
     try:
-        return _Lexer(text).tokens()
+        return tokens(text)
     except Exception as exc:
         raise RulesFormatError(str(exc)) from exc
 
