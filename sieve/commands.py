@@ -195,6 +195,7 @@ def _fileinto(c: Compiler, b: Bound, depth: int) -> Op:
 def _redirect(c: Compiler, b: Bound, depth: int) -> Op:
     address, copy = c.string(b.pos[0]), "copy" in b.tags
     const = _const(c, address)
+    c.note("redirect", b.pos[0] or b.node, const)
     if const is not None and not _ADDRESS.match(const.strip()):
         c.error(b.pos[0] or b.node, f"specified redirect address '{const}' is invalid")
 
@@ -221,6 +222,7 @@ def _vacation_seconds(c: Compiler, b: Bound) -> int:
         seconds = c.number(b.tags["seconds"])
     else:
         seconds = c.number(b.tags["days"]) * 86400 if "days" in b.tags else 7 * 86400
+    c.note("vacation-seconds", b.node, str(seconds))
     low, high = c.policy.min_vacation_seconds, c.policy.max_vacation_seconds
     return min(max(seconds, low), high)
 

@@ -40,6 +40,9 @@ class Program:
     required: frozenset[str]
     policy: Policy
     source_size: int = 0
+    #: Literal facts noted while compiling, for checks made after it: ``(kind, line, column, value)`` with the
+    #: kinds ``redirect`` (the address, or None when computed) and ``vacation-seconds``.
+    notes: tuple[tuple[str, int, int, str | None], ...] = ()
 
 
 @dataclass(slots=True)
@@ -63,11 +66,16 @@ class Compiler:
         self.required: set[str] = set()
         self.globals: set[str] = set()
         self.included: set[tuple[str, str]] = set()
+        self.notes: list[tuple[str, int, int, str | None]] = []
 
     # -- diagnostics and extensions -----------------------------------------------------------------------
     def error(self, node: Command | Test | Argument, message: str) -> None:
         """Record a diagnostic at a node."""
         self.errors.append(Diagnostic(node.line, node.column, message))
+
+    def note(self, kind: str, node: Command | Test | Argument, value: str | None) -> None:
+        """Remember a literal fact for the checks made after compiling (see :attr:`Program.notes`)."""
+        self.notes.append((kind, node.line, node.column, value))
 
     def has(self, ext: str) -> bool:
         """Whether the script required ``ext`` (RFC 5228 §3.2)."""
@@ -319,7 +327,7 @@ class Compiler:
         block = self.block(nodes, 0, top=True)
         if self.errors:
             raise SieveCompileError(self.errors)
-        return Program(block, frozenset(self.required), self.policy, size)
+        return Program(block, frozenset(self.required), self.policy, size, tuple(self.notes))
 
 
 def _what(node: Command | Test) -> str:

@@ -14,6 +14,7 @@ from typing import Protocol
 
 __all__ = [
     "DEFAULT_EXTENSIONS",
+    "AuthenticationUnavailable",
     "Authenticator",
     "Environment",
     "Policy",
@@ -33,9 +34,19 @@ DEFAULT_EXTENSIONS: frozenset[str] = frozenset(
 
 
 class Authenticator(Protocol):
-    """Checks a login for ManageSieve (RFC 5804 §2.1); returns the canonical user name or None."""
+    """Checks a login for ManageSieve (RFC 5804 §2.1); returns the canonical user name or None.
 
-    def authenticate(self, login: str, password: str, authzid: str = "") -> str | None: ...
+    ``remote_addr`` lets the host throttle by client address. When the host cannot decide now (its directory is
+    down) it raises :class:`AuthenticationUnavailable`, which ManageSieve answers with ``NO (TRYLATER)``.
+    """
+
+    def authenticate(
+        self, login: str, password: str, authzid: str = "", remote_addr: str = ""
+    ) -> str | None: ...
+
+
+class AuthenticationUnavailable(Exception):
+    """The host cannot check logins for now (RFC 5804 §1.3 TRYLATER)."""
 
 
 class ScriptLocator(Protocol):
@@ -72,6 +83,8 @@ class Policy:
     min_vacation_seconds: int = 0
     max_vacation_seconds: int = 90 * 24 * 3600
     extensions: frozenset[str] = DEFAULT_EXTENSIONS
+    #: Domains ``redirect`` may forward to (their subdomains too); empty: any domain.
+    redirect_domains: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)

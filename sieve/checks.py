@@ -1,0 +1,97 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The site policy applied to every script that is stored: compile checks, then the checks made after compiling.
+
+The compiler (:mod:`compile`) already refuses extensions the policy does not allow (RFC 5228 §3.2, as an unknown
+capability, like Pigeonhole) and limits size and nesting. Here, over the literal facts it noted
+(:attr:`Program.notes`), we add what an académie asks: ``redirect`` only to allowed domains and at most
+``max_redirects`` distinct addresses (RFC 5228 §4.2), and no vacation period below the minimum (RFC 5230 §4.1).
+A redirect to a computed address (a variable, RFC 5229) is refused when the domains are restricted, since it
+cannot be checked before the message arrives.
+
+:func:`report` formats errors the way Pigeonhole's ManageSieve does (RFC 5804 §2.6 answers ``NO`` with them):
+``name: line N: error: message.`` and a last line ``name: error: validation failed.``
+"""
+
+from __future__ import annotations
+
+from .compile import Program, compile_script
+from .errors import Diagnostic, SieveCompileError
+from .host import Policy, ScriptLocator
+
+__all__ = ["check_script", "policy_problems", "redirect_allowed", "report"]
+
+
+def redirect_allowed(address: str, domains: frozenset[str]) -> bool:
+    """Whether ``address`` lies in one of ``domains`` or their subdomains (any domain when empty)."""
+    if not domains:
+        return True
+    domain = address.strip().rpartition("@")[2].rstrip(">").lower().rstrip(".")
+    return any(domain == d or domain.endswith("." + d) for d in domains)
+
+
+def _allowed_text(domains: frozenset[str]) -> str:
+    return ", ".join(sorted(domains))
+
+
+def policy_problems(program: Program, policy: Policy) -> list[Diagnostic]:
+    """The site-policy errors of a compiled program (empty when it complies)."""
+    problems: list[Diagnostic] = []
+    targets: set[str] = set()
+    for kind, line, column, value in program.notes:
+        if kind == "redirect":
+            problems.extend(_redirect_problems(line, column, value, policy, targets))
+        elif kind == "vacation-seconds" and value is not None and int(value) < policy.min_vacation_seconds:
+            problems.append(
+                Diagnostic(line, column, _vacation_message(int(value), policy.min_vacation_seconds))
+            )
+    return problems
+
+
+def _redirect_problems(line: int, column: int, value: str | None, policy: Policy,
+                       targets: set[str]) -> list[Diagnostic]:  # fmt: skip
+    domains = policy.redirect_domains
+    if value is None:
+        targets.add(f"?{line}:{column}")
+        if domains:
+            return [Diagnostic(line, column, "redirect to a computed address is not allowed: mail may only be "
+                               f"forwarded to addresses in {_allowed_text(domains)}")]  # fmt: skip
+    elif not redirect_allowed(value, domains):
+        return [Diagnostic(line, column, f"redirect to '{value.strip()}' is not allowed: mail may only be "
+                           f"forwarded to addresses in {_allowed_text(domains)}")]  # fmt: skip
+    else:
+        targets.add(value.strip().lower())
+    if len(targets) > policy.max_redirects:
+        return [Diagnostic(line, column, f"too many redirect actions: at most {policy.max_redirects} "
+                           "distinct addresses may be forwarded to")]  # fmt: skip
+    return []
+
+
+def _vacation_message(seconds: int, minimum: int) -> str:
+    def show(n: int) -> str:
+        return f"{n // 86400} day(s)" if n % 86400 == 0 else f"{n} second(s)"
+
+    return f"vacation period of {show(seconds)} is below the minimum of {show(minimum)}"
+
+
+def check_script(text: str, policy: Policy, locator: ScriptLocator | None = None) -> Program:
+    """Compile ``text`` and apply the site policy.
+
+    Raises:
+        SieveCompileError: with every compile and policy error, each with its line and column.
+    """
+    program = compile_script(text, policy, locator)
+    problems = policy_problems(program, policy)
+    if problems:
+        raise SieveCompileError(problems)
+    return program
+
+
+def report(name: str | None, error: SieveCompileError) -> str:
+    """Errors in Pigeonhole's form: ``name: line N: error: message.`` then ``name: error: validation failed.``"""
+    prefix = f"{name}: " if name else ""
+    lines = []
+    for diag in error.diagnostics:
+        message = diag.message.rstrip(".")
+        lines.append(f"{prefix}line {diag.line}: error: {message}.")
+    lines.append(f"{prefix}error: validation failed.")
+    return "\r\n".join(lines) + "\r\n"

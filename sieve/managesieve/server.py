@@ -1,0 +1,182 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The ManageSieve server (RFC 5804): asyncio moves bytes between sockets and the sans-IO core.
+
+Each connection gets a :class:`~.protocol.Reader` and a :class:`~.commands.Session`; commands run in a small
+thread pool because the script store writes with ``fsync`` and the host's authenticator may wait on a directory.
+STARTTLS (RFC 5804 §2.2) upgrades the stream with the configured certificate and drops anything the client sent
+before the handshake. A connection idle longer than ``idle_timeout`` gets ``BYE`` (RFC 5804 §1.2 allows the
+server to close), and so does a client that breaks the wire format (:class:`~.protocol.ProtocolViolation`).
+
+:meth:`ManageSieveServer.start_in_thread` runs the server in a thread with its own event loop, so a host whose
+main thread serves something else (HTTP) can run both; :meth:`ManageSieveServer.stop` ends it cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from .commands import Reply, Session
+from .protocol import ProtocolViolation, Reader, response
+
+__all__ = ["ManageSieveServer", "ServerSettings"]
+
+log = logging.getLogger("groupware.sieve.managesieve")
+
+IDLE_BYE = "Disconnected for inactivity."
+SHUTDOWN_BYE = "Server shutting down."
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """Where to listen and the limits of a connection."""
+
+    hosts: tuple[tuple[str, int], ...] = (("127.0.0.1", 4190),)
+    ssl_context: ssl.SSLContext | None = None
+    idle_timeout: float = 1800.0
+    max_line: int = 8192
+    max_literal: int = 1 << 20
+    max_skip: int = 16 << 20
+    workers: int = 16
+    max_connections: int = 1000
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class ManageSieveServer:
+    """Serves ManageSieve; ``session_factory(remote_addr)`` builds the session of each connection."""
+
+    def __init__(self, settings: ServerSettings, session_factory: Callable[[str], Session]) -> None:
+        self.settings = settings
+        self.session_factory = session_factory
+        self._servers: list[asyncio.Server] = []
+        self._executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="managesieve")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stopping: asyncio.Event | None = None
+        self._startup_error: BaseException | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+        self.addresses: list[tuple[str, int]] = []
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Bind every configured address (port 0 picks a free port; see :attr:`addresses`)."""
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        for host, port in self.settings.hosts:
+            server = await asyncio.start_server(self._connection, host, port, limit=1 << 16)
+            self._servers.append(server)
+            for sock in server.sockets:
+                self.addresses.append(sock.getsockname()[:2])
+        for host, port in self.addresses:
+            log.info("listening", extra={"event": "listening", "url": f"sieve://{host}:{port}/"})
+
+    async def serve(self) -> None:
+        """Serve until :meth:`stop`."""
+        assert self._stopping is not None
+        await self._stopping.wait()
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop accepting, say BYE to open connections and wait for them."""
+        for server in self._servers:
+            server.close()
+        for task in list(self._connections):
+            task.cancel()
+        if self._connections:
+            await asyncio.wait(self._connections, timeout=5)
+        for server in self._servers:
+            await server.wait_closed()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def start_in_thread(self) -> None:
+        """Start in a daemon thread with its own event loop; returns once listening (or raises)."""
+        self._thread = threading.Thread(target=self._run_thread, name="managesieve", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._startup_error is not None:
+            raise self._startup_error
+
+    def _run_thread(self) -> None:
+        async def main() -> None:
+            try:
+                await self.start()
+            except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+                self._startup_error = exc
+                self._ready.set()
+                return
+            self._ready.set()
+            await self.serve()
+
+        asyncio.run(main())
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the server to stop (thread-safe) and wait for its thread."""
+        if self._loop is not None and self._stopping is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._stopping.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    # -- one connection -----------------------------------------------------------------------------------
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        peer = writer.get_extra_info("peername")
+        remote = str(peer[0]) if peer else ""
+        try:
+            if len(self._connections) > self.settings.max_connections:
+                writer.write(response("BYE", "Too many connections."))
+                return
+            await self._converse(reader, writer, self.session_factory(remote))
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                writer.write(response("BYE", SHUTDOWN_BYE))
+        except (ConnectionError, ssl.SSLError, OSError) as exc:
+            log.debug("connection lost", extra={"event": "connection_lost", "error": str(exc)})
+        finally:
+            self._connections.discard(task)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.drain(), 2)
+                writer.close()
+                await asyncio.wait_for(writer.wait_closed(), 2)
+
+    async def _converse(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: Session
+    ) -> None:
+        s = self.settings
+        wire = Reader(s.max_line, s.max_literal, s.max_skip)
+        writer.write(session.greeting())
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                line = wire.next_line()
+            except ProtocolViolation as exc:
+                writer.write(response("BYE", str(exc)))
+                return
+            if line is None:
+                try:
+                    data = await asyncio.wait_for(reader.read(1 << 16), s.idle_timeout)
+                except TimeoutError:
+                    writer.write(response("BYE", IDLE_BYE))
+                    return
+                if not data:
+                    return
+                wire.feed(data)
+                continue
+            reply: Reply = await loop.run_in_executor(self._executor, session.handle, line)
+            writer.write(reply.data)
+            await writer.drain()
+            if reply.close:
+                return
+            if reply.starttls and s.ssl_context is not None:
+                await writer.start_tls(s.ssl_context)
+                wire.reset()
+                writer.write(session.tls_started())
