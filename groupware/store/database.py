@@ -1,0 +1,131 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""SQLite connections and transactions: one connection per thread (and per process), WAL journal.
+
+In WAL mode readers never wait for a writer and a writer never waits for readers; writers take the database's
+write lock at ``BEGIN IMMEDIATE`` and wait for each other up to ``busy_timeout``, across threads and processes.
+A write transaction is re-entrant within a thread: inner units run in a ``SAVEPOINT`` so that a failed unit
+(e.g. a UID conflict) is undone without undoing the rest of the outer transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from groupware.store.schema import SCHEMA, SCHEMA_VERSION
+
+__all__ = ["Database"]
+
+SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+class _ThreadState(threading.local):
+    pid: int = -1
+    connection: sqlite3.Connection | None = None
+    depth: int = 0
+
+
+class Database:
+    """An SQLite database file shared by every thread and process that opens it."""
+
+    def __init__(self, path: str, synchronous: str = "FULL", busy_timeout: float = 30.0) -> None:
+        if synchronous.upper() not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
+        self.path = path
+        self._synchronous = synchronous.upper()
+        self._busy_timeout = busy_timeout
+        self._state = _ThreadState()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        self._create_schema()
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (a new one after ``fork``)."""
+        state = self._state
+        if state.connection is None or state.pid != os.getpid():
+            state.connection, state.pid, state.depth = self._open(), os.getpid(), 0
+        return state.connection
+
+    def _create_schema(self) -> None:
+        with self.write() as conn:
+            for statement in SCHEMA:
+                conn.execute(statement)
+            conn.execute("INSERT INTO meta (name, value) VALUES ('schema_version', ?) ON CONFLICT (name) DO NOTHING",
+                         (str(SCHEMA_VERSION),))
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside :meth:`write`."""
+        return self._state.depth > 0 and self._state.pid == os.getpid()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; nested calls run in a savepoint of the outer one."""
+        conn = self.connection()
+        state = self._state
+        if state.depth == 0:
+            conn.execute("BEGIN IMMEDIATE")
+            state.depth = 1
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+            finally:
+                state.depth = 0
+            return
+        name = f"unit{state.depth}"
+        conn.execute(f"SAVEPOINT {name}")
+        state.depth += 1
+        try:
+            yield conn
+        except BaseException:
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+            raise
+        else:
+            conn.execute(f"RELEASE {name}")
+        finally:
+            state.depth -= 1
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for several statements (inside a write transaction: that transaction)."""
+        conn = self.connection()
+        if self._state.depth > 0:
+            yield conn
+            return
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection this object opened (call when no thread uses it any more)."""
+        with self._all_lock:
+            connections, self._all = self._all, []
+        for conn in connections:
+            try:
+                conn.close()
+            except sqlite3.ProgrammingError:  # opened by another thread; it goes with its thread
+                pass
+        self._state = _ThreadState()

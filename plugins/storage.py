@@ -1,0 +1,319 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Radicale storage adapter over the indexed engine :mod:`groupware.store` (``[storage] type =
+groupware.plugins.storage``).
+
+* The database is ``<filesystem_folder>/groupware.sqlite`` unless ``[storage] database`` names another file;
+  ``[storage] synchronous`` (``FULL`` by default) is SQLite's durability level.
+* No global lock: ``acquire_lock("w")`` opens one write transaction for the request, so the checks Radicale makes
+  (existence, If-Match, UID) and the write commit together, and the answer leaves only after the commit. Readers
+  take no lock at all.
+* ``get_filtered`` answers from the indexes and says ``True`` only where the index decides exactly; ``has_uid``
+  uses the UID index; ``sync`` reads the change log in O(changes) (RFC 6578); etag, ctag and properties are
+  one-row reads. Items come back with etag, UID, component and time range filled in, so nothing re-parses them.
+* An unknown sync token raises :class:`ValueError`, which Radicale answers ``403`` with ``DAV:valid-sync-token``
+  (RFC 6578 §3.2); DAVx5 then re-syncs from scratch.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import posixpath
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, overload
+
+from radicale import item as radicale_item
+from radicale import pathutils, storage, types
+from radicale.item import filter as radicale_filter
+from radicale.log import logger
+
+from groupware.store import (
+    TIMESTAMP_MAX,
+    TIMESTAMP_MIN,
+    CollectionRecord,
+    ItemData,
+    Store,
+    StoredItem,
+    contact_values,
+)
+
+__all__ = ["Collection", "Storage", "index_item", "open_store"]
+
+# Instances of a recurring calendar object kept in the index: at most this many, starting before the horizon.
+MAX_INSTANCES = 400
+HORIZON = timedelta(days=3 * 366)
+SUFFIXES = {"VCALENDAR": ".ics", "VADDRESSBOOK": ".vcf"}
+
+_stores: dict[str, Store] = {}
+_stores_lock = threading.Lock()
+
+
+def open_store(path: str, synchronous: str = "FULL") -> Store:
+    """The process's :class:`Store` for the database ``path`` (one per file, shared by every thread)."""
+    path = os.path.abspath(path)
+    with _stores_lock:
+        if path not in _stores:
+            _stores[path] = Store(path, synchronous=synchronous)
+        return _stores[path]
+
+
+@functools.lru_cache(maxsize=8192)
+def http_date(timestamp: int) -> str:
+    """RFC 9110 §5.6.7 IMF-fixdate of a POSIX timestamp."""
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(timestamp))
+
+
+def _instances(vobject_item: Any, component: str) -> tuple[tuple[tuple[int, int], ...], int]:
+    """The time ranges of the object's instances, as Radicale's own time-range test walks them (RFC 4791 §9.9),
+    and the time before which the list is complete (``TIMESTAMP_MIN``: unknown)."""
+    if component not in ("VEVENT", "VTODO", "VJOURNAL"):
+        return (), TIMESTAMP_MIN
+    spans: list[tuple[int, int]] = []
+    until = TIMESTAMP_MAX
+    horizon = datetime.now(UTC) + HORIZON
+
+    def range_fn(start: datetime, end: datetime, is_recurrence: bool) -> bool:
+        nonlocal until
+        if not is_recurrence and (len(spans) >= MAX_INSTANCES or start > horizon):
+            until = math.floor(start.timestamp())
+            return True
+        spans.append((math.floor(start.timestamp()), math.ceil(end.timestamp())))
+        return False
+
+    try:
+        radicale_filter.visit_time_ranges(vobject_item, component, range_fn, lambda start: False)
+    except Exception:  # noqa: BLE001 - Radicale's own check meets the same problem and reports it
+        return (), TIMESTAMP_MIN
+    return tuple(spans), until
+
+
+def index_item(href: str, item: radicale_item.Item, tag: str) -> ItemData:
+    """The engine's record of ``item`` with its index data, from the already parsed item (no second parse)."""
+    text, etag, uid, name, component = item.serialize(), item.etag, item.uid, item.name, item.component_name
+    if tag == "VCALENDAR":
+        instances, until = _instances(item.vobject_item, component)
+        return ItemData(href, text, etag, uid, name, component, item.time_range, instances, until)
+    if tag == "VADDRESSBOOK" and name == "VCARD":
+        contact = tuple(contact_values(item.vobject_item))
+        return ItemData(href, text, etag, uid, name, component, item.time_range, contact=contact)
+    return ItemData(href, text, etag, uid, name, component, item.time_range)
+
+
+class Collection(storage.BaseCollection):
+    """A collection backed by one row of the engine; its etag, tag and properties are read with it."""
+
+    def __init__(self, storage_: Storage, record: CollectionRecord) -> None:
+        self._storage = storage_
+        self._store = storage_.store
+        self._record = record
+        self._props: dict[str, str] | None = None
+
+    @property
+    def path(self) -> str:
+        return self._record.path
+
+    @property
+    def etag(self) -> str:
+        """O(1): the collection's generation and revision (changes with every item or property change)."""
+        return self._record.etag
+
+    @property
+    def tag(self) -> str:
+        return self._record.tag
+
+    @property
+    def last_modified(self) -> str:
+        return http_date(self._record.modified)
+
+    def _item(self, stored: StoredItem) -> radicale_item.Item:
+        return radicale_item.Item(
+            collection=self, href=stored.href, last_modified=http_date(stored.modified), text=stored.text,
+            etag=stored.etag, uid=stored.uid, name=stored.name, component_name=stored.component,
+            time_range=stored.span)
+
+    def sync(self, old_token: str = "") -> tuple[str, Iterable[str]]:
+        """RFC 6578 §3.2: the current token and the hrefs changed or deleted since ``old_token``."""
+        return self._store.changes_since(self._record.id, old_token)
+
+    def get_multi(self, hrefs: Iterable[str]) -> Iterator[tuple[str, radicale_item.Item | None]]:
+        for href, stored in self._store.get_items(self._record.id, hrefs):
+            yield href, self._item(stored) if stored is not None else None
+
+    def get_all(self) -> Iterator[radicale_item.Item]:
+        return (self._item(stored) for stored in self._store.iter_items(self._record.id))
+
+    def get_filtered(self, filters: Iterable[ET.Element]) -> Iterator[tuple[radicale_item.Item, bool]]:
+        """Items that may match ``filters``, flagged ``True`` where the index decided exactly."""
+        filters = list(filters)
+        if not self.tag:
+            return
+        if self.tag == "VADDRESSBOOK" and filters:
+            stored_items, exact = self._store.contact_query(self._record.id, filters)
+            for stored in stored_items:
+                yield self._item(stored), exact
+            return
+        if self.tag == "VCALENDAR":
+            yield from self._time_filtered(filters)
+            return
+        for item in self.get_all():
+            yield item, False
+
+    def _time_filtered(self, filters: list[ET.Element]) -> Iterator[tuple[radicale_item.Item, bool]]:
+        """RFC 4791 §9.9: span prefilter, then the instance index where Radicale's own rule is not exact."""
+        tag, start, end, simple = radicale_filter.simplify_prefilters(filters, self.tag)
+        for stored, overlaps in self._store.time_range(self._record.id, tag, start, end):
+            item_start, item_end = stored.span
+            if simple and (start <= item_start or item_end <= end):
+                yield self._item(stored), True
+            elif simple and tag is not None and overlaps is not None:
+                if overlaps:
+                    yield self._item(stored), True
+            else:
+                yield self._item(stored), False
+
+    def has_uid(self, uid: str) -> bool:
+        return self._store.has_uid(self._record.id, uid)
+
+    def upload(self, href: str, item: radicale_item.Item) -> tuple[radicale_item.Item, radicale_item.Item | None]:
+        if not pathutils.is_safe_path_component(href):
+            raise pathutils.UnsafePathError(href)
+        if self._store.get_collection(posixpath.join(self.path, href) if self.path else href) is not None:
+            raise ValueError(f"a collection already exists at {href!r} in {self.path!r}")
+        stored, old = self._store.put_item(self._record.id, index_item(href, item, self.tag))
+        self._refresh()
+        return self._item(stored), self._item(old) if old is not None else None
+
+    def delete(self, href: str | None = None) -> None:
+        if href is None:
+            self._store.delete_collection(self.path)
+            return
+        if self._store.delete_item(self._record.id, href) is None:
+            raise storage.ComponentNotFoundError(href)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self._record = self._store.collection(self.path)
+        self._props = None
+
+    @overload
+    def get_meta(self, key: None = None) -> Mapping[str, str]: ...
+
+    @overload
+    def get_meta(self, key: str) -> str | None: ...
+
+    def get_meta(self, key: str | None = None) -> Mapping[str, str] | str | None:
+        if self._props is None:
+            self._props = dict(radicale_item.check_and_sanitize_props(self._record.props))
+        return self._props if key is None else self._props.get(key)
+
+    def set_meta(self, props: Mapping[str, str]) -> None:
+        checked = radicale_item.check_and_sanitize_props(dict(props))
+        self._record = self._store.set_props(self._record.id, checked)
+        self._props = None
+
+
+@contextmanager
+def _no_child_context(path: str, href: str | None) -> Iterator[None]:
+    yield
+
+
+class Storage(storage.BaseStorage):
+    """``[storage] type = groupware.plugins.storage``."""
+
+    _is_collision_free = True
+    _supports_unicode = True
+    _supports_trailing_whitespace = True
+    _supports_problematic_chars = True
+
+    def __init__(self, configuration: Any) -> None:
+        super().__init__(configuration)
+        folder = configuration.get("storage", "filesystem_folder")
+        database = self._option("database") or os.path.join(folder, "groupware.sqlite")
+        self.store = open_store(database, self._option("synchronous") or "FULL")
+        logger.info("Storage database: %r", self.store.db.path)
+
+    def _option(self, name: str) -> str:
+        try:
+            return str(self.configuration.get("storage", name) or "")
+        except KeyError:
+            return ""
+
+    def discover(self, path: str, depth: str = "0",
+                 child_context_manager: Callable[[str, str | None], AbstractContextManager[None]] | None = None,
+                 user_groups: set[str] = set()) -> Iterator[types.CollectionOrItem]:  # noqa: B006 (Radicale's API)
+        context = child_context_manager or _no_child_context
+        sane_path = pathutils.strip_path(path)
+        record = self.store.get_collection(sane_path)
+        if record is None:
+            parent_path, _, href = sane_path.rpartition("/")
+            parent = self.store.get_collection(parent_path) if href else None
+            if parent is not None:
+                stored = self.store.get_item(parent.id, href)
+                if stored is not None:
+                    yield Collection(self, parent)._item(stored)
+            return
+        collection = Collection(self, record)
+        yield collection
+        if depth == "0":
+            return
+        for item in collection.get_all():
+            with context(sane_path, item.href):
+                yield item
+        for child in self.store.children(sane_path):
+            with context(child.path, None):
+                yield Collection(self, child)
+
+    def create_collection(self, href: str, items: Iterable[radicale_item.Item] | None = None,
+                          props: Mapping[str, str] | None = None
+                          ) -> tuple[Collection, dict[str, radicale_item.Item], list[str]]:
+        sane_path = pathutils.strip_path(href)
+        if not props:
+            return Collection(self, self.store.ensure_collection(sane_path)), {}, []
+        tag = props.get("tag", "")
+        data = list(self._hrefs_for(items, tag)) if items is not None and tag in SUFFIXES else []
+        try:
+            record, replaced, new_hrefs = self.store.create_collection(sane_path, dict(props), data)
+        except LookupError as exc:
+            raise ValueError(f"Failed to create collection {href!r}: {exc}") from exc
+        collection = Collection(self, record)
+        return collection, {h: collection._item(old) for h, old in replaced.items()}, new_hrefs
+
+    @staticmethod
+    def _hrefs_for(items: Iterable[radicale_item.Item], tag: str) -> Iterator[ItemData]:
+        """Name each item of a whole-collection upload like Radicale does: ``UID.ics``, else a random name."""
+        suffix, taken = SUFFIXES[tag], set[str]()
+        for item in items:
+            uid = item.uid
+            href = uid if uid.lower().endswith(suffix) else uid + suffix
+            if not uid or not pathutils.is_safe_path_component(href) or href in taken:
+                href = radicale_item.find_available_uid(taken.__contains__, suffix)
+            taken.add(href)
+            yield index_item(href, item, tag)
+
+    def move(self, item: radicale_item.Item, to_collection: storage.BaseCollection, to_href: str) -> None:
+        assert isinstance(item.collection, Collection) and isinstance(to_collection, Collection)
+        assert item.href is not None
+        if not pathutils.is_safe_path_component(to_href):
+            raise pathutils.UnsafePathError(to_href)
+        self.store.move_item(item.collection._record.id, item.href, to_collection._record.id, to_href)
+
+    @types.contextmanager
+    def acquire_lock(self, mode: str, user: str = "", *args: Any, **kwargs: Any) -> Iterator[None]:
+        """``"w"``: one write transaction for the request (committed before the answer); ``"r"``: nothing."""
+        if mode == "w" and not self.store.db.in_transaction:
+            with self.store.transaction():
+                yield
+        else:
+            yield
+
+    def verify(self) -> bool:
+        problems = self.store.verify()
+        for problem in problems:
+            logger.error("Storage verification: %s", problem)
+        return not problems
