@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The ``groupware`` command: ``serve``, ``check-config``, ``sieve …`` and ``directory generate``."""
+"""The ``groupware`` command: ``serve``, ``check-config``, ``sieve …``, ``directory generate``, ``storage …``."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from groupware import __version__, logs
 from groupware import config as config_module
@@ -64,12 +66,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log.info("starting", extra={"event": "starting", "version": __version__, "config": path,
                                 "directory": loaded.directory.type})
     server.install_signal_handlers()
-    server.Server(loaded).run()
-    return 0
+    from groupware import managesieve_door
+
+    return managesieve_door.run_beside(server.Server(loaded), loaded)
 
 
 def cmd_sieve(args: argparse.Namespace) -> int:
     """Delegate ``groupware sieve …`` to the Sieve module's command line."""
+    from groupware import managesieve_door
+
+    if managesieve_door.handles(args.rest):  # a user's scripts in the configured store
+        return managesieve_door.cli(args.rest)
     try:
         from groupware.sieve import cli as sieve_cli
     except ImportError as exc:  # pragma: no cover - the module ships with the package
@@ -84,6 +91,98 @@ def cmd_directory_generate(args: argparse.Namespace) -> int:
 
     argv = ["--staff", str(args.staff), "--out", args.out, "--seed", str(args.seed)]
     return int(generate.main(argv) or 0)
+
+
+def _radicale_folder(folder: str, fsync: bool) -> Any:
+    """Stock Radicale ``multifilesystem`` storage on ``folder`` (the directory holding ``collection-root``)."""
+    import radicale.config
+    import radicale.storage
+
+    configuration = radicale.config.load()
+    configuration.update({"storage": {"type": "multifilesystem", "filesystem_folder": folder,
+                                      "_filesystem_fsync": str(fsync)}}, "groupware storage", privileged=True)
+    return radicale.storage.load(configuration)
+
+
+def _configured_storage(path: str | None) -> Any:
+    import radicale.storage
+
+    from groupware import server
+
+    server.patch_radicale()
+    return radicale.storage.load(server.radicale_configuration(_load(path)))
+
+
+def _leaf_collections(storage: Any, path: str = "/") -> Iterator[Any]:
+    """Every calendar and address book under ``path``, depth first, parents before children."""
+    children = list(storage.discover(path, "1"))
+    for child in children[1:]:
+        if not hasattr(child, "get_meta"):
+            continue
+        if child.tag:
+            yield child
+        else:
+            yield from _leaf_collections(storage, "/" + child.path + "/")
+
+
+def _copy_collections(source: Any, target: Any, label: str) -> tuple[int, int]:
+    """Copy every collection (properties, items, hrefs) from ``source`` to ``target``; progress on stderr."""
+    collections = items = 0
+    with source.acquire_lock("r"), target.acquire_lock("w"):
+        for collection in _leaf_collections(source):
+            entries = list(collection.get_all())
+            copied, _, _ = target.create_collection("/" + collection.path + "/", props=dict(collection.get_meta()))
+            for done, item in enumerate(entries, 1):
+                copied.upload(item.href, item)
+                if done % 500 == 0 or done == len(entries):
+                    _progress(label, collection.path, done, len(entries))
+            if not entries:
+                _progress(label, collection.path, 0, 0)
+            collections, items = collections + 1, items + len(entries)
+    return collections, items
+
+
+def _progress(label: str, path: str, done: int, total: int) -> None:
+    width = 30
+    filled = width if total == 0 else width * done // total
+    end = "\n" if done == total else "\r"
+    print(f"{label} /{path}/ [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,}", end=end,
+          file=sys.stderr, flush=True)
+
+
+def cmd_storage_import(args: argparse.Namespace) -> int:
+    """Copy a stock Radicale folder (the one holding ``collection-root``) into the configured storage."""
+    if not os.path.isdir(os.path.join(args.folder, "collection-root")):
+        print(f"{args.folder}: no collection-root inside: not a Radicale storage folder", file=sys.stderr)
+        return 1
+    collections, items = _copy_collections(_radicale_folder(args.folder, fsync=False),
+                                           _configured_storage(args.config), "import")
+    print(f"imported {collections} collections, {items} items from {args.folder}")
+    return 0
+
+
+def cmd_storage_export(args: argparse.Namespace) -> int:
+    """Write the configured storage out as a stock Radicale folder (``DIR/collection-root``)."""
+    if os.path.exists(os.path.join(args.dir, "collection-root")):
+        print(f"{args.dir}: already holds a collection-root; export into an empty folder", file=sys.stderr)
+        return 1
+    collections, items = _copy_collections(_configured_storage(args.config), _radicale_folder(args.dir, fsync=True),
+                                           "export")
+    print(f"exported {collections} collections, {items} items to {args.dir}")
+    return 0
+
+
+def _add_storage_commands(sub: Any) -> None:
+    storage = sub.add_parser("storage", help="move collections between groupware and a Radicale folder")
+    storage_sub = storage.add_subparsers(dest="storage_command", required=True)
+    imp = storage_sub.add_parser("import", help="import a Radicale folder (items, properties, hrefs kept)")
+    imp.add_argument("folder", help="the folder that holds collection-root")
+    imp.add_argument("--config", help="configuration file (default: the demo configuration)")
+    imp.set_defaults(func=cmd_storage_import)
+    exp = storage_sub.add_parser("export", help="export everything as a Radicale folder")
+    exp.add_argument("dir", help="an empty or new folder")
+    exp.add_argument("--config", help="configuration file (default: the demo configuration)")
+    exp.set_defaults(func=cmd_storage_export)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=1)
     gen.add_argument("--out", required=True)
     gen.set_defaults(func=cmd_directory_generate)
+    _add_storage_commands(sub)
     return parser
 
 
