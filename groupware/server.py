@@ -58,10 +58,17 @@ RADICALE_DEFAULTS: dict[str, dict[str, str]] = {
     "server": {"hosts": "127.0.0.1:5232", "max_connections": "64"},
     "auth": {"type": "groupware.plugins.auth", "delay": "0"},
     "rights": {"type": "groupware.plugins.rights"},
-    "storage": {"filesystem_folder": os.path.abspath("var/collections"),
+    "storage": {"type": "groupware.plugins.storage", "filesystem_folder": os.path.abspath("var/collections"),
                 "predefined_collections": json.dumps(PREDEFINED_COLLECTIONS)},
     "web": {"type": "none"},
     "logging": {"level": "info", "mask_passwords": "True"},
+}
+# Options of our storage plugin that Radicale's schema does not know (Radicale hands them to the plugin):
+# each maps to the reason a value is refused, or None when it is fine.
+STORAGE_OPTIONS: dict[str, Callable[[str], str | None]] = {
+    "database": lambda value: None if value.strip() else "empty path",
+    "synchronous": lambda value: None if value.upper() in ("OFF", "NORMAL", "FULL", "EXTRA")
+    else "one of OFF, NORMAL, FULL, EXTRA",
 }
 # Options we decide ourselves: a file setting them is told why.
 FORCED = {("auth", "type"): "groupware authenticates through [directory] and [accounts]",
@@ -88,6 +95,7 @@ def check_radicale_sections(path: str, sections: Mapping[str, Mapping[str, str]]
     """Check every option of Radicale's sections against Radicale's schema, one problem per key."""
     problems: list[ConfigProblem] = []
     probe = radicale.config.load()
+    storage_type = sections.get("storage", {}).get("type", RADICALE_DEFAULTS["storage"]["type"])
     for section, options in sections.items():
         if section not in radicale.config.DEFAULT_CONFIG_SCHEMA or section.startswith("_"):
             problems.append(ConfigProblem(path, section, "", "unknown section"))
@@ -96,6 +104,11 @@ def check_radicale_sections(path: str, sections: Mapping[str, Mapping[str, str]]
             if (section, key) in FORCED and not (section == "server" and key == "ssl" and value.lower() in
                                                  ("false", "0", "no", "off")):
                 problems.append(ConfigProblem(path, section, key, f"not configurable: {FORCED[section, key]}"))
+                continue
+            if section == "storage" and key in STORAGE_OPTIONS and storage_type == RADICALE_DEFAULTS["storage"]["type"]:
+                reason = STORAGE_OPTIONS[key](value)
+                if reason:
+                    problems.append(ConfigProblem(path, section, key, f"invalid value {value!r}: {reason}"))
                 continue
             try:
                 probe.update({section: {key: value}}, path)

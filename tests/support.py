@@ -78,6 +78,12 @@ class RunningServer:
         registry.clear()
 
 
+def start_with_storage(path: Path, storage: Path, **storage_options: str) -> RunningServer:
+    """A server on the LDIF directory whose ``[storage]`` uses the folder ``storage`` and ``storage_options``."""
+    config = write_config(path, LDIF_DIRECTORY, storage=storage, storage_options=storage_options)
+    return RunningServer(config_module.load(config))
+
+
 def ldap_directory_section(server: object, **overrides: str) -> dict[str, str]:
     """The [directory] section for the slapd fixture."""
     section = {"type": "ldap", "uri": server.uri, "base_dn": server.base_dn,  # type: ignore[attr-defined]
