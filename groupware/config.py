@@ -2,7 +2,7 @@
 """One typed loader for the single configuration file.
 
 The file is INI: Radicale's own sections (``[server]``, ``[storage]``, ``[logging]`` …) plus ours
-(``[directory]``, ``[accounts]``). This module owns our sections: their schema with defaults and help text lives
+(``[directory]``, ``[accounts]``, ``[sieve]``). This module owns our sections: their schema with defaults and help text lives
 in :data:`SCHEMA`, in one place. Radicale's sections are handed over untouched (``radicale_sections``) and checked
 by the composition root against Radicale's own schema. Every problem names the file, the section and the key.
 """
@@ -18,7 +18,8 @@ from typing import Any
 
 from groupware.errors import ConfigError, ConfigProblem
 
-__all__ = ["DEMO_CONFIG", "SCHEMA", "AccountsConfig", "Config", "DirectoryConfig", "Option", "load", "read_sections"]
+__all__ = ["DEMO_CONFIG", "SCHEMA", "AccountsConfig", "Config", "DirectoryConfig", "Option", "SieveConfig", "load",
+           "read_sections"]
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = PACKAGE_ROOT / "config" / "demo.conf"
@@ -56,6 +57,16 @@ def _choice(*choices: str) -> Callable[[str], str]:
         return value
 
     return check
+
+
+def _listen(value: str) -> tuple[tuple[str, int], ...]:
+    addresses = []
+    for item in value.replace(",", " ").split():
+        host, sep, port = item.rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"{item!r} is not host:port")
+        addresses.append((host.strip("[]"), int(port)))
+    return tuple(addresses)
 
 
 def _ldap_filter(value: str) -> str:
@@ -124,6 +135,24 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "lockout": Option("300", _positive_float, "seconds a locked login or address is refused"),
         "failure_delay": Option("0.4", _positive_float, "minimum seconds a failed login takes (hides timing)"),
     },
+    "sieve": {
+        "enabled": Option("false", _boolean, "serve ManageSieve (RFC 5804) beside HTTP in `groupware serve`"),
+        "hosts": Option("127.0.0.1:4190", _listen, "ManageSieve addresses to listen on, host:port, comma-separated"),
+        "mail_root": Option("", str, "mail store root: scripts in <root>/<user>/sieve, default ./var/mail"),
+        "tls_certificate": Option("", str, "PEM certificate (chain) offered by STARTTLS; empty: no STARTTLS"),
+        "tls_key": Option("", str, "PEM private key of the certificate"),
+        "allow_plaintext": Option("false", _boolean, "allow AUTHENTICATE without TLS (loopback tests only)"),
+        "idle_timeout": Option("1800", _positive_float, "seconds an idle ManageSieve connection is kept"),
+        "max_scripts": Option("25", _positive_int, "scripts per user (0: no limit)"),
+        "max_script_size": Option("262144", _positive_int, "octets per script"),
+        "max_storage": Option("1048576", _positive_int, "octets of all of a user's scripts (0: no limit)"),
+        "extensions": Option("", _words, "Sieve extensions allowed (empty: all the engine supports)"),
+        "max_redirects": Option("4", _positive_int, "distinct addresses a script may redirect to"),
+        "redirect_domains": Option("", _words, "domains redirect may forward to, e.g. ac-montpellier.fr (empty: any)"),
+        "min_vacation_period": Option("86400", _positive_int, "shortest vacation period in seconds (:days/:seconds)"),
+        "before": Option("", _words, "admin scripts run before every user's script (paths)"),
+        "after": Option("", _words, "admin scripts run after every user's script (paths)"),
+    },
 }
 
 
@@ -172,6 +201,28 @@ class AccountsConfig:
 
 
 @dataclass(frozen=True)
+class SieveConfig:
+    """The ``[sieve]`` section, parsed (paths absolute)."""
+
+    enabled: bool = False
+    hosts: tuple[tuple[str, int], ...] = (("127.0.0.1", 4190),)
+    mail_root: str = ""
+    tls_certificate: str = ""
+    tls_key: str = ""
+    allow_plaintext: bool = False
+    idle_timeout: float = 1800.0
+    max_scripts: int = 25
+    max_script_size: int = 262144
+    max_storage: int = 1048576
+    extensions: tuple[str, ...] = ()
+    max_redirects: int = 4
+    redirect_domains: tuple[str, ...] = ()
+    min_vacation_period: int = 86400
+    before: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration: our typed sections plus Radicale's, raw."""
 
@@ -179,6 +230,7 @@ class Config:
     directory: DirectoryConfig
     accounts: AccountsConfig
     radicale_sections: Mapping[str, Mapping[str, str]]
+    sieve: SieveConfig = field(default_factory=SieveConfig)
 
 
 def read_sections(path: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
@@ -235,6 +287,22 @@ def _check_directory(file: str, base: Path, values: dict[str, Any], problems: li
         values["bind_password"] = Path(values["bind_password_file"]).read_text(encoding="utf-8").strip()
 
 
+def _check_sieve(file: str, base: Path, values: dict[str, Any], problems: list[ConfigProblem]) -> None:
+    values["mail_root"] = _resolve(base, values["mail_root"]) if values.get("mail_root") else os.path.abspath(
+        "var/mail")
+    for key in ("tls_certificate", "tls_key"):
+        if values.get(key):
+            values[key] = _resolve(base, values[key])
+            if not os.path.isfile(values[key]):
+                problems.append(ConfigProblem(file, "sieve", key, f"no such file: {values[key]}"))
+    if bool(values.get("tls_certificate")) != bool(values.get("tls_key")):
+        problems.append(ConfigProblem(file, "sieve", "tls_key", "tls_certificate and tls_key go together"))
+    for key in ("before", "after"):
+        paths = tuple(_resolve(base, p) for p in values.get(key, ()))
+        values[key] = paths
+        problems.extend(ConfigProblem(file, "sieve", key, f"no such file: {p}") for p in paths if not os.path.isfile(p))
+
+
 def load(path: str | os.PathLike[str]) -> Config:
     """Load and check a configuration file.
 
@@ -247,10 +315,12 @@ def load(path: str | os.PathLike[str]) -> Config:
     problems: list[ConfigProblem] = []
     parsed = {name: _parse_section(file, name, sections.get(name, {}), problems) for name in SCHEMA}
     _check_directory(file, base, parsed["directory"], problems)
+    _check_sieve(file, base, parsed["sieve"], problems)
     if problems:
         raise ConfigError(problems)
     radicale = {name: values for name, values in sections.items() if name not in SCHEMA}
     storage = radicale.get("storage", {})
     if "filesystem_folder" in storage:
         storage["filesystem_folder"] = _resolve(base, storage["filesystem_folder"])
-    return Config(file, DirectoryConfig(**parsed["directory"]), AccountsConfig(**parsed["accounts"]), radicale)
+    return Config(file, DirectoryConfig(**parsed["directory"]), AccountsConfig(**parsed["accounts"]), radicale,
+                  SieveConfig(**parsed["sieve"]))

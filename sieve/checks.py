@@ -9,13 +9,14 @@ A redirect to a computed address (a variable, RFC 5229) is refused when the doma
 cannot be checked before the message arrives.
 
 :func:`report` formats errors the way Pigeonhole's ManageSieve does (RFC 5804 §2.6 answers ``NO`` with them):
-``name: line N: error: message.`` and a last line ``name: error: validation failed.``
+``name: line N: error: message.`` and a last line ``name: error: validation failed.`` (``parse failed.`` for a
+syntax error).
 """
 
 from __future__ import annotations
 
 from .compile import Program, compile_script
-from .errors import Diagnostic, SieveCompileError
+from .errors import Diagnostic, SieveCompileError, SieveSyntaxError
 from .host import Policy, ScriptLocator
 
 __all__ = ["check_script", "policy_problems", "redirect_allowed", "report"]
@@ -93,5 +94,5 @@ def report(name: str | None, error: SieveCompileError) -> str:
     for diag in error.diagnostics:
         message = diag.message.rstrip(".")
         lines.append(f"{prefix}line {diag.line}: error: {message}.")
-    lines.append(f"{prefix}error: validation failed.")
+    lines.append(f"{prefix}error: {'parse' if isinstance(error, SieveSyntaxError) else 'validation'} failed.")
     return "\r\n".join(lines) + "\r\n"
