@@ -168,6 +168,20 @@ class Matcher:
             return lambda ctx, values: any(k in lv for lv in map(ascii_lower, values) for k in keys)
         return lambda ctx, values: any(k in v for v in values for k in keys)
 
+    def bind_folded(self) -> Callable[[Sequence[str]], bool] | None:
+        """For ``:is``/``:contains`` under i;ascii-casemap with constant keys, a test of values the caller has
+        already folded (and may keep folded for other tests); None for any other matcher."""
+        if not self.constant or self.comparator != "i;ascii-casemap" or self.kind not in ("is", "contains"):
+            return None
+        keys = tuple(self._folded)
+        if self.kind == "is":
+            keyset = frozenset(keys)
+            return lambda values: not keyset.isdisjoint(values)
+        if len(keys) == 1:
+            key = keys[0]
+            return lambda values: any(key in v for v in values)
+        return lambda values: any(k in v for v in values for k in keys)
+
     def _bind_numeric(self) -> Callable[[MatchContext, Sequence[str]], bool]:
         """``:value`` with i;ascii-numeric and constant keys: the keys' numbers are computed once."""
         test = _OPS[self.op]

@@ -100,7 +100,7 @@ def parse_addresses(value: str) -> list[Address] | None:
 class MessageFacts:
     """A parsed message and the lazily computed views the tests need."""
 
-    __slots__ = ("_addresses", "_decoded", "_headers", "_index", "_text_parts", "message", "raw")
+    __slots__ = ("_addresses", "_decoded", "_headers", "_index", "_text_parts", "memo", "message", "raw")
 
     def __init__(self, raw: bytes, message: Message | None = None) -> None:
         self.raw = raw
@@ -110,6 +110,9 @@ class MessageFacts:
         self._decoded: dict[str, list[str]] = {}
         self._addresses: dict[str, list[list[Address] | None]] = {}
         self._text_parts: dict[tuple[str, ...], list[str]] = {}
+        #: Views derived from the header fields by the compiled tests (folded values, address parts), so that
+        #: several rules on one field compute them once per message; cleared when the header fields change.
+        self.memo: dict[tuple[str, str, str], list[str]] = {}
 
     @property
     def headers(self) -> list[tuple[str, str]]:
@@ -127,6 +130,7 @@ class MessageFacts:
         self._index = None
         self._decoded = {}
         self._addresses = {}
+        self.memo = {}
 
     def header(self, name: str) -> list[str]:
         """Decoded values of every field called ``name`` (case-insensitive), in order (RFC 2047)."""

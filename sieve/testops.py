@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from . import dates
 from .evaluate import Context, Value
 from .grammar import KNOWN_EXTENSIONS
-from .match import COMPARATORS, RELATIONAL_OPS, Matcher, compiled_regex
-from .message import Address
+from .match import COMPARATORS, RELATIONAL_OPS, Matcher, ascii_lower, compiled_regex
+from .message import Address, MessageFacts
 
 if TYPE_CHECKING:
     from .compile import Bound, Compiler
@@ -127,6 +127,9 @@ def _header(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
     match = m.bind()
     if not index and len(names) == 1 and isinstance(names[0], str):
         key = names[0].lower()
+        folded = m.bind_folded()
+        if folded is not None:
+            return _folded_header(key, folded)
         return lambda ctx: match(ctx, ctx.msg.header(key))
 
     def test(ctx: Context) -> bool:
@@ -138,12 +141,26 @@ def _header(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
     return test
 
 
+def _folded_header(key: str, folded: Callable[[Sequence[str]], bool]) -> TestFn:
+    """The header test on one constant name, case-insensitive: the folded values are kept for the message."""
+    memo_key = ("header", key, "")
+
+    def test(ctx: Context) -> bool:
+        memo = ctx.msg.memo
+        values = memo.get(memo_key)
+        if values is None:
+            values = memo[memo_key] = [ascii_lower(v) for v in ctx.msg.header(key)]
+        return folded(values)
+
+    return test
+
+
 def _address(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
     names, m = c.strings(b.pos[0]), make_matcher(c, b, c.strings(b.pos[1]))
     index, last, part = *_index(c, b), _part_name(b)
     match = m.bind()
     if not index and len(names) == 1 and isinstance(names[0], str) and names[0].lower() in ADDRESS_HEADERS:
-        return _simple_address(names[0].lower(), part, match)
+        return _simple_address(names[0].lower(), part, m)
     for name in names:
         if isinstance(name, str) and name.lower() not in ADDRESS_HEADERS:
             c.error(b.pos[0] or b.node, f"header '{name}' is not allowed for the address test")
@@ -166,19 +183,34 @@ def _address(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
     return test
 
 
-def _simple_address(key: str, part: str, match: Callable[[Context, list[str]], bool]) -> TestFn:
-    """The address test on one constant header name without :index, the common case."""
+def _simple_address(key: str, part: str, m: Matcher) -> TestFn:
+    """The address test on one constant header name without :index, the common case: the address parts (and
+    their folded form) are computed once per message (RFC 5228 §2.7.4)."""
+    match, folded = m.bind(), m.bind_folded()
+    parts_key, folded_key = ("address", key, part), ("address-folded", key, part)
+
+    def values_of(msg: MessageFacts) -> list[str]:
+        values = msg.memo.get(parts_key)
+        if values is None:
+            values = []
+            for raw, addrs in zip(msg.header_raw(key), msg.addresses(key), strict=True):
+                if addrs is None:
+                    if part == "all":
+                        values.append(raw.strip())
+                else:
+                    values.extend(v for a in addrs if (v := address_part(a, part)) is not None)
+            msg.memo[parts_key] = values
+        return values
+
+    if folded is None:
+        return lambda ctx: match(ctx, values_of(ctx.msg))
 
     def test(ctx: Context) -> bool:
         msg = ctx.msg
-        values: list[str] = []
-        for raw, addrs in zip(msg.header_raw(key), msg.addresses(key), strict=True):
-            if addrs is None:
-                if part == "all":
-                    values.append(raw.strip())
-            else:
-                values.extend(v for a in addrs if (v := address_part(a, part)) is not None)
-        return match(ctx, values)
+        values = msg.memo.get(folded_key)
+        if values is None:
+            values = msg.memo[folded_key] = [ascii_lower(v) for v in values_of(msg)]
+        return folded(values)
 
     return test
 
@@ -266,13 +298,47 @@ def _date(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
     return test
 
 
+_NOW_TEXT: dict[tuple[object, str], tuple[object, str]] = {}
+
+
+def _now_text(now: object, zone: object, part: str) -> str:
+    """A part of the current date in a zone; the last answer per zone and part is kept, since every
+    ``currentdate`` test of an evaluation asks about the same moment (RFC 5260 §5)."""
+    last = _NOW_TEXT.get((zone, part))
+    if last is not None and last[0] is now:
+        return last[1]
+    text = dates.date_part(dates.in_zone(now, zone), part)  # type: ignore[arg-type]
+    if len(_NOW_TEXT) < 1024:
+        _NOW_TEXT[(zone, part)] = (now, text)
+    return text
+
+
 def _currentdate(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
     part, m, zone = _date_part(c, b, 0), make_matcher(c, b, c.strings(b.pos[1])), _zone(c, b)
+    if isinstance(part, str) and m.constant and not (m.capture and m.kind in ("matches", "regex")):
+        return _constant_currentdate(part, m, zone)
 
     def test(ctx: Context) -> bool:
-        when = dates.in_zone(ctx.env.now, zone)  # type: ignore[arg-type]
         p = ctx.expand(part).lower()
-        return p in dates.DATE_PARTS and m(ctx, [dates.date_part(when, p)])
+        return p in dates.DATE_PARTS and m(ctx, [_now_text(ctx.env.now, zone, p)])
+
+    return test
+
+
+def _constant_currentdate(part: str, m: Matcher, zone: object) -> TestFn:
+    """``currentdate`` with a constant part and keys and no match variables: the answer depends on the date
+    text alone, so the last one is kept (it changes once a day for the ``date`` part)."""
+    if part not in dates.DATE_PARTS:
+        return constant(False)
+    cell: list[tuple[str | None, bool]] = [(None, False)]
+
+    def test(ctx: Context) -> bool:
+        text = _now_text(ctx.env.now, zone, part)
+        seen, result = cell[0]
+        if seen != text:
+            result = m(ctx, [text])
+            cell[0] = (text, result)
+        return result
 
     return test
 
@@ -371,11 +437,35 @@ def _not(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
 
 
 def _allof(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
-    return lambda ctx: all(t(ctx) for t in subs)
+    """``allof`` (RFC 5228 §5.2), short-circuiting; two tests, the common case, without a loop."""
+    if len(subs) == 2:
+        first, second = subs
+        return lambda ctx: first(ctx) and second(ctx)
+    tests = tuple(subs)
+
+    def test(ctx: Context) -> bool:
+        for t in tests:
+            if not t(ctx):
+                return False
+        return True
+
+    return test
 
 
 def _anyof(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
-    return lambda ctx: any(t(ctx) for t in subs)
+    """``anyof`` (RFC 5228 §5.3), short-circuiting; two tests, the common case, without a loop."""
+    if len(subs) == 2:
+        first, second = subs
+        return lambda ctx: first(ctx) or second(ctx)
+    tests = tuple(subs)
+
+    def test(ctx: Context) -> bool:
+        for t in tests:
+            if t(ctx):
+                return True
+        return False
+
+    return test
 
 
 _BUILDERS: dict[str, Callable[[Compiler, Bound, list[TestFn]], TestFn]] = {
