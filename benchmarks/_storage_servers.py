@@ -195,22 +195,21 @@ def _ours(dataset: Dataset, workdir: Path, storage: str, options: Sequence[str],
     config.write_text("\n".join(lines), encoding="utf-8")
     process = ServerProcess(OURS, [*_groupware_command(), "serve", "--config", str(config)], port, workdir,
                             startup_timeout=60)  # fmt: skip
-    kind = (
-        PLUGIN
-        if use_plugin
-        else "default storage (Radicale multifilesystem; the indexed engine is not installed)"
-    )
+    kind = PLUGIN if use_plugin else "default storage (Radicale multifilesystem)"
+    if not use_plugin and not plugin_available():
+        kind += f"; {PLUGIN} is not installed"
     prepared = Prepared(OURS, process, f"groupware serve (waitress, 16 threads), {kind}")
+    folder.mkdir()
     if not use_plugin:
-        folder.mkdir()
         prepared.load_seconds, prepared.load_how = _copy_root(dataset, folder), "copy of collection-root"
         return prepared
     command = _import_command()
     if command is not None:
         started = time.monotonic()
-        argv = [*command[:-1], command[-1], str(config)] if command[-1] == "--config" else command
-        result = subprocess.run([*argv, str(dataset.root / "collection-root")], capture_output=True, text=True,
-                                check=False)  # fmt: skip
+        argv = [*command, str(config)] if command[-1] == "--config" else command
+        result = subprocess.run(
+            [*argv, str(dataset.root)], capture_output=True, text=True, check=False
+        )  # the folder that holds collection-root
         if result.returncode:
             raise BenchmarkError(f"groupware storage import failed: {result.stderr.strip()[-2000:]}")
         prepared.load_seconds, prepared.load_how = time.monotonic() - started, "groupware storage import"

@@ -285,7 +285,8 @@ def _ratio(mine: float | None, base: float | None) -> str:
 def report(results: dict[str, ServerResult], args: argparse.Namespace, dataset: Dataset) -> str:
     """The main table (medians, ratios, Cyrus, targets), then what each server returned."""
     names = [name for name in SERVERS if name in results]
-    headers = ["workload", *names, "ours/stock", "ours/xandikos", "Cyrus 3.6 (issue)", "target (ours)"]
+    peers = [peer for peer in (STOCK, XANDIKOS) if peer in results and OURS in results]
+    headers = ["workload", *names, *(f"ours/{peer}" for peer in peers), "Cyrus 3.6 (issue)", "target (ours)"]
     rows = []
     reduced = False
 
@@ -321,8 +322,7 @@ def report(results: dict[str, ServerResult], args: argparse.Namespace, dataset: 
                     reduced = True
                 cells.append(cell)
         mine = value(OURS, key)
-        rows.append([label, *cells, _ratio(mine, value(STOCK, key)), _ratio(mine, value(XANDIKOS, key)), cyrus,
-                     target])  # fmt: skip
+        rows.append([label, *cells, *(_ratio(mine, value(peer, key)) for peer in peers), cyrus, target])
     title = (f"Storage: {dataset.contacts:,} contacts, {dataset.events:,} events; medians of {args.repeat} "
              f"requests (at least 10 for requests under 0.2 s), the cold one once")  # fmt: skip
     lines = [title, "", markdown_table(headers, rows, "l" + "r" * (len(headers) - 1))]
