@@ -437,33 +437,28 @@ def _not(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
 
 
 def _allof(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
-    """``allof`` (RFC 5228 §5.2), short-circuiting; two tests, the common case, without a loop."""
+    return _short_circuit(subs, stop_on=False)
+
+
+def _anyof(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+    return _short_circuit(subs, stop_on=True)
+
+
+def _short_circuit(subs: list[TestFn], stop_on: bool) -> TestFn:
+    """``allof`` stops at the first false test, ``anyof`` at the first true one (RFC 5228 §5.2, §5.3); two
+    tests, the common case, run without a loop."""
     if len(subs) == 2:
         first, second = subs
+        if stop_on:
+            return lambda ctx: first(ctx) or second(ctx)
         return lambda ctx: first(ctx) and second(ctx)
     tests = tuple(subs)
 
     def test(ctx: Context) -> bool:
         for t in tests:
-            if not t(ctx):
-                return False
-        return True
-
-    return test
-
-
-def _anyof(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
-    """``anyof`` (RFC 5228 §5.3), short-circuiting; two tests, the common case, without a loop."""
-    if len(subs) == 2:
-        first, second = subs
-        return lambda ctx: first(ctx) or second(ctx)
-    tests = tuple(subs)
-
-    def test(ctx: Context) -> bool:
-        for t in tests:
-            if t(ctx):
-                return True
-        return False
+            if bool(t(ctx)) is stop_on:
+                return stop_on
+        return not stop_on
 
     return test
 
