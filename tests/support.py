@@ -6,7 +6,10 @@ from __future__ import annotations
 import base64
 import http.client
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -129,3 +132,130 @@ def ok_prop(response: ET.Element, name: str) -> ET.Element | None:
             if found is not None:
                 return found
     return None
+
+
+# -- ManageSieve (groupware serve with [sieve], Dovecot's managesieved) --------------------------------------
+
+
+def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
+    """Wait until something accepts connections on (host, port)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=0.5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def write_sieve_config(path: Path, sieve: dict[str, str], directory: dict[str, str] | None = None) -> Path:
+    """A configuration with a [sieve] section (loopback, plaintext allowed unless ``sieve`` says otherwise)."""
+    write_config(path, directory or LDIF_DIRECTORY)
+    options = {"enabled": "true", "hosts": f"127.0.0.1:{free_port()}", "mail_root": str(path.parent / "mail"),
+               "allow_plaintext": "true", **sieve}
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("\n[sieve]\n" + "".join(f"{k} = {v}\n" for k, v in options.items()))
+    return path
+
+
+class ServeProcess:
+    """``groupware serve --config PATH`` in a child process; ``sieve_port`` is its ManageSieve port."""
+
+    def __init__(self, config: Path) -> None:
+        sections = config_module.read_sections(config)
+        self.config = config
+        self.sieve_port = int(sections["sieve"]["hosts"].rpartition(":")[2])
+        self.mail_root = Path(sections["sieve"]["mail_root"])
+        self.process = subprocess.Popen([sys.executable, "-m", "groupware.cli", "serve", "--config", str(config)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for_port("127.0.0.1", self.sieve_port)
+        except OSError:
+            self.process.kill()
+            raise AssertionError(f"groupware serve did not start: {self.process.communicate()[1]}") from None
+
+    def stop(self) -> tuple[int, str]:
+        """Ctrl-C, then the exit status and what it logged."""
+        self.process.send_signal(signal.SIGINT)
+        try:
+            _, err = self.process.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            _, err = self.process.communicate()
+        return self.process.returncode, err
+
+
+def self_signed_certificate(folder: Path, name: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A self-signed certificate for ``name`` (an IP address) and its key, made by openssl."""
+    require_binaries("openssl", packages="openssl")
+    cert, key = folder / "sieve-cert.pem", folder / "sieve-key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                    f"/CN={name}", "-addext", f"subjectAltName=IP:{name}", "-addext",
+                    "basicConstraints=critical,CA:TRUE", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+MANAGESIEVED_CONF = """\
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+protocols = sieve
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_uid = nobody
+mail_gid = nogroup
+first_valid_uid = 0
+default_internal_user = nobody
+default_login_user = nobody
+default_internal_group = nogroup
+mail_location = maildir:~/Maildir
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={root}/home/%u
+}}
+service managesieve-login {{
+  inet_listener sieve {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  chroot =
+}}
+service anvil {{
+  chroot =
+}}
+plugin {{
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+  sieve_extensions = +vacation-seconds +editheader
+}}
+"""
+
+
+class Managesieved:
+    """Dovecot's managesieved under a private configuration in ``root`` (never /etc/dovecot), on 127.0.0.1."""
+
+    def __init__(self, root: Path, users: dict[str, str]) -> None:
+        require_binaries("dovecot", packages="dovecot-core dovecot-managesieved dovecot-sieve")
+        self.root, self.port = root, free_port()
+        for sub in ("run", "state", "home"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        (root / "home").chmod(0o777)
+        root.chmod(0o755)
+        (root / "passwd").write_text("".join(f"{u}:{{PLAIN}}{p}\n" for u, p in users.items()))
+        self.conf = root / "dovecot.conf"
+        self.conf.write_text(MANAGESIEVED_CONF.format(root=root, port=self.port))
+        dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
+        subprocess.run([dovecot, "-c", str(self.conf)], check=True, capture_output=True)
+        self.dovecot = dovecot
+        wait_for_port("127.0.0.1", self.port)
+
+    def stop(self) -> None:
+        subprocess.run([self.dovecot, "-c", str(self.conf), "stop"], check=False, capture_output=True)

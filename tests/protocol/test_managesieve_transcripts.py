@@ -7,7 +7,6 @@ import base64
 from pathlib import Path
 
 import pytest
-
 from groupware.sieve.checks import check_script
 from groupware.sieve.host import AuthenticationUnavailable, Policy
 from groupware.sieve.managesieve.commands import Capabilities, Session

@@ -8,7 +8,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from groupware.sieve.checks import check_script
 from groupware.sieve.errors import SieveCompileError
 from groupware.sieve.host import Policy
