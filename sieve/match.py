@@ -110,6 +110,33 @@ def _plain_glob(pattern: str, casefold: bool) -> Callable[[str], bool]:
     return lambda v: compiled.match(v) is not None
 
 
+def _folded_glob(key: str) -> Callable[[str], bool] | None:
+    """A folded ``:matches`` key whose only wildcards are a leading and a trailing ``*`` as a string test
+    (RFC 5228 §2.7.1): ``*x*`` is a substring, ``x*`` a prefix, ``*x`` a suffix; None for any other key."""
+    core = key.strip("*")
+    if "*" in core or "?" in core or "\\" in key:
+        return None
+    lead, trail = key.startswith("*"), key.endswith("*")
+    if lead and trail:
+        return lambda v: core in v
+    if lead:
+        return lambda v: v.endswith(core)
+    if trail:
+        return lambda v: v.startswith(core)
+    return lambda v: v == core
+
+
+def _folded_globs(keys: tuple[str, ...]) -> Callable[[Sequence[str]], bool] | None:
+    tests = [_folded_glob(k) for k in keys]
+    if any(t is None for t in tests):
+        return None
+    if len(keys) == 1 and keys[0].startswith("*") and keys[0].endswith("*") and len(keys[0]) > 1:
+        core = keys[0].strip("*")
+        return lambda values: any(core in v for v in values)
+    funcs = [t for t in tests if t is not None]
+    return lambda values: any(t(v) for v in values for t in funcs)
+
+
 @functools.lru_cache(maxsize=4096)
 def compiled_regex(pattern: str, casefold: bool) -> re.Pattern[str]:
     """A ``:regex`` key as a Python pattern (POSIX extended syntax is mostly a subset)."""
@@ -169,11 +196,15 @@ class Matcher:
         return lambda ctx, values: any(k in v for v in values for k in keys)
 
     def bind_folded(self) -> Callable[[Sequence[str]], bool] | None:
-        """For ``:is``/``:contains`` under i;ascii-casemap with constant keys, a test of values the caller has
-        already folded (and may keep folded for other tests); None for any other matcher."""
-        if not self.constant or self.comparator != "i;ascii-casemap" or self.kind not in ("is", "contains"):
+        """For ``:is``, ``:contains`` and simple ``:matches`` under i;ascii-casemap with constant keys, a test of
+        values the caller has already folded (and may keep folded for other tests); None for any other matcher."""
+        if not self.constant or self.comparator != "i;ascii-casemap":
             return None
         keys = tuple(self._folded)
+        if self.kind == "matches" and not self.capture:
+            return _folded_globs(keys)
+        if self.kind not in ("is", "contains"):
+            return None
         if self.kind == "is":
             keyset = frozenset(keys)
             return lambda values: not keyset.isdisjoint(values)
