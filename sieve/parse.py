@@ -170,18 +170,25 @@ class _Parser(_SievelibParser):  # type: ignore[misc]
         self.ascii = text.isascii()
         self.lexer: _PositionLexer = _PositionLexer(self)
         self.line_starts = [0] + [m.end() for m in re.finditer(b"\n", self.data)]
+        self.line_span = (0, 0, 0)
         self.saved: dict[str, Any] = {}
+        self.seen: set[bytes] = set()
         self.braces: list[_Node | None] = []
         self.parens: list[_Node | None] = []
         self.closing: _Node | None = None
 
     def where(self, pos: int) -> tuple[int, int]:
-        """1-based line and (character) column of a byte offset."""
-        index = bisect.bisect_right(self.line_starts, pos) - 1
-        start = self.line_starts[index]
+        """1-based line and (character) column of a byte offset; tokens come in order, so the line of the
+        previous one is tried first."""
+        start, stop, line = self.line_span
+        if not start <= pos < stop:
+            index = bisect.bisect_right(self.line_starts, pos) - 1
+            start, line = self.line_starts[index], index + 1
+            stop = self.line_starts[index + 1] if index + 1 < len(self.line_starts) else len(self.data) + 1
+            self.line_span = (start, stop, line)
         if self.ascii:
-            return index + 1, pos - start + 1
-        return index + 1, len(self.data[start:pos].decode("utf-8", "replace")) + 1
+            return line, pos - start + 1
+        return line, len(self.data[start:pos].decode("utf-8", "replace")) + 1
 
     def fail(self, pos: int, message: str) -> SieveSyntaxError:
         line, column = self.where(pos)
@@ -213,15 +220,17 @@ class _Parser(_SievelibParser):  # type: ignore[misc]
             self.closing.close_list()
             self.closing = None
         if ttype == "identifier":
-            self.register(tvalue.decode("ascii"))
+            if tvalue not in self.seen:
+                self.seen.add(tvalue)
+                self.register(tvalue.decode("ascii"))
         elif ttype == "left_bracket":
             self.lexer.list_start = self.lexer.start
         elif ttype == "left_cbracket":
             self.braces.append(None)
         elif ttype == "right_cbracket" and self.braces:
             owner = self.braces.pop()
-            if owner is not None:
-                owner.end = self.lexer.start
+            if owner is not None and isinstance(owner.ast, Command):
+                owner.ast.end_line = self.where(self.lexer.start)[0]
         elif ttype == "right_parenthesis" and self.parens:
             self.closing = self.parens.pop()
 
@@ -231,7 +240,7 @@ class _Parser(_SievelibParser):  # type: ignore[misc]
         if node is None or node.is_test and ttype == "left_cbracket":
             return
         if ttype == "left_cbracket" and self.braces:
-            node.has_block = True
+            node.open_block()
             self.braces[-1] = node
         elif ttype == "left_parenthesis" and fresh:
             node.open_list()
@@ -246,7 +255,7 @@ class _Parser(_SievelibParser):  # type: ignore[misc]
             self.closing.close_list()
         if self.current() is not None:
             raise self.fail(len(self.data), "expected ';' or '{' but found end of script")
-        return [node.command() for node in self.result if isinstance(node, _Node)]
+        return [node.ast for node in self.result if isinstance(node, _Node) and isinstance(node.ast, Command)]
 
 
 _MISSING = object()
@@ -270,35 +279,47 @@ class _Node(_SievelibCommand):  # type: ignore[misc]
     def __init__(self, parent: _SievelibCommand | None = None) -> None:
         super().__init__(parent)
         self.parser: _Parser = _ACTIVE.parser
-        self.start = self.parser.lexer.start
+        line, column = self.parser.where(self.parser.lexer.start)
         self.is_test = isinstance(parent, _Node) and not parent.has_block
-        self._type = "test" if self.is_test else "control" if self.name in _CONTROLS_WITH_TEST else "action"
-        self.args: list[Argument] = []
-        self.tests: list[_Node] = []
-        self.done = self.list_open = self.has_test_list = self.has_block = False
+        self.ast: Test | Command
+        if self.is_test:
+            self._type, self.ast = "test", Test(self.name, [], [], line, column)
+        else:
+            self._type = "control" if self.name in _CONTROLS_WITH_TEST else "action"
+            self.ast = Command(self.name, [], [], line, column, end_line=line)
+        self.done = self.list_open = self.has_block = False
         self.non_deterministic_args = True
         self.variable_args_nb = False
-        self.end = 0
 
     def open_list(self) -> None:
         """A ``(`` test list starts: commas and ``)`` belong to it until it closes (RFC 5228 §2.6.3)."""
-        self.list_open = self.has_test_list = self.variable_args_nb = True
+        self.list_open = self.ast.has_test_list = self.variable_args_nb = True
         self.non_deterministic_args = False
+
+    def open_block(self) -> None:
+        """A ``{`` block starts (RFC 5228 §2.9); the commands sievelib adds as children go into it."""
+        self.has_block = True
+        if isinstance(self.ast, Command) and self.ast.block is None:
+            self.ast.block = []
 
     def close_list(self) -> None:
         self.list_open = self.variable_args_nb = False
         self.done = True
 
     def iscomplete(self, atype: str | None = None, avalue: str | None = None) -> bool:
-        return self.done or (bool(self.tests) and not self.list_open)
+        return self.done or (bool(self.ast.tests) and not self.list_open)
 
     def reassign_arguments(self) -> None:
         self.done = True
 
     def complete_cb(self) -> None:
-        self.end = self.parser.lexer.start
+        if isinstance(self.ast, Command):
+            self.ast.end_line = self.parser.where(self.parser.lexer.start)[0]
 
     def addchild(self, child: _SievelibCommand) -> bool:
+        block = self.ast.block if isinstance(self.ast, Command) else None
+        if block is not None and isinstance(child, _Node) and isinstance(child.ast, Command):
+            block.append(child.ast)
         self.children.append(child)
         return True
 
@@ -307,13 +328,18 @@ class _Node(_SievelibCommand):  # type: ignore[misc]
         if atype == "test":
             if not add:
                 return True
-            if self.list_open or not (self.tests or self.done):
-                self.tests.append(avalue)
+            tests = self.ast.tests
+            if (
+                isinstance(avalue, _Node)
+                and isinstance(avalue.ast, Test)
+                and (self.list_open or not (tests or self.done))
+            ):
+                tests.append(avalue.ast)
                 return True
             return False
-        if self.done or self.tests:
+        if self.done or self.ast.tests:
             return False
-        self.args.append(self.argument(atype, avalue))
+        self.ast.args.append(self.argument(atype, avalue))
         return True
 
     def argument(self, atype: str, value: Any) -> Argument:
@@ -331,18 +357,6 @@ class _Node(_SievelibCommand):  # type: ignore[misc]
         if None in values:
             raise SieveSyntaxError(line, column, "expected a line break after 'text:'")
         return Strings([v for v in values if v is not None], atype == "stringlist", line, column)
-
-    def test(self) -> Test:
-        line, column = self.parser.where(self.start)
-        tests = [t.test() for t in self.tests]
-        return Test(self.name, self.args, tests, line, column, has_test_list=self.has_test_list)
-
-    def command(self) -> Command:
-        line, column = self.parser.where(self.start)
-        block = [c.command() for c in self.children if isinstance(c, _Node)] if self.has_block else None
-        end_line = self.parser.where(self.end)[0] if self.end else line
-        tests = [t.test() for t in self.tests]
-        return Command(self.name, self.args, tests, line, column, block, self.has_test_list, end_line)
 
 
 _CLASSES: dict[str, type[_Node]] = {}
