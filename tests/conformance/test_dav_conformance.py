@@ -88,3 +88,16 @@ def test_worse_ranks_per_check() -> None:
     stock = runner.Results("caldav-server-tester", {"x": "full", "y": "unsupported", "v": "value=False"})
     ours = runner.Results("caldav-server-tester", {"x": "fragile", "y": "full"})
     assert runner.worse(stock, ours) == {"x": ("full", "fragile")}
+
+
+def test_caldav_tester_hints_parsing() -> None:
+    text = (
+        "{\n    'principal-search': {'support': 'unsupported'},\n"
+        "    'synchronous-write': {'support': 'full', 'save-load-delay': 0},\n"
+        "    'get-current-user-principal.has-calendar': {'value': False},\n}\n"
+    )
+    assert runner.parse_tester_hints(text) == {
+        "principal-search": "unsupported",
+        "synchronous-write": "full",
+        "get-current-user-principal.has-calendar": "value=False",
+    }
