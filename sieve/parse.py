@@ -276,8 +276,14 @@ class _Node(_SievelibCommand):  # type: ignore[misc]
     accept_children = True
     has_block: bool
 
+    node_name: ClassVar[str] = ""
+
     def __init__(self, parent: _SievelibCommand | None = None) -> None:
-        super().__init__(parent)
+        # What sievelib's parser reads of a command (its base __init__ also prepares the named argument slots
+        # that only its own argument tables use).
+        self.parent, self.name = parent, self.node_name
+        self.children: list[_SievelibCommand] = []
+        self.hash_comments: list[bytes] = []
         self.parser: _Parser = _ACTIVE.parser
         line, column = self.parser.where(self.parser.lexer.start)
         self.is_test = isinstance(parent, _Node) and not parent.has_block
@@ -366,7 +372,7 @@ def _node_class(key: str) -> type[_Node]:
     """The command class sievelib finds under ``key`` (``FileintoCommand`` for ``fileinto``)."""
     cls = _CLASSES.get(key)
     if cls is None:
-        cls = type(key, (_Node,), {})
+        cls = type(key, (_Node,), {"node_name": key.removesuffix("Command").lower()})
         if len(_CLASSES) < 4096:
             _CLASSES[key] = cls
     return cls
