@@ -1,10 +1,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Editable rules ⇄ Sieve script, in the format Roundcube's managesieve plugin writes.
 
-The format: one sorted ``require ["a","b"];`` line, leading comments kept, then for each rule
-``# rule:[Name]``, ``if TEST`` (one test with *any*), ``if allof (T1, T2)`` / ``if anyof (…)``, or ``if false # …``
-for a disabled rule, then ``{``, one TAB-indented action per line, ``}``; lines end with CRLF; no nested ``if``.
-A script in this format reads into :class:`RuleSet` and writes out byte for byte the same.
+The format: the script's leading comments (Roundcube writes them first, then an empty line), one sorted
+``require ["a","b"];`` line, then for each rule ``# rule:[Name]``, ``if TEST`` (one test with *any*),
+``if allof (T1, T2)`` / ``if anyof (…)``, or ``if false # …`` for a disabled rule, then ``{``, one TAB-indented
+action per line, ``}``; lines end with CRLF; no nested ``if``. Comments between the ``require`` line and the first
+rule (as other editors leave them) are kept too. A script in this format reads into :class:`RuleSet` and writes
+out byte for byte the same. The ``require`` line lists what the rules use as Roundcube computes it (RFC 5228
+§3.2): ``vacation-seconds`` stands alone (RFC 6131 §2 makes it include ``vacation``) and the
+``i;ascii-numeric`` comparator brings ``relational`` with it.
 
 :func:`vacation_rule` builds the vacation rule (date range with zone, optional time of day and weekdays, never to
 lists; RFC 5230, RFC 5260 ``currentdate``) and :func:`with_vacation` puts it first without ``stop`` so that the
@@ -76,11 +80,13 @@ class Rule:
 
 @dataclass(slots=True)
 class RuleSet:
-    """A whole script: leading comments (``prefix``), required extensions, rules in order."""
+    """A whole script: comments before the ``require`` line (``header``) and after it (``prefix``), required
+    extensions, rules in order."""
 
     rules: list[Rule] = field(default_factory=list)
     requires: list[str] | None = None
     prefix: str = ""
+    header: str = ""
 
     def find(self, name: str) -> Rule | None:
         """The rule called ``name``, if any."""
@@ -158,10 +164,12 @@ def parse_rules(text: str) -> RuleSet:
     """
     lines = text.split(NL)
     rules, requires, prefix_lines = RuleSet(), None, []
-    i = 0
-    if lines and (m := _REQUIRE.match(lines[0])):
+    i = _header_end(lines)
+    if i:
+        rules.header = NL.join(lines[: i - 1])
+    if i < len(lines) and (m := _REQUIRE.match(lines[i])):
         requires = [r.strip('"') for r in m.group(1).split(",")]
-        i = 1
+        i += 1
     while i < len(lines) and not _RULE.match(lines[i]):
         prefix_lines.append(lines[i])
         i += 1
@@ -177,17 +185,31 @@ def parse_rules(text: str) -> RuleSet:
     return rules
 
 
+def _header_end(lines: list[str]) -> int:
+    """Where the script goes on after Roundcube's header (comment lines and an empty line, written before the
+    ``require`` line); 0 when the script has no such header."""
+    n = 0
+    while n < len(lines) and lines[n].startswith("#") and not _RULE.match(lines[n]):
+        n += 1
+    return n + 1 if n and n + 1 < len(lines) and lines[n] == "" else 0
+
+
 def required_extensions(rules: list[Rule]) -> list[str]:
     """The sorted extensions the rules use."""
     found: set[str] = set()
     for rule in rules:
         for text in (*rule.tests, *rule.actions):
-            for tok in _tokens(text + NL):
+            toks = _tokens(text + NL)
+            for tok in toks:
+                if tok.value == ":seconds" and toks[0].value != "vacation":
+                    continue  # duplicate's :seconds (RFC 7352 §3) needs no vacation-seconds
                 ext = _EXTENSION_WORDS.get(tok.value if tok.kind != "string" else f'"{tok.value}"')
                 if ext is not None:
                     found.add(ext)
     if "vacation-seconds" in found:
-        found.add("vacation")
+        found.discard("vacation")
+    if "comparator-i;ascii-numeric" in found:
+        found.add("relational")
     return sorted(found)
 
 
@@ -199,7 +221,7 @@ def _render_action(action: str) -> str:
 def render(rules: RuleSet) -> str:
     """Write the rules in Roundcube's format."""
     requires = rules.requires if rules.requires is not None else required_extensions(rules.rules)
-    out = []
+    out = [rules.header + NL + NL] if rules.header else []
     if requires:
         out.append('require ["' + '","'.join(requires) + '"];' + NL)
     if rules.prefix:

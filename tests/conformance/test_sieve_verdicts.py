@@ -275,7 +275,15 @@ def test_rules_model_output_compiles_with_sievec(pigeonhole: Any) -> None:
         "m@ac.fr",
         ("n@ac.fr",),
     )
-    for path in sorted(data.glob("*.sieve")):
-        text = render(with_vacation(parse_rules(path.read_bytes().decode()), settings))
+    paths = sorted(data.glob("*.sieve"))
+    assert len(paths) >= 7
+    for path in paths:
+        original = path.read_bytes().decode()
+        assert pigeonhole.compiles(original), path.name  # the Roundcube-format data itself
+        assert render(parse_rules(original)) == original
+        text = render(with_vacation(parse_rules(original), settings))
         assert pigeonhole.compiles(text), text
         assert ours_compiles(text)
+        without = render(with_vacation(parse_rules(text), None))
+        assert pigeonhole.compiles(without), without
+        assert ours_compiles(without)

@@ -10,6 +10,7 @@ import pytest
 from groupware.sieve import Environment, MessageFacts, Vacation, compile_script, evaluate
 from groupware.sieve.rules import (
     Rule,
+    RuleSet,
     RulesFormatError,
     VacationSettings,
     parse_rules,
@@ -46,6 +47,44 @@ def test_rules_read_back() -> None:
     ancien = rules.find("Ancien")
     assert ancien is not None and not ancien.enabled and ancien.actions == ["discard", "stop"]
     assert rules.prefix == "# Filters written by Roundcube\r\n"
+
+
+def test_roundcube_header_comes_before_the_require_line() -> None:
+    """Roundcube writes the script's leading comments first, then an empty line, then ``require``."""
+    rules = parse_rules(read(DATA / "rules" / "roundcube-header-comments.sieve"))
+    assert rules.header == "# Filtres de Marie Dupont\r\n# Modifiés avec Roundcube"
+    assert rules.prefix == "" and rules.requires is not None and "subaddress" in rules.requires
+    assert [r.name for r in rules.rules][:3] == ["Direction", "Listes de diffusion", "Inscriptions"]
+    tickets = rules.find("Tickets")
+    assert (
+        tickets is not None
+        and not tickets.enabled
+        and tickets.actions == ['redirect :copy "support@ac-exemple.fr"']
+    )
+    rules.rules.append(Rule("Nouveau", ['header :contains "subject" "x"'], ['fileinto "X"'], "anyof"))
+    rules.requires = None
+    assert render(rules).startswith("# Filtres de Marie Dupont\r\n# Modifiés avec Roundcube\r\n\r\nrequire [")
+
+
+def test_roundcube_require_line_rules() -> None:
+    """vacation-seconds stands alone, i;ascii-numeric brings relational, duplicate's :seconds is not vacation's."""
+    seconds = parse_rules(read(DATA / "rules" / "roundcube-vacation-seconds.sieve"))
+    assert seconds.requires == ["date", "relational", "vacation-seconds"]
+    only = RuleSet(
+        [Rule("n", ['header :is :comparator "i;ascii-numeric" "x-level" "3"'], ["discard"], "anyof")]
+    )
+    assert render(only).startswith('require ["comparator-i;ascii-numeric","relational"];\r\n')
+    dup = parse_rules(read(DATA / "rules" / "roundcube-editheader-duplicate.sieve"))
+    dup.requires = None
+    assert render(dup).startswith('require ["duplicate","editheader","fileinto","index"];\r\n')
+
+
+def test_script_without_require_keeps_its_header() -> None:
+    rules = parse_rules(read(DATA / "rules" / "roundcube-no-require.sieve"))
+    assert rules.requires is None and rules.header.startswith("# Script du secrétariat")
+    assert [r.name for r in rules.rules] == ["Publicité", "Désactivée", "Tout le reste"]
+    everything = rules.find("Tout le reste")
+    assert everything is not None and everything.tests == [] and everything.actions == ["keep"]
 
 
 def test_editing_a_rule() -> None:
