@@ -201,9 +201,10 @@ class Store:
             "SELECT href FROM items WHERE collection_id = ? ORDER BY href", (collection_id,))]
 
     def href_of_uid(self, collection_id: int, uid: str) -> str | None:
-        """The href of the item with ``uid`` in the collection, through the UID index."""
+        """The href of the item with ``uid`` in the collection, through the UID index (``uid <> ''`` lets the
+        planner use the partial index)."""
         row = self.db.connection().execute(
-            "SELECT href FROM items WHERE collection_id = ? AND uid = ?", (collection_id, uid)).fetchone()
+            "SELECT href FROM items WHERE collection_id = ? AND uid = ? AND uid <> ''", (collection_id, uid)).fetchone()
         return str(row[0]) if row else None
 
     def has_uid(self, collection_id: int, uid: str) -> bool:
@@ -221,8 +222,8 @@ class Store:
         with self.db.write() as conn:
             old = self._get(conn, collection_id, data.href)
             if data.uid:
-                row = conn.execute("SELECT href FROM items WHERE collection_id = ? AND uid = ? AND href <> ?",
-                                   (collection_id, data.uid, data.href)).fetchone()
+                row = conn.execute("SELECT href FROM items WHERE collection_id = ? AND uid = ? AND uid <> '' "
+                                   "AND href <> ?", (collection_id, data.uid, data.href)).fetchone()
                 if row is not None:
                     raise UidConflict(str(collection_id), data.uid, str(row[0]))
             revision = self._bump(conn, collection_id)
