@@ -70,7 +70,10 @@ class Policy:
     """Limits fixed at compile time (and the redirect/action limits applied while evaluating).
 
     The defaults are Pigeonhole's: ``sieve_max_script_size`` 1M, ``sieve_max_actions`` 32,
-    ``sieve_max_redirects`` 4; nesting limits follow its ``SIEVE_MAX_*_NESTING`` constants.
+    ``sieve_max_redirects`` 4; nesting limits follow its ``SIEVE_MAX_*_NESTING`` constants. The vacation period
+    (RFC 5230 §4.1, RFC 6131 §2) is raised to ``min_vacation_seconds`` and lowered to ``max_vacation_seconds`` at
+    compile time; the minimum is 0 by default (Pigeonhole with ``sieve_vacation_min_period = 0``), while a stock
+    Pigeonhole raises periods under a day: set 86400 to answer as it does.
     """
 
     max_script_size: int = 1 << 20

@@ -225,9 +225,7 @@ class Pigeonhole:
             return list(pool.map(self.compiles, scripts))
 
 
-@pytest.fixture(scope="session")
-def pigeonhole() -> Iterator[Pigeonhole]:
-    """Pigeonhole under a private configuration; fails (never skips) when it is not installed."""
+def _private_pigeonhole(conf_text: str) -> Iterator[Pigeonhole]:
     if shutil.which("sieve-test") is None or shutil.which("sievec") is None:
         pytest.fail(INSTALL_HINT)
     root = Path(tempfile.mkdtemp(prefix="pigeonhole-"))
@@ -236,6 +234,21 @@ def pigeonhole() -> Iterator[Pigeonhole]:
     for path in [root, *root.iterdir()]:
         os.chmod(path, 0o1777)
     conf = root / "dovecot.conf"
-    conf.write_text(_CONF.format(root=root, personal=INCLUDES / "personal", global_dir=INCLUDES / "global"))
+    conf.write_text(
+        conf_text.format(root=root, personal=INCLUDES / "personal", global_dir=INCLUDES / "global")
+    )
     yield Pigeonhole(root, conf)
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pigeonhole() -> Iterator[Pigeonhole]:
+    """Pigeonhole under a private configuration; fails (never skips) when it is not installed."""
+    yield from _private_pigeonhole(_CONF)
+
+
+@pytest.fixture(scope="session")
+def stock_vacation_pigeonhole() -> Iterator[Pigeonhole]:
+    """The same, but with Pigeonhole's own vacation period limits (at least a day, no upper limit)."""
+    stock = "".join(line for line in _CONF.splitlines(keepends=True) if "sieve_vacation_" not in line)
+    yield from _private_pigeonhole(stock)
