@@ -138,7 +138,16 @@ class Collection(storage.BaseCollection):
             time_range=stored.span)
 
     def sync(self, old_token: str = "") -> tuple[str, Iterable[str]]:
-        """RFC 6578 §3.2: the current token and the hrefs changed or deleted since ``old_token``."""
+        """RFC 6578 §3.2: the current token and the hrefs changed or deleted since ``old_token``.
+
+        Without a token the hrefs are listed only if iterated: a ``DAV:sync-token`` property asks for the token
+        alone. The token then comes from the collection row read with this object, never newer than the list.
+        """
+        if not old_token:
+            def every_href() -> Iterator[str]:
+                yield from self._store.hrefs(self._record.id)
+
+            return self._record.sync_token, every_href()
         return self._store.changes_since(self._record.id, old_token)
 
     def get_multi(self, hrefs: Iterable[str]) -> Iterator[tuple[str, radicale_item.Item | None]]:
