@@ -5,17 +5,21 @@ Prints a table: compile time, evaluations per second (messages already parsed by
 does once per message), the same including the parse, and Pigeonhole's ``sieve-test`` per message for scale.
 Targets (issue 6): ≥ 20,000 evaluations/s on one core, compile ≤ 5 ms.
 
-    python benchmarks/sieve.py [--messages 10000] [--sieve-test-samples 20]
+    python benchmarks/sieve.py [--messages 10000] [--passes 5] [--sieve-test-samples 20]
+
+Every figure is a median (of 200 compiles, of ``--passes`` runs through the messages).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import email.parser
 import email.policy
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -88,27 +92,48 @@ def messages(n: int, seed: int = 6) -> list[bytes]:
 
 
 def bench_compile(text: str, rounds: int = 200) -> float:
+    """Median time of one compile."""
     compile_script(text)
-    start = time.perf_counter()
+    times = []
     for _ in range(rounds):
+        start = time.perf_counter()
         compile_script(text)
-    return (time.perf_counter() - start) / rounds
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
-def bench_eval(text: str, raws: list[bytes]) -> tuple[float, float]:
+def bench_eval(text: str, raws: list[bytes], passes: int) -> tuple[float, float]:
+    """Median rate over ``passes`` runs through all messages: evaluation alone, and parse + evaluation.
+
+    Each message comes with its own :class:`Environment` (its own delivery time, as delivery makes one per
+    recipient), built before the clock starts: the host's work, not the evaluation's.
+    """
     program = compile_script(text)
     parser = email.parser.BytesParser(policy=email.policy.compat32)
     parsed = [parser.parsebytes(r) for r in raws]
-    env = Environment(envelope_from="sender@example.com", envelope_to="me@ac-exemple.fr")
-    start = time.perf_counter()
-    for raw, msg in zip(raws, parsed, strict=True):
-        evaluate(program, MessageFacts(raw, msg), env)
-    eval_only = len(raws) / (time.perf_counter() - start)
-    start = time.perf_counter()
-    for raw in raws:
-        evaluate(program, MessageFacts(raw), env)
-    with_parse = len(raws) / (time.perf_counter() - start)
-    return eval_only, with_parse
+    eval_rates, parse_rates = [], []
+    for _ in range(passes):
+        envs = _envs(len(raws))
+        start = time.perf_counter()
+        for raw, msg, env in zip(raws, parsed, envs, strict=True):
+            evaluate(program, MessageFacts(raw, msg), env)
+        eval_rates.append(len(raws) / (time.perf_counter() - start))
+    for _ in range(max(1, passes // 2)):
+        envs = _envs(len(raws))
+        start = time.perf_counter()
+        for raw, env in zip(raws, envs, strict=True):
+            evaluate(program, MessageFacts(raw), env)
+        parse_rates.append(len(raws) / (time.perf_counter() - start))
+    return statistics.median(eval_rates), statistics.median(parse_rates)
+
+
+def _envs(n: int) -> list[Environment]:
+    now = dt.datetime.now().astimezone()
+    return [
+        Environment(envelope_from="sender@example.com", envelope_to="me@ac-exemple.fr",
+                    now=now + dt.timedelta(milliseconds=i))
+        for i in range(n)
+    ]  # fmt: skip
 
 
 def bench_sieve_test(text: str, raws: list[bytes]) -> float | None:
@@ -141,17 +166,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--sieve-test-samples", type=int, default=20)
+    parser.add_argument(
+        "--passes", type=int, default=5, help="runs through the messages; the median is shown"
+    )
     args = parser.parse_args()
     text = script_30_rules()
     raws = messages(args.messages)
     compile_s = bench_compile(text)
-    eval_only, with_parse = bench_eval(text, raws)
+    eval_only, with_parse = bench_eval(text, raws, args.passes)
     per_message = bench_sieve_test(text, raws[: args.sieve_test_samples])
     rows = [
         ("script", f"30 rules + vacation, {len(text)} bytes"),
-        ("compile (mean of 200)", f"{compile_s * 1000:.2f} ms   (target ≤ 5 ms)"),
-        (f"evaluate, {len(raws)} parsed messages", f"{eval_only:,.0f} eval/s   (target ≥ 20,000)"),
-        ("parse + evaluate", f"{with_parse:,.0f} msg/s"),
+        ("compile (median of 200)", f"{compile_s * 1000:.2f} ms   (target ≤ 5 ms)"),
+        (f"evaluate, {len(raws)} parsed messages (median of {args.passes})",
+         f"{eval_only:,.0f} eval/s   (target ≥ 20,000)"),
+        ("parse + evaluate (median)", f"{with_parse:,.0f} msg/s"),
         ("sieve-test per message (process)", "n/a" if per_message is None else
          f"{per_message * 1000:.1f} ms  = {1 / per_message:,.0f} msg/s, ×{eval_only * per_message:,.0f} slower"),
     ]  # fmt: skip

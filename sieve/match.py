@@ -178,6 +178,9 @@ class Matcher:
         """The fastest function doing what ``__call__`` does: specialised for constant keys."""
         if self.constant and self.kind == "value" and self.comparator == "i;ascii-numeric":
             return self._bind_numeric()
+        if self.constant and self.kind == "regex" and not self.capture:
+            searches = tuple(p.search for p in self._patterns)
+            return lambda ctx, values: any(s(v) is not None for v in values for s in searches)
         if self.constant and self.kind == "matches" and not self.capture:
             casefold = self.comparator == "i;ascii-casemap"
             tests = [_plain_glob(k, casefold) for k in self.keys if isinstance(k, str)]

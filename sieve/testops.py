@@ -242,6 +242,9 @@ def _envelope(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
 
 def _exists(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
     names = c.strings(b.pos[0])
+    if all(isinstance(n, str) for n in names):
+        keys = tuple(str(n).lower() for n in names)
+        return lambda ctx: all(ctx.msg.header_raw(k) for k in keys)
     return lambda ctx: all(ctx.msg.header_raw(n) for n in ctx.expand_list(names))
 
 
