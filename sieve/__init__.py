@@ -2,6 +2,8 @@
 """The Sieve module, installed as ``groupware.sieve``: parse, compile and evaluate mail rules.
 
 It imports nothing else of groupware: what it cannot know it asks its host through the protocols in ``host``.
+The language is RFC 5228 (base) with the extensions listed in ``grammar.KNOWN_EXTENSIONS``, each module citing
+the RFC sections it implements.
 """
 
 if __name__ != "groupware.sieve":  # pragma: no cover - guard against a top-level ``sieve`` import

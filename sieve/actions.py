@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The actions an evaluation returns, as frozen dataclasses, and their one-line text form.
 
-Delivery executes them; nothing here does I/O. The text form (:func:`describe`) is the one
+One dataclass per action of RFC 5228 §4 (keep, fileinto, redirect, discard) and of the extensions (RFC 5429
+reject/ereject, RFC 5230 and RFC 6131 vacation, RFC 5435 notify, RFC 5293 addheader/deleteheader), plus the implicit
+keep (RFC 5228 §2.10.2) and the run-time failure that replaces every action (§2.10.6). Delivery executes them;
+nothing here does I/O. The text form (:func:`describe`) is the one
 ``groupware sieve test`` prints and the conformance suite compares with Pigeonhole's ``sieve-test``.
 """
 

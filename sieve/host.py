@@ -2,7 +2,8 @@
 """What the Sieve engine asks of its host, as small protocols and plain data.
 
 The engine never reads files, clocks or databases by itself: the composition root of groupware fulfils these
-protocols (accounts, script store, reply tracking), and tests fulfil them with dictionaries.
+protocols (accounts for RFC 5804 ManageSieve logins, script store, RFC 5230 §4.2 / RFC 3834 reply tracking),
+and tests fulfil them with dictionaries.
 """
 
 from __future__ import annotations
