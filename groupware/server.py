@@ -404,6 +404,9 @@ class Server:
             services = getattr(self.app, "_services", None)
             if services is not None:
                 services.directory.close()
+            storage_close = getattr(getattr(self.app, "_storage", None), "close", None)
+            if callable(storage_close):  # groupware's storage holds database connections; Radicale's holds none
+                storage_close()
             log.info("stopped", extra={"event": "stopped"})
 
 

@@ -33,6 +33,7 @@ from radicale import pathutils, storage, types
 from radicale.item import filter as radicale_filter
 from radicale.log import logger
 
+from groupware.fastpath import ItemSummary
 from groupware.store import (
     TIMESTAMP_MAX,
     TIMESTAMP_MIN,
@@ -43,7 +44,7 @@ from groupware.store import (
     contact_values,
 )
 
-__all__ = ["Collection", "Storage", "index_item", "open_store"]
+__all__ = ["Collection", "Storage", "close_store", "index_item", "open_store"]
 
 # Instances of a recurring calendar object kept in the index: at most this many, starting before the horizon.
 MAX_INSTANCES = 400
@@ -61,6 +62,14 @@ def open_store(path: str, synchronous: str = "FULL") -> Store:
         if path not in _stores:
             _stores[path] = Store(path, synchronous=synchronous)
         return _stores[path]
+
+
+def close_store(path: str) -> None:
+    """Close the process's store for ``path`` (server shutdown); the next :func:`open_store` opens it afresh."""
+    with _stores_lock:
+        store = _stores.pop(os.path.abspath(path), None)
+    if store is not None:
+        store.close()
 
 
 @functools.lru_cache(maxsize=8192)
@@ -149,6 +158,15 @@ class Collection(storage.BaseCollection):
 
             return self._record.sync_token, every_href()
         return self._store.changes_since(self._record.id, old_token)
+
+    def fast_summaries(self) -> Iterator[ItemSummary]:
+        """Facts of every item, in :meth:`get_all` order, for the whole-collection fast path."""
+        dates: dict[int, str] = {}
+        for href, etag, modified, name, component, size in self._store.summaries(self._record.id):
+            date = dates.get(modified)
+            if date is None:
+                date = dates[modified] = http_date(modified)
+            yield ItemSummary(href, etag, date, name, component, size)
 
     def get_multi(self, hrefs: Iterable[str]) -> Iterator[tuple[str, radicale_item.Item | None]]:
         for href, stored in self._store.get_items(self._record.id, hrefs):
@@ -246,6 +264,10 @@ class Storage(storage.BaseStorage):
         database = self._option("database") or os.path.join(folder, "groupware.sqlite")
         self.store = open_store(database, self._option("synchronous") or "FULL")
         logger.info("Storage database: %r", self.store.db.path)
+
+    def close(self) -> None:
+        """Release the database connections of this process (the server is stopping)."""
+        close_store(self.store.db.path)
 
     def _option(self, name: str) -> str:
         try:

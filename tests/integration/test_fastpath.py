@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from support import LDIF_DIRECTORY, USER, RunningServer, config_module, request, write_config
+from support import request as dav_request
 
 from groupware import fastpath
 
@@ -49,17 +50,18 @@ def _calendar_object(index: int) -> str:
             f"SUMMARY:Conseil de classe n°{index}\r\nEND:{component}\r\nEND:VCALENDAR\r\n")
 
 
-@pytest.fixture()
-def server(tmp_path: Path) -> Iterator[RunningServer]:
+@pytest.fixture(params=["groupware.plugins.storage", "fastpath_storage"])
+def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RunningServer]:
+    """A server on groupware's storage engine, or on Radicale's own storage extended with item facts."""
     path = write_config(tmp_path / "fast.conf", LDIF_DIRECTORY)
-    path.write_text(path.read_text().replace("[storage]\n", "[storage]\ntype = fastpath_storage\n"))
+    path.write_text(path.read_text().replace("[storage]\n", f"[storage]\ntype = {request.param}\n"))
     running = RunningServer(config_module.load(path))
-    assert request(running, "PROPFIND", f"/{USER}/", headers={"Depth": "1"})[0] == 207  # provisions
+    assert dav_request(running, "PROPFIND", f"/{USER}/", headers={"Depth": "1"})[0] == 207  # provisions
     for index in range(12):
         names = ("vcf", "text/vcard", _vcard) if index % 2 else ("ics", "text/calendar", _calendar_object)
         folder = BOOK if index % 2 else CALENDAR
         href = f"{folder}item {index} é+{uuid.UUID(int=index)}.{names[0]}"  # spaces and accents get quoted
-        status = request(running, "PUT", href.replace(" ", "%20").replace("é", "%C3%A9"),
+        status = dav_request(running, "PUT", href.replace(" ", "%20").replace("é", "%C3%A9"),
                          body=names[2](index), headers={"Content-Type": names[1]})[0]
         assert status == 201
     yield running
