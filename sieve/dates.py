@@ -62,7 +62,7 @@ def date_part(when: dt.datetime, part: str) -> str:
     if part == "day":
         return f"{when.day:02d}"
     if part == "date":
-        return f"{when.year:04d}-{when.month:02d}-{when.day:02d}"
+        return when.date().isoformat()  # YYYY-MM-DD, the year on four digits
     if part == "julian":
         return str((when.date() - _MJD_EPOCH).days)
     if part == "hour":
@@ -72,7 +72,7 @@ def date_part(when: dt.datetime, part: str) -> str:
     if part == "second":
         return f"{when.second:02d}"
     if part == "time":
-        return f"{when.hour:02d}:{when.minute:02d}:{when.second:02d}"
+        return when.time().isoformat("seconds")
     zone = _zone_text(when)
     if part == "iso8601":
         return when.strftime("%Y-%m-%dT%H:%M:%S") + zone[:3] + ":" + zone[3:]

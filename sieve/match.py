@@ -131,10 +131,36 @@ def _folded_globs(keys: tuple[str, ...]) -> Callable[[Sequence[str]], bool] | No
     if any(t is None for t in tests):
         return None
     if len(keys) == 1 and keys[0].startswith("*") and keys[0].endswith("*") and len(keys[0]) > 1:
-        core = keys[0].strip("*")
-        return lambda values: any(core in v for v in values)
+        return _substring(keys[0].strip("*"))
     funcs = [t for t in tests if t is not None]
     return lambda values: any(t(v) for v in values for t in funcs)
+
+
+def _searches(
+    searches: tuple[Callable[[str], re.Match[str] | None], ...],
+) -> Callable[[MatchContext, Sequence[str]], bool]:
+    """``:regex`` with constant keys and no match variables: whether any key finds a match in any value."""
+
+    def match(ctx: MatchContext, values: Sequence[str]) -> bool:
+        for v in values:
+            for search in searches:
+                if search(v) is not None:
+                    return True
+        return False
+
+    return match
+
+
+def _substring(key: str) -> Callable[[Sequence[str]], bool]:
+    """Whether any value holds ``key``: a plain loop, the cheapest form for the one or two values of a field."""
+
+    def test(values: Sequence[str]) -> bool:
+        for v in values:
+            if key in v:
+                return True
+        return False
+
+    return test
 
 
 @functools.lru_cache(maxsize=4096)
@@ -179,8 +205,7 @@ class Matcher:
         if self.constant and self.kind == "value" and self.comparator == "i;ascii-numeric":
             return self._bind_numeric()
         if self.constant and self.kind == "regex" and not self.capture:
-            searches = tuple(p.search for p in self._patterns)
-            return lambda ctx, values: any(s(v) is not None for v in values for s in searches)
+            return _searches(tuple(p.search for p in self._patterns))
         if self.constant and self.kind == "matches" and not self.capture:
             casefold = self.comparator == "i;ascii-casemap"
             tests = [_plain_glob(k, casefold) for k in self.keys if isinstance(k, str)]
@@ -212,8 +237,7 @@ class Matcher:
             keyset = frozenset(keys)
             return lambda values: not keyset.isdisjoint(values)
         if len(keys) == 1:
-            key = keys[0]
-            return lambda values: any(key in v for v in values)
+            return _substring(keys[0])
         return lambda values: any(k in v for v in values for k in keys)
 
     def _bind_numeric(self) -> Callable[[MatchContext, Sequence[str]], bool]:

@@ -55,7 +55,14 @@ def _decode_word(m: re.Match[str]) -> str:
 
 def decode_header_value(value: str) -> str:
     """Unfold and decode RFC 2047 encoded words; white space between adjacent words is dropped (§6.2)."""
-    value = _FOLD.sub("", _bytes_text(value)).strip(" \t\r\n")
+    return _decode_text(_FOLD.sub("", _bytes_text(value)))
+
+
+def _decode_text(value: str) -> str:
+    """:func:`decode_header_value` for a value already read as text and unfolded (what ``header_raw`` holds)."""
+    if "\n" in value:
+        value = _FOLD.sub("", value)
+    value = value.strip(" \t\r\n")
     if "=?" not in value:
         return value
     value = _GAP.sub(r"\1\2", value)
@@ -136,7 +143,7 @@ class MessageFacts:
         """Decoded values of every field called ``name`` (case-insensitive), in order (RFC 2047)."""
         values = self._decoded.get(name)
         if values is None:
-            values = self._decoded[name] = [decode_header_value(v) for v in self.header_raw(name)]
+            values = self._decoded[name] = [_decode_text(v) for v in self.header_raw(name)]
         return values
 
     def addresses(self, name: str) -> list[list[Address] | None]:
@@ -149,12 +156,16 @@ class MessageFacts:
 
     def header_raw(self, name: str) -> list[str]:
         """Unfolded, undecoded values of every field called ``name`` (case-insensitive), in order."""
-        if self._index is None:
-            index: dict[str, list[str]] = {}
+        index = self._index
+        if index is None:
+            index = self._index = {}
             for n, v in self.headers:
-                index.setdefault(n.lower(), []).append(v)
-            self._index = index
-        return self._index.get(name.lower(), [])
+                key = n.lower()
+                if key in index:
+                    index[key].append(v)
+                else:
+                    index[key] = [v]
+        return index.get(name.lower(), [])
 
     @property
     def size(self) -> int:
