@@ -185,6 +185,19 @@ def _add_storage_commands(sub: Any) -> None:
     exp.set_defaults(func=cmd_storage_export)
 
 
+def cmd_agenda(args: argparse.Namespace) -> int:
+    """``groupware agenda …``: shared agendas and their grants, on the running servers' database."""
+    from groupware.sharing import cli as agenda_cli
+    from groupware.sharing_door import command_line_service
+
+    try:
+        service = command_line_service(_load(args.config))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return agenda_cli.run(service, args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``groupware`` command."""
     parser = argparse.ArgumentParser(prog="groupware", description=__doc__)
@@ -199,6 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     sieve = sub.add_parser("sieve", help="check and test Sieve scripts", add_help=False)
     sieve.add_argument("rest", nargs=argparse.REMAINDER)
     sieve.set_defaults(func=cmd_sieve)
+    agenda = sub.add_parser("agenda", help="shared agendas: create, list, show, grant, revoke, delete, provision")
+    from groupware.sharing.cli import add_arguments
+
+    add_arguments(agenda)
+    agenda.set_defaults(func=cmd_agenda)
     directory = sub.add_parser("directory", help="directory tools")
     directory_sub = directory.add_subparsers(dest="directory_command", required=True)
     gen = directory_sub.add_parser("generate", help="write a synthetic académie directory as LDIF")

@@ -18,8 +18,8 @@ from typing import Any
 
 from groupware.errors import ConfigError, ConfigProblem
 
-__all__ = ["DEMO_CONFIG", "SCHEMA", "AccountsConfig", "Config", "DirectoryConfig", "Option", "SieveConfig", "load",
-           "read_sections"]
+__all__ = ["DEMO_CONFIG", "SCHEMA", "AccountsConfig", "Config", "DirectoryConfig", "Option", "SharingConfig",
+           "SieveConfig", "load", "read_sections"]
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = PACKAGE_ROOT / "config" / "demo.conf"
@@ -67,6 +67,9 @@ def _listen(value: str) -> tuple[tuple[str, int], ...]:
             raise ValueError(f"{item!r} is not host:port")
         addresses.append((host.strip("[]"), int(port)))
     return tuple(addresses)
+
+
+LEVELS = ("free-busy", "read", "read-write", "manage")
 
 
 def _ldap_filter(value: str) -> str:
@@ -135,6 +138,13 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "lockout": Option("300", _positive_float, "seconds a locked login or address is refused"),
         "failure_delay": Option("0.4", _positive_float, "minimum seconds a failed login takes (hides timing)"),
     },
+    "sharing": {
+        "max_person_level": Option("manage", _choice(*LEVELS), "highest level a grant to one person may give"),
+        "max_group_level": Option("read-write", _choice(*LEVELS), "highest level a grant to a group may give"),
+        "max_domain_level": Option("read", _choice(*LEVELS), "highest level a grant to a whole mail domain may give"),
+        "people_may_share": Option("true", _boolean, "people may share their own calendars (Radicale's sharing API)"),
+        "database": Option("", str, "SQLite file of grants (default: the storage engine's, groupware.sqlite)"),
+    },
     "sieve": {
         "enabled": Option("false", _boolean, "serve ManageSieve (RFC 5804) beside HTTP in `groupware serve`"),
         "hosts": Option("127.0.0.1:4190", _listen, "ManageSieve addresses to listen on, host:port, comma-separated"),
@@ -201,6 +211,17 @@ class AccountsConfig:
 
 
 @dataclass(frozen=True)
+class SharingConfig:
+    """The ``[sharing]`` section, parsed: the sharing policy and where grants are kept."""
+
+    max_person_level: str = "manage"
+    max_group_level: str = "read-write"
+    max_domain_level: str = "read"
+    people_may_share: bool = True
+    database: str = ""
+
+
+@dataclass(frozen=True)
 class SieveConfig:
     """The ``[sieve]`` section, parsed (paths absolute)."""
 
@@ -231,6 +252,7 @@ class Config:
     accounts: AccountsConfig
     radicale_sections: Mapping[str, Mapping[str, str]]
     sieve: SieveConfig = field(default_factory=SieveConfig)
+    sharing: SharingConfig = field(default_factory=SharingConfig)
 
 
 def read_sections(path: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
@@ -316,6 +338,8 @@ def load(path: str | os.PathLike[str]) -> Config:
     parsed = {name: _parse_section(file, name, sections.get(name, {}), problems) for name in SCHEMA}
     _check_directory(file, base, parsed["directory"], problems)
     _check_sieve(file, base, parsed["sieve"], problems)
+    if parsed["sharing"].get("database"):
+        parsed["sharing"]["database"] = _resolve(base, parsed["sharing"]["database"])
     if problems:
         raise ConfigError(problems)
     radicale = {name: values for name, values in sections.items() if name not in SCHEMA}
@@ -323,4 +347,4 @@ def load(path: str | os.PathLike[str]) -> Config:
     if "filesystem_folder" in storage:
         storage["filesystem_folder"] = _resolve(base, storage["filesystem_folder"])
     return Config(file, DirectoryConfig(**parsed["directory"]), AccountsConfig(**parsed["accounts"]), radicale,
-                  SieveConfig(**parsed["sieve"]))
+                  SieveConfig(**parsed["sieve"]), SharingConfig(**parsed["sharing"]))

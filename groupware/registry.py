@@ -13,17 +13,19 @@ from dataclasses import dataclass
 from groupware.accounts import Accounts
 from groupware.config import Config
 from groupware.directory.cache import CachedDirectory
+from groupware.sharing import SharingService
 
 __all__ = ["Services", "clear", "current", "install"]
 
 
 @dataclass(frozen=True)
 class Services:
-    """What one running groupware holds: its configuration, directory and accounts."""
+    """What one running groupware holds: its configuration, directory, accounts and sharing."""
 
     config: Config
     directory: CachedDirectory
     accounts: Accounts
+    sharing: SharingService | None = None
 
 
 _lock = threading.Lock()

@@ -36,6 +36,7 @@ from groupware.directory.factory import open_directory
 from groupware.errors import ConfigProblem, DirectoryUnavailable
 from groupware.fastpath import ItemFacts, ItemSummary, ResponseTemplate, assemble, facts_of, split_document
 from groupware.principals import enrich_multistatus
+from groupware.sharing_door import SharingAnswers, build_sharing
 
 __all__ = [
     "GroupwareApplication",
@@ -61,6 +62,7 @@ RADICALE_DEFAULTS: dict[str, dict[str, str]] = {
     "storage": {"type": "groupware.plugins.storage", "filesystem_folder": os.path.abspath("var/collections"),
                 "predefined_collections": json.dumps(PREDEFINED_COLLECTIONS)},
     "web": {"type": "none"},
+    "sharing": {"type": "groupware.plugins.sharing", "collection_by_map": "True", "collection_by_token": "False"},
     "logging": {"level": "info", "mask_passwords": "True"},
 }
 # Options of our storage plugin that Radicale's schema does not know (Radicale hands them to the plugin):
@@ -131,7 +133,8 @@ def radicale_configuration(config: Config) -> radicale.config.Configuration:
 def build_services(config: Config) -> registry.Services:
     """Open the directory, create the accounts service and install both in the registry."""
     directory = open_directory(config.directory)
-    services = registry.Services(config, directory, Accounts(directory, config.accounts))
+    accounts = Accounts(directory, config.accounts)
+    services = registry.Services(config, directory, accounts, build_sharing(config, directory, accounts))
     registry.install(services)
     return services
 
@@ -293,7 +296,7 @@ def _sync_item_response(base_prefix: str, collection: Any, item: Any, props: ET.
     return xml_item_response(base_prefix, uri, found_props=found, not_found_props=not_found, found_item=True)
 
 
-class GroupwareApplication(_WholeCollectionAnswers, radicale.Application):
+class GroupwareApplication(_WholeCollectionAnswers, SharingAnswers, radicale.Application):
     """Radicale's WSGI application with what groupware adds at the HTTP edge.
 
     * a directory outage for a login not in the cache answers ``503 Service Unavailable`` with ``Retry-After``
@@ -305,10 +308,15 @@ class GroupwareApplication(_WholeCollectionAnswers, radicale.Application):
         self._services = services
         self._fast_paths = True
         super().__init__(configuration)
+        self._attach_sharing(services.sharing, self._storage, services.directory, services.accounts,
+                             services.config.directory.cache_ttl)
 
     def _handle_request(self, environ: radicale_types.WSGIEnviron) -> tuple[str, list[tuple[str, str]],
                                                                           Iterable[bytes]]:
         try:
+            api_answer = self._api_request(environ, self._services.accounts)
+            if api_answer is not None:
+                return api_answer
             return super()._handle_request(environ)  # type: ignore[no-any-return]
         except DirectoryUnavailable as exc:
             log.error("directory unavailable", extra={"event": "directory_down", "error": str(exc)})
@@ -330,7 +338,11 @@ class GroupwareApplication(_WholeCollectionAnswers, radicale.Application):
 
     def do_REPORT(self, environ: radicale_types.WSGIEnviron, base_prefix: str, path: str, user: str,
                   user_groups: set[str], request_info: dict[str, Any]) -> radicale_types.WSGIResponse:
-        """RFC 3253 §3.6; an initial sync-collection of a whole collection takes the fast path when it can."""
+        """RFC 3253 §3.6; an initial sync-collection of a whole collection takes the fast path when it can;
+        principal searches (RFC 3744 §9.4, §9.5) are answered from the directory."""
+        principal_answer = self._principal_report(environ, base_prefix, user, request_info)
+        if principal_answer is not None:
+            return principal_answer
         if self._fast_paths and user:
             answer = self._fast_sync(environ, base_prefix, path, user, user_groups, request_info)
             if answer is not None:
@@ -404,6 +416,8 @@ class Server:
             services = getattr(self.app, "_services", None)
             if services is not None:
                 services.directory.close()
+                if services.sharing is not None:
+                    services.sharing.db.close()
             storage_close = getattr(getattr(self.app, "_storage", None), "close", None)
             if callable(storage_close):  # groupware's storage holds database connections; Radicale's holds none
                 storage_close()

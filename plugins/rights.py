@@ -3,8 +3,14 @@
 
 Rules, in order: anonymous gets nothing; members of the configured admin group manage everything; everyone
 authenticated may read the root (discovery, RFC 6764 §6); a user has full rights in their own home ``/<user>/`` and
-the collections directly in it; everything else is denied. Later rules (shared agendas, academic address books)
-are added here.
+the collections directly in it (and may share them when the policy lets people share: ``M``); on any other
+collection ``/<owner>/<name>/`` a user has what their most generous grant gives (:mod:`groupware.sharing`), read
+from the database on every request, so a revoke counts at once. Everything else is denied.
+
+Letters per level (RFC 3744 §3 privileges, RFC 4791 §6.1.1): free-busy ``f``; read ``r``; read-write ``rw`` plus
+``d``/``o`` (members may not delete or replace the collection itself); manage adds ``M`` (may share further).
+Items are judged by the letters of their collection, so a grant covers exactly one collection (unlike a
+``groups:`` rule of Radicale's rights file, Radicale issue #1947).
 """
 
 from __future__ import annotations
@@ -15,8 +21,11 @@ from radicale.rights import BaseRights
 
 from groupware import registry
 from groupware.directory import normalize_dn
+from groupware.sharing import Level
 
-__all__ = ["Rights"]
+__all__ = ["GRANT_LETTERS", "Rights"]
+
+GRANT_LETTERS = {Level.FREE_BUSY: "f", Level.READ: "rdo", Level.READ_WRITE: "rwdo", Level.MANAGE: "rwdoM"}
 
 
 class Rights(BaseRights):
@@ -24,8 +33,10 @@ class Rights(BaseRights):
 
     def __init__(self, configuration: radicale_config.Configuration) -> None:
         super().__init__(configuration)
-        admin_group = registry.current().config.accounts.admin_group
+        services = registry.current()
+        admin_group = services.config.accounts.admin_group
         self._admin_group = normalize_dn(admin_group) if admin_group else ""
+        self._sharing = services.sharing
 
     def _is_admin(self, user_groups: set[str]) -> bool:
         return bool(self._admin_group) and any(normalize_dn(group) == self._admin_group for group in user_groups)
@@ -39,6 +50,10 @@ class Rights(BaseRights):
             return "RW" if len(parts) <= 1 else "rw"
         if not parts:
             return "R"
-        if parts[0] != user:
+        if parts[0] == user:
+            own = "rwM" if self._sharing is not None and self._sharing.policy.people_may_share else "rw"
+            return {1: "RW", 2: own}.get(len(parts), "")
+        if len(parts) != 2 or self._sharing is None:
             return ""
-        return {1: "RW", 2: "rw"}.get(len(parts), "")
+        level = self._sharing.level(self._sharing.viewer(user, user_groups or set()), f"/{parts[0]}/{parts[1]}/")
+        return GRANT_LETTERS[level] if level is not None else ""

@@ -8,6 +8,7 @@ académie). The policy bounds every grant, whoever makes it; it never lowers gra
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from groupware.sharing.model import Grantee, GranteeKind, Level, PolicyViolation
@@ -25,13 +26,13 @@ class SharingPolicy:
     people_may_share: bool = True
 
     @classmethod
-    def from_options(cls, options: dict[str, str]) -> SharingPolicy:
+    def from_options(cls, options: Mapping[str, str | bool]) -> SharingPolicy:
         """Build the policy from ``[sharing]`` options (``max_person_level`` … ``people_may_share``)."""
         default = cls()
-        share = options.get("people_may_share", "true").strip().lower() in ("1", "true", "yes", "on")
-        return cls(Level.parse(options.get("max_person_level", default.max_person.label)),
-                   Level.parse(options.get("max_group_level", default.max_group.label)),
-                   Level.parse(options.get("max_domain_level", default.max_domain.label)), share)
+        share = str(options.get("people_may_share", "true")).strip().lower() in ("1", "true", "yes", "on")
+        return cls(Level.parse(str(options.get("max_person_level", default.max_person.label))),
+                   Level.parse(str(options.get("max_group_level", default.max_group.label))),
+                   Level.parse(str(options.get("max_domain_level", default.max_domain.label))), share)
 
     def max_level(self, kind: GranteeKind) -> Level:
         """The highest level a grant to ``kind`` may give."""
