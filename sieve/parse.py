@@ -248,7 +248,13 @@ class _Parser(_SievelibParser):  # type: ignore[misc]
 
     def run(self) -> list[Command]:
         """Parse, then turn sievelib's command objects into our tree."""
-        if not self.parse(self.data):
+        try:
+            parsed = self.parse(self.data)
+        except SieveSyntaxError:
+            raise
+        except Exception as exc:  # sievelib's state machine trips over some malformed scripts
+            raise self.fail(min(self.lexer.start, len(self.data)), "unexpected token") from exc
+        if not parsed:
             pos = min(self.lexer.pos, len(self.data))
             raise self.fail(pos, re.sub(r"^line \d+: (parsing error: )?", "", self.error))
         if self.closing is not None:
@@ -342,7 +348,10 @@ class _Node(_SievelibCommand):  # type: ignore[misc]
             ):
                 tests.append(avalue.ast)
                 return True
-            return False
+            # sievelib ignores a refused test and would drop it silently: a second test where one is allowed
+            # (``if anyof (true), false``) is a syntax error (RFC 5228 §8.2).
+            line, column = self.parser.where(self.parser.lexer.start)
+            raise SieveSyntaxError(line, column, f"unexpected test '{getattr(avalue, 'name', '')}'")
         if self.done or self.ast.tests:
             return False
         self.ast.args.append(self.argument(atype, avalue))
