@@ -19,7 +19,12 @@ sievelib has. Which commands, tags, comparators and extensions exist and whether
 checked by :mod:`compile` against :mod:`grammar`, which reports *every* error as ``line:column: message`` and
 rejects what sievelib wrongly accepts (an unknown ``require`` name, ``require`` after another command). On top of
 sievelib's grammar this module also rejects what it lets through: a command left without ``;`` at the end of the
-script, a ``text:`` string with something after ``text:`` on its first line, and numbers above 2^63 − 1.
+script, a second test that sievelib would silently drop (``if anyof (true), false``), a ``text:`` string with
+something after ``text:`` on its first line, and numbers above 2^63 − 1; a script that trips sievelib's state
+machine is a syntax error at the token it stopped on.
+
+The registration happens under a lock, so parses from several threads take turns; sievelib's module table is
+never left holding our classes. Positions are counted in characters, though sievelib scans bytes.
 """
 
 from __future__ import annotations
