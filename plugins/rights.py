@@ -7,8 +7,9 @@ the collections directly in it (and may share them when the policy lets people s
 collection ``/<owner>/<name>/`` a user has what their most generous grant gives (:mod:`groupware.sharing`), read
 from the database on every request, so a revoke counts at once. Everything else is denied.
 
-Letters per level (RFC 3744 §3 privileges, RFC 4791 §6.1.1): free-busy ``f``; read ``r``; read-write ``rw`` plus
-``d``/``o`` (members may not delete or replace the collection itself); manage adds ``M`` (may share further).
+Letters per level (RFC 3744 §3 privileges, RFC 4791 §6.1.1): free-busy ``f``; read ``r``; read-write ``rw``; with
+``d``/``o`` (members may not delete or replace the collection itself) and, below manage, ``l`` (nor change its
+properties: no ``DAV:write-properties``); manage is ``rw`` and ``M`` (may share further).
 Items are judged by the letters of their collection, so a grant covers exactly one collection (unlike a
 ``groups:`` rule of Radicale's rights file, Radicale issue #1947).
 """
@@ -25,7 +26,7 @@ from groupware.sharing import Level
 
 __all__ = ["GRANT_LETTERS", "Rights"]
 
-GRANT_LETTERS = {Level.FREE_BUSY: "f", Level.READ: "rdo", Level.READ_WRITE: "rwdo", Level.MANAGE: "rwdoM"}
+GRANT_LETTERS = {Level.FREE_BUSY: "f", Level.READ: "rdol", Level.READ_WRITE: "rwdol", Level.MANAGE: "rwdoM"}
 
 
 class Rights(BaseRights):

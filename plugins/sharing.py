@@ -8,7 +8,8 @@ is one such map share, computed from the grants on each request (one indexed que
 counts on the next request in every process):
 
 * levels become Radicale's letters: free-busy ``f`` (RFC 4791 §6.1.1 ``read-free-busy``: only free-busy-query
-  and ``?view=freebusy`` answer), read ``r``, read-write and manage ``rw``;
+  and ``?view=freebusy`` answer), read ``r``, read-write ``rwp`` (items only), manage ``rwe`` (and the
+  collection's properties, RFC 4918 §9.2 PROPPATCH);
 * the display name members see is the agenda's title, which says whose it is (RFC 4918 §15.2);
 * ``POST /.sharing/v1/map/create|delete|list`` lets people share their own calendars with a person
   (``User=<uid>``), a group (``User=:<group DN>``) or a domain (``User=@<domain>``) within ``[sharing]``'s policy;
@@ -31,8 +32,9 @@ from groupware.sharing import Agenda, Level, NotAllowed, SharedAgenda, SharingEr
 
 __all__ = ["LETTERS", "Sharing", "level_of_letters", "split_group_dns"]
 
-# Radicale permission letters a share of each level filters the owner's rights with.
-LETTERS = {Level.FREE_BUSY: "f", Level.READ: "r", Level.READ_WRITE: "rw", Level.MANAGE: "rw"}
+# Radicale permission letters a share of each level filters the owner's rights with; ``p`` keeps read-write members
+# from changing the collection's properties, ``e`` lets managers change the real ones (not a per-share overlay).
+LETTERS = {Level.FREE_BUSY: "f", Level.READ: "r", Level.READ_WRITE: "rwp", Level.MANAGE: "rwe"}
 MAX_RDNS = 64
 
 
