@@ -257,7 +257,8 @@ def _currentdate(zone: str, op: str, part: str, value: str) -> str:
 
 
 def vacation_rule(s: VacationSettings) -> Rule:
-    """The vacation rule for these settings (RFC 5230 vacation, RFC 5260 §5 currentdate)."""
+    """The vacation rule for these settings (RFC 5230 vacation, RFC 5260 §5 currentdate), written as Roundcube
+    writes it: string lists without spaces, the vacation tags in its order."""
     tests = []
     if s.start is not None:
         tests.append(_currentdate(s.zone, "ge", "date", s.start.isoformat()))
@@ -268,16 +269,17 @@ def vacation_rule(s: VacationSettings) -> Rule:
     if s.end_time is not None:
         tests.append(_currentdate(s.zone, "le", "time", s.end_time.strftime("%H:%M:%S")))
     if s.weekdays:
-        days = ", ".join(f'"{d % 7}"' for d in sorted(set(s.weekdays)))
+        days = ",".join(f'"{d % 7}"' for d in sorted(set(s.weekdays)))
         tests.append(f'currentdate :zone "{s.zone}" :is "weekday" [{days}]')
     if s.skip_lists:
-        tests.append('not exists ["list-id", "list-unsubscribe"]')
-        tests.append('not header :contains "precedence" ["list", "bulk", "junk"]')
-    parts = [f"vacation :days {s.days}", f":subject {sieve_string(s.subject)}"]
+        tests.append('not exists ["list-id","list-unsubscribe"]')
+        tests.append('not header :contains "precedence" ["list","bulk","junk"]')
+    parts = [f"vacation :days {s.days}"]  # Roundcube's order: period, addresses, subject, from, reason
+    if s.addresses:
+        parts.append(":addresses [" + ",".join(quote(a) for a in s.addresses) + "]")
+    parts.append(f":subject {sieve_string(s.subject)}")
     if s.from_addr:
         parts.append(f":from {quote(s.from_addr)}")
-    if s.addresses:
-        parts.append(":addresses [" + ", ".join(quote(a) for a in s.addresses) + "]")
     parts.append(sieve_string(s.body))
     return Rule(VACATION_RULE, tests, [" ".join(parts)], "allof", s.enabled)
 

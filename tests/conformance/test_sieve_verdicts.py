@@ -282,6 +282,7 @@ def test_rules_model_output_compiles_with_sievec(pigeonhole: Any) -> None:
         assert pigeonhole.compiles(original), path.name  # the Roundcube-format data itself
         assert render(parse_rules(original)) == original
         text = render(with_vacation(parse_rules(original), settings))
+        assert render(parse_rules(text)) == text  # our own output reads back the same, byte for byte
         assert pigeonhole.compiles(text), text
         assert ours_compiles(text)
         without = render(with_vacation(parse_rules(text), None))

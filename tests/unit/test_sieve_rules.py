@@ -147,7 +147,21 @@ def vacation_rule_settings() -> VacationSettings:
 def test_vacation_rule_shape() -> None:
     rule = vacation_rule(vacation_rule_settings())
     assert rule.actions == ['vacation :days 7 :subject "Away" "Back soon."']
-    assert rule.tests[0].startswith("not exists")
+    assert rule.tests == [
+        'not exists ["list-id","list-unsubscribe"]',
+        'not header :contains "precedence" ["list","bulk","junk"]',
+    ]
+    full = VacationSettings("Absente", "Retour lundi.", dt.date(2024, 7, 1), dt.date(2024, 7, 31), "+0100",
+                            weekdays=(1, 2), days=3, from_addr="m@ac.fr", addresses=("m@ac.fr", "n@ac.fr"))  # fmt: skip
+    rule = vacation_rule(full)
+    assert rule.actions == [
+        'vacation :days 3 :addresses ["m@ac.fr","n@ac.fr"] :subject "Absente" :from "m@ac.fr" "Retour lundi."'
+    ]
+    assert rule.tests[:3] == [
+        'currentdate :zone "+0100" :value "ge" "date" "2024-07-01"',
+        'currentdate :zone "+0100" :value "le" "date" "2024-07-31"',
+        'currentdate :zone "+0100" :is "weekday" ["1","2"]',
+    ]
 
 
 class Tracker:
