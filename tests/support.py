@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -220,7 +221,7 @@ passdb {{
 }}
 userdb {{
   driver = static
-  args = uid=nobody gid=nogroup home={root}/home/%u
+  args = uid=nobody gid=nogroup home={home}/%u
 }}
 service managesieve-login {{
   inet_listener sieve {{
@@ -240,22 +241,29 @@ plugin {{
 
 
 class Managesieved:
-    """Dovecot's managesieved under a private configuration in ``root`` (never /etc/dovecot), on 127.0.0.1."""
+    """Dovecot's managesieved under a private configuration (never /etc/dovecot) on 127.0.0.1.
 
-    def __init__(self, root: Path, users: dict[str, str]) -> None:
+    Its folder is made under /tmp rather than pytest's private (0700) temporary folders, which the ``nobody``
+    user that Dovecot's auth and mail processes run as could not cross.
+    """
+
+    def __init__(self, users: dict[str, str]) -> None:
         require_binaries("dovecot", packages="dovecot-core dovecot-managesieved dovecot-sieve")
-        self.root, self.port = root, free_port()
-        for sub in ("run", "state", "home"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
-        (root / "home").chmod(0o777)
-        root.chmod(0o755)
-        (root / "passwd").write_text("".join(f"{u}:{{PLAIN}}{p}\n" for u, p in users.items()))
-        self.conf = root / "dovecot.conf"
-        self.conf.write_text(MANAGESIEVED_CONF.format(root=root, port=self.port))
-        dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
-        subprocess.run([dovecot, "-c", str(self.conf)], check=True, capture_output=True)
-        self.dovecot = dovecot
+        self.root, self.port = Path(tempfile.mkdtemp(prefix="managesieved-")), free_port()
+        self.root.chmod(0o755)
+        for sub in ("run", "state"):
+            (self.root / sub).mkdir()
+        self.home = self.root / "home"
+        self.home.mkdir(mode=0o777)
+        self.home.chmod(0o777)
+        (self.root / "passwd").write_text("".join(f"{u}:{{PLAIN}}{p}\n" for u, p in users.items()))
+        self.conf = self.root / "dovecot.conf"
+        self.conf.write_text(MANAGESIEVED_CONF.format(root=self.root, port=self.port, home=self.home))
+        self.dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
+        with (self.root / "start.log").open("wb") as log:  # not a pipe: the daemon would hold it open
+            subprocess.run([self.dovecot, "-c", str(self.conf)], check=True, stdout=log, stderr=log)
         wait_for_port("127.0.0.1", self.port)
 
     def stop(self) -> None:
         subprocess.run([self.dovecot, "-c", str(self.conf), "stop"], check=False, capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
