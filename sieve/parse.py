@@ -123,6 +123,12 @@ _PUNCT = {
     "left_bracket": "[", "right_bracket": "]", "left_parenthesis": "(", "right_parenthesis": ")",
     "left_cbracket": "{", "right_cbracket": "}", "semicolon": ";", "comma": ",",
 }  # fmt: skip
+_READABLE = {
+    **{name: f"'{char}'" for name, char in _PUNCT.items()},
+    "multiline": "text: string",
+    "hash_comment": "comment",
+}
+_TOKEN_NAME = re.compile(r"\b(?:" + "|".join(_READABLE) + r")\b")
 _CONTROLS_WITH_TEST = frozenset({"if", "elsif"})
 _BEFORE = frozenset({"identifier", "left_bracket", "left_cbracket", "right_cbracket", "right_parenthesis"})
 _AFTER = frozenset({"left_cbracket", "left_parenthesis"})
@@ -261,7 +267,8 @@ class _Parser(_SievelibParser):  # type: ignore[misc]
             raise self.fail(min(self.lexer.start, len(self.data)), "unexpected token") from exc
         if not parsed:
             pos = min(self.lexer.pos, len(self.data))
-            raise self.fail(pos, re.sub(r"^line \d+: (parsing error: )?", "", self.error))
+            message = re.sub(r"^line \d+: (parsing error: )?", "", self.error)
+            raise self.fail(pos, _TOKEN_NAME.sub(lambda m: _READABLE[m.group()], message))
         if self.closing is not None:
             self.closing.close_list()
         if self.current() is not None:
