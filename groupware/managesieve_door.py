@@ -7,7 +7,7 @@
 * :func:`site_policy` and :func:`build_store` turn ``[sieve]`` into the policy and the script store that every
   writer of scripts uses (ManageSieve and ``groupware sieve put|vacation``);
 * :func:`start` runs the ManageSieve server in a thread with its own event loop, beside the HTTP server;
-* :func:`cli` is ``groupware sieve [--config FILE] list|show|put|activate|deactivate|delete|vacation …``.
+* :func:`cli` is ``groupware sieve list|show|put|activate|deactivate|delete|vacation [--config FILE] USER …``.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def start(config: Config, services: registry.Services) -> ManageSieveServer | No
 
 
 def cli(argv: Sequence[str]) -> int:
-    """``groupware sieve [--config FILE] COMMAND USER …`` on the store of the configuration's ``[sieve]``."""
+    """``groupware sieve COMMAND [--config FILE] USER …`` on the store of the configuration's ``[sieve]``."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--config", default=str(config_module.DEMO_CONFIG))
     known, rest = parser.parse_known_args(list(argv))
@@ -156,8 +156,7 @@ def cli(argv: Sequence[str]) -> int:
 
 def handles(argv: Sequence[str]) -> bool:
     """Whether ``groupware sieve ARGV`` is a store command (the others are the engine's check and test)."""
-    words = [a for a in argv if not a.startswith("--config")]
-    return bool(argv) and (argv[0].startswith("--config") or (bool(words) and words[0] in manage.COMMANDS))
+    return bool(argv) and argv[0] in manage.COMMANDS
 
 
 def run_beside(http: HttpServer, config: Config) -> int:
