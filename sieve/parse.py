@@ -380,6 +380,8 @@ class _Node(_SievelibCommand):  # type: ignore[misc]
             if number > _MAX_NUMBER:
                 raise SieveSyntaxError(line, column, f"number {value} is too large")
             return Number(number, line, column)
+        if atype == "string" and value[0] == '"' and "\\" not in value:
+            return Strings([value[1:-1]], False, line, column)  # the common case, nothing to undo
         values = [_string(v) for v in (value if atype == "stringlist" else [value])]
         if None in values:
             raise SieveSyntaxError(line, column, "expected a line break after 'text:'")
