@@ -7,7 +7,8 @@ Targets (issue 6): ≥ 20,000 evaluations/s on one core, compile ≤ 5 ms.
 
     python benchmarks/sieve.py [--messages 10000] [--passes 5] [--sieve-test-samples 20]
 
-Every figure is a median (of 200 compiles, of ``--passes`` runs through the messages).
+Every figure is a median (of 200 compiles, of ``--passes`` runs through the messages), measured in CPU time of the
+benchmark's thread (the targets are per core); ``sieve-test``, a process per message, in wall-clock time.
 """
 
 from __future__ import annotations
@@ -91,14 +92,20 @@ def messages(n: int, seed: int = 6) -> list[bytes]:
     return out
 
 
+def _clock() -> float:
+    """CPU time of this thread: the targets are per core, and time spent waiting for a busy machine's CPU is
+    not the engine's."""
+    return time.thread_time()
+
+
 def bench_compile(text: str, rounds: int = 200) -> float:
     """Median time of one compile."""
     compile_script(text)
     times = []
     for _ in range(rounds):
-        start = time.perf_counter()
+        start = _clock()
         compile_script(text)
-        times.append(time.perf_counter() - start)
+        times.append(_clock() - start)
     return statistics.median(times)
 
 
@@ -114,16 +121,16 @@ def bench_eval(text: str, raws: list[bytes], passes: int) -> tuple[float, float]
     eval_rates, parse_rates = [], []
     for _ in range(passes):
         envs = _envs(len(raws))
-        start = time.perf_counter()
+        start = _clock()
         for raw, msg, env in zip(raws, parsed, envs, strict=True):
             evaluate(program, MessageFacts(raw, msg), env)
-        eval_rates.append(len(raws) / (time.perf_counter() - start))
+        eval_rates.append(len(raws) / (_clock() - start))
     for _ in range(max(1, passes // 2)):
         envs = _envs(len(raws))
-        start = time.perf_counter()
+        start = _clock()
         for raw, env in zip(raws, envs, strict=True):
             evaluate(program, MessageFacts(raw), env)
-        parse_rates.append(len(raws) / (time.perf_counter() - start))
+        parse_rates.append(len(raws) / (_clock() - start))
     return statistics.median(eval_rates), statistics.median(parse_rates)
 
 
@@ -177,7 +184,7 @@ def main() -> None:
     per_message = bench_sieve_test(text, raws[: args.sieve_test_samples])
     rows = [
         ("script", f"30 rules + vacation, {len(text)} bytes"),
-        ("compile (median of 200)", f"{compile_s * 1000:.2f} ms   (target ≤ 5 ms)"),
+        ("compile (median of 200, CPU)", f"{compile_s * 1000:.2f} ms   (target ≤ 5 ms)"),
         (f"evaluate, {len(raws)} parsed messages (median of {args.passes})",
          f"{eval_only:,.0f} eval/s   (target ≥ 20,000)"),
         ("parse + evaluate (median)", f"{with_parse:,.0f} msg/s"),
