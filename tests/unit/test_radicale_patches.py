@@ -25,3 +25,29 @@ def test_patch_memoizes_and_returns_the_same_versions() -> None:
     assert radicale.utils.package_version("radicale") == before
     assert radicale.utils.package_version.cache_info().hits >= 0  # type: ignore[attr-defined]
     assert radicale.utils.package_version("radicale") is radicale.utils.package_version("radicale")
+
+
+def test_trace_patch_skips_disabled_trace_and_keeps_enabled_records() -> None:
+    import logging
+
+    import radicale.log
+
+    patch_radicale()
+    patch_radicale()
+    logger = radicale.log.logger
+    assert getattr(logger.trace, "groupware_fast", False)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    level = logger.level
+    try:
+        logger.setLevel(logging.DEBUG)
+        logger.trace("hidden %s", 1)
+        logger.setLevel(radicale.log.LOG_LEVEL_TRACE)
+        logger.trace("shown %s", 2)
+    finally:
+        logger.setLevel(level)
+        logger.removeHandler(handler)
+    assert [r.getMessage() for r in records] == ["shown 2"]
+    assert records[0].levelno == radicale.log.LOG_LEVEL_TRACE and records[0].funcName != "trace"
