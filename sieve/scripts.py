@@ -108,6 +108,7 @@ class ScriptStore:
         self.check = check
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        self._made: set[str] = set()  # users whose folders exist (mkdir on every write waits on busy folders)
 
     # -- places -------------------------------------------------------------------------------------------
     def home(self, user: str) -> Path:
@@ -124,7 +125,9 @@ class ScriptStore:
     def _dirs(self, user: str) -> tuple[Path, Path]:
         home = self.home(user)
         tmp = home / "sieve" / "tmp"
-        tmp.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if user not in self._made or not tmp.is_dir():
+            tmp.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._made.add(user)
         return home, tmp
 
     @contextlib.contextmanager

@@ -43,7 +43,7 @@ class ServerSettings:
     max_line: int = 8192
     max_literal: int = 1 << 20
     max_skip: int = 16 << 20
-    workers: int = 16
+    workers: int = 64
     max_connections: int = 1000
     extra: dict[str, str] = field(default_factory=dict)
 
