@@ -74,6 +74,11 @@ class Reader:
         """Add received bytes."""
         self._buffer += data
 
+    @property
+    def pending(self) -> bool:
+        """Whether bytes beyond the last complete line were received."""
+        return bool(self._buffer) or bool(self._tokens) or self._literal is not None
+
     def reset(self) -> None:
         """Forget everything buffered (after STARTTLS, RFC 5804 §2.2: nothing sent before it may count)."""
         self._buffer.clear()

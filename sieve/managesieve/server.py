@@ -20,7 +20,7 @@ import ssl
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .commands import Reply, Session
 from .protocol import ProtocolViolation, Reader, response
@@ -45,7 +45,6 @@ class ServerSettings:
     max_skip: int = 16 << 20
     workers: int = 64
     max_connections: int = 1000
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 class ManageSieveServer:
@@ -177,6 +176,9 @@ class ManageSieveServer:
             if reply.close:
                 return
             if reply.starttls and s.ssl_context is not None:
+                if wire.pending or len(getattr(reader, "_buffer", b"")):  # plaintext sent after STARTTLS
+                    writer.write(response("BYE", "Data sent before the TLS handshake."))
+                    return
                 await writer.start_tls(s.ssl_context)
                 wire.reset()
                 writer.write(session.tls_started())

@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The asyncio ManageSieve server (RFC 5804) in a thread of the test process: idle timeout, BYE on abuse,
+STARTTLS with the configured certificate, clean shutdown with open connections."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from groupware.sieve.host import DEFAULT_EXTENSIONS
+from groupware.sieve.managesieve import Capabilities, ManageSieveServer, ServerSettings, Session
+from groupware.sieve.scripts import ScriptStore
+from support import self_signed_certificate
+
+
+class Accounts:
+    def authenticate(self, login: str, password: str, authzid: str = "", remote_addr: str = "") -> str | None:
+        return login if password == "secret" else None
+
+
+def start(tmp_path: Path, **settings: object) -> ManageSieveServer:
+    context = settings.pop("ssl_context", None)
+    caps = Capabilities(DEFAULT_EXTENSIONS, tls_available=context is not None, allow_plaintext=context is None)
+    store = ScriptStore(tmp_path / "mail")
+    server = ManageSieveServer(ServerSettings(hosts=(("127.0.0.1", 0),), ssl_context=context, **settings),  # type: ignore[arg-type]
+                               lambda remote: Session(store, Accounts(), caps, remote))
+    server.start_in_thread()
+    return server
+
+
+@pytest.fixture
+def servers() -> Iterator[list[ManageSieveServer]]:
+    running: list[ManageSieveServer] = []
+    yield running
+    for server in running:
+        server.stop()
+
+
+def read_until_status(sock: socket.socket | ssl.SSLSocket) -> bytes:
+    data = b""
+    while not any(line.startswith((b"OK", b"NO", b"BYE")) for line in data.split(b"\r\n")):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_idle_connections_get_bye(tmp_path: Path, servers: list[ManageSieveServer]) -> None:
+    servers.append(server := start(tmp_path, idle_timeout=0.3))
+    with socket.create_connection(server.addresses[0], timeout=5) as sock:
+        assert read_until_status(sock).endswith(b'OK "groupware ManageSieve ready."\r\n')
+        assert read_until_status(sock) == b'BYE "Disconnected for inactivity."\r\n'
+        assert sock.recv(10) == b""
+
+
+@pytest.mark.parametrize("abuse, reason", [(b"X" * 20000, b"Command line too long."),
+                                           (b'PUTSCRIPT "a" {999999999+}\r\n', b"Literal too large")])
+def test_protocol_abuse_gets_bye(tmp_path: Path, servers: list[ManageSieveServer], abuse: bytes,
+                                 reason: bytes) -> None:
+    servers.append(server := start(tmp_path))
+    with socket.create_connection(server.addresses[0], timeout=5) as sock:
+        read_until_status(sock)
+        sock.sendall(abuse)
+        answer = read_until_status(sock)
+        assert answer.startswith(b'BYE "' + reason)
+        assert sock.recv(10) == b""
+
+
+def test_starttls_with_the_configured_certificate(tmp_path: Path, servers: list[ManageSieveServer]) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    servers.append(server := start(tmp_path, ssl_context=context))
+    with socket.create_connection(server.addresses[0], timeout=5) as raw:
+        greeting = read_until_status(raw)
+        assert b'"STARTTLS"' in greeting and b'"SASL" ""' in greeting
+        raw.sendall(b"STARTTLS\r\n")
+        assert read_until_status(raw) == b'OK "Begin TLS negotiation now."\r\n'
+        client = ssl.create_default_context(cafile=str(cert))
+        with client.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            capabilities = read_until_status(tls)
+            assert b'"SASL" "PLAIN LOGIN"' in capabilities and b"STARTTLS" not in capabilities
+            token = base64.b64encode(b"\0helene.lefevre\0secret")
+            tls.sendall(b'AUTHENTICATE "PLAIN" "' + token + b'"\r\nLISTSCRIPTS\r\n')
+            assert read_until_status(tls) == b'OK "Logged in."\r\n'
+
+
+def test_stop_says_bye_to_open_connections(tmp_path: Path) -> None:
+    server = start(tmp_path)
+    with socket.create_connection(server.addresses[0], timeout=5) as sock:
+        read_until_status(sock)
+        server.stop()
+        assert read_until_status(sock) == b'BYE "Server shutting down."\r\n'
+    with pytest.raises(OSError):
+        socket.create_connection(server.addresses[0], timeout=1)
+
+
+def test_plaintext_pipelined_after_starttls_is_refused(tmp_path: Path, servers: list[ManageSieveServer]) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    servers.append(server := start(tmp_path, ssl_context=context))
+    with socket.create_connection(server.addresses[0], timeout=5) as sock:
+        read_until_status(sock)
+        sock.sendall(b'STARTTLS\r\nAUTHENTICATE "PLAIN" "AGEAYg=="\r\n')  # RFC 5804 §2.2: no injection
+        answer = read_until_status(sock) + read_until_status(sock)
+        assert b'BYE "Data sent before the TLS handshake."' in answer
