@@ -32,6 +32,15 @@ def start(tmp_path: Path, **settings: object) -> ManageSieveServer:
     return server
 
 
+def tls_server(tmp_path: Path, servers: list[ManageSieveServer]) -> tuple[ManageSieveServer, Path]:
+    """A server offering STARTTLS with a fresh self-signed certificate."""
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    servers.append(server := start(tmp_path, ssl_context=context))
+    return server, cert
+
+
 @pytest.fixture
 def servers() -> Iterator[list[ManageSieveServer]]:
     running: list[ManageSieveServer] = []
@@ -72,10 +81,7 @@ def test_protocol_abuse_gets_bye(tmp_path: Path, servers: list[ManageSieveServer
 
 
 def test_starttls_with_the_configured_certificate(tmp_path: Path, servers: list[ManageSieveServer]) -> None:
-    cert, key = self_signed_certificate(tmp_path)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    servers.append(server := start(tmp_path, ssl_context=context))
+    server, cert = tls_server(tmp_path, servers)
     with socket.create_connection(server.addresses[0], timeout=5) as raw:
         greeting = read_until_status(raw)
         assert b'"STARTTLS"' in greeting and b'"SASL" ""' in greeting
@@ -101,10 +107,7 @@ def test_stop_says_bye_to_open_connections(tmp_path: Path) -> None:
 
 
 def test_plaintext_pipelined_after_starttls_is_refused(tmp_path: Path, servers: list[ManageSieveServer]) -> None:
-    cert, key = self_signed_certificate(tmp_path)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    servers.append(server := start(tmp_path, ssl_context=context))
+    server, cert = tls_server(tmp_path, servers)
     with socket.create_connection(server.addresses[0], timeout=5) as sock:
         read_until_status(sock)
         sock.sendall(b'STARTTLS\r\nAUTHENTICATE "PLAIN" "AGEAYg=="\r\n')  # RFC 5804 §2.2: no injection
