@@ -107,7 +107,7 @@ def test_stop_says_bye_to_open_connections(tmp_path: Path) -> None:
 
 
 def test_plaintext_pipelined_after_starttls_is_refused(tmp_path: Path, servers: list[ManageSieveServer]) -> None:
-    server, cert = tls_server(tmp_path, servers)
+    server, _cert = tls_server(tmp_path, servers)
     with socket.create_connection(server.addresses[0], timeout=5) as sock:
         read_until_status(sock)
         sock.sendall(b'STARTTLS\r\nAUTHENTICATE "PLAIN" "AGEAYg=="\r\n')  # RFC 5804 §2.2: no injection
