@@ -194,3 +194,12 @@ def test_plaintext_login_is_refused_without_tls_when_not_allowed(tmp_path: Path)
         assert result.returncode == 0 and "Authenticated as helene.lefevre" in result.stderr, result.stderr
     finally:
         server.stop()
+
+
+def test_sievelib_sasl_login_and_wrong_password(serve: ServeProcess) -> None:
+    c = Client("127.0.0.1", serve.sieve_port)
+    assert c.connect(USER, PASSWORD, starttls=False, authmech="LOGIN")
+    c.logout()
+    c = Client("127.0.0.1", serve.sieve_port)
+    assert not c.connect(USER, "wrong", starttls=False, authmech="LOGIN")
+    assert c.errmsg == b"Authentication failed."
