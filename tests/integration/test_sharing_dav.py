@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import caldav
@@ -149,6 +150,12 @@ def test_free_busy_member_gets_busy_periods_only(server: RunningServer) -> None:
     assert request(server, "REPORT", path, *who, body=QUERY, headers={"Depth": "1"})[0] == 403
     assert request(server, "GET", f"{path}conseil.ics", *who)[0] == 403
     assert request(server, "PROPFIND", path, *who, headers={"Depth": "1"})[0] == 403
+    calendar = caldav.Calendar(client=client(server, "cecile.fabre"), url=server.url + path)
+    answer = calendar.freebusy_request(datetime(2026, 11, 30, tzinfo=UTC), datetime(2026, 12, 3, tzinfo=UTC))
+    text = answer.data
+    assert "FREEBUSY" in text and "Conseil" not in text and "Salle" not in text
+    with pytest.raises(caldav_error.AuthorizationError):
+        calendar.events()
 
 
 def test_api_answers_with_json_errors(server: RunningServer) -> None:
