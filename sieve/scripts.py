@@ -8,7 +8,8 @@ the active one is the symbolic link ``<home>/.dovecot.sieve`` → ``sieve/NAME.s
 Every change is atomic: a script is written to ``sieve/tmp/``, flushed to disk and renamed over its name; the link
 is swapped by creating a new link in ``sieve/tmp/`` and renaming it over ``.dovecot.sieve``; a rename of the active
 script makes the new name (a hard link) before moving the link, then removes the old name. A crash therefore never
-leaves half a script nor a dangling link. Changes of one user are serialised by a per-user lock (a thread lock
+leaves half a script nor a dangling link. A regular file found at ``.dovecot.sieve`` (a script written before the
+store managed the home) is kept as the script ``dovecot.orig``, as Pigeonhole does. Changes of one user are serialised by a per-user lock (a thread lock
 plus ``flock`` on ``sieve/tmp/.lock``, so the command line and the server can run at the same time).
 """
 
@@ -35,6 +36,8 @@ __all__ = [
 ]
 
 ACTIVE_LINK = ".dovecot.sieve"
+#: Where a regular file found at ``.dovecot.sieve`` is kept when a script is activated (Pigeonhole's name).
+ORIGINAL = "dovecot.orig"
 SUFFIX = ".sieve"
 MAX_NAME_LENGTH = 200
 
@@ -248,6 +251,10 @@ class ScriptStore:
     def _link(self, home: Path, tmp: Path, name: str | None) -> None:
         """Point ``.dovecot.sieve`` at ``name`` (or remove it) in one rename."""
         link = home / ACTIVE_LINK
+        if link.is_file() and not link.is_symlink():  # a script written by hand: keep it, as Pigeonhole does
+            kept = home / "sieve" / (ORIGINAL + SUFFIX)
+            if not os.path.lexists(kept):
+                os.replace(link, kept)
         if name is None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(link)

@@ -144,3 +144,14 @@ def test_user_names_cannot_escape_the_root(tmp_path: Path) -> None:
     for user in ("../x", ".hidden", "", "a/b"):
         with pytest.raises(ScriptError):
             s.put(user, "a", b"keep;")
+
+
+def test_a_hand_written_dovecot_sieve_is_kept(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    home = tmp_path / USER
+    home.mkdir()
+    (home / ".dovecot.sieve").write_text("discard;\n")
+    assert s.active(USER) is None
+    s.put(USER, "new", b"keep;")
+    s.set_active(USER, "new")
+    assert s.get(USER, "dovecot.orig") == b"discard;\n" and s.active(USER) == "new"
