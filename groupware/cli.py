@@ -33,7 +33,9 @@ def _problems(path: str) -> list[ConfigProblem]:
     ours = set(config_module.SCHEMA)
     problems = check_radicale_sections(path, {k: v for k, v in sections.items() if k not in ours})
     try:
-        config_module.load(path)
+        from groupware.managesieve_door import admin_script_problems  # [sieve] before/after, checked as scripts
+
+        problems += admin_script_problems(config_module.load(path))
     except ConfigError as exc:
         problems = exc.problems + problems
     return problems

@@ -107,3 +107,11 @@ def test_admin_scripts_are_checked_like_users_scripts(tmp_path: Path) -> None:
                                                       "redirect_domains": "ac-montpellier.fr"})
     problems = managesieve_door.admin_script_problems(config_module.load(config))
     assert [(p.key, "not allowed" in p.message) for p in problems] == [("after", True)]
+
+
+def test_check_config_reports_a_refused_admin_script(tmp_path: Path) -> None:
+    (tmp_path / "fwd.sieve").write_text('redirect "archive@example.com";\n')
+    config = write_sieve_config(tmp_path / "g.conf", {"after": "fwd.sieve", "redirect_domains": "ac-montpellier.fr"})
+    result = subprocess.run([sys.executable, "-m", "groupware.cli", "check-config", str(config)], capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 1 and "[sieve] after: fwd: line 1: error: redirect to" in result.stderr
