@@ -69,3 +69,19 @@ def test_policy_can_forbid_people_sharing(start_server: Callable[..., RunningSer
     assert service is not None
     service.policy = type(service.policy)(people_may_share=False)
     assert share(server, "helene.lefevre", "create", PathMapped=OWN, User="marie.martin")[0] == 403
+
+
+def test_a_manager_grants_further_within_the_policy(start_server: Callable[..., RunningServer]) -> None:
+    server = start_server()
+    admin = ("admin.groupware", "admin-demo")
+    api = "/.groupware/api/v1/agendas"
+    request(server, "POST", api, *admin, body=json.dumps({"path": "/dsden-34/reunions/", "title": "Réunions"}))
+    request(server, "POST", f"{api}/dsden-34/reunions/grants", *admin,
+            body=json.dumps({"grantee": "zoe.nguyen", "level": "manage"}))
+    agenda = "/dsden-34/reunions/"
+    assert share(server, "zoe.nguyen", "create", PathMapped=agenda, User="stephane.chabert", Level="read")[0] == 200
+    assert "/stephane.chabert/dsden-34-reunions/" in home_names(server, "stephane.chabert")
+    assert share(server, "zoe.nguyen", "create", PathMapped=agenda, User="@ac-montpellier.fr", Level="manage")[0] == 403
+    assert share(server, "stephane.chabert", "create", PathMapped=agenda, User="marie.martin", Level="read")[0] == 403
+    assert share(server, "zoe.nguyen", "delete", PathMapped=agenda, User="stephane.chabert")[0] == 200
+    assert "/stephane.chabert/dsden-34-reunions/" not in home_names(server, "stephane.chabert")
