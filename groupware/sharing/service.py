@@ -153,8 +153,12 @@ class SharingService:
 
         Raises:
             AgendaExists: one is registered at ``path``.
+            SharingError: an organisation agenda under a person's home.
         """
         path = agenda_path(path)
+        if kind == ORGANISATION and self.directory.find_person(path.split("/")[1]) is not None:
+            raise SharingError(f"{path.split('/')[1]} is a person's home: organisation agendas need their own owner "
+                               "name (e.g. /etab-0341234A/direction/)")
         agenda = self.db.create_agenda(path, path.split("/")[1], kind, title)
         if self.store is not None and kind == ORGANISATION and not self.store.exists(path):
             try:

@@ -161,6 +161,8 @@ def test_changes_from_another_process_count_at_once(tmp_path: Path) -> None:
 
 def test_service_checks_names_policy_and_actor(service: SharingService, store: FakeStore) -> None:
     service.create_agenda("/etab-0341234A/direction/", "Direction du collège")
+    with pytest.raises(SharingError, match="is a person's home"):
+        service.create_agenda("/helene.lefevre/direction/", "Direction")
     assert store.collections == {"/etab-0341234A/direction/": "Direction du collège"}
     admin = {ADMINS}
     with pytest.raises(UnknownGrantee, match="unknown person 'nobody.here'"):
