@@ -3,7 +3,8 @@
 through the member's mapped path and through the agenda's own path; a revoke counts on the next request.
 
 Needed level per operation (RFC 3744 privileges as the levels map them): PROPFIND depth 0 and free-busy-query
-(RFC 4791 §7.10) need free-busy; PROPFIND depth 1, GET and calendar-query need read; PUT and DELETE of an item
+(RFC 4791 §7.10) need free-busy; PROPFIND depth 1, GET (item or whole collection), calendar-query and
+sync-collection (RFC 6578) need read; PUT and DELETE of an item
 need read-write; PROPPATCH of the collection needs manage.
 """
 
@@ -43,6 +44,8 @@ QUERY = ('<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:calda
          '<C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>')
 FREEBUSY = ('<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"><C:time-range start="20261130T000000Z" '
             'end="20261203T000000Z"/></C:free-busy-query>')
+SYNC = ('<D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop><D:getetag/>'
+        '</D:prop></D:sync-collection>')
 PROPPATCH = ('<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>{name}</D:displayname></D:prop>'
              '</D:set></D:propertyupdate>')
 PROPS = '<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/><D:displayname/></D:prop></D:propfind>'
@@ -89,6 +92,8 @@ def _operations(server: RunningServer, who: tuple[str, str], base: str, tag: str
         "PROPFIND 1": (R, request(server, "PROPFIND", base, *who, body=PROPS, headers={"Depth": "1"})[0] == 207),
         "GET": (R, request(server, "GET", item, *who)[0] == 200),
         "REPORT query": (R, request(server, "REPORT", base, *who, body=QUERY, headers={"Depth": "1"})[0] == 207),
+        "REPORT sync": (R, request(server, "REPORT", base, *who, body=SYNC, headers={"Depth": "1"})[0] == 207),
+        "GET collection": (R, request(server, "GET", base, *who)[0] == 200),
         "REPORT free-busy": (F, request(server, "REPORT", base, *who, body=FREEBUSY, headers={"Depth": "1"})[0] == 200),
         "PUT": (W, request(server, "PUT", f"{base}new-{tag}.ics", *who, body=EVENT.format(uid=f"new-{tag}"),
                            headers=calendar)[0] in (201, 204)),
