@@ -34,7 +34,7 @@ from groupware.accounts import Accounts
 from groupware.config import Config
 from groupware.directory.factory import open_directory
 from groupware.errors import ConfigProblem, DirectoryUnavailable
-from groupware.fastpath import ItemFacts, ItemSummary, ResponseTemplate, assemble, facts_of, split_document
+from groupware.fastpath import ResponseTemplate, assemble, facts_of, split_document
 from groupware.principals import enrich_multistatus
 from groupware.sharing_door import SharingAnswers, build_sharing
 
@@ -187,15 +187,16 @@ class _WholeCollectionAnswers:
         if not isinstance(collection, storage.BaseCollection) or collection.tag not in ("VCALENDAR",
                                                                                        "VADDRESSBOOK"):
             return None
-        if not hasattr(collection, "fast_summaries") or not access.check("r", collection):
+        if (not hasattr(collection, "fast_summaries") or self._encoding.lower().replace("-", "") != "utf8"
+                or not access.check("r", collection)):  # item sizes are counted in UTF-8
             return None
         return collection
 
     def _fast_template(self, collection: Any, render: Callable[[list[Any]], ET.Element],
-                       summaries: list[ItemSummary], base_prefix: str,
+                       summaries: list[Any], base_prefix: str,
                        request_info: dict[str, Any]) -> tuple[str, ResponseTemplate, str] | None:
         """Render the collection and its first item through Radicale; learn the item template from it."""
-        first = next(iter(collection.get_multi([summaries[0].href])), (None, None))[1]
+        first = next(iter(collection.get_multi([summaries[0][0]])), (None, None))[1]
         if first is None:
             return None
         # With the first item once, then twice: the second copy is the template, and the root element already
@@ -214,7 +215,7 @@ class _WholeCollectionAnswers:
     def _collection_href(self, base_prefix: str, collection: Any) -> str:
         return xmlutils.make_href(base_prefix, pathutils.unstrip_path(collection.path, True))
 
-    def _fast_answer(self, head: str, template: ResponseTemplate, tail: str, facts: list[ItemFacts],
+    def _fast_answer(self, head: str, template: ResponseTemplate, tail: str, facts: Iterable[tuple[str, ...]],
                      request_info: dict[str, Any], dav_header: bool) -> radicale_types.WSGIResponse:
         request_info["status"] = client.MULTI_STATUS
         headers = {"Content-Type": f"text/xml; charset={self._encoding}"}
@@ -246,7 +247,7 @@ class _WholeCollectionAnswers:
             learned = self._fast_template(collection, render, summaries, base_prefix, request_info)
         if learned is None:
             return None
-        facts = list(facts_of(summaries[1:], self._collection_href(base_prefix, collection), self._encoding))
+        facts = facts_of(summaries[1:], self._collection_href(base_prefix, collection), self._encoding)
         return self._fast_answer(learned[0], learned[1], learned[2], facts, request_info, dav_header=True)
 
     def _fast_sync(self, environ: radicale_types.WSGIEnviron, base_prefix: str, path: str, user: str,
@@ -279,7 +280,7 @@ class _WholeCollectionAnswers:
             learned = self._fast_template(collection, render, summaries, base_prefix, request_info)
         if learned is None:
             return None
-        facts = list(facts_of(summaries[1:], self._collection_href(base_prefix, collection), self._encoding))
+        facts = facts_of(summaries[1:], self._collection_href(base_prefix, collection), self._encoding)
         return self._fast_answer(learned[0], learned[1], learned[2], facts, request_info, dav_header=False)
 
 

@@ -36,6 +36,7 @@ SCHEMA: tuple[str, ...] = (
         name TEXT NOT NULL,
         component TEXT NOT NULL,
         text TEXT NOT NULL,
+        size BIGINT NOT NULL,  -- octets of the text in UTF-8 (DAV:getcontentlength, RFC 4918 §15.4)
         modified BIGINT NOT NULL,
         span_start BIGINT NOT NULL,
         span_end BIGINT NOT NULL,

@@ -199,7 +199,7 @@ class Store:
         """``(href, etag, modified, name, component, size in bytes)`` of every item, in href order (the order of
         :meth:`iter_items`), without building items: what a whole-collection listing needs (RFC 4918 §9.1)."""
         return self.db.connection().execute(
-            "SELECT href, etag, modified, name, component, length(CAST(text AS BLOB)) FROM items "
+            "SELECT href, etag, modified, name, component, size FROM items "
             "WHERE collection_id = ? ORDER BY href", (collection_id,)).fetchall()
 
     def hrefs(self, collection_id: int) -> list[str]:
@@ -247,13 +247,14 @@ class Store:
     @staticmethod
     def _insert_item(conn: sqlite3.Connection, collection_id: int, data: ItemData, now: int) -> None:
         conn.execute(
-            "INSERT INTO items (collection_id, href, uid, etag, name, component, text, modified, span_start, "
-            "span_end, instances_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "INSERT INTO items (collection_id, href, uid, etag, name, component, text, size, modified, span_start, "
+            "span_end, instances_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (collection_id, href) DO UPDATE SET uid = excluded.uid, etag = excluded.etag, "
-            "name = excluded.name, component = excluded.component, text = excluded.text, "
+            "name = excluded.name, component = excluded.component, text = excluded.text, size = excluded.size, "
             "modified = excluded.modified, span_start = excluded.span_start, span_end = excluded.span_end, "
             "instances_until = excluded.instances_until",
-            (collection_id, data.href, data.uid, data.etag, data.name, data.component, data.text, now,
+            (collection_id, data.href, data.uid, data.etag, data.name, data.component, data.text,
+             len(data.text.encode("utf-8")), now,
              data.span[0], data.span[1], data.instances_until))
         if data.instances:
             conn.executemany("INSERT INTO instances (collection_id, href, start_at, end_at) VALUES (?, ?, ?, ?)",

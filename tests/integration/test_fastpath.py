@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -147,9 +147,10 @@ def _count_renders(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
     counted: list[int] = []
     original = fastpath.ResponseTemplate.render_all
 
-    def counting(self: fastpath.ResponseTemplate, facts: list[fastpath.ItemFacts]) -> object:
-        counted.append(len(facts))
-        return original(self, facts)
+    def counting(self: fastpath.ResponseTemplate, facts: Iterable[tuple[str, ...]]) -> object:
+        listed = list(facts)
+        counted.append(len(listed))
+        return original(self, listed)
 
     monkeypatch.setattr(fastpath.ResponseTemplate, "render_all", counting)
     return lambda: sum(counted)
