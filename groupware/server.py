@@ -371,8 +371,13 @@ class GroupwareApplication(_WholeCollectionAnswers, SharingAnswers, radicale.App
             answer = self._fast_sync(environ, base_prefix, path, user, user_groups, request_info)
             if answer is not None:
                 return answer
-        return super().do_REPORT(environ, base_prefix, path, user, user_groups,  # type: ignore[no-any-return]
-                                 request_info)
+        status, headers, answer, xml_request = super().do_REPORT(environ, base_prefix, path, user, user_groups,
+                                                                 request_info)
+        if status == client.FORBIDDEN and isinstance(answer, bytes) and b"valid-sync-token" in answer:
+            # RFC 6578 §3.2 says 403 with DAV:valid-sync-token; Thunderbird starts over only on 400 (and loses
+            # its address-book sync on 403), DAVx5 reads the error element whatever the status.
+            status = request_info["status"] = client.BAD_REQUEST
+        return status, headers, answer, xml_request
 
     def _xml_response(self, xml_content: ET.Element, request_info: dict[str, Any]) -> bytes:
         path = str(request_info.get("path", ""))
