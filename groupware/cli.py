@@ -200,6 +200,18 @@ def cmd_agenda(args: argparse.Namespace) -> int:
     return agenda_cli.run(service, args)
 
 
+def cmd_addressbooks(args: argparse.Namespace) -> int:
+    """``groupware addressbooks sync``: the academic address books from the directory."""
+    from groupware import addressbooks_door
+
+    try:
+        loaded = _load(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return addressbooks_door.run(loaded, args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``groupware`` command."""
     parser = argparse.ArgumentParser(prog="groupware", description=__doc__)
@@ -219,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(agenda)
     agenda.set_defaults(func=cmd_agenda)
+    books = sub.add_parser("addressbooks", help="academic address books from the directory: sync")
+    from groupware.addressbooks_door import add_arguments as add_addressbook_arguments
+
+    add_addressbook_arguments(books)
+    books.set_defaults(func=cmd_addressbooks)
     directory = sub.add_parser("directory", help="directory tools")
     directory_sub = directory.add_subparsers(dest="directory_command", required=True)
     gen = directory_sub.add_parser("generate", help="write a synthetic académie directory as LDIF")

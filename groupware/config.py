@@ -18,7 +18,7 @@ from typing import Any
 
 from groupware.errors import ConfigError, ConfigProblem
 
-__all__ = ["DEMO_CONFIG", "SCHEMA", "AccountsConfig", "Config", "DirectoryConfig", "Option", "SharingConfig",
+__all__ = ["DEMO_CONFIG", "SCHEMA", "AccountsConfig", "AddressBooksConfig", "Config", "DirectoryConfig", "Option", "SharingConfig",
            "SieveConfig", "load", "read_sections"]
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +92,26 @@ def _ldap_uris(value: str) -> tuple[str, ...]:
     return uris
 
 
+def _book_kinds(value: str) -> tuple[str, ...]:
+    kinds = _words(value)
+    for kind in kinds:
+        if kind not in ("academie", "etablissements", "departements"):
+            raise ValueError(f"{kind!r} is not one of: academie, etablissements, departements")
+    return kinds
+
+
+def _mapping(value: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    from groupware.addressbooks.mapping import parse_mapping
+
+    return tuple(parse_mapping(value).items())
+
+
+def _path_segment(value: str) -> str:
+    if not value or "/" in value or value.startswith(".") or not value.isprintable():
+        raise ValueError("must be one path segment, e.g. annuaire")
+    return value
+
+
 @dataclass(frozen=True)
 class Option:
     """One option of our sections: its default (as written in a file), its parser and its help text."""
@@ -144,6 +164,15 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "max_domain_level": Option("read", _choice(*LEVELS), "highest level a grant to a whole mail domain may give"),
         "people_may_share": Option("true", _boolean, "people may share their own calendars (Radicale's sharing API)"),
         "database": Option("", str, "SQLite file of grants (default: the storage engine's, groupware.sqlite)"),
+    },
+    "addressbooks": {
+        "enabled": Option("false", _boolean, "serve read-only address books built from the directory"),
+        "books": Option("academie etablissements", _book_kinds, "books to build: academie etablissements departements"),
+        "interval": Option("3600", _positive_float, "seconds between syncs inside `groupware serve` (0: never)"),
+        "owner": Option("annuaire", _path_segment, "first path segment of the books (no login may have this name)"),
+        "academie": Option("Académie de Montpellier", str, "the académie's name: first ORG component, book titles"),
+        "groups": Option("true", _boolean, "directory groups become contact groups (KIND:group, RFC 6350 §6.1.4)"),
+        "mapping": Option("", _mapping, "vCard property = person field, comma-separated, e.g. TITLE = title (see README)"),
     },
     "sieve": {
         "enabled": Option("false", _boolean, "serve ManageSieve (RFC 5804) beside HTTP in `groupware serve`"),
@@ -222,6 +251,19 @@ class SharingConfig:
 
 
 @dataclass(frozen=True)
+class AddressBooksConfig:
+    """The ``[addressbooks]`` section, parsed: the academic address books built from the directory."""
+
+    enabled: bool = False
+    books: tuple[str, ...] = ("academie", "etablissements")
+    interval: float = 3600.0
+    owner: str = "annuaire"
+    academie: str = "Académie de Montpellier"
+    groups: bool = True
+    mapping: tuple[tuple[str, tuple[str, ...]], ...] = ()  # empty: the defaults of groupware.addressbooks.mapping
+
+
+@dataclass(frozen=True)
 class SieveConfig:
     """The ``[sieve]`` section, parsed (paths absolute)."""
 
@@ -253,6 +295,7 @@ class Config:
     radicale_sections: Mapping[str, Mapping[str, str]]
     sieve: SieveConfig = field(default_factory=SieveConfig)
     sharing: SharingConfig = field(default_factory=SharingConfig)
+    addressbooks: AddressBooksConfig = field(default_factory=AddressBooksConfig)
 
 
 def read_sections(path: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
@@ -347,4 +390,5 @@ def load(path: str | os.PathLike[str]) -> Config:
     if "filesystem_folder" in storage:
         storage["filesystem_folder"] = _resolve(base, storage["filesystem_folder"])
     return Config(file, DirectoryConfig(**parsed["directory"]), AccountsConfig(**parsed["accounts"]), radicale,
-                  SieveConfig(**parsed["sieve"]), SharingConfig(**parsed["sharing"]))
+                  SieveConfig(**parsed["sieve"]), SharingConfig(**parsed["sharing"]),
+                  AddressBooksConfig(**parsed["addressbooks"]))

@@ -31,6 +31,7 @@ from radicale.app.report import xml_item_response
 
 from groupware import registry
 from groupware.accounts import Accounts
+from groupware.addressbooks_door import AddressBookAnswers, start_beside
 from groupware.config import Config
 from groupware.directory.factory import open_directory
 from groupware.errors import ConfigProblem, DirectoryUnavailable
@@ -320,7 +321,7 @@ def _sync_item_response(base_prefix: str, collection: Any, item: Any, props: ET.
     return xml_item_response(base_prefix, uri, found_props=found, not_found_props=not_found, found_item=True)
 
 
-class GroupwareApplication(_WholeCollectionAnswers, SharingAnswers, radicale.Application):
+class GroupwareApplication(_WholeCollectionAnswers, SharingAnswers, AddressBookAnswers, radicale.Application):
     """Radicale's WSGI application with what groupware adds at the HTTP edge.
 
     * a directory outage for a login not in the cache answers ``503 Service Unavailable`` with ``Retry-After``
@@ -413,6 +414,7 @@ class Server:
             max_request_body_size=configuration.get("server", "max_content_length"),
             clear_untrusted_proxy_headers=True)
         self._stopped = threading.Event()
+        self.addressbooks = start_beside(config, self.app)
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
@@ -442,6 +444,8 @@ class Server:
         if not self._stopped.is_set():
             self._stopped.set()
             self._server.close()
+            if self.addressbooks is not None:
+                self.addressbooks.stop()
             services = getattr(self.app, "_services", None)
             if services is not None:
                 services.directory.close()

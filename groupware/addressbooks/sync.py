@@ -1,0 +1,158 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Materialize the books in the storage engine and share them, incrementally.
+
+One run reads the directory once (paged, RFC 2696), builds every book's desired cards, compares them with the
+book's items by href and entity tag (:mod:`groupware.addressbooks.planner`) and writes only the difference,
+:data:`BATCH` operations per transaction: large enough to be fast, short enough that the server's own writers
+(a user's PUT) wait at most a fraction of a second for the write lock, while readers never wait (SQLite WAL). Every
+write goes through :class:`groupware.store.Store`, so the book's change log records exactly the items that changed
+and a client's sync-collection (RFC 6578 §3.2) returns exactly those.
+
+Books are registered in the sharing database as agendas of kind ``addressbook`` with ``read`` grants
+(:mod:`groupware.addressbooks.books` says to whom); grants made by the sync carry ``granted_by =
+addressbooks`` and are the only ones it revokes. Books the directory no longer calls for (an établissement
+closed) are deleted with their registration.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from groupware.addressbooks.books import Book, BookSettings, build_books
+from groupware.addressbooks.planner import BookPlan, plan
+from groupware.addressbooks.vcard import Card
+from groupware.directory import Group, Person
+from groupware.sharing.database import SharingDatabase
+from groupware.sharing.model import Level
+from groupware.store import ItemData, Store
+
+__all__ = ["BATCH", "GRANTED_BY", "KIND", "BookReport", "Progress", "SyncReport", "sync_books"]
+
+log = logging.getLogger("groupware.addressbooks")
+
+BATCH = 5000
+GRANTED_BY = "addressbooks"
+KIND = "addressbook"
+# progress(done, total, what): items written or checked so far, in all books, and the book at hand
+Progress = Callable[[int, int, str], None]
+_lock = threading.Lock()  # one sync at a time in a process (the command and the server's thread)
+
+
+@dataclass(frozen=True)
+class BookReport:
+    """What one run did to one book."""
+
+    path: str
+    added: int
+    changed: int
+    removed: int
+    unchanged: int
+
+
+@dataclass
+class SyncReport:
+    """What one run did: per book, books deleted, people read, seconds taken."""
+
+    books: list[BookReport] = field(default_factory=list)
+    deleted_books: list[str] = field(default_factory=list)
+    people: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changes(self) -> int:
+        """Items written or deleted in all books."""
+        return sum(b.added + b.changed + b.removed for b in self.books)
+
+
+def _item(card: Card) -> ItemData:
+    return ItemData(card.href, card.text, card.etag, card.uid, "VCARD", "", contact=card.contact)
+
+
+class _Writer:
+    """Applies plans in transactions of :data:`BATCH` operations and reports progress."""
+
+    def __init__(self, store: Store, total: int, progress: Progress | None) -> None:
+        self.store, self.total, self.progress = store, total, progress
+        self.done = 0
+
+    def apply(self, collection_id: int, book: Book, book_plan: BookPlan) -> None:
+        operations: list[Card | str] = [*book_plan.added, *book_plan.changed, *book_plan.removed]
+        for start in range(0, len(operations), BATCH):
+            with self.store.transaction():
+                for operation in operations[start:start + BATCH]:
+                    if isinstance(operation, str):
+                        self.store.delete_item(collection_id, operation)
+                    else:
+                        self.store.put_item(collection_id, _item(operation))
+            self._tick(min(BATCH, len(operations) - start), book.path)
+        self._tick(book_plan.unchanged, book.path)
+
+    def _tick(self, count: int, path: str) -> None:
+        self.done += count
+        if self.progress is not None:
+            self.progress(min(self.done, self.total), self.total, path)
+
+
+def _collection_id(store: Store, book: Book) -> int:
+    record = store.get_collection(book.path)
+    if record is None:
+        record, _, _ = store.create_collection(book.path, book.props)
+    elif record.props != book.props:
+        record = store.set_props(record.id, book.props)
+    return record.id
+
+
+def _register(sharing: SharingDatabase, book: Book) -> None:
+    """The book as an agenda of kind ``addressbook`` with exactly the sync's ``read`` grants."""
+    path = f"/{book.path}/"
+    agenda = sharing.agenda(path)
+    if agenda is None:
+        sharing.create_agenda(path, book.path.split("/")[0], KIND, book.title)
+    wanted = set(book.readers)
+    for grant in sharing.grants(path):
+        if grant.level > Level.READ:  # the books are read-only, whoever granted more
+            sharing.grant(path, grant.grantee, Level.READ, grant.granted_by)
+        if grant.grantee in wanted:
+            wanted.discard(grant.grantee)
+        elif grant.granted_by == GRANTED_BY:
+            sharing.revoke(path, grant.grantee)
+    for grantee in sorted(wanted, key=str):
+        sharing.grant(path, grantee, Level.READ, GRANTED_BY)
+
+
+def _remove_stale(store: Store, sharing: SharingDatabase | None, owner: str, kept: set[str],
+                  report: SyncReport) -> None:
+    for record in store.children(owner):
+        if record.path not in kept and record.tag == "VADDRESSBOOK":
+            store.delete_collection(record.path)
+            if sharing is not None and sharing.agenda(f"/{record.path}/") is not None:
+                sharing.delete_agenda(f"/{record.path}/")
+            report.deleted_books.append(record.path)
+
+
+def sync_books(store: Store, people: Sequence[Person], groups: Sequence[Group], settings: BookSettings,
+               sharing: SharingDatabase | None = None, progress: Progress | None = None) -> SyncReport:
+    """Bring every book to what ``people`` and ``groups`` call for; returns what changed."""
+    started = time.monotonic()
+    report = SyncReport(people=len(people))
+    with _lock:
+        books = list(build_books(people, groups, settings))
+        writer = _Writer(store, sum(len(book.cards) for book in books), progress)
+        for book in books:
+            collection_id = _collection_id(store, book)
+            current = {row[0]: row[1] for row in store.summaries(collection_id)}
+            book_plan = plan(book.cards, current)
+            writer.apply(collection_id, book, book_plan)
+            if sharing is not None:
+                _register(sharing, book)
+            report.books.append(BookReport(book.path, len(book_plan.added), len(book_plan.changed),
+                                           len(book_plan.removed), book_plan.unchanged))
+        _remove_stale(store, sharing, settings.owner, {book.path for book in books}, report)
+    report.seconds = time.monotonic() - started
+    log.info("address books synced", extra={"event": "addressbooks_synced", "books": len(report.books),
+                                            "changes": report.changes, "seconds": round(report.seconds, 2)})
+    return report

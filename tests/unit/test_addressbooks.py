@@ -1,0 +1,141 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Academic address books: mapping, vCards (checked against vobject and the store's own index), books, planner."""
+
+from __future__ import annotations
+
+import vobject
+import pytest
+
+from groupware.addressbooks import (
+    BookSettings,
+    Card,
+    build_books,
+    group_card,
+    is_ours,
+    parse_mapping,
+    person_card,
+    plan,
+    to_vcard4,
+)
+from groupware.addressbooks.vcard import fold_line
+from groupware.directory import Group, Person
+from groupware.store import contact_values
+
+UAI_A, UAI_B = "0341234A", "0300567B"
+GROUPS_DN = "ou=groups,dc=ac-montpellier,dc=fr"
+
+
+def _person(uid: str, uai: str = UAI_A, **changes: object) -> Person:
+    given, _, family = uid.partition(".")
+    values: dict[str, object] = {
+        "uid": uid, "dn": f"uid={uid},ou=people,dc=ac-montpellier,dc=fr", "display_name": f"{given} {family}".title(),
+        "mail": f"{uid}@ac-montpellier.fr", "given_name": given.title(), "surname": family.title(),
+        "emails": (f"{uid}@ac-montpellier.fr",), "phones": ("+33 4 67 00 00 01",), "title": "Professeur",
+        "establishments": (uai,), "organizations": (f"Collège {uai}",), "entry_uuid": "",
+    }
+    values.update(changes)
+    return Person(**values)  # type: ignore[arg-type]
+
+
+def _group(uai: str, name: str, *uids: str) -> Group:
+    return Group(f"cn={name},ou=etab-{uai},{GROUPS_DN}", name, f"{name.title()} du collège {uai}", "role", uai,
+                 frozenset(f"uid={u},ou=people,dc=ac-montpellier,dc=fr" for u in uids))
+
+
+def test_person_card_has_the_properties_and_stable_text() -> None:
+    person = _person("helene.lefevre", display_name="Hélène Lefèvre", given_name="Hélène", surname="Lefèvre",
+                     entry_uuid="0F1E2D3C-0000-4000-8000-000000000001")
+    card = person_card(person, "0f1e2d3c-0000-4000-8000-000000000001", "Académie de Montpellier")
+    parsed = vobject.readOne(card.text)
+    assert parsed.fn.value == "Hélène Lefèvre"
+    assert (parsed.n.value.family, parsed.n.value.given) == ("Lefèvre", "Hélène")
+    assert parsed.email.value == "helene.lefevre@ac-montpellier.fr"
+    assert parsed.tel.value == "+33 4 67 00 00 01"
+    assert parsed.org.value == ["Académie de Montpellier", f"Collège {UAI_A}"]
+    assert parsed.title.value == "Professeur"
+    assert parsed.uid.value == "0f1e2d3c-0000-4000-8000-000000000001"
+    assert card.href == "0f1e2d3c-0000-4000-8000-000000000001.vcf"
+    assert card == person_card(person, card.uid, "Académie de Montpellier")  # no REV: same entry, same text
+    assert is_ours(card.text)
+
+
+def test_contact_index_rows_equal_the_stores_own() -> None:
+    """The rows computed from values are those the store computes from a parsed card (RFC 6352 §10.5 search)."""
+    person = _person("jose.d'ortoli", display_name="José D'Ortoli; fils", given_name="José", surname="D'Ortoli",
+                     phones=("+33 4 67 00 00 01", "06 00 00 00 00"), title="Chef, adjoint")
+    cards = [person_card(person, "u-1", "Académie de Montpellier", UAI_A),
+             group_card("g-1", "Personnels du Collège Jean Moulin", ["u-1", "u-2"], "Académie de Montpellier",
+                        "Collège Jean Moulin")]
+    for card in cards:
+        assert list(card.contact) == contact_values(vobject.readOne(card.text))
+
+
+def test_escaping_and_folding() -> None:
+    person = _person("a.b", display_name="A, B; C\\D", title="x" * 120 + "é" * 40)
+    card = person_card(person, "u", "Académie")
+    assert all(len(line.encode()) <= 75 for line in card.text.split("\r\n"))
+    parsed = vobject.readOne(card.text)
+    assert parsed.fn.value == "A, B; C\\D"
+    assert parsed.title.value == "x" * 120 + "é" * 40
+    assert fold_line("short") == "short\r\n"
+
+
+def test_establishment_book_names_its_establishment_in_org() -> None:
+    person = _person("a.b", establishments=(UAI_A, UAI_B), organizations=("Collège A", "Lycée B"))
+    assert "ORG:Académie;Lycée B\r\n" in person_card(person, "u", "Académie", UAI_B).text
+    assert "ORG:Académie;Collège A\r\n" in person_card(person, "u", "Académie").text
+
+
+def test_mapping_overrides_and_errors() -> None:
+    mapping = parse_mapping("TITLE = -, NICKNAME = uid")
+    assert "TITLE" not in mapping and mapping["NICKNAME"] == ("uid",)
+    card = person_card(_person("a.b"), "u", "Académie", mapping=mapping)
+    assert "TITLE" not in card.text and "NICKNAME:a.b\r\n" in card.text
+    for bad, message in (("PHOTO = uid", "PROPERTY"), ("TITLE = nope", "unknown field"), ("N = surname", "2"),
+                         ("FN = -", "FN")):
+        with pytest.raises(ValueError, match=message):
+            parse_mapping(bad)
+
+
+def test_vcard4_conversion() -> None:
+    card = group_card("g-1", "Direction", ["u-1"], "Académie")
+    text = to_vcard4(card.text)
+    assert "VERSION:4.0\r\n" in text and "KIND:group\r\n" in text and "MEMBER:urn:uuid:u-1\r\n" in text
+    assert "UID:urn:uuid:g-1\r\n" in text and "X-ADDRESSBOOKSERVER" not in text
+    person = to_vcard4(person_card(_person("a.b"), "u-1", "Académie").text)
+    assert "EMAIL;TYPE=work:a.b@ac-montpellier.fr\r\n" in person and "TEL;VALUE=text;TYPE=work,voice:" in person
+    own = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:x\r\nFN:x\r\nEND:VCARD\r\n"
+    assert to_vcard4(own) == own  # a user's own card is not ours to convert
+
+
+def test_books_members_groups_and_readers() -> None:
+    people = [_person("a.a"), _person("b.b"), _person("c.c", UAI_B), _person("d.d", disabled=True)]
+    groups = [_group(UAI_A, "personnels", "a.a", "b.b", "d.d"), _group(UAI_B, "personnels", "c.c")]
+    books = {b.path: b for b in build_books(people, groups, BookSettings(kinds=("academie", "etablissements",
+                                                                               "departements")))}
+    assert sorted(books) == ["annuaire/academie", "annuaire/dep-030", "annuaire/dep-034",
+                             f"annuaire/etab-{UAI_B}", f"annuaire/etab-{UAI_A}"]
+    academie = books["annuaire/academie"]
+    assert len(academie.cards) == 3 + 2 and [str(r) for r in academie.readers] == ["domain:ac-montpellier.fr"]
+    etab = books[f"annuaire/etab-{UAI_A}"]
+    assert [str(r) for r in etab.readers] == [f"group:cn=personnels,ou=etab-{UAI_A.lower()},{GROUPS_DN}"]
+    [group] = [c for c in etab.cards if "X-ADDRESSBOOKSERVER-KIND:group" in c.text]
+    assert group.text.count("X-ADDRESSBOOKSERVER-MEMBER:") == 2  # the disabled member is left out
+    assert len({c.uid for c in academie.cards}) == len(academie.cards)
+
+
+def _cards(*texts: str) -> list[Card]:
+    return [Card(f"u{i}", text, ()) for i, text in enumerate(texts)]
+
+
+def test_planner_writes_only_differences() -> None:
+    old = _cards("a", "b", "c", "d")
+    current = {card.href: card.etag for card in old}
+    current["gone.vcf"] = '"x"'
+    new = _cards("a", "B", "c", "d", "e")
+    result = plan(new, current)
+    assert [c.href for c in result.added] == ["u4.vcf"] and [c.href for c in result.changed] == ["u1.vcf"]
+    assert result.removed == ["gone.vcf"] and result.unchanged == 3 and result.changes == 3
+    assert plan(new, {c.href: c.etag for c in new}).changes == 0
+    with pytest.raises(ValueError, match="two cards"):
+        plan([Card("u", "a", ()), Card("u", "b", ())], {})
