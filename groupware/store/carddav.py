@@ -110,18 +110,23 @@ def _prop_sql(prop: PropFilter, collection_id: int, params: list[object]) -> str
     if prop.kind in ("defined", "undefined"):
         params.extend((collection_id, prop.field))
         return f"i.href {'NOT ' if prop.kind == 'undefined' else ''}IN ({base})"
-    params.extend((collection_id, prop.field))  # the property must be present, even for a negated match
-    tests = []
+    tests, test_params = [], []
     for match in prop.matches:
-        params.extend((collection_id, prop.field))
+        test_params.extend((collection_id, prop.field))
         if match.match_type == "equals":
-            params.append(match.text)
+            test_params.append(match.text)
             condition = " AND f.value = ?"
         else:
-            params.append(like_pattern(match.text, match.match_type))
+            test_params.append(like_pattern(match.text, match.match_type))
             condition = " AND f.value LIKE ? ESCAPE '\\'"
         tests.append(f"i.href {'NOT ' if match.negate else ''}IN ({base}{condition})")
     joined = (" AND " if prop.all_of else " OR ").join(tests)
+    if not any(match.negate for match in prop.matches):
+        # A value that matches proves the property present: no presence test, so the planner walks the few
+        # matching hrefs instead of every href that has the property.
+        params.extend(test_params)
+        return f"({joined})"
+    params.extend((collection_id, prop.field, *test_params))  # a negated match still needs the property
     return f"(i.href IN ({base}) AND ({joined}))"
 
 
