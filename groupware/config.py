@@ -391,4 +391,4 @@ def load(path: str | os.PathLike[str]) -> Config:
         storage["filesystem_folder"] = _resolve(base, storage["filesystem_folder"])
     return Config(file, DirectoryConfig(**parsed["directory"]), AccountsConfig(**parsed["accounts"]), radicale,
                   SieveConfig(**parsed["sieve"]), SharingConfig(**parsed["sharing"]),
-                  AddressBooksConfig(**parsed["addressbooks"]))
+                  addressbooks=AddressBooksConfig(**parsed["addressbooks"]))
