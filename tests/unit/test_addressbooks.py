@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-import vobject
 import pytest
+import vobject
 
 from groupware.addressbooks import (
     BookSettings,
