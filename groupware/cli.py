@@ -68,9 +68,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log.info("starting", extra={"event": "starting", "version": __version__, "config": path,
                                 "directory": loaded.directory.type})
     server.install_signal_handlers()
-    from groupware import managesieve_door
+    from groupware import lmtp_door, managesieve_door
 
-    return managesieve_door.run_beside(server.Server(loaded), loaded)
+    return lmtp_door.run_beside(server.Server(loaded), loaded, managesieve_door.run_beside)
 
 
 def cmd_sieve(args: argparse.Namespace) -> int:

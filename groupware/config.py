@@ -18,8 +18,8 @@ from typing import Any
 
 from groupware.errors import ConfigError, ConfigProblem
 
-__all__ = ["DEMO_CONFIG", "SCHEMA", "AccountsConfig", "AddressBooksConfig", "Config", "DirectoryConfig", "Option", "SharingConfig",
-           "SieveConfig", "load", "read_sections"]
+__all__ = ["DEMO_CONFIG", "SCHEMA", "AccountsConfig", "AddressBooksConfig", "Config", "DirectoryConfig", "LmtpConfig",
+           "Option", "SharingConfig", "SieveConfig", "load", "read_sections"]
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = PACKAGE_ROOT / "config" / "demo.conf"
@@ -57,6 +57,15 @@ def _choice(*choices: str) -> Callable[[str], str]:
         return value
 
     return check
+
+
+def _relay(value: str) -> tuple[str, int] | None:
+    if not value:
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise ValueError(f"{value!r} is not host:port")
+    return host.strip("[]"), int(port)
 
 
 def _listen(value: str) -> tuple[tuple[str, int], ...]:
@@ -192,6 +201,17 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "before": Option("", _words, "admin scripts run before every user's script (paths)"),
         "after": Option("", _words, "admin scripts run after every user's script (paths)"),
     },
+    "lmtp": {
+        "enabled": Option("false", _boolean, "deliver mail over LMTP (RFC 2033) in `groupware serve`"),
+        "hosts": Option("127.0.0.1:24", _listen, "LMTP addresses to listen on, host:port, comma-separated"),
+        "hostname": Option("", str, "name in the greeting and in Maildir file names (default: this machine's)"),
+        "max_message_size": Option("52428800", _positive_int, "octets per message (SIZE, RFC 1870; 0: no limit)"),
+        "max_recipients": Option("1000", _positive_int, "recipients per transaction"),
+        "timeout": Option("300", _positive_float, "seconds a client may stay silent (RFC 5321 §4.5.3.2)"),
+        "relay": Option("", _relay, "SMTP relay host:port for redirects and vacation replies (empty: none)"),
+        "autocreate": Option("false", _boolean, "fileinto creates missing folders even without :create"),
+        "workers": Option("16", _positive_int, "threads that look recipients up and store messages"),
+    },
 }
 
 
@@ -286,6 +306,21 @@ class SieveConfig:
 
 
 @dataclass(frozen=True)
+class LmtpConfig:
+    """The ``[lmtp]`` section, parsed: the delivery door (users' homes are under ``[sieve] mail_root``)."""
+
+    enabled: bool = False
+    hosts: tuple[tuple[str, int], ...] = (("127.0.0.1", 24),)
+    hostname: str = ""
+    max_message_size: int = 52428800
+    max_recipients: int = 1000
+    timeout: float = 300.0
+    relay: tuple[str, int] | None = None
+    autocreate: bool = False
+    workers: int = 16
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration: our typed sections plus Radicale's, raw."""
 
@@ -295,6 +330,7 @@ class Config:
     radicale_sections: Mapping[str, Mapping[str, str]]
     sieve: SieveConfig = field(default_factory=SieveConfig)
     sharing: SharingConfig = field(default_factory=SharingConfig)
+    lmtp: LmtpConfig = field(default_factory=LmtpConfig)
     addressbooks: AddressBooksConfig = field(default_factory=AddressBooksConfig)
 
 
@@ -391,4 +427,4 @@ def load(path: str | os.PathLike[str]) -> Config:
         storage["filesystem_folder"] = _resolve(base, storage["filesystem_folder"])
     return Config(file, DirectoryConfig(**parsed["directory"]), AccountsConfig(**parsed["accounts"]), radicale,
                   SieveConfig(**parsed["sieve"]), SharingConfig(**parsed["sharing"]),
-                  addressbooks=AddressBooksConfig(**parsed["addressbooks"]))
+                  addressbooks=AddressBooksConfig(**parsed["addressbooks"]), lmtp=LmtpConfig(**parsed["lmtp"]))

@@ -18,7 +18,10 @@ __all__ = [
     "AuthenticationUnavailable",
     "Authenticator",
     "Environment",
+    "LookupUnavailable",
     "Policy",
+    "Recipient",
+    "RecipientLookup",
     "ReplyTracker",
     "ScriptLocator",
 ]
@@ -48,6 +51,26 @@ class Authenticator(Protocol):
 
 class AuthenticationUnavailable(Exception):
     """The host cannot check logins for now (RFC 5804 §1.3 TRYLATER)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A local recipient of mail: ``user`` names their mail home (and script store), ``addresses`` are all the
+    addresses that count as theirs for vacation (RFC 5230 §4.5)."""
+
+    user: str
+    addresses: tuple[str, ...] = ()
+
+
+class RecipientLookup(Protocol):
+    """Finds who an LMTP ``RCPT TO`` address belongs to (RFC 2033 §4.2): None for an unknown or disabled
+    account; raises :class:`LookupUnavailable` when the host cannot tell now (the MTA then retries)."""
+
+    def lookup(self, address: str) -> Recipient | None: ...
+
+
+class LookupUnavailable(Exception):
+    """The host cannot look recipients up for now (its directory is down): a 4xx answer, RFC 5321 §4.2.5."""
 
 
 class ScriptLocator(Protocol):

@@ -1,0 +1,399 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""One message to one recipient: run the admin and personal scripts, then carry out their actions.
+
+The scripts run in sequence (admin ``before`` scripts, the user's active script, admin ``after`` scripts), as
+Pigeonhole's ``sieve_before``/``sieve_after`` do: the next script runs only while the implicit keep of the previous
+ones still holds (RFC 5228 §2.10.2), so an admin rule that files spam and stops is final. The merged actions
+are then executed (RFC 5228 §4):
+
+* ``redirect`` first, through the relay (RFC 5228 §4.2, with ``X-Sieve-Redirected-From`` against loops); a
+  temporary relay failure fails the whole delivery with 4xx before anything is stored, a permanent one keeps the
+  message in INBOX so that nothing is lost;
+* ``keep``/``fileinto`` into Maildir++ folders with their flags, on the copy edited by ``addheader`` and
+  ``deleteheader`` (RFC 5293), every copy synced before any is renamed into place;
+* ``reject`` answers 550 for this recipient (RFC 5429 §2.2; LMTP gives one answer per recipient, RFC 2033 §4.2);
+* ``vacation`` after the message is stored, when :func:`~groupware.sieve.vacation.decide` allows it (RFC 5230 §4,
+  RFC 3834 §2), sent with the null reverse-path (RFC 3834 §3.3); ``notify`` ``mailto:`` likewise (RFC 5436).
+
+A failure to send a reply or notification is logged and does not fail the delivery (it would duplicate the stored
+message on retry).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import email.header
+import email.utils
+import logging
+import os
+import socket
+import threading
+import urllib.parse
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+
+from .. import actions as A
+from ..compile import Program, compile_script
+from ..errors import SieveError
+from ..evaluate import evaluate
+from ..host import Environment, Policy, Recipient, ReplyTracker
+from ..message import MessageFacts
+from ..vacation import build_reply, decide
+from .maildir import InvalidFolder, Maildir, PreparedMessage
+from .relay import Relay, RelayError, RelayPermanentError, RelayTemporaryError
+from .replies import SqliteReplyTracker
+
+__all__ = ["Delivery", "Incoming", "Outcome", "Plan", "ScriptSource", "edit_headers", "run_sequence"]
+
+log = logging.getLogger("groupware.sieve.delivery")
+
+REDIRECTED_FROM = "X-Sieve-Redirected-From"
+#: Compiled personal scripts kept in memory (the least recently compiled are dropped first).
+MAX_COMPILED = 4096
+
+
+class ScriptSource(Protocol):
+    """Where a user's mail home and active script are (``groupware.sieve.scripts.ScriptStore`` is one)."""
+
+    def home(self, user: str) -> Path: ...
+
+    def active_path(self, user: str) -> Path | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The LMTP answer for one recipient (RFC 2033 §4.2, enhanced codes RFC 3463)."""
+
+    code: int
+    status: str
+    text: str
+
+    @property
+    def line(self) -> str:
+        """``code status text`` without the line end."""
+        return f"{self.code} {self.status} {self.text}"
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A received message: ``raw`` as it came (CRLF), ``stored`` with LF line ends, and the parsed form."""
+
+    raw: bytes
+    stored: bytes
+    facts: MessageFacts
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Incoming:
+        """Parse once; every recipient's evaluation reuses the parsed message."""
+        return cls(raw, raw.replace(b"\r\n", b"\n"), MessageFacts(raw))
+
+
+@dataclass(slots=True)
+class Plan:
+    """The actions of the script sequence, merged: one store per folder, one redirect per address."""
+
+    stores: dict[str, tuple[str, bool, tuple[str, ...]]] = field(default_factory=dict)
+    redirects: list[str] = field(default_factory=list)
+    edits: list[A.AddHeader | A.DeleteHeader] = field(default_factory=list)
+    vacation: A.Vacation | None = None
+    notifies: list[A.Notify] = field(default_factory=list)
+    reject: A.Reject | None = None
+    failures: list[str] = field(default_factory=list)
+
+    def store(self, mailbox: str, create: bool, flags: tuple[str, ...]) -> None:
+        """A store into ``mailbox`` (INBOX in any case is one folder); the last flags win."""
+        key = "INBOX" if mailbox.upper() == "INBOX" else mailbox
+        previous = self.stores.get(key)
+        self.stores[key] = (key, create or (previous is not None and previous[1]), flags)
+
+    @classmethod
+    def of(cls, actions: Sequence[A.Action]) -> Plan:
+        """Merge an action list (RFC 5228 §2.10.3: duplicate stores and redirects are done once)."""
+        plan = cls()
+        for action in actions:
+            match action:
+                case A.Keep(flags) | A.ImplicitKeep(flags):
+                    plan.store("INBOX", False, flags)
+                case A.FileInto(mailbox, _, create, flags):
+                    plan.store(mailbox, create, flags)
+                case A.Redirect(address, _):
+                    if address.lower() not in (r.lower() for r in plan.redirects):
+                        plan.redirects.append(address)
+                case A.AddHeader() | A.DeleteHeader():
+                    plan.edits.append(action)
+                case A.Vacation():
+                    plan.vacation = plan.vacation or action
+                case A.Notify():
+                    plan.notifies.append(action)
+                case A.Reject():
+                    plan.reject = action
+                case A.RuntimeFailure(message):
+                    plan.failures.append(message)
+        return plan
+
+
+def run_sequence(programs: Sequence[Program], facts: MessageFacts, env: Environment) -> list[A.Action]:
+    """Evaluate scripts in order while the implicit keep holds; the last implicit keep is the final one."""
+    out: list[A.Action] = []
+    keep: A.ImplicitKeep | None = A.ImplicitKeep()
+    for program in programs:
+        actions = evaluate(program, facts, env)
+        keep = next((a for a in actions if isinstance(a, A.ImplicitKeep)), None)
+        out.extend(a for a in actions if not isinstance(a, A.ImplicitKeep))
+        if keep is None or any(isinstance(a, A.RuntimeFailure) for a in actions):
+            break
+    if keep is not None:
+        out.append(keep)
+    return out
+
+
+def _header_line(name: str, value: str) -> bytes:
+    if not value.isascii():
+        value = email.header.Header(value, "utf-8", header_name=name).encode()
+    return f"{name}: {value}".encode("ascii", "replace")
+
+
+def edit_headers(message: bytes, edits: Sequence[A.AddHeader | A.DeleteHeader]) -> bytes:
+    """Apply ``addheader``/``deleteheader`` (RFC 5293 §4–§5) to a message with LF line ends, in order."""
+    if not edits:
+        return message
+    end = 0 if message.startswith(b"\n") else message.find(b"\n\n")
+    head, body = (message, b"") if end < 0 else (message[:end], message[end:])
+    fields: list[tuple[str, bytes]] = []
+    for line in head.split(b"\n") if head else []:
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] = (fields[-1][0], fields[-1][1] + b"\n" + line)
+        else:
+            fields.append((line.split(b":", 1)[0].strip().decode("ascii", "replace").lower(), line))
+    for edit in edits:
+        if isinstance(edit, A.AddHeader):
+            item = (edit.name.lower(), _header_line(edit.name, edit.value))
+            fields.insert(len(fields) if edit.last else 0, item)
+        else:
+            positions = [i for i, (name, _) in enumerate(fields) if name == edit.name.lower()]
+            drop = {positions[n - 1] for n in edit.occurrences if 0 < n <= len(positions)}
+            fields = [f for i, f in enumerate(fields) if i not in drop]
+    return b"\n".join(line for _, line in fields) + (body or b"\n")
+
+
+def _notification(
+    action: A.Notify, facts: MessageFacts, address: str, now: _dt.datetime
+) -> tuple[str, bytes]:
+    """The message of a ``mailto:`` notification (RFC 5436 §2): recipient and bytes."""
+    parts = urllib.parse.urlsplit(action.method)
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    note = EmailMessage()
+    note["From"] = action.from_addr or address
+    note["To"] = urllib.parse.unquote(parts.path)
+    subject = facts.header("subject")
+    note["Subject"] = (
+        query.get("subject") or action.message or f"Notification: {subject[0] if subject else ''}"
+    )
+    note["Date"] = email.utils.format_datetime(now)
+    note["Auto-Submitted"] = "auto-notified"
+    note.set_content(query.get("body") or action.message or "You have new mail.")
+    return urllib.parse.unquote(parts.path), note.as_bytes()
+
+
+class Delivery:
+    """Delivers to local recipients; thread-safe (the LMTP server calls it from a pool of threads)."""
+
+    def __init__(self, scripts: ScriptSource, policy: Policy, before: Sequence[Program] = (),
+                 after: Sequence[Program] = (), relay: Relay | None = None, autocreate: bool = False,
+                 hostname: str | None = None,
+                 clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now().astimezone()) -> None:  # fmt: skip
+        self.scripts = scripts
+        self.policy = policy
+        self.before, self.after = tuple(before), tuple(after)
+        self.relay = relay
+        self.autocreate = autocreate
+        self.hostname = hostname or socket.gethostname()
+        self.clock = clock
+        self._compiled: OrderedDict[Path, tuple[tuple[int, int, int], Program | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- scripts ------------------------------------------------------------------------------------------
+    def _personal(self, user: str) -> Program | None:
+        """The user's active script, compiled once per version of the file."""
+        path = self.scripts.active_path(user)
+        if path is None:
+            return None
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = self._compiled.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        program: Program | None
+        try:
+            program = compile_script(path.read_text(encoding="utf-8"), self.policy, _Personal(path.parent))
+        except (SieveError, OSError, UnicodeDecodeError) as exc:
+            log.warning(
+                "user script not run", extra={"event": "sieve_script_error", "user": user, "error": str(exc)}
+            )
+            program = None
+        with self._lock:
+            self._compiled[path] = (stamp, program)
+            while len(self._compiled) > MAX_COMPILED:
+                self._compiled.popitem(last=False)
+        return program
+
+    def programs(self, user: str) -> list[Program]:
+        """Admin ``before`` scripts, the user's active script, admin ``after`` scripts."""
+        personal = self._personal(user)
+        return [*self.before, *([personal] if personal is not None else []), *self.after]
+
+    # -- delivery -----------------------------------------------------------------------------------------
+    def environment(self, sender: str, address: str, maildir: Maildir, tracker: ReplyTracker) -> Environment:
+        """What the scripts may ask beyond the message (RFC 5228 §5.4, RFC 5183, RFC 7352, RFC 5490)."""
+        now = self.clock()
+
+        def seen(key: str, seconds: int) -> bool:
+            return tracker.check_and_record("duplicate\0" + key, seconds, now)
+
+        values = {"location": "MDA", "phase": "during", "host": self.hostname,
+                  "domain": self.hostname.partition(".")[2] or self.hostname}  # fmt: skip
+        return Environment(envelope_from=sender, envelope_to=address, original_to=address, now=now,
+                           values=values, seen=seen, mailbox_exists=maildir.exists)  # fmt: skip
+
+    def deliver(self, incoming: Incoming, sender: str, address: str, recipient: Recipient) -> Outcome:
+        """Deliver to one recipient; 250 only once every copy is durably stored, 4xx on any failure before."""
+        try:
+            return self._deliver(incoming, sender, address, recipient)
+        except RelayTemporaryError as exc:
+            log.warning(
+                "redirect deferred",
+                extra={"event": "redirect_deferred", "user": recipient.user, "error": str(exc)},
+            )
+            return Outcome(451, "4.4.0", f"<{address}> redirect relay unavailable, try again later")
+        except OSError as exc:
+            log.error(
+                "delivery failed",
+                extra={"event": "delivery_failed", "user": recipient.user, "error": str(exc)},
+            )
+            return Outcome(451, "4.3.0", f"<{address}> temporary failure storing the message")
+        except Exception:
+            log.exception("delivery failed", extra={"event": "delivery_failed", "user": recipient.user})
+            return Outcome(451, "4.3.0", f"<{address}> internal error, try again later")
+
+    def _deliver(self, incoming: Incoming, sender: str, address: str, recipient: Recipient) -> Outcome:
+        home = self.scripts.home(recipient.user)
+        maildir = Maildir(home / "Maildir", self.autocreate, self.hostname)
+        tracker = SqliteReplyTracker(home)
+        env = self.environment(sender, address, maildir, tracker)
+        plan = Plan.of(run_sequence(self.programs(recipient.user), incoming.facts, env))
+        for failure in plan.failures:
+            log.warning(
+                "script failed",
+                extra={"event": "sieve_runtime_error", "user": recipient.user, "error": failure},
+            )
+        if plan.reject is not None:
+            reason = " ".join(plan.reject.reason.split())[:200].encode("ascii", "replace").decode("ascii")
+            return Outcome(550, "5.7.1", reason or "Message rejected")
+        edited = edit_headers(incoming.stored, plan.edits)
+        self._redirect(plan, edited, sender, address)
+        copy = f"Return-Path: <{sender}>\nDelivered-To: {address}\n".encode() + edited
+        self._store(maildir, plan, copy, address)
+        self._replies(plan, incoming.facts, env, tracker, recipient)
+        return Outcome(250, "2.0.0", f"<{address}> delivered")
+
+    def _redirect(self, plan: Plan, message: bytes, sender: str, address: str) -> None:
+        """Send the redirects; a refused one (5xx, a loop, no relay) is replaced by a keep."""
+        if not plan.redirects:
+            return
+        loops = {v.strip().lower() for v in plan_headers(message, REDIRECTED_FROM)}
+        outgoing = _header_line(REDIRECTED_FROM, address) + b"\n" + message
+        for target in plan.redirects:
+            if self.relay is None or address.lower() in loops:
+                why = "no relay configured" if self.relay is None else "redirect loop"
+                log.warning(
+                    "redirect not sent", extra={"event": "redirect_refused", "to": target, "error": why}
+                )
+                plan.store("INBOX", False, ())
+                continue
+            try:
+                self.relay.send(sender, [target], outgoing)
+            except RelayPermanentError as exc:
+                log.warning(
+                    "redirect refused", extra={"event": "redirect_refused", "to": target, "error": str(exc)}
+                )
+                plan.store("INBOX", False, ())
+
+    def _store(self, maildir: Maildir, plan: Plan, message: bytes, address: str) -> None:
+        """Write every copy, then rename them all into place (nothing is visible until everything is synced)."""
+        targets: list[tuple[Path, tuple[str, ...]]] = []
+        for mailbox, create, flags in plan.stores.values():
+            try:
+                targets.append((maildir.ensure(mailbox, create), flags))
+            except (InvalidFolder, FileNotFoundError) as exc:
+                log.info("fileinto fell back to INBOX", extra={"event": "fileinto_inbox", "error": str(exc)})
+                targets.append((maildir.ensure("INBOX"), ()))
+        prepared: list[PreparedMessage] = []
+        try:
+            seen: set[Path] = set()
+            for folder, flags in targets:
+                if folder not in seen:
+                    seen.add(folder)
+                    prepared.append(maildir.prepare(folder, message, address, flags))
+        except BaseException:
+            maildir.abort(prepared)
+            raise
+        maildir.commit(prepared)
+
+    def _replies(self, plan: Plan, facts: MessageFacts, env: Environment, tracker: ReplyTracker,
+                 recipient: Recipient) -> None:  # fmt: skip
+        """Vacation and notifications, once the message is stored; failures are logged only."""
+        if plan.vacation is not None:
+            decision = decide(plan.vacation, facts, env, tracker, recipient.addresses)
+            if not decision.send:
+                log.info(
+                    "vacation not sent",
+                    extra={"event": "vacation_suppressed", "user": recipient.user, "reason": decision.reason},
+                )
+            else:
+                self._send("vacation", env.envelope_from, build_reply(plan.vacation, facts, env).as_bytes())
+        for action in plan.notifies:
+            if action.method.lower().startswith("mailto:"):
+                target, note = _notification(action, facts, env.envelope_to, env.now)
+                self._send("notify", target, note)
+
+    def _send(self, kind: str, to: str, message: bytes) -> None:
+        if self.relay is None:
+            log.warning("reply not sent: no relay", extra={"event": f"{kind}_unsent", "to": to})
+            return
+        try:
+            self.relay.send("", [to], message)
+            log.info("reply sent", extra={"event": f"{kind}_sent", "to": to})
+        except RelayError as exc:
+            log.warning("reply not sent", extra={"event": f"{kind}_unsent", "to": to, "error": str(exc)})
+
+
+def plan_headers(message: bytes, name: str) -> list[str]:
+    """The values of the header field ``name`` in a message with LF line ends (unfolded, undecoded)."""
+    end = message.find(b"\n\n")
+    head = message if end < 0 else message[:end]
+    wanted = name.lower().encode() + b":"
+    return [line[len(wanted) :].decode("ascii", "replace").strip()
+            for line in head.replace(b"\n ", b" ").replace(b"\n\t", b" ").split(b"\n")
+            if line.lower().startswith(wanted)]  # fmt: skip
+
+
+class _Personal:
+    """Includes of personal scripts (RFC 6609 §3.2) from the user's ``sieve`` folder; no global ones."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def load(self, location: str, name: str) -> str | None:
+        if location != "personal" or "/" in name or name.startswith("."):
+            return None
+        try:
+            return (self.folder / f"{name}.sieve").read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
