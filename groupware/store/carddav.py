@@ -116,6 +116,16 @@ def _prop_sql(prop: PropFilter, collection_id: int, params: list[object]) -> str
         if match.match_type == "equals":
             test_params.append(match.text)
             condition = " AND f.value = ?"
+        elif len(match.text) >= 3 and not any(char in match.text for char in "%_\\"):
+            # The trigram index answers a LIKE without ESCAPE on three characters or more.
+            test_params.pop()
+            test_params.pop()
+            test_params.extend((like_pattern(match.text, match.match_type), collection_id, prop.field))
+            # CROSS JOIN keeps the index as the outer loop (SQLite's planner would otherwise scan the fields).
+            tests.append(f"i.href {'NOT ' if match.negate else ''}IN (SELECT f.href FROM contact_trigrams t "
+                         "CROSS JOIN contact_fields f WHERE t.value LIKE ? AND f.id = t.rowid "
+                         "AND f.collection_id = ? AND f.field = ?)")
+            continue
         else:
             test_params.append(like_pattern(match.text, match.match_type))
             condition = " AND f.value LIKE ? ESCAPE '\\'"

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from groupware.store.schema import SCHEMA, SCHEMA_VERSION
+from groupware.store.schema import SCHEMA, SCHEMA_VERSION, SQLITE_SEARCH
 
 __all__ = ["Database"]
 
@@ -66,6 +66,11 @@ class Database:
         with self.write() as conn:
             for statement in SCHEMA:
                 conn.execute(statement)
+            new_index = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'contact_trigrams'").fetchone() is None
+            for statement in SQLITE_SEARCH:
+                conn.execute(statement)
+            if new_index:  # a database written before the index existed: index what it holds
+                conn.execute("INSERT INTO contact_trigrams (contact_trigrams) VALUES ('rebuild')")
             conn.execute("INSERT INTO meta (name, value) VALUES ('schema_version', ?) ON CONFLICT (name) DO NOTHING",
                          (str(SCHEMA_VERSION),))
 
