@@ -412,6 +412,8 @@ class Server:
             connection_limit=max(configuration.get("server", "max_connections"), 100),
             channel_timeout=max(int(configuration.get("server", "timeout")), 1),
             max_request_body_size=configuration.get("server", "max_content_length"),
+            # A whole 52,000-card listing is 13 MB: keep answers that size in memory instead of a temporary file.
+            outbuf_overflow=32 * 1024 * 1024,
             clear_untrusted_proxy_headers=True)
         self._stopped = threading.Event()
         self.addressbooks = start_beside(config, self.app)
