@@ -161,8 +161,13 @@ def edit_headers(message: bytes, edits: Sequence[A.AddHeader | A.DeleteHeader]) 
     """Apply ``addheader``/``deleteheader`` (RFC 5293 §4–§5) to a message with LF line ends, in order."""
     if not edits:
         return message
-    end = 0 if message.startswith(b"\n") else message.find(b"\n\n")
-    head, body = (message, b"") if end < 0 else (message[:end], message[end:])
+    end = message.find(b"\n\n")
+    if message.startswith(b"\n"):
+        head, body = b"", b"\n" + message
+    elif end < 0:
+        head, body = message.rstrip(b"\n"), b"\n"
+    else:
+        head, body = message[:end], message[end:]
     fields: list[tuple[str, bytes]] = []
     for line in head.split(b"\n") if head else []:
         if line[:1] in (b" ", b"\t") and fields:
@@ -174,10 +179,10 @@ def edit_headers(message: bytes, edits: Sequence[A.AddHeader | A.DeleteHeader]) 
             item = (edit.name.lower(), _header_line(edit.name, edit.value))
             fields.insert(len(fields) if edit.last else 0, item)
         else:
-            positions = [i for i, (name, _) in enumerate(fields) if name == edit.name.lower()]
-            drop = {positions[n - 1] for n in edit.occurrences if 0 < n <= len(positions)}
+            # 1-based positions in the whole header, as the evaluator saw it when it deleted them
+            drop = {n - 1 for n in edit.occurrences if 0 < n <= len(fields) and fields[n - 1][0] == edit.name.lower()}
             fields = [f for i, f in enumerate(fields) if i not in drop]
-    return b"\n".join(line for _, line in fields) + (body or b"\n")
+    return b"\n".join(line for _, line in fields) + body
 
 
 def _notification(

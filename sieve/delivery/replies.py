@@ -9,9 +9,12 @@ processes, so two deliveries running at once for the same sender never both repl
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import os
 import random
 import sqlite3
+import threading
 from pathlib import Path
 
 __all__ = ["FILE_NAME", "SqliteReplyTracker"]
@@ -29,15 +32,26 @@ class SqliteReplyTracker:
     def __init__(self, home: Path) -> None:
         self.path = Path(home) / FILE_NAME
 
-    def _connect(self) -> sqlite3.Connection:
-        fresh = not self.path.exists()
-        if fresh:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        if fresh:
+    def _create(self) -> None:
+        """Make the database with its schema in WAL mode under another name, then link it into place: a
+        journal-mode change cannot wait for other connections, so it never happens on the shared file."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = self.path.with_name(f"{FILE_NAME}.{os.getpid()}.{threading.get_ident()}")
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(_SCHEMA)
+        finally:
+            conn.close()
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, self.path)
+        tmp.unlink()
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.path.exists():
+            self._create()
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute(_SCHEMA)
         return conn
 
     def check_and_record(self, key: str, seconds: int, now: _dt.datetime) -> bool:

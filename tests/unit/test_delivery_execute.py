@@ -1,0 +1,225 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Delivery of one message to one recipient: script sequence, actions into Maildir++, replies through the relay."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from groupware.sieve import AddHeader, DeleteHeader, compile_script
+from groupware.sieve.delivery import (
+    Delivery,
+    Incoming,
+    RelayPermanentError,
+    RelayTemporaryError,
+    SqliteReplyTracker,
+    edit_headers,
+)
+from groupware.sieve.host import Policy, Recipient
+from groupware.sieve.scripts import ScriptStore
+
+ME = "helene.lefevre@ac-montpellier.fr"
+HELENE = Recipient("helene.lefevre", (ME,))
+MESSAGE = (b"From: Paul <paul@example.org>\r\nTo: Helene <" + ME.encode() + b">\r\nSubject: Budget 2025\r\n"
+           b"Message-ID: <m1@example.org>\r\n\r\nHello\r\n")  # fmt: skip
+
+
+class FakeRelay:
+    """Records what would be sent; ``fail`` raises that error instead."""
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.sent: list[tuple[str, list[str], bytes]] = []
+        self.fail = fail
+
+    def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.sent.append((sender, list(recipients), message))
+
+
+def delivery(tmp_path: Path, script: str | None = None, relay: FakeRelay | None = None,
+             before: Sequence[str] = (), after: Sequence[str] = ()) -> Delivery:  # fmt: skip
+    store = ScriptStore(tmp_path)
+    if script is not None:
+        store.put(HELENE.user, "rules", script.encode())
+        store.set_active(HELENE.user, "rules")
+    policy = Policy()
+    return Delivery(store, policy, [compile_script(s, policy) for s in before],
+                    [compile_script(s, policy) for s in after], relay, hostname="mx.test")  # type: ignore[arg-type]  # fmt: skip
+
+
+def stored(tmp_path: Path) -> dict[str, list[tuple[str, bytes]]]:
+    """Folder name → [(file name, content)] of Helene's Maildir."""
+    root = tmp_path / HELENE.user / "Maildir"
+    found: dict[str, list[tuple[str, bytes]]] = {}
+    for path in sorted(root.glob("**/*")):
+        if path.is_file() and path.parent.name in ("new", "cur"):
+            folder = "INBOX" if path.parent.parent == root else path.parent.parent.name
+            found.setdefault(folder, []).append((path.name, path.read_bytes()))
+    return found
+
+
+def deliver(d: Delivery, message: bytes = MESSAGE, sender: str = "paul@example.org") -> str:
+    return d.deliver(Incoming.parse(message), sender, ME, HELENE).line
+
+
+def test_no_script_keeps_in_inbox_with_return_path_and_delivered_to(tmp_path: Path) -> None:
+    assert deliver(delivery(tmp_path)) == f"250 2.0.0 <{ME}> delivered"
+    ((_, content),) = stored(tmp_path)["INBOX"]
+    assert content.startswith(b"Return-Path: <paul@example.org>\nDelivered-To: " + ME.encode() + b"\nFrom: Paul")
+    assert b"\r" not in content
+
+
+def test_fileinto_with_flags_and_copy(tmp_path: Path) -> None:
+    script = ('require ["fileinto", "imap4flags", "copy", "mailbox"];\r\n'
+              'if header :contains "subject" "budget" { fileinto :create :copy :flags ["\\\\Seen", "budget"] '
+              '"Gestion/Élèves"; }\r\n')  # fmt: skip
+    assert deliver(delivery(tmp_path, script)).startswith("250 ")
+    found = stored(tmp_path)
+    assert set(found) == {"INBOX", ".Gestion.&AMk-l&AOg-ves"}
+    assert found[".Gestion.&AMk-l&AOg-ves"][0][0].endswith(":2,Sa")
+
+
+def test_fileinto_a_missing_folder_without_create_keeps_in_inbox(tmp_path: Path) -> None:
+    script = 'require "fileinto"; fileinto "Nowhere";'
+    assert deliver(delivery(tmp_path, script)).startswith("250 ")
+    assert set(stored(tmp_path)) == {"INBOX"}
+
+
+def test_discard_stores_nothing_and_reject_answers_550(tmp_path: Path) -> None:
+    assert deliver(delivery(tmp_path, "discard;")).startswith("250 ")
+    assert stored(tmp_path) == {}
+    rejecting = delivery(tmp_path / "r", 'require "reject"; reject "Pas de\r\nbudget ici";')
+    assert deliver(rejecting) == "550 5.7.1 Pas de budget ici"
+    assert stored(tmp_path / "r") == {}
+
+
+def test_admin_before_script_that_files_and_stops_is_final(tmp_path: Path) -> None:
+    spam = 'require "fileinto"; if header :contains "x-spam" "yes" { fileinto "Junk"; stop; }'
+    d = delivery(tmp_path, 'require "fileinto"; fileinto "Perso";', before=[spam],
+                 after=['require "imap4flags"; addflag "\\\\Flagged";'])  # fmt: skip
+    (tmp_path / HELENE.user / "Maildir").mkdir(parents=True)
+    for folder in (".Junk", ".Perso"):
+        for sub in ("cur", "new", "tmp"):
+            (tmp_path / HELENE.user / "Maildir" / folder / sub).mkdir(parents=True)
+    deliver(d, b"X-Spam: yes\r\n" + MESSAGE)
+    assert set(stored(tmp_path)) == {".Junk"}
+    deliver(d, MESSAGE.replace(b"m1@", b"m2@"))
+    assert set(stored(tmp_path)) == {".Junk", ".Perso"}  # the user's fileinto cancels the keep: after does not run
+
+
+def test_after_script_runs_while_the_keep_holds(tmp_path: Path) -> None:
+    d = delivery(tmp_path, "# nothing\r\n", after=['require "imap4flags"; addflag "\\\\Flagged";'])
+    deliver(d)
+    assert stored(tmp_path)["INBOX"][0][0].endswith(":2,F")
+
+
+def test_editheader_changes_the_stored_copy_only(tmp_path: Path) -> None:
+    script = ('require "editheader"; addheader "X-Tri" "budget"; deleteheader "subject"; '
+              'addheader :last "X-Fin" "é";')  # fmt: skip
+    deliver(delivery(tmp_path, script))
+    content = stored(tmp_path)["INBOX"][0][1]
+    assert b"\nX-Tri: budget\nFrom: Paul" in content and b"Subject:" not in content
+    assert b"X-Fin: =?utf-8?b?w6k=?=\n\nHello" in content
+
+
+def test_edit_headers_unit() -> None:
+    raw = b"A: 1\nB: 2\n  folded\nA: 3\n\nbody\n"
+    assert edit_headers(raw, [DeleteHeader("a", (3,))]) == b"A: 1\nB: 2\n  folded\n\nbody\n"
+    assert edit_headers(raw, [DeleteHeader("B", (2,)), AddHeader("C", "x", last=True)]) == (
+        b"A: 1\nA: 3\nC: x\n\nbody\n"
+    )
+    assert edit_headers(raw, [DeleteHeader("B", (1,))]) == raw  # position 1 is not a B field
+    assert edit_headers(b"\nbody\n", [AddHeader("C", "x")]) == b"C: x\n\nbody\n"
+
+
+def test_redirect_goes_through_the_relay_keeping_auto_submitted(tmp_path: Path) -> None:
+    relay = FakeRelay()
+    d = delivery(tmp_path, 'redirect "paul.martin@ac-montpellier.fr";', relay)
+    assert deliver(d, b"Auto-Submitted: auto-generated\r\n" + MESSAGE).startswith("250 ")
+    ((sender, to, message),) = relay.sent
+    assert (sender, to) == ("paul@example.org", ["paul.martin@ac-montpellier.fr"])
+    assert message.startswith(b"X-Sieve-Redirected-From: " + ME.encode() + b"\nAuto-Submitted: auto-generated\n")
+    assert stored(tmp_path) == {}
+
+
+def test_redirect_failures(tmp_path: Path) -> None:
+    script = 'redirect "paul.martin@ac-montpellier.fr";'
+    later = delivery(tmp_path / "t", script, FakeRelay(RelayTemporaryError("down")))
+    assert deliver(later).startswith("451 4.4.0")
+    assert stored(tmp_path / "t") == {}
+    refused = delivery(tmp_path / "p", script, FakeRelay(RelayPermanentError("550 no")))
+    assert deliver(refused).startswith("250 ")
+    assert set(stored(tmp_path / "p")) == {"INBOX"}  # nothing lost
+    looping = delivery(tmp_path / "l", script, relay := FakeRelay())
+    assert deliver(looping, b"X-Sieve-Redirected-From: " + ME.encode() + b"\r\n" + MESSAGE).startswith("250 ")
+    assert relay.sent == [] and set(stored(tmp_path / "l")) == {"INBOX"}
+
+
+VACATION = 'require "vacation"; vacation :days 1 :subject "Absente" "Je suis absente.";'
+
+
+def test_vacation_once_per_sender_with_rfc3834_headers(tmp_path: Path) -> None:
+    relay = FakeRelay()
+    d = delivery(tmp_path, VACATION, relay)
+    for n in range(3):
+        deliver(d, MESSAGE.replace(b"m1@", f"m{n}@".encode()))
+    deliver(d, MESSAGE.replace(b"m1@", b"m9@"), sender="other@example.org")
+    assert [(s, to) for s, to, _ in relay.sent] == [("", ["paul@example.org"]), ("", ["other@example.org"])]
+    reply = email.message_from_bytes(relay.sent[0][2])
+    assert reply["Auto-Submitted"] == "auto-replied (vacation)"
+    assert reply["In-Reply-To"] == "<m0@example.org>" and reply["References"] == "<m0@example.org>"
+    assert reply["Subject"] == "Absente" and reply["To"] == "paul@example.org"
+    assert len(stored(tmp_path)["INBOX"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("extra", "sender"),
+    [
+        (b"Auto-Submitted: auto-generated\r\n", "paul@example.org"),
+        (b"List-Id: <profs.ac-montpellier.fr>\r\n", "paul@example.org"),
+        (b"Precedence: bulk\r\n", "paul@example.org"),
+        (b"", ""),
+        (b"", "mailer-daemon@example.org"),
+    ],
+)
+def test_vacation_suppressed(tmp_path: Path, extra: bytes, sender: str) -> None:
+    relay = FakeRelay()
+    deliver(delivery(tmp_path, VACATION, relay), extra + MESSAGE, sender=sender)
+    assert relay.sent == []
+
+
+def test_vacation_not_sent_when_not_addressed_to_the_user(tmp_path: Path) -> None:
+    relay = FakeRelay()
+    deliver(delivery(tmp_path, VACATION, relay), MESSAGE.replace(b"To: Helene <" + ME.encode() + b">", b"To: x@y.fr"))
+    assert relay.sent == []
+
+
+def test_storage_failure_answers_451(tmp_path: Path) -> None:
+    (tmp_path / HELENE.user).mkdir()
+    (tmp_path / HELENE.user / "Maildir").write_text("not a folder")
+    assert deliver(delivery(tmp_path)).startswith("451 4.3.0")
+
+
+def test_reply_tracker_is_atomic_across_threads(tmp_path: Path) -> None:
+    now = dt.datetime(2025, 1, 6, 9, tzinfo=dt.UTC)
+    barrier = threading.Barrier(12)
+    answers: list[bool] = []
+
+    def one() -> None:
+        tracker = SqliteReplyTracker(tmp_path)
+        barrier.wait()
+        answers.append(tracker.check_and_record("vacation\0h\0paul@example.org", 86400, now))
+
+    threads = [threading.Thread(target=one) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [False] + [True] * 11
+    tracker = SqliteReplyTracker(tmp_path)
+    assert tracker.check_and_record("vacation\0h\0paul@example.org", 86400, now + dt.timedelta(days=2)) is False
