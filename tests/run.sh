@@ -5,10 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES="slapd ldap-utils openssl dovecot-sieve dovecot-managesieved sieve-connect litmus vdirsyncer python3-venv"
+PACKAGES="slapd ldap-utils openssl dovecot-sieve dovecot-managesieved sieve-connect litmus vdirsyncer python3-venv swaks dovecot-lmtpd"
 need() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 missing=""
-for binary in slapd slapadd ldapsearch openssl sieve-test sievec sieve-connect litmus vdirsyncer; do
+for binary in slapd slapadd ldapsearch openssl sieve-test sievec sieve-connect litmus vdirsyncer swaks; do
     need "$binary" || missing="$missing $binary"
 done
 python3 -m venv --help >/dev/null 2>&1 || missing="$missing python3-venv"
@@ -24,7 +24,7 @@ if [ -n "$missing" ]; then
         exit 1
     fi
 fi
-for binary in slapd slapadd ldapsearch openssl sieve-test sievec sieve-connect litmus vdirsyncer; do
+for binary in slapd slapadd ldapsearch openssl sieve-test sievec sieve-connect litmus vdirsyncer swaks; do
     need "$binary" || { echo "still missing after install: $binary" >&2; exit 1; }
 done
 
