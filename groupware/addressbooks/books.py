@@ -8,7 +8,9 @@
 * ``departements``: one book per département (the first three characters of the UAI, ``/<owner>/dep-034/``),
   readable by the groups of its établissements.
 
-Each book also holds its directory groups as contact groups (RFC 6350 §6.1.4), when ``groups`` is on. UIDs come
+Établissement books also hold their directory groups as contact groups (RFC 6350 §6.1.4), when ``groups`` is
+on; the académie book holds people only (its 52,000 cards would otherwise carry some 10,000 groups that repeat
+every établissement's, each listing its members again). UIDs come
 from the directory's ``entryUUID`` (RFC 4530); an entry without one gets a name-based UUID of its DN (RFC 4122
 §4.3, X.500 namespace), which is as stable as the DN.
 """
@@ -90,10 +92,21 @@ class _Context:
         for group in groups:
             if group.establishment:
                 self.groups_of.setdefault(group.establishment, []).append(group)
+        self._cards: dict[tuple[str, str], Card] = {}
+
+    def person(self, person: Person, establishment: str) -> Card:
+        """The person's card, built once for every book where it reads the same (one établissement)."""
+        key = (person.dn, establishment if len(person.establishments) > 1 else "")
+        card = self._cards.get(key)
+        if card is None:
+            s = self.settings
+            card = person_card(person, self.uids[normalize_dn(person.dn)], s.academie, key[1], s.mapping)
+            self._cards[key] = card
+        return card
 
     def cards(self, people: Iterable[Person], groups: Iterable[Group], establishment: str = "") -> tuple[Card, ...]:
         s = self.settings
-        cards = [person_card(p, self.uids[normalize_dn(p.dn)], s.academie, establishment, s.mapping) for p in people]
+        cards = [self.person(p, establishment) for p in people]
         in_book = frozenset(card.uid for card in cards)
         for group in groups:  # members outside the book (or disabled) are left out of the group
             members = {uid for uid in (self.uids.get(normalize_dn(d)) for d in group.members) if uid in in_book}
@@ -111,9 +124,8 @@ class _Context:
 def _academie(ctx: _Context) -> Book:
     s = ctx.settings
     domains = sorted({p.mail.rpartition("@")[2].casefold() for p in ctx.people if p.mail and "@" in p.mail})
-    groups = [g for g in ctx.groups if g.establishment]
     return Book(f"{s.owner}/academie", f"Annuaire – {s.academie}", f"Tous les personnels – {s.academie}",
-                tuple(Grantee(GranteeKind.DOMAIN, d) for d in domains), ctx.cards(ctx.people, groups))
+                tuple(Grantee(GranteeKind.DOMAIN, d) for d in domains), ctx.cards(ctx.people, ()))
 
 
 def _etablissements(ctx: _Context) -> Iterator[Book]:
@@ -124,7 +136,7 @@ def _etablissements(ctx: _Context) -> Iterator[Book]:
             members.setdefault(uai, []).append(person)
     for uai in sorted(members):
         name = ctx.names.get(uai, uai)
-        groups = [g for g in ctx.groups if g.establishment == uai]
+        groups = ctx.groups_of.get(uai, []) if s.groups else []
         yield Book(f"{s.owner}/etab-{uai}", f"Annuaire – {name}", f"Personnels – {name} ({uai})",
                    ctx.readers([uai]), ctx.cards(members[uai], groups, uai))
 

@@ -21,14 +21,15 @@ cards are stored without being parsed.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from groupware.addressbooks.mapping import DEFAULT_MAPPING, VCardMapping, values_of
 from groupware.directory import Person
-from groupware.store import fold
+from groupware.store import CONTACT_FIELDS, fold
 
-__all__ = ["PRODID", "Card", "escape", "fold_line", "group_card", "is_ours", "person_card", "to_vcard4"]
+__all__ = ["PRODID", "Card", "contact_rows", "escape", "fold_line", "group_card", "is_ours", "person_card", "to_vcard4"]
 
 PRODID = "-//groupware//annuaire academique//FR"
 MAX_OCTETS = 75  # RFC 6350 §3.2, RFC 2426 §2.6: lines SHOULD NOT be longer than 75 octets
@@ -36,11 +37,15 @@ MAX_OCTETS = 75  # RFC 6350 §3.2, RFC 2426 §2.6: lines SHOULD NOT be longer th
 
 @dataclass(frozen=True)
 class Card:
-    """One vCard as stored: its UID, href, text, entity tag and contact index rows."""
+    """One vCard as stored: its UID and text; href, entity tag and contact index rows follow from them."""
 
     uid: str
     text: str
-    contact: tuple[tuple[str, str | None], ...]
+
+    @property
+    def contact(self) -> tuple[tuple[str, str | None], ...]:
+        """The contact index rows (computed only for cards that are written)."""
+        return contact_rows(self.text)
 
     @property
     def href(self) -> str:
@@ -98,18 +103,14 @@ def person_card(person: Person, uid: str, academie: str, establishment: str = ""
 
     ``establishment`` (a UAI code) picks the établissement named in ORG, for that établissement's book.
     """
-    lines, rows = [f"UID:{uid}"], []
+    lines = [f"UID:{uid}"]
     fn = " ".join(v for name in mapping["FN"] for v in values_of(person, name)) or person.uid
     lines.append(f"FN:{escape(fn)}")
-    rows.append(("FN", fold(fn)))
     family, given = (values_of(person, name)[:1] for name in mapping.get("N", ("surname", "given_name")))
     family_name, given_name = (family[0] if family else ""), (given[0] if given else "")
     lines.append(f"N:{escape(family_name)};{escape(given_name)};;;")  # N is required in vCard 3 (RFC 2426 §3.1.2)
-    rows.append(("N", fold(f" {given_name}  {family_name} ")))  # vobject's text of a Name, which the index uses
     for prop, param in (("NICKNAME", ""), ("EMAIL", ";TYPE=INTERNET,WORK"), ("TEL", ";TYPE=WORK,VOICE")):
-        for value in (v for name in mapping.get(prop, ()) for v in values_of(person, name)):
-            lines.append(f"{prop}{param}:{escape(value)}")
-            rows.append((prop, fold(value)))
+        lines.extend(f"{prop}{param}:{escape(v)}" for name in mapping.get(prop, ()) for v in values_of(person, name))
     title = " ".join(v for name in mapping.get("TITLE", ()) for v in values_of(person, name))
     if title:
         lines.append(f"TITLE:{escape(title)}")
@@ -117,11 +118,10 @@ def person_card(person: Person, uid: str, academie: str, establishment: str = ""
         names = [v for name in mapping["ORG"] for v in values_of(person, name)]
         unit = _organization(person, names, establishment)
         lines.append(f"ORG:{escape(academie)};{escape(unit)}" if unit else f"ORG:{escape(academie)}")
-        rows.extend(("ORG", fold(part)) for part in ((academie, unit) if unit else (academie,)))
     note = " ".join(v for name in mapping.get("NOTE", ()) for v in values_of(person, name))
     if note:
         lines.append(f"NOTE:{escape(note)}")
-    return Card(uid, _card(lines), tuple(rows))
+    return Card(uid, _card(lines))
 
 
 def group_card(uid: str, name: str, member_uids: Iterable[str], academie: str, unit: str = "") -> Card:
@@ -130,9 +130,53 @@ def group_card(uid: str, name: str, member_uids: Iterable[str], academie: str, u
     lines = [f"UID:{uid}", f"FN:{escape(name)}", f"N:{escape(name)};;;;", "X-ADDRESSBOOKSERVER-KIND:group"]
     lines.append(f"ORG:{escape(academie)};{escape(unit)}" if unit else f"ORG:{escape(academie)}")
     lines.extend(f"X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:{member}" for member in sorted(member_uids))
-    rows = [("FN", fold(name)), ("N", fold(f"   {name} "))]  # vobject's text of N with the family name only
-    rows.extend(("ORG", fold(part)) for part in ((academie, unit) if unit else (academie,)))
-    return Card(uid, _card(lines), tuple(rows))
+    return Card(uid, _card(lines))
+
+
+_ESCAPED = re.compile(r"\\(.)")
+
+
+def _unescape(value: str) -> str:
+    return _ESCAPED.sub(lambda m: "\n" if m.group(1) in "nN" else m.group(1), value)
+
+
+def _components(value: str) -> list[str]:
+    """The components of a structured value (RFC 6350 §3.3: ``;`` separates, ``\\;`` does not)."""
+    parts, current, index = [], [], 0
+    while index < len(value):
+        char = value[index]
+        if char == "\\" and index + 1 < len(value):
+            current.append(value[index:index + 2])
+            index += 2
+            continue
+        if char == ";":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        index += 1
+    parts.append("".join(current))
+    return [_unescape(part) for part in parts]
+
+
+def contact_rows(text: str) -> tuple[tuple[str, str | None], ...]:
+    """The contact index rows of one of our cards, as :func:`groupware.store.contact_values` computes them from
+    the parsed card: one row per value, each component of ORG, and N as vobject's text of a name
+    (``prefix given additional family suffix`` joined by blanks)."""
+    rows: dict[str, list[tuple[str, str | None]]] = {field: [] for field in CONTACT_FIELDS}
+    for line in text.replace("\r\n ", "").split("\r\n"):
+        head, sep, value = line.partition(":")
+        prop = head.partition(";")[0]
+        if not sep or prop not in rows:
+            continue
+        if prop == "N":
+            family, given, additional, prefix, suffix = (_components(value) + [""] * 5)[:5]
+            rows[prop].append((prop, fold(f"{prefix} {given} {additional} {family} {suffix}")))
+        elif prop == "ORG":
+            rows[prop].extend((prop, fold(part)) for part in _components(value))
+        else:
+            rows[prop].append((prop, fold(_unescape(value))))
+    return tuple(row for field in CONTACT_FIELDS for row in rows[field])
 
 
 def is_ours(text: str) -> bool:
