@@ -21,6 +21,7 @@ message on retry).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import email.header
 import email.utils
@@ -180,7 +181,11 @@ def edit_headers(message: bytes, edits: Sequence[A.AddHeader | A.DeleteHeader]) 
             fields.insert(len(fields) if edit.last else 0, item)
         else:
             # 1-based positions in the whole header, as the evaluator saw it when it deleted them
-            drop = {n - 1 for n in edit.occurrences if 0 < n <= len(fields) and fields[n - 1][0] == edit.name.lower()}
+            drop = {
+                n - 1
+                for n in edit.occurrences
+                if 0 < n <= len(fields) and fields[n - 1][0] == edit.name.lower()
+            }
             fields = [f for i, f in enumerate(fields) if i not in drop]
     return b"\n".join(line for _, line in fields) + body
 
@@ -355,14 +360,19 @@ class Delivery:
                  recipient: Recipient) -> None:  # fmt: skip
         """Vacation and notifications, once the message is stored; failures are logged only."""
         if plan.vacation is not None:
-            decision = decide(plan.vacation, facts, env, tracker, recipient.addresses)
+            vacation = plan.vacation
+            if (
+                vacation.from_addr is None and recipient.addresses
+            ):  # the RCPT may be a bare uid: reply from the address
+                vacation = dataclasses.replace(vacation, from_addr=recipient.addresses[0])
+            decision = decide(vacation, facts, env, tracker, recipient.addresses)
             if not decision.send:
                 log.info(
                     "vacation not sent",
                     extra={"event": "vacation_suppressed", "user": recipient.user, "reason": decision.reason},
                 )
             else:
-                self._send("vacation", env.envelope_from, build_reply(plan.vacation, facts, env).as_bytes())
+                self._send("vacation", env.envelope_from, build_reply(vacation, facts, env).as_bytes())
         for action in plan.notifies:
             if action.method.lower().startswith("mailto:"):
                 target, note = _notification(action, facts, env.envelope_to, env.now)

@@ -152,7 +152,11 @@ class Maildir:
         return path
 
     def _create(self, path: Path) -> None:
-        fresh = not path.is_dir()
+        """Make the folder and whatever is missing above it, then ``fsync`` every directory that gained an
+        entry, so that a folder (or a new user's home) survives a crash once a message in it is acknowledged."""
+        missing = [path]
+        while not missing[-1].parent.is_dir():
+            missing.append(missing[-1].parent)
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         for sub in ("cur", "new", "tmp"):
             (path / sub).mkdir(exist_ok=True, mode=0o700)
@@ -160,9 +164,8 @@ class Maildir:
             marker = path / "maildirfolder"
             if not marker.exists():
                 marker.touch(mode=0o600)
-        if fresh:
-            _fsync_dir(path)
-            _fsync_dir(path.parent)
+        for directory in [path, *(p.parent for p in missing)]:
+            _fsync_dir(directory)
 
     # -- keywords -----------------------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -223,3 +223,9 @@ def test_reply_tracker_is_atomic_across_threads(tmp_path: Path) -> None:
     assert sorted(answers) == [False] + [True] * 11
     tracker = SqliteReplyTracker(tmp_path)
     assert tracker.check_and_record("vacation\0h\0paul@example.org", 86400, now + dt.timedelta(days=2)) is False
+
+
+def test_vacation_from_is_the_person_address_when_the_rcpt_is_a_bare_uid(tmp_path: Path) -> None:
+    relay = FakeRelay()
+    delivery(tmp_path, VACATION, relay).deliver(Incoming.parse(MESSAGE), "paul@example.org", "helene.lefevre", HELENE)
+    assert email.message_from_bytes(relay.sent[0][2])["From"] == ME
