@@ -22,6 +22,7 @@ from typing import Any
 
 from groupware import registry
 from groupware.addressbooks import BookSettings, SyncReport, sync_books, to_vcard4
+from groupware.addressbooks.sync import up_to_date
 from groupware.addressbooks.mapping import DEFAULT_MAPPING
 from groupware.config import Config
 from groupware.directory import Directory
@@ -54,12 +55,18 @@ def settings_of(config: Config) -> BookSettings:
 
 
 def sync_once(config: Config, store: Store, directory: Directory, sharing: SharingDatabase | None,
-              progress: Any = None) -> SyncReport:
-    """Read the directory (past any cache) and sync the books."""
+              progress: Any = None, full: bool = False) -> SyncReport:
+    """Read the directory (past any cache) and sync the books; nothing more when the directory's fingerprint
+    says that nothing changed since the last complete run (unless ``full``)."""
     source = getattr(directory, "inner", directory)
+    settings = settings_of(config)
+    probe = getattr(source, "fingerprint", None)
+    fingerprint = str(probe()) if callable(probe) else ""
+    if not full and up_to_date(store, settings, fingerprint):
+        return SyncReport(skipped=True)
     people = list(source.iter_people())
     groups = list(source.iter_groups())
-    return sync_books(store, people, groups, settings_of(config), sharing, progress)
+    return sync_books(store, people, groups, settings, sharing, progress, fingerprint)
 
 
 class _Bar:
@@ -89,7 +96,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
     store = Store(storage_database(config), synchronous="NORMAL")
     sharing = SharingDatabase(store.db) if not config.sharing.database else SharingDatabase(config.sharing.database)
     try:
-        report = sync_once(config, store, directory, sharing, None if args.quiet else _Bar())
+        report = sync_once(config, store, directory, sharing, None if args.quiet else _Bar(), args.full)
     finally:
         directory.close()
         store.close()
@@ -98,6 +105,9 @@ def run(config: Config, args: argparse.Namespace) -> int:
             print(f"/{book.path}/: +{book.added} ~{book.changed} -{book.removed} ={book.unchanged}")
     for path in report.deleted_books:
         print(f"/{path}/: deleted")
+    if report.skipped:
+        print("directory unchanged since the last sync: 0 changes (--full reads it all the same)")
+        return 0
     print(f"{len(report.books)} books, {report.people} people, {report.changes} changes in {report.seconds:.1f} s")
     return 0
 
@@ -109,6 +119,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sync.add_argument("--config", help="configuration file (default: the demo configuration)")
     sync.add_argument("--quiet", action="store_true", help="no progress bar")
     sync.add_argument("--verbose", action="store_true", help="list unchanged books too")
+    sync.add_argument("--full", action="store_true", help="read the whole directory even if it seems unchanged")
 
 
 class PeriodicSync:

@@ -10,6 +10,7 @@ and paged bulk reads (RFC 2696).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import queue
 import ssl
@@ -306,6 +307,20 @@ class LdapDirectory:
             if self._config.groups_from == "search":
                 entry = {**entry, "memberOf": sorted(memberships.get(normalize_dn(entry["dn"]), ()))}
             yield _to_person(entry, frozenset(_all(entry, "memberOf")))
+
+    def fingerprint(self) -> str:
+        """A digest of every enabled person's and every group's DN and ``modifyTimestamp`` (RFC 4512 §3.4).
+
+        It changes when anyone is added, changed, disabled or removed, or a group's members change, and reads one
+        small attribute per entry: bulk readers (the address books) compare it to skip a full read.
+        """
+        disabled = f"(!{self._config.disabled_filter})" if self._config.disabled_filter else ""
+        digest = hashlib.sha256()
+        for base, search_filter in ((self._people_dn, f"(&{self._config.user_filter}{disabled})"),
+                                    (self._groups_dn, self._config.group_filter)):
+            for entry in self._paged(base, search_filter, ("modifyTimestamp",)):
+                digest.update(f"{entry['dn']}\0{_first(entry, 'modifyTimestamp')}\n".encode())
+        return digest.hexdigest()
 
     def iter_groups(self) -> Iterator[Group]:
         """Yield every group with its member DNs (normalized), page by page."""

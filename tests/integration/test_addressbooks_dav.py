@@ -240,6 +240,10 @@ def test_resync_after_ldap_changes_shows_exactly_them(staff_slapd: object, tmp_p
         again = subprocess.run([sys.executable, "-m", "groupware.cli", "addressbooks", "sync", "--quiet",
                                 "--config", str(tmp_path / "groupware.conf")], cwd=ROOT, capture_output=True,
                                text=True, timeout=120, check=False)
-        assert again.returncode == 0 and " 0 changes " in again.stdout, again.stdout + again.stderr
+        assert again.returncode == 0 and "unchanged since the last sync" in again.stdout, again.stdout + again.stderr
+        full = subprocess.run([sys.executable, "-m", "groupware.cli", "addressbooks", "sync", "--quiet", "--full",
+                               "--config", str(tmp_path / "groupware.conf")], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120, check=False)
+        assert full.returncode == 0 and " people, 0 changes in " in full.stdout, full.stdout + full.stderr
     finally:
         server.stop()
