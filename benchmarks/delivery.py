@@ -31,43 +31,23 @@ from sieve import messages as sample_messages
 from sieve import script_30_rules
 
 sys.path.insert(0, str(ROOT / "tests"))
+from dovecot_conf import private_conf
 from lmtp_client import LmtpClient
 from smtp_sink import SmtpSink
 from support import ServeProcess, free_port, wait_for_port, write_sieve_config
 
 DOMAIN = "ac-montpellier.fr"
 WARM_UP = 20
-#: Dovecot's settings, written as ``key = value`` lines before the blocks below.
 LMTPD_SETTINGS = {
-    "base_dir": "{root}/run", "state_dir": "{root}/state", "log_path": "{root}/dovecot.log", "protocols": "lmtp",
-    "listen": "127.0.0.1", "ssl": "no", "mail_uid": "nobody", "mail_gid": "nogroup", "first_valid_uid": "0",
-    "default_internal_user": "nobody", "default_login_user": "nobody", "default_internal_group": "nogroup",
-    "mail_location": "maildir:~/Maildir", "auth_username_format": "%Ln", "postmaster_address": "postmaster@{domain}",
-    "hostname": "lmtp.{domain}", "submission_host": "127.0.0.1:{sink}", "lda_mailbox_autocreate": "yes",
+    "auth_username_format": "%Ln", "postmaster_address": f"postmaster@{DOMAIN}", "hostname": f"lmtp.{DOMAIN}",
+    "lda_mailbox_autocreate": "yes",
 }  # fmt: skip
-LMTPD_CONF = (
-    "".join(f"{key} = {value}\n" for key, value in LMTPD_SETTINGS.items())
-    + """\
-namespace inbox {{
-  inbox = yes
-  separator = /
-}}
-passdb {{
-  driver = static
-  args = nopassword=y
-}}
-userdb {{
-  driver = static
-  args = uid=nobody gid=nogroup home={home}/%Ln
-}}
+LMTPD_BLOCKS = """\
 service lmtp {{
   inet_listener lmtp {{
     address = 127.0.0.1
     port = {port}
   }}
-}}
-service anvil {{
-  chroot =
 }}
 protocol lmtp {{
   mail_plugins = $mail_plugins sieve
@@ -77,7 +57,6 @@ plugin {{
   sieve_extensions = +vacation-seconds +editheader
 }}
 """
-)
 
 
 def install_script(home: Path, text: str) -> None:
@@ -162,8 +141,9 @@ class Lmtpd:
             install_script(self.home / person, script)
         subprocess.run(["chown", "-R", "nobody:nogroup", str(self.home)], check=True)
         self.conf = self.root / "dovecot.conf"
-        self.conf.write_text(LMTPD_CONF.format(root=self.root, port=self.port, home=self.home, sink=sink_port,
-                                               domain=DOMAIN))  # fmt: skip
+        settings = {**LMTPD_SETTINGS, "submission_host": f"127.0.0.1:{sink_port}"}
+        blocks = LMTPD_BLOCKS.format(port=self.port)
+        self.conf.write_text(private_conf(self.root, f"{self.home}/%Ln", "lmtp", settings, blocks))
         self.dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
         with (self.root / "start.log").open("wb") as out:
             subprocess.run([self.dovecot, "-c", str(self.conf)], check=True, stdout=out, stderr=out)

@@ -14,41 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dovecot_conf import private_conf
 from groupware.sieve.delivery import Delivery, Incoming
 from groupware.sieve.host import Policy, Recipient
 from groupware.sieve.scripts import ScriptStore
 from support import require_binaries
 
-CONF = """\
-base_dir = {root}/run
-state_dir = {root}/state
-log_path = {root}/dovecot.log
-protocols =
-listen = 127.0.0.1
-ssl = no
-mail_uid = nobody
-mail_gid = nogroup
-first_valid_uid = 0
-default_internal_user = nobody
-default_login_user = nobody
-default_internal_group = nogroup
-mail_location = maildir:~/Maildir
-namespace inbox {{
-  inbox = yes
-  separator = /
-}}
-passdb {{
-  driver = static
-  args = nopassword=y
-}}
-userdb {{
-  driver = static
-  args = uid=nobody gid=nogroup home={root}/mail/%n
-}}
-service anvil {{
-  chroot =
-}}
-"""
 SCRIPT = """\
 require ["fileinto", "imap4flags", "mailbox"];
 if header :contains "subject" "collègue" { fileinto :create :flags ["\\\\Seen", "projet", "$Label1"] "Collègues/Lefèvre"; }
@@ -63,7 +34,7 @@ def dovecot() -> Iterator[tuple[Path, list[str]]]:
     root.chmod(0o755)
     for sub in ("run", "state"):
         (root / sub).mkdir()
-    (root / "dovecot.conf").write_text(CONF.format(root=root))
+    (root / "dovecot.conf").write_text(private_conf(root, f"{root}/mail/%n", ""))
     command = [shutil.which("dovecot") or "/usr/sbin/dovecot", "-c", str(root / "dovecot.conf")]
     with (root / "start.log").open("wb") as log:
         subprocess.run(command, check=True, stdout=log, stderr=log)
@@ -85,11 +56,18 @@ def test_dovecot_sees_our_folders_flags_and_keywords(dovecot: tuple[Path, list[s
         raw = f"From: p@x.org\r\nSubject: {subject}\r\nMessage-ID: <{n}@x.org>\r\n\r\nbody\r\n".encode()
         assert delivery.deliver(Incoming.parse(raw), "p@x.org", "helene@ac.fr", helene).code == 250
     subprocess.run(["chown", "-R", "nobody:nogroup", str(root / "mail")], check=True)
-    listed = subprocess.run([*doveadm, "mailbox", "list", "-u", "helene"], capture_output=True, text=True, check=True)
+    listed = subprocess.run(
+        [*doveadm, "mailbox", "list", "-u", "helene"], capture_output=True, text=True, check=True
+    )
     assert {"INBOX", "Collègues/Lefèvre"} <= set(listed.stdout.split("\n"))
     fetched = subprocess.run([*doveadm, "-f", "tab", "fetch", "-u", "helene", "mailbox flags hdr.subject", "all"],
                              capture_output=True, text=True, check=True)  # fmt: skip
     rows = {tuple(line.split("\t")[::2]): line.split("\t")[1] for line in fetched.stdout.splitlines()[1:]}
-    assert set(rows["Collègues/Lefèvre", "un collègue"].split()) == {"\\Seen", "\\Recent", "projet", "$Label1"}
+    assert set(rows["Collègues/Lefèvre", "un collègue"].split()) == {
+        "\\Seen",
+        "\\Recent",
+        "projet",
+        "$Label1",
+    }
     assert set(rows["INBOX", "urgent"].split()) == {"\\Flagged", "\\Recent"}
     assert set(rows["INBOX", "autre"].split()) == {"\\Recent"}
