@@ -198,6 +198,8 @@ def test_sigkill_in_a_burst_loses_nothing_acknowledged_and_retries_add_no_duplic
             f"acknowledged message {n} for {recipient} is not there exactly once"
         )
     assert all(count == 1 for found in by_user.values() for count in found.values())
+    early = sum(1 for r, found in by_user.items() for n in found if (n, r) not in acked)
+    print(f"killed after {len(acked)} acknowledged deliveries; {early} stored but not yet acknowledged")
     serve.process = serve.start()  # the MTA retries what was not acknowledged, with the same bytes
     client = LmtpClient("127.0.0.1", serve.port)
     for n in range(total):
