@@ -25,6 +25,7 @@ import dataclasses
 import datetime as _dt
 import email.header
 import email.utils
+import hashlib
 import logging
 import os
 import socket
@@ -53,6 +54,8 @@ __all__ = ["Delivery", "Incoming", "Outcome", "Plan", "ScriptSource", "edit_head
 log = logging.getLogger("groupware.sieve.delivery")
 
 REDIRECTED_FROM = "X-Sieve-Redirected-From"
+#: Seconds a sent redirect is remembered (Pigeonhole's ``sieve_redirect_duplicate_period`` default, 12 hours).
+REDIRECT_PERIOD = 12 * 3600
 #: Compiled personal scripts kept in memory (the least recently compiled are dropped first).
 MAX_COMPILED = 4096
 
@@ -307,18 +310,26 @@ class Delivery:
             reason = " ".join(plan.reject.reason.split())[:200].encode("ascii", "replace").decode("ascii")
             return Outcome(550, "5.7.1", reason or "Message rejected")
         edited = edit_headers(incoming.stored, plan.edits)
-        self._redirect(plan, edited, sender, address)
+        self._redirect(plan, edited, sender, address, tracker, env.now)
         copy = f"Return-Path: <{sender}>\nDelivered-To: {address}\n".encode() + edited
         self._store(maildir, plan, copy, address)
         self._replies(plan, incoming.facts, env, tracker, recipient)
         return Outcome(250, "2.0.0", f"<{address}> delivered")
 
-    def _redirect(self, plan: Plan, message: bytes, sender: str, address: str) -> None:
-        """Send the redirects; a refused one (5xx, a loop, no relay) is replaced by a keep."""
+    def _redirect(self, plan: Plan, message: bytes, sender: str, address: str, tracker: SqliteReplyTracker,
+                  now: _dt.datetime) -> None:  # fmt: skip
+        """Send the redirects; a refused one (5xx, a loop, no relay) is replaced by a keep.
+
+        Each sent redirect is remembered for :data:`REDIRECT_PERIOD` by Message-ID and target, as Pigeonhole's
+        ``sieve_redirect_duplicate_period`` does, so a delivery retried after a later failure does not forward
+        the message twice; a send that fails is forgotten again so that the retry sends it.
+        """
         if not plan.redirects:
             return
         loops = {v.strip().lower() for v in plan_headers(message, REDIRECTED_FROM)}
         outgoing = _header_line(REDIRECTED_FROM, address) + b"\n" + message
+        ids = plan_headers(message, "message-id")
+        identity = ids[0] if ids else hashlib.sha256(message).hexdigest()
         for target in plan.redirects:
             if self.relay is None or address.lower() in loops:
                 why = "no relay configured" if self.relay is None else "redirect loop"
@@ -327,6 +338,10 @@ class Delivery:
                 )
                 plan.store("INBOX", False, ())
                 continue
+            key = f"redirect\0{identity}\0{target.lower()}"
+            if tracker.check_and_record(key, REDIRECT_PERIOD, now):
+                log.info("redirect already sent", extra={"event": "redirect_duplicate", "to": target})
+                continue
             try:
                 self.relay.send(sender, [target], outgoing)
             except RelayPermanentError as exc:
@@ -334,6 +349,9 @@ class Delivery:
                     "redirect refused", extra={"event": "redirect_refused", "to": target, "error": str(exc)}
                 )
                 plan.store("INBOX", False, ())
+            except BaseException:
+                tracker.forget(key)
+                raise
 
     def _store(self, maildir: Maildir, plan: Plan, message: bytes, address: str) -> None:
         """Write every copy, then rename them all into place (nothing is visible until everything is synced)."""

@@ -75,3 +75,11 @@ class SqliteReplyTracker:
         finally:
             conn.close()
         return False
+
+    def forget(self, key: str) -> None:
+        """Drop ``key`` (an action recorded before it was carried out, and then failed)."""
+        conn = self._connect()
+        try:
+            conn.execute("DELETE FROM replies WHERE key = ?", (key,))
+        finally:
+            conn.close()

@@ -229,3 +229,21 @@ def test_vacation_from_is_the_person_address_when_the_rcpt_is_a_bare_uid(tmp_pat
     relay = FakeRelay()
     delivery(tmp_path, VACATION, relay).deliver(Incoming.parse(MESSAGE), "paul@example.org", "helene.lefevre", HELENE)
     assert email.message_from_bytes(relay.sent[0][2])["From"] == ME
+
+
+def test_a_retried_delivery_does_not_redirect_twice(tmp_path: Path) -> None:
+    relay = FakeRelay()
+    d = delivery(tmp_path, 'require "copy"; redirect :copy "paul.martin@ac-montpellier.fr";', relay)
+    (tmp_path / HELENE.user / "Maildir").write_text("in the way")
+    assert deliver(d).startswith("451 4.3.0")  # redirected, then the store failed
+    (tmp_path / HELENE.user / "Maildir").unlink()
+    assert deliver(d).startswith("250 ")  # the MTA retries
+    assert len(relay.sent) == 1 and set(stored(tmp_path)) == {"INBOX"}
+
+
+def test_a_redirect_that_could_not_be_sent_is_sent_on_retry(tmp_path: Path) -> None:
+    relay = FakeRelay(RelayTemporaryError("relay down"))
+    d = delivery(tmp_path, 'redirect "paul.martin@ac-montpellier.fr";', relay)
+    assert deliver(d).startswith("451 4.4.0")
+    relay.fail = None
+    assert deliver(d).startswith("250 ") and len(relay.sent) == 1
