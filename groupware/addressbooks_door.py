@@ -22,8 +22,8 @@ from typing import Any
 
 from groupware import registry
 from groupware.addressbooks import BookSettings, SyncReport, sync_books, to_vcard4
-from groupware.addressbooks.sync import up_to_date
 from groupware.addressbooks.mapping import DEFAULT_MAPPING
+from groupware.addressbooks.sync import up_to_date
 from groupware.config import Config
 from groupware.directory import Directory
 from groupware.sharing.database import SharingDatabase

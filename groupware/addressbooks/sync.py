@@ -82,28 +82,42 @@ def _item(card: Card) -> ItemData:
 
 
 class _Writer:
-    """Applies plans in transactions of :data:`BATCH` operations and reports progress."""
+    """Applies plans in transactions of about :data:`BATCH` operations, small books grouped together, and
+    reports progress."""
 
     def __init__(self, store: Store, total: int, progress: Progress | None) -> None:
         self.store, self.total, self.progress = store, total, progress
         self.done = 0
+        self._pending: list[tuple[Book, list[Card | str], int]] = []
+        self._size = 0
 
-    def apply(self, collection_id: int, book: Book, book_plan: BookPlan) -> None:
+    def apply(self, book: Book, book_plan: BookPlan) -> None:
+        """Queue the book's operations; write once a batch is full."""
         operations: list[Card | str] = [*book_plan.added, *book_plan.changed, *book_plan.removed]
-        for start in range(0, len(operations), BATCH):
-            with self.store.transaction():
-                for operation in operations[start:start + BATCH]:
+        for start in range(0, max(len(operations), 1), BATCH):
+            chunk = operations[start:start + BATCH]
+            self._pending.append((book, chunk, book_plan.unchanged if start == 0 else 0))
+            self._size += len(chunk) + 1
+            if self._size >= BATCH:
+                self.flush()
+
+    def flush(self) -> None:
+        """Write what is queued in one transaction."""
+        if not self._pending:
+            return
+        with self.store.transaction():
+            for book, chunk, _ in self._pending:
+                collection_id = _collection_id(self.store, book)
+                for operation in chunk:
                     if isinstance(operation, str):
                         self.store.delete_item(collection_id, operation)
                     else:
                         self.store.put_item(collection_id, _item(operation))
-            self._tick(min(BATCH, len(operations) - start), book.path)
-        self._tick(book_plan.unchanged, book.path)
-
-    def _tick(self, count: int, path: str) -> None:
-        self.done += count
-        if self.progress is not None:
-            self.progress(min(self.done, self.total), self.total, path)
+        for book, chunk, unchanged in self._pending:
+            self.done += len(chunk) + unchanged
+            if self.progress is not None:
+                self.progress(min(self.done, self.total), self.total, book.path)
+        self._pending, self._size = [], 0
 
 
 def _collection_id(store: Store, book: Book) -> int:
@@ -175,14 +189,22 @@ def sync_books(store: Store, people: Sequence[Person], groups: Sequence[Group], 
         books = list(build_books(people, groups, settings))
         writer = _Writer(store, sum(len(book.cards) for book in books), progress)
         for book in books:
-            collection_id = _collection_id(store, book)
-            current = {row[0]: row[1] for row in store.summaries(collection_id)}
+            record = store.get_collection(book.path)
+            current = {row[0]: row[1] for row in store.summaries(record.id)} if record is not None else {}
             book_plan = plan(book.cards, current)
-            writer.apply(collection_id, book, book_plan)
-            if sharing is not None:
-                _register(sharing, book)
+            if book_plan.changes or record is None or record.props != book.props:
+                writer.apply(book, book_plan)
+            elif progress is not None:
+                writer.done += book_plan.unchanged
             report.books.append(BookReport(book.path, len(book_plan.added), len(book_plan.changed),
                                            len(book_plan.removed), book_plan.unchanged))
+        writer.flush()
+        if progress is not None:
+            progress(writer.total, writer.total, settings.owner)
+        if sharing is not None:
+            with sharing.db.write():  # one transaction (the grants' database may be another connection)
+                for book in books:
+                    _register(sharing, book)
         _remove_stale(store, sharing, settings.owner, {book.path for book in books}, report)
         _record_stamp(store, settings, fingerprint)
     report.seconds = time.monotonic() - started
