@@ -438,8 +438,8 @@ class Server:
             self.close()
 
     def stop(self) -> None:
-        """Ask the serving loop to finish (thread-safe)."""
-        self._server.close()
+        """Ask the serving loop to finish (thread-safe); closing twice would write to a closed trigger."""
+        self.close()
 
     def close(self) -> None:
         """Release the sockets and the directory."""
