@@ -247,3 +247,23 @@ def test_resync_after_ldap_changes_shows_exactly_them(staff_slapd: object, tmp_p
         assert full.returncode == 0 and " people, 0 changes in " in full.stdout, full.stdout + full.stderr
     finally:
         server.stop()
+
+
+def test_privileges_and_multiget_as_davx5_asks(books: RunningServer) -> None:
+    """RFC 3744 §5.4: a book shows read only (clients mark it read-only); RFC 6352 §8.7 multiget in vCard 4.0."""
+    path = f"/{USER}/annuaire-etab-0341234A/"
+    status, data = _propfind(books, path, "<D:current-user-privilege-set/><D:sync-token/>", depth="0")
+    privileges = {p.tag for p in ok_prop(responses(data)[path], DAV + "current-user-privilege-set") or []
+                  for p in p}  # D:privilege/D:<name>
+    assert status == 207 and DAV + "read" in privileges and not privileges & {DAV + "write", DAV + "write-content",
+                                                                                DAV + "bind", DAV + "unbind"}
+    _, listing = _propfind(books, path, "<D:getetag/>")
+    hrefs = [href for href in responses(listing) if href.endswith(".vcf")]
+    body = (f'<?xml version="1.0"?><CR:addressbook-multiget xmlns:D="DAV:" xmlns:CR="{CARDDAV[1:-1]}"><D:prop>'
+            '<D:getetag/><CR:address-data content-type="text/vcard" version="4.0"/></D:prop>'
+            + "".join(f"<D:href>{href}</D:href>" for href in hrefs) + "</CR:addressbook-multiget>")
+    status, _, data = request(books, "REPORT", path, body=body, headers={"Depth": "1"})
+    cards = [ok_prop(r, CARDDAV + "address-data") for r in responses(data).values()]
+    assert status == 207 and len(cards) == len(hrefs) == 13
+    assert all(card is not None and "VERSION:4.0" in (card.text or "") for card in cards)
+    assert sum("KIND:group" in (card.text or "") for card in cards if card is not None) == 4
