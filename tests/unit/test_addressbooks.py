@@ -139,3 +139,39 @@ def test_planner_writes_only_differences() -> None:
     assert plan(new, {c.href: c.etag for c in new}).changes == 0
     with pytest.raises(ValueError, match="two cards"):
         plan([Card("u", "a"), Card("u", "b")], {})
+
+
+def test_sync_books_through_the_store_and_sharing(tmp_path: object) -> None:
+    """First sync, no-change resync, a leaver, a closed établissement, read grants and the fingerprint stamp."""
+    from pathlib import Path
+
+    from groupware.addressbooks import sync_books
+    from groupware.addressbooks.sync import up_to_date
+    from groupware.sharing.database import SharingDatabase
+    from groupware.sharing.model import Level, Viewer
+    from groupware.store import Store
+
+    store = Store(str(Path(str(tmp_path)) / "g.sqlite"), synchronous="OFF")
+    sharing = SharingDatabase(store.db)
+    people = [_person("a.a"), _person("b.b"), _person("c.c", UAI_B)]
+    groups = [_group(UAI_A, "personnels", "a.a", "b.b"), _group(UAI_B, "personnels", "c.c")]
+    settings = BookSettings()
+    first = sync_books(store, people, groups, settings, sharing, fingerprint="f1")
+    assert [(b.path, b.added) for b in first.books] == [("annuaire/academie", 3), (f"annuaire/etab-{UAI_B}", 2),
+                                                        (f"annuaire/etab-{UAI_A}", 3)]
+    assert up_to_date(store, settings, "f1") and not up_to_date(store, settings, "f2")
+    assert not up_to_date(store, BookSettings(academie="Autre"), "f1")
+    member_a = Viewer.of("a.a", {groups[0].dn}, "a.a@ac-montpellier.fr")
+    assert sharing.level(f"/annuaire/etab-{UAI_A}/", member_a) == Level.READ
+    assert sharing.level(f"/annuaire/etab-{UAI_B}/", member_a) is None
+    assert sharing.level("/annuaire/academie/", member_a) == Level.READ
+    academie = store.collection("annuaire/academie")
+    token, _ = store.changes_since(academie.id)
+    assert sync_books(store, people, groups, settings, sharing).changes == 0
+    assert store.changes_since(academie.id, token)[1] == []
+    second = sync_books(store, [people[0], _person("b.b", title="Principal")], [groups[0]], settings, sharing)
+    assert second.deleted_books == [f"annuaire/etab-{UAI_B}"]
+    assert sharing.agenda(f"/annuaire/etab-{UAI_B}/") is None
+    _, changed = store.changes_since(academie.id, token)
+    assert len(changed) == 2  # b.b rewritten, c.c removed
+    store.close()
