@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from groupware import __version__, logs
@@ -33,7 +34,9 @@ def _problems(path: str) -> list[ConfigProblem]:
     ours = set(config_module.SCHEMA)
     problems = check_radicale_sections(path, {k: v for k, v in sections.items() if k not in ours})
     try:
-        from groupware.managesieve_door import admin_script_problems  # [sieve] before/after, checked as scripts
+        from groupware.managesieve_door import (
+            admin_script_problems,  # [sieve] before/after, checked as scripts
+        )
 
         problems += admin_script_problems(config_module.load(path))
     except ConfigError as exc:
@@ -127,21 +130,64 @@ def _leaf_collections(storage: Any, path: str = "/") -> Iterator[Any]:
             yield from _leaf_collections(storage, "/" + child.path + "/")
 
 
-def _copy_collections(source: Any, target: Any, label: str) -> tuple[int, int]:
-    """Copy every collection (properties, items, hrefs) from ``source`` to ``target``; progress on stderr."""
-    collections = items = 0
-    with source.acquire_lock("r"), target.acquire_lock("w"):
-        for collection in _leaf_collections(source):
-            entries = list(collection.get_all())
-            copied, _, _ = target.create_collection("/" + collection.path + "/", props=dict(collection.get_meta()))
+def _storage_collections(storage: Any) -> Iterator[tuple[str, dict[str, str], list[Any]]]:
+    """(path, properties, items) of every calendar and address book of a Radicale storage plugin."""
+    with storage.acquire_lock("r"):
+        for collection in _leaf_collections(storage):
+            yield collection.path, dict(collection.get_meta()), list(collection.get_all())
+
+
+def _folder_collections(folder: str) -> Iterator[tuple[str, dict[str, str], list[Any]]]:
+    """(path, properties, items) of every calendar and address book of a stock Radicale folder, read as files.
+
+    Texts are kept byte for byte and nothing is written into the folder (Radicale's own storage would parse each
+    item twice and leave its item cache behind).
+    """
+    import radicale.item
+
+    root = os.path.join(folder, "collection-root")
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories[:] = sorted(name for name in subdirectories if not name.startswith("."))
+        props_file = os.path.join(directory, ".Radicale.props")
+        if not os.path.isfile(props_file):
+            continue
+        with open(props_file, encoding="utf-8") as stream:
+            props = json.load(stream)
+        if not isinstance(props, dict) or not props.get("tag"):
+            continue
+        path = os.path.relpath(directory, root).replace(os.sep, "/")
+        items = []
+        for name in sorted(files):
+            if name.startswith(".") or not os.path.isfile(os.path.join(directory, name)):
+                continue
+            with open(os.path.join(directory, name), encoding="utf-8", newline="") as stream:
+                items.append(radicale.item.Item(collection_path=path, href=name, text=stream.read()))
+        yield path, props, items
+
+
+def _copy_collections(source: Iterable[tuple[str, dict[str, str], list[Any]]], target: Any,
+                      label: str) -> tuple[int, int, int]:
+    """Copy collections (properties, items, hrefs) into ``target``; progress and refused items on stderr.
+
+    Returns the number of collections, of items copied and of items refused (not a calendar object or vCard).
+    """
+    collections = items = refused = 0
+    with target.acquire_lock("w"):
+        for path, props, entries in source:
+            copied, _, _ = target.create_collection("/" + path + "/", props=props)
             for done, item in enumerate(entries, 1):
-                copied.upload(item.href, item)
+                try:
+                    copied.upload(item.href, item)
+                    items += 1
+                except Exception as exc:  # noqa: BLE001 - one broken file must not stop a migration
+                    refused += 1
+                    print(f"\n{label}: /{path}/{item.href} refused: {exc}", file=sys.stderr)
                 if done % 500 == 0 or done == len(entries):
-                    _progress(label, collection.path, done, len(entries))
+                    _progress(label, path, done, len(entries))
             if not entries:
-                _progress(label, collection.path, 0, 0)
-            collections, items = collections + 1, items + len(entries)
-    return collections, items
+                _progress(label, path, 0, 0)
+            collections += 1
+    return collections, items, refused
 
 
 def _progress(label: str, path: str, done: int, total: int) -> None:
@@ -157,10 +203,11 @@ def cmd_storage_import(args: argparse.Namespace) -> int:
     if not os.path.isdir(os.path.join(args.folder, "collection-root")):
         print(f"{args.folder}: no collection-root inside: not a Radicale storage folder", file=sys.stderr)
         return 1
-    collections, items = _copy_collections(_radicale_folder(args.folder, fsync=False),
-                                           _configured_storage(args.config), "import")
-    print(f"imported {collections} collections, {items} items from {args.folder}")
-    return 0
+    collections, items, refused = _copy_collections(_folder_collections(args.folder),
+                                                    _configured_storage(args.config), "import")
+    print(f"imported {collections} collections, {items} items from {args.folder}"
+          + (f"; {refused} items refused (see above)" if refused else ""))
+    return 1 if refused else 0
 
 
 def cmd_storage_export(args: argparse.Namespace) -> int:
@@ -168,10 +215,11 @@ def cmd_storage_export(args: argparse.Namespace) -> int:
     if os.path.exists(os.path.join(args.dir, "collection-root")):
         print(f"{args.dir}: already holds a collection-root; export into an empty folder", file=sys.stderr)
         return 1
-    collections, items = _copy_collections(_configured_storage(args.config), _radicale_folder(args.dir, fsync=True),
-                                           "export")
-    print(f"exported {collections} collections, {items} items to {args.dir}")
-    return 0
+    collections, items, refused = _copy_collections(_storage_collections(_configured_storage(args.config)),
+                                                    _radicale_folder(args.dir, fsync=True), "export")
+    print(f"exported {collections} collections, {items} items to {args.dir}"
+          + (f"; {refused} items refused (see above)" if refused else ""))
+    return 1 if refused else 0
 
 
 def _add_storage_commands(sub: Any) -> None:

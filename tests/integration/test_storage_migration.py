@@ -62,11 +62,13 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_import_then_export_gives_the_same_folder(tmp_path: Path) -> None:
     source, exported = tmp_path / "radicale", tmp_path / "exported"
     _radicale_folder(source)
+    untouched = {path: path.stat().st_mtime_ns for path in source.rglob("*")}
     config = write_config(tmp_path / "groupware.conf", LDIF_DIRECTORY, storage=tmp_path / "store")
     imported = _run("storage", "import", str(source), "--config", str(config))
     assert imported.returncode == 0, imported.stderr
     assert "imported 4 collections, 75 items" in imported.stdout
     assert "/helene.lefevre/contacts/ [##############################] 25/25" in imported.stderr
+    assert {path: path.stat().st_mtime_ns for path in source.rglob("*")} == untouched, "the import only reads"
     result = _run("storage", "export", str(exported), "--config", str(config))
     assert result.returncode == 0, result.stderr
     before, after = _files(source), _files(exported)
@@ -89,3 +91,15 @@ def test_import_refuses_a_folder_that_is_not_radicale_and_export_an_occupied_one
     _radicale_folder(tmp_path / "occupied")
     result = _run("storage", "export", str(tmp_path / "occupied"), "--config", str(config))
     assert result.returncode == 1 and "already holds a collection-root" in result.stderr
+
+
+def test_a_broken_file_is_reported_and_the_rest_imported(tmp_path: Path) -> None:
+    source = tmp_path / "radicale"
+    _radicale_folder(source)
+    book = source / "collection-root" / "helene.lefevre" / "contacts"
+    (book / "broken.vcf").write_text("BEGIN:VCARD\r\nFN:no end\r\n", encoding="utf-8")
+    config = write_config(tmp_path / "groupware.conf", LDIF_DIRECTORY, storage=tmp_path / "store")
+    result = _run("storage", "import", str(source), "--config", str(config))
+    assert result.returncode == 1
+    assert "/helene.lefevre/contacts/broken.vcf refused" in result.stderr
+    assert "imported 4 collections, 75 items" in result.stdout and "1 items refused" in result.stdout
