@@ -144,10 +144,13 @@ class Sharing(sharing.BaseSharing):
         if ShareType not in (None, "map"):
             return []
         if PathMapped is not None:
-            agenda = self.service.db.agenda(PathMapped)
-            if agenda is None:
-                return []
-            return [self._grant_row(agenda, grant.grantee, grant.level) for grant in self.service.db.grants(agenda.path)]
+            # The agenda itself and every agenda below it: deleting a home must not leave grants behind that a
+            # new calendar at the same path would inherit (Radicale refuses the DELETE while any is listed).
+            prefix = PathMapped.rstrip("/") + "/"
+            agendas = [agenda for agenda in self.service.db.agendas()
+                       if agenda.path == PathMapped or agenda.path.startswith(prefix)]
+            return [self._grant_row(agenda, grant.grantee, grant.level)
+                    for agenda in agendas for grant in self.service.db.grants(agenda.path)]
         lookup = OwnerOrUser or User
         if not lookup:
             return []

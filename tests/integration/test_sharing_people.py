@@ -15,7 +15,7 @@ SLUG = "helene.lefevre-calendar"
 
 
 def login(user: str) -> tuple[str, str]:
-    return user, f"{user}-demo"
+    return user, "admin-demo" if user == "admin.groupware" else f"{user}-demo"
 
 
 def share(server: RunningServer, user: str, action: str, **body: str) -> tuple[int, dict[str, object]]:
@@ -85,3 +85,16 @@ def test_a_manager_grants_further_within_the_policy(start_server: Callable[..., 
     assert share(server, "stephane.chabert", "create", PathMapped=agenda, User="marie.martin", Level="read")[0] == 403
     assert share(server, "zoe.nguyen", "delete", PathMapped=agenda, User="stephane.chabert")[0] == 200
     assert "/stephane.chabert/dsden-34-reunions/" not in home_names(server, "stephane.chabert")
+
+
+def test_a_home_with_a_shared_calendar_cannot_be_deleted_from_under_its_grants(
+        start_server: Callable[..., RunningServer]) -> None:
+    """Deleting the home would delete the shared calendar and leave its grants to a new calendar at that path."""
+    server = start_server()
+    home_names(server, "helene.lefevre")
+    assert share(server, "helene.lefevre", "create", PathMapped=OWN, User="marie.martin", Permissions="r")[0] == 200
+    assert request(server, "DELETE", OWN, *login("helene.lefevre"))[0] == 409
+    assert request(server, "DELETE", "/helene.lefevre/", *login("helene.lefevre"))[0] == 409
+    assert request(server, "DELETE", "/helene.lefevre/", *login("admin.groupware"))[0] == 409
+    assert share(server, "helene.lefevre", "delete", PathMapped=OWN, User="marie.martin")[0] == 200
+    assert request(server, "DELETE", "/helene.lefevre/", *login("helene.lefevre"))[0] in (200, 204)
