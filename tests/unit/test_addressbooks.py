@@ -175,3 +175,29 @@ def test_sync_books_through_the_store_and_sharing(tmp_path: object) -> None:
     _, changed = store.changes_since(academie.id, token)
     assert len(changed) == 2  # b.b rewritten, c.c removed
     store.close()
+
+
+def test_addressbooks_section(tmp_path: object) -> None:
+    """``[addressbooks]`` in the configuration: defaults, a mapping, and every problem named."""
+    from pathlib import Path
+
+    from groupware import config as config_module
+    from groupware.addressbooks_door import settings_of
+    from groupware.errors import ConfigError
+
+    path = Path(str(tmp_path)) / "g.conf"
+    base = "[directory]\ntype = ldif\nfile = " + str(Path(__file__).resolve().parents[2] / "config" /
+                                                        "demo-directory.ldif") + "\n"
+    path.write_text(base + "[addressbooks]\nenabled = true\nbooks = academie departements\n"
+                    "mapping = TITLE = -, NICKNAME = uid\n", encoding="utf-8")
+    loaded = config_module.load(path)
+    assert loaded.addressbooks.enabled and loaded.addressbooks.books == ("academie", "departements")
+    settings = settings_of(loaded)
+    assert "TITLE" not in settings.mapping and settings.mapping["NICKNAME"] == ("uid",)
+    assert settings.owner == "annuaire" and settings.academie == "Académie de Montpellier"
+    path.write_text(base + "[addressbooks]\nbooks = lycees\nmapping = N = surname\ninterval = -1\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        config_module.load(path)
+    assert {(p.section, p.key) for p in error.value.problems} == {("addressbooks", "books"),
+                                                                  ("addressbooks", "mapping"),
+                                                                  ("addressbooks", "interval")}
