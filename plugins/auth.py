@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from radicale import config as radicale_config
 from radicale.auth import AuthContext, BaseAuth
+from radicale.log import logger
 
 from groupware import registry
 from groupware.errors import AuthenticationError
+from groupware.sharing import PERSON
 
 __all__ = ["Auth"]
 
@@ -22,7 +24,10 @@ class Auth(BaseAuth):
 
     def __init__(self, configuration: radicale_config.Configuration) -> None:
         super().__init__(configuration)
-        self._accounts = registry.current().accounts
+        services = registry.current()
+        self._accounts = services.accounts
+        self._sharing = services.sharing
+        self._book_owner = services.config.addressbooks.owner
 
     def _login_ext_with_groups(self, login: str, password: str, context: AuthContext) -> tuple[str, set[str]]:
         """Return ``(user, group DNs)``, or ``("", set())`` for a refused login."""
@@ -30,4 +35,15 @@ class Auth(BaseAuth):
             account = self._accounts.authenticate(login, password, context.remote_addr or "")
         except AuthenticationError:
             return "", set()
+        if self._reserved(account.user):
+            logger.warning("login refused: %r names the address books or an organisation's agendas", account.user)
+            return "", set()
         return account.user, set(account.groups)
+
+    def _reserved(self, user: str) -> bool:
+        """Whether ``user`` is the owner name of the academic address books or of an organisation's agendas: such
+        a login would own their collections (``/annuaire/``, ``/etab-0341234A/``), so it is refused."""
+        if user == self._book_owner:
+            return True
+        return self._sharing is not None and any(agenda.kind != PERSON
+                                                 for agenda in self._sharing.db.agendas(owner=user))
