@@ -40,7 +40,7 @@ __all__ = ["BATCH", "GRANTED_BY", "KIND", "BookReport", "Progress", "SyncReport"
 
 log = logging.getLogger("groupware.addressbooks")
 
-BATCH = 5000
+BATCH = 1000
 GRANTED_BY = "addressbooks"
 KIND = "addressbook"
 FINGERPRINT = "groupware:directory-fingerprint"
