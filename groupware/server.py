@@ -288,19 +288,31 @@ class _WholeCollectionAnswers:
 _CONTENT_PROPERTIES = frozenset({xmlutils.make_clark("C:calendar-data"), xmlutils.make_clark("CR:address-data")})
 
 
+_PARSED_BODY = "groupware.parsed_body"
+
+
 def _parsed_body(environ: radicale_types.WSGIEnviron) -> ET.Element | None:
-    """Read the request body, put it back for Radicale, and parse it (None when absent or not XML)."""
+    """The request body as XML, read and parsed once per request (and put back for Radicale to read again).
+
+    None when there is no body, it is compressed, it is not XML, or it declares a DTD or entities (defusedxml
+    refuses them; Radicale's own reader then answers 400, see ``_read_xml_request_body``).
+    """
+    import defusedxml
     import defusedxml.ElementTree as DefusedET
 
+    if _PARSED_BODY in environ:
+        return environ[_PARSED_BODY]  # type: ignore[no-any-return]
+    parsed = None
     length = int(environ.get("CONTENT_LENGTH") or 0)
-    if length <= 0 or environ.get("HTTP_CONTENT_ENCODING"):
-        return None
-    body = environ["wsgi.input"].read(length)
-    environ["wsgi.input"] = io.BytesIO(body)
-    try:
-        return DefusedET.fromstring(body)  # type: ignore[no-any-return]
-    except ET.ParseError:
-        return None
+    if length > 0 and not environ.get("HTTP_CONTENT_ENCODING"):
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            parsed = DefusedET.fromstring(body)
+        except (ET.ParseError, defusedxml.DefusedXmlException, ValueError):
+            parsed = None
+    environ[_PARSED_BODY] = parsed
+    return parsed
 
 
 def _sync_item_response(base_prefix: str, collection: Any, item: Any, props: ET.Element,
@@ -379,6 +391,16 @@ class GroupwareApplication(_WholeCollectionAnswers, SharingAnswers, AddressBookA
             # its address-book sync on 403), DAVx5 reads the error element whatever the status.
             status = request_info["status"] = client.BAD_REQUEST
         return status, headers, answer, xml_request
+
+    def _read_xml_request_body(self, environ: radicale_types.WSGIEnviron,
+                               request_info: dict[str, Any]) -> ET.Element | None:
+        """Radicale's reader, with a DTD or entity declaration answered 400 like any bad XML (it raised a 500)."""
+        import defusedxml
+
+        try:
+            return super()._read_xml_request_body(environ, request_info)  # type: ignore[no-any-return]
+        except defusedxml.DefusedXmlException as exc:
+            raise RuntimeError(f"refused XML: {exc}") from exc
 
     def _xml_response(self, xml_content: ET.Element, request_info: dict[str, Any]) -> bytes:
         path = str(request_info.get("path", ""))
