@@ -172,8 +172,8 @@ def _copy_collections(source: Iterable[tuple[str, dict[str, str], list[Any]]], t
     Returns the number of collections, of items copied and of items refused (not a calendar object or vCard).
     """
     collections = items = refused = 0
-    with target.acquire_lock("w"):
-        for path, props, entries in source:
+    for path, props, entries in source:
+        with target.acquire_lock("w"):  # one transaction per collection: a running server waits no longer
             copied, _, _ = target.create_collection("/" + path + "/", props=props)
             for done, item in enumerate(entries, 1):
                 try:
@@ -184,9 +184,9 @@ def _copy_collections(source: Iterable[tuple[str, dict[str, str], list[Any]]], t
                     print(f"\n{label}: /{path}/{item.href} refused: {exc}", file=sys.stderr)
                 if done % 500 == 0 or done == len(entries):
                     _progress(label, path, done, len(entries))
-            if not entries:
-                _progress(label, path, 0, 0)
-            collections += 1
+        if not entries:
+            _progress(label, path, 0, 0)
+        collections += 1
     return collections, items, refused
 
 

@@ -260,7 +260,8 @@ class _WholeCollectionAnswers:
         token = root.find(xmlutils.make_clark("D:sync-token"))
         props = root.find(xmlutils.make_clark("D:prop"))
         if (token is not None and (token.text or "").strip()) or props is None or any(
-                prop.tag in _CONTENT_PROPERTIES for prop in props):
+                prop.tag in _CONTENT_PROPERTIES for prop in props) or any(
+                root.find(tag) is not None for tag in _FILTERS):  # Radicale filters a sync-collection too
             return None
         with self._storage.acquire_lock("r", user):
             collection = self._fast_collection(path, user, user_groups)
@@ -286,6 +287,7 @@ class _WholeCollectionAnswers:
 
 
 _CONTENT_PROPERTIES = frozenset({xmlutils.make_clark("C:calendar-data"), xmlutils.make_clark("CR:address-data")})
+_FILTERS = (xmlutils.make_clark("C:filter"), xmlutils.make_clark("CR:filter"))
 
 
 _PARSED_BODY = "groupware.parsed_body"

@@ -195,6 +195,8 @@ class Sharing(sharing.BaseSharing):
         mapped, target = str(data.get("PathMapped", "")), str(data.get("User", ""))
         if not mapped or not target:
             raise SharingError("PathMapped and User are required")
+        if "Level" in data and not isinstance(data["Level"], str):
+            raise SharingError("Level must be a string: free-busy, read, read-write or manage")
         level = Level.parse(data["Level"]) if "Level" in data else level_of_letters(str(data.get("Permissions", "r")))
         agenda = self.service.db.agenda(mapped)
         if agenda is None:

@@ -93,7 +93,12 @@ class Database:
                 conn.execute("ROLLBACK")
                 raise
             else:
-                conn.execute("COMMIT")
+                try:
+                    conn.execute("COMMIT")
+                except BaseException:  # disk full, I/O error: never leave this thread's connection mid-transaction
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
             finally:
                 state.depth = 0
             return
@@ -122,7 +127,8 @@ class Database:
         try:
             yield conn
         finally:
-            conn.execute("COMMIT")
+            if conn.in_transaction:
+                conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close every connection this object opened (call when no thread uses it any more)."""

@@ -355,7 +355,7 @@ class Store:
         if not token.startswith(SYNC_PREFIX):
             raise UnknownSyncToken(token, "not issued by this server")
         generation, _, revision_text = token[len(SYNC_PREFIX):].partition("-")
-        if generation != record.generation or not revision_text.isdigit():
+        if generation != record.generation or not (revision_text.isascii() and revision_text.isdigit()):
             raise UnknownSyncToken(token, "not issued for this collection")
         revision = int(revision_text)
         if revision > record.revision:

@@ -110,6 +110,9 @@ def test_requests_it_cannot_answer_go_to_radicale(server: RunningServer, monkeyp
         ("REPORT", BOOK, SYNCS["davx5"].replace("<sync-token/>", f"<sync-token>{token_text}</sync-token>"), None),
         ("REPORT", BOOK, ('<sync-collection xmlns="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><sync-token/>'
                           "<prop><getetag/><CR:address-data/></prop></sync-collection>"), None),
+        ("REPORT", BOOK, ('<sync-collection xmlns="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><sync-token/>'
+                          '<prop><getetag/></prop><CR:filter><CR:prop-filter name="FN"><CR:text-match>Loïc'
+                          "</CR:text-match></CR:prop-filter></CR:filter></sync-collection>"), None),
     ]
     rendered = _count_renders(monkeypatch)
     for method, path, body, depth in cases:

@@ -18,7 +18,7 @@ def login(user: str) -> tuple[str, str]:
     return user, "admin-demo" if user == "admin.groupware" else f"{user}-demo"
 
 
-def share(server: RunningServer, user: str, action: str, **body: str) -> tuple[int, dict[str, object]]:
+def share(server: RunningServer, user: str, action: str, **body: object) -> tuple[int, dict[str, object]]:
     status, _, data = request(server, "POST", f"/.sharing/v1/map/{action}", *login(user), body=json.dumps(body),
                               headers=JSON)
     return status, json.loads(data) if data else {}
@@ -51,6 +51,7 @@ def test_person_shares_own_calendar_with_a_colleague_group_and_domain(
     assert status == 403 and "at most read to a domain" in str(answer["Error"])
     assert share(server, "marie.martin", "create", PathMapped=OWN, User="zoe.nguyen", Permissions="r")[0] == 403
     assert share(server, "helene.lefevre", "create", PathMapped=OWN, User="nobody.here")[0] == 404
+    assert share(server, "helene.lefevre", "create", PathMapped=OWN, User="marie.martin", Level=5)[0] == 400
     status, listing = share(server, "helene.lefevre", "list")
     assert status == 200 and listing["Lines"] == 2
     assert share(server, "helene.lefevre", "delete", PathMapped=OWN, User="marie.martin")[0] == 200
