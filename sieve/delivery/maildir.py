@@ -200,14 +200,17 @@ class Maildir:
             known = self.read_keywords(folder)
             numbers = {ord(letter) - ord("a"): name for name, letter in known.items()}
             for keyword in keywords:
-                if keyword in known or len(numbers) >= MAX_KEYWORDS:
-                    continue
+                if keyword in known or len(numbers) >= MAX_KEYWORDS or not _is_atom(keyword):
+                    continue  # RFC 3501 §9 flag-keyword is an atom: no space, control or special character
                 number = next(n for n in range(MAX_KEYWORDS) if n not in numbers)
                 numbers[number] = keyword
                 known[keyword] = chr(ord("a") + number)
             text = "".join(f"{n} {name}\n" for n, name in sorted(numbers.items()))
             tmp = folder / f"tmp/{KEYWORDS_FILE}.{os.getpid()}.{id(self)}"
-            tmp.write_text(text, encoding="utf-8")
+            with open(tmp, "w", encoding="utf-8") as stream:
+                stream.write(text)
+                stream.flush()
+                os.fsync(stream.fileno())
             os.rename(tmp, folder / KEYWORDS_FILE)
         return known
 
@@ -256,3 +259,8 @@ class Maildir:
         for item in prepared:
             with contextlib.suppress(OSError):
                 item.tmp.unlink()
+
+
+def _is_atom(keyword: str) -> bool:
+    """RFC 3501 §9 ``atom``: printable ASCII without ``(){ %*"\\]`` (``flag-keyword`` is an atom)."""
+    return bool(keyword) and all(33 <= ord(char) < 127 and char not in '(){%*"\\]' for char in keyword)

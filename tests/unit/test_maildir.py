@@ -106,3 +106,12 @@ def test_a_retried_delivery_lands_on_the_same_name(tmp_path: Path) -> None:
     box.commit([box.prepare(box.ensure("INBOX"), b"Message-ID: <1@x>\n\nsame\n", "other@x")])
     box.commit([box.prepare(box.ensure("INBOX"), b"Message-ID: <2@x>\n\nother\n", "u@x")])
     assert len(list((tmp_path / "new").iterdir())) == 3
+
+
+def test_keywords_that_are_not_imap_atoms_are_left_out(tmp_path: Path) -> None:
+    """A Sieve flag with a newline or a parenthesis cannot corrupt ``dovecot-keywords`` (RFC 3501 §9 atoms)."""
+    store = Maildir(tmp_path)
+    folder = store.ensure("INBOX")
+    letters = store.keyword_letters(folder, ["$label1", "bad\nkeyword", "(x)", "projet"])
+    assert set(letters) == {"$label1", "projet"}
+    assert (folder / "dovecot-keywords").read_text(encoding="utf-8").splitlines() == ["0 $label1", "1 projet"]
