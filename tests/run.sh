@@ -8,10 +8,9 @@ cd "$(dirname "$0")/.."
 PACKAGES="slapd ldap-utils openssl dovecot-sieve dovecot-managesieved sieve-connect litmus vdirsyncer python3-venv swaks dovecot-lmtpd"
 need() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 missing=""
-for binary in slapd slapadd ldapsearch openssl sieve-test sievec sieve-connect litmus vdirsyncer swaks; do
-    need "$binary" || missing="$missing $binary"
+for package in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"
 done
-python3 -m venv --help >/dev/null 2>&1 || missing="$missing python3-venv"
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = "0" ]; then
         echo "installing Debian packages for:$missing" >&2
