@@ -18,6 +18,7 @@ import signal
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from http import client
 from typing import Any
 
@@ -163,11 +164,22 @@ def build_services(config: Config) -> registry.Services:
     return services
 
 
+@dataclass(frozen=True)
+class _Target:
+    """The collection a whole-collection request reads, and how Radicale reads it (owner, path, map share)."""
+
+    collection: Any
+    owner: str
+    path: str
+    share: dict[str, Any] | None
+    href: str  # the collection's href in the answer: its own path, or the share's path in the user's home
+
+
 class _WholeCollectionAnswers:
     """Fast answers to the requests that return every item of a collection (see :mod:`groupware.fastpath`).
 
-    Used only when the storage's collections can list item facts (``fast_summaries()``), the path is a plain
-    (unshared) calendar or address book the user may read, and the request asks nothing that differs per item
+    Used only when the storage's collections can list item facts (``fast_summaries()``), the path is a
+    calendar or address book the user may read (their own, or one shared into their home), and the request asks nothing that differs per item
     beyond href, etag, last-modified, content type and length. Everything else goes to Radicale unchanged.
     """
 
@@ -177,26 +189,39 @@ class _WholeCollectionAnswers:
     _encoding: str
     _max_resource_size: int
 
-    def _fast_collection(self, path: str, user: str, user_groups: set[str]) -> Any:
-        """The readable leaf collection at ``path`` whose items can be summarized, else None."""
-        if self._sharing._enabled and self._sharing.sharing_collection_resolver(path, user, user_groups):
-            return None
-        access = Access(self._rights, user, user_groups, path)
+    def _fast_collection(self, path: str, user: str, user_groups: set[str]) -> _Target | None:
+        """The readable leaf collection at ``path`` whose items can be summarized, else None.
+
+        A collection shared into the user's home (a map share) is read as Radicale reads it: at its own path, as
+        its owner, within the share's permissions, with hrefs mapped back into the home.
+        """
+        share, owner, target_path, permissions = None, user, path, None
+        if self._sharing._enabled:
+            share = self._sharing.sharing_collection_resolver(path, user, user_groups)
+            if share and path != share["PathMapped"]:
+                if share.get("Conversion") not in (None, "none") or not str(share["PathMapped"]).endswith("/"):
+                    return None
+                owner, target_path, permissions = share["Owner"], share["PathMapped"], share["Permissions"]
+            else:
+                share = None
+        access = Access(self._rights, owner, user_groups, target_path, permissions)
         if "r" not in access.permissions:
             return None
-        collection = next(iter(self._storage.discover(path, "0")), None)
+        collection = next(iter(self._storage.discover(target_path, "0")), None)
         if not isinstance(collection, storage.BaseCollection) or collection.tag not in ("VCALENDAR",
                                                                                        "VADDRESSBOOK"):
             return None
         if (not hasattr(collection, "fast_summaries") or self._encoding.lower().replace("-", "") != "utf8"
                 or not access.check("r", collection)):  # item sizes are counted in UTF-8
             return None
-        return collection
+        href = str(share["PathOrToken"]) if share else pathutils.unstrip_path(collection.path, True)
+        return _Target(collection, owner, target_path, share, href)
 
-    def _fast_template(self, collection: Any, render: Callable[[list[Any]], ET.Element],
+    def _fast_template(self, target: _Target, render: Callable[[list[Any]], ET.Element],
                        summaries: list[Any], base_prefix: str,
                        request_info: dict[str, Any]) -> tuple[str, ResponseTemplate, str] | None:
         """Render the collection and its first item through Radicale; learn the item template from it."""
+        collection = target.collection
         first = next(iter(collection.get_multi([summaries[0][0]])), (None, None))[1]
         if first is None:
             return None
@@ -206,15 +231,12 @@ class _WholeCollectionAnswers:
         twice = self._xml_response(render([first, first]), request_info).decode(  # type: ignore[attr-defined]
             self._encoding)
         split = split_document(once, twice)
-        facts = next(iter(facts_of(summaries[:1], self._collection_href(base_prefix, collection), self._encoding)))
+        facts = next(iter(facts_of(summaries[:1], xmlutils.make_href(base_prefix, target.href), self._encoding)))
         template = ResponseTemplate.learn(split[1], facts) if split else None
         if split is None or template is None:
             log.warning("fast path declined", extra={"event": "fastpath_declined", "path": collection.path})
             return None
         return split[0], template, split[2]
-
-    def _collection_href(self, base_prefix: str, collection: Any) -> str:
-        return xmlutils.make_href(base_prefix, pathutils.unstrip_path(collection.path, True))
 
     def _fast_answer(self, head: str, template: ResponseTemplate, tail: str, facts: Iterable[tuple[str, ...]],
                      request_info: dict[str, Any], dav_header: bool) -> radicale_types.WSGIResponse:
@@ -232,23 +254,25 @@ class _WholeCollectionAnswers:
         if xml_request is None or len(xml_request) != 1 or xml_request[0].tag != xmlutils.make_clark("D:prop"):
             return None
         with self._storage.acquire_lock("r", user):
-            collection = self._fast_collection(path, user, user_groups)
-            if collection is None:
+            target = self._fast_collection(path, user, user_groups)
+            summaries = list(target.collection.fast_summaries()) if target else []
+            if target is None or len(summaries) < 2:
                 return None
-            summaries = list(collection.fast_summaries())
-            if len(summaries) < 2:
-                return None
+            share = target.share
+            conversion = share["Conversion"] if share else None
+            shares = {share["PathOrToken"]: share} if share else {}
 
-            def render(items: list[Any]) -> ET.Element:
+            def render(items: list[Any]) -> ET.Element:  # the arguments Radicale's do_PROPFIND passes
                 entries = list(self._collect_allowed_items(  # type: ignore[attr-defined]
-                    [collection, *items], user, user_groups))
-                return xml_propfind(self, base_prefix, path, xml_request, [(*e, None) for e in entries], user,
-                                    self._encoding, max_resource_size=self._max_resource_size)
+                    [target.collection, *items], target.owner, user_groups))
+                return xml_propfind(self, base_prefix, target.path, xml_request,
+                                    [(*entry, conversion) for entry in entries], target.owner, self._encoding,
+                                    max_resource_size=self._max_resource_size, shares=shares)
 
-            learned = self._fast_template(collection, render, summaries, base_prefix, request_info)
+            learned = self._fast_template(target, render, summaries, base_prefix, request_info)
         if learned is None:
             return None
-        facts = facts_of(summaries[1:], self._collection_href(base_prefix, collection), self._encoding)
+        facts = facts_of(summaries[1:], xmlutils.make_href(base_prefix, target.href), self._encoding)
         return self._fast_answer(learned[0], learned[1], learned[2], facts, request_info, dav_header=True)
 
     def _fast_sync(self, environ: radicale_types.WSGIEnviron, base_prefix: str, path: str, user: str,
@@ -264,25 +288,23 @@ class _WholeCollectionAnswers:
                 root.find(tag) is not None for tag in _FILTERS):  # Radicale filters a sync-collection too
             return None
         with self._storage.acquire_lock("r", user):
-            collection = self._fast_collection(path, user, user_groups)
-            if collection is None:
+            target = self._fast_collection(path, user, user_groups)
+            summaries = list(target.collection.fast_summaries()) if target else []
+            if target is None or len(summaries) < 2:
                 return None
-            sync_token, _ = collection.sync("")
-            summaries = list(collection.fast_summaries())
-            if len(summaries) < 2:
-                return None
+            sync_token, _ = target.collection.sync("")
 
-            def render(items: list[Any]) -> ET.Element:
+            def render(items: list[Any]) -> ET.Element:  # as Radicale's xml_report builds it
                 multistatus = ET.Element(xmlutils.make_clark("D:multistatus"))
                 ET.SubElement(multistatus, xmlutils.make_clark("D:sync-token")).text = sync_token
                 for item in items:
-                    multistatus.append(_sync_item_response(base_prefix, collection, item, props, self._encoding))
+                    multistatus.append(_sync_item_response(base_prefix, target, item, props, self._encoding))
                 return multistatus
 
-            learned = self._fast_template(collection, render, summaries, base_prefix, request_info)
+            learned = self._fast_template(target, render, summaries, base_prefix, request_info)
         if learned is None:
             return None
-        facts = facts_of(summaries[1:], self._collection_href(base_prefix, collection), self._encoding)
+        facts = facts_of(summaries[1:], xmlutils.make_href(base_prefix, target.href), self._encoding)
         return self._fast_answer(learned[0], learned[1], learned[2], facts, request_info, dav_header=False)
 
 
@@ -317,7 +339,7 @@ def _parsed_body(environ: radicale_types.WSGIEnviron) -> ET.Element | None:
     return parsed
 
 
-def _sync_item_response(base_prefix: str, collection: Any, item: Any, props: ET.Element,
+def _sync_item_response(base_prefix: str, target: _Target, item: Any, props: ET.Element,
                         encoding: str) -> ET.Element:
     """One item of a sync-collection answer, built the way Radicale's ``xml_report`` builds it."""
     found, not_found = [], []
@@ -331,8 +353,9 @@ def _sync_item_response(base_prefix: str, collection: Any, item: Any, props: ET.
             found.append(element)
         else:
             not_found.append(element)
-    uri = pathutils.unstrip_path(posixpath.join(collection.path, item.href))
-    return xml_item_response(base_prefix, uri, found_props=found, not_found_props=not_found, found_item=True)
+    uri = pathutils.unstrip_path(posixpath.join(target.collection.path, item.href))
+    return xml_item_response(base_prefix, uri, found_props=found, not_found_props=not_found, found_item=True,
+                             share=target.share)
 
 
 class GroupwareApplication(_WholeCollectionAnswers, SharingAnswers, AddressBookAnswers, radicale.Application):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -157,3 +158,31 @@ def _count_renders(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
 
     monkeypatch.setattr(fastpath.ResponseTemplate, "render_all", counting)
     return lambda: sum(counted)
+
+
+SHARED = "/marie.martin/helene.lefevre-calendar/"
+
+
+@pytest.mark.parametrize("level", ["r", "rw"])
+def test_a_calendar_shared_into_a_home_equals_radicale(server: RunningServer, level: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through a map share (RFC 4918 hrefs in the member's home), at read or read-write."""
+    status, _, body = request(server, "POST", "/.sharing/v1/map/create", body=json.dumps(
+        {"PathMapped": CALENDAR, "User": "marie.martin", "Permissions": level}),
+        headers={"Content-Type": "application/json", "Accept": "application/json"})
+    assert status == 200, body
+    rendered = _count_renders(monkeypatch)
+    app = server.server.app
+    for method, body, depth in [("PROPFIND", PROPFINDS["every-item-property"], "1"),
+                                ("PROPFIND", PROPFINDS["thunderbird-caldav"], "1"), ("REPORT", SYNCS["davx5"], None)]:
+        answers = []
+        for fast in (False, True):
+            app._fast_paths = fast
+            status, _, answer = request(server, method, SHARED, login="marie.martin", password="marie.martin-demo",
+                                        body=body, headers={"Depth": depth} if depth else {})
+            assert status == 207
+            answers.append(answer)
+        assert answers[1] == answers[0]
+        assert SHARED.encode() in answers[0] and CALENDAR.encode() not in answers[0].replace(
+            b"<href>" + CALENDAR.encode() + b"</href>", b"")  # every href mapped into the member's home
+    assert rendered() == 3 * 5
