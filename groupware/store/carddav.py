@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from groupware.store.schema import SEARCHED_FIELDS
 from groupware.store.text import CONTACT_FIELDS, fold, like_pattern
 
 __all__ = ["ContactFilter", "PropFilter", "TextMatch", "contact_sql", "parse_filters"]
@@ -116,7 +117,8 @@ def _prop_sql(prop: PropFilter, collection_id: int, params: list[object]) -> str
         if match.match_type == "equals":
             test_params.append(match.text)
             condition = " AND f.value = ?"
-        elif len(match.text) >= 3 and not any(char in match.text for char in "%_\\"):
+        elif (prop.field in SEARCHED_FIELDS and len(match.text) >= 3
+              and not any(char in match.text for char in "%_\\")):
             # The trigram index answers a LIKE without ESCAPE on three characters or more.
             test_params.pop()
             test_params.pop()

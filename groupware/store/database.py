@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from groupware.store.schema import SCHEMA, SCHEMA_VERSION, SQLITE_SEARCH
+from groupware.store.schema import SCHEMA, SCHEMA_VERSION, SQLITE_SEARCH, SQLITE_SEARCH_FILL
 
 __all__ = ["Database"]
 
@@ -70,7 +70,7 @@ class Database:
             for statement in SQLITE_SEARCH:
                 conn.execute(statement)
             if new_index:  # a database written before the index existed: index what it holds
-                conn.execute("INSERT INTO contact_trigrams (contact_trigrams) VALUES ('rebuild')")
+                conn.execute(SQLITE_SEARCH_FILL)
             conn.execute("INSERT INTO meta (name, value) VALUES ('schema_version', ?) ON CONFLICT (name) DO NOTHING",
                          (str(SCHEMA_VERSION),))
 

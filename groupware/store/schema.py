@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "SQLITE_SEARCH"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "SEARCHED_FIELDS", "SQLITE_SEARCH", "SQLITE_SEARCH_FILL"]
 
 SCHEMA_VERSION = 1
 
@@ -75,16 +75,25 @@ SCHEMA: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS changes_revision ON changes (collection_id, revision)",
 )
 
-# SQLite only: a trigram index over the folded contact values, so that a text-match ``contains`` (RFC 6352
-# §10.5.4) on a 52,000-card book reads the few matching rows instead of scanning every value. It is kept in step
-# with ``contact_fields`` by triggers. The query stays a plain ``LIKE``; PostgreSQL gets the same from a pg_trgm
-# GIN index on ``contact_fields.value``.
+# Contact fields whose values go into the trigram index: the ones people search by (name, nickname, mail). A
+# text-match on TEL or ORG (the same few values on every card of a book) scans the values instead.
+SEARCHED_FIELDS: tuple[str, ...] = ("FN", "N", "NICKNAME", "EMAIL")
+
+# SQLite only: a trigram index over the folded values of SEARCHED_FIELDS, so that a text-match ``contains``
+# (RFC 6352 §10.5.4) on a 52,000-card book reads the few matching rows instead of scanning every value. The store
+# inserts into it with the rows (a trigger per row costs three times more); deletions go through a trigger, so
+# that every way a row disappears (an item replaced or deleted, a collection deleted) leaves the index in step.
+# The query stays a plain ``LIKE``; PostgreSQL gets the same from a pg_trgm GIN index on ``contact_fields.value``.
+_SEARCHED_SQL = ", ".join(f"'{field}'" for field in SEARCHED_FIELDS)
 SQLITE_SEARCH: tuple[str, ...] = (
     ("CREATE VIRTUAL TABLE IF NOT EXISTS contact_trigrams USING fts5(value, content='contact_fields', "
-    "content_rowid='id', tokenize='trigram')"),
-    ("CREATE TRIGGER IF NOT EXISTS contact_fields_search_insert AFTER INSERT ON contact_fields "
-    "WHEN new.value IS NOT NULL BEGIN INSERT INTO contact_trigrams (rowid, value) VALUES (new.id, new.value); END"),
-    ("CREATE TRIGGER IF NOT EXISTS contact_fields_search_delete AFTER DELETE ON contact_fields "
-    "WHEN old.value IS NOT NULL BEGIN "
-    "INSERT INTO contact_trigrams (contact_trigrams, rowid, value) VALUES ('delete', old.id, old.value); END"),
+     "content_rowid='id', tokenize='trigram')"),
+    "DROP TRIGGER IF EXISTS contact_fields_search_insert",
+    "DROP TRIGGER IF EXISTS contact_fields_search_delete",
+    (f"CREATE TRIGGER IF NOT EXISTS contact_fields_unsearch AFTER DELETE ON contact_fields "
+     f"WHEN old.value IS NOT NULL AND old.field IN ({_SEARCHED_SQL}) BEGIN "
+     "INSERT INTO contact_trigrams (contact_trigrams, rowid, value) VALUES ('delete', old.id, old.value); END"),
 )
+#: Fills a new trigram index from the rows already stored.
+SQLITE_SEARCH_FILL = ("INSERT INTO contact_trigrams (rowid, value) SELECT id, value FROM contact_fields "
+                      f"WHERE value IS NOT NULL AND field IN ({_SEARCHED_SQL})")

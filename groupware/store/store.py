@@ -20,6 +20,7 @@ from groupware.store import carddav
 from groupware.store.database import Database
 from groupware.store.errors import CollectionNotFound, UidConflict, UnknownSyncToken
 from groupware.store.records import CollectionRecord, ItemData, StoredItem
+from groupware.store.schema import SEARCHED_FIELDS
 
 __all__ = ["Store"]
 
@@ -260,8 +261,7 @@ class Store:
             conn.executemany("INSERT INTO instances (collection_id, href, start_at, end_at) VALUES (?, ?, ?, ?)",
                              [(collection_id, data.href, start, end) for start, end in data.instances])
         if data.contact:
-            conn.executemany("INSERT INTO contact_fields (collection_id, href, field, value) VALUES (?, ?, ?, ?)",
-                             [(collection_id, data.href, field, value) for field, value in data.contact])
+            _insert_contact_fields(conn, collection_id, data.href, data.contact)
 
     @staticmethod
     def _drop_index(conn: sqlite3.Connection, collection_id: int, href: str) -> None:
@@ -423,3 +423,20 @@ class Store:
             if count:
                 problems.append(f"{count} {label}")
         return problems
+
+
+def _insert_contact_fields(conn: sqlite3.Connection, collection_id: int, href: str,
+                           values: Sequence[tuple[str, str | None]]) -> None:
+    """The folded contact values of one item, the searched ones also into the trigram index (see schema)."""
+    insert = "INSERT INTO contact_fields (collection_id, href, field, value) VALUES (?, ?, ?, ?)"
+    plain = [(collection_id, href, field, value) for field, value in values
+             if value is None or field not in SEARCHED_FIELDS]
+    if plain:
+        conn.executemany(insert, plain)
+    searched = []
+    for field, value in values:
+        if value is not None and field in SEARCHED_FIELDS:
+            row = conn.execute(insert + " RETURNING id", (collection_id, href, field, value)).fetchone()
+            searched.append((row[0], value))
+    if searched:
+        conn.executemany("INSERT INTO contact_trigrams (rowid, value) VALUES (?, ?)", searched)
