@@ -492,6 +492,9 @@ class Server:
         """Release the sockets and the directory."""
         if not self._stopped.is_set():
             self._stopped.set()
+            dispatcher = getattr(self._server, "task_dispatcher", None)
+            if dispatcher is not None:  # let requests in progress finish before their channels go away
+                dispatcher.shutdown(timeout=5)
             self._server.close()
             if self.addressbooks is not None:
                 self.addressbooks.stop()
