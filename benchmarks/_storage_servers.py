@@ -36,6 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, BenchmarkError, ServerProcess, free_port, log
 from _storage_data import BOOK, CALENDAR, PASSWORD, USER, Dataset
 
+from groupware.server import WORKER_THREADS
+
 STOCK, XANDIKOS, OURS = "stock", "xandikos", "ours"
 SERVERS = (STOCK, XANDIKOS, OURS)
 PLUGIN = "groupware.plugins.storage"
@@ -200,7 +202,7 @@ def _ours(dataset: Dataset, workdir: Path, storage: str, options: Sequence[str],
     kind = PLUGIN if use_plugin else "default storage (Radicale multifilesystem)"
     if not use_plugin and not plugin_available():
         kind += f"; {PLUGIN} is not installed"
-    prepared = Prepared(OURS, process, f"groupware serve (waitress, 16 threads), {kind}")
+    prepared = Prepared(OURS, process, f"groupware serve (waitress, {WORKER_THREADS} threads), {kind}")
     folder.mkdir()
     if not use_plugin:
         prepared.load_seconds, prepared.load_how = _copy_root(dataset, folder), "copy of collection-root"

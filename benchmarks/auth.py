@@ -55,6 +55,7 @@ from _common import (
 )
 
 from groupware.directory.slapd import Slapd
+from groupware.server import WORKER_THREADS
 
 PROPFIND_BODY = (
     b'<?xml version="1.0" encoding="utf-8"?>\n<propfind xmlns="DAV:"><prop><resourcetype/>'
@@ -448,7 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\nEnvironment:\n")
     extra = {
         "stock server": "Radicale built-in (HTTP/1.0, closes every connection), max_connections 8 (default)",
-        "groupware server": "waitress, 16 worker threads, HTTP/1.1 keep-alive",
+        "groupware server": f"waitress, {WORKER_THREADS} worker threads, HTTP/1.1 keep-alive",
         "logging": "warning for all servers",
         "run time": f"{time.monotonic() - started:.0f} s",
     }
