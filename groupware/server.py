@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import client
-from typing import Any
+from typing import Any, cast
 
 import radicale
 import radicale.config
@@ -140,7 +140,7 @@ def check_radicale_sections(path: str, sections: Mapping[str, Mapping[str, str]]
             try:
                 probe.update({section: {key: value}}, path)
             except (RuntimeError, ValueError) as exc:
-                reason = exc.__cause__ or str(exc).split(" in section")[0].split(" in config file")[0]
+                reason = str(exc.__cause__ or str(exc).split(" in section")[0].split(" in config file")[0])
                 problems.append(ConfigProblem(path, section, key, f"invalid value {value!r}: {reason}"))
     return problems
 
@@ -265,9 +265,11 @@ class _WholeCollectionAnswers:
             def render(items: list[Any]) -> ET.Element:  # the arguments Radicale's do_PROPFIND passes
                 entries = list(self._collect_allowed_items(  # type: ignore[attr-defined]
                     [target.collection, *items], target.owner, user_groups))
-                return xml_propfind(self, base_prefix, target.path, xml_request,
-                                    [(*entry, conversion) for entry in entries], target.owner, self._encoding,
-                                    max_resource_size=self._max_resource_size, shares=shares)
+                answer = xml_propfind(self, base_prefix, target.path, xml_request,
+                                      [(*entry, conversion) for entry in entries], target.owner, self._encoding,
+                                      max_resource_size=self._max_resource_size, shares=shares)
+                assert answer is not None  # None only for an anonymous current-user-principal; there is a user
+                return answer
 
             learned = self._fast_template(target, render, summaries, base_prefix, request_info)
         if learned is None:
@@ -324,6 +326,7 @@ def _parsed_body(environ: radicale_types.WSGIEnviron) -> ET.Element | None:
     import defusedxml
     import defusedxml.ElementTree as DefusedET
 
+    environ = cast(dict[str, Any], environ)  # WSGI hands a dict (PEP 3333); Radicale types it as a Mapping
     if _PARSED_BODY in environ:
         return environ[_PARSED_BODY]  # type: ignore[no-any-return]
     parsed = None
@@ -376,7 +379,7 @@ class GroupwareApplication(_WholeCollectionAnswers, SharingAnswers, AddressBookA
     def _handle_request(self, environ: radicale_types.WSGIEnviron) -> tuple[str, list[tuple[str, str]],
                                                                           Iterable[bytes]]:
         try:
-            api_answer = self._api_request(environ, self._services.accounts)
+            api_answer = self._api_request(cast(dict[str, Any], environ), self._services.accounts)
             if api_answer is not None:
                 return api_answer
             return super()._handle_request(environ)  # type: ignore[no-any-return]
@@ -402,7 +405,7 @@ class GroupwareApplication(_WholeCollectionAnswers, SharingAnswers, AddressBookA
                   user_groups: set[str], request_info: dict[str, Any]) -> radicale_types.WSGIResponse:
         """RFC 3253 §3.6; an initial sync-collection of a whole collection takes the fast path when it can;
         principal searches (RFC 3744 §9.4, §9.5) are answered from the directory."""
-        principal_answer = self._principal_report(environ, base_prefix, user, request_info)
+        principal_answer = self._principal_report(cast(dict[str, Any], environ), base_prefix, user, request_info)
         if principal_answer is not None:
             return principal_answer
         if self._fast_paths and user:

@@ -30,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-import ldap3  # type: ignore[import-untyped]
+import ldap3
 
 from groupware.directory import schema
 from groupware.directory.passwords import ssha

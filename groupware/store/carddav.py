@@ -111,7 +111,8 @@ def _prop_sql(prop: PropFilter, collection_id: int, params: list[object]) -> str
     if prop.kind in ("defined", "undefined"):
         params.extend((collection_id, prop.field))
         return f"i.href {'NOT ' if prop.kind == 'undefined' else ''}IN ({base})"
-    tests, test_params = [], []
+    tests: list[str] = []
+    test_params: list[object] = []
     for match in prop.matches:
         test_params.extend((collection_id, prop.field))
         if match.match_type == "equals":
