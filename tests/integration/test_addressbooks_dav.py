@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -267,3 +267,34 @@ def test_privileges_and_multiget_as_davx5_asks(books: RunningServer) -> None:
     assert status == 207 and len(cards) == len(hrefs) == 13
     assert all(card is not None and "VERSION:4.0" in (card.text or "") for card in cards)
     assert sum("KIND:group" in (card.text or "") for card in cards if card is not None) == 4
+
+
+def test_a_member_lists_the_academie_book_from_item_facts(books: RunningServer,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Thunderbird-style depth-1 listing and a first sync of the shared book go through the whole-collection fast
+    path, and answer what Radicale answers."""
+    from groupware import fastpath
+
+    counted: list[int] = []
+    original = fastpath.ResponseTemplate.render_all
+
+    def counting(self: fastpath.ResponseTemplate, facts: Iterable[tuple[str, ...]]) -> object:
+        listed = list(facts)
+        counted.append(len(listed))
+        return original(self, listed)
+
+    monkeypatch.setattr(fastpath.ResponseTemplate, "render_all", counting)
+    path = f"/{USER}/annuaire-academie/"
+    requests = [("PROPFIND", '<d:propfind xmlns:d="DAV:"><d:prop><d:getcontenttype/><d:getetag/></d:prop></d:propfind>',
+                 {"Depth": "1"}),
+                ("REPORT", '<sync-collection xmlns="DAV:"><sync-token/><sync-level>1</sync-level><prop><getetag/>'
+                           "</prop></sync-collection>", {})]
+    for method, body, headers in requests:
+        answers = []
+        for fast in (False, True):
+            books.server.app._fast_paths = fast
+            status, _, answer = request(books, method, path, body=body, headers=headers)
+            assert status == 207
+            answers.append(answer)
+        assert answers[1] == answers[0]
+    assert len(counted) == 2 and all(count > 10 for count in counted)
