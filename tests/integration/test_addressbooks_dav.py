@@ -287,8 +287,8 @@ def test_a_member_lists_the_academie_book_from_item_facts(books: RunningServer,
     path = f"/{USER}/annuaire-academie/"
     requests = [("PROPFIND", '<d:propfind xmlns:d="DAV:"><d:prop><d:getcontenttype/><d:getetag/></d:prop></d:propfind>',
                  {"Depth": "1"}),
-                ("REPORT", '<sync-collection xmlns="DAV:"><sync-token/><sync-level>1</sync-level><prop><getetag/>'
-                           "</prop></sync-collection>", {})]
+                ("REPORT", ('<sync-collection xmlns="DAV:"><sync-token/><sync-level>1</sync-level><prop><getetag/>'
+                           "</prop></sync-collection>"), {})]
     for method, body, headers in requests:
         answers = []
         for fast in (False, True):
