@@ -15,6 +15,7 @@ This module knows nothing of Radicale: it works on the serialized XML and on :cl
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 import time
@@ -80,6 +81,7 @@ def facts_of(summaries: Iterable[tuple[str, str, str | int, str, str, int]], col
         yield (collection_href + (href if safe(href) else quote(href)), etag, date, kind, str(size))
 
 
+@functools.lru_cache(maxsize=8192)
 def http_date(timestamp: int) -> str:
     """RFC 9110 §5.6.7 IMF-fixdate of POSIX seconds."""
     return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(timestamp))

@@ -39,6 +39,7 @@ from groupware.errors import ConfigProblem, DirectoryUnavailable
 from groupware.fastpath import ResponseTemplate, assemble, facts_of, split_document
 from groupware.principals import enrich_multistatus
 from groupware.sharing_door import SharingAnswers, build_sharing
+from groupware.store.database import SYNCHRONOUS
 
 __all__ = [
     "GroupwareApplication",
@@ -71,7 +72,7 @@ RADICALE_DEFAULTS: dict[str, dict[str, str]] = {
 # each maps to the reason a value is refused, or None when it is fine.
 STORAGE_OPTIONS: dict[str, Callable[[str], str | None]] = {
     "database": lambda value: None if value.strip() else "empty path",
-    "synchronous": lambda value: None if value.upper() in ("OFF", "NORMAL", "FULL", "EXTRA")
+    "synchronous": lambda value: None if value.upper() in SYNCHRONOUS
     else "one of OFF, NORMAL, FULL, EXTRA",
 }
 # Options we decide ourselves: a file setting them is told why.
@@ -422,9 +423,15 @@ class GroupwareApplication(_WholeCollectionAnswers, SharingAnswers, AddressBookA
 
     def _read_xml_request_body(self, environ: radicale_types.WSGIEnviron,
                                request_info: dict[str, Any]) -> ET.Element | None:
-        """Radicale's reader, with a DTD or entity declaration answered 400 like any bad XML (it raised a 500)."""
+        """Radicale's reader, with a DTD or entity declaration answered 400 like any bad XML (it raised a 500).
+
+        A body the edge has already parsed (``_parsed_body``) is not parsed again.
+        """
         import defusedxml
 
+        parsed = environ.get(_PARSED_BODY)
+        if parsed is not None:
+            return parsed  # type: ignore[no-any-return]
         try:
             return super()._read_xml_request_body(environ, request_info)  # type: ignore[no-any-return]
         except defusedxml.DefusedXmlException as exc:

@@ -16,12 +16,10 @@ groupware.plugins.storage``).
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import posixpath
 import threading
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
@@ -33,6 +31,7 @@ from radicale import pathutils, storage, types
 from radicale.item import filter as radicale_filter
 from radicale.log import logger
 
+from groupware.fastpath import http_date
 from groupware.store import (
     TIMESTAMP_MAX,
     TIMESTAMP_MIN,
@@ -69,12 +68,6 @@ def close_store(path: str) -> None:
         store = _stores.pop(os.path.abspath(path), None)
     if store is not None:
         store.close()
-
-
-@functools.lru_cache(maxsize=8192)
-def http_date(timestamp: int) -> str:
-    """RFC 9110 §5.6.7 IMF-fixdate of a POSIX timestamp."""
-    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(timestamp))
 
 
 def _instances(vobject_item: Any, component: str) -> tuple[tuple[tuple[int, int], ...], int]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-__all__ = ["TIMESTAMP_MAX", "TIMESTAMP_MIN", "CollectionRecord", "ItemData", "StoredItem"]
+__all__ = ["SYNC_PREFIX", "TIMESTAMP_MAX", "TIMESTAMP_MIN", "CollectionRecord", "ItemData", "StoredItem"]
 
+#: The sync tokens' prefix (RFC 6578 §4: a token is a URI, opaque to clients).
+SYNC_PREFIX = "http://groupware/ns/sync/"
 # The bounds of an open-ended time span, as POSIX seconds (year 1 and year 9999, like Radicale's prefilters).
 TIMESTAMP_MIN = -62135596800
 TIMESTAMP_MAX = 253402300800
@@ -43,7 +45,7 @@ class CollectionRecord:
     @property
     def sync_token(self) -> str:
         """The current sync token (RFC 6578 §4): a URI naming this collection's generation and revision."""
-        return f"http://groupware/ns/sync/{self.generation}-{self.revision}"
+        return f"{SYNC_PREFIX}{self.generation}-{self.revision}"
 
 
 @dataclass(frozen=True)

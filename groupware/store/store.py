@@ -19,12 +19,11 @@ from contextlib import AbstractContextManager
 from groupware.store import carddav
 from groupware.store.database import Database
 from groupware.store.errors import CollectionNotFound, UidConflict, UnknownSyncToken
-from groupware.store.records import CollectionRecord, ItemData, StoredItem
+from groupware.store.records import SYNC_PREFIX, CollectionRecord, ItemData, StoredItem
 from groupware.store.schema import SEARCHED_FIELDS
 
 __all__ = ["Store"]
 
-SYNC_PREFIX = "http://groupware/ns/sync/"
 COLLECTION_COLUMNS = "id, path, tag, props, revision, generation, modified"
 ITEM_COLUMNS = "i.href, i.text, i.etag, i.uid, i.name, i.component, i.modified, i.span_start, i.span_end"
 CHUNK = 500
