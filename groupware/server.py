@@ -248,17 +248,33 @@ class _WholeCollectionAnswers:
         body = assemble(head, template.render_all(facts), tail, self._encoding)
         return client.MULTI_STATUS, headers, body, None
 
+    def _fast_whole(self, path: str, user: str, user_groups: set[str], base_prefix: str,
+                    request_info: dict[str, Any], renderer: Callable[[_Target], Callable[[list[Any]], ET.Element]],
+                    dav_header: bool) -> radicale_types.WSGIResponse | None:
+        """Answer for every item of the collection at ``path`` from item facts, ``renderer(target)`` building the
+        answer for a few items exactly as Radicale does; None when the fast path does not apply."""
+        with self._storage.acquire_lock("r", user):
+            target = self._fast_collection(path, user, user_groups)
+            if target is None:
+                return None
+            render = renderer(target)  # before the listing: a sync token never covers more than what is listed
+            summaries = list(target.collection.fast_summaries())
+            if len(summaries) < 2:
+                return None
+            learned = self._fast_template(target, render, summaries, base_prefix, request_info)
+        if learned is None:
+            return None
+        facts = facts_of(summaries[1:], xmlutils.make_href(base_prefix, target.href), self._encoding)
+        return self._fast_answer(learned[0], learned[1], learned[2], facts, request_info, dav_header)
+
     def _fast_propfind(self, environ: radicale_types.WSGIEnviron, base_prefix: str, path: str, user: str,
                        user_groups: set[str], request_info: dict[str, Any]) -> radicale_types.WSGIResponse | None:
         """Depth-1 PROPFIND of a whole collection (RFC 4918 §9.1), Radicale's answer built from item facts."""
         xml_request = _parsed_body(environ)
         if xml_request is None or len(xml_request) != 1 or xml_request[0].tag != xmlutils.make_clark("D:prop"):
             return None
-        with self._storage.acquire_lock("r", user):
-            target = self._fast_collection(path, user, user_groups)
-            summaries = list(target.collection.fast_summaries()) if target else []
-            if target is None or len(summaries) < 2:
-                return None
+
+        def renderer(target: _Target) -> Callable[[list[Any]], ET.Element]:
             share = target.share
             conversion = share["Conversion"] if share else None
             shares = {share["PathOrToken"]: share} if share else {}
@@ -272,11 +288,9 @@ class _WholeCollectionAnswers:
                 assert answer is not None  # None only for an anonymous current-user-principal; there is a user
                 return answer
 
-            learned = self._fast_template(target, render, summaries, base_prefix, request_info)
-        if learned is None:
-            return None
-        facts = facts_of(summaries[1:], xmlutils.make_href(base_prefix, target.href), self._encoding)
-        return self._fast_answer(learned[0], learned[1], learned[2], facts, request_info, dav_header=True)
+            return render
+
+        return self._fast_whole(path, user, user_groups, base_prefix, request_info, renderer, dav_header=True)
 
     def _fast_sync(self, environ: radicale_types.WSGIEnviron, base_prefix: str, path: str, user: str,
                    user_groups: set[str], request_info: dict[str, Any]) -> radicale_types.WSGIResponse | None:
@@ -290,11 +304,8 @@ class _WholeCollectionAnswers:
                 prop.tag in _CONTENT_PROPERTIES for prop in props) or any(
                 root.find(tag) is not None for tag in _FILTERS):  # Radicale filters a sync-collection too
             return None
-        with self._storage.acquire_lock("r", user):
-            target = self._fast_collection(path, user, user_groups)
-            summaries = list(target.collection.fast_summaries()) if target else []
-            if target is None or len(summaries) < 2:
-                return None
+
+        def renderer(target: _Target) -> Callable[[list[Any]], ET.Element]:
             sync_token, _ = target.collection.sync("")
 
             def render(items: list[Any]) -> ET.Element:  # as Radicale's xml_report builds it
@@ -304,11 +315,9 @@ class _WholeCollectionAnswers:
                     multistatus.append(_sync_item_response(base_prefix, target, item, props, self._encoding))
                 return multistatus
 
-            learned = self._fast_template(target, render, summaries, base_prefix, request_info)
-        if learned is None:
-            return None
-        facts = facts_of(summaries[1:], xmlutils.make_href(base_prefix, target.href), self._encoding)
-        return self._fast_answer(learned[0], learned[1], learned[2], facts, request_info, dav_header=False)
+            return render
+
+        return self._fast_whole(path, user, user_groups, base_prefix, request_info, renderer, dav_header=False)
 
 
 _CONTENT_PROPERTIES = frozenset({xmlutils.make_clark("C:calendar-data"), xmlutils.make_clark("CR:address-data")})
