@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import threading
 import xml.etree.ElementTree as ET
@@ -24,27 +23,18 @@ from groupware import registry
 from groupware.addressbooks import BookSettings, SyncReport, sync_books, to_vcard4
 from groupware.addressbooks.mapping import DEFAULT_MAPPING
 from groupware.addressbooks.sync import up_to_date
-from groupware.config import Config
+from groupware.config import Config, storage_database
 from groupware.directory import Directory
 from groupware.sharing.database import SharingDatabase
 from groupware.store import Store
 
-__all__ = ["AddressBookAnswers", "PeriodicSync", "add_arguments", "run", "settings_of", "start_beside", "storage_database",
+__all__ = ["AddressBookAnswers", "PeriodicSync", "add_arguments", "run", "settings_of", "start_beside",
            "sync_once"]
 
 log = logging.getLogger("groupware.addressbooks")
 
 CARDDAV = "{urn:ietf:params:xml:ns:carddav}"
 DAV = "{DAV:}"
-
-
-def storage_database(config: Config) -> str:
-    """The storage engine's file: ``[storage] database``, else ``<filesystem_folder>/groupware.sqlite``."""
-    section = config.radicale_sections.get("storage", {})
-    if section.get("database"):
-        return os.path.abspath(section["database"])
-    folder = section.get("filesystem_folder") or os.path.abspath("var/collections")
-    return os.path.join(folder, "groupware.sqlite")
 
 
 def settings_of(config: Config) -> BookSettings:

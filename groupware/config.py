@@ -423,8 +423,19 @@ def load(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(problems)
     radicale = {name: values for name, values in sections.items() if name not in SCHEMA}
     storage = radicale.get("storage", {})
-    if "filesystem_folder" in storage:
-        storage["filesystem_folder"] = _resolve(base, storage["filesystem_folder"])
+    for key in ("filesystem_folder", "database"):  # relative paths are relative to this file, like ours
+        if storage.get(key):
+            storage[key] = _resolve(base, storage[key])
     return Config(file, DirectoryConfig(**parsed["directory"]), AccountsConfig(**parsed["accounts"]), radicale,
                   SieveConfig(**parsed["sieve"]), SharingConfig(**parsed["sharing"]),
                   addressbooks=AddressBooksConfig(**parsed["addressbooks"]), lmtp=LmtpConfig(**parsed["lmtp"]))
+
+
+def storage_database(config: Config) -> str:
+    """The storage engine's database file: ``[storage] database``, else ``<filesystem_folder>/groupware.sqlite``
+    (the demo's folder is ``var/collections``)."""
+    section = config.radicale_sections.get("storage", {})
+    if section.get("database"):
+        return str(section["database"])
+    folder = section.get("filesystem_folder") or os.path.abspath("var/collections")
+    return os.path.join(folder, "groupware.sqlite")

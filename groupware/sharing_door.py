@@ -15,14 +15,13 @@ import base64
 import binascii
 import json
 import logging
-import os
 from http import client
 from typing import Any
 
 from radicale import pathutils, storage
 
 from groupware.accounts import Accounts
-from groupware.config import Config
+from groupware.config import Config, storage_database
 from groupware.directory.cache import CachedDirectory
 from groupware.errors import AuthenticationError
 from groupware.principal_search import PeopleIndex, is_principal_search, search_property_set, search_response
@@ -39,15 +38,8 @@ CALENDAR_PROPS = {"tag": "VCALENDAR", "C:supported-calendar-component-set": "VEV
 
 
 def sharing_database_path(config: Config) -> str:
-    """``[sharing] database``, else the storage engine's file (``[storage] database`` or
-    ``<filesystem_folder>/groupware.sqlite``)."""
-    if config.sharing.database:
-        return config.sharing.database
-    section = config.radicale_sections.get("storage", {})
-    if section.get("database"):
-        return os.path.abspath(section["database"])
-    folder = section.get("filesystem_folder") or os.path.abspath("var/collections")
-    return os.path.join(folder, "groupware.sqlite")
+    """``[sharing] database``, else the storage engine's file (:func:`groupware.config.storage_database`)."""
+    return config.sharing.database or storage_database(config)
 
 
 def build_sharing(config: Config, directory: CachedDirectory, accounts: Accounts) -> SharingService:

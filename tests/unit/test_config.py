@@ -78,3 +78,12 @@ def test_missing_ldif_file_is_a_problem(tmp_path: Path) -> None:
 def test_demo_configuration_loads() -> None:
     loaded = config.load(config.DEMO_CONFIG)
     assert loaded.directory.type == "ldif" and Path(loaded.directory.file).name == "demo-directory.ldif"
+
+
+def test_storage_database_is_found_relative_to_the_file(tmp_path: Path) -> None:
+    """``[storage] database`` and ``filesystem_folder`` are relative to the configuration file, like our paths."""
+    path = tmp_path / "groupware.conf"
+    path.write_text("[storage]\nfilesystem_folder = data\n")
+    assert config.storage_database(config.load(path)) == str(tmp_path / "data" / "groupware.sqlite")
+    path.write_text("[storage]\nfilesystem_folder = data\ndatabase = db/main.sqlite\n")
+    assert config.storage_database(config.load(path)) == str(tmp_path / "db" / "main.sqlite")
