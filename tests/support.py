@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -267,3 +268,62 @@ class Managesieved:
     def stop(self) -> None:
         subprocess.run([self.dovecot, "-c", str(self.conf), "stop"], check=False, capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def vdirsyncer_pair(folder: Path, kind: str, url: str, login: str, password: str, suffix: str,
+                    **remote: str) -> tuple[Path, Path]:
+    """A vdirsyncer configuration pairing a local folder with one DAV collection; returns (config, local folder).
+
+    ``kind`` is ``caldav`` or ``carddav``; ``remote`` adds options to the remote storage (``read_only = "true"``).
+    Conflicts resolve to the server's copy ("b wins").
+    """
+    local = folder / "local"
+    local.mkdir()
+    extra = "".join(f"{key} = {value}\n" for key, value in remote.items())
+    partial = 'partial_sync = "ignore"\n' if remote.get("read_only") == "true" else ""  # vdirsyncer wants both or none
+    config = folder / "vdirsyncer.conf"
+    config.write_text(f"""[general]
+status_path = "{folder / 'status'}"
+
+[pair groupware]
+a = "local"
+b = "remote"
+collections = null
+conflict_resolution = "b wins"
+{partial}
+[storage local]
+type = "filesystem"
+path = "{local}"
+fileext = "{suffix}"
+
+[storage remote]
+type = "{kind}"
+url = "{url}"
+username = "{login}"
+password = "{password}"
+{extra}""", encoding="utf-8")
+    return config, local
+
+
+def run_vdirsyncer(config: Path, *args: str) -> str:
+    """Run vdirsyncer (answering its prompts) and fail with its output unless it succeeds."""
+    done = subprocess.run(["vdirsyncer", "-c", str(config), *args], input="y\n" * 4, check=False,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def count_fast_renders(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
+    """Count the items the whole-collection fast path renders from facts; returns a function giving the total."""
+    from groupware import fastpath
+
+    counted: list[int] = []
+    original = fastpath.ResponseTemplate.render_all
+
+    def counting(self: fastpath.ResponseTemplate, facts: Iterable[tuple[str, ...]]) -> object:
+        listed = list(facts)
+        counted.append(len(listed))
+        return original(self, listed)
+
+    monkeypatch.setattr(fastpath.ResponseTemplate, "render_all", counting)
+    return lambda: sum(counted)

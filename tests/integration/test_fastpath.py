@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import LDIF_DIRECTORY, USER, RunningServer, config_module, request, write_config
+from support import (
+    LDIF_DIRECTORY,
+    USER,
+    RunningServer,
+    config_module,
+    count_fast_renders,
+    request,
+    write_config,
+)
 from support import request as dav_request
 
 from groupware import fastpath
@@ -86,7 +94,7 @@ def _both(server: RunningServer, method: str, path: str, body: str, depth: str |
 @pytest.mark.parametrize("body", PROPFINDS.values(), ids=PROPFINDS.keys())
 def test_depth_1_propfind_equals_radicale(server: RunningServer, collection: str, body: str,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    rendered = _count_renders(monkeypatch)
+    rendered = count_fast_renders(monkeypatch)
     stock, fast = _both(server, "PROPFIND", collection, body, "1")
     assert fast == stock
     assert rendered() == 5, "5 of the 6 items rendered from facts, the first one through Radicale"
@@ -96,7 +104,7 @@ def test_depth_1_propfind_equals_radicale(server: RunningServer, collection: str
 @pytest.mark.parametrize("body", SYNCS.values(), ids=SYNCS.keys())
 def test_initial_sync_collection_equals_radicale(server: RunningServer, collection: str, body: str,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    rendered = _count_renders(monkeypatch)
+    rendered = count_fast_renders(monkeypatch)
     stock, fast = _both(server, "REPORT", collection, body, None)
     assert fast == stock
     assert rendered() == 5
@@ -115,7 +123,7 @@ def test_requests_it_cannot_answer_go_to_radicale(server: RunningServer, monkeyp
                           '<prop><getetag/></prop><CR:filter><CR:prop-filter name="FN"><CR:text-match>Loïc'
                           "</CR:text-match></CR:prop-filter></CR:filter></sync-collection>"), None),
     ]
-    rendered = _count_renders(monkeypatch)
+    rendered = count_fast_renders(monkeypatch)
     for method, path, body, depth in cases:
         stock, fast = _both(server, method, path, body, depth)
         assert fast == stock
@@ -147,18 +155,6 @@ def test_template_refuses_what_it_cannot_reproduce() -> None:
     assert fastpath.split_document("<m><r/></m>", "<m xmlns:x='y'><r/><r/></m>") is None
 
 
-def _count_renders(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
-    counted: list[int] = []
-    original = fastpath.ResponseTemplate.render_all
-
-    def counting(self: fastpath.ResponseTemplate, facts: Iterable[tuple[str, ...]]) -> object:
-        listed = list(facts)
-        counted.append(len(listed))
-        return original(self, listed)
-
-    monkeypatch.setattr(fastpath.ResponseTemplate, "render_all", counting)
-    return lambda: sum(counted)
-
 
 SHARED = "/marie.martin/helene.lefevre-calendar/"
 
@@ -171,7 +167,7 @@ def test_a_calendar_shared_into_a_home_equals_radicale(server: RunningServer, le
         {"PathMapped": CALENDAR, "User": "marie.martin", "Permissions": level}),
         headers={"Content-Type": "application/json", "Accept": "application/json"})
     assert status == 200, body
-    rendered = _count_renders(monkeypatch)
+    rendered = count_fast_renders(monkeypatch)
     app = server.server.app
     for method, body, depth in [("PROPFIND", PROPFINDS["every-item-property"], "1"),
                                 ("PROPFIND", PROPFINDS["thunderbird-caldav"], "1"), ("REPORT", SYNCS["davx5"], None)]:

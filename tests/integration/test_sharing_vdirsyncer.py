@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from support import RunningServer, request, require_binaries
+from support import RunningServer, request, require_binaries, run_vdirsyncer, vdirsyncer_pair
 
 AGENDA = "/etab-0341234A/direction/"
 ADMIN = ("admin.groupware", "admin-demo")
@@ -16,13 +15,6 @@ MEMBER, PASSWORD = "francois.muller", "francois.muller-demo"
 SLUG = "etab-0341234A-direction"
 EVENT = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261120T080000Z\r\n"
          "DTSTART:20261201T090000Z\r\nDTEND:20261201T100000Z\r\nSUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
-
-
-def _vdirsyncer(config: Path, *args: str) -> str:
-    done = subprocess.run(["vdirsyncer", "-c", str(config), *args], input="y\n" * 4, check=False,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout + done.stderr
 
 
 def test_two_way_sync_on_a_read_write_shared_agenda(start_server: Callable[..., RunningServer],
@@ -36,40 +28,18 @@ def test_two_way_sync_on_a_read_write_shared_agenda(start_server: Callable[..., 
     assert request(server, "POST", f"{api}{AGENDA}grants", *ADMIN, body=body)[0] == 200
     request(server, "PUT", f"{AGENDA}from-server.ics", *ADMIN, body=EVENT.format(uid="from-server", summary="A"),
             headers={"Content-Type": "text/calendar"})
-    local = tmp_path / "local"
-    local.mkdir()
-    config = tmp_path / "vdirsyncer.conf"
-    config.write_text(f"""[general]
-status_path = "{tmp_path / 'status'}"
-
-[pair shared]
-a = "local"
-b = "remote"
-collections = null
-conflict_resolution = "b wins"
-
-[storage local]
-type = "filesystem"
-path = "{local}"
-fileext = ".ics"
-
-[storage remote]
-type = "caldav"
-url = "{server.url}/{MEMBER}/{SLUG}/"
-username = "{MEMBER}"
-password = "{PASSWORD}"
-""", encoding="utf-8")
-    _vdirsyncer(config, "discover")
-    _vdirsyncer(config, "sync")
+    config, local = vdirsyncer_pair(tmp_path, "caldav", f"{server.url}/{MEMBER}/{SLUG}/", MEMBER, PASSWORD, ".ics")
+    run_vdirsyncer(config, "discover")
+    run_vdirsyncer(config, "sync")
     assert [p.read_text() for p in local.glob("*.ics") if "from-server" in p.read_text()]
     (local / "from-client.ics").write_text(EVENT.format(uid="from-client", summary="B"), encoding="utf-8")
-    _vdirsyncer(config, "sync")
+    run_vdirsyncer(config, "sync")
     status, _, data = request(server, "GET", f"{AGENDA}", *ADMIN)
     assert status == 200 and b"from-client" in data
     [server_copy] = [p for p in local.glob("*.ics") if "from-server" in p.read_text()]
     server_copy.write_text(EVENT.format(uid="from-server", summary="Changed locally"), encoding="utf-8")
     request(server, "DELETE", f"{AGENDA}from-client.ics", *ADMIN)
-    _vdirsyncer(config, "sync")
+    run_vdirsyncer(config, "sync")
     _, _, data = request(server, "GET", f"{AGENDA}", *ADMIN)
     assert b"Changed locally" in data
     assert not [p for p in local.glob("*.ics") if "from-client" in p.read_text()]

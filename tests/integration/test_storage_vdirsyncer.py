@@ -4,23 +4,16 @@ creations, changes and deletions on both sides reach the other side (RFC 6578 sy
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import PASSWORD, USER, RunningServer, request, require_binaries
+from support import PASSWORD, USER, RunningServer, request, require_binaries, run_vdirsyncer, vdirsyncer_pair
 
 EVENT = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261120T080000Z\r\n"
          "DTSTART:20261201T090000Z\r\nDTEND:20261201T100000Z\r\nSUMMARY:{text}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
 CARD = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{text}\r\nN:{text};;;;\r\nEND:VCARD\r\n"
 KINDS = {"calendar": ("caldav", ".ics", EVENT, "text/calendar"), "contacts": ("carddav", ".vcf", CARD, "text/vcard")}
-
-
-def _sync(config: Path, command: str = "sync") -> None:
-    done = subprocess.run(["vdirsyncer", "-c", str(config), command], input="y\n" * 4, check=False,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def _local(folder: Path, uid: str) -> Path | None:
@@ -51,36 +44,14 @@ def test_two_way_sync_with_vdirsyncer(start_server: Callable[..., RunningServer]
 
     put("server-1", "Conseil pédagogique")
     put("server-2", "Réunion parents")
-    local = tmp_path / "local"
-    local.mkdir()
-    config = tmp_path / "vdirsyncer.conf"
-    config.write_text(f"""[general]
-status_path = "{tmp_path / 'status'}"
-
-[pair personal]
-a = "local"
-b = "remote"
-collections = null
-conflict_resolution = "b wins"
-
-[storage local]
-type = "filesystem"
-path = "{local}"
-fileext = "{suffix}"
-
-[storage remote]
-type = "{kind}"
-url = "{server.url}{base}"
-username = "{USER}"
-password = "{PASSWORD}"
-""", encoding="utf-8")
-    _sync(config, "discover")
-    _sync(config)
+    config, local = vdirsyncer_pair(tmp_path, kind, f"{server.url}{base}", USER, PASSWORD, suffix)
+    run_vdirsyncer(config, "discover")
+    run_vdirsyncer(config, "sync")
     assert _local(local, "server-1") and _local(local, "server-2")
 
     (local / f"client-1{suffix}").write_text(template.format(uid="client-1", text="Créé hors ligne"), "utf-8")
     (local / f"client-2{suffix}").write_text(template.format(uid="client-2", text="À supprimer"), "utf-8")
-    _sync(config)
+    run_vdirsyncer(config, "sync")
     assert "client-1" in on_server() and "client-2" in on_server()
 
     put("server-1", "Conseil pédagogique déplacé")  # changed on the server
@@ -91,11 +62,11 @@ password = "{PASSWORD}"
     deleted = _local(local, "client-2")
     assert deleted is not None
     deleted.unlink()  # deleted locally
-    _sync(config)
+    run_vdirsyncer(config, "sync")
 
     assert "déplacé" in _local(local, "server-1").read_text(encoding="utf-8")  # type: ignore[union-attr]
     assert _local(local, "server-2") is None
     remote = on_server()
     assert "Modifi" in remote and "client-2" not in remote and "server-2" not in remote
-    _sync(config)  # nothing left to do: a second sync changes nothing on either side
+    run_vdirsyncer(config, "sync")  # nothing left to do: a second sync changes nothing on either side
     assert on_server() == remote
