@@ -257,10 +257,35 @@ class LoadResult:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants now running (a server's worker processes), from ``/proc``."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        try:
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                pending += [int(child) for child in (task / "children").read_text(encoding="ascii").split()]
+            except OSError:
+                pass
+    return found
+
+
 def process_cpu_seconds(pid: int) -> float:
-    """User plus system CPU seconds used so far by process ``pid`` (all its threads), from ``/proc``."""
-    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User plus system CPU seconds used so far by process ``pid`` and its running children (all their
+    threads), from ``/proc``."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def cpu_probes(pids: Mapping[str, int]) -> dict[str, float]:

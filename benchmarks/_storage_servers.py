@@ -10,7 +10,8 @@
   ``xandikos create-collection`` (a git repository with a work tree), the files are copied in and committed at
   once with ``git add`` / ``git commit``: what Xandikos reads is the git index and tree, and one commit of all
   items is what an import would produce (PUTs would make one commit each).
-* ``ours``: ``groupware serve`` with the demo directory. With ``groupware.plugins.storage`` installed the data is
+* ``ours``: ``groupware serve`` with the demo directory and its default ``[server] workers = auto`` (one process per
+  core; the peak RSS and CPU reported are those of all its processes, summed). With ``groupware.plugins.storage`` installed the data is
   imported with ``groupware storage import`` when that command exists, else PUT over HTTP by parallel clients;
   without the plugin, the default storage (Radicale's ``multifilesystem``) is used and loaded by copy like stock.
 
@@ -33,10 +34,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, BenchmarkError, ServerProcess, free_port, log
+from _common import ROOT, BenchmarkError, ServerProcess, free_port, log, process_tree
 from _storage_data import BOOK, CALENDAR, PASSWORD, USER, Dataset
 
 from groupware.server import WORKER_THREADS
+from groupware.workers import worker_count
 
 STOCK, XANDIKOS, OURS = "stock", "xandikos", "ours"
 SERVERS = (STOCK, XANDIKOS, OURS)
@@ -202,7 +204,8 @@ def _ours(dataset: Dataset, workdir: Path, storage: str, options: Sequence[str],
     kind = PLUGIN if use_plugin else "default storage (Radicale multifilesystem)"
     if not use_plugin and not plugin_available():
         kind += f"; {PLUGIN} is not installed"
-    prepared = Prepared(OURS, process, f"groupware serve (waitress, {WORKER_THREADS} threads), {kind}")
+    prepared = Prepared(OURS, process, f"groupware serve ([server] workers = auto: {worker_count('auto')} processes "
+                                       f"× {WORKER_THREADS} waitress threads), {kind}")
     folder.mkdir()
     if not use_plugin:
         prepared.load_seconds, prepared.load_how = _copy_root(dataset, folder), "copy of collection-root"
@@ -287,14 +290,18 @@ def prepare(name: str, dataset: Dataset, workdir: Path, stock_server: str, our_s
 
 
 def peak_rss_mb(pid: int) -> float | None:
-    """The process's peak resident set size (``VmHWM``) in MB, or None when it cannot be read."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
+    """The peak resident set size (``VmHWM``) in MB of the process and its worker processes, summed (each
+    process's own peak), or None when it cannot be read."""
+    total, found = 0.0, False
+    for member in process_tree(pid):
+        try:
+            status = Path(f"/proc/{member}/status").read_text(encoding="ascii")
+        except OSError:
+            continue
+        for line in status.splitlines():
             if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
+                total, found = total + int(line.split()[1]) / 1024, True
+    return total if found else None
 
 
 def _serve_waitress(config_path: str) -> None:

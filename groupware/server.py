@@ -15,6 +15,7 @@ import logging
 import os
 import posixpath
 import signal
+import socket
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
@@ -32,14 +33,16 @@ from radicale.app.report import xml_item_response
 
 from groupware import registry
 from groupware.accounts import Accounts
+from groupware.accounts.lockouts import DatabaseThrottle
 from groupware.addressbooks_door import AddressBookAnswers, start_beside
 from groupware.config import Config
 from groupware.directory.factory import open_directory
 from groupware.errors import ConfigProblem, DirectoryUnavailable
 from groupware.fastpath import ResponseTemplate, assemble, facts_of, split_document
 from groupware.principals import enrich_multistatus
-from groupware.sharing_door import SharingAnswers, build_sharing
-from groupware.store.database import SYNCHRONOUS
+from groupware.sharing_door import SharingAnswers, build_sharing, sharing_database_path
+from groupware.store.database import SYNCHRONOUS, Database
+from groupware.workers import Workers, bind_sockets, worker_count
 
 __all__ = [
     "GroupwareApplication",
@@ -75,6 +78,8 @@ STORAGE_OPTIONS: dict[str, Callable[[str], str | None]] = {
     "synchronous": lambda value: None if value.upper() in SYNCHRONOUS
     else "one of OFF, NORMAL, FULL, EXTRA",
 }
+# Options of [server] that are ours (kept from Radicale), with the reason a value is refused.
+SERVER_OPTIONS: dict[str, Callable[[str], str | None]] = {"workers": lambda value: _refusal(worker_count, value)}
 # Options we decide ourselves: a file setting them is told why.
 FORCED = {("auth", "type"): "groupware authenticates through [directory] and [accounts]",
           ("rights", "type"): "groupware decides rights itself (admin group in [accounts])",
@@ -119,6 +124,19 @@ def _fast_trace() -> None:
     logger.trace = trace  # type: ignore[method-assign]
 
 
+def _refusal(parse: Callable[[str], object], value: str) -> str | None:
+    try:
+        parse(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def server_workers(config: Config) -> int:
+    """``[server] workers``: how many processes serve HTTP (``auto``, the default: one per processor core)."""
+    return worker_count(config.radicale_sections.get("server", {}).get("workers", "auto"))
+
+
 def check_radicale_sections(path: str, sections: Mapping[str, Mapping[str, str]]) -> list[ConfigProblem]:
     """Check every option of Radicale's sections against Radicale's schema, one problem per key."""
     problems: list[ConfigProblem] = []
@@ -133,8 +151,10 @@ def check_radicale_sections(path: str, sections: Mapping[str, Mapping[str, str]]
                                                  ("false", "0", "no", "off")):
                 problems.append(ConfigProblem(path, section, key, f"not configurable: {FORCED[section, key]}"))
                 continue
-            if section == "storage" and key in STORAGE_OPTIONS and storage_type == RADICALE_DEFAULTS["storage"]["type"]:
-                reason = STORAGE_OPTIONS[key](value)
+            ours = (STORAGE_OPTIONS if section == "storage" and storage_type == RADICALE_DEFAULTS["storage"]["type"]
+                    else SERVER_OPTIONS if section == "server" else {})
+            if key in ours:
+                reason = ours[key](value)
                 if reason:
                     problems.append(ConfigProblem(path, section, key, f"invalid value {value!r}: {reason}"))
                 continue
@@ -151,16 +171,23 @@ def radicale_configuration(config: Config) -> radicale.config.Configuration:
     configuration = radicale.config.load()
     configuration.update(RADICALE_DEFAULTS, "groupware defaults")
     sections = {name: dict(options) for name, options in config.radicale_sections.items()}
+    for key in SERVER_OPTIONS:
+        sections.get("server", {}).pop(key, None)
     if sections:
         configuration.update(sections, config.path)
     return configuration
 
 
 def build_services(config: Config) -> registry.Services:
-    """Open the directory, create the accounts service and install both in the registry."""
+    """Open the directory, create the accounts and sharing services and install them in the registry.
+
+    Lockouts are counted in the groupware database (the sharing tables' file), so that every worker process of
+    ``groupware serve`` and the ManageSieve door count the same failures."""
     directory = open_directory(config.directory)
-    accounts = Accounts(directory, config.accounts)
-    services = registry.Services(config, directory, accounts, build_sharing(config, directory, accounts))
+    database = Database(sharing_database_path(config))
+    throttle = DatabaseThrottle(database, config.accounts.failure_window, config.accounts.lockout)
+    accounts = Accounts(directory, config.accounts, throttle=throttle)
+    services = registry.Services(config, directory, accounts, build_sharing(config, directory, accounts, database))
     registry.install(services)
     return services
 
@@ -473,15 +500,21 @@ WORKER_THREADS = 4
 class Server:
     """The keep-alive HTTP server (waitress) around the application; ``run()`` blocks until ``stop()``."""
 
-    def __init__(self, config: Config, app: Callable[..., Any] | None = None, threads: int = WORKER_THREADS) -> None:
+    def __init__(self, config: Config, app: Callable[..., Any] | None = None, threads: int = WORKER_THREADS,
+                 sockets: list[socket.socket] | None = None) -> None:
+        """Bind the configured addresses, or serve ``sockets`` inherited from the first process (a helper of
+        ``[server] workers``: no helpers, no periodic address-book sync of its own)."""
         import waitress.server
 
         configuration = radicale_configuration(config)
-        hosts = configuration.get("server", "hosts")
-        listen = " ".join(f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for host, port in hosts)
+        self.first = sockets is None
+        if sockets is None:
+            hosts = configuration.get("server", "hosts")
+            sockets = bind_sockets(" ".join(f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+                                            for host, port in hosts))
         self.app = app or make_app(config)
         self._server = waitress.server.create_server(
-            self.app, listen=listen, threads=threads, ident="groupware",
+            self.app, sockets=sockets, threads=threads, ident="groupware",
             connection_limit=max(configuration.get("server", "max_connections"), 100),
             channel_timeout=max(int(configuration.get("server", "timeout")), 1),
             max_request_body_size=configuration.get("server", "max_content_length"),
@@ -489,7 +522,9 @@ class Server:
             outbuf_overflow=32 * 1024 * 1024,
             clear_untrusted_proxy_headers=True)
         self._stopped = threading.Event()
-        self.addressbooks = start_beside(config, self.app)
+        helpers = server_workers(config) - 1 if self.first else 0
+        self.workers = Workers(config.path, sockets, helpers) if helpers > 0 else None
+        self.addressbooks = start_beside(config, self.app) if self.first else None
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
@@ -500,10 +535,13 @@ class Server:
         return [(str(server.effective_host), int(server.effective_port))]
 
     def run(self) -> None:
-        """Serve until :meth:`stop` or Ctrl-C / SIGTERM."""
-        for host, port in self.addresses:
-            log.info("listening", extra={"event": "listening", "url": f"http://{host}:{port}/"})
+        """Serve until :meth:`stop` or Ctrl-C / SIGTERM (with the helper processes of ``[server] workers``)."""
+        if self.first:
+            for host, port in self.addresses:
+                log.info("listening", extra={"event": "listening", "url": f"http://{host}:{port}/"})
         try:
+            if self.workers is not None:
+                self.workers.start()
             self._server.run()
         except (KeyboardInterrupt, SystemExit):
             pass
@@ -518,6 +556,8 @@ class Server:
         """Release the sockets and the directory."""
         if not self._stopped.is_set():
             self._stopped.set()
+            if self.workers is not None:  # they finish their own requests meanwhile
+                self.workers.stop()
             dispatcher = getattr(self._server, "task_dispatcher", None)
             if dispatcher is not None:  # let requests in progress finish before their channels go away
                 dispatcher.shutdown(timeout=5)

@@ -27,6 +27,7 @@ from groupware.errors import AuthenticationError
 from groupware.principal_search import PeopleIndex, is_principal_search, search_property_set, search_response
 from groupware.sharing import AgendaStore, SharingDatabase, SharingPolicy, SharingService
 from groupware.sharing.api import PREFIX, AgendaApi, Caller
+from groupware.store.database import Database
 
 __all__ = ["API_PREFIX", "SharingAnswers", "agenda_store", "build_sharing", "command_line_service",
            "sharing_database_path"]
@@ -42,14 +43,16 @@ def sharing_database_path(config: Config) -> str:
     return config.sharing.database or storage_database(config)
 
 
-def build_sharing(config: Config, directory: CachedDirectory, accounts: Accounts) -> SharingService:
-    """The sharing service of a running groupware (its storage callbacks are attached by the application)."""
+def build_sharing(config: Config, directory: CachedDirectory, accounts: Accounts,
+                  database: Database | None = None) -> SharingService:
+    """The sharing service of a running groupware (its storage callbacks are attached by the application), on
+    ``database`` (default: :func:`sharing_database_path`)."""
     policy = SharingPolicy.from_options({"max_person_level": config.sharing.max_person_level,
                                          "max_group_level": config.sharing.max_group_level,
                                          "max_domain_level": config.sharing.max_domain_level,
                                          "people_may_share": config.sharing.people_may_share})
-    database = SharingDatabase(sharing_database_path(config))
-    return SharingService(database, directory, policy, config.accounts.admin_group, accounts.user_name)
+    tables = SharingDatabase(database or sharing_database_path(config))
+    return SharingService(tables, directory, policy, config.accounts.admin_group, accounts.user_name)
 
 
 def command_line_service(config: Config) -> SharingService:

@@ -43,10 +43,11 @@ def require_binaries(*names: str, packages: str) -> None:
 
 def write_config(path: Path, directory: dict[str, str], accounts: dict[str, str] | None = None,
                  port: int | None = None, storage: Path | None = None,
-                 storage_options: dict[str, str] | None = None) -> Path:
-    """Write a groupware configuration file for a test (``storage_options``: more ``[storage]`` options)."""
+                 storage_options: dict[str, str] | None = None, workers: int = 1) -> Path:
+    """Write a groupware configuration file for a test (``storage_options``: more ``[storage]`` options; one
+    process serves unless ``workers`` says more, so that a test can look into the server it runs)."""
     accounts = {"admin_group": ADMIN_GROUP, "failure_delay": "0.05", **(accounts or {})}
-    lines = ["[server]", f"hosts = 127.0.0.1:{port or free_port()}", "", "[storage]",
+    lines = ["[server]", f"hosts = 127.0.0.1:{port or free_port()}", f"workers = {workers}", "", "[storage]",
              f"filesystem_folder = {storage or path.parent / 'collections'}",
              *(f"{k} = {v}" for k, v in (storage_options or {}).items()), "", "[logging]", "level = warning", "",
              "[directory]", *(f"{k} = {v}" for k, v in directory.items()), "", "[accounts]",

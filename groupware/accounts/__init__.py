@@ -4,7 +4,8 @@
 * a login cache that never holds a password, only an HMAC-SHA256 digest keyed by a per-process secret; entries
   expire after a TTL and are dropped on a failed bind;
 * throttling per login and per client address: after N failures within a window the login (or address) is locked
-  out for a while, and a log line says so;
+  out for a while, and a log line says so (counted in the database when several processes serve, see
+  :mod:`groupware.accounts.lockouts`);
 * failed logins take at least ``failure_delay`` seconds, so timing does not reveal whether a login exists;
 * when the directory is down, logins in the cache keep working and the others get
   :class:`~groupware.errors.DirectoryUnavailable` (HTTP 503 with ``Retry-After`` at the DAV door).
@@ -20,13 +21,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from groupware.accounts.throttle import Throttle
+from groupware.accounts.throttle import FailureCounter, Throttle
 from groupware.config import AccountsConfig
 from groupware.directory import Directory, Person, normalize_dn, normalize_login
 from groupware.directory.cache import TtlCache
 from groupware.errors import AuthenticationError, LoginThrottled
 
-__all__ = ["Account", "Accounts", "Throttle"]
+__all__ = ["Account", "Accounts", "FailureCounter", "Throttle"]
 
 log = logging.getLogger("groupware.accounts")
 
@@ -45,14 +46,14 @@ class Accounts:
     """Authenticates logins against the directory under the login policy above."""
 
     def __init__(self, directory: Directory, config: AccountsConfig, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, throttle: FailureCounter | None = None) -> None:
         self.directory = directory
         self.config = config
         self._clock = clock
         self._sleep = sleep
         self._secret = secrets.token_bytes(32)
         self._cache: TtlCache[str, tuple[bytes, Account]] = TtlCache(config.cache_ttl, clock=clock)
-        self._throttle = Throttle(config.failure_window, config.lockout, clock)
+        self._throttle = throttle if throttle is not None else Throttle(config.failure_window, config.lockout, clock)
         self._admin_group = normalize_dn(config.admin_group) if config.admin_group else ""
 
     def _digest(self, key: str, password: str) -> bytes:

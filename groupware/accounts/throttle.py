@@ -7,12 +7,27 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
+from typing import Protocol
 
-__all__ = ["Throttle"]
+__all__ = ["FailureCounter", "Throttle"]
+
+
+class FailureCounter(Protocol):
+    """What the login policy needs from a failure counter (this module's, or the database's in ``lockouts``)."""
+
+    def locked(self, subject: Hashable) -> bool:
+        """True while ``subject`` is locked out."""
+
+    def fail(self, subject: Hashable, limit: int) -> bool:
+        """Record one failure; True when it locks ``subject`` out."""
+
+    def reset(self, subject: Hashable) -> None:
+        """Forget the failures of ``subject``."""
 
 
 class Throttle:
-    """Counts failures per subject (a login, a client address) and locks a subject out at its limit.
+    """Counts failures per subject (a login, a client address) in this process's memory and locks a subject out at
+    its limit (one process; ``groupware serve`` uses :class:`~groupware.accounts.lockouts.DatabaseThrottle`).
 
     Memory stays bounded: subjects with no recent failure are pruned, and at most ``max_subjects`` are tracked.
     """

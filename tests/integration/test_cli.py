@@ -35,6 +35,7 @@ def test_check_config_reports_every_problem_with_file_section_and_key(tmp_path: 
     path.write_text("""[server]
 hosts = not-an-address
 timeout = soon
+workers = many
 [storage]
 nonsense = 1
 [auth]
@@ -52,7 +53,7 @@ x = 1
 """)
     result = run("check-config", str(path))
     assert result.returncode == 1
-    expected = [("server", "hosts"), ("server", "timeout"), ("storage", "nonsense"), ("auth", "type"),
+    expected = [("server", "hosts"), ("server", "timeout"), ("server", "workers"), ("storage", "nonsense"), ("auth", "type"),
                 ("directory", "uri"), ("directory", "starttls"), ("directory", "disabled_filter"),
                 ("directory", "base_dn"), ("accounts", "principal"), ("accounts", "lockout"), ("nosuchsection", "")]
     for section, key in expected:

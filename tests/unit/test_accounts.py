@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from groupware.accounts import Accounts
+from groupware.accounts.lockouts import DatabaseThrottle
 from groupware.config import AccountsConfig
 from groupware.directory import Group, Person
 from groupware.errors import DirectoryUnavailable, InvalidCredentials, LoginThrottled
+from groupware.store.database import Database
 
 ADMINS = "cn=groupware-admins,ou=groups,dc=ac-montpellier,dc=fr"
 MARIE = Person(uid="marie.martin", dn="uid=marie.martin,ou=people,dc=ac-montpellier,dc=fr",
@@ -64,11 +67,20 @@ def clock() -> Clock:
     return Clock()
 
 
-def make(clock: Clock, **overrides: object) -> tuple[Accounts, FakeDirectory]:
+def make(clock: Clock, database: Path | None = None, **overrides: object) -> tuple[Accounts, FakeDirectory]:
+    """Accounts over a fake directory; with ``database``, failures are counted in that database's tables."""
     directory = FakeDirectory()
     config = replace(AccountsConfig(admin_group=ADMINS, max_failures_per_login=3, max_failures_per_address=5,
                                     failure_window=60, lockout=120, failure_delay=0.4, cache_ttl=600), **overrides)
-    return Accounts(directory, config, clock=clock, sleep=clock.sleep), directory
+    throttle = None if database is None else DatabaseThrottle(Database(str(database)), config.failure_window,
+                                                              config.lockout, clock)
+    return Accounts(directory, config, clock=clock, sleep=clock.sleep, throttle=throttle), directory
+
+
+@pytest.fixture(params=["memory", "database"])
+def counted_in(request: pytest.FixtureRequest, tmp_path: Path) -> Path | None:
+    """Where failures are counted: this process's memory, or a database file (what ``groupware serve`` uses)."""
+    return None if request.param == "memory" else tmp_path / "groupware.sqlite"
 
 
 def test_login_by_uid_and_by_mail_give_the_same_user(clock: Clock) -> None:
@@ -129,8 +141,8 @@ def test_failures_take_the_same_minimum_time_whether_or_not_the_login_exists(clo
         assert clock.slept == [pytest.approx(0.4)]
 
 
-def test_lockout_after_n_failures_then_recovery(clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
-    accounts, directory = make(clock)
+def test_lockout_after_n_failures_then_recovery(clock: Clock, counted_in: Path | None, caplog: pytest.LogCaptureFixture) -> None:
+    accounts, directory = make(clock, counted_in)
     for _ in range(3):
         with pytest.raises(InvalidCredentials):
             accounts.authenticate("marie.martin", "wrong", "192.0.2.1")
@@ -143,8 +155,8 @@ def test_lockout_after_n_failures_then_recovery(clock: Clock, caplog: pytest.Log
     assert accounts.authenticate("marie.martin", "secret", "192.0.2.9").user == "marie.martin"
 
 
-def test_lockout_per_address_spans_logins(clock: Clock) -> None:
-    accounts, _ = make(clock, max_failures_per_login=0)
+def test_lockout_per_address_spans_logins(clock: Clock, counted_in: Path | None) -> None:
+    accounts, _ = make(clock, counted_in, max_failures_per_login=0)
     for number in range(5):
         with pytest.raises(InvalidCredentials):
             accounts.authenticate(f"user{number}", "wrong", "198.51.100.7")
@@ -153,8 +165,8 @@ def test_lockout_per_address_spans_logins(clock: Clock) -> None:
     assert accounts.authenticate("marie.martin", "secret", "198.51.100.8").user == "marie.martin"
 
 
-def test_failures_outside_the_window_do_not_accumulate(clock: Clock) -> None:
-    accounts, _ = make(clock)
+def test_failures_outside_the_window_do_not_accumulate(clock: Clock, counted_in: Path | None) -> None:
+    accounts, _ = make(clock, counted_in)
     for _ in range(5):
         with pytest.raises(InvalidCredentials):
             accounts.authenticate("marie.martin", "wrong")
@@ -162,9 +174,9 @@ def test_failures_outside_the_window_do_not_accumulate(clock: Clock) -> None:
     assert accounts.authenticate("marie.martin", "secret").user == "marie.martin"
 
 
-def test_passwords_never_logged(clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
+def test_passwords_never_logged(clock: Clock, counted_in: Path | None, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("DEBUG")
-    accounts, _ = make(clock)
+    accounts, _ = make(clock, counted_in)
     for password in ("s3cr3t-Pa55", "s3cr3t-Pa55", "s3cr3t-Pa55"):
         with pytest.raises((InvalidCredentials, LoginThrottled)):
             accounts.authenticate("marie.martin", password)
@@ -175,3 +187,39 @@ def test_admin_flag_from_group_dn_any_case(clock: Clock) -> None:
     accounts, _ = make(clock)
     admin = replace(MARIE, groups=frozenset({ADMINS.upper()}))
     assert accounts.account(admin).is_admin and not accounts.account(MARIE).is_admin
+
+
+def test_lockout_counted_in_the_database_holds_for_every_process(clock: Clock, tmp_path: Path) -> None:
+    """Two services on one database file (two worker processes) share their failures and their lockouts."""
+    path = tmp_path / "groupware.sqlite"
+    first, _ = make(clock, path)
+    second, second_directory = make(clock, path)
+    for accounts in (first, second, first):
+        with pytest.raises(InvalidCredentials):
+            accounts.authenticate("marie.martin", "wrong", "192.0.2.1")
+    calls = second_directory.calls
+    with pytest.raises(LoginThrottled):
+        second.authenticate("marie.martin", "secret", "192.0.2.2")
+    assert second_directory.calls == calls
+    third, _ = make(clock, path)  # a restarted process still sees the lockout
+    with pytest.raises(LoginThrottled):
+        third.authenticate("marie.martin", "secret", "192.0.2.2")
+    clock.now += 121
+    assert second.authenticate("marie.martin", "secret").user == "marie.martin"
+
+
+def test_database_counter_forgets_old_failures_and_resets_on_success(clock: Clock, tmp_path: Path) -> None:
+    db = Database(str(tmp_path / "groupware.sqlite"))
+    throttle = DatabaseThrottle(db, window=60, lockout=120, clock=clock)
+    assert not throttle.fail(("login", "a"), 2)
+    throttle.reset(("login", "a"))
+    assert not throttle.fail(("login", "a"), 2), "a success forgets the failures before it"
+    clock.now += 61
+    assert not throttle.fail(("addr", "192.0.2.1"), 2)
+    rows = db.connection().execute("SELECT subject FROM login_failures ORDER BY subject").fetchall()
+    assert rows == [("addr:192.0.2.1",)], "failures older than the window are removed"
+    assert throttle.fail(("addr", "192.0.2.1"), 2) and throttle.locked(("addr", "192.0.2.1"))
+    assert not throttle.fail(("addr", "192.0.2.1"), 2), "one lockout, announced once"
+    clock.now += 121
+    assert not throttle.locked(("addr", "192.0.2.1"))
+    assert db.connection().execute("SELECT count(*) FROM login_lockouts").fetchone() == (0,)

@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Failure counting with lockout kept in the database, so that every server process counts the same failures.
+
+``groupware serve`` runs several worker processes (``[server] workers``); a counter in each process's memory would
+let a guesser try ``workers`` times the limit, and a restart would forget a lockout. This one keeps the failures and
+the lockouts in two small tables of the groupware database (the sharing tables' file), read and written in short
+transactions: a check is one indexed read, only failures and a first successful login after failures write.
+Times are wall-clock seconds, the one clock that processes share and that survives a restart.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable
+
+from groupware.store.database import Database
+
+__all__ = ["DatabaseThrottle"]
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS login_failures (subject TEXT NOT NULL, at REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS login_failures_by_subject ON login_failures (subject, at)",
+    "CREATE INDEX IF NOT EXISTS login_failures_by_time ON login_failures (at)",
+    "CREATE TABLE IF NOT EXISTS login_lockouts (subject TEXT PRIMARY KEY, until REAL NOT NULL)",
+)
+
+
+def _key(subject: Hashable) -> str:
+    """``("login", "marie.martin")`` → ``login:marie.martin`` (a text key any SQL database indexes)."""
+    if isinstance(subject, tuple):
+        return ":".join(str(part) for part in subject)
+    return str(subject)
+
+
+class DatabaseThrottle:
+    """The :class:`~groupware.accounts.throttle.Throttle` interface over database tables shared by processes.
+
+    The tables stay small: each failure removes every failure older than the window, and an expired lockout is
+    removed when it is next looked at or when a failure is recorded.
+    """
+
+    def __init__(self, db: Database, window: float, lockout: float,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._db = db
+        self._window = window
+        self._lockout = lockout
+        self._clock = clock
+        with db.write() as conn:
+            for statement in SCHEMA:
+                conn.execute(statement)
+
+    def locked(self, subject: Hashable) -> bool:
+        """True while ``subject`` is locked out (by this process or another)."""
+        key = _key(subject)
+        row = self._db.connection().execute("SELECT until FROM login_lockouts WHERE subject = ?", (key,)).fetchone()
+        if row is None:
+            return False
+        if self._clock() < row[0]:
+            return True
+        with self._db.write() as conn:  # expired: the failures that led to it are forgotten with it
+            conn.execute("DELETE FROM login_lockouts WHERE subject = ? AND until <= ?", (key, self._clock()))
+            conn.execute("DELETE FROM login_failures WHERE subject = ?", (key,))
+        return False
+
+    def fail(self, subject: Hashable, limit: int) -> bool:
+        """Record one failure; return True when this failure locks ``subject`` out."""
+        key, now = _key(subject), self._clock()
+        with self._db.write() as conn:
+            conn.execute("DELETE FROM login_failures WHERE at < ?", (now - self._window,))
+            conn.execute("DELETE FROM login_lockouts WHERE until <= ?", (now,))
+            conn.execute("INSERT INTO login_failures (subject, at) VALUES (?, ?)", (key, now))
+            count = conn.execute("SELECT count(*) FROM login_failures WHERE subject = ?", (key,)).fetchone()[0]
+            if count < limit:
+                return False
+            inserted = conn.execute("INSERT INTO login_lockouts (subject, until) VALUES (?, ?) "
+                                    "ON CONFLICT (subject) DO NOTHING", (key, now + self._lockout))
+            return inserted.rowcount == 1
+
+    def reset(self, subject: Hashable) -> None:
+        """Forget the failures of ``subject`` (after a successful login); no write when it has none."""
+        key = _key(subject)
+        conn = self._db.connection()
+        if conn.execute("SELECT 1 FROM login_failures WHERE subject = ? LIMIT 1", (key,)).fetchone() is None:
+            return
+        with self._db.write() as conn:
+            conn.execute("DELETE FROM login_failures WHERE subject = ?", (key,))
