@@ -152,12 +152,15 @@ def stock_config(path: Path, port: int, storage: Path, slapd: Slapd, cached: boo
 
 
 def our_config(path: Path, port: int, storage: Path, slapd: Slapd) -> Path:
-    """A groupware configuration on the same slapd (defaults for the directory and login caches)."""
+    """A groupware configuration on the same slapd (defaults for the directory and login caches). One process
+    (``workers = 1``): the warm-up fills one login cache and py-spy profiles one process; ``storage.py`` measures
+    the default of one process per core."""
     path.write_text(
         "\n".join(
             [
                 "[server]",
                 f"hosts = 127.0.0.1:{port}",
+                "workers = 1",
                 "",
                 "[storage]",
                 f"filesystem_folder = {storage}",

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The ``groupware`` command: ``serve``, ``check-config``, ``sieve …``, ``directory generate``, ``storage …``."""
+"""The ``groupware`` command: ``serve``, ``check-config``, ``sieve …``, ``directory generate``, ``storage …``,
+``agenda …``, ``addressbooks …``, ``accounts …``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -22,6 +24,15 @@ log = logging.getLogger("groupware.cli")
 
 def _load(path: str | None) -> config_module.Config:
     return config_module.load(path or config_module.DEMO_CONFIG)
+
+
+def _loaded(path: str | None) -> config_module.Config | None:
+    """The configuration, or None after printing its problems."""
+    try:
+        return _load(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return None
 
 
 def _problems(path: str) -> list[ConfigProblem]:
@@ -240,24 +251,52 @@ def cmd_agenda(args: argparse.Namespace) -> int:
     from groupware.sharing import cli as agenda_cli
     from groupware.sharing_door import command_line_service
 
-    try:
-        service = command_line_service(_load(args.config))
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
+    loaded = _loaded(args.config)
+    if loaded is None:
         return 1
-    return agenda_cli.run(service, args)
+    return agenda_cli.run(command_line_service(loaded), args)
 
 
 def cmd_addressbooks(args: argparse.Namespace) -> int:
     """``groupware addressbooks sync``: the academic address books from the directory."""
     from groupware import addressbooks_door
 
-    try:
-        loaded = _load(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
+    loaded = _loaded(args.config)
+    return 1 if loaded is None else addressbooks_door.run(loaded, args)
+
+
+def cmd_accounts(args: argparse.Namespace) -> int:
+    """``groupware accounts lockouts|unlock``: the lockouts every server process counts, in the database."""
+    from groupware.accounts.lockouts import DatabaseThrottle
+    from groupware.sharing_door import sharing_database_path
+    from groupware.store.database import Database
+
+    loaded = _loaded(args.config)
+    if loaded is None:
         return 1
-    return addressbooks_door.run(loaded, args)
+    throttle = DatabaseThrottle(Database(sharing_database_path(loaded)), loaded.accounts.failure_window,
+                                loaded.accounts.lockout)
+    if args.accounts_command == "unlock":
+        if throttle.unlock(args.subject):
+            print(f"{args.subject}: unlocked")
+            return 0
+        print(f"{args.subject}: not locked out (see `groupware accounts lockouts`)", file=sys.stderr)
+        return 1
+    for subject, until in throttle.lockouts():
+        print(f"{subject}\tuntil {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(until))}")
+    return 0
+
+
+def _add_accounts_commands(sub: Any) -> None:
+    accounts = sub.add_parser("accounts", help="login lockouts: list, unlock")
+    accounts_sub = accounts.add_subparsers(dest="accounts_command", required=True)
+    listing = accounts_sub.add_parser("lockouts", help="logins and client addresses locked out now")
+    listing.add_argument("--config", help="configuration file (default: the demo configuration)")
+    unlock = accounts_sub.add_parser("unlock", help="lift a lockout at once (it also ends by itself)")
+    unlock.add_argument("subject", help="as listed: login:prenom.nom or addr:192.0.2.1")
+    unlock.add_argument("--config", help="configuration file (default: the demo configuration)")
+    for command in (listing, unlock):
+        command.set_defaults(func=cmd_accounts)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -292,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True)
     gen.set_defaults(func=cmd_directory_generate)
     _add_storage_commands(sub)
+    _add_accounts_commands(sub)
     return parser
 
 

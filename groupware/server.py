@@ -493,7 +493,9 @@ def make_app(config: Config) -> GroupwareApplication:
 #: waitress worker threads. The work is CPU-bound Python under one GIL, and every SQLite or LDAP call hands the
 #: GIL over: more threads only wait longer for it. Measured with wrk, 20 connections, small GETs: 2 threads
 #: 1,820 req/s (p99 22 ms), 4 threads 1,490 (27 ms), 8 threads 1,300 (30 ms), 16 threads 1,000 (39 ms). Four
-#: keep a slow request (a first LDAP login, a 52,000-card listing) from holding up the others.
+#: keep a slow request (a first LDAP login, a 52,000-card listing) from holding up the others. More cores are
+#: used by more processes (``[server] workers``, :mod:`groupware.workers`): two processes of four threads gave
+#: 3,300 req/s where one gave 1,270 on the storage benchmark's GET/PROPFIND mix.
 WORKER_THREADS = 4
 
 
@@ -512,18 +514,23 @@ class Server:
             hosts = configuration.get("server", "hosts")
             sockets = bind_sockets(" ".join(f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
                                             for host, port in hosts))
-        self.app = app or make_app(config)
-        self._server = waitress.server.create_server(
-            self.app, sockets=sockets, threads=threads, ident="groupware",
-            connection_limit=max(configuration.get("server", "max_connections"), 100),
-            channel_timeout=max(int(configuration.get("server", "timeout")), 1),
-            max_request_body_size=configuration.get("server", "max_content_length"),
-            # A whole 52,000-card listing is 13 MB: keep answers that size in memory instead of a temporary file.
-            outbuf_overflow=32 * 1024 * 1024,
-            clear_untrusted_proxy_headers=True)
+        try:
+            self.app = app or make_app(config)
+            self._server = waitress.server.create_server(
+                self.app, sockets=sockets, threads=threads, ident="groupware",
+                connection_limit=max(configuration.get("server", "max_connections"), 100),
+                channel_timeout=max(int(configuration.get("server", "timeout")), 1),
+                max_request_body_size=configuration.get("server", "max_content_length"),
+                # A whole 52,000-card listing is 13 MB: keep answers that size in memory, not in a temporary file.
+                outbuf_overflow=32 * 1024 * 1024,
+                clear_untrusted_proxy_headers=True)
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            raise
         self._stopped = threading.Event()
         helpers = server_workers(config) - 1 if self.first else 0
-        self.workers = Workers(config.path, sockets, helpers) if helpers > 0 else None
+        self.workers = Workers(config, sockets, helpers) if helpers > 0 else None
         self.addressbooks = start_beside(config, self.app) if self.first else None
 
     @property
@@ -576,8 +583,12 @@ class Server:
 
 
 def install_signal_handlers() -> None:
-    """Make SIGINT (Ctrl-C) and SIGTERM stop the server cleanly, even when started in the background."""
+    """Make SIGINT (Ctrl-C) and SIGTERM stop the server cleanly, even when started in the background. The first
+    signal stops; later ones are ignored, so that they cannot interrupt the stopping (helpers that do not finish
+    are killed after a while, see :meth:`groupware.workers.Workers.stop`)."""
     def handler(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, handler)

@@ -5,18 +5,23 @@ The DAV work is Python under one interpreter lock: one process uses one core wha
 ``groupware serve`` binds its sockets, then starts ``workers - 1`` helper processes (fresh interpreters, started
 with ``python -m groupware.workers``) that inherit those sockets and accept on them beside the first process; the
 kernel hands each new connection to one of them. Everything they share lives in the database (collections,
-grants, lockouts); each keeps its own caches, which only ever hold what the database or the directory says.
+grants, lockouts); each keeps its own caches (logins, directory entries), which only ever hold what the database
+or the directory said within their time to live.
 
 The first process keeps the other doors (ManageSieve, LMTP) and the periodic address-book sync, watches the
-helpers and starts a new one when one dies. Each helper holds the read end of a pipe whose write end only the
-first process holds: when that process goes away, even killed, the helpers see the end of the pipe and stop.
+helpers and starts a new one when one dies. A helper's standard input is a pipe from the first process: the
+configuration that process loaded comes first, then the end of the pipe, when the first process stops or is
+killed, tells the helper to stop. Helpers run in their own session, so that Ctrl-C stops the first process, which
+then stops them in order.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
+import pickle
 import signal
 import socket
 import subprocess
@@ -25,23 +30,53 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
-__all__ = ["Workers", "bind_sockets", "worker_count"]
+if TYPE_CHECKING:
+    from groupware.config import Config
+
+__all__ = ["Workers", "bind_sockets", "cpu_quota", "worker_count"]
 
 log = logging.getLogger("groupware.workers")
 
-#: Seconds a helper that died is left before it is started again (a helper failing at start would spin).
-RESTART_DELAY = 1.0
+#: A helper that dies is started again after 1 s, then 2, 4 … up to this many seconds while it keeps dying
+#: within :data:`STABLE` seconds of its start (a helper failing at start would otherwise spin).
+MAX_RESTART_DELAY = 60.0
+STABLE = 30.0
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def cpu_quota(cpu_max: str) -> int | None:
+    """The CPUs a cgroup v2 ``cpu.max`` line allows (``"200000 100000"`` → 2, ``"max 100000"`` → None)."""
+    parts = cpu_max.split()
+    if len(parts) != 2 or parts[0] == "max":
+        return None
+    try:
+        quota, period = int(parts[0]), int(parts[1])
+    except ValueError:
+        return None
+    return max(1, math.ceil(quota / period)) if quota > 0 and period > 0 else None
+
+
+def _available_cpus() -> int:
+    """Cores this process may run on, within its container's CPU quota when it has one."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota = cpu_quota(CGROUP_CPU_MAX.read_text(encoding="ascii"))
+    except OSError:
+        quota = None
+    return max(1, min(cpus, quota or cpus))
 
 
 def worker_count(value: str) -> int:
-    """``auto`` (one per processor core this process may run on) or a positive number.
+    """``auto`` (one per processor core available, container quota included) or a positive number.
 
     Raises:
         ValueError: anything else.
     """
     if value.strip().lower() == "auto":
-        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        return _available_cpus()
     try:
         count = int(value)
     except ValueError:
@@ -73,21 +108,28 @@ def bind_sockets(listen: str, backlog: int = 1024) -> list[socket.socket]:
 
 
 @dataclass
-class _Helper:
-    process: subprocess.Popen[bytes]
-    pipe: int  # write end of the pipe the helper watches
-    started: float
+class _Slot:
+    """One helper's place: the process running there (if any), and when to start the next one."""
+
+    process: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    restart_at: float = 0.0
+    quick_deaths: int = 0
 
 
 class Workers:
-    """Starts ``count`` helper processes serving ``sockets`` with the configuration file ``config_path``, keeps
-    them running, and stops them."""
+    """Starts ``count`` helper processes serving ``sockets`` with ``config`` (the configuration the first process
+    loaded, handed over on their standard input: a file edited meanwhile does not split the processes), restarts
+    those that die, and stops them.
 
-    def __init__(self, config_path: str, sockets: Sequence[socket.socket], count: int) -> None:
-        self._config_path = config_path
+    A helper that exits with status 0 was asked to stop (SIGTERM to it, or to the whole service) and is not
+    restarted; one that dies otherwise is, after a delay that grows while it keeps dying young.
+    """
+
+    def __init__(self, config: Config, sockets: Sequence[socket.socket], count: int) -> None:
+        self._config = pickle.dumps(config)
         self._sockets = list(sockets)
-        self._count = count
-        self._helpers: list[_Helper | None] = [None] * count
+        self._slots = [_Slot() for _ in range(count)]
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._watcher = threading.Thread(target=self._watch, name="groupware-workers", daemon=True)
@@ -96,67 +138,99 @@ class Workers:
     def pids(self) -> list[int]:
         """The process ids of the helpers running now."""
         with self._lock:
-            return [h.process.pid for h in self._helpers if h is not None and h.process.poll() is None]
+            return [s.process.pid for s in self._slots if s.process is not None and s.process.poll() is None]
 
     def start(self) -> None:
-        """Start every helper and the thread that restarts them."""
+        """Start every helper and the thread that watches them."""
         with self._lock:
-            for slot in range(self._count):
-                self._helpers[slot] = self._spawn()
+            for slot in self._slots:
+                self._start(slot)
         self._watcher.start()
-        log.info("workers started", extra={"event": "workers_started", "workers": self._count + 1,
+        log.info("workers started", extra={"event": "workers_started", "workers": len(self._slots) + 1,
                                            "pids": ",".join(str(pid) for pid in self.pids)})
 
-    def _spawn(self) -> _Helper:
-        read_end, write_end = os.pipe()
+    def _start(self, slot: _Slot) -> None:
+        """Start a helper in ``slot``; when that fails, log it and try again later."""
         fds = [sock.fileno() for sock in self._sockets]
-        command = [sys.executable, "-m", "groupware.workers", "--config", self._config_path,
-                   "--sockets", ",".join(map(str, fds)), "--parent", str(read_end)]
+        command = [sys.executable, "-m", "groupware.workers", "--sockets", ",".join(map(str, fds))]
         try:
-            process = subprocess.Popen(command, pass_fds=[*fds, read_end], stdin=subprocess.DEVNULL)
-        except BaseException:
-            os.close(write_end)
-            raise
-        finally:
-            os.close(read_end)
-        os.set_inheritable(write_end, False)
-        return _Helper(process, write_end, time.monotonic())
+            process = subprocess.Popen(command, pass_fds=fds, stdin=subprocess.PIPE, start_new_session=True)
+            assert process.stdin is not None
+            process.stdin.write(self._config)
+            process.stdin.flush()
+        except (OSError, ValueError) as exc:
+            slot.process, slot.restart_at = None, time.monotonic() + self._delay(slot)
+            log.error("cannot start a worker", extra={"event": "worker_start_failed", "error": str(exc)})
+            return
+        slot.process, slot.started = process, time.monotonic()
+
+    @staticmethod
+    def _delay(slot: _Slot) -> float:
+        slot.quick_deaths += 1
+        return min(MAX_RESTART_DELAY, 2.0 ** (slot.quick_deaths - 1))
 
     def _watch(self) -> None:
         while not self._stopping.wait(0.2):
             with self._lock:
-                for slot, helper in enumerate(self._helpers):
-                    if helper is None or helper.process.poll() is None or self._stopping.is_set():
-                        continue
-                    if time.monotonic() - helper.started < RESTART_DELAY:
-                        continue
-                    log.error("worker exited, starting another", extra={
-                        "event": "worker_exited", "pid": helper.process.pid, "status": helper.process.returncode})
-                    os.close(helper.pipe)
-                    self._helpers[slot] = self._spawn()
+                if self._stopping.is_set():
+                    return
+                for slot in self._slots:
+                    self._check(slot, time.monotonic())
+
+    def _check(self, slot: _Slot, now: float) -> None:
+        process = slot.process
+        if process is None:
+            if slot.restart_at and now >= slot.restart_at:
+                slot.restart_at = 0.0
+                self._start(slot)
+            return
+        status = process.poll()
+        if status is None:
+            return
+        _close(process.stdin)
+        slot.process = None
+        if status == 0:
+            log.info("worker stopped", extra={"event": "worker_stopped", "pid": process.pid})
+            return
+        if now - slot.started >= STABLE:
+            slot.quick_deaths = 0
+        slot.restart_at = now + self._delay(slot)
+        log.error("worker died, starting another", extra={
+            "event": "worker_died", "pid": process.pid, "status": status,
+            "restart_in": round(slot.restart_at - now, 1)})
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask every helper to finish its requests and exit; kill those still running after ``timeout``."""
         self._stopping.set()
         with self._lock:
-            helpers, self._helpers = [h for h in self._helpers if h is not None], []
-        for helper in helpers:
-            os.close(helper.pipe)  # the end of the pipe is the helper's signal to stop
+            processes = [slot.process for slot in self._slots if slot.process is not None]
+            for slot in self._slots:
+                slot.process = None
+        for process in processes:
+            _close(process.stdin)  # the end of their standard input is the helpers' signal to stop
         deadline = time.monotonic() + timeout
-        for helper in helpers:
+        for process in processes:
             try:
-                helper.process.wait(max(0.0, deadline - time.monotonic()))
+                process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                log.warning("worker killed", extra={"event": "worker_killed", "pid": helper.process.pid})
-                helper.process.kill()
-                helper.process.wait()
+                log.warning("worker killed", extra={"event": "worker_killed", "pid": process.pid})
+                process.kill()
+                process.wait()
 
 
-def _stop_with_parent(pipe: int) -> None:
-    """Block until the first process closes its end of the pipe (or dies), then stop this helper as SIGTERM
-    does (requests in progress finish)."""
+def _close(stream: IO[bytes] | None) -> None:
+    if stream is not None:
+        try:
+            stream.close()
+        except OSError:  # the helper is gone: nothing was left to flush
+            pass
+
+
+def _stop_with_parent(stdin: IO[bytes]) -> None:
+    """Block until the first process closes the helper's standard input (or dies), then stop this helper as
+    SIGTERM does (requests in progress finish)."""
     try:
-        while os.read(pipe, 1):
+        while stdin.read(4096):
             pass
     except OSError:
         pass
@@ -166,22 +240,23 @@ def _stop_with_parent(pipe: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """A helper process: serve the inherited sockets until the first process stops or goes away."""
     parser = argparse.ArgumentParser(prog="python -m groupware.workers", description=main.__doc__)
-    parser.add_argument("--config", required=True)
     parser.add_argument("--sockets", required=True, help="inherited listening sockets (file descriptors)")
-    parser.add_argument("--parent", type=int, required=True, help="read end of the first process's pipe")
     args = parser.parse_args(argv)
 
-    from groupware import config as config_module
     from groupware import logs, server
 
-    loaded = config_module.load(args.config)
-    logs.setup(loaded.radicale_sections.get("logging", {}).get("level", "info"))
     server.install_signal_handlers()
+    stdin = sys.stdin.buffer
+    loaded: Config = pickle.load(stdin)  # written by the first process, which started this one
+    logs.setup(loaded.radicale_sections.get("logging", {}).get("level", "info"))
     sockets = [socket.socket(fileno=int(fd)) for fd in args.sockets.split(",")]
-    http = server.Server(loaded, sockets=sockets)
-    threading.Thread(target=_stop_with_parent, args=(args.parent,), daemon=True).start()
-    log.info("worker serving", extra={"event": "worker_serving", "pid": os.getpid()})
-    http.run()
+    try:
+        http = server.Server(loaded, sockets=sockets)
+        threading.Thread(target=_stop_with_parent, args=(stdin,), daemon=True).start()
+        log.info("worker serving", extra={"event": "worker_serving", "pid": os.getpid()})
+        http.run()
+    except KeyboardInterrupt:  # stopped before or while starting
+        return 0
     return 0
 
 

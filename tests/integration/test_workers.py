@@ -31,8 +31,10 @@ class Serve:
         hosts = next(line for line in config.read_text().splitlines() if line.startswith("hosts"))
         self.port = int(hosts.rpartition(":")[2])
         self.url = f"http://127.0.0.1:{self.port}"
+        self.config = config
         self.process = subprocess.Popen([sys.executable, "-m", "groupware.cli", "serve", "--config", str(config)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                        start_new_session=True)  # its own process group, as in a terminal
         wait_for_port("127.0.0.1", self.port)
         self.wait_for_helpers(workers - 1)
 
@@ -55,15 +57,22 @@ class Serve:
             assert time.monotonic() < deadline, f"{count} helpers expected, found {self.helpers()}"
             time.sleep(0.1)
 
-    def stop(self) -> str:
-        """SIGTERM, then what it logged."""
-        if self.process.poll() is None:
+    def stop(self, group_signal: int | None = None) -> str:
+        """SIGTERM (or ``group_signal`` to its whole process group, as Ctrl-C does), then what it logged."""
+        if group_signal is not None:
+            os.killpg(self.process.pid, group_signal)
+        elif self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.communicate(timeout=20)[1]
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.communicate()[1]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "groupware.cli", *args], capture_output=True, text=True,
+                          timeout=60, check=False)
 
 
 def _threads(pid: int) -> int:
@@ -132,6 +141,12 @@ def test_a_lockout_counts_failures_made_in_every_process(tmp_path: Path) -> None
                     "locked out in both processes"
         assert request(serve, "PROPFIND", "/chloe.mas/", login="chloe.mas", password="chloe.mas-demo",
                        headers={"Depth": "0"})[0] == 207, "the lockout is the login's, not the address's"
+        listed = _cli("accounts", "lockouts", "--config", str(serve.config))
+        assert listed.returncode == 0 and listed.stdout.startswith(f"login:{USER}\tuntil "), listed
+        assert _cli("accounts", "unlock", f"login:{USER}", "--config", str(serve.config)).returncode == 0
+        assert request(serve, "PROPFIND", f"/{USER}/", headers={"Depth": "0"})[0] == 207, "unlocked at once"
+        again = _cli("accounts", "unlock", f"login:{USER}", "--config", str(serve.config))
+        assert again.returncode == 1 and "not locked out" in again.stderr
     finally:
         serve.stop()
 
@@ -143,7 +158,7 @@ def test_a_helper_that_dies_is_replaced(serve: Serve) -> None:
     assert replacement != helper
     with frozen(serve.process.pid):
         assert request(serve, "PROPFIND", f"/{USER}/", headers={"Depth": "0"})[0] == 207
-    assert "worker exited" in serve.stop()
+    assert "worker died" in serve.stop()
 
 
 def test_helpers_stop_with_the_first_process(tmp_path: Path) -> None:
@@ -153,6 +168,12 @@ def test_helpers_stop_with_the_first_process(tmp_path: Path) -> None:
     terminated.stop()
     assert terminated.process.returncode == 0
     assert not any(_alive(pid) for pid in helpers)
+
+    interrupted = Serve(tmp_path / "interrupted")  # Ctrl-C in a terminal: SIGINT to the process group
+    (helper,) = interrupted.helpers()
+    log = interrupted.stop(group_signal=signal.SIGINT)
+    assert interrupted.process.returncode == 0 and not _alive(helper)
+    assert "worker died" not in log and "Traceback" not in log, log
 
     killed = Serve(tmp_path / "killed")
     (helper,) = killed.helpers()
