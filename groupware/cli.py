@@ -69,7 +69,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve CalDAV/CardDAV until Ctrl-C or SIGTERM."""
-    from groupware import server
+    from groupware import serving
 
     path = args.config or str(config_module.DEMO_CONFIG)
     problems = _problems(path)
@@ -81,10 +81,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logs.setup(loaded.radicale_sections.get("logging", {}).get("level", "info"))
     log.info("starting", extra={"event": "starting", "version": __version__, "config": path,
                                 "directory": loaded.directory.type})
-    server.install_signal_handlers()
+    serving.install_signal_handlers()
     from groupware import lmtp_door, managesieve_door
 
-    return lmtp_door.run_beside(server.Server(loaded), loaded, managesieve_door.run_beside)
+    return lmtp_door.run_beside(serving.Server(loaded), loaded, managesieve_door.run_beside)
 
 
 def cmd_sieve(args: argparse.Namespace) -> int:

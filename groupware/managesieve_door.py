@@ -39,7 +39,7 @@ log = logging.getLogger("groupware.managesieve")
 
 
 class HttpServer(Protocol):
-    """What :func:`run_beside` needs of the HTTP server (``groupware.server.Server``)."""
+    """What :func:`run_beside` needs of the HTTP server (``groupware.serving.Server``)."""
 
     def run(self) -> None: ...
 

@@ -243,15 +243,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sockets", required=True, help="inherited listening sockets (file descriptors)")
     args = parser.parse_args(argv)
 
-    from groupware import logs, server
+    from groupware import logs, serving
 
-    server.install_signal_handlers()
+    serving.install_signal_handlers()
     stdin = sys.stdin.buffer
     loaded: Config = pickle.load(stdin)  # written by the first process, which started this one
     logs.setup(loaded.radicale_sections.get("logging", {}).get("level", "info"))
     sockets = [socket.socket(fileno=int(fd)) for fd in args.sockets.split(",")]
     try:
-        http = server.Server(loaded, sockets=sockets)
+        http = serving.Server(loaded, sockets=sockets)
         threading.Thread(target=_stop_with_parent, args=(stdin,), daemon=True).start()
         log.info("worker serving", extra={"event": "worker_serving", "pid": os.getpid()})
         http.run()

@@ -63,7 +63,7 @@ class RunningServer:
     """A groupware server running in a thread of the test process."""
 
     def __init__(self, config: config_module.Config) -> None:
-        from groupware.server import Server
+        from groupware.serving import Server
 
         self.config = config
         self.server = Server(config)

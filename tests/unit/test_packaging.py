@@ -15,7 +15,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = {"groupware": ROOT / "groupware", "groupware.plugins": ROOT / "plugins", "groupware.sieve": ROOT / "sieve"}
 COMPOSITION_ROOT = {"groupware.cli", "groupware.server", "groupware.managesieve_door", "groupware.sharing_door",
-                    "groupware.addressbooks_door", "groupware.lmtp_door", "groupware.workers"}
+                    "groupware.addressbooks_door", "groupware.lmtp_door", "groupware.workers",
+                    "groupware.serving"}
 
 
 def _module_name(path: Path) -> str:
