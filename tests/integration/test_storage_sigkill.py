@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Nothing acknowledged is lost: ``groupware serve`` killed with SIGKILL in the middle of a burst of PUTs and
-DELETEs from several threads, then restarted, has every acknowledged write and a consistent store."""
+"""Nothing acknowledged is lost: ``groupware serve`` (one process, or two killed together) killed with SIGKILL in
+the middle of a burst of PUTs and DELETEs from several threads, then restarted, has every acknowledged write and a
+consistent store."""
 
 from __future__ import annotations
 
@@ -69,10 +70,20 @@ def _burst(server: _Address, worker: int, acked: dict[str, str | None], stop: th
 
 
 @pytest.mark.slow
-def test_sigkill_during_a_burst_loses_nothing_acknowledged(tmp_path: Path) -> None:
+def _kill_every_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the server and its worker processes at once (they run in their own session)."""
+    children = []
+    for task in Path(f"/proc/{process.pid}/task").iterdir():
+        children += [int(pid) for pid in (task / "children").read_text().split()]
+    for pid in [process.pid, *children]:
+        os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_during_a_burst_loses_nothing_acknowledged(tmp_path: Path, workers: int) -> None:
     port = free_port()
     storage = tmp_path / "collections"
-    config = write_config(tmp_path / "serve.conf", LDIF_DIRECTORY, port=port, storage=storage)
+    config = write_config(tmp_path / "serve.conf", LDIF_DIRECTORY, port=port, storage=storage, workers=workers)
     server = _Address(port)
     process = _serve(config, port)
     acked: dict[str, str | None] = {}
@@ -83,7 +94,7 @@ def test_sigkill_during_a_burst_loses_nothing_acknowledged(tmp_path: Path) -> No
         for worker in workers:
             worker.start()
         time.sleep(2.0)
-        os.kill(process.pid, signal.SIGKILL)
+        _kill_every_process(process)
         process.wait(timeout=10)
         stop.set()
         for worker in workers:
