@@ -8,7 +8,9 @@ building an item object, which costs tens of microseconds per item. Here the com
 the collection and *one* real item as usual, learns from that item's bytes a template whose holes are exactly
 those five values, checks that the template gives back the very same bytes, and fills it for every other item
 from the facts the store keeps (no item text is read, no object is built). The answer is therefore Radicale's own,
-byte for byte; anything the template cannot reproduce falls back to Radicale.
+byte for byte; anything the template cannot reproduce falls back to Radicale. A query REPORT (RFC 4791 §7.8,
+RFC 6352 §8.6) whose matches the store's index decides exactly is answered the same way, with one more hole for
+the item's text (:func:`with_data`).
 
 This module knows nothing of Radicale: it works on the serialized XML and on :class:`ItemFacts`.
 """
@@ -26,12 +28,14 @@ from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 __all__ = ["ItemFacts", "ItemSummary", "ResponseTemplate", "assemble", "content_type", "facts_of", "http_date",
-           "split_document"]
+           "split_document", "with_data"]
 
 #: Media types of stored objects, as Radicale announces them (RFC 4791 §4.1, RFC 6352 §5.1).
 OBJECT_MIMETYPES = {"VCARD": "text/vcard", "VLIST": "text/x-vlist", "VCALENDAR": "text/calendar"}
 #: The properties whose value differs from item to item, in the order :class:`ItemFacts` holds them.
 VARIABLE_PROPERTIES = ("getetag", "getlastmodified", "getcontenttype", "getcontentlength")
+#: The properties that carry the item's text (RFC 4791 §9.6, RFC 6352 §10.4): a sixth fact, when asked.
+DATA_PROPERTIES = ("calendar-data", "address-data")
 
 
 class ItemSummary(NamedTuple):
@@ -46,13 +50,15 @@ class ItemSummary(NamedTuple):
 
 
 class ItemFacts(NamedTuple):
-    """The five texts of an item's response, XML-escaped: href, then :data:`VARIABLE_PROPERTIES` in order."""
+    """The texts of an item's response, XML-escaped: href, then :data:`VARIABLE_PROPERTIES` in order, then the
+    item's own text where a REPORT asks for it (:data:`DATA_PROPERTIES`; see :func:`with_data`)."""
 
     href: str
     etag: str
     last_modified: str
     content_type: str
     length: str
+    data: str = ""
 
 
 def content_type(name: str, component: str, encoding: str) -> str:
@@ -81,6 +87,12 @@ def facts_of(summaries: Iterable[tuple[str, str, str | int, str, str, int]], col
         yield (collection_href + (href if safe(href) else quote(href)), etag, date, kind, str(size))
 
 
+def with_data(facts: Iterable[tuple[str, ...]], texts: Iterable[str]) -> Iterator[tuple[str, ...]]:
+    """Each item's facts followed by its text, XML-escaped as ElementTree escapes text (``&``, ``<``, ``>``)."""
+    for fact, text in zip(facts, texts, strict=True):
+        yield (*fact, _escape(text))
+
+
 @functools.lru_cache(maxsize=8192)
 def http_date(timestamp: int) -> str:
     """RFC 9110 §5.6.7 IMF-fixdate of POSIX seconds."""
@@ -101,6 +113,7 @@ def _element(name: str) -> re.Pattern[str]:
 
 _HREF = _element("href")
 _VARIABLES = tuple(_element(name) for name in VARIABLE_PROPERTIES)
+_DATA = re.compile(rf"<((?:[A-Za-z][\w.-]*:)?(?:{'|'.join(DATA_PROPERTIES)}))>(.*?)</\1>", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -114,7 +127,7 @@ class ResponseTemplate:
     def learn(cls, fragment: str, facts: tuple[str, ...]) -> ResponseTemplate | None:
         """Find ``facts`` in ``fragment`` (one item's serialized response); None when it cannot be done exactly."""
         holes: list[tuple[int, int, int]] = []
-        for index, pattern in enumerate((_HREF, *_VARIABLES)):
+        for index, pattern in enumerate((_HREF, *_VARIABLES, _DATA)[:len(facts)]):
             match = pattern.search(fragment)
             if match is None:
                 if index == 0:

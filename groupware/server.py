@@ -31,7 +31,7 @@ from groupware.addressbooks_door import AddressBookAnswers
 from groupware.config import Config
 from groupware.directory.factory import open_directory
 from groupware.errors import ConfigProblem, DirectoryUnavailable
-from groupware.fastpath import ResponseTemplate, assemble, facts_of, split_document
+from groupware.fastpath import ResponseTemplate, assemble, facts_of, split_document, with_data
 from groupware.principals import enrich_multistatus
 from groupware.sharing_door import SharingAnswers, build_sharing, sharing_database_path
 from groupware.store.database import SYNCHRONOUS, Database
@@ -198,9 +198,10 @@ class _Target:
 class _WholeCollectionAnswers:
     """Fast answers to the requests that return every item of a collection (see :mod:`groupware.fastpath`).
 
-    Used only when the storage's collections can list item facts (``fast_summaries()``), the path is a
-    calendar or address book the user may read (their own, or one shared into their home), and the request asks nothing that differs per item
-    beyond href, etag, last-modified, content type and length. Everything else goes to Radicale unchanged.
+    Used only when the storage's collections can list item facts (``fast_summaries()``, ``fast_query()``), the
+    path is a calendar or address book the user may read (their own, or one shared into their home), and the
+    request asks nothing that differs per item beyond href, etag, last-modified, content type, length and (for
+    queries the index decides exactly) the item's text. Everything else goes to Radicale unchanged.
     """
 
     _storage: Any
@@ -238,7 +239,7 @@ class _WholeCollectionAnswers:
         return _Target(collection, owner, target_path, share, href)
 
     def _fast_template(self, target: _Target, render: Callable[[list[Any]], ET.Element],
-                       summaries: list[Any], base_prefix: str,
+                       summaries: list[Any], texts: list[str] | None, base_prefix: str,
                        request_info: dict[str, Any]) -> tuple[str, ResponseTemplate, str] | None:
         """Render the collection and its first item through Radicale; learn the item template from it."""
         collection = target.collection
@@ -251,12 +252,17 @@ class _WholeCollectionAnswers:
         twice = self._xml_response(render([first, first]), request_info).decode(  # type: ignore[attr-defined]
             self._encoding)
         split = split_document(once, twice)
-        facts = next(iter(facts_of(summaries[:1], xmlutils.make_href(base_prefix, target.href), self._encoding)))
-        template = ResponseTemplate.learn(split[1], facts) if split else None
+        facts = self._facts(summaries[:1], texts[:1] if texts is not None else None, base_prefix, target)
+        template = ResponseTemplate.learn(split[1], next(iter(facts))) if split else None
         if split is None or template is None:
             log.warning("fast path declined", extra={"event": "fastpath_declined", "path": collection.path})
             return None
         return split[0], template, split[2]
+
+    def _facts(self, summaries: list[Any], texts: list[str] | None, base_prefix: str,
+               target: _Target) -> Iterable[tuple[str, ...]]:
+        facts = facts_of(summaries, xmlutils.make_href(base_prefix, target.href), self._encoding)
+        return facts if texts is None else with_data(facts, texts)
 
     def _fast_answer(self, head: str, template: ResponseTemplate, tail: str, facts: Iterable[tuple[str, ...]],
                      request_info: dict[str, Any], dav_header: bool) -> radicale_types.WSGIResponse:
@@ -269,21 +275,24 @@ class _WholeCollectionAnswers:
 
     def _fast_whole(self, path: str, user: str, user_groups: set[str], base_prefix: str,
                     request_info: dict[str, Any], renderer: Callable[[_Target], Callable[[list[Any]], ET.Element]],
-                    dav_header: bool) -> radicale_types.WSGIResponse | None:
-        """Answer for every item of the collection at ``path`` from item facts, ``renderer(target)`` building the
-        answer for a few items exactly as Radicale does; None when the fast path does not apply."""
+                    dav_header: bool, listing: Callable[[_Target], _Listing | None] | None = None,
+                    ) -> radicale_types.WSGIResponse | None:
+        """Answer for every item of the collection at ``path`` (or those ``listing(target)`` gives, with their
+        texts) from item facts, ``renderer(target)`` building the answer for a few items exactly as Radicale does;
+        None when the fast path does not apply."""
         with self._storage.acquire_lock("r", user):
             target = self._fast_collection(path, user, user_groups)
             if target is None:
                 return None
             render = renderer(target)  # before the listing: a sync token never covers more than what is listed
-            summaries = list(target.collection.fast_summaries())
-            if len(summaries) < 2:
+            listed = (list(target.collection.fast_summaries()), None) if listing is None else listing(target)
+            if listed is None or len(listed[0]) < 2:
                 return None
-            learned = self._fast_template(target, render, summaries, base_prefix, request_info)
+            summaries, texts = listed
+            learned = self._fast_template(target, render, summaries, texts, base_prefix, request_info)
         if learned is None:
             return None
-        facts = facts_of(summaries[1:], xmlutils.make_href(base_prefix, target.href), self._encoding)
+        facts = self._facts(summaries[1:], texts[1:] if texts is not None else None, base_prefix, target)
         return self._fast_answer(learned[0], learned[1], learned[2], facts, request_info, dav_header)
 
     def _fast_propfind(self, environ: radicale_types.WSGIEnviron, base_prefix: str, path: str, user: str,
@@ -331,7 +340,7 @@ class _WholeCollectionAnswers:
                 multistatus = ET.Element(xmlutils.make_clark("D:multistatus"))
                 ET.SubElement(multistatus, xmlutils.make_clark("D:sync-token")).text = sync_token
                 for item in items:
-                    multistatus.append(_sync_item_response(base_prefix, target, item, props, self._encoding))
+                    multistatus.append(_item_response(base_prefix, target, item, props, self._encoding))
                 return multistatus
 
             return render
@@ -339,8 +348,57 @@ class _WholeCollectionAnswers:
         return self._fast_whole(path, user, user_groups, base_prefix, request_info, renderer, dav_header=False)
 
 
+    def _fast_query(self, environ: radicale_types.WSGIEnviron, base_prefix: str, path: str, user: str,
+                    user_groups: set[str], request_info: dict[str, Any]) -> radicale_types.WSGIResponse | None:
+        """addressbook-query (RFC 6352 §8.6) or calendar-query (RFC 4791 §7.8) asking getetag, getcontenttype
+        and the plain item data, whose filters the store's index decides exactly for every item."""
+        root = _parsed_body(environ)
+        if root is None or root.tag not in _QUERIES:
+            return None
+        tag, data_tag = _QUERIES[root.tag]
+        props = root.find(xmlutils.make_clark("D:prop"))
+        filters = [child for child in root if child.tag in _FILTERS]
+        if (props is None or not len(props) or not filters or len({prop.tag for prop in props}) != len(props)
+                or any(prop.tag not in (*_PLAIN_PROPERTIES, data_tag) or len(prop) or prop.attrib
+                       for prop in props)
+                or any(child.tag not in (props.tag, *_FILTERS) for child in root)):
+            return None
+        with_text = any(prop.tag == data_tag for prop in props)
+        limit = self.configuration.get("reporting", "max_expand_occurrence")  # type: ignore[attr-defined]
+
+        def listing(target: _Target) -> _Listing | None:
+            collection = target.collection
+            found = collection.fast_query(filters) if collection.tag == tag and hasattr(
+                collection, "fast_query") else None
+            if found is None:
+                return None
+            texts = [text for _, text in found]
+            if with_text and tag == "VCALENDAR" and limit and sum(  # Radicale's limit on served events
+                    1 for text in texts for line in text.splitlines() if line.upper() == "BEGIN:VEVENT") > limit:
+                return None
+            return [summary for summary, _ in found], texts if with_text else None
+
+        def renderer(target: _Target) -> Callable[[list[Any]], ET.Element]:
+            def render(items: list[Any]) -> ET.Element:  # as Radicale's xml_report builds it
+                multistatus = ET.Element(xmlutils.make_clark("D:multistatus"))
+                for item in items:
+                    multistatus.append(_item_response(base_prefix, target, item, props, self._encoding))
+                return multistatus
+
+            return render
+
+        return self._fast_whole(path, user, user_groups, base_prefix, request_info, renderer, dav_header=False,
+                                listing=listing)
+
+
 _CONTENT_PROPERTIES = frozenset({xmlutils.make_clark("C:calendar-data"), xmlutils.make_clark("CR:address-data")})
 _FILTERS = (xmlutils.make_clark("C:filter"), xmlutils.make_clark("CR:filter"))
+_PLAIN_PROPERTIES = (xmlutils.make_clark("D:getetag"), xmlutils.make_clark("D:getcontenttype"))
+#: The queries the fast path answers: the collection they search, and the property carrying the item data.
+_QUERIES = {xmlutils.make_clark("C:calendar-query"): ("VCALENDAR", xmlutils.make_clark("C:calendar-data")),
+            xmlutils.make_clark("CR:addressbook-query"): ("VADDRESSBOOK", xmlutils.make_clark("CR:address-data"))}
+#: What a fast listing gives: the items' summaries, and their texts when the answer carries them.
+_Listing = tuple[list[Any], list[str] | None]
 
 
 _PARSED_BODY = "groupware.parsed_body"
@@ -371,9 +429,8 @@ def _parsed_body(environ: radicale_types.WSGIEnviron) -> ET.Element | None:
     return parsed
 
 
-def _sync_item_response(base_prefix: str, target: _Target, item: Any, props: ET.Element,
-                        encoding: str) -> ET.Element:
-    """One item of a sync-collection answer, built the way Radicale's ``xml_report`` builds it."""
+def _item_response(base_prefix: str, target: _Target, item: Any, props: ET.Element, encoding: str) -> ET.Element:
+    """One item of a REPORT answer (sync-collection, queries), built the way Radicale's ``xml_report`` builds it."""
     found, not_found = [], []
     for prop in props:
         element = ET.Element(prop.tag)
@@ -382,6 +439,9 @@ def _sync_item_response(base_prefix: str, target: _Target, item: Any, props: ET.
             found.append(element)
         elif prop.tag == xmlutils.make_clark("D:getetag"):
             element.text = item.etag
+            found.append(element)
+        elif prop.tag in _CONTENT_PROPERTIES:
+            element.text = item.serialize()
             found.append(element)
         else:
             not_found.append(element)
@@ -432,13 +492,14 @@ class GroupwareApplication(_WholeCollectionAnswers, SharingAnswers, AddressBookA
 
     def do_REPORT(self, environ: radicale_types.WSGIEnviron, base_prefix: str, path: str, user: str,
                   user_groups: set[str], request_info: dict[str, Any]) -> radicale_types.WSGIResponse:
-        """RFC 3253 §3.6; an initial sync-collection of a whole collection takes the fast path when it can;
-        principal searches (RFC 3744 §9.4, §9.5) are answered from the directory."""
+        """RFC 3253 §3.6; an initial sync-collection of a whole collection, and queries the index decides, take
+        the fast path when they can; principal searches (RFC 3744 §9.4, §9.5) are answered from the directory."""
         principal_answer = self._principal_report(cast(dict[str, Any], environ), base_prefix, user, request_info)
         if principal_answer is not None:
             return principal_answer
         if self._fast_paths and user:
-            answer = self._fast_sync(environ, base_prefix, path, user, user_groups, request_info)
+            answer = (self._fast_sync(environ, base_prefix, path, user, user_groups, request_info)
+                      or self._fast_query(environ, base_prefix, path, user, user_groups, request_info))
             if answer is not None:
                 return answer
         status, headers, answer, xml_request = super().do_REPORT(environ, base_prefix, path, user, user_groups,

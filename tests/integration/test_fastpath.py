@@ -43,6 +43,26 @@ SYNCS = {
                 "<sync-level>1</sync-level><prop><getetag/><resourcetype/><CS:getctag/></prop></sync-collection>",
 }
 
+_CARDDAV_QUERY = ('<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop>{props}'
+                  '</D:prop><C:filter><C:prop-filter name="{name}"><C:text-match collation="i;unicode-casemap" '
+                  'match-type="{match}">{text}</C:text-match></C:prop-filter></C:filter></C:addressbook-query>')
+_CALDAV_QUERY = ('<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop>{props}</D:prop>'
+                 '<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="{component}"><C:time-range '
+                 'start="{start}" end="{end}"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>')
+QUERIES = {  # (collection, body, items in the answer)
+    "card-data-escaped": (BOOK, _CARDDAV_QUERY.format(props="<D:getetag/><C:address-data/>", name="FN",
+                                                      match="contains", text="zoé"), 3),
+    "card-etag-type": (BOOK, _CARDDAV_QUERY.format(props="<D:getcontenttype/><D:getetag/>", name="EMAIL",
+                                                   match="starts-with", text="PERSON1"), 2),
+    "card-accents": (BOOK, _CARDDAV_QUERY.format(props="<C:address-data/><D:getetag/>", name="FN",
+                                                 match="contains", text="MARIE"), 3),
+    "week-of-events": (CALENDAR, _CALDAV_QUERY.format(props="<D:getetag/><C:calendar-data/>", component="VEVENT",
+                                                      start="20260901T000000Z", end="20260910T000000Z"), 3),
+    "month-of-tasks": (CALENDAR, _CALDAV_QUERY.format(props="<C:calendar-data/><D:getetag/><D:getcontenttype/>",
+                                                      component="VTODO", start="20260901T000000Z",
+                                                      end="20261001T000000Z"), 2),
+}
+
 
 def _vcard(index: int) -> str:
     names = ["Hélène Lefèvre", "Zoé <Nguyen> & co", "Loïc Le Goff", "Marie Martin"]
@@ -90,6 +110,17 @@ def _both(server: RunningServer, method: str, path: str, body: str, depth: str |
     return results[0][2], results[1][2]
 
 
+def _both_any(server: RunningServer, method: str, path: str, body: str, depth: str | None) -> tuple[bytes, bytes]:
+    """:func:`_both` for answers of any status (the status and headers must agree too)."""
+    app = server.server.app
+    results = []
+    for fast in (False, True):
+        app._fast_paths = fast
+        results.append(request(server, method, path, body=body, headers={"Depth": depth} if depth else {}))
+    assert results[0][0] == results[1][0] and results[0][1].get("content-type") == results[1][1].get("content-type")
+    return results[0][2], results[1][2]
+
+
 @pytest.mark.parametrize("collection", [BOOK, CALENDAR])
 @pytest.mark.parametrize("body", PROPFINDS.values(), ids=PROPFINDS.keys())
 def test_depth_1_propfind_equals_radicale(server: RunningServer, collection: str, body: str,
@@ -108,6 +139,45 @@ def test_initial_sync_collection_equals_radicale(server: RunningServer, collecti
     stock, fast = _both(server, "REPORT", collection, body, None)
     assert fast == stock
     assert rendered() == 5
+
+
+@pytest.mark.parametrize(("collection", "body", "items"), QUERIES.values(), ids=QUERIES.keys())
+def test_queries_the_index_decides_equal_radicale(server: RunningServer, collection: str, body: str, items: int,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """addressbook-query and calendar-query answered from stored texts when every match is exact."""
+    rendered = count_fast_renders(monkeypatch)
+    stock, fast = _both(server, "REPORT", collection, body, "1")
+    assert fast == stock
+    assert stock.count(b"<response>") == items
+    engine = type(server.server.app._storage).__module__ == "groupware.plugins.storage"
+    assert rendered() == (items - 1 if engine else 0), "the first item through Radicale, the others from the store"
+
+
+def test_queries_the_index_does_not_decide_go_to_radicale(server: RunningServer,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    cases = [
+        (BOOK, _CARDDAV_QUERY.format(props="<D:getetag/>", name="NOTE", match="contains", text="x")),  # no index
+        (BOOK, _CARDDAV_QUERY.format(props='<D:getetag/><C:address-data content-type="text/vcard" version="4.0"/>',
+                                     name="FN", match="contains", text="zoé")),  # vCard 4.0 asked
+        (BOOK, _CARDDAV_QUERY.format(props="<D:getetag/><D:displayname/>", name="FN", match="contains",
+                                     text="zoé")),  # a property the fast path does not render
+        (BOOK, _CARDDAV_QUERY.format(props="<D:getetag/>", name="FN", match="contains", text="zoé").replace(
+            "</C:addressbook-query>", "<C:limit><C:nresults>1</C:nresults></C:limit></C:addressbook-query>")),
+        (CALENDAR, _CALDAV_QUERY.format(props="<D:getetag/><C:calendar-data><C:expand start=\"20260901T000000Z\" "
+                                        'end="20261001T000000Z"/></C:calendar-data>', component="VEVENT",
+                                        start="20260901T000000Z", end="20261001T000000Z")),
+        (CALENDAR, _CALDAV_QUERY.format(props="<D:getetag/>", component="VEVENT", start="20260901T000000Z",
+                                        end="20261001T000000Z").replace(
+            '<C:time-range', '<C:prop-filter name="SUMMARY"><C:text-match>n°2</C:text-match></C:prop-filter>'
+                             '<C:time-range')),  # a text-match in a calendar: Radicale checks it
+        (BOOK, _CALDAV_QUERY.format(props="<D:getetag/>", component="VEVENT", start="20260901T000000Z",
+                                    end="20261001T000000Z")),  # a calendar-query on an address book
+    ]
+    rendered = count_fast_renders(monkeypatch)
+    for collection, body in cases:
+        stock, fast = _both_any(server, "REPORT", collection, body, "1")
+        assert fast == stock, body
+    assert rendered() == 0
 
 
 def test_requests_it_cannot_answer_go_to_radicale(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
