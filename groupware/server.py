@@ -347,7 +347,6 @@ class _WholeCollectionAnswers:
 
         return self._fast_whole(path, user, user_groups, base_prefix, request_info, renderer, dav_header=False)
 
-
     def _fast_query(self, environ: radicale_types.WSGIEnviron, base_prefix: str, path: str, user: str,
                     user_groups: set[str], request_info: dict[str, Any]) -> radicale_types.WSGIResponse | None:
         """addressbook-query (RFC 6352 §8.6) or calendar-query (RFC 4791 §7.8) asking getetag, getcontenttype
