@@ -360,19 +360,24 @@ class _WholeCollectionAnswers:
         if (props is None or not len(props) or not filters or len({prop.tag for prop in props}) != len(props)
                 or any(prop.tag not in (*_PLAIN_PROPERTIES, data_tag) or len(prop) or prop.attrib
                        for prop in props)
-                or any(child.tag not in (props.tag, *_FILTERS) for child in root)):
+                or any(child.tag not in (props.tag, *_FILTERS) for child in root)
+                or len(root.findall(props.tag)) != 1 or _asks_more(root, props)):
             return None
         with_text = any(prop.tag == data_tag for prop in props)
         limit = self.configuration.get("reporting", "max_expand_occurrence")  # type: ignore[attr-defined]
 
         def listing(target: _Target) -> _Listing | None:
             collection = target.collection
-            found = collection.fast_query(filters) if collection.tag == tag and hasattr(
-                collection, "fast_query") else None
+            if collection.tag != tag or not hasattr(collection, "fast_query"):
+                return None
+            try:
+                found = collection.fast_query(filters)
+            except ValueError:  # a malformed filter: Radicale answers 400
+                return None
             if found is None:
                 return None
             texts = [text for _, text in found]
-            if with_text and tag == "VCALENDAR" and limit and sum(  # Radicale's limit on served events
+            if with_text and limit and sum(  # Radicale's limit on the events it serves, counted as it counts
                     1 for text in texts for line in text.splitlines() if line.upper() == "BEGIN:VEVENT") > limit:
                 return None
             return [summary for summary, _ in found], texts if with_text else None
@@ -393,11 +398,19 @@ class _WholeCollectionAnswers:
 _CONTENT_PROPERTIES = frozenset({xmlutils.make_clark("C:calendar-data"), xmlutils.make_clark("CR:address-data")})
 _FILTERS = (xmlutils.make_clark("C:filter"), xmlutils.make_clark("CR:filter"))
 _PLAIN_PROPERTIES = (xmlutils.make_clark("D:getetag"), xmlutils.make_clark("D:getcontenttype"))
+_EXPAND = xmlutils.make_clark("C:expand")
 #: The queries the fast path answers: the collection they search, and the property carrying the item data.
 _QUERIES = {xmlutils.make_clark("C:calendar-query"): ("VCALENDAR", xmlutils.make_clark("C:calendar-data")),
             xmlutils.make_clark("CR:addressbook-query"): ("VADDRESSBOOK", xmlutils.make_clark("CR:address-data"))}
 #: What a fast listing gives: the items' summaries, and their texts when the answer carries them.
 _Listing = tuple[list[Any], list[str] | None]
+
+
+def _asks_more(root: ET.Element, props: ET.Element) -> bool:
+    """Whether a query asks what Radicale or the address-book door look for anywhere in the body (an expansion,
+    a data element with a version or parts: RFC 4791 §9.6, RFC 6352 §10.4) beyond ``props``' plain ones."""
+    return any(element.tag == _EXPAND or (element.tag in _CONTENT_PROPERTIES and (
+        len(element) or element.attrib or not any(element is prop for prop in props))) for element in root.iter())
 
 
 _PARSED_BODY = "groupware.parsed_body"
