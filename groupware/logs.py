@@ -29,13 +29,28 @@ class KeyValueFormatter(logging.Formatter):
         return line + (" " + " ".join(fields) if fields else "")
 
 
-def setup(level: str = "info") -> None:
-    """Send every log record (ours and Radicale's) to stderr in the key=value format."""
+class _Worker(logging.Filter):
+    """Marks every record of a helper process of ``[server] workers`` with ``worker=<pid>``."""
+
+    def __init__(self, worker: int) -> None:
+        super().__init__()
+        self.worker = worker
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.worker = self.worker
+        return True
+
+
+def setup(level: str = "info", worker: int | None = None) -> None:
+    """Send every log record (ours and Radicale's) to stderr in the key=value format; a helper process passes its
+    ``worker`` id (its pid), which every line then carries."""
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(KeyValueFormatter())
+    if worker is not None:
+        handler.addFilter(_Worker(worker))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)

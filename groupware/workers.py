@@ -248,12 +248,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     serving.install_signal_handlers()
     stdin = sys.stdin.buffer
     loaded: Config = pickle.load(stdin)  # written by the first process, which started this one
-    logs.setup(loaded.radicale_sections.get("logging", {}).get("level", "info"))
+    logs.setup(loaded.radicale_sections.get("logging", {}).get("level", "info"), worker=os.getpid())
     sockets = [socket.socket(fileno=int(fd)) for fd in args.sockets.split(",")]
     try:
         http = serving.Server(loaded, sockets=sockets)
         threading.Thread(target=_stop_with_parent, args=(stdin,), daemon=True).start()
-        log.info("worker serving", extra={"event": "worker_serving", "pid": os.getpid()})
+        log.info("worker serving", extra={"event": "worker_serving"})
         http.run()
     except KeyboardInterrupt:  # stopped before or while starting
         return 0

@@ -148,7 +148,9 @@ def test_a_lockout_counts_failures_made_in_every_process(tmp_path: Path) -> None
         again = _cli("accounts", "unlock", f"login:{USER}", "--config", str(serve.config))
         assert again.returncode == 1 and "not locked out" in again.stderr
     finally:
-        serve.stop()
+        log = serve.stop()
+    lockouts = [line for line in log.splitlines() if "event=lockout " in line]
+    assert len(lockouts) == 1 and f"worker={helper}" in lockouts[0], log  # the third failure was the helper's
 
 
 def test_a_helper_that_dies_is_replaced(serve: Serve) -> None:
