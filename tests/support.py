@@ -140,6 +140,17 @@ def ok_prop(response: ET.Element, name: str) -> ET.Element | None:
 # -- ManageSieve (groupware serve with [sieve], Dovecot's managesieved) --------------------------------------
 
 
+def child_pids(pid: int) -> list[int]:
+    """Process ids of ``pid``'s children now running (a server's helper processes), from ``/proc``."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:  # a thread that ended meanwhile
+            pass
+    return found
+
+
 def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
     """Wait until something accepts connections on (host, port)."""
     deadline = time.monotonic() + timeout

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import LDIF_DIRECTORY, USER, free_port, request, write_config
+from support import LDIF_DIRECTORY, USER, child_pids, free_port, request, write_config
 
 from groupware.store import Store
 
@@ -69,16 +69,13 @@ def _burst(server: _Address, worker: int, acked: dict[str, str | None], stop: th
         n += 1
 
 
-@pytest.mark.slow
 def _kill_every_process(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL the server and its worker processes at once (they run in their own session)."""
-    children = []
-    for task in Path(f"/proc/{process.pid}/task").iterdir():
-        children += [int(pid) for pid in (task / "children").read_text().split()]
-    for pid in [process.pid, *children]:
+    for pid in [process.pid, *child_pids(process.pid)]:
         os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_sigkill_during_a_burst_loses_nothing_acknowledged(tmp_path: Path, workers: int) -> None:
     port = free_port()

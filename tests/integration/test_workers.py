@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import LDIF_DIRECTORY, USER, request, wait_for_port, write_config
+from support import LDIF_DIRECTORY, USER, child_pids, request, wait_for_port, write_config
 
 CARD = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:Carte {uid}\r\nEND:VCARD\r\n"
 
@@ -40,11 +40,7 @@ class Serve:
 
     def helpers(self) -> list[int]:
         """Process ids of the first process's children (the helpers)."""
-        found: list[int] = []
-        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
-            with contextlib.suppress(OSError):
-                found += [int(pid) for pid in (task / "children").read_text().split()]
-        return found
+        return child_pids(self.process.pid)
 
     def wait_for_helpers(self, count: int, timeout: float = 30.0, without: int | None = None) -> list[int]:
         """Wait until ``count`` helpers (none of them ``without``) serve: each has its request threads."""
