@@ -11,8 +11,9 @@
   once with ``git add`` / ``git commit``: what Xandikos reads is the git index and tree, and one commit of all
   items is what an import would produce (PUTs would make one commit each).
 * ``ours``: ``groupware serve`` with the demo directory and its default ``[server] workers = auto`` (one process per
-  core; the peak RSS and CPU reported are those of all its processes, summed). With ``groupware.plugins.storage`` installed the data is
-  imported with ``groupware storage import`` when that command exists, else PUT over HTTP by parallel clients;
+  core; the peak RSS and CPU reported are those of all its processes, summed). With ``groupware.plugins.storage``
+  installed the data is imported with ``groupware storage import`` when that command exists, else PUT over HTTP by
+  parallel clients;
   without the plugin, the default storage (Radicale's ``multifilesystem``) is used and loaded by copy like stock.
 
 Run as a script, this module serves a Radicale configuration under waitress: ``python _storage_servers.py
