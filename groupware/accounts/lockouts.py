@@ -67,7 +67,8 @@ class DatabaseThrottle:
             if now < row[0]:
                 if row[0] - now > self._lockout:  # the clock went back: the lockout still ends `lockout` from now
                     with self._db.write() as conn:
-                        conn.execute("UPDATE login_lockouts SET until = ? WHERE subject = ?", (now + self._lockout, key))
+                        conn.execute("UPDATE login_lockouts SET until = ? WHERE subject = ?",
+                                     (now + self._lockout, key))
                 return True
             with self._db.write() as conn:  # expired: the failures that led to it are forgotten with it
                 conn.execute("DELETE FROM login_lockouts WHERE subject = ? AND until <= ?", (key, now))
