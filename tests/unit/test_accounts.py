@@ -223,3 +223,12 @@ def test_database_counter_forgets_old_failures_and_resets_on_success(clock: Cloc
     clock.now += 121
     assert not throttle.locked(("addr", "192.0.2.1"))
     assert db.connection().execute("SELECT count(*) FROM login_lockouts").fetchone() == (0,)
+
+
+def test_a_clock_set_back_does_not_lengthen_a_lockout(clock: Clock, tmp_path: Path) -> None:
+    throttle = DatabaseThrottle(Database(str(tmp_path / "groupware.sqlite")), window=60, lockout=120, clock=clock)
+    assert throttle.fail(("login", "a"), 1)
+    clock.now -= 3600  # the wall clock went back an hour
+    assert throttle.locked(("login", "a"))
+    clock.now += 121
+    assert not throttle.locked(("login", "a")), "the lockout ends `lockout` seconds after the clock went back"
