@@ -205,8 +205,12 @@ def _ours(dataset: Dataset, workdir: Path, storage: str, options: Sequence[str],
     kind = PLUGIN if use_plugin else "default storage (Radicale multifilesystem)"
     if not use_plugin and not plugin_available():
         kind += f"; {PLUGIN} is not installed"
-    prepared = Prepared(OURS, process, f"groupware serve ([server] workers = auto: {worker_count('auto')} processes "
-                                       f"× {WORKER_THREADS} waitress threads), {kind}")
+    prepared = Prepared(
+        OURS,
+        process,
+        f"groupware serve ([server] workers = auto: {worker_count('auto')} processes "
+        f"× {WORKER_THREADS} waitress threads), {kind}",
+    )
     folder.mkdir()
     if not use_plugin:
         prepared.load_seconds, prepared.load_how = _copy_root(dataset, folder), "copy of collection-root"

@@ -45,22 +45,36 @@ from _common import (
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DAV = "{DAV:}"
-TARGETS = {"first sync": 60.0, "resync, no change": 10.0, "resync --full, no change": 60.0,
-           "resync, 10 changes": 60.0,
-           "sync-collection, no change": 0.010, "addressbook-query on a name": 0.050}
-QUERY = ('<?xml version="1.0"?><C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">'
-         '<D:prop><D:getetag/><C:address-data/></D:prop><C:filter><C:prop-filter name="FN">'
-         '<C:text-match match-type="contains">{text}</C:text-match></C:prop-filter></C:filter>'
-         "</C:addressbook-query>")
-SYNC = ('<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:"><D:sync-token>{token}</D:sync-token>'
-        "<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>")
+TARGETS = {
+    "first sync": 60.0,
+    "resync, no change": 10.0,
+    "resync --full, no change": 60.0,
+    "resync, 10 changes": 60.0,
+    "sync-collection, no change": 0.010,
+    "addressbook-query on a name": 0.050,
+}
+QUERY = (
+    '<?xml version="1.0"?><C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">'
+    '<D:prop><D:getetag/><C:address-data/></D:prop><C:filter><C:prop-filter name="FN">'
+    '<C:text-match match-type="contains">{text}</C:text-match></C:prop-filter></C:filter>'
+    "</C:addressbook-query>"
+)
+SYNC = (
+    '<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:"><D:sync-token>{token}</D:sync-token>'
+    "<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>"
+)
 
 
-def call(conn: http.client.HTTPConnection, who: str, method: str, path: str, body: str,
-         depth: str = "1") -> tuple[int, bytes]:
+def call(
+    conn: http.client.HTTPConnection, who: str, method: str, path: str, body: str, depth: str = "1"
+) -> tuple[int, bytes]:
     token = base64.b64encode(f"{who}:{who}-pw".encode()).decode()
-    conn.request(method, path, body=body.encode(), headers={"Authorization": f"Basic {token}", "Depth": depth,
-                                                            "Content-Type": "application/xml"})
+    conn.request(
+        method,
+        path,
+        body=body.encode(),
+        headers={"Authorization": f"Basic {token}", "Depth": depth, "Content-Type": "application/xml"},
+    )
     response = conn.getresponse()
     return response.status, response.read()
 
@@ -68,8 +82,23 @@ def call(conn: http.client.HTTPConnection, who: str, method: str, path: str, bod
 def sync_command(config: Path, *options: str) -> tuple[float, str]:
     """``groupware addressbooks sync`` in a child process: wall seconds and its report."""
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "groupware.cli", "addressbooks", "sync", "--quiet", *options,
-                           "--config", str(config)], cwd=ROOT, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "groupware.cli",
+            "addressbooks",
+            "sync",
+            "--quiet",
+            *options,
+            "--config",
+            str(config),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode:
         raise BenchmarkError(f"sync failed: {done.stderr[-2000:]}")
     return time.monotonic() - started, done.stdout
@@ -77,10 +106,11 @@ def sync_command(config: Path, *options: str) -> tuple[float, str]:
 
 def write_config(workdir: Path, slapd: object, port: int) -> Path:
     config = workdir / "groupware.conf"
-    config.write_text(f"""[server]
+    config.write_text(
+        f"""[server]
 hosts = 127.0.0.1:{port}
 [storage]
-filesystem_folder = {workdir / 'collections'}
+filesystem_folder = {workdir / "collections"}
 [logging]
 level = warning
 [directory]
@@ -98,7 +128,9 @@ timeout = 120
 [addressbooks]
 enabled = true
 interval = 0
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return config
 
 
@@ -134,7 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     people = active_uids(ldif, 40)
     results: dict[str, list[float]] = {}
     visible: list[int] = []
-    with tempfile.TemporaryDirectory(prefix="bench-addressbooks-") as tmp, Slapd(str(ldif), memberof=True) as slapd:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-addressbooks-") as tmp,
+        Slapd(str(ldif), memberof=True) as slapd,
+    ):
         workdir, port = Path(tmp), free_port()
         log(f"slapd loaded {args.staff:,} staff in {slapd.load_seconds:.1f} s")
         config = write_config(workdir, slapd, port)
@@ -146,26 +181,45 @@ def main(argv: list[str] | None = None) -> int:
             reader, book = people[0], f"/{people[0]}/annuaire-academie/"
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
             results["resync, no change"] = [sync_command(config)[0] for _ in range(args.runs)]
-            results["resync --full, no change"] = [sync_command(config, "--full")[0] for _ in range(args.runs)]
+            results["resync --full, no change"] = [
+                sync_command(config, "--full")[0] for _ in range(args.runs)
+            ]
             results["resync, 10 changes"] = []
             for run in range(args.runs):
                 token, _ = sync_token(conn, reader, book)
-                for uid in people[1 + run * 10: 11 + run * 10]:
+                for uid in people[1 + run * 10 : 11 + run * 10]:
                     slapd.modify(f"uid={uid},ou=people,{slapd.base_dn}", {"title": [f"Fonction {run}"]})
                 results["resync, 10 changes"].append(sync_command(config)[0])
                 visible.append(sync_token(conn, reader, book, token)[1])
             token, _ = sync_token(conn, reader, book)
-            results["sync-collection, no change"] = timed(conn, reader, book, SYNC.format(token=token), args.requests)
-            results["addressbook-query on a name"] = timed(conn, reader, book, QUERY.format(text="lefèvre"),
-                                                           args.requests)
+            results["sync-collection, no change"] = timed(
+                conn, reader, book, SYNC.format(token=token), args.requests
+            )
+            results["addressbook-query on a name"] = timed(
+                conn, reader, book, QUERY.format(text="lefèvre"), args.requests
+            )
     rows = []
     for name, values in results.items():
         median = statistics.median(values)
         unit, scale = ("s", 1.0) if TARGETS[name] >= 1 else ("ms", 1000.0)
-        rows.append([name, f"{median * scale:.{1 if unit == 's' else 2}f} {unit}", f"≤ {TARGETS[name] * scale:g} {unit}",
-                     str(len(values)), "yes" if median <= TARGETS[name] else "NO"])
-    rows.append(["changes visible after 10 changes", ", ".join(map(str, visible)), "exactly 10", str(len(visible)),
-                 "yes" if visible and all(v == 10 for v in visible) else "NO"])
+        rows.append(
+            [
+                name,
+                f"{median * scale:.{1 if unit == 's' else 2}f} {unit}",
+                f"≤ {TARGETS[name] * scale:g} {unit}",
+                str(len(values)),
+                "yes" if median <= TARGETS[name] else "NO",
+            ]
+        )
+    rows.append(
+        [
+            "changes visible after 10 changes",
+            ", ".join(map(str, visible)),
+            "exactly 10",
+            str(len(visible)),
+            "yes" if visible and all(v == 10 for v in visible) else "NO",
+        ]
+    )
     print(markdown_table(["step", "median", "target", "runs", "met"], rows))
     print()
     print(markdown_table(["", ""], environment({"staff": f"{args.staff:,}"})))

@@ -115,7 +115,9 @@ async def session(port: int, user: str, password: str, number: int, deadline: fl
 async def drive(port: int, people: list[tuple[str, str]], sessions: int, seconds: float) -> Tally:
     tally = Tally()
     deadline = time.monotonic() + seconds
-    await asyncio.gather(*(session(port, *people[i % len(people)], i, deadline, tally) for i in range(sessions)))
+    await asyncio.gather(
+        *(session(port, *people[i % len(people)], i, deadline, tally) for i in range(sessions))
+    )
     return tally
 
 
@@ -165,7 +167,16 @@ def main() -> int:
         rows.append(run("dovecot managesieved", dovecot.port, people, args, dovecot.home))
     finally:
         dovecot.stop()
-    headers = ["server", "sessions", "commands", "commands/s", "errors", "corrupted", "lost", "scripts checked"]
+    headers = [
+        "server",
+        "sessions",
+        "commands",
+        "commands/s",
+        "errors",
+        "corrupted",
+        "lost",
+        "scripts checked",
+    ]
     print(markdown_table(headers, rows, "lrrrrrrr"))
     ratio = float(rows[0][3].replace(",", "")) / max(float(rows[1][3].replace(",", "")), 1.0)
     print(f"\ngroupware / dovecot commands per second: {ratio:.2f}\n")

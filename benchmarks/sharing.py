@@ -41,14 +41,22 @@ USER, PASSWORD = "helene.lefevre", "helene.lefevre-demo"
 ADMIN = ("admin.groupware", "admin-demo")
 ETAB = "ou=etab-0341234A,ou=groups,dc=ac-montpellier,dc=fr"
 GROUPS = (f"cn=enseignants,{ETAB}", f"cn=personnels,{ETAB}")
-LISTING = (b'<?xml version="1.0" encoding="utf-8"?>\n<D:propfind xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/"'
-           b' xmlns:I="http://apple.com/ns/ical/"><D:prop><D:resourcetype/><D:displayname/>'
-           b"<D:current-user-privilege-set/><CS:getctag/><I:calendar-color/></D:prop></D:propfind>")
+LISTING = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n<D:propfind xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/"'
+    b' xmlns:I="http://apple.com/ns/ical/"><D:prop><D:resourcetype/><D:displayname/>'
+    b"<D:current-user-privilege-set/><CS:getctag/><I:calendar-color/></D:prop></D:propfind>"
+)
 TARGET_MS = 100.0
 
 
-def call(port: int, method: str, path: str, who: tuple[str, str], body: bytes = b"",
-         headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def call(
+    port: int,
+    method: str,
+    path: str,
+    who: tuple[str, str],
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
     """One request on a new connection."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     token = base64.b64encode(f"{who[0]}:{who[1]}".encode()).decode()
@@ -83,18 +91,21 @@ def measure(port: int, requests: int, warmup: int = 5) -> tuple[list[float], int
 def groupware_server(workdir: Path, agendas: int) -> tuple[ServerProcess, Callable[[int], None]]:
     port = free_port()
     config = workdir / "groupware.conf"
-    config.write_text(f"""[server]
+    config.write_text(
+        f"""[server]
 hosts = 127.0.0.1:{port}
 [storage]
-filesystem_folder = {workdir / 'collections'}
+filesystem_folder = {workdir / "collections"}
 [logging]
 level = warning
 [directory]
 type = ldif
-file = {ROOT / 'config' / 'demo-directory.ldif'}
+file = {ROOT / "config" / "demo-directory.ldif"}
 [accounts]
 admin_group = cn=groupware-admins,ou=groups,dc=ac-montpellier,dc=fr
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     command = [sys.executable, "-m", "groupware.cli", "serve", "--config", str(config)]
     server = ServerProcess("groupware", command, port, workdir, env={"PYTHONPATH": str(ROOT)})
 
@@ -102,7 +113,10 @@ admin_group = cn=groupware-admins,ou=groups,dc=ac-montpellier,dc=fr
         api = "/.groupware/api/v1/agendas"
         for i in range(agendas):
             path = f"/org-{i:03d}/agenda-{i:03d}/"
-            expect(call(port, "POST", api, ADMIN, json.dumps({"path": path, "title": f"Agenda {i}"}).encode()), 201)
+            expect(
+                call(port, "POST", api, ADMIN, json.dumps({"path": path, "title": f"Agenda {i}"}).encode()),
+                201,
+            )
             grant = json.dumps({"grantee": GROUPS[i % 2], "level": "read"}).encode()
             expect(call(port, "POST", f"{api}{path}grants", ADMIN, grant), 200)
 
@@ -117,28 +131,31 @@ def stock_server(workdir: Path, agendas: int, database: str) -> tuple[ServerProc
     (workdir / "users").write_text("".join(f"{line}\n" for line in users), encoding="utf-8")
     (workdir / "groups").write_text(f"enseignants: {USER}\npersonnels: {USER}\n", encoding="utf-8")
     config = workdir / "radicale.conf"
-    config.write_text(f"""[server]
+    config.write_text(
+        f"""[server]
 hosts = 127.0.0.1:{port}
 [auth]
 type = htpasswd
-htpasswd_filename = {workdir / 'users'}
+htpasswd_filename = {workdir / "users"}
 htpasswd_encryption = plain
 delay = 0
 [group]
 type = htgroup
-htgroup_filename = {workdir / 'groups'}
+htgroup_filename = {workdir / "groups"}
 htgroup_cache = True
 [rights]
 type = owner_only
 [storage]
-filesystem_folder = {workdir / 'collections'}
+filesystem_folder = {workdir / "collections"}
 [sharing]
 type = {database}
 collection_by_map = True
 permit_create_map = True
 [logging]
 level = warning
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     command = [sys.executable, "-m", "radicale", "--config", str(config)]
     server = ServerProcess(f"stock-{database}", command, port, workdir)
 
@@ -148,16 +165,36 @@ level = warning
             who, path = (owner, f"{owner}-pw"), f"/{owner}/agenda-{i:03d}/"
             call(port, "PROPFIND", f"/{owner}/", who, headers={"Depth": "0"})
             expect(call(port, "MKCALENDAR", path, who), 201)
-            share = {"PathMapped": path, "PathOrToken": f"/{{user}}/agenda-{i:03d}/", "Permissions": "r",
-                     "User": ":" + ("enseignants", "personnels")[i % 2], "Enabled": True, "Hidden": False}
-            expect(call(port, "POST", "/.sharing/v1/map/create", who, json.dumps(share).encode(),
-                        {"Content-Type": "application/json"}), 200)
+            share = {
+                "PathMapped": path,
+                "PathOrToken": f"/{{user}}/agenda-{i:03d}/",
+                "Permissions": "r",
+                "User": ":" + ("enseignants", "personnels")[i % 2],
+                "Enabled": True,
+                "Hidden": False,
+            }
+            expect(
+                call(
+                    port,
+                    "POST",
+                    "/.sharing/v1/map/create",
+                    who,
+                    json.dumps(share).encode(),
+                    {"Content-Type": "application/json"},
+                ),
+                200,
+            )
 
     return server, populate
 
 
-def run(name: str, factory: Callable[..., tuple[ServerProcess, Callable[[int], None]]], agendas: int,
-        requests: int, *extra: str) -> tuple[str, list[float], int]:
+def run(
+    name: str,
+    factory: Callable[..., tuple[ServerProcess, Callable[[int], None]]],
+    agendas: int,
+    requests: int,
+    *extra: str,
+) -> tuple[str, list[float], int]:
     with tempfile.TemporaryDirectory(prefix=f"bench-sharing-{name}-") as tmp:
         server, populate = factory(Path(tmp), agendas, *extra)
         with server:
@@ -171,15 +208,21 @@ def run(name: str, factory: Callable[..., tuple[ServerProcess, Callable[[int], N
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--agendas", type=int, default=200)
     parser.add_argument("--requests", type=int, default=40)
-    parser.add_argument("--check", action="store_true", help=f"exit 1 unless groupware's median < {TARGET_MS} ms")
+    parser.add_argument(
+        "--check", action="store_true", help=f"exit 1 unless groupware's median < {TARGET_MS} ms"
+    )
     args = parser.parse_args(argv)
     try:
-        results = [run("groupware", groupware_server, args.agendas, args.requests),
-                   run("stock-csv", stock_server, args.agendas, args.requests, "csv"),
-                   run("stock-files", stock_server, args.agendas, args.requests, "files")]
+        results = [
+            run("groupware", groupware_server, args.agendas, args.requests),
+            run("stock-csv", stock_server, args.agendas, args.requests, "csv"),
+            run("stock-files", stock_server, args.agendas, args.requests, "files"),
+        ]
     except BenchmarkError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 2
@@ -188,9 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     for name, times, shared in results:
         median = statistics.median(times)
         p90 = statistics.quantiles(times, n=10)[-1]
-        rows.append([name, str(shared), f"{median:.1f}", f"{p90:.1f}", f"{min(times):.1f}", f"{median / ours:.2f}"])
-    print(f"## Home listing with {args.agendas} agendas shared to the user's groups (PROPFIND Depth 1, "
-          f"{args.requests} requests)\n")
+        rows.append(
+            [name, str(shared), f"{median:.1f}", f"{p90:.1f}", f"{min(times):.1f}", f"{median / ours:.2f}"]
+        )
+    print(
+        f"## Home listing with {args.agendas} agendas shared to the user's groups (PROPFIND Depth 1, "
+        f"{args.requests} requests)\n"
+    )
     print(markdown_table(["server", "shared listed", "median ms", "p90 ms", "min ms", "÷ groupware"], rows))
     print()
     print(markdown_table(["", ""], environment()))

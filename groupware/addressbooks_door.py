@@ -28,8 +28,15 @@ from groupware.directory import Directory
 from groupware.sharing.database import SharingDatabase
 from groupware.store import Store
 
-__all__ = ["AddressBookAnswers", "PeriodicSync", "add_arguments", "run", "settings_of", "start_beside",
-           "sync_once"]
+__all__ = [
+    "AddressBookAnswers",
+    "PeriodicSync",
+    "add_arguments",
+    "run",
+    "settings_of",
+    "start_beside",
+    "sync_once",
+]
 
 log = logging.getLogger("groupware.addressbooks")
 
@@ -44,8 +51,14 @@ def settings_of(config: Config) -> BookSettings:
     return BookSettings(section.owner, section.academie, section.books, section.groups, mapping)
 
 
-def sync_once(config: Config, store: Store, directory: Directory, sharing: SharingDatabase | None,
-              progress: Any = None, full: bool = False) -> SyncReport:
+def sync_once(
+    config: Config,
+    store: Store,
+    directory: Directory,
+    sharing: SharingDatabase | None,
+    progress: Any = None,
+    full: bool = False,
+) -> SyncReport:
     """Read the directory (past any cache) and sync the books; nothing more when the directory's fingerprint
     says that nothing changed since the last complete run (unless ``full``)."""
     source = getattr(directory, "inner", directory)
@@ -74,8 +87,12 @@ class _Bar:
         self._last = (filled, what)
         self._finished = done >= total
         end = "\n" if self._finished else "\r"
-        print(f"addressbooks [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} /{what}/".ljust(100),
-              end=end, file=sys.stderr, flush=True)
+        print(
+            f"addressbooks [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} /{what}/".ljust(100),
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def run(config: Config, args: argparse.Namespace) -> int:
@@ -84,7 +101,9 @@ def run(config: Config, args: argparse.Namespace) -> int:
 
     directory = open_directory(config.directory)
     store = Store(storage_database(config), synchronous="NORMAL")
-    sharing = SharingDatabase(store.db) if not config.sharing.database else SharingDatabase(config.sharing.database)
+    sharing = (
+        SharingDatabase(store.db) if not config.sharing.database else SharingDatabase(config.sharing.database)
+    )
     try:
         report = sync_once(config, store, directory, sharing, None if args.quiet else _Bar(), args.full)
     finally:
@@ -98,7 +117,9 @@ def run(config: Config, args: argparse.Namespace) -> int:
     if report.skipped:
         print("directory unchanged since the last sync: 0 changes (--full reads it all the same)")
         return 0
-    print(f"{len(report.books)} books, {report.people} people, {report.changes} changes in {report.seconds:.1f} s")
+    print(
+        f"{len(report.books)} books, {report.people} people, {report.changes} changes in {report.seconds:.1f} s"
+    )
     return 0
 
 
@@ -109,7 +130,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sync.add_argument("--config", help="configuration file (default: the demo configuration)")
     sync.add_argument("--quiet", action="store_true", help="no progress bar")
     sync.add_argument("--verbose", action="store_true", help="list unchanged books too")
-    sync.add_argument("--full", action="store_true", help="read the whole directory even if it seems unchanged")
+    sync.add_argument(
+        "--full", action="store_true", help="read the whole directory even if it seems unchanged"
+    )
 
 
 class PeriodicSync:
@@ -160,8 +183,9 @@ def _advertise(root: ET.Element, owner: str) -> None:
             continue
         for supported in response.iter(CARDDAV + "supported-address-data"):
             if not any(t.get("version") == "4.0" for t in supported):
-                ET.SubElement(supported, CARDDAV + "address-data-type", {"content-type": "text/vcard",
-                                                                        "version": "4.0"})
+                ET.SubElement(
+                    supported, CARDDAV + "address-data-type", {"content-type": "text/vcard", "version": "4.0"}
+                )
 
 
 def _wants_vcard4(root: ET.Element | None) -> bool:
@@ -175,8 +199,15 @@ class AddressBookAnswers:
 
     _services: registry.Services
 
-    def do_REPORT(self, environ: Any, base_prefix: str, path: str, user: str,
-                  user_groups: set[str], request_info: dict[str, Any]) -> Any:
+    def do_REPORT(
+        self,
+        environ: Any,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> Any:
         """RFC 6352 §8.6, §8.7: remember whether ``address-data`` asks for version 4.0."""
         from groupware.server import _parsed_body
 

@@ -79,8 +79,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     loaded = config_module.load(path)
     logs.setup(loaded.radicale_sections.get("logging", {}).get("level", "info"))
-    log.info("starting", extra={"event": "starting", "version": __version__, "config": path,
-                                "directory": loaded.directory.type})
+    log.info(
+        "starting",
+        extra={
+            "event": "starting",
+            "version": __version__,
+            "config": path,
+            "directory": loaded.directory.type,
+        },
+    )
     serving.install_signal_handlers()
     from groupware import lmtp_door, managesieve_door
 
@@ -115,8 +122,17 @@ def _radicale_folder(folder: str, fsync: bool) -> Any:
     import radicale.storage
 
     configuration = radicale.config.load()
-    configuration.update({"storage": {"type": "multifilesystem", "filesystem_folder": folder,
-                                      "_filesystem_fsync": str(fsync)}}, "groupware storage", privileged=True)
+    configuration.update(
+        {
+            "storage": {
+                "type": "multifilesystem",
+                "filesystem_folder": folder,
+                "_filesystem_fsync": str(fsync),
+            }
+        },
+        "groupware storage",
+        privileged=True,
+    )
     return radicale.storage.load(configuration)
 
 
@@ -176,8 +192,9 @@ def _folder_collections(folder: str) -> Iterator[tuple[str, dict[str, str], list
         yield path, props, items
 
 
-def _copy_collections(source: Iterable[tuple[str, dict[str, str], list[Any]]], target: Any,
-                      label: str) -> tuple[int, int, int]:
+def _copy_collections(
+    source: Iterable[tuple[str, dict[str, str], list[Any]]], target: Any, label: str
+) -> tuple[int, int, int]:
     """Copy collections (properties, items, hrefs) into ``target``; progress and refused items on stderr.
 
     Returns the number of collections, of items copied and of items refused (not a calendar object or vCard).
@@ -190,7 +207,7 @@ def _copy_collections(source: Iterable[tuple[str, dict[str, str], list[Any]]], t
                 try:
                     copied.upload(item.href, item)
                     items += 1
-                except Exception as exc:  # noqa: BLE001 - one broken file must not stop a migration
+                except Exception as exc:
                     refused += 1
                     print(f"\n{label}: /{path}/{item.href} refused: {exc}", file=sys.stderr)
                 if done % 500 == 0 or done == len(entries):
@@ -205,8 +222,12 @@ def _progress(label: str, path: str, done: int, total: int) -> None:
     width = 30
     filled = width if total == 0 else width * done // total
     end = "\n" if done == total else "\r"
-    print(f"{label} /{path}/ [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,}", end=end,
-          file=sys.stderr, flush=True)
+    print(
+        f"{label} /{path}/ [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,}",
+        end=end,
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def cmd_storage_import(args: argparse.Namespace) -> int:
@@ -214,10 +235,13 @@ def cmd_storage_import(args: argparse.Namespace) -> int:
     if not os.path.isdir(os.path.join(args.folder, "collection-root")):
         print(f"{args.folder}: no collection-root inside: not a Radicale storage folder", file=sys.stderr)
         return 1
-    collections, items, refused = _copy_collections(_folder_collections(args.folder),
-                                                    _configured_storage(args.config), "import")
-    print(f"imported {collections} collections, {items} items from {args.folder}"
-          + (f"; {refused} items refused (see above)" if refused else ""))
+    collections, items, refused = _copy_collections(
+        _folder_collections(args.folder), _configured_storage(args.config), "import"
+    )
+    print(
+        f"imported {collections} collections, {items} items from {args.folder}"
+        + (f"; {refused} items refused (see above)" if refused else "")
+    )
     return 1 if refused else 0
 
 
@@ -226,10 +250,15 @@ def cmd_storage_export(args: argparse.Namespace) -> int:
     if os.path.exists(os.path.join(args.dir, "collection-root")):
         print(f"{args.dir}: already holds a collection-root; export into an empty folder", file=sys.stderr)
         return 1
-    collections, items, refused = _copy_collections(_storage_collections(_configured_storage(args.config)),
-                                                    _radicale_folder(args.dir, fsync=True), "export")
-    print(f"exported {collections} collections, {items} items to {args.dir}"
-          + (f"; {refused} items refused (see above)" if refused else ""))
+    collections, items, refused = _copy_collections(
+        _storage_collections(_configured_storage(args.config)),
+        _radicale_folder(args.dir, fsync=True),
+        "export",
+    )
+    print(
+        f"exported {collections} collections, {items} items to {args.dir}"
+        + (f"; {refused} items refused (see above)" if refused else "")
+    )
     return 1 if refused else 0
 
 
@@ -274,8 +303,9 @@ def cmd_accounts(args: argparse.Namespace) -> int:
     loaded = _loaded(args.config)
     if loaded is None:
         return 1
-    throttle = DatabaseThrottle(Database(sharing_database_path(loaded)), loaded.accounts.failure_window,
-                                loaded.accounts.lockout)
+    throttle = DatabaseThrottle(
+        Database(sharing_database_path(loaded)), loaded.accounts.failure_window, loaded.accounts.lockout
+    )
     if args.accounts_command == "unlock":
         if throttle.unlock(args.subject):
             print(f"{args.subject}: unlocked")
@@ -313,7 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     sieve = sub.add_parser("sieve", help="check and test Sieve scripts", add_help=False)
     sieve.add_argument("rest", nargs=argparse.REMAINDER)
     sieve.set_defaults(func=cmd_sieve)
-    agenda = sub.add_parser("agenda", help="shared agendas: create, list, show, grant, revoke, delete, provision")
+    agenda = sub.add_parser(
+        "agenda", help="shared agendas: create, list, show, grant, revoke, delete, provision"
+    )
     from groupware.sharing.cli import add_arguments
 
     add_arguments(agenda)

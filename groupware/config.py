@@ -18,8 +18,20 @@ from typing import Any
 
 from groupware.errors import ConfigError, ConfigProblem
 
-__all__ = ["DEMO_CONFIG", "SCHEMA", "AccountsConfig", "AddressBooksConfig", "Config", "DirectoryConfig", "LmtpConfig",
-           "Option", "SharingConfig", "SieveConfig", "load", "read_sections"]
+__all__ = [
+    "DEMO_CONFIG",
+    "SCHEMA",
+    "AccountsConfig",
+    "AddressBooksConfig",
+    "Config",
+    "DirectoryConfig",
+    "LmtpConfig",
+    "Option",
+    "SharingConfig",
+    "SieveConfig",
+    "load",
+    "read_sections",
+]
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = PACKAGE_ROOT / "config" / "demo.conf"
@@ -132,60 +144,106 @@ class Option:
 
 SCHEMA: dict[str, dict[str, Option]] = {
     "directory": {
-        "type": Option("ldif", _choice("ldif", "ldap"), "where people and groups come from: ldif (a file) or ldap"),
+        "type": Option(
+            "ldif", _choice("ldif", "ldap"), "where people and groups come from: ldif (a file) or ldap"
+        ),
         "file": Option("", str, "ldif: path of the LDIF file (relative to the configuration file)"),
-        "uri": Option("", _ldap_uris, "ldap: one or more ldap:// or ldaps:// URIs, tried in order (failover)"),
+        "uri": Option(
+            "", _ldap_uris, "ldap: one or more ldap:// or ldaps:// URIs, tried in order (failover)"
+        ),
         "base_dn": Option("", str, "ldap: search base of the directory"),
         "people_dn": Option("", str, "search base for people (default: base_dn)"),
         "groups_dn": Option("", str, "search base for groups (default: base_dn)"),
         "bind_dn": Option("", str, "ldap: service account used to search (empty: anonymous search)"),
         "bind_password": Option("", str, "ldap: password of the service account"),
         "bind_password_file": Option("", str, "ldap: file holding the service account's password"),
-        "user_dn_template": Option("", _dn_template, "ldap: bind directly as this DN, e.g. uid={login},ou=people,…"),
-        "login_attributes": Option("uid mail", _words, "attributes a login is matched against, case-insensitively"),
+        "user_dn_template": Option(
+            "", _dn_template, "ldap: bind directly as this DN, e.g. uid={login},ou=people,…"
+        ),
+        "login_attributes": Option(
+            "uid mail", _words, "attributes a login is matched against, case-insensitively"
+        ),
         "user_filter": Option("(objectClass=inetOrgPerson)", _ldap_filter, "filter selecting people"),
-        "disabled_filter": Option("", _ldap_filter, "filter matching disabled accounts, e.g. (employeeType=inactif)"),
-        "groups_from": Option("search", _choice("search", "memberof"), "read groups by a group search or memberOf"),
+        "disabled_filter": Option(
+            "", _ldap_filter, "filter matching disabled accounts, e.g. (employeeType=inactif)"
+        ),
+        "groups_from": Option(
+            "search", _choice("search", "memberof"), "read groups by a group search or memberOf"
+        ),
         "group_filter": Option("(objectClass=groupOfNames)", _ldap_filter, "filter selecting groups"),
         "member_attribute": Option("member", str, "attribute of a group listing its members' DNs"),
         "starttls": Option("false", _boolean, "ldap: upgrade ldap:// connections with StartTLS"),
         "ca_file": Option("", str, "ldap: CA certificates (PEM) to verify the server; empty: system store"),
-        "connect_timeout": Option("5", _positive_float, "ldap: seconds to open a connection before failing over"),
+        "connect_timeout": Option(
+            "5", _positive_float, "ldap: seconds to open a connection before failing over"
+        ),
         "timeout": Option("10", _positive_float, "ldap: seconds an operation may take"),
         "pool_size": Option("8", _positive_int, "ldap: connections kept open for searches"),
         "page_size": Option("500", _positive_int, "ldap: page size of bulk reads (RFC 2696)"),
-        "cache_ttl": Option("300", _positive_float, "seconds a person or group list is kept in memory (0: off)"),
+        "cache_ttl": Option(
+            "300", _positive_float, "seconds a person or group list is kept in memory (0: off)"
+        ),
         "retry_after": Option("30", _positive_int, "seconds sent in Retry-After when the directory is down"),
     },
     "accounts": {
-        "principal": Option("uid", _choice("uid", "mail"), "what names a user's home: uid (prenom.nom) or mail"),
+        "principal": Option(
+            "uid", _choice("uid", "mail"), "what names a user's home: uid (prenom.nom) or mail"
+        ),
         "admin_group": Option("", str, "DN of the group whose members manage everything"),
         "cache_ttl": Option("600", _positive_float, "seconds a successful login is remembered (0: off)"),
-        "max_failures_per_login": Option("10", _positive_int, "failures for one login before lockout (0: no limit)"),
+        "max_failures_per_login": Option(
+            "10", _positive_int, "failures for one login before lockout (0: no limit)"
+        ),
         "max_failures_per_address": Option("50", _positive_int, "failures from one address before lockout"),
         "failure_window": Option("300", _positive_float, "seconds over which failures are counted"),
         "lockout": Option("300", _positive_float, "seconds a locked login or address is refused"),
-        "failure_delay": Option("0.4", _positive_float, "minimum seconds a failed login takes (hides timing)"),
+        "failure_delay": Option(
+            "0.4", _positive_float, "minimum seconds a failed login takes (hides timing)"
+        ),
     },
     "sharing": {
-        "max_person_level": Option("manage", _choice(*LEVELS), "highest level a grant to one person may give"),
-        "max_group_level": Option("read-write", _choice(*LEVELS), "highest level a grant to a group may give"),
-        "max_domain_level": Option("read", _choice(*LEVELS), "highest level a grant to a whole mail domain may give"),
-        "people_may_share": Option("true", _boolean, "people may share their own calendars (Radicale's sharing API)"),
-        "database": Option("", str, "SQLite file of grants (default: the storage engine's, groupware.sqlite)"),
+        "max_person_level": Option(
+            "manage", _choice(*LEVELS), "highest level a grant to one person may give"
+        ),
+        "max_group_level": Option(
+            "read-write", _choice(*LEVELS), "highest level a grant to a group may give"
+        ),
+        "max_domain_level": Option(
+            "read", _choice(*LEVELS), "highest level a grant to a whole mail domain may give"
+        ),
+        "people_may_share": Option(
+            "true", _boolean, "people may share their own calendars (Radicale's sharing API)"
+        ),
+        "database": Option(
+            "", str, "SQLite file of grants (default: the storage engine's, groupware.sqlite)"
+        ),
     },
     "addressbooks": {
         "enabled": Option("false", _boolean, "serve read-only address books built from the directory"),
-        "books": Option("academie etablissements", _book_kinds, "books to build: academie etablissements departements"),
-        "interval": Option("3600", _positive_float, "seconds between syncs inside `groupware serve` (0: never)"),
-        "owner": Option("annuaire", _path_segment, "first path segment of the books (no login may have this name)"),
-        "academie": Option("Académie de Montpellier", str, "the académie's name: first ORG component, book titles"),
-        "groups": Option("true", _boolean, "directory groups become contact groups (KIND:group, RFC 6350 §6.1.4)"),
-        "mapping": Option("", _mapping, "vCard property = person field, comma-separated, e.g. TITLE = title (see README)"),
+        "books": Option(
+            "academie etablissements", _book_kinds, "books to build: academie etablissements departements"
+        ),
+        "interval": Option(
+            "3600", _positive_float, "seconds between syncs inside `groupware serve` (0: never)"
+        ),
+        "owner": Option(
+            "annuaire", _path_segment, "first path segment of the books (no login may have this name)"
+        ),
+        "academie": Option(
+            "Académie de Montpellier", str, "the académie's name: first ORG component, book titles"
+        ),
+        "groups": Option(
+            "true", _boolean, "directory groups become contact groups (KIND:group, RFC 6350 §6.1.4)"
+        ),
+        "mapping": Option(
+            "", _mapping, "vCard property = person field, comma-separated, e.g. TITLE = title (see README)"
+        ),
     },
     "sieve": {
         "enabled": Option("false", _boolean, "serve ManageSieve (RFC 5804) beside HTTP in `groupware serve`"),
-        "hosts": Option("127.0.0.1:4190", _listen, "ManageSieve addresses to listen on, host:port, comma-separated"),
+        "hosts": Option(
+            "127.0.0.1:4190", _listen, "ManageSieve addresses to listen on, host:port, comma-separated"
+        ),
         "mail_root": Option("", str, "mail store root: scripts in <root>/<user>/sieve, default ./var/mail"),
         "tls_certificate": Option("", str, "PEM certificate (chain) offered by STARTTLS; empty: no STARTTLS"),
         "tls_key": Option("", str, "PEM private key of the certificate"),
@@ -196,16 +254,24 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "max_storage": Option("1048576", _positive_int, "octets of all of a user's scripts (0: no limit)"),
         "extensions": Option("", _words, "Sieve extensions allowed (empty: all the engine supports)"),
         "max_redirects": Option("4", _positive_int, "distinct addresses a script may redirect to"),
-        "redirect_domains": Option("", _words, "domains redirect may forward to, e.g. ac-montpellier.fr (empty: any)"),
-        "min_vacation_period": Option("86400", _positive_int, "shortest vacation period in seconds (:days/:seconds)"),
+        "redirect_domains": Option(
+            "", _words, "domains redirect may forward to, e.g. ac-montpellier.fr (empty: any)"
+        ),
+        "min_vacation_period": Option(
+            "86400", _positive_int, "shortest vacation period in seconds (:days/:seconds)"
+        ),
         "before": Option("", _words, "admin scripts run before every user's script (paths)"),
         "after": Option("", _words, "admin scripts run after every user's script (paths)"),
     },
     "lmtp": {
         "enabled": Option("false", _boolean, "deliver mail over LMTP (RFC 2033) in `groupware serve`"),
         "hosts": Option("127.0.0.1:24", _listen, "LMTP addresses to listen on, host:port, comma-separated"),
-        "hostname": Option("", str, "name in the greeting and in Maildir file names (default: this machine's)"),
-        "max_message_size": Option("52428800", _positive_int, "octets per message (SIZE, RFC 1870; 0: no limit)"),
+        "hostname": Option(
+            "", str, "name in the greeting and in Maildir file names (default: this machine's)"
+        ),
+        "max_message_size": Option(
+            "52428800", _positive_int, "octets per message (SIZE, RFC 1870; 0: no limit)"
+        ),
         "max_recipients": Option("1000", _positive_int, "recipients per transaction"),
         "timeout": Option("300", _positive_float, "seconds a client may stay silent (RFC 5321 §4.5.3.2)"),
         "relay": Option("", _relay, "SMTP relay host:port for redirects and vacation replies (empty: none)"),
@@ -280,7 +346,9 @@ class AddressBooksConfig:
     owner: str = "annuaire"
     academie: str = "Académie de Montpellier"
     groups: bool = True
-    mapping: tuple[tuple[str, tuple[str, ...]], ...] = ()  # empty: the defaults of groupware.addressbooks.mapping
+    mapping: tuple[
+        tuple[str, tuple[str, ...]], ...
+    ] = ()  # empty: the defaults of groupware.addressbooks.mapping
 
 
 @dataclass(frozen=True)
@@ -349,7 +417,9 @@ def read_sections(path: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
     return {name: dict(parser.items(name)) for name in parser.sections()}
 
 
-def _parse_section(file: str, name: str, raw: Mapping[str, str], problems: list[ConfigProblem]) -> dict[str, Any]:
+def _parse_section(
+    file: str, name: str, raw: Mapping[str, str], problems: list[ConfigProblem]
+) -> dict[str, Any]:
     schema = SCHEMA[name]
     values: dict[str, Any] = {}
     for key, value in raw.items():
@@ -389,8 +459,9 @@ def _check_directory(file: str, base: Path, values: dict[str, Any], problems: li
 
 
 def _check_sieve(file: str, base: Path, values: dict[str, Any], problems: list[ConfigProblem]) -> None:
-    values["mail_root"] = _resolve(base, values["mail_root"]) if values.get("mail_root") else os.path.abspath(
-        "var/mail")
+    values["mail_root"] = (
+        _resolve(base, values["mail_root"]) if values.get("mail_root") else os.path.abspath("var/mail")
+    )
     for key in ("tls_certificate", "tls_key"):
         if values.get(key):
             values[key] = _resolve(base, values[key])
@@ -401,7 +472,9 @@ def _check_sieve(file: str, base: Path, values: dict[str, Any], problems: list[C
     for key in ("before", "after"):
         paths = tuple(_resolve(base, p) for p in values.get(key, ()))
         values[key] = paths
-        problems.extend(ConfigProblem(file, "sieve", key, f"no such file: {p}") for p in paths if not os.path.isfile(p))
+        problems.extend(
+            ConfigProblem(file, "sieve", key, f"no such file: {p}") for p in paths if not os.path.isfile(p)
+        )
 
 
 def load(path: str | os.PathLike[str]) -> Config:
@@ -426,9 +499,16 @@ def load(path: str | os.PathLike[str]) -> Config:
     for key in ("filesystem_folder", "database"):  # relative paths are relative to this file, like ours
         if storage.get(key):
             storage[key] = _resolve(base, storage[key])
-    return Config(file, DirectoryConfig(**parsed["directory"]), AccountsConfig(**parsed["accounts"]), radicale,
-                  SieveConfig(**parsed["sieve"]), SharingConfig(**parsed["sharing"]),
-                  addressbooks=AddressBooksConfig(**parsed["addressbooks"]), lmtp=LmtpConfig(**parsed["lmtp"]))
+    return Config(
+        file,
+        DirectoryConfig(**parsed["directory"]),
+        AccountsConfig(**parsed["accounts"]),
+        radicale,
+        SieveConfig(**parsed["sieve"]),
+        SharingConfig(**parsed["sharing"]),
+        addressbooks=AddressBooksConfig(**parsed["addressbooks"]),
+        lmtp=LmtpConfig(**parsed["lmtp"]),
+    )
 
 
 def storage_database(config: Config) -> str:

@@ -27,8 +27,17 @@ from typing import NamedTuple
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
-__all__ = ["ItemFacts", "ItemSummary", "ResponseTemplate", "assemble", "content_type", "facts_of", "http_date",
-           "split_document", "with_data"]
+__all__ = [
+    "ItemFacts",
+    "ItemSummary",
+    "ResponseTemplate",
+    "assemble",
+    "content_type",
+    "facts_of",
+    "http_date",
+    "split_document",
+    "with_data",
+]
 
 #: Media types of stored objects, as Radicale announces them (RFC 4791 §4.1, RFC 6352 §5.1).
 OBJECT_MIMETYPES = {"VCARD": "text/vcard", "VLIST": "text/x-vlist", "VCALENDAR": "text/calendar"}
@@ -67,8 +76,9 @@ def content_type(name: str, component: str, encoding: str) -> str:
     return f"{text};component={component}" if component else text
 
 
-def facts_of(summaries: Iterable[tuple[str, str, str | int, str, str, int]], collection_href: str,
-             encoding: str) -> Iterator[tuple[str, str, str, str, str]]:
+def facts_of(
+    summaries: Iterable[tuple[str, str, str | int, str, str, int]], collection_href: str, encoding: str
+) -> Iterator[tuple[str, str, str, str, str]]:
     """The facts (as :class:`ItemFacts` tuples, XML-escaped) of each summarized item; ``collection_href`` is the
     collection's href, quoted, ending with ``/``. Kept lean: it runs once per item of a 52,000-card book. Quoted
     hrefs, HTTP dates and lengths never hold a character XML escapes."""
@@ -127,7 +137,7 @@ class ResponseTemplate:
     def learn(cls, fragment: str, facts: tuple[str, ...]) -> ResponseTemplate | None:
         """Find ``facts`` in ``fragment`` (one item's serialized response); None when it cannot be done exactly."""
         holes: list[tuple[int, int, int]] = []
-        for index, pattern in enumerate((_HREF, *_VARIABLES, _DATA)[:len(facts)]):
+        for index, pattern in enumerate((_HREF, *_VARIABLES, _DATA)[: len(facts)]):
             match = pattern.search(fragment)
             if match is None:
                 if index == 0:
@@ -178,7 +188,7 @@ def split_document(without: str, with_one: str) -> tuple[str, str, str] | None:
     head, tail = without[:closing], without[closing:]
     if not (with_one.startswith(head) and with_one.endswith(tail)):
         return None
-    return head, with_one[closing:closing + extra], tail
+    return head, with_one[closing : closing + extra], tail
 
 
 def assemble(head: str, responses: Sequence[str] | Iterable[str], tail: str, encoding: str) -> bytes:

@@ -54,6 +54,8 @@ def setup(level: str = "info", worker: int | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
-    logging.getLogger("radicale").setLevel(max(numeric, logging.WARNING) if numeric <= logging.INFO else numeric)
+    logging.getLogger("radicale").setLevel(
+        max(numeric, logging.WARNING) if numeric <= logging.INFO else numeric
+    )
     # waitress warns at every queued request under load; queueing is normal and measured by the benchmarks.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)

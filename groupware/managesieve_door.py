@@ -32,8 +32,16 @@ from groupware.sieve.host import DEFAULT_EXTENSIONS, AuthenticationUnavailable, 
 from groupware.sieve.managesieve import Capabilities, ManageSieveServer, ServerSettings, Session
 from groupware.sieve.scripts import Quotas, ScriptStore
 
-__all__ = ["AccountsAuthenticator", "admin_script_problems", "build_store", "cli", "handles", "run_beside",
-           "site_policy", "start"]
+__all__ = [
+    "AccountsAuthenticator",
+    "admin_script_problems",
+    "build_store",
+    "cli",
+    "handles",
+    "run_beside",
+    "site_policy",
+    "start",
+]
 
 log = logging.getLogger("groupware.managesieve")
 

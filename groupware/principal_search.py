@@ -25,8 +25,11 @@ __all__ = ["MAX_RESULTS", "PeopleIndex", "is_principal_search", "search_property
 
 DAV, CALDAV, CS = "{DAV:}", "{urn:ietf:params:xml:ns:caldav}", "{http://calendarserver.org/ns/}"
 MAX_RESULTS = 50
-_SEARCHABLE = {DAV + "displayname": "Nom", CALDAV + "calendar-user-address-set": "Adresse électronique",
-               CS + "email-address-set": "Adresse électronique"}
+_SEARCHABLE = {
+    DAV + "displayname": "Nom",
+    CALDAV + "calendar-user-address-set": "Adresse électronique",
+    CS + "email-address-set": "Adresse électronique",
+}
 
 
 def fold(text: str) -> str:
@@ -47,8 +50,9 @@ class _Entry:
 class PeopleIndex:
     """The directory's people, folded for searching, re-read from the directory after ``ttl`` seconds."""
 
-    def __init__(self, people: Callable[[], Iterable[Person]], user_name: Callable[[Person], str],
-                 ttl: float = 300.0) -> None:
+    def __init__(
+        self, people: Callable[[], Iterable[Person]], user_name: Callable[[Person], str], ttl: float = 300.0
+    ) -> None:
         self._people, self._user_name, self._ttl = people, user_name, ttl
         self._entries: list[_Entry] = []
         self._loaded = -1.0
@@ -58,15 +62,26 @@ class PeopleIndex:
         """The current list (loaded on first use and after ``ttl``)."""
         with self._lock:
             if self._loaded < 0 or time.monotonic() - self._loaded > self._ttl:
-                self._entries = [_Entry(self._user_name(p), p.display_name, p.mail or "", fold(p.display_name),
-                                        fold(p.mail or "")) for p in self._people()]
+                self._entries = [
+                    _Entry(
+                        self._user_name(p),
+                        p.display_name,
+                        p.mail or "",
+                        fold(p.display_name),
+                        fold(p.mail or ""),
+                    )
+                    for p in self._people()
+                ]
                 self._loaded = time.monotonic()
             return self._entries
 
 
 def is_principal_search(root: ET.Element | None) -> bool:
     """Whether a REPORT body is one of the two principal reports."""
-    return root is not None and root.tag in (DAV + "principal-property-search", DAV + "principal-search-property-set")
+    return root is not None and root.tag in (
+        DAV + "principal-property-search",
+        DAV + "principal-search-property-set",
+    )
 
 
 def search_property_set() -> ET.Element:

@@ -28,7 +28,7 @@ def principal_name(href: str, base_prefix: str = "") -> str | None:
     """The user name if ``href`` is a principal URL ``<base>/<user>/``, else ``None``."""
     path = unquote(href)
     if base_prefix and path.startswith(base_prefix):
-        path = path[len(base_prefix):]
+        path = path[len(base_prefix) :]
     parts = [part for part in path.split("/") if part]
     return parts[0] if len(parts) == 1 and path.endswith("/") else None
 
@@ -72,7 +72,9 @@ def _enrich_response(response: ET.Element, person: Person) -> None:
         _ok_prop(response).append(name)
 
 
-def enrich_multistatus(tree: ET.Element, lookup: Callable[[str], Person | None], base_prefix: str = "") -> None:
+def enrich_multistatus(
+    tree: ET.Element, lookup: Callable[[str], Person | None], base_prefix: str = ""
+) -> None:
     """Add directory facts to every principal ``D:response`` of ``tree``, in place."""
     if tree.tag != DAV + "multistatus":
         return

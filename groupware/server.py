@@ -48,7 +48,11 @@ __all__ = [
 log = logging.getLogger("groupware.server")
 
 PREDEFINED_COLLECTIONS = {
-    "calendar": {"tag": "VCALENDAR", "D:displayname": "Agenda", "C:supported-calendar-component-set": "VEVENT,VTODO"},
+    "calendar": {
+        "tag": "VCALENDAR",
+        "D:displayname": "Agenda",
+        "C:supported-calendar-component-set": "VEVENT,VTODO",
+    },
     "contacts": {"tag": "VADDRESSBOOK", "D:displayname": "Contacts"},
 }
 
@@ -57,25 +61,35 @@ RADICALE_DEFAULTS: dict[str, dict[str, str]] = {
     "server": {"hosts": "127.0.0.1:5232", "max_connections": "64"},
     "auth": {"type": "groupware.plugins.auth", "delay": "0"},
     "rights": {"type": "groupware.plugins.rights"},
-    "storage": {"type": "groupware.plugins.storage", "filesystem_folder": os.path.abspath("var/collections"),
-                "predefined_collections": json.dumps(PREDEFINED_COLLECTIONS)},
+    "storage": {
+        "type": "groupware.plugins.storage",
+        "filesystem_folder": os.path.abspath("var/collections"),
+        "predefined_collections": json.dumps(PREDEFINED_COLLECTIONS),
+    },
     "web": {"type": "none"},
-    "sharing": {"type": "groupware.plugins.sharing", "collection_by_map": "True", "collection_by_token": "False"},
+    "sharing": {
+        "type": "groupware.plugins.sharing",
+        "collection_by_map": "True",
+        "collection_by_token": "False",
+    },
     "logging": {"level": "info", "mask_passwords": "True"},
 }
 # Options of our storage plugin that Radicale's schema does not know (Radicale hands them to the plugin):
 # each maps to the reason a value is refused, or None when it is fine.
 STORAGE_OPTIONS: dict[str, Callable[[str], str | None]] = {
     "database": lambda value: None if value.strip() else "empty path",
-    "synchronous": lambda value: None if value.upper() in SYNCHRONOUS
-    else "one of OFF, NORMAL, FULL, EXTRA",
+    "synchronous": lambda value: None if value.upper() in SYNCHRONOUS else "one of OFF, NORMAL, FULL, EXTRA",
 }
 # Options of [server] that are ours (kept from Radicale), with the reason a value is refused.
-SERVER_OPTIONS: dict[str, Callable[[str], str | None]] = {"workers": lambda value: _refusal(worker_count, value)}
+SERVER_OPTIONS: dict[str, Callable[[str], str | None]] = {
+    "workers": lambda value: _refusal(worker_count, value)
+}
 # Options we decide ourselves: a file setting them is told why.
-FORCED = {("auth", "type"): "groupware authenticates through [directory] and [accounts]",
-          ("rights", "type"): "groupware decides rights itself (admin group in [accounts])",
-          ("server", "ssl"): "terminate TLS at a reverse proxy (see README); the server speaks plain HTTP"}
+FORCED = {
+    ("auth", "type"): "groupware authenticates through [directory] and [accounts]",
+    ("rights", "type"): "groupware decides rights itself (admin group in [accounts])",
+    ("server", "ssl"): "terminate TLS at a reverse proxy (see README); the server speaks plain HTTP",
+}
 
 
 def patch_radicale() -> None:
@@ -139,12 +153,20 @@ def check_radicale_sections(path: str, sections: Mapping[str, Mapping[str, str]]
             problems.append(ConfigProblem(path, section, "", "unknown section"))
             continue
         for key, value in options.items():
-            if (section, key) in FORCED and not (section == "server" and key == "ssl" and value.lower() in
-                                                 ("false", "0", "no", "off")):
-                problems.append(ConfigProblem(path, section, key, f"not configurable: {FORCED[section, key]}"))
+            if (section, key) in FORCED and not (
+                section == "server" and key == "ssl" and value.lower() in ("false", "0", "no", "off")
+            ):
+                problems.append(
+                    ConfigProblem(path, section, key, f"not configurable: {FORCED[section, key]}")
+                )
                 continue
-            ours = (STORAGE_OPTIONS if section == "storage" and storage_type == RADICALE_DEFAULTS["storage"]["type"]
-                    else SERVER_OPTIONS if section == "server" else {})
+            ours = (
+                STORAGE_OPTIONS
+                if section == "storage" and storage_type == RADICALE_DEFAULTS["storage"]["type"]
+                else SERVER_OPTIONS
+                if section == "server"
+                else {}
+            )
             if key in ours:
                 reason = ours[key](value)
                 if reason:
@@ -179,7 +201,9 @@ def build_services(config: Config) -> registry.Services:
     database = Database(sharing_database_path(config))
     throttle = DatabaseThrottle(database, config.accounts.failure_window, config.accounts.lockout)
     accounts = Accounts(directory, config.accounts, throttle=throttle)
-    services = registry.Services(config, directory, accounts, build_sharing(config, directory, accounts, database))
+    services = registry.Services(
+        config, directory, accounts, build_sharing(config, directory, accounts, database)
+    )
     registry.install(services)
     return services
 
@@ -220,7 +244,9 @@ class _WholeCollectionAnswers:
         if self._sharing._enabled:
             share = self._sharing.sharing_collection_resolver(path, user, user_groups)
             if share and path != share["PathMapped"]:
-                if share.get("Conversion") not in (None, "none") or not str(share["PathMapped"]).endswith("/"):
+                if share.get("Conversion") not in (None, "none") or not str(share["PathMapped"]).endswith(
+                    "/"
+                ):
                     return None
                 owner, target_path, permissions = share["Owner"], share["PathMapped"], share["Permissions"]
             else:
@@ -229,18 +255,29 @@ class _WholeCollectionAnswers:
         if "r" not in access.permissions:
             return None
         collection = next(iter(self._storage.discover(target_path, "0")), None)
-        if not isinstance(collection, storage.BaseCollection) or collection.tag not in ("VCALENDAR",
-                                                                                       "VADDRESSBOOK"):
+        if not isinstance(collection, storage.BaseCollection) or collection.tag not in (
+            "VCALENDAR",
+            "VADDRESSBOOK",
+        ):
             return None
-        if (not hasattr(collection, "fast_summaries") or self._encoding.lower().replace("-", "") != "utf8"
-                or not access.check("r", collection)):  # item sizes are counted in UTF-8
+        if (
+            not hasattr(collection, "fast_summaries")
+            or self._encoding.lower().replace("-", "") != "utf8"
+            or not access.check("r", collection)
+        ):  # item sizes are counted in UTF-8
             return None
         href = str(share["PathOrToken"]) if share else pathutils.unstrip_path(collection.path, True)
         return _Target(collection, owner, target_path, share, href)
 
-    def _fast_template(self, target: _Target, render: Callable[[list[Any]], ET.Element],
-                       summaries: list[Any], texts: list[str] | None, base_prefix: str,
-                       request_info: dict[str, Any]) -> tuple[str, ResponseTemplate, str] | None:
+    def _fast_template(
+        self,
+        target: _Target,
+        render: Callable[[list[Any]], ET.Element],
+        summaries: list[Any],
+        texts: list[str] | None,
+        base_prefix: str,
+        request_info: dict[str, Any],
+    ) -> tuple[str, ResponseTemplate, str] | None:
         """Render the collection and its first item through Radicale; learn the item template from it."""
         collection = target.collection
         first = next(iter(collection.get_multi([summaries[0][0]])), (None, None))[1]
@@ -250,7 +287,8 @@ class _WholeCollectionAnswers:
         # declares every namespace an item response uses. The head then holds the first item's response.
         once = self._xml_response(render([first]), request_info).decode(self._encoding)  # type: ignore[attr-defined]
         twice = self._xml_response(render([first, first]), request_info).decode(  # type: ignore[attr-defined]
-            self._encoding)
+            self._encoding
+        )
         split = split_document(once, twice)
         facts = self._facts(summaries[:1], texts[:1] if texts is not None else None, base_prefix, target)
         template = ResponseTemplate.learn(split[1], next(iter(facts))) if split else None
@@ -259,13 +297,21 @@ class _WholeCollectionAnswers:
             return None
         return split[0], template, split[2]
 
-    def _facts(self, summaries: list[Any], texts: list[str] | None, base_prefix: str,
-               target: _Target) -> Iterable[tuple[str, ...]]:
+    def _facts(
+        self, summaries: list[Any], texts: list[str] | None, base_prefix: str, target: _Target
+    ) -> Iterable[tuple[str, ...]]:
         facts = facts_of(summaries, xmlutils.make_href(base_prefix, target.href), self._encoding)
         return facts if texts is None else with_data(facts, texts)
 
-    def _fast_answer(self, head: str, template: ResponseTemplate, tail: str, facts: Iterable[tuple[str, ...]],
-                     request_info: dict[str, Any], dav_header: bool) -> radicale_types.WSGIResponse:
+    def _fast_answer(
+        self,
+        head: str,
+        template: ResponseTemplate,
+        tail: str,
+        facts: Iterable[tuple[str, ...]],
+        request_info: dict[str, Any],
+        dav_header: bool,
+    ) -> radicale_types.WSGIResponse:
         request_info["status"] = client.MULTI_STATUS
         headers = {"Content-Type": f"text/xml; charset={self._encoding}"}
         if dav_header:  # Radicale sends it with PROPFIND answers, not with REPORT answers
@@ -273,10 +319,17 @@ class _WholeCollectionAnswers:
         body = assemble(head, template.render_all(facts), tail, self._encoding)
         return client.MULTI_STATUS, headers, body, None
 
-    def _fast_whole(self, path: str, user: str, user_groups: set[str], base_prefix: str,
-                    request_info: dict[str, Any], renderer: Callable[[_Target], Callable[[list[Any]], ET.Element]],
-                    dav_header: bool, listing: Callable[[_Target], _Listing | None] | None = None,
-                    ) -> radicale_types.WSGIResponse | None:
+    def _fast_whole(
+        self,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        base_prefix: str,
+        request_info: dict[str, Any],
+        renderer: Callable[[_Target], Callable[[list[Any]], ET.Element]],
+        dav_header: bool,
+        listing: Callable[[_Target], _Listing | None] | None = None,
+    ) -> radicale_types.WSGIResponse | None:
         """Answer for every item of the collection at ``path`` (or those ``listing(target)`` gives, with their
         texts) from item facts, ``renderer(target)`` building the answer for a few items exactly as Radicale does;
         None when the fast path does not apply."""
@@ -284,7 +337,9 @@ class _WholeCollectionAnswers:
             target = self._fast_collection(path, user, user_groups)
             if target is None:
                 return None
-            render = renderer(target)  # before the listing: a sync token never covers more than what is listed
+            render = renderer(
+                target
+            )  # before the listing: a sync token never covers more than what is listed
             listed = (list(target.collection.fast_summaries()), None) if listing is None else listing(target)
             if listed is None or len(listed[0]) < 2:
                 return None
@@ -295,11 +350,22 @@ class _WholeCollectionAnswers:
         facts = self._facts(summaries[1:], texts[1:] if texts is not None else None, base_prefix, target)
         return self._fast_answer(learned[0], learned[1], learned[2], facts, request_info, dav_header)
 
-    def _fast_propfind(self, environ: radicale_types.WSGIEnviron, base_prefix: str, path: str, user: str,
-                       user_groups: set[str], request_info: dict[str, Any]) -> radicale_types.WSGIResponse | None:
+    def _fast_propfind(
+        self,
+        environ: radicale_types.WSGIEnviron,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> radicale_types.WSGIResponse | None:
         """Depth-1 PROPFIND of a whole collection (RFC 4918 §9.1), Radicale's answer built from item facts."""
         xml_request = _parsed_body(environ)
-        if xml_request is None or len(xml_request) != 1 or xml_request[0].tag != xmlutils.make_clark("D:prop"):
+        if (
+            xml_request is None
+            or len(xml_request) != 1
+            or xml_request[0].tag != xmlutils.make_clark("D:prop")
+        ):
             return None
 
         def renderer(target: _Target) -> Callable[[list[Any]], ET.Element]:
@@ -308,29 +374,52 @@ class _WholeCollectionAnswers:
             shares = {share["PathOrToken"]: share} if share else {}
 
             def render(items: list[Any]) -> ET.Element:  # the arguments Radicale's do_PROPFIND passes
-                entries = list(self._collect_allowed_items(  # type: ignore[attr-defined]
-                    [target.collection, *items], target.owner, user_groups))
-                answer = xml_propfind(self, base_prefix, target.path, xml_request,
-                                      [(*entry, conversion) for entry in entries], target.owner, self._encoding,
-                                      max_resource_size=self._max_resource_size, shares=shares)
-                assert answer is not None  # None only for an anonymous current-user-principal; there is a user
+                entries = list(
+                    self._collect_allowed_items(  # type: ignore[attr-defined]
+                        [target.collection, *items], target.owner, user_groups
+                    )
+                )
+                answer = xml_propfind(
+                    self,
+                    base_prefix,
+                    target.path,
+                    xml_request,
+                    [(*entry, conversion) for entry in entries],
+                    target.owner,
+                    self._encoding,
+                    max_resource_size=self._max_resource_size,
+                    shares=shares,
+                )
+                assert (
+                    answer is not None
+                )  # None only for an anonymous current-user-principal; there is a user
                 return answer
 
             return render
 
         return self._fast_whole(path, user, user_groups, base_prefix, request_info, renderer, dav_header=True)
 
-    def _fast_sync(self, environ: radicale_types.WSGIEnviron, base_prefix: str, path: str, user: str,
-                   user_groups: set[str], request_info: dict[str, Any]) -> radicale_types.WSGIResponse | None:
+    def _fast_sync(
+        self,
+        environ: radicale_types.WSGIEnviron,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> radicale_types.WSGIResponse | None:
         """Initial sync-collection (RFC 6578 §3.2, no token) of a whole collection, from item facts."""
         root = _parsed_body(environ)
         if root is None or root.tag != xmlutils.make_clark("D:sync-collection"):
             return None
         token = root.find(xmlutils.make_clark("D:sync-token"))
         props = root.find(xmlutils.make_clark("D:prop"))
-        if (token is not None and (token.text or "").strip()) or props is None or any(
-                prop.tag in _CONTENT_PROPERTIES for prop in props) or any(
-                root.find(tag) is not None for tag in _FILTERS):  # Radicale filters a sync-collection too
+        if (
+            (token is not None and (token.text or "").strip())
+            or props is None
+            or any(prop.tag in _CONTENT_PROPERTIES for prop in props)
+            or any(root.find(tag) is not None for tag in _FILTERS)
+        ):  # Radicale filters a sync-collection too
             return None
 
         def renderer(target: _Target) -> Callable[[list[Any]], ET.Element]:
@@ -345,10 +434,19 @@ class _WholeCollectionAnswers:
 
             return render
 
-        return self._fast_whole(path, user, user_groups, base_prefix, request_info, renderer, dav_header=False)
+        return self._fast_whole(
+            path, user, user_groups, base_prefix, request_info, renderer, dav_header=False
+        )
 
-    def _fast_query(self, environ: radicale_types.WSGIEnviron, base_prefix: str, path: str, user: str,
-                    user_groups: set[str], request_info: dict[str, Any]) -> radicale_types.WSGIResponse | None:
+    def _fast_query(
+        self,
+        environ: radicale_types.WSGIEnviron,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> radicale_types.WSGIResponse | None:
         """addressbook-query (RFC 6352 §8.6) or calendar-query (RFC 4791 §7.8) asking getetag, getcontenttype
         and the plain item data, whose filters the store's index decides exactly for every item."""
         root = _parsed_body(environ)
@@ -357,11 +455,18 @@ class _WholeCollectionAnswers:
         tag, data_tag = _QUERIES[root.tag]
         props = root.find(xmlutils.make_clark("D:prop"))
         filters = [child for child in root if child.tag in _FILTERS]
-        if (props is None or not len(props) or not filters or len({prop.tag for prop in props}) != len(props)
-                or any(prop.tag not in (*_PLAIN_PROPERTIES, data_tag) or len(prop) or prop.attrib
-                       for prop in props)
-                or any(child.tag not in (props.tag, *_FILTERS) for child in root)
-                or len(root.findall(props.tag)) != 1 or _asks_more(root, props)):
+        if (
+            props is None
+            or not len(props)
+            or not filters
+            or len({prop.tag for prop in props}) != len(props)
+            or any(
+                prop.tag not in (*_PLAIN_PROPERTIES, data_tag) or len(prop) or prop.attrib for prop in props
+            )
+            or any(child.tag not in (props.tag, *_FILTERS) for child in root)
+            or len(root.findall(props.tag)) != 1
+            or _asks_more(root, props)
+        ):
             return None
         with_text = any(prop.tag == data_tag for prop in props)
         limit = self.configuration.get("reporting", "max_expand_occurrence")  # type: ignore[attr-defined]
@@ -377,8 +482,14 @@ class _WholeCollectionAnswers:
             if found is None:
                 return None
             texts = [text for _, text in found]
-            if with_text and limit and sum(  # Radicale's limit on the events it serves, counted as it counts
-                    1 for text in texts for line in text.splitlines() if line.upper() == "BEGIN:VEVENT") > limit:
+            if (
+                with_text
+                and limit
+                and sum(  # Radicale's limit on the events it serves, counted as it counts
+                    1 for text in texts for line in text.splitlines() if line.upper() == "BEGIN:VEVENT"
+                )
+                > limit
+            ):
                 return None
             return [summary for summary, _ in found], texts if with_text else None
 
@@ -391,17 +502,22 @@ class _WholeCollectionAnswers:
 
             return render
 
-        return self._fast_whole(path, user, user_groups, base_prefix, request_info, renderer, dav_header=False,
-                                listing=listing)
+        return self._fast_whole(
+            path, user, user_groups, base_prefix, request_info, renderer, dav_header=False, listing=listing
+        )
 
 
-_CONTENT_PROPERTIES = frozenset({xmlutils.make_clark("C:calendar-data"), xmlutils.make_clark("CR:address-data")})
+_CONTENT_PROPERTIES = frozenset(
+    {xmlutils.make_clark("C:calendar-data"), xmlutils.make_clark("CR:address-data")}
+)
 _FILTERS = (xmlutils.make_clark("C:filter"), xmlutils.make_clark("CR:filter"))
 _PLAIN_PROPERTIES = (xmlutils.make_clark("D:getetag"), xmlutils.make_clark("D:getcontenttype"))
 _EXPAND = xmlutils.make_clark("C:expand")
 #: The queries the fast path answers: the collection they search, and the property carrying the item data.
-_QUERIES = {xmlutils.make_clark("C:calendar-query"): ("VCALENDAR", xmlutils.make_clark("C:calendar-data")),
-            xmlutils.make_clark("CR:addressbook-query"): ("VADDRESSBOOK", xmlutils.make_clark("CR:address-data"))}
+_QUERIES = {
+    xmlutils.make_clark("C:calendar-query"): ("VCALENDAR", xmlutils.make_clark("C:calendar-data")),
+    xmlutils.make_clark("CR:addressbook-query"): ("VADDRESSBOOK", xmlutils.make_clark("CR:address-data")),
+}
 #: What a fast listing gives: the items' summaries, and their texts when the answer carries them.
 _Listing = tuple[list[Any], list[str] | None]
 
@@ -409,8 +525,14 @@ _Listing = tuple[list[Any], list[str] | None]
 def _asks_more(root: ET.Element, props: ET.Element) -> bool:
     """Whether a query asks what Radicale or the address-book door look for anywhere in the body (an expansion,
     a data element with a version or parts: RFC 4791 §9.6, RFC 6352 §10.4) beyond ``props``' plain ones."""
-    return any(element.tag == _EXPAND or (element.tag in _CONTENT_PROPERTIES and (
-        len(element) or element.attrib or not any(element is prop for prop in props))) for element in root.iter())
+    return any(
+        element.tag == _EXPAND
+        or (
+            element.tag in _CONTENT_PROPERTIES
+            and (len(element) or element.attrib or not any(element is prop for prop in props))
+        )
+        for element in root.iter()
+    )
 
 
 _PARSED_BODY = "groupware.parsed_body"
@@ -441,7 +563,9 @@ def _parsed_body(environ: radicale_types.WSGIEnviron) -> ET.Element | None:
     return parsed
 
 
-def _item_response(base_prefix: str, target: _Target, item: Any, props: ET.Element, encoding: str) -> ET.Element:
+def _item_response(
+    base_prefix: str, target: _Target, item: Any, props: ET.Element, encoding: str
+) -> ET.Element:
     """One item of a REPORT answer (sync-collection, queries), built the way Radicale's ``xml_report`` builds it."""
     found, not_found = [], []
     for prop in props:
@@ -458,8 +582,9 @@ def _item_response(base_prefix: str, target: _Target, item: Any, props: ET.Eleme
         else:
             not_found.append(element)
     uri = pathutils.unstrip_path(posixpath.join(target.collection.path, item.href))
-    return xml_item_response(base_prefix, uri, found_props=found, not_found_props=not_found, found_item=True,
-                             share=target.share)
+    return xml_item_response(
+        base_prefix, uri, found_props=found, not_found_props=not_found, found_item=True, share=target.share
+    )
 
 
 class GroupwareApplication(_WholeCollectionAnswers, SharingAnswers, AddressBookAnswers, radicale.Application):
@@ -474,11 +599,17 @@ class GroupwareApplication(_WholeCollectionAnswers, SharingAnswers, AddressBookA
         self._services = services
         self._fast_paths = True
         super().__init__(configuration)
-        self._attach_sharing(services.sharing, self._storage, services.directory, services.accounts,
-                             services.config.directory.cache_ttl)
+        self._attach_sharing(
+            services.sharing,
+            self._storage,
+            services.directory,
+            services.accounts,
+            services.config.directory.cache_ttl,
+        )
 
-    def _handle_request(self, environ: radicale_types.WSGIEnviron) -> tuple[str, list[tuple[str, str]],
-                                                                          Iterable[bytes]]:
+    def _handle_request(
+        self, environ: radicale_types.WSGIEnviron
+    ) -> tuple[str, list[tuple[str, str]], Iterable[bytes]]:
         try:
             api_answer = self._api_request(cast(dict[str, Any], environ), self._services.accounts)
             if api_answer is not None:
@@ -488,42 +619,70 @@ class GroupwareApplication(_WholeCollectionAnswers, SharingAnswers, AddressBookA
             log.error("directory unavailable", extra={"event": "directory_down", "error": str(exc)})
             body = b"The directory is unreachable; please retry later.\n"
             status = f"{client.SERVICE_UNAVAILABLE} {client.responses[client.SERVICE_UNAVAILABLE]}"
-            headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
-                       ("Retry-After", str(exc.retry_after))]
+            headers = [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("Retry-After", str(exc.retry_after)),
+            ]
             return status, headers, [body]
 
-    def do_PROPFIND(self, environ: radicale_types.WSGIEnviron, base_prefix: str, path: str, user: str,
-                    user_groups: set[str], request_info: dict[str, Any]) -> radicale_types.WSGIResponse:
+    def do_PROPFIND(
+        self,
+        environ: radicale_types.WSGIEnviron,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> radicale_types.WSGIResponse:
         """RFC 4918 §9.1; a depth-1 listing of a whole collection takes the fast path when it can."""
         if environ.get("HTTP_DEPTH") == "1" and self._fast_paths and user:
             answer = self._fast_propfind(environ, base_prefix, path, user, user_groups, request_info)
             if answer is not None:
                 return answer
-        return super().do_PROPFIND(environ, base_prefix, path, user, user_groups,  # type: ignore[no-any-return]
-                                   request_info)
+        return super().do_PROPFIND(
+            environ,
+            base_prefix,
+            path,
+            user,
+            user_groups,  # type: ignore[no-any-return]
+            request_info,
+        )
 
-    def do_REPORT(self, environ: radicale_types.WSGIEnviron, base_prefix: str, path: str, user: str,
-                  user_groups: set[str], request_info: dict[str, Any]) -> radicale_types.WSGIResponse:
+    def do_REPORT(
+        self,
+        environ: radicale_types.WSGIEnviron,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> radicale_types.WSGIResponse:
         """RFC 3253 §3.6; an initial sync-collection of a whole collection, and queries the index decides, take
         the fast path when they can; principal searches (RFC 3744 §9.4, §9.5) are answered from the directory."""
-        principal_answer = self._principal_report(cast(dict[str, Any], environ), base_prefix, user, request_info)
+        principal_answer = self._principal_report(
+            cast(dict[str, Any], environ), base_prefix, user, request_info
+        )
         if principal_answer is not None:
             return principal_answer
         if self._fast_paths and user:
-            answer = (self._fast_sync(environ, base_prefix, path, user, user_groups, request_info)
-                      or self._fast_query(environ, base_prefix, path, user, user_groups, request_info))
+            answer = self._fast_sync(
+                environ, base_prefix, path, user, user_groups, request_info
+            ) or self._fast_query(environ, base_prefix, path, user, user_groups, request_info)
             if answer is not None:
                 return answer
-        status, headers, answer, xml_request = super().do_REPORT(environ, base_prefix, path, user, user_groups,
-                                                                 request_info)
+        status, headers, answer, xml_request = super().do_REPORT(
+            environ, base_prefix, path, user, user_groups, request_info
+        )
         if status == client.FORBIDDEN and isinstance(answer, bytes) and b"valid-sync-token" in answer:
             # RFC 6578 §3.2 says 403 with DAV:valid-sync-token; Thunderbird starts over only on 400 (and loses
             # its address-book sync on 403), DAVx5 reads the error element whatever the status.
             status = request_info["status"] = client.BAD_REQUEST
         return status, headers, answer, xml_request
 
-    def _read_xml_request_body(self, environ: radicale_types.WSGIEnviron,
-                               request_info: dict[str, Any]) -> ET.Element | None:
+    def _read_xml_request_body(
+        self, environ: radicale_types.WSGIEnviron, request_info: dict[str, Any]
+    ) -> ET.Element | None:
         """Radicale's reader, with a DTD or entity declaration answered 400 like any bad XML (it raised a 500).
 
         A body the edge has already parsed (``_parsed_body``) is not parsed again.

@@ -39,8 +39,13 @@ WORKER_THREADS = 4
 class Server:
     """The keep-alive HTTP server (waitress) around the application; ``run()`` blocks until ``stop()``."""
 
-    def __init__(self, config: Config, app: Callable[..., Any] | None = None, threads: int = WORKER_THREADS,
-                 sockets: list[socket.socket] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        app: Callable[..., Any] | None = None,
+        threads: int = WORKER_THREADS,
+        sockets: list[socket.socket] | None = None,
+    ) -> None:
         """Bind the configured addresses, or serve ``sockets`` inherited from the first process (a helper of
         ``[server] workers``: no helpers, no periodic address-book sync of its own)."""
         import waitress.server
@@ -49,18 +54,23 @@ class Server:
         self.first = sockets is None
         if sockets is None:
             hosts = configuration.get("server", "hosts")
-            sockets = bind_sockets(" ".join(f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-                                            for host, port in hosts))
+            sockets = bind_sockets(
+                " ".join(f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for host, port in hosts)
+            )
         try:
             self.app = app or make_app(config)
             self._server = waitress.server.create_server(
-                self.app, sockets=sockets, threads=threads, ident="groupware",
+                self.app,
+                sockets=sockets,
+                threads=threads,
+                ident="groupware",
                 connection_limit=max(configuration.get("server", "max_connections"), 100),
                 channel_timeout=max(int(configuration.get("server", "timeout")), 1),
                 max_request_body_size=configuration.get("server", "max_content_length"),
                 # A whole 52,000-card listing is 13 MB: keep answers that size in memory, not in a temporary file.
                 outbuf_overflow=32 * 1024 * 1024,
-                clear_untrusted_proxy_headers=True)
+                clear_untrusted_proxy_headers=True,
+            )
         except BaseException:
             for sock in sockets:
                 sock.close()
@@ -114,7 +124,9 @@ class Server:
                 if services.sharing is not None:
                     services.sharing.db.close()
             storage_close = getattr(getattr(self.app, "_storage", None), "close", None)
-            if callable(storage_close):  # groupware's storage holds database connections; Radicale's holds none
+            if callable(
+                storage_close
+            ):  # groupware's storage holds database connections; Radicale's holds none
                 storage_close()
             log.info("stopped", extra={"event": "stopped"})
 
@@ -123,6 +135,7 @@ def install_signal_handlers() -> None:
     """Make SIGINT (Ctrl-C) and SIGTERM stop the server cleanly, even when started in the background. The first
     signal stops; later ones are ignored, so that they cannot interrupt the stopping (helpers that do not finish
     are killed after a while, see :meth:`groupware.workers.Workers.stop`)."""
+
     def handler(signum: int, frame: object) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

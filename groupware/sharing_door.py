@@ -29,8 +29,14 @@ from groupware.sharing import AgendaStore, SharingDatabase, SharingPolicy, Shari
 from groupware.sharing.api import PREFIX, AgendaApi, Caller
 from groupware.store.database import Database
 
-__all__ = ["API_PREFIX", "SharingAnswers", "agenda_store", "build_sharing", "command_line_service",
-           "sharing_database_path"]
+__all__ = [
+    "API_PREFIX",
+    "SharingAnswers",
+    "agenda_store",
+    "build_sharing",
+    "command_line_service",
+    "sharing_database_path",
+]
 
 log = logging.getLogger("groupware.sharing")
 
@@ -43,14 +49,19 @@ def sharing_database_path(config: Config) -> str:
     return config.sharing.database or storage_database(config)
 
 
-def build_sharing(config: Config, directory: CachedDirectory, accounts: Accounts,
-                  database: Database | None = None) -> SharingService:
+def build_sharing(
+    config: Config, directory: CachedDirectory, accounts: Accounts, database: Database | None = None
+) -> SharingService:
     """The sharing service of a running groupware (its storage callbacks are attached by the application), on
     ``database`` (default: :func:`sharing_database_path`)."""
-    policy = SharingPolicy.from_options({"max_person_level": config.sharing.max_person_level,
-                                         "max_group_level": config.sharing.max_group_level,
-                                         "max_domain_level": config.sharing.max_domain_level,
-                                         "people_may_share": config.sharing.people_may_share})
+    policy = SharingPolicy.from_options(
+        {
+            "max_person_level": config.sharing.max_person_level,
+            "max_group_level": config.sharing.max_group_level,
+            "max_domain_level": config.sharing.max_domain_level,
+            "people_may_share": config.sharing.people_may_share,
+        }
+    )
     tables = SharingDatabase(database or sharing_database_path(config))
     return SharingService(tables, directory, policy, config.accounts.admin_group, accounts.user_name)
 
@@ -108,15 +119,22 @@ class SharingAnswers:
     _agenda_api: AgendaApi | None = None
     _people: PeopleIndex | None = None
 
-    def _attach_sharing(self, service: SharingService | None, radicale_storage: storage.BaseStorage,
-                        directory: CachedDirectory, accounts: Accounts, ttl: float) -> None:
+    def _attach_sharing(
+        self,
+        service: SharingService | None,
+        radicale_storage: storage.BaseStorage,
+        directory: CachedDirectory,
+        accounts: Accounts,
+        ttl: float,
+    ) -> None:
         if service is not None:
             service.store = agenda_store(radicale_storage)
             self._agenda_api = AgendaApi(service)
         self._people = PeopleIndex(directory.iter_people, accounts.user_name, max(ttl, 60.0))
 
-    def _principal_report(self, environ: dict[str, Any], base_prefix: str, user: str,
-                          request_info: dict[str, Any]) -> tuple[int, dict[str, str], bytes, None] | None:
+    def _principal_report(
+        self, environ: dict[str, Any], base_prefix: str, user: str, request_info: dict[str, Any]
+    ) -> tuple[int, dict[str, str], bytes, None] | None:
         """RFC 3744 §9.4/§9.5 reports from the directory; ``None`` for any other REPORT."""
         from groupware.server import _parsed_body  # the root's body reader (read once, put back for Radicale)
 
@@ -134,8 +152,9 @@ class SharingAnswers:
         body = self._xml_response(answer, request_info)  # type: ignore[attr-defined]
         return status, {"Content-Type": "text/xml; charset=utf-8"}, body, None
 
-    def _api_request(self, environ: dict[str, Any], accounts: Accounts) -> tuple[str, list[tuple[str, str]],
-                                                                             list[bytes]] | None:
+    def _api_request(
+        self, environ: dict[str, Any], accounts: Accounts
+    ) -> tuple[str, list[tuple[str, str]], list[bytes]] | None:
         """The answer to an API request, or ``None`` when the path is not the API's."""
         path = str(environ.get("PATH_INFO", ""))
         if self._agenda_api is None or not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
@@ -143,9 +162,16 @@ class SharingAnswers:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length > 0 else b""
         caller = basic_caller(environ, accounts)
-        status, answer = self._agenda_api.handle(str(environ.get("REQUEST_METHOD", "GET")), path,
-                                                 str(environ.get("QUERY_STRING", "")), body, caller)
-        log.info("agenda API", extra={"event": "agenda_api", "user": caller.user, "status": status, "path": path})
+        status, answer = self._agenda_api.handle(
+            str(environ.get("REQUEST_METHOD", "GET")),
+            path,
+            str(environ.get("QUERY_STRING", "")),
+            body,
+            caller,
+        )
+        log.info(
+            "agenda API", extra={"event": "agenda_api", "user": caller.user, "status": status, "path": path}
+        )
         data = json.dumps(answer, ensure_ascii=False, indent=1).encode("utf-8")
         headers = [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(data)))]
         if status == client.UNAUTHORIZED:

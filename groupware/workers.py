@@ -146,8 +146,14 @@ class Workers:
             for slot in self._slots:
                 self._start(slot)
         self._watcher.start()
-        log.info("workers started", extra={"event": "workers_started", "workers": len(self._slots) + 1,
-                                           "pids": ",".join(str(pid) for pid in self.pids)})
+        log.info(
+            "workers started",
+            extra={
+                "event": "workers_started",
+                "workers": len(self._slots) + 1,
+                "pids": ",".join(str(pid) for pid in self.pids),
+            },
+        )
 
     def _start(self, slot: _Slot) -> None:
         """Start a helper in ``slot``; when that fails, log it and try again later."""
@@ -195,9 +201,15 @@ class Workers:
         if now - slot.started >= STABLE:
             slot.quick_deaths = 0
         slot.restart_at = now + self._delay(slot)
-        log.error("worker died, starting another", extra={
-            "event": "worker_died", "pid": process.pid, "status": status,
-            "restart_in": round(slot.restart_at - now, 1)})
+        log.error(
+            "worker died, starting another",
+            extra={
+                "event": "worker_died",
+                "pid": process.pid,
+                "status": status,
+                "restart_in": round(slot.restart_at - now, 1),
+            },
+        )
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask every helper to finish its requests and exit; kill those still running after ``timeout``."""

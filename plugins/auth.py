@@ -42,7 +42,9 @@ class Auth(BaseAuth):
         except AuthenticationError:
             return "", set()
         if self._reserved(account.user):
-            logger.warning("login refused: %r names the address books or an organisation's agendas", account.user)
+            logger.warning(
+                "login refused: %r names the address books or an organisation's agendas", account.user
+            )
             return "", set()
         return account.user, set(account.groups)
 

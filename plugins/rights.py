@@ -40,7 +40,9 @@ class Rights(BaseRights):
         self._sharing = services.sharing
 
     def _is_admin(self, user_groups: set[str]) -> bool:
-        return bool(self._admin_group) and any(normalize_dn(group) == self._admin_group for group in user_groups)
+        return bool(self._admin_group) and any(
+            normalize_dn(group) == self._admin_group for group in user_groups
+        )
 
     def authorization(self, user: str, user_groups: set[str], path: str) -> str:
         """Radicale permission letters for ``user`` on the collection ``path`` (RFC 3744 privileges, mapped)."""
@@ -56,5 +58,7 @@ class Rights(BaseRights):
             return {1: "RW", 2: own}.get(len(parts), "")
         if len(parts) != 2 or self._sharing is None:
             return ""
-        level = self._sharing.level(self._sharing.viewer(user, user_groups or set()), f"/{parts[0]}/{parts[1]}/")
+        level = self._sharing.level(
+            self._sharing.viewer(user, user_groups or set()), f"/{parts[0]}/{parts[1]}/"
+        )
         return GRANT_LETTERS[level] if level is not None else ""

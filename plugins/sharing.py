@@ -98,17 +98,33 @@ class Sharing(sharing.BaseSharing):
             groups = set(person.groups) if person is not None else set()
         return self.service.viewer(user, groups)
 
-    def _row(self, user: str, agenda: Agenda, level: Level, path: str | None = None,
-             mapped: str | None = None) -> dict[str, Any]:
+    def _row(
+        self, user: str, agenda: Agenda, level: Level, path: str | None = None, mapped: str | None = None
+    ) -> dict[str, Any]:
         """One map share as Radicale's sharing code reads it."""
-        return {"mapped": True, "ShareType": "map", "PathOrToken": path or f"/{user}/{agenda.slug}/",
-                "PathMapped": mapped or agenda.path, "Owner": agenda.owner, "User": user,
-                "Permissions": LETTERS[level], "EnabledByOwner": True, "EnabledByUser": True,
-                "HiddenByOwner": False, "HiddenByUser": False, "Hidden": False,
-                "TimestampCreated": agenda.created, "TimestampUpdated": agenda.created,
-                "Properties": {"D:displayname": agenda.title}, "Conversion": "none", "Actions": {}}
+        return {
+            "mapped": True,
+            "ShareType": "map",
+            "PathOrToken": path or f"/{user}/{agenda.slug}/",
+            "PathMapped": mapped or agenda.path,
+            "Owner": agenda.owner,
+            "User": user,
+            "Permissions": LETTERS[level],
+            "EnabledByOwner": True,
+            "EnabledByUser": True,
+            "HiddenByOwner": False,
+            "HiddenByUser": False,
+            "Hidden": False,
+            "TimestampCreated": agenda.created,
+            "TimestampUpdated": agenda.created,
+            "Properties": {"D:displayname": agenda.title},
+            "Conversion": "none",
+            "Actions": {},
+        }
 
-    def sharing_collection_by_map_resolver(self, path: str, user: str, user_groups: set[str]) -> dict[str, Any] | None:
+    def sharing_collection_by_map_resolver(
+        self, path: str, user: str, user_groups: set[str]
+    ) -> dict[str, Any] | None:
         """``/<user>/<slug>/…`` → the agenda's path, when a grant gives ``user`` a level on it."""
         parts = [part for part in path.split("/") if part]
         if len(parts) < 2 or parts[0] != user:
@@ -122,11 +138,16 @@ class Sharing(sharing.BaseSharing):
         home_path = f"/{user}/{agenda.slug}/"
         if len(parts) == 2:
             return self._row(user, agenda, level, home_path)
-        return self._row(user, agenda, level, path, agenda.path + path[len(home_path):])
+        return self._row(user, agenda, level, path, agenda.path + path[len(home_path) :])
 
-    def sharing_collection_list(self, User: str | None = None, Enabled: bool | None = None,
-                                Hidden: bool | None = None, Conversion: str | None = None,
-                                user_groups: set[str] = set()) -> list[dict[str, Any]]:  # noqa: B006
+    def sharing_collection_list(
+        self,
+        User: str | None = None,
+        Enabled: bool | None = None,
+        Hidden: bool | None = None,
+        Conversion: str | None = None,
+        user_groups: set[str] = set(),
+    ) -> list[dict[str, Any]]:
         """The agendas shared with ``User`` as map shares into their home (RFC 4918 §9.1 depth-1 listing)."""
         if not User or Enabled is False or Hidden is True or Conversion not in (None, "none"):
             return []
@@ -134,12 +155,19 @@ class Sharing(sharing.BaseSharing):
         user = User.partition(sharing.SHARING_SEPARATOR_GROUP)[0]
         return [self._row(user, shared.agenda, shared.level) for shared in self.service.shared_with(viewer)]
 
-    def database_list_sharing(self, OwnerOrUser: str | None = None, ShareType: str | None = None,
-                              PathOrToken: str | None = None, PathMapped: str | None = None,
-                              User: str | None = None, EnabledByOwner: bool | None = None,
-                              EnabledByUser: bool | None = None, HiddenByOwner: bool | None = None,
-                              HiddenByUser: bool | None = None, Conversion: str | None = None,
-                              ) -> list[dict[str, Any]]:
+    def database_list_sharing(
+        self,
+        OwnerOrUser: str | None = None,
+        ShareType: str | None = None,
+        PathOrToken: str | None = None,
+        PathMapped: str | None = None,
+        User: str | None = None,
+        EnabledByOwner: bool | None = None,
+        EnabledByUser: bool | None = None,
+        HiddenByOwner: bool | None = None,
+        HiddenByUser: bool | None = None,
+        Conversion: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Shares by mapped path (Radicale refuses to delete a collection that is shared) or by user."""
         if ShareType not in (None, "map"):
             return []
@@ -147,10 +175,16 @@ class Sharing(sharing.BaseSharing):
             # The agenda itself and every agenda below it: deleting a home must not leave grants behind that a
             # new calendar at the same path would inherit (Radicale refuses the DELETE while any is listed).
             prefix = PathMapped.rstrip("/") + "/"
-            agendas = [agenda for agenda in self.service.db.agendas()
-                       if agenda.path == PathMapped or agenda.path.startswith(prefix)]
-            return [self._grant_row(agenda, grant.grantee, grant.level)
-                    for agenda in agendas for grant in self.service.db.grants(agenda.path)]
+            agendas = [
+                agenda
+                for agenda in self.service.db.agendas()
+                if agenda.path == PathMapped or agenda.path.startswith(prefix)
+            ]
+            return [
+                self._grant_row(agenda, grant.grantee, grant.level)
+                for agenda in agendas
+                for grant in self.service.db.grants(agenda.path)
+            ]
         lookup = OwnerOrUser or User
         if not lookup:
             return []
@@ -162,8 +196,9 @@ class Sharing(sharing.BaseSharing):
         row["User"] = _radicale_user(grantee)
         return row
 
-    def database_get_sharing(self, ShareType: str, PathOrToken: str, OnlyEnabled: bool = True,
-                             User: str | None = None) -> dict[str, Any] | None:
+    def database_get_sharing(
+        self, ShareType: str, PathOrToken: str, OnlyEnabled: bool = True, User: str | None = None
+    ) -> dict[str, Any] | None:
         """One share by its path in a member's home."""
         if ShareType != "map" or not User:
             return None
@@ -171,8 +206,15 @@ class Sharing(sharing.BaseSharing):
         return self.sharing_collection_by_map_resolver(PathOrToken, viewer.user, set(viewer.groups))
 
     # Management API: people share their own calendars --------------------------------------------------------
-    def post(self, environ: types.WSGIEnviron, base_prefix: str, path: str, user: str, user_groups: set[str],
-             request_info: dict[str, Any]) -> types.WSGIResponse:
+    def post(
+        self,
+        environ: types.WSGIEnviron,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> types.WSGIResponse:
         """``/.sharing/v1/map/{create,delete,list}`` through our grants; other actions as Radicale has them."""
         action = path.removeprefix("/.sharing/v1/")
         if action not in ("map/create", "map/delete", "map/list", "all/list"):
@@ -197,7 +239,11 @@ class Sharing(sharing.BaseSharing):
             raise SharingError("PathMapped and User are required")
         if "Level" in data and not isinstance(data["Level"], str):
             raise SharingError("Level must be a string: free-busy, read, read-write or manage")
-        level = Level.parse(data["Level"]) if "Level" in data else level_of_letters(str(data.get("Permissions", "r")))
+        level = (
+            Level.parse(data["Level"])
+            if "Level" in data
+            else level_of_letters(str(data.get("Permissions", "r")))
+        )
         agenda = self.service.db.agenda(mapped)
         if agenda is None:
             if mapped.strip("/").split("/")[0] != user:
@@ -206,7 +252,11 @@ class Sharing(sharing.BaseSharing):
                 raise NotAllowed("the sharing policy does not let people share their calendars")
             agenda = self._register(mapped, user)
         grant = self.service.grant(user, user_groups, agenda.path, _grantee_text(target), level)
-        return {"PathOrToken": _home_path(target, agenda), "Level": grant.level.label, "Grantee": str(grant.grantee)}
+        return {
+            "PathOrToken": _home_path(target, agenda),
+            "Level": grant.level.label,
+            "Grantee": str(grant.grantee),
+        }
 
     def _register(self, mapped: str, user: str) -> Agenda:
         with self._storage.acquire_lock("r", user):
@@ -225,8 +275,11 @@ class Sharing(sharing.BaseSharing):
 
     def _api_list(self, user: str, user_groups: set[str]) -> dict[str, Any]:
         service = self.service
-        content = [self._grant_row(agenda, grant.grantee, grant.level) | {"Owner": agenda.owner}
-                   for agenda in service.db.agendas(owner=user) for grant in service.db.grants(agenda.path)]
+        content = [
+            self._grant_row(agenda, grant.grantee, grant.level) | {"Owner": agenda.owner}
+            for agenda in service.db.agendas(owner=user)
+            for grant in service.db.grants(agenda.path)
+        ]
         shared: list[SharedAgenda] = service.shared_with(service.viewer(user, user_groups))
         content += [self._row(user, item.agenda, item.level) for item in shared]
         return {"Lines": len(content), "Content": content}
@@ -235,7 +288,9 @@ class Sharing(sharing.BaseSharing):
 def _radicale_user(grantee: Any) -> str:
     """A grantee as Radicale's sharing writes its ``User`` field (``uid``, ``:group``, ``@domain``)."""
     kind = getattr(grantee.kind, "value", "")
-    prefix = {"group": sharing.SHARING_SEPARATOR_GROUP, "domain": sharing.SHARING_SEPARATOR_REALM}.get(kind, "")
+    prefix = {"group": sharing.SHARING_SEPARATOR_GROUP, "domain": sharing.SHARING_SEPARATOR_REALM}.get(
+        kind, ""
+    )
     return f"{prefix}{grantee.value}"
 
 
@@ -249,8 +304,11 @@ def _grantee_text(user_field: str) -> str:
 
 
 def _home_path(user_field: str, agenda: Agenda) -> str:
-    member = "{user}" if user_field[:1] in (sharing.SHARING_SEPARATOR_GROUP, sharing.SHARING_SEPARATOR_REALM) else (
-        user_field.lower())
+    member = (
+        "{user}"
+        if user_field[:1] in (sharing.SHARING_SEPARATOR_GROUP, sharing.SHARING_SEPARATOR_REALM)
+        else (user_field.lower())
+    )
     return f"/{member}/{agenda.slug}/"
 
 

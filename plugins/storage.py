@@ -89,7 +89,7 @@ def _instances(vobject_item: Any, component: str) -> tuple[tuple[tuple[int, int]
 
     try:
         radicale_filter.visit_time_ranges(vobject_item, component, range_fn, lambda start: False)
-    except Exception:  # noqa: BLE001 - Radicale's own check meets the same problem and reports it
+    except Exception:
         return (), TIMESTAMP_MIN
     return tuple(spans), until
 
@@ -134,9 +134,16 @@ class Collection(storage.BaseCollection):
 
     def _item(self, stored: StoredItem) -> radicale_item.Item:
         return radicale_item.Item(
-            collection=self, href=stored.href, last_modified=http_date(stored.modified), text=stored.text,
-            etag=stored.etag, uid=stored.uid, name=stored.name, component_name=stored.component,
-            time_range=stored.span)
+            collection=self,
+            href=stored.href,
+            last_modified=http_date(stored.modified),
+            text=stored.text,
+            etag=stored.etag,
+            uid=stored.uid,
+            name=stored.name,
+            component_name=stored.component,
+            time_range=stored.span,
+        )
 
     def sync(self, old_token: str = "") -> tuple[str, Iterable[str]]:
         """RFC 6578 §3.2: the current token and the hrefs changed or deleted since ``old_token``.
@@ -145,6 +152,7 @@ class Collection(storage.BaseCollection):
         alone. The token then comes from the collection row read with this object, never newer than the list.
         """
         if not old_token:
+
             def every_href() -> Iterator[str]:
                 yield from self._store.hrefs(self._record.id)
 
@@ -175,8 +183,19 @@ class Collection(storage.BaseCollection):
         for stored, exact in self._filtered(list(filters)):
             if not exact:
                 return None
-            found.append((ItemSummary(stored.href, stored.etag, stored.modified, stored.name, stored.component,
-                                      len(stored.text.encode("utf-8"))), stored.text))
+            found.append(
+                (
+                    ItemSummary(
+                        stored.href,
+                        stored.etag,
+                        stored.modified,
+                        stored.name,
+                        stored.component,
+                        len(stored.text.encode("utf-8")),
+                    ),
+                    stored.text,
+                )
+            )
         return found
 
     def _filtered(self, filters: list[ET.Element]) -> Iterator[tuple[StoredItem, bool]]:
@@ -209,7 +228,9 @@ class Collection(storage.BaseCollection):
     def has_uid(self, uid: str) -> bool:
         return self._store.has_uid(self._record.id, uid)
 
-    def upload(self, href: str, item: radicale_item.Item) -> tuple[radicale_item.Item, radicale_item.Item | None]:
+    def upload(
+        self, href: str, item: radicale_item.Item
+    ) -> tuple[radicale_item.Item, radicale_item.Item | None]:
         if not pathutils.is_safe_path_component(href):
             raise pathutils.UnsafePathError(href)
         if self._store.get_collection(posixpath.join(self.path, href) if self.path else href) is not None:
@@ -277,9 +298,13 @@ class Storage(storage.BaseStorage):
         except KeyError:
             return ""
 
-    def discover(self, path: str, depth: str = "0",
-                 child_context_manager: Callable[[str, str | None], AbstractContextManager[None]] | None = None,
-                 user_groups: set[str] = set()) -> Iterator[types.CollectionOrItem]:  # noqa: B006 (Radicale's API)
+    def discover(
+        self,
+        path: str,
+        depth: str = "0",
+        child_context_manager: Callable[[str, str | None], AbstractContextManager[None]] | None = None,
+        user_groups: set[str] = set(),
+    ) -> Iterator[types.CollectionOrItem]:
         context = child_context_manager or _no_child_context
         sane_path = pathutils.strip_path(path)
         record = self.store.get_collection(sane_path)
@@ -302,9 +327,12 @@ class Storage(storage.BaseStorage):
             with context(child.path, None):
                 yield Collection(self, child)
 
-    def create_collection(self, href: str, items: Iterable[radicale_item.Item] | None = None,
-                          props: Mapping[str, str] | None = None
-                          ) -> tuple[Collection, dict[str, radicale_item.Item], list[str]]:
+    def create_collection(
+        self,
+        href: str,
+        items: Iterable[radicale_item.Item] | None = None,
+        props: Mapping[str, str] | None = None,
+    ) -> tuple[Collection, dict[str, radicale_item.Item], list[str]]:
         sane_path = pathutils.strip_path(href)
         if not props:
             return Collection(self, self.store.ensure_collection(sane_path)), {}, []

@@ -17,7 +17,9 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
     """Start servers from a directory section (and accounts options); all are stopped after the test."""
     servers: list[RunningServer] = []
 
-    def start(directory: dict[str, str] | None = None, accounts: dict[str, str] | None = None) -> RunningServer:
+    def start(
+        directory: dict[str, str] | None = None, accounts: dict[str, str] | None = None
+    ) -> RunningServer:
         path = write_config(tmp_path / f"groupware{len(servers)}.conf", directory or LDIF_DIRECTORY, accounts)
         running = RunningServer(config_module.load(path))
         servers.append(running)

@@ -20,8 +20,14 @@ class Collection(multifilesystem.Collection):
     def fast_summaries(self) -> Iterator[ItemSummary]:
         for item in self.get_all():
             assert item.href is not None and item.last_modified is not None
-            yield ItemSummary(item.href, item.etag, item.last_modified, item.name, item.component_name,
-                              len(item.serialize().encode("utf-8")))
+            yield ItemSummary(
+                item.href,
+                item.etag,
+                item.last_modified,
+                item.name,
+                item.component_name,
+                len(item.serialize().encode("utf-8")),
+            )
 
 
 class Storage(multifilesystem.Storage):

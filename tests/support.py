@@ -36,22 +36,43 @@ def free_port() -> int:
 
 def require_binaries(*names: str, packages: str) -> None:
     """Fail (never skip) when a Debian component the tests need is missing."""
-    missing = [name for name in names if shutil.which(name) is None and not Path(f"/usr/sbin/{name}").exists()]
+    missing = [
+        name for name in names if shutil.which(name) is None and not Path(f"/usr/sbin/{name}").exists()
+    ]
     if missing:
         pytest.fail(f"missing {', '.join(missing)}: run `apt-get install -y {packages}`", pytrace=False)
 
 
-def write_config(path: Path, directory: dict[str, str], accounts: dict[str, str] | None = None,
-                 port: int | None = None, storage: Path | None = None,
-                 storage_options: dict[str, str] | None = None, workers: int = 1) -> Path:
+def write_config(
+    path: Path,
+    directory: dict[str, str],
+    accounts: dict[str, str] | None = None,
+    port: int | None = None,
+    storage: Path | None = None,
+    storage_options: dict[str, str] | None = None,
+    workers: int = 1,
+) -> Path:
     """Write a groupware configuration file for a test (``storage_options``: more ``[storage]`` options; one
     process serves unless ``workers`` says more, so that a test can look into the server it runs)."""
     accounts = {"admin_group": ADMIN_GROUP, "failure_delay": "0.05", **(accounts or {})}
-    lines = ["[server]", f"hosts = 127.0.0.1:{port or free_port()}", f"workers = {workers}", "", "[storage]",
-             f"filesystem_folder = {storage or path.parent / 'collections'}",
-             *(f"{k} = {v}" for k, v in (storage_options or {}).items()), "", "[logging]", "level = warning", "",
-             "[directory]", *(f"{k} = {v}" for k, v in directory.items()), "", "[accounts]",
-             *(f"{k} = {v}" for k, v in accounts.items())]
+    lines = [
+        "[server]",
+        f"hosts = 127.0.0.1:{port or free_port()}",
+        f"workers = {workers}",
+        "",
+        "[storage]",
+        f"filesystem_folder = {storage or path.parent / 'collections'}",
+        *(f"{k} = {v}" for k, v in (storage_options or {}).items()),
+        "",
+        "[logging]",
+        "level = warning",
+        "",
+        "[directory]",
+        *(f"{k} = {v}" for k, v in directory.items()),
+        "",
+        "[accounts]",
+        *(f"{k} = {v}" for k, v in accounts.items()),
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -92,11 +113,19 @@ def start_with_storage(path: Path, storage: Path, **storage_options: str) -> Run
 
 def ldap_directory_section(server: object, **overrides: str) -> dict[str, str]:
     """The [directory] section for the slapd fixture."""
-    section = {"type": "ldap", "uri": server.uri, "base_dn": server.base_dn,  # type: ignore[attr-defined]
-               "people_dn": f"ou=people,{server.base_dn}", "groups_dn": f"ou=groups,{server.base_dn}",  # type: ignore[attr-defined]
-               "bind_dn": server.service_dn, "bind_password": server.service_password,  # type: ignore[attr-defined]
-               "disabled_filter": "(employeeType=inactif)", "connect_timeout": "2", "timeout": "5",
-               "cache_ttl": "0"}
+    section = {
+        "type": "ldap",
+        "uri": server.uri,
+        "base_dn": server.base_dn,  # type: ignore[attr-defined]
+        "people_dn": f"ou=people,{server.base_dn}",
+        "groups_dn": f"ou=groups,{server.base_dn}",  # type: ignore[attr-defined]
+        "bind_dn": server.service_dn,
+        "bind_password": server.service_password,  # type: ignore[attr-defined]
+        "disabled_filter": "(employeeType=inactif)",
+        "connect_timeout": "2",
+        "timeout": "5",
+        "cache_ttl": "0",
+    }
     section.update(overrides)
     return section
 
@@ -106,9 +135,16 @@ MAIL = "helene.lefevre@ac-montpellier.fr"
 DAV, CALDAV, CARDDAV = "{DAV:}", "{urn:ietf:params:xml:ns:caldav}", "{urn:ietf:params:xml:ns:carddav}"
 
 
-def request(server: RunningServer, method: str, path: str, login: str | None = USER, password: str = PASSWORD,
-            body: str = "", headers: dict[str, str] | None = None,
-            conn: http.client.HTTPConnection | None = None) -> tuple[int, dict[str, str], bytes]:
+def request(
+    server: RunningServer,
+    method: str,
+    path: str,
+    login: str | None = USER,
+    password: str = PASSWORD,
+    body: str = "",
+    headers: dict[str, str] | None = None,
+    conn: http.client.HTTPConnection | None = None,
+) -> tuple[int, dict[str, str], bytes]:
     """One HTTP request with Basic credentials; returns status, lower-cased headers and body."""
     parts = urlsplit(server.url)
     conn = conn or http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
@@ -167,8 +203,13 @@ def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
 def write_sieve_config(path: Path, sieve: dict[str, str], directory: dict[str, str] | None = None) -> Path:
     """A configuration with a [sieve] section (loopback, plaintext allowed unless ``sieve`` says otherwise)."""
     write_config(path, directory or LDIF_DIRECTORY)
-    options = {"enabled": "true", "hosts": f"127.0.0.1:{free_port()}", "mail_root": str(path.parent / "mail"),
-               "allow_plaintext": "true", **sieve}
+    options = {
+        "enabled": "true",
+        "hosts": f"127.0.0.1:{free_port()}",
+        "mail_root": str(path.parent / "mail"),
+        "allow_plaintext": "true",
+        **sieve,
+    }
     with path.open("a", encoding="utf-8") as handle:
         handle.write("\n[sieve]\n" + "".join(f"{k} = {v}\n" for k, v in options.items()))
     return path
@@ -182,8 +223,12 @@ class ServeProcess:
         self.config = config
         self.sieve_port = int(sections["sieve"]["hosts"].rpartition(":")[2])
         self.mail_root = Path(sections["sieve"]["mail_root"])
-        self.process = subprocess.Popen([sys.executable, "-m", "groupware.cli", "serve", "--config", str(config)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "groupware.cli", "serve", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             wait_for_port("127.0.0.1", self.sieve_port)
         except OSError:
@@ -205,10 +250,30 @@ def self_signed_certificate(folder: Path, name: str = "127.0.0.1") -> tuple[Path
     """A self-signed certificate for ``name`` (an IP address) and its key, made by openssl."""
     require_binaries("openssl", packages="openssl")
     cert, key = folder / "sieve-cert.pem", folder / "sieve-key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-                    f"/CN={name}", "-addext", f"subjectAltName=IP:{name}", "-addext",
-                    "basicConstraints=critical,CA:TRUE", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={name}",
+            "-addext",
+            f"subjectAltName=IP:{name}",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -282,8 +347,9 @@ class Managesieved:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def vdirsyncer_pair(folder: Path, kind: str, url: str, login: str, password: str, suffix: str,
-                    **remote: str) -> tuple[Path, Path]:
+def vdirsyncer_pair(
+    folder: Path, kind: str, url: str, login: str, password: str, suffix: str, **remote: str
+) -> tuple[Path, Path]:
     """A vdirsyncer configuration pairing a local folder with one DAV collection; returns (config, local folder).
 
     ``kind`` is ``caldav`` or ``carddav``; ``remote`` adds options to the remote storage (``read_only = "true"``).
@@ -292,10 +358,13 @@ def vdirsyncer_pair(folder: Path, kind: str, url: str, login: str, password: str
     local = folder / "local"
     local.mkdir()
     extra = "".join(f"{key} = {value}\n" for key, value in remote.items())
-    partial = 'partial_sync = "ignore"\n' if remote.get("read_only") == "true" else ""  # vdirsyncer wants both or none
+    partial = (
+        'partial_sync = "ignore"\n' if remote.get("read_only") == "true" else ""
+    )  # vdirsyncer wants both or none
     config = folder / "vdirsyncer.conf"
-    config.write_text(f"""[general]
-status_path = "{folder / 'status'}"
+    config.write_text(
+        f"""[general]
+status_path = "{folder / "status"}"
 
 [pair groupware]
 a = "local"
@@ -313,14 +382,22 @@ type = "{kind}"
 url = "{url}"
 username = "{login}"
 password = "{password}"
-{extra}""", encoding="utf-8")
+{extra}""",
+        encoding="utf-8",
+    )
     return config, local
 
 
 def run_vdirsyncer(config: Path, *args: str) -> str:
     """Run vdirsyncer (answering its prompts) and fail with its output unless it succeeds."""
-    done = subprocess.run(["vdirsyncer", "-c", str(config), *args], input="y\n" * 4, check=False,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["vdirsyncer", "-c", str(config), *args],
+        input="y\n" * 4,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout + done.stderr
 

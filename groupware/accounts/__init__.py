@@ -45,15 +45,23 @@ class Account:
 class Accounts:
     """Authenticates logins against the directory under the login policy above."""
 
-    def __init__(self, directory: Directory, config: AccountsConfig, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep, throttle: FailureCounter | None = None) -> None:
+    def __init__(
+        self,
+        directory: Directory,
+        config: AccountsConfig,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        throttle: FailureCounter | None = None,
+    ) -> None:
         self.directory = directory
         self.config = config
         self._clock = clock
         self._sleep = sleep
         self._secret = secrets.token_bytes(32)
         self._cache: TtlCache[str, tuple[bytes, Account]] = TtlCache(config.cache_ttl, clock=clock)
-        self._throttle = throttle if throttle is not None else Throttle(config.failure_window, config.lockout, clock)
+        self._throttle = (
+            throttle if throttle is not None else Throttle(config.failure_window, config.lockout, clock)
+        )
         self._admin_group = normalize_dn(config.admin_group) if config.admin_group else ""
 
     def _digest(self, key: str, password: str) -> bytes:
@@ -91,9 +99,13 @@ class Accounts:
             raise
 
     def _check_throttle(self, key: str, remote_addr: str) -> None:
-        if self._throttle.locked(("login", key)) or (remote_addr and self._throttle.locked(("addr", remote_addr))):
-            log.warning("login refused: locked out", extra={"event": "login_locked", "login": key,
-                                                            "remote_addr": remote_addr})
+        if self._throttle.locked(("login", key)) or (
+            remote_addr and self._throttle.locked(("addr", remote_addr))
+        ):
+            log.warning(
+                "login refused: locked out",
+                extra={"event": "login_locked", "login": key, "remote_addr": remote_addr},
+            )
             raise LoginThrottled(f"{key} from {remote_addr} is locked out")
 
     def _authenticate(self, key: str, login: str, password: str, remote_addr: str) -> Account:
@@ -113,14 +125,30 @@ class Accounts:
         return account
 
     def _record_failure(self, key: str, remote_addr: str, exc: Exception) -> None:
-        log.info("login failed", extra={"event": "login_failed", "login": key, "remote_addr": remote_addr,
-                                        "reason": type(exc).__name__})
-        limits = ((("login", key), self.config.max_failures_per_login),
-                  (("addr", remote_addr), self.config.max_failures_per_address))
+        log.info(
+            "login failed",
+            extra={
+                "event": "login_failed",
+                "login": key,
+                "remote_addr": remote_addr,
+                "reason": type(exc).__name__,
+            },
+        )
+        limits = (
+            (("login", key), self.config.max_failures_per_login),
+            (("addr", remote_addr), self.config.max_failures_per_address),
+        )
         for subject, limit in limits:
             if subject[1] and limit and self._throttle.fail(subject, limit):
-                log.warning("lockout", extra={"event": "lockout", "kind": subject[0], "subject": subject[1],
-                                              "seconds": self.config.lockout})
+                log.warning(
+                    "lockout",
+                    extra={
+                        "event": "lockout",
+                        "kind": subject[0],
+                        "subject": subject[1],
+                        "seconds": self.config.lockout,
+                    },
+                )
 
     def person(self, user: str) -> Person | None:
         """The enabled person whose DAV home is ``user``, or ``None``."""

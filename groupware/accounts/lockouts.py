@@ -45,8 +45,9 @@ class DatabaseThrottle:
     the failure goes uncounted, with a log line: the DAV door keeps working as far as the storage does.
     """
 
-    def __init__(self, db: Database, window: float, lockout: float,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, db: Database, window: float, lockout: float, clock: Callable[[], float] = time.time
+    ) -> None:
         self._db = db
         self._window = window
         self._lockout = lockout
@@ -59,16 +60,23 @@ class DatabaseThrottle:
         """True while ``subject`` is locked out (by this process or another)."""
         key = _key(subject)
         try:
-            row = self._db.connection().execute("SELECT until FROM login_lockouts WHERE subject = ?",
-                                                (key,)).fetchone()
+            row = (
+                self._db.connection()
+                .execute("SELECT until FROM login_lockouts WHERE subject = ?", (key,))
+                .fetchone()
+            )
             if row is None:
                 return False
             now = self._clock()
             if now < row[0]:
-                if row[0] - now > self._lockout:  # the clock went back: the lockout still ends `lockout` from now
+                if (
+                    row[0] - now > self._lockout
+                ):  # the clock went back: the lockout still ends `lockout` from now
                     with self._db.write() as conn:
-                        conn.execute("UPDATE login_lockouts SET until = ? WHERE subject = ?",
-                                     (now + self._lockout, key))
+                        conn.execute(
+                            "UPDATE login_lockouts SET until = ? WHERE subject = ?",
+                            (now + self._lockout, key),
+                        )
                 return True
             with self._db.write() as conn:  # expired: the failures that led to it are forgotten with it
                 conn.execute("DELETE FROM login_lockouts WHERE subject = ? AND until <= ?", (key, now))
@@ -82,15 +90,23 @@ class DatabaseThrottle:
         key, now = _key(subject), self._clock()
         try:
             with self._db.write() as conn:
-                conn.execute("DELETE FROM login_failures WHERE at < ? OR subject IN "
-                             "(SELECT subject FROM login_lockouts WHERE until <= ?)", (now - self._window, now))
+                conn.execute(
+                    "DELETE FROM login_failures WHERE at < ? OR subject IN "
+                    "(SELECT subject FROM login_lockouts WHERE until <= ?)",
+                    (now - self._window, now),
+                )
                 conn.execute("DELETE FROM login_lockouts WHERE until <= ?", (now,))
                 conn.execute("INSERT INTO login_failures (subject, at) VALUES (?, ?)", (key, now))
-                count = conn.execute("SELECT count(*) FROM login_failures WHERE subject = ?", (key,)).fetchone()[0]
+                count = conn.execute(
+                    "SELECT count(*) FROM login_failures WHERE subject = ?", (key,)
+                ).fetchone()[0]
                 if count < limit:
                     return False
-                inserted = conn.execute("INSERT INTO login_lockouts (subject, until) VALUES (?, ?) "
-                                        "ON CONFLICT (subject) DO NOTHING", (key, now + self._lockout))
+                inserted = conn.execute(
+                    "INSERT INTO login_lockouts (subject, until) VALUES (?, ?) "
+                    "ON CONFLICT (subject) DO NOTHING",
+                    (key, now + self._lockout),
+                )
                 return inserted.rowcount == 1
         except sqlite3.Error as exc:
             _unavailable("failure not counted", exc)
@@ -101,7 +117,10 @@ class DatabaseThrottle:
         key = _key(subject)
         try:
             conn = self._db.connection()
-            if conn.execute("SELECT 1 FROM login_failures WHERE subject = ? LIMIT 1", (key,)).fetchone() is None:
+            if (
+                conn.execute("SELECT 1 FROM login_failures WHERE subject = ? LIMIT 1", (key,)).fetchone()
+                is None
+            ):
                 return
             with self._db.write() as conn:
                 conn.execute("DELETE FROM login_failures WHERE subject = ?", (key,))
@@ -111,8 +130,11 @@ class DatabaseThrottle:
     def lockouts(self) -> list[tuple[str, float]]:
         """The subjects locked out now (``login:NAME``, ``addr:ADDRESS``) and until when (clock seconds)."""
         now = self._clock()
-        rows = self._db.connection().execute("SELECT subject, until FROM login_lockouts WHERE until > ? "
-                                             "ORDER BY subject", (now,)).fetchall()
+        rows = (
+            self._db.connection()
+            .execute("SELECT subject, until FROM login_lockouts WHERE until > ? ORDER BY subject", (now,))
+            .fetchall()
+        )
         return [(str(subject), float(until)) for subject, until in rows]
 
     def unlock(self, subject: str) -> bool:

@@ -32,8 +32,13 @@ class Throttle:
     Memory stays bounded: subjects with no recent failure are pruned, and at most ``max_subjects`` are tracked.
     """
 
-    def __init__(self, window: float, lockout: float, clock: Callable[[], float] = time.monotonic,
-                 max_subjects: int = 200_000) -> None:
+    def __init__(
+        self,
+        window: float,
+        lockout: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_subjects: int = 200_000,
+    ) -> None:
         self._window = window
         self._lockout = lockout
         self._clock = clock

@@ -54,13 +54,20 @@ class Book:
     @property
     def props(self) -> dict[str, str]:
         """The collection's properties (RFC 6352 §6.2.1 description; RFC 4918 §15.2 display name)."""
-        return {"tag": "VADDRESSBOOK", "D:displayname": self.title, "CR:addressbook-description": self.description}
+        return {
+            "tag": "VADDRESSBOOK",
+            "D:displayname": self.title,
+            "CR:addressbook-description": self.description,
+        }
 
 
 def card_uid(person: Person) -> str:
     """The person's stable UID: ``entryUUID``, else a UUID of the DN."""
-    return person.entry_uuid.lower() if person.entry_uuid else str(uuid.uuid5(uuid.NAMESPACE_X500,
-                                                                                normalize_dn(person.dn)))
+    return (
+        person.entry_uuid.lower()
+        if person.entry_uuid
+        else str(uuid.uuid5(uuid.NAMESPACE_X500, normalize_dn(person.dn)))
+    )
 
 
 def group_uid(group: Group) -> str:
@@ -104,28 +111,46 @@ class _Context:
             self._cards[key] = card
         return card
 
-    def cards(self, people: Iterable[Person], groups: Iterable[Group], establishment: str = "") -> tuple[Card, ...]:
+    def cards(
+        self, people: Iterable[Person], groups: Iterable[Group], establishment: str = ""
+    ) -> tuple[Card, ...]:
         s = self.settings
         cards = [self.person(p, establishment) for p in people]
         in_book = frozenset(card.uid for card in cards)
         for group in groups:  # members outside the book (or disabled) are left out of the group
-            members = {uid for uid in (self.uids.get(normalize_dn(d)) for d in group.members) if uid in in_book}
+            members = {
+                uid for uid in (self.uids.get(normalize_dn(d)) for d in group.members) if uid in in_book
+            }
             if members:
                 unit = self.names.get(group.establishment, "")
-                cards.append(group_card(group_uid(group), group.description or group.name, members, s.academie,
-                                        unit))
+                cards.append(
+                    group_card(group_uid(group), group.description or group.name, members, s.academie, unit)
+                )
         return tuple(cards)
 
     def readers(self, uais: Iterable[str]) -> tuple[Grantee, ...]:
-        return tuple(sorted({Grantee(GranteeKind.GROUP, normalize_dn(g.dn)) for uai in uais
-                             for g in self.groups_of.get(uai, ())}, key=str))
+        return tuple(
+            sorted(
+                {
+                    Grantee(GranteeKind.GROUP, normalize_dn(g.dn))
+                    for uai in uais
+                    for g in self.groups_of.get(uai, ())
+                },
+                key=str,
+            )
+        )
 
 
 def _academie(ctx: _Context) -> Book:
     s = ctx.settings
     domains = sorted({p.mail.rpartition("@")[2].casefold() for p in ctx.people if p.mail and "@" in p.mail})
-    return Book(f"{s.owner}/academie", f"Annuaire – {s.academie}", f"Tous les personnels – {s.academie}",
-                tuple(Grantee(GranteeKind.DOMAIN, d) for d in domains), ctx.cards(ctx.people, ()))
+    return Book(
+        f"{s.owner}/academie",
+        f"Annuaire – {s.academie}",
+        f"Tous les personnels – {s.academie}",
+        tuple(Grantee(GranteeKind.DOMAIN, d) for d in domains),
+        ctx.cards(ctx.people, ()),
+    )
 
 
 def _etablissements(ctx: _Context) -> Iterator[Book]:
@@ -137,8 +162,13 @@ def _etablissements(ctx: _Context) -> Iterator[Book]:
     for uai in sorted(members):
         name = ctx.names.get(uai, uai)
         groups = ctx.groups_of.get(uai, []) if s.groups else []
-        yield Book(f"{s.owner}/etab-{uai}", f"Annuaire – {name}", f"Personnels – {name} ({uai})",
-                   ctx.readers([uai]), ctx.cards(members[uai], groups, uai))
+        yield Book(
+            f"{s.owner}/etab-{uai}",
+            f"Annuaire – {name}",
+            f"Personnels – {name} ({uai})",
+            ctx.readers([uai]),
+            ctx.cards(members[uai], groups, uai),
+        )
 
 
 def _departements(ctx: _Context) -> Iterator[Book]:
@@ -150,8 +180,13 @@ def _departements(ctx: _Context) -> Iterator[Book]:
     for code in sorted(members):
         name = DEPARTEMENTS.get(code, code)
         uais = sorted(uai for uai in ctx.groups_of if uai[:3] == code)
-        yield Book(f"{s.owner}/dep-{code}", f"Annuaire – {name}", f"Personnels – {name} ({code})",
-                   ctx.readers(uais), ctx.cards(members[code], ()))
+        yield Book(
+            f"{s.owner}/dep-{code}",
+            f"Annuaire – {name}",
+            f"Personnels – {name} ({code})",
+            ctx.readers(uais),
+            ctx.cards(members[code], ()),
+        )
 
 
 def build_books(people: Sequence[Person], groups: Sequence[Group], settings: BookSettings) -> Iterator[Book]:

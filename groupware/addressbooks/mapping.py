@@ -20,8 +20,16 @@ from groupware.directory import Person
 __all__ = ["DEFAULT_MAPPING", "PROPERTIES", "VCardMapping", "parse_mapping", "values_of"]
 
 # The properties the books may carry, and how many fields each takes (0: any number, joined by blanks).
-PROPERTIES: dict[str, int] = {"FN": 0, "N": 2, "NICKNAME": 1, "EMAIL": 1, "TEL": 1, "TITLE": 1, "ORG": 1,
-                              "NOTE": 0}
+PROPERTIES: dict[str, int] = {
+    "FN": 0,
+    "N": 2,
+    "NICKNAME": 1,
+    "EMAIL": 1,
+    "TEL": 1,
+    "TITLE": 1,
+    "ORG": 1,
+    "NOTE": 0,
+}
 DEFAULT_MAPPING: dict[str, tuple[str, ...]] = {
     "FN": ("display_name",),
     "N": ("surname", "given_name"),

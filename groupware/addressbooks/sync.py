@@ -35,8 +35,17 @@ from groupware.sharing.database import SharingDatabase
 from groupware.sharing.model import Level
 from groupware.store import ItemData, Store
 
-__all__ = ["BATCH", "GRANTED_BY", "KIND", "BookReport", "Progress", "SyncReport", "stamp_of", "sync_books",
-           "up_to_date"]
+__all__ = [
+    "BATCH",
+    "GRANTED_BY",
+    "KIND",
+    "BookReport",
+    "Progress",
+    "SyncReport",
+    "stamp_of",
+    "sync_books",
+    "up_to_date",
+]
 
 log = logging.getLogger("groupware.addressbooks")
 
@@ -95,7 +104,7 @@ class _Writer:
         """Queue the book's operations; write once a batch is full."""
         operations: list[Card | str] = [*book_plan.added, *book_plan.changed, *book_plan.removed]
         for start in range(0, max(len(operations), 1), BATCH):
-            chunk = operations[start:start + BATCH]
+            chunk = operations[start : start + BATCH]
             self._pending.append((book, chunk, book_plan.unchanged if start == 0 else 0))
             self._size += len(chunk) + 1
             if self._size >= BATCH:
@@ -147,8 +156,9 @@ def _register(sharing: SharingDatabase, book: Book) -> None:
         sharing.grant(path, grantee, Level.READ, GRANTED_BY)
 
 
-def _remove_stale(store: Store, sharing: SharingDatabase | None, owner: str, kept: set[str],
-                  report: SyncReport) -> None:
+def _remove_stale(
+    store: Store, sharing: SharingDatabase | None, owner: str, kept: set[str], report: SyncReport
+) -> None:
     for record in store.children(owner):
         if record.path not in kept and record.tag == "VADDRESSBOOK":
             store.delete_collection(record.path)
@@ -178,9 +188,15 @@ def _record_stamp(store: Store, settings: BookSettings, fingerprint: str) -> Non
         store.set_props(record.id, {**record.props, FINGERPRINT: stamp})
 
 
-def sync_books(store: Store, people: Sequence[Person], groups: Sequence[Group], settings: BookSettings,
-               sharing: SharingDatabase | None = None, progress: Progress | None = None,
-               fingerprint: str = "") -> SyncReport:
+def sync_books(
+    store: Store,
+    people: Sequence[Person],
+    groups: Sequence[Group],
+    settings: BookSettings,
+    sharing: SharingDatabase | None = None,
+    progress: Progress | None = None,
+    fingerprint: str = "",
+) -> SyncReport:
     """Bring every book to what ``people`` and ``groups`` call for; returns what changed. ``fingerprint`` (the
     directory's, taken before ``people`` were read) is recorded once every book is written."""
     started = time.monotonic()
@@ -196,8 +212,15 @@ def sync_books(store: Store, people: Sequence[Person], groups: Sequence[Group], 
                 writer.apply(book, book_plan)
             elif progress is not None:
                 writer.done += book_plan.unchanged
-            report.books.append(BookReport(book.path, len(book_plan.added), len(book_plan.changed),
-                                           len(book_plan.removed), book_plan.unchanged))
+            report.books.append(
+                BookReport(
+                    book.path,
+                    len(book_plan.added),
+                    len(book_plan.changed),
+                    len(book_plan.removed),
+                    book_plan.unchanged,
+                )
+            )
         writer.flush()
         if progress is not None:
             progress(writer.total, writer.total, settings.owner)
@@ -208,6 +231,13 @@ def sync_books(store: Store, people: Sequence[Person], groups: Sequence[Group], 
         _remove_stale(store, sharing, settings.owner, {book.path for book in books}, report)
         _record_stamp(store, settings, fingerprint)
     report.seconds = time.monotonic() - started
-    log.info("address books synced", extra={"event": "addressbooks_synced", "books": len(report.books),
-                                            "changes": report.changes, "seconds": round(report.seconds, 2)})
+    log.info(
+        "address books synced",
+        extra={
+            "event": "addressbooks_synced",
+            "books": len(report.books),
+            "changes": report.changes,
+            "seconds": round(report.seconds, 2),
+        },
+    )
     return report

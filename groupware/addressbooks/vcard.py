@@ -29,7 +29,17 @@ from groupware.addressbooks.mapping import DEFAULT_MAPPING, VCardMapping, values
 from groupware.directory import Person
 from groupware.store import CONTACT_FIELDS, fold
 
-__all__ = ["PRODID", "Card", "contact_rows", "escape", "fold_line", "group_card", "is_ours", "person_card", "to_vcard4"]
+__all__ = [
+    "PRODID",
+    "Card",
+    "contact_rows",
+    "escape",
+    "fold_line",
+    "group_card",
+    "is_ours",
+    "person_card",
+    "to_vcard4",
+]
 
 PRODID = "-//groupware//annuaire academique//FR"
 MAX_OCTETS = 75  # RFC 6350 §3.2, RFC 2426 §2.6: lines SHOULD NOT be longer than 75 octets
@@ -83,8 +93,9 @@ def fold_line(line: str) -> str:
 
 
 def _card(lines: Iterable[str]) -> str:
-    return "".join(fold_line(line) for line in ("BEGIN:VCARD", "VERSION:3.0", f"PRODID:{PRODID}", *lines,
-                                                  "END:VCARD"))
+    return "".join(
+        fold_line(line) for line in ("BEGIN:VCARD", "VERSION:3.0", f"PRODID:{PRODID}", *lines, "END:VCARD")
+    )
 
 
 def _organization(person: Person, names: Sequence[str], establishment: str) -> str:
@@ -97,8 +108,9 @@ def _organization(person: Person, names: Sequence[str], establishment: str) -> s
     return names[0] if names else ""
 
 
-def person_card(person: Person, uid: str, academie: str, establishment: str = "",
-                mapping: VCardMapping = DEFAULT_MAPPING) -> Card:
+def person_card(
+    person: Person, uid: str, academie: str, establishment: str = "", mapping: VCardMapping = DEFAULT_MAPPING
+) -> Card:
     """The vCard of ``person`` (RFC 2426 §3: FN, N, EMAIL, TEL, TITLE, ORG ``académie;établissement``).
 
     ``establishment`` (a UAI code) picks the établissement named in ORG, for that établissement's book.
@@ -108,9 +120,13 @@ def person_card(person: Person, uid: str, academie: str, establishment: str = ""
     lines.append(f"FN:{escape(fn)}")
     family, given = (values_of(person, name)[:1] for name in mapping.get("N", ("surname", "given_name")))
     family_name, given_name = (family[0] if family else ""), (given[0] if given else "")
-    lines.append(f"N:{escape(family_name)};{escape(given_name)};;;")  # N is required in vCard 3 (RFC 2426 §3.1.2)
+    lines.append(
+        f"N:{escape(family_name)};{escape(given_name)};;;"
+    )  # N is required in vCard 3 (RFC 2426 §3.1.2)
     for prop, param in (("NICKNAME", ""), ("EMAIL", ";TYPE=INTERNET,WORK"), ("TEL", ";TYPE=WORK,VOICE")):
-        lines.extend(f"{prop}{param}:{escape(v)}" for name in mapping.get(prop, ()) for v in values_of(person, name))
+        lines.extend(
+            f"{prop}{param}:{escape(v)}" for name in mapping.get(prop, ()) for v in values_of(person, name)
+        )
     title = " ".join(v for name in mapping.get("TITLE", ()) for v in values_of(person, name))
     if title:
         lines.append(f"TITLE:{escape(title)}")
@@ -146,7 +162,7 @@ def _components(value: str) -> list[str]:
     while index < len(value):
         char = value[index]
         if char == "\\" and index + 1 < len(value):
-            current.append(value[index:index + 2])
+            current.append(value[index : index + 2])
             index += 2
             continue
         if char == ";":
@@ -203,7 +219,7 @@ def to_vcard4(text: str) -> str:
     for line in text.split("\r\n"):
         for old, new in _TO_4:
             if line.startswith(old):
-                line = new + line[len(old):]
+                line = new + line[len(old) :]
                 break
         out.append(line)
     return "\r\n".join(out)

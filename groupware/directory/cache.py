@@ -26,7 +26,9 @@ _V = TypeVar("_V")
 class TtlCache(Generic[_K, _V]):
     """A thread-safe, size-bounded mapping whose entries expire ``ttl`` seconds after being stored."""
 
-    def __init__(self, ttl: float, max_entries: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, ttl: float, max_entries: int = 100_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ttl = ttl
         self._max = max_entries
         self._clock = clock
@@ -66,8 +68,13 @@ class TtlCache(Generic[_K, _V]):
 class CachedDirectory:
     """Wraps a directory and remembers look-ups for ``ttl`` seconds."""
 
-    def __init__(self, inner: Directory, ttl: float, stale_ttl: float = 3600.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        inner: Directory,
+        ttl: float,
+        stale_ttl: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.inner = inner
         self._stale_ttl = max(stale_ttl, ttl)
         self._people: TtlCache[str, Person | None] = TtlCache(ttl, clock=clock)

@@ -40,8 +40,20 @@ from groupware.directory.population import (
     UAI_LETTERS,
 )
 
-__all__ = ["Establishment", "Model", "StaffMember", "build_model", "demo_directory", "demo_model",
-           "generate_directory", "ldif_line", "main", "make_uid", "uai_checksum", "write_directory"]
+__all__ = [
+    "Establishment",
+    "Model",
+    "StaffMember",
+    "build_model",
+    "demo_directory",
+    "demo_model",
+    "generate_directory",
+    "ldif_line",
+    "main",
+    "make_uid",
+    "uai_checksum",
+    "write_directory",
+]
 
 Progress = Callable[[int, int], None]
 
@@ -165,8 +177,15 @@ def _person(
     _share, _weight, direction, teaching, admin = KINDS[kind]
     titles = {"direction": direction, "enseignants": teaching, "administratifs": admin}[role]
     title = titles[min(rank, len(titles) - 1)] if role == "direction" else rng.choice(titles)
-    return StaffMember(make_uid(given, surname, taken), given, surname, feminine(title) if female else title,
-                       role, (etab.uai,), _phone(rng, etab.departement))
+    return StaffMember(
+        make_uid(given, surname, taken),
+        given,
+        surname,
+        feminine(title) if female else title,
+        role,
+        (etab.uai,),
+        _phone(rng, etab.departement),
+    )
 
 
 def _share_some(rng: random.Random, model: Model, count: int) -> None:
@@ -205,8 +224,16 @@ def build_model(staff: int, seed: int = 1, establishments: int | None = None) ->
 
 
 def _admin(rng: random.Random, password: str = "") -> StaffMember:
-    return StaffMember(schema.ADMIN_UID, "Admin", "Groupware", "Administrateur de la plateforme groupware",
-                       "admin", (), _phone(rng, "034"), password=password)
+    return StaffMember(
+        schema.ADMIN_UID,
+        "Admin",
+        "Groupware",
+        "Administrateur de la plateforme groupware",
+        "admin",
+        (),
+        _phone(rng, "034"),
+        password=password,
+    )
 
 
 # --- LDIF rendering --------------------------------------------------------------------------------------
@@ -243,8 +270,10 @@ def _person_entry(person: StaffMember, names: dict[str, str], hashed: str, comme
     status = "" if person.active else ", compte désactivé"
     lines = [
         f"# {full}, {person.title}{where}{status}\n" if comment else "",
-        (f"dn: {schema.person_dn(person.uid)}\nobjectClass: top\nobjectClass: person\n"
-         f"objectClass: organizationalPerson\nobjectClass: inetOrgPerson\nuid: {person.uid}\n"),
+        (
+            f"dn: {schema.person_dn(person.uid)}\nobjectClass: top\nobjectClass: person\n"
+            f"objectClass: organizationalPerson\nobjectClass: inetOrgPerson\nuid: {person.uid}\n"
+        ),
         ldif_line("cn", full),
         ldif_line("displayName", full),
         ldif_line("givenName", person.given_name),
@@ -282,15 +311,20 @@ def _etab_groups(etab: Establishment, members: dict[str, list[str]], comment: bo
     """The branch ``ou=etab-<UAI>`` and its non-empty groups (``members``: group name -> uids)."""
     parts = [
         f"# {etab.name}, {etab.city} ({etab.uai}): personnels and role groups\n" if comment else "",
-        (f"dn: {schema.etab_dn(etab.uai)}\nobjectClass: top\nobjectClass: organizationalUnit\n"
-         f"ou: etab-{etab.uai}\n{ldif_line('description', etab.name)}\n"),
+        (
+            f"dn: {schema.etab_dn(etab.uai)}\nobjectClass: top\nobjectClass: organizationalUnit\n"
+            f"ou: etab-{etab.uai}\n{ldif_line('description', etab.name)}\n"
+        ),
     ]
     for name in (schema.ETAB_GROUP, *schema.ROLE_GROUPS):
         if members.get(name):
             category = schema.CATEGORY_ETAB if name == schema.ETAB_GROUP else schema.CATEGORY_ROLE
             description = f"{ROLE_DESCRIPTIONS[name]} {_of(etab.name)}"
-            parts.append(_group_entry(schema.group_dn(etab.uai, name), name, category, etab.uai, description,
-                                      members[name]))
+            parts.append(
+                _group_entry(
+                    schema.group_dn(etab.uai, name), name, category, etab.uai, description, members[name]
+                )
+            )
     return "".join(parts)
 
 

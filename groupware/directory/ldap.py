@@ -32,8 +32,19 @@ __all__ = ["PERSON_ATTRIBUTES", "LdapDirectory"]
 log = logging.getLogger("groupware.directory.ldap")
 
 PERSON_ATTRIBUTES = (
-    "uid", "cn", "displayName", "givenName", "sn", "mail", "telephoneNumber", "mobile", "title",
-    "departmentNumber", "o", "entryUUID", "memberOf",
+    "uid",
+    "cn",
+    "displayName",
+    "givenName",
+    "sn",
+    "mail",
+    "telephoneNumber",
+    "mobile",
+    "title",
+    "departmentNumber",
+    "o",
+    "entryUUID",
+    "memberOf",
 )
 GROUP_ATTRIBUTES = ("cn", "description", "businessCategory", "ou")
 _T = TypeVar("_T")
@@ -71,12 +82,20 @@ def _all(entry: dict[str, Any], name: str) -> tuple[str, ...]:
 def _to_person(entry: dict[str, Any], groups: frozenset[str], disabled: bool = False) -> Person:
     mails = _all(entry, "mail")
     return Person(
-        uid=_first(entry, "uid"), dn=entry["dn"],
+        uid=_first(entry, "uid"),
+        dn=entry["dn"],
         display_name=_first(entry, "displayName") or _first(entry, "cn") or _first(entry, "uid"),
-        mail=mails[0] if mails else None, given_name=_first(entry, "givenName"), surname=_first(entry, "sn"),
-        emails=mails, phones=_all(entry, "telephoneNumber") + _all(entry, "mobile"), title=_first(entry, "title"),
-        establishments=_all(entry, "departmentNumber"), organizations=_all(entry, "o"),
-        groups=groups, disabled=disabled, entry_uuid=_first(entry, "entryUUID"),
+        mail=mails[0] if mails else None,
+        given_name=_first(entry, "givenName"),
+        surname=_first(entry, "sn"),
+        emails=mails,
+        phones=_all(entry, "telephoneNumber") + _all(entry, "mobile"),
+        title=_first(entry, "title"),
+        establishments=_all(entry, "departmentNumber"),
+        organizations=_all(entry, "o"),
+        groups=groups,
+        disabled=disabled,
+        entry_uuid=_first(entry, "entryUUID"),
     )
 
 
@@ -122,8 +141,11 @@ class LdapDirectory:
         self._config = config
         tls = None
         if config.starttls or any(uri.startswith("ldaps://") for uri in config.uri):
-            tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=config.ca_file or None,
-                            version=ssl.PROTOCOL_TLS_CLIENT)
+            tls = ldap3.Tls(
+                validate=ssl.CERT_REQUIRED,
+                ca_certs_file=config.ca_file or None,
+                version=ssl.PROTOCOL_TLS_CLIENT,
+            )
         self._tls = tls
         self._servers = list(config.uri)
         self._preferred = 0  # index of the server that answered last: failover sticks to it
@@ -150,20 +172,32 @@ class LdapDirectory:
                 failures.append(f"{self._servers[index]}: {exc}")
                 continue
             if index != self._preferred:
-                log.warning("ldap failover", extra={"event": "ldap_failover", "server": str(self._servers[index])})
+                log.warning(
+                    "ldap failover", extra={"event": "ldap_failover", "server": str(self._servers[index])}
+                )
                 self._preferred = index
             return conn
         raise ldap_errors.LDAPSocketOpenError("no directory server reachable (" + "; ".join(failures) + ")")
 
     def _server(self, index: int) -> ldap3.Server:
         # A new Server object per connection: ldap3 remembers an address that failed for minutes otherwise.
-        return ldap3.Server(self._servers[index], connect_timeout=self._config.connect_timeout, tls=self._tls,
-                            get_info=ldap3.NONE)
+        return ldap3.Server(
+            self._servers[index],
+            connect_timeout=self._config.connect_timeout,
+            tls=self._tls,
+            get_info=ldap3.NONE,
+        )
 
     def _open_on(self, server: ldap3.Server, user: str | None, password: str | None) -> ldap3.Connection:
-        conn = ldap3.Connection(server, user=user, password=password,
-                                receive_timeout=max(1, round(self._config.timeout)),
-                                raise_exceptions=False, auto_bind=ldap3.AUTO_BIND_NONE, read_only=True)
+        conn = ldap3.Connection(
+            server,
+            user=user,
+            password=password,
+            receive_timeout=max(1, round(self._config.timeout)),
+            raise_exceptions=False,
+            auto_bind=ldap3.AUTO_BIND_NONE,
+            read_only=True,
+        )
         conn.open()
         if self._config.starttls and not server.ssl and not conn.start_tls():
             conn.unbind()
@@ -174,8 +208,9 @@ class LdapDirectory:
         conn = self._open(self._config.bind_dn or None, self._config.bind_password or None)
         if not conn.bind():
             conn.unbind()
-            raise DirectoryUnavailable(f"service account bind refused: {conn.result.get('description')}",
-                                       self._config.retry_after)
+            raise DirectoryUnavailable(
+                f"service account bind refused: {conn.result.get('description')}", self._config.retry_after
+            )
         return conn
 
     def _with_retry(self, pool: _Pool, work: Callable[[ldap3.Connection], _T]) -> _T:
@@ -185,21 +220,37 @@ class LdapDirectory:
                 with pool.connection() as conn:
                     return work(conn)
             except _CONNECTION_ERRORS as exc:
-                log.warning("ldap connection failed", extra={"event": "ldap_error", "attempt": attempt,
-                                                             "error": str(exc)})
+                log.warning(
+                    "ldap connection failed",
+                    extra={"event": "ldap_error", "attempt": attempt, "error": str(exc)},
+                )
                 pool.clear()
                 if attempt == 2:
-                    raise DirectoryUnavailable(f"directory unreachable: {exc}", self._config.retry_after) from exc
+                    raise DirectoryUnavailable(
+                        f"directory unreachable: {exc}", self._config.retry_after
+                    ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _search(self, conn: ldap3.Connection, base: str, search_filter: str, attributes: tuple[str, ...],
-                scope: str = ldap3.SUBTREE) -> list[dict[str, Any]]:
-        ok = conn.search(base, search_filter, scope, attributes=list(attributes), time_limit=int(self._config.timeout))
+    def _search(
+        self,
+        conn: ldap3.Connection,
+        base: str,
+        search_filter: str,
+        attributes: tuple[str, ...],
+        scope: str = ldap3.SUBTREE,
+    ) -> list[dict[str, Any]]:
+        ok = conn.search(
+            base, search_filter, scope, attributes=list(attributes), time_limit=int(self._config.timeout)
+        )
         if not ok and conn.result.get("result") not in (0, 32):  # 32: noSuchObject
             if conn.closed or conn.result.get("result") in _UNAVAILABLE_CODES:
                 raise ldap_errors.LDAPCommunicationError(str(conn.result.get("description")))
             log.warning("ldap search failed", extra={"event": "ldap_search_error", "result": conn.result})
-        return [{"dn": e["dn"], **e["attributes"]} for e in conn.response or [] if e.get("type") == "searchResEntry"]
+        return [
+            {"dn": e["dn"], **e["attributes"]}
+            for e in conn.response or []
+            if e.get("type") == "searchResEntry"
+        ]
 
     # -- people ------------------------------------------------------------------------------------------------
 
@@ -287,8 +338,13 @@ class LdapDirectory:
         try:
             with self._search_pool.connection() as conn:
                 for entry in conn.extend.standard.paged_search(
-                        base, search_filter, ldap3.SUBTREE, attributes=list(attributes),
-                        paged_size=self._config.page_size, generator=True):
+                    base,
+                    search_filter,
+                    ldap3.SUBTREE,
+                    attributes=list(attributes),
+                    paged_size=self._config.page_size,
+                    generator=True,
+                ):
                     if entry.get("type") == "searchResEntry":
                         yield {"dn": entry["dn"], **entry["attributes"]}
         except _CONNECTION_ERRORS as exc:
@@ -303,7 +359,9 @@ class LdapDirectory:
             for group in self.iter_groups():
                 for member in group.members:
                     memberships.setdefault(member, set()).add(group.dn)
-        for entry in self._paged(self._people_dn, f"(&{self._config.user_filter}{disabled})", PERSON_ATTRIBUTES):
+        for entry in self._paged(
+            self._people_dn, f"(&{self._config.user_filter}{disabled})", PERSON_ATTRIBUTES
+        ):
             if self._config.groups_from == "search":
                 entry = {**entry, "memberOf": sorted(memberships.get(normalize_dn(entry["dn"]), ()))}
             yield _to_person(entry, frozenset(_all(entry, "memberOf")))
@@ -316,8 +374,10 @@ class LdapDirectory:
         """
         disabled = f"(!{self._config.disabled_filter})" if self._config.disabled_filter else ""
         digest = hashlib.sha256()
-        for base, search_filter in ((self._people_dn, f"(&{self._config.user_filter}{disabled})"),
-                                    (self._groups_dn, self._config.group_filter)):
+        for base, search_filter in (
+            (self._people_dn, f"(&{self._config.user_filter}{disabled})"),
+            (self._groups_dn, self._config.group_filter),
+        ):
             for entry in self._paged(base, search_filter, ("modifyTimestamp",)):
                 digest.update(f"{entry['dn']}\0{_first(entry, 'modifyTimestamp')}\n".encode())
         return digest.hexdigest()
@@ -326,9 +386,14 @@ class LdapDirectory:
         """Yield every group with its member DNs (normalized), page by page."""
         attributes = (*GROUP_ATTRIBUTES, self._config.member_attribute)
         for entry in self._paged(self._groups_dn, self._config.group_filter, attributes):
-            yield Group(dn=entry["dn"], name=_first(entry, "cn"), description=_first(entry, "description"),
-                        category=_first(entry, "businessCategory"), establishment=_first(entry, "ou"),
-                        members=frozenset(normalize_dn(m) for m in _all(entry, self._config.member_attribute)))
+            yield Group(
+                dn=entry["dn"],
+                name=_first(entry, "cn"),
+                description=_first(entry, "description"),
+                category=_first(entry, "businessCategory"),
+                establishment=_first(entry, "ou"),
+                members=frozenset(normalize_dn(m) for m in _all(entry, self._config.member_attribute)),
+            )
 
     def close(self) -> None:
         """Close every pooled connection."""

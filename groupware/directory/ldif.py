@@ -184,20 +184,31 @@ class LdifDirectory:
         return self._snapshot
 
     def _group(self, entry: Entry) -> Group:
-        return Group(dn=_first(entry, "dn"), name=_first(entry, "cn"), description=_first(entry, "description"),
-                     category=_first(entry, "businesscategory"), establishment=_first(entry, "ou"),
-                     members=frozenset(normalize_dn(m) for m in entry.get(self._config.member_attribute.lower(), [])))
+        return Group(
+            dn=_first(entry, "dn"),
+            name=_first(entry, "cn"),
+            description=_first(entry, "description"),
+            category=_first(entry, "businesscategory"),
+            establishment=_first(entry, "ou"),
+            members=frozenset(normalize_dn(m) for m in entry.get(self._config.member_attribute.lower(), [])),
+        )
 
     def _person(self, snapshot: _Snapshot, entry: Entry) -> Person:
         dn = _first(entry, "dn")
         mails = tuple(entry.get("mail", []))
         return Person(
-            uid=_first(entry, "uid"), dn=dn,
+            uid=_first(entry, "uid"),
+            dn=dn,
             display_name=_first(entry, "displayname") or _first(entry, "cn") or _first(entry, "uid"),
-            mail=mails[0] if mails else None, given_name=_first(entry, "givenname"), surname=_first(entry, "sn"),
-            emails=mails, phones=tuple(entry.get("telephonenumber", []) + entry.get("mobile", [])),
-            title=_first(entry, "title"), establishments=tuple(entry.get("departmentnumber", [])),
-            organizations=tuple(entry.get("o", [])), groups=snapshot.memberships.get(normalize_dn(dn), frozenset()),
+            mail=mails[0] if mails else None,
+            given_name=_first(entry, "givenname"),
+            surname=_first(entry, "sn"),
+            emails=mails,
+            phones=tuple(entry.get("telephonenumber", []) + entry.get("mobile", [])),
+            title=_first(entry, "title"),
+            establishments=tuple(entry.get("departmentnumber", [])),
+            organizations=tuple(entry.get("o", [])),
+            groups=snapshot.memberships.get(normalize_dn(dn), frozenset()),
             disabled=matches(self._config.disabled_filter, entry),
             entry_uuid=_first(entry, "entryuuid") or str(uuid.uuid5(uuid.NAMESPACE_X500, normalize_dn(dn))),
         )

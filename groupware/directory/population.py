@@ -8,7 +8,23 @@ import re
 
 from groupware.directory import schema
 
-__all__ = ["CITIES", "COLLEGE_SUBJECTS", "DEPARTEMENT_WEIGHTS", "FEMALE", "FEMININE", "KINDS", "LP_SUBJECTS", "LYCEE_DIRECTION", "LYCEE_SUBJECTS", "MALE", "PATRONS", "PHONE_PREFIX", "ROLE_DESCRIPTIONS", "SURNAMES", "UAI_LETTERS"]
+__all__ = [
+    "CITIES",
+    "COLLEGE_SUBJECTS",
+    "DEPARTEMENT_WEIGHTS",
+    "FEMALE",
+    "FEMININE",
+    "KINDS",
+    "LP_SUBJECTS",
+    "LYCEE_DIRECTION",
+    "LYCEE_SUBJECTS",
+    "MALE",
+    "PATRONS",
+    "PHONE_PREFIX",
+    "ROLE_DESCRIPTIONS",
+    "SURNAMES",
+    "UAI_LETTERS",
+]
 
 
 def _words(text: str, sep: str | None = None) -> list[str]:
@@ -73,38 +89,74 @@ CITIES = {
     ),
     "011": _words("Carcassonne Narbonne Castelnaudary Limoux Lézignan-Corbières Quillan Port-la-Nouvelle"),
     "048": _words("Mende Marvejols Saint-Chély-d'Apcher Florac Langogne La_Canourgue"),
-    "066": _words("Perpignan Canet-en-Roussillon Saint-Estève Argelès-sur-Mer Céret Prades Rivesaltes Thuir "
-                  "Elne"),
+    "066": _words(
+        "Perpignan Canet-en-Roussillon Saint-Estève Argelès-sur-Mer Céret Prades Rivesaltes Thuir Elne"
+    ),
 }
 DEPARTEMENT_WEIGHTS = {"034": 38, "030": 27, "066": 17, "011": 13, "048": 5}
 PHONE_PREFIX = {"034": "67", "030": "66", "048": "66", "011": "68", "066": "68"}
 
-COLLEGE_SUBJECTS = _words("de mathématiques|de lettres modernes|d'histoire-géographie|d'anglais|d'espagnol|"
-                          "d'éducation physique et sportive|de physique-chimie|"
-                          "de sciences de la vie et de la Terre|de technologie|d'arts plastiques|"
-                          "d'éducation musicale|documentaliste", "|")
-LYCEE_SUBJECTS = _words("de mathématiques|de lettres|d'histoire-géographie|d'anglais|d'allemand|"
-                        "de philosophie|de sciences économiques et sociales|de physique-chimie|"
-                        "de sciences de la vie et de la Terre|d'éducation physique et sportive|d'occitan|"
-                        "de numérique et sciences informatiques|documentaliste", "|")
-LP_SUBJECTS = _words("lettres-histoire|mathématiques-sciences|génie électrique|hôtellerie-restauration|vente|"
-                     "génie mécanique|gestion-administration", "|")
+COLLEGE_SUBJECTS = _words(
+    "de mathématiques|de lettres modernes|d'histoire-géographie|d'anglais|d'espagnol|"
+    "d'éducation physique et sportive|de physique-chimie|"
+    "de sciences de la vie et de la Terre|de technologie|d'arts plastiques|"
+    "d'éducation musicale|documentaliste",
+    "|",
+)
+LYCEE_SUBJECTS = _words(
+    "de mathématiques|de lettres|d'histoire-géographie|d'anglais|d'allemand|"
+    "de philosophie|de sciences économiques et sociales|de physique-chimie|"
+    "de sciences de la vie et de la Terre|d'éducation physique et sportive|d'occitan|"
+    "de numérique et sciences informatiques|documentaliste",
+    "|",
+)
+LP_SUBJECTS = _words(
+    "lettres-histoire|mathématiques-sciences|génie électrique|hôtellerie-restauration|vente|"
+    "génie mécanique|gestion-administration",
+    "|",
+)
 LYCEE_DIRECTION = ("Proviseur", "Proviseur adjoint", "Directeur délégué aux formations")
 # kind -> (share of établissements, staff weight, direction titles, teacher titles, administrative titles)
 KINDS: dict[str, tuple[int, float, tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "École": (45, 0.5, ("Directeur d'école",), ("Professeur des écoles",), ("Adjoint administratif",)),
-    "Collège": (35, 1.6, ("Principal", "Principal adjoint", "Directeur adjoint de SEGPA"),
-                tuple(f"Professeur {s}" for s in COLLEGE_SUBJECTS),
-                ("Secrétaire de direction", "Gestionnaire", "Adjoint gestionnaire", "Secrétaire")),
-    "Lycée": (12, 2.2, LYCEE_DIRECTION, tuple(f"Professeur {s}" for s in LYCEE_SUBJECTS),
-              ("Secrétaire de direction", "Gestionnaire", "Agent comptable", "Secrétaire de scolarité")),
-    "Lycée professionnel": (8, 1.5, LYCEE_DIRECTION,
-                            tuple(f"Professeur de lycée professionnel {s}" for s in LP_SUBJECTS),
-                            ("Secrétaire de direction", "Gestionnaire", "Secrétaire de scolarité")),
+    "Collège": (
+        35,
+        1.6,
+        ("Principal", "Principal adjoint", "Directeur adjoint de SEGPA"),
+        tuple(f"Professeur {s}" for s in COLLEGE_SUBJECTS),
+        ("Secrétaire de direction", "Gestionnaire", "Adjoint gestionnaire", "Secrétaire"),
+    ),
+    "Lycée": (
+        12,
+        2.2,
+        LYCEE_DIRECTION,
+        tuple(f"Professeur {s}" for s in LYCEE_SUBJECTS),
+        ("Secrétaire de direction", "Gestionnaire", "Agent comptable", "Secrétaire de scolarité"),
+    ),
+    "Lycée professionnel": (
+        8,
+        1.5,
+        LYCEE_DIRECTION,
+        tuple(f"Professeur de lycée professionnel {s}" for s in LP_SUBJECTS),
+        ("Secrétaire de direction", "Gestionnaire", "Secrétaire de scolarité"),
+    ),
 }
-FEMININE = [(re.compile(rf"\b{m}\b"), f) for m, f in (
-    ("Directeur", "Directrice"), ("Principal", "Principale"), ("Proviseur", "Proviseure"),
-    ("Professeur", "Professeure"), ("adjoint", "adjointe"), ("Adjoint", "Adjointe"), ("délégué", "déléguée"))]
+FEMININE = [
+    (re.compile(rf"\b{m}\b"), f)
+    for m, f in (
+        ("Directeur", "Directrice"),
+        ("Principal", "Principale"),
+        ("Proviseur", "Proviseure"),
+        ("Professeur", "Professeure"),
+        ("adjoint", "adjointe"),
+        ("Adjoint", "Adjointe"),
+        ("délégué", "déléguée"),
+    )
+]
 UAI_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
-ROLE_DESCRIPTIONS = {"direction": "Direction", "enseignants": "Enseignants",
-                     "administratifs": "Personnels administratifs", schema.ETAB_GROUP: "Personnels"}
+ROLE_DESCRIPTIONS = {
+    "direction": "Direction",
+    "enseignants": "Enseignants",
+    "administratifs": "Personnels administratifs",
+    schema.ETAB_GROUP: "Personnels",
+}

@@ -50,8 +50,9 @@ class SlapdError(RuntimeError):
 
 def find_binary(name: str) -> str:
     """The path of an OpenLDAP program (``slapd``, ``slapadd``, ``openssl``…), or a clear error."""
-    found = shutil.which(name) or next((f"{d}/{name}" for d in ("/usr/sbin", "/usr/bin", "/sbin")
-                                        if os.access(f"{d}/{name}", os.X_OK)), None)
+    found = shutil.which(name) or next(
+        (f"{d}/{name}" for d in ("/usr/sbin", "/usr/bin", "/sbin") if os.access(f"{d}/{name}", os.X_OK)), None
+    )
     if found is None:
         hint = "apt-get install openssl" if name == "openssl" else INSTALL_HINT
         raise SlapdError(f"{name} not found: install it with `{hint}`")
@@ -66,6 +67,7 @@ def free_port() -> int:
 
 
 # --- LDIF preparation ---------------------------------------------------------------------------------------
+
 
 def _records(text: str) -> Iterator[list[str]]:
     """Yield the logical lines of each LDIF record: continuations unfolded, comments and version dropped."""
@@ -118,16 +120,29 @@ def _memberships(records: Sequence[list[str]]) -> dict[str, list[str]]:
 
 def _service_entries(base_dn: str, service_dn: str, password: str, has_services: bool) -> str:
     services = service_dn.split(",", 1)[1]
-    head = "" if has_services else (f"dn: {services}\nobjectClass: top\nobjectClass: organizationalUnit\n"
-                                    f"ou: {services.split(',')[0].split('=', 1)[1]}\n\n")
-    return (f"{head}dn: {service_dn}\nobjectClass: top\nobjectClass: organizationalRole\n"
-            f"objectClass: simpleSecurityObject\ncn: {service_dn.split(',')[0].split('=', 1)[1]}\n"
-            f"description: groupware service account (reads people and groups, not passwords)\n"
-            f"userPassword: {ssha(password)}\n\n")
+    head = (
+        ""
+        if has_services
+        else (
+            f"dn: {services}\nobjectClass: top\nobjectClass: organizationalUnit\n"
+            f"ou: {services.split(',')[0].split('=', 1)[1]}\n\n"
+        )
+    )
+    return (
+        f"{head}dn: {service_dn}\nobjectClass: top\nobjectClass: organizationalRole\n"
+        f"objectClass: simpleSecurityObject\ncn: {service_dn.split(',')[0].split('=', 1)[1]}\n"
+        f"description: groupware service account (reads people and groups, not passwords)\n"
+        f"userPassword: {ssha(password)}\n\n"
+    )
 
 
-def prepare_ldif(text: str, base_dn: str = schema.BASE_DN, service_dn: str = schema.SERVICE_DN,
-                 service_password: str = "", memberof: bool = True) -> Iterator[str]:
+def prepare_ldif(
+    text: str,
+    base_dn: str = schema.BASE_DN,
+    service_dn: str = schema.SERVICE_DN,
+    service_password: str = "",
+    memberof: bool = True,
+) -> Iterator[str]:
     """Yield ``text`` ready for ``slapadd``: ``memberOf`` written (when asked) and the service account added.
 
     The service account (and its ``ou``) is added under ``base_dn`` unless the LDIF already holds it.
@@ -147,33 +162,61 @@ def prepare_ldif(text: str, base_dn: str = schema.BASE_DN, service_dn: str = sch
 
 # --- configuration and TLS ----------------------------------------------------------------------------------
 
+
 def _config_text(slapd: Slapd) -> str:
     """The ``slapd.conf`` of ``slapd`` (see slapd.conf(5), slapd.access(5), slapo-memberof(5))."""
     lines = [f"include {SCHEMA_DIR}/{name}.schema" for name in SCHEMAS]
     lines += [f"modulepath {MODULE_DIR}", "moduleload back_mdb"]
     lines += ["moduleload memberof"] if slapd.memberof else []
-    lines += [f"pidfile {slapd.workdir}/slapd.pid", f"argsfile {slapd.workdir}/slapd.args",
-              f"sizelimit size.soft={SIZE_LIMIT} size.hard={SIZE_LIMIT} size.prtotal=unlimited"]
+    lines += [
+        f"pidfile {slapd.workdir}/slapd.pid",
+        f"argsfile {slapd.workdir}/slapd.args",
+        f"sizelimit size.soft={SIZE_LIMIT} size.hard={SIZE_LIMIT} size.prtotal=unlimited",
+    ]
     if slapd.tls:
-        lines += [f"TLSCACertificateFile {slapd.ca_file}", f"TLSCertificateFile {slapd.workdir}/server.pem",
-                  f"TLSCertificateKeyFile {slapd.workdir}/server.key"]
-    lines += ['access to dn.base="" by * read', 'access to dn.base="cn=Subschema" by * read', "",
-              "database mdb", "maxsize 4294967296", f'suffix "{slapd.base_dn}"', f'rootdn "{slapd.root_dn}"',
-              f"rootpw {ssha(slapd.root_password)}", f"directory {slapd.workdir}/data",
-              "index objectClass eq", "index uid,mail eq", "index member eq", "index employeeType eq",
-              "index departmentNumber eq", "index entryUUID eq"]
+        lines += [
+            f"TLSCACertificateFile {slapd.ca_file}",
+            f"TLSCertificateFile {slapd.workdir}/server.pem",
+            f"TLSCertificateKeyFile {slapd.workdir}/server.key",
+        ]
+    lines += [
+        'access to dn.base="" by * read',
+        'access to dn.base="cn=Subschema" by * read',
+        "",
+        "database mdb",
+        "maxsize 4294967296",
+        f'suffix "{slapd.base_dn}"',
+        f'rootdn "{slapd.root_dn}"',
+        f"rootpw {ssha(slapd.root_password)}",
+        f"directory {slapd.workdir}/data",
+        "index objectClass eq",
+        "index uid,mail eq",
+        "index member eq",
+        "index employeeType eq",
+        "index departmentNumber eq",
+        "index entryUUID eq",
+    ]
     lines += ["index memberOf eq"] if slapd.memberof else []
-    lines += [f'limits dn.exact="{slapd.root_dn}" size=unlimited time=unlimited',
-              "access to attrs=userPassword", "  by self auth", "  by anonymous auth", "  by * none",
-              f'access to dn.subtree="{slapd.base_dn}"', f'  by dn.exact="{slapd.service_dn}" read',
-              "  by self read", "  by anonymous auth", "  by * none"]
+    lines += [
+        f'limits dn.exact="{slapd.root_dn}" size=unlimited time=unlimited',
+        "access to attrs=userPassword",
+        "  by self auth",
+        "  by anonymous auth",
+        "  by * none",
+        f'access to dn.subtree="{slapd.base_dn}"',
+        f'  by dn.exact="{slapd.service_dn}" read',
+        "  by self read",
+        "  by anonymous auth",
+        "  by * none",
+    ]
     lines += ["overlay memberof"] if slapd.memberof else []
     return "\n".join(lines) + "\n"
 
 
 def _openssl(*args: str, cwd: Path) -> None:
-    result = subprocess.run([find_binary("openssl"), *args], cwd=cwd, capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run(
+        [find_binary("openssl"), *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
     if result.returncode:
         raise SlapdError(f"openssl {args[0]} failed: {result.stderr.strip()}")
 
@@ -183,19 +226,65 @@ def make_certificates(directory: Path) -> Path:
     (directory / "server.ext").write_text(
         "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
         "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n"
-        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n", encoding="ascii")
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-             "-days", "2", "-subj", "/O=groupware tests/CN=groupware throwaway CA",
-             "-addext", "basicConstraints=critical,CA:TRUE",
-             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=directory)
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-             "-subj", "/O=groupware tests/CN=localhost", cwd=directory)
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-             "-out", "server.pem", "-days", "2", "-extfile", "server.ext", cwd=directory)
+        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+        encoding="ascii",
+    )
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/O=groupware tests/CN=groupware throwaway CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        cwd=directory,
+    )
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/O=groupware tests/CN=localhost",
+        cwd=directory,
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        cwd=directory,
+    )
     return directory / "ca.pem"
 
 
 # --- the server ---------------------------------------------------------------------------------------------
+
 
 class Slapd:
     """A private slapd on 127.0.0.1: ``with Slapd("demo.ldif") as server: ... server.uri ...``.
@@ -211,10 +300,18 @@ class Slapd:
         startup_timeout: seconds to wait for slapd to answer.
     """
 
-    def __init__(self, ldif: str | Path | None = None, *, memberof: bool = True, tls: bool = False,
-                 base_dn: str = schema.BASE_DN, service_password: str | None = None,
-                 root_password: str | None = None, port: int | None = None,
-                 startup_timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        ldif: str | Path | None = None,
+        *,
+        memberof: bool = True,
+        tls: bool = False,
+        base_dn: str = schema.BASE_DN,
+        service_password: str | None = None,
+        root_password: str | None = None,
+        port: int | None = None,
+        startup_timeout: float = 15.0,
+    ) -> None:
         self.ldif = Path(ldif) if ldif is not None else None
         self.memberof, self.tls, self.base_dn = memberof, tls, base_dn
         self.root_dn = f"cn=admin,{base_dn}"
@@ -260,8 +357,9 @@ class Slapd:
             raise
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.close()
 
     def prepare(self) -> None:
@@ -278,13 +376,20 @@ class Slapd:
         text = self.ldif.read_text(encoding="utf-8") if self.ldif else _base_ldif(self.base_dn)
         prepared = self.workdir / "load.ldif"
         with open(prepared, "w", encoding="utf-8") as out:
-            out.writelines(prepare_ldif(text, self.base_dn, self.service_dn, self.service_password,
-                                        self.memberof))
-        result = subprocess.run([slapadd, "-q", "-f", str(self.workdir / "slapd.conf"), "-l", str(prepared)],
-                                capture_output=True, text=True, check=False)
+            out.writelines(
+                prepare_ldif(text, self.base_dn, self.service_dn, self.service_password, self.memberof)
+            )
+        result = subprocess.run(
+            [slapadd, "-q", "-f", str(self.workdir / "slapd.conf"), "-l", str(prepared)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode:
-            raise SlapdError(f"slapadd failed ({result.returncode}) loading {self.ldif}: "
-                             f"{(result.stderr or result.stdout).strip()[-2000:]}")
+            raise SlapdError(
+                f"slapadd failed ({result.returncode}) loading {self.ldif}: "
+                f"{(result.stderr or result.stdout).strip()[-2000:]}"
+            )
         prepared.unlink()
         self.load_seconds = time.monotonic() - started
         self._loaded = True
@@ -297,8 +402,9 @@ class Slapd:
         urls = self.uri + "/" + (f" {self.ldaps_uri}/" if self.tls else "")
         command = [find_binary("slapd"), "-h", urls, "-f", str(self.workdir / "slapd.conf"), "-d", "0"]
         with open(self.log_file, "ab") as log:
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL)
+            self._process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
         self._wait_until_ready()
 
     def _wait_until_ready(self) -> None:
@@ -311,8 +417,9 @@ class Slapd:
                 return
             time.sleep(0.05)
         self.stop()
-        raise SlapdError(f"slapd did not answer on port {self.port} within {self.startup_timeout} s: "
-                         f"{self._log_tail()}")
+        raise SlapdError(
+            f"slapd did not answer on port {self.port} within {self.startup_timeout} s: {self._log_tail()}"
+        )
 
     def _log_tail(self) -> str:
         try:
@@ -342,8 +449,12 @@ class Slapd:
 
     def connection(self, user: str | None = None, password: str | None = None) -> ldap3.Connection:
         """A bound ldap3 connection (the root DN unless ``user`` is given); raises when the bind fails."""
-        conn = ldap3.Connection(ldap3.Server(self.uri, get_info=ldap3.NONE), user=user or self.root_dn,
-                                password=password if user else self.root_password, receive_timeout=10)
+        conn = ldap3.Connection(
+            ldap3.Server(self.uri, get_info=ldap3.NONE),
+            user=user or self.root_dn,
+            password=password if user else self.root_password,
+            receive_timeout=10,
+        )
         if not conn.bind():
             raise SlapdError(f"bind as {user or self.root_dn} refused: {conn.result.get('description')}")
         return conn
@@ -358,8 +469,10 @@ class Slapd:
         ``changes`` is in ldap3 form (``{attr: [(MODIFY_REPLACE, [values])]}``), or ``{attr: values}`` meaning
         "replace" (an empty list deletes the attribute).
         """
-        normalized = {attr: value if _is_ldap3_change(value) else [(ldap3.MODIFY_REPLACE, _as_list(value))]
-                      for attr, value in changes.items()}
+        normalized = {
+            attr: value if _is_ldap3_change(value) else [(ldap3.MODIFY_REPLACE, _as_list(value))]
+            for attr, value in changes.items()
+        }
         conn = self.connection()
         try:
             self._check(conn, conn.modify(dn, normalized), f"modify {dn}")
@@ -398,8 +511,9 @@ def _answers(port: int) -> bool:
 
 
 def _is_ldap3_change(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, tuple) and len(v) == 2
-                                                            for v in value)
+    return (
+        isinstance(value, list) and bool(value) and all(isinstance(v, tuple) and len(v) == 2 for v in value)
+    )
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -415,18 +529,26 @@ def _group_values(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
 
 def _base_ldif(base_dn: str) -> str:
     first = base_dn.split(",")[0].split("=", 1)[1]
-    return (f"dn: {base_dn}\nobjectClass: top\nobjectClass: dcObject\nobjectClass: organization\n"
-            f"dc: {first}\no: {first}\n\n"
-            + "".join(f"dn: ou={ou},{base_dn}\nobjectClass: top\nobjectClass: organizationalUnit\n"
-                      f"ou: {ou}\n\n" for ou in ("people", "groups")))
+    return (
+        f"dn: {base_dn}\nobjectClass: top\nobjectClass: dcObject\nobjectClass: organization\n"
+        f"dc: {first}\no: {first}\n\n"
+        + "".join(
+            f"dn: ou={ou},{base_dn}\nobjectClass: top\nobjectClass: organizationalUnit\nou: {ou}\n\n"
+            for ou in ("people", "groups")
+        )
+    )
 
 
 # --- command line -------------------------------------------------------------------------------------------
 
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a private slapd in the foreground until Ctrl-C; print its URI and credentials."""
-    parser = argparse.ArgumentParser(prog="python -m groupware.directory.slapd", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m groupware.directory.slapd",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--ldif", help="LDIF file to load (default: config/demo-directory.ldif if present)")
     parser.add_argument("--no-memberof", action="store_true", help="without the memberof overlay")
     parser.add_argument("--tls", action="store_true", help="also LDAPS and StartTLS, with a throwaway CA")
@@ -435,8 +557,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ldif = args.ldif or _default_ldif()
     started = time.monotonic()
-    with Slapd(ldif, memberof=not args.no_memberof, tls=args.tls, port=args.port,
-               service_password=args.service_password) as server:
+    with Slapd(
+        ldif,
+        memberof=not args.no_memberof,
+        tls=args.tls,
+        port=args.port,
+        service_password=args.service_password,
+    ) as server:
         print(_banner(server, ldif, time.monotonic() - started), flush=True)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
@@ -452,9 +579,14 @@ def _banner(server: Slapd, ldif: str | None, seconds: float) -> str:
     rows = [("uri", server.uri)]
     if server.tls:
         rows += [("ldaps_uri", server.ldaps_uri), ("ca_file", str(server.ca_file))]
-    rows += [("base_dn", server.base_dn), ("service_dn", server.service_dn),
-             ("service_password", server.service_password), ("root_dn", server.root_dn),
-             ("root_password", server.root_password), ("log", str(server.log_file))]
+    rows += [
+        ("base_dn", server.base_dn),
+        ("service_dn", server.service_dn),
+        ("service_password", server.service_password),
+        ("root_dn", server.root_dn),
+        ("root_password", server.root_password),
+        ("log", str(server.log_file)),
+    ]
     source = ldif or "base entries"
     head = f"slapd ready in {seconds:.1f} s (slapadd {server.load_seconds:.1f} s) from {source}"
     return "\n".join([head, *(f"{name:<17}{value}" for name, value in rows), "Ctrl-C stops it."])

@@ -15,6 +15,14 @@ from groupware.sharing.model import *  # re-exported: see model.__all__
 from groupware.sharing.policy import SharingPolicy
 from groupware.sharing.service import ORGANISATION, PERSON, AgendaStore, SharingService, agenda_path
 
-__all__ = ["ORGANISATION", "PERSON", "AgendaStore", "SharingDatabase", "SharingPolicy", "SharingService",
-           "agenda_path", "slug_of"]
+__all__ = [
+    "ORGANISATION",
+    "PERSON",
+    "AgendaStore",
+    "SharingDatabase",
+    "SharingPolicy",
+    "SharingService",
+    "agenda_path",
+    "slug_of",
+]
 __all__ += model.__all__

@@ -44,14 +44,25 @@ class Caller:
 
 def agenda_json(agenda: Agenda) -> dict[str, Any]:
     """An agenda as the API shows it."""
-    return {"path": agenda.path, "owner": agenda.owner, "kind": agenda.kind, "title": agenda.title,
-            "slug": agenda.slug, "created": agenda.created}
+    return {
+        "path": agenda.path,
+        "owner": agenda.owner,
+        "kind": agenda.kind,
+        "title": agenda.title,
+        "slug": agenda.slug,
+        "created": agenda.created,
+    }
 
 
 def grant_json(grant: Grant) -> dict[str, Any]:
     """A grant as the API shows it."""
-    return {"grantee": str(grant.grantee), "kind": grant.grantee.kind.value, "level": grant.level.label,
-            "granted_by": grant.granted_by, "created": grant.created}
+    return {
+        "grantee": str(grant.grantee),
+        "kind": grant.grantee.kind.value,
+        "level": grant.level.label,
+        "granted_by": grant.granted_by,
+        "created": grant.created,
+    }
 
 
 def _error(status: int, message: str) -> Answer:
@@ -70,7 +81,7 @@ class AgendaApi:
             return _error(401, "authentication required")
         if not self.service.is_admin(caller.groups):
             return _error(403, "only members of the admin group may manage agendas")
-        parts = [unquote(part) for part in path[len(PREFIX):].split("/") if part]
+        parts = [unquote(part) for part in path[len(PREFIX) :].split("/") if part]
         try:
             data = json.loads(body.decode("utf-8") or "{}") if body else {}
             if not isinstance(data, dict):
@@ -81,11 +92,18 @@ class AgendaApi:
         except SharingError as exc:
             return _error(exc.status, str(exc))
 
-    def _route(self, method: str, parts: list[str], query: dict[str, list[str]], data: dict[str, Any],
-               caller: Caller) -> Answer:
-        routes = {(0, "GET"): self._list, (0, "POST"): self._create, (1, "POST"): self._provision,
-                  (2, "GET"): self._show, (2, "DELETE"): self._delete, (3, "POST"): self._grant,
-                  (4, "DELETE"): self._revoke}
+    def _route(
+        self, method: str, parts: list[str], query: dict[str, list[str]], data: dict[str, Any], caller: Caller
+    ) -> Answer:
+        routes = {
+            (0, "GET"): self._list,
+            (0, "POST"): self._create,
+            (1, "POST"): self._provision,
+            (2, "GET"): self._show,
+            (2, "DELETE"): self._delete,
+            (3, "POST"): self._grant,
+            (4, "DELETE"): self._revoke,
+        }
         size = len(parts)
         if (size == 1 and parts[0] != "provision") or (size >= 3 and parts[2] != "grants") or size > 4:
             return _error(404, "no such API resource")
@@ -94,36 +112,50 @@ class AgendaApi:
             return _error(405, f"{method} is not allowed here")
         return handler(parts, query, data, caller)
 
-    def _list(self, parts: list[str], query: dict[str, list[str]], data: dict[str, Any], caller: Caller) -> Answer:
+    def _list(
+        self, parts: list[str], query: dict[str, list[str]], data: dict[str, Any], caller: Caller
+    ) -> Answer:
         owner = query.get("owner", [None])[0]
         return 200, {"agendas": [agenda_json(a) for a in self.service.db.agendas(owner=owner)]}
 
-    def _create(self, parts: list[str], query: dict[str, list[str]], data: dict[str, Any], caller: Caller) -> Answer:
+    def _create(
+        self, parts: list[str], query: dict[str, list[str]], data: dict[str, Any], caller: Caller
+    ) -> Answer:
         if not isinstance(data.get("path"), str) or not data["path"]:
             return _error(400, "path is required")
         title = str(data.get("title") or data["path"].strip("/").replace("/", " "))
         return 201, {"agenda": agenda_json(self.service.create_agenda(data["path"], title, ORGANISATION))}
 
-    def _provision(self, parts: list[str], query: dict[str, list[str]], data: dict[str, Any],
-                   caller: Caller) -> Answer:
+    def _provision(
+        self, parts: list[str], query: dict[str, list[str]], data: dict[str, Any], caller: Caller
+    ) -> Answer:
         report = provision(self.service, actor=caller.user or "api")
         return 200, {"created": report.created, "granted": report.granted, "unchanged": report.unchanged}
 
-    def _show(self, parts: list[str], query: dict[str, list[str]], data: dict[str, Any], caller: Caller) -> Answer:
+    def _show(
+        self, parts: list[str], query: dict[str, list[str]], data: dict[str, Any], caller: Caller
+    ) -> Answer:
         agenda, grants = self.service.show("/".join(parts[:2]))
         return 200, {"agenda": agenda_json(agenda), "grants": [grant_json(g) for g in grants]}
 
-    def _delete(self, parts: list[str], query: dict[str, list[str]], data: dict[str, Any], caller: Caller) -> Answer:
+    def _delete(
+        self, parts: list[str], query: dict[str, list[str]], data: dict[str, Any], caller: Caller
+    ) -> Answer:
         self.service.delete_agenda("/".join(parts[:2]))
         return 200, {"deleted": f"/{parts[0]}/{parts[1]}/"}
 
-    def _grant(self, parts: list[str], query: dict[str, list[str]], data: dict[str, Any], caller: Caller) -> Answer:
+    def _grant(
+        self, parts: list[str], query: dict[str, list[str]], data: dict[str, Any], caller: Caller
+    ) -> Answer:
         if not isinstance(data.get("grantee"), str) or not isinstance(data.get("level"), str):
             return _error(400, "grantee and level are required")
-        grant = self.service.grant(caller.user or "", caller.groups, "/".join(parts[:2]), data["grantee"],
-                                   data["level"])
+        grant = self.service.grant(
+            caller.user or "", caller.groups, "/".join(parts[:2]), data["grantee"], data["level"]
+        )
         return 200, {"grant": grant_json(grant)}
 
-    def _revoke(self, parts: list[str], query: dict[str, list[str]], data: dict[str, Any], caller: Caller) -> Answer:
+    def _revoke(
+        self, parts: list[str], query: dict[str, list[str]], data: dict[str, Any], caller: Caller
+    ) -> Answer:
         self.service.revoke(caller.user or "", caller.groups, "/".join(parts[:2]), parts[3])
         return 200, {"revoked": parts[3]}

@@ -28,14 +28,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="configuration file (default: the demo configuration)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     sub = parser.add_subparsers(dest="agenda_command", required=True)
-    create = sub.add_parser("create", help="create an agenda owned by an organisation, e.g. /etab-0341234A/direction/")
+    create = sub.add_parser(
+        "create", help="create an agenda owned by an organisation, e.g. /etab-0341234A/direction/"
+    )
     create.add_argument("path")
     create.add_argument("--title", help="display name members see (default: the path)")
     listing = sub.add_parser("list", help="list agendas")
     listing.add_argument("--owner", help="only the agendas of this owner (e.g. etab-0341234A)")
     show = sub.add_parser("show", help="show an agenda and its grants")
     show.add_argument("path")
-    grant = sub.add_parser("grant", help="grant a level to a person (uid), a group (DN) or a domain (@domain)")
+    grant = sub.add_parser(
+        "grant", help="grant a level to a person (uid), a group (DN) or a domain (@domain)"
+    )
     grant.add_argument("path")
     grant.add_argument("grantee")
     grant.add_argument("level", choices=["free-busy", "read", "read-write", "manage"])
@@ -56,7 +60,12 @@ def _show(service: SharingService, path: str, as_json: bool, out: TextIO) -> Non
     agenda, grants = service.show(path)
     lines = [f"{agenda.path}  {agenda.title}  ({agenda.kind}, in homes as {agenda.slug})"]
     lines += [f"  {g.level.label:<10} {g.grantee}" for g in grants] or ["  (no grants)"]
-    _print(out, as_json, {"agenda": agenda_json(agenda), "grants": [grant_json(g) for g in grants]}, "\n".join(lines))
+    _print(
+        out,
+        as_json,
+        {"agenda": agenda_json(agenda), "grants": [grant_json(g) for g in grants]},
+        "\n".join(lines),
+    )
 
 
 def _provision(service: SharingService, as_json: bool, out: TextIO) -> None:
@@ -65,16 +74,24 @@ def _provision(service: SharingService, as_json: bool, out: TextIO) -> None:
             print(f"[{done}/{total}] {path}: {what}", file=out, flush=True)
 
     report = provision(service, ACTOR, progress)
-    summary = (f"{len(report.created)} created, {len(report.granted)} grants added, "
-               f"{len(report.unchanged)} unchanged")
-    _print(out, as_json, {"created": report.created, "granted": report.granted, "unchanged": report.unchanged},
-           summary)
+    summary = (
+        f"{len(report.created)} created, {len(report.granted)} grants added, "
+        f"{len(report.unchanged)} unchanged"
+    )
+    _print(
+        out,
+        as_json,
+        {"created": report.created, "granted": report.granted, "unchanged": report.unchanged},
+        summary,
+    )
 
 
 def _dispatch(service: SharingService, args: argparse.Namespace, out: TextIO) -> None:
     command, as_json = args.agenda_command, args.json
     if command == "create":
-        agenda = service.create_agenda(args.path, args.title or args.path.strip("/").replace("/", " "), ORGANISATION)
+        agenda = service.create_agenda(
+            args.path, args.title or args.path.strip("/").replace("/", " "), ORGANISATION
+        )
         _print(out, as_json, {"agenda": agenda_json(agenda)}, f"created {agenda.path} ({agenda.title})")
     elif command == "list":
         agendas = service.db.agendas(owner=args.owner)
@@ -84,7 +101,12 @@ def _dispatch(service: SharingService, args: argparse.Namespace, out: TextIO) ->
         _show(service, args.path, as_json, out)
     elif command == "grant":
         grant = service.grant(ACTOR, frozenset(), args.path, args.grantee, args.level, as_admin=True)
-        _print(out, as_json, {"grant": grant_json(grant)}, f"granted {grant.level.label} on {grant.path} to {grant.grantee}")
+        _print(
+            out,
+            as_json,
+            {"grant": grant_json(grant)},
+            f"granted {grant.level.label} on {grant.path} to {grant.grantee}",
+        )
     elif command == "revoke":
         service.revoke(ACTOR, frozenset(), args.path, args.grantee, as_admin=True)
         _print(out, as_json, {"revoked": args.grantee}, f"revoked {args.grantee} on {args.path}")
@@ -95,7 +117,9 @@ def _dispatch(service: SharingService, args: argparse.Namespace, out: TextIO) ->
         _provision(service, as_json, out)
 
 
-def run(service: SharingService, args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run(
+    service: SharingService, args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
     """Run one ``agenda`` command; 0 on success, 1 with a one-line error (unknown agenda, person, group …)."""
     try:
         _dispatch(service, args, out)

@@ -122,15 +122,19 @@ class SharingDatabase:
             while conn.execute("SELECT 1 FROM sharing_agendas WHERE slug = ?", (slug,)).fetchone():
                 counter += 1
                 slug = f"{base}-{counter}"
-            conn.execute("INSERT INTO sharing_agendas (path, owner, kind, title, slug, created) VALUES (?, ?, ?, ?, ?, ?)",
-                         (path, owner, kind, title, slug, created))
+            conn.execute(
+                "INSERT INTO sharing_agendas (path, owner, kind, title, slug, created) VALUES (?, ?, ?, ?, ?, ?)",
+                (path, owner, kind, title, slug, created),
+            )
             self._bump(conn)
         return Agenda(path, owner, kind, title, slug, created)
 
     def agenda(self, path: str) -> Agenda | None:
         """The agenda registered at ``path``, if any."""
         with self.db.read() as conn:
-            row = conn.execute(f"SELECT {_AGENDA_COLUMNS} FROM sharing_agendas a WHERE a.path = ?", (path,)).fetchone()
+            row = conn.execute(
+                f"SELECT {_AGENDA_COLUMNS} FROM sharing_agendas a WHERE a.path = ?", (path,)
+            ).fetchone()
         return _agenda(row) if row else None
 
     def require_agenda(self, path: str) -> Agenda:
@@ -147,7 +151,9 @@ class SharingDatabase:
     def agenda_by_slug(self, slug: str) -> Agenda | None:
         """The agenda that appears as ``slug`` in members' homes."""
         with self.db.read() as conn:
-            row = conn.execute(f"SELECT {_AGENDA_COLUMNS} FROM sharing_agendas a WHERE a.slug = ?", (slug,)).fetchone()
+            row = conn.execute(
+                f"SELECT {_AGENDA_COLUMNS} FROM sharing_agendas a WHERE a.slug = ?", (slug,)
+            ).fetchone()
         return _agenda(row) if row else None
 
     def agendas(self, owner: str | None = None, kind: str | None = None) -> list[Agenda]:
@@ -188,15 +194,18 @@ class SharingDatabase:
                 "INSERT INTO sharing_grants (path, grantee_kind, grantee, level, granted_by, created) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (path, grantee_kind, grantee) DO UPDATE SET "
                 "level = excluded.level, granted_by = excluded.granted_by, created = excluded.created",
-                (path, grantee.kind.value, grantee.value, int(level), granted_by, created))
+                (path, grantee.kind.value, grantee.value, int(level), granted_by, created),
+            )
             self._bump(conn)
         return Grant(path, grantee, level, granted_by, created)
 
     def revoke(self, path: str, grantee: Grantee) -> bool:
         """Remove ``grantee``'s grant on ``path``; ``False`` when there was none."""
         with self.db.write() as conn:
-            removed = conn.execute("DELETE FROM sharing_grants WHERE path = ? AND grantee_kind = ? AND grantee = ?",
-                                   (path, grantee.kind.value, grantee.value)).rowcount
+            removed = conn.execute(
+                "DELETE FROM sharing_grants WHERE path = ? AND grantee_kind = ? AND grantee = ?",
+                (path, grantee.kind.value, grantee.value),
+            ).rowcount
             if removed:
                 self._bump(conn)
         return bool(removed)
@@ -204,10 +213,15 @@ class SharingDatabase:
     def grants(self, path: str) -> list[Grant]:
         """Every grant on the agenda at ``path``, most generous first."""
         with self.db.read() as conn:
-            rows = conn.execute("SELECT grantee_kind, grantee, level, granted_by, created FROM sharing_grants "
-                                "WHERE path = ? ORDER BY level DESC, grantee_kind, grantee", (path,)).fetchall()
-        return [Grant(path, Grantee(GranteeKind(r[0]), str(r[1])), Level(int(r[2])), str(r[3]), int(r[4]))
-                for r in rows]
+            rows = conn.execute(
+                "SELECT grantee_kind, grantee, level, granted_by, created FROM sharing_grants "
+                "WHERE path = ? ORDER BY level DESC, grantee_kind, grantee",
+                (path,),
+            ).fetchall()
+        return [
+            Grant(path, Grantee(GranteeKind(r[0]), str(r[1])), Level(int(r[2])), str(r[3]), int(r[4]))
+            for r in rows
+        ]
 
     # Questions asked on every request ------------------------------------------------------------------------
     def level(self, path: str, viewer: Viewer) -> Level | None:
@@ -220,9 +234,11 @@ class SharingDatabase:
     def shared_with(self, viewer: Viewer) -> list[SharedAgenda]:
         """Every agenda shared with ``viewer`` (not their own), each with its most generous level, by slug."""
         matching, params = _matching_grants(viewer)
-        sql = (f"SELECT {_AGENDA_COLUMNS}, MAX(m.level) FROM ({matching}) AS m "
-               "JOIN sharing_agendas a ON a.path = m.path WHERE a.owner <> ? "
-               f"GROUP BY {_AGENDA_COLUMNS} ORDER BY a.slug")
+        sql = (
+            f"SELECT {_AGENDA_COLUMNS}, MAX(m.level) FROM ({matching}) AS m "
+            "JOIN sharing_agendas a ON a.path = m.path WHERE a.owner <> ? "
+            f"GROUP BY {_AGENDA_COLUMNS} ORDER BY a.slug"
+        )
         with self.db.read() as conn:
             rows = conn.execute(sql, [*params, viewer.user]).fetchall()
         return [SharedAgenda(_agenda(row), Level(int(row[6]))) for row in rows]
@@ -230,10 +246,14 @@ class SharingDatabase:
     def iter_all_grants(self) -> Iterator[Grant]:
         """Every grant of the site (for listings and checks; not for requests)."""
         with self.db.read() as conn:
-            rows = conn.execute("SELECT path, grantee_kind, grantee, level, granted_by, created FROM sharing_grants "
-                                "ORDER BY path, level DESC").fetchall()
+            rows = conn.execute(
+                "SELECT path, grantee_kind, grantee, level, granted_by, created FROM sharing_grants "
+                "ORDER BY path, level DESC"
+            ).fetchall()
         for r in rows:
-            yield Grant(str(r[0]), Grantee(GranteeKind(r[1]), str(r[2])), Level(int(r[3])), str(r[4]), int(r[5]))
+            yield Grant(
+                str(r[0]), Grantee(GranteeKind(r[1]), str(r[2])), Level(int(r[3])), str(r[4]), int(r[5])
+            )
 
     def close(self) -> None:
         """Close this object's connections."""

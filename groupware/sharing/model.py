@@ -139,7 +139,9 @@ class Viewer:
     domain: str = ""
 
     @classmethod
-    def of(cls, user: str, groups: set[str] | frozenset[str] = frozenset(), mail: str | None = None) -> Viewer:
+    def of(
+        cls, user: str, groups: set[str] | frozenset[str] = frozenset(), mail: str | None = None
+    ) -> Viewer:
         """Build a viewer from a login's user name, group DNs and mail address."""
         domain = mail.rpartition("@")[2].casefold() if mail and "@" in mail else ""
         return cls(normalize_login(user), frozenset(normalize_dn(g) for g in groups), domain)

@@ -30,14 +30,20 @@ class SharingPolicy:
         """Build the policy from ``[sharing]`` options (``max_person_level`` … ``people_may_share``)."""
         default = cls()
         share = str(options.get("people_may_share", "true")).strip().lower() in ("1", "true", "yes", "on")
-        return cls(Level.parse(str(options.get("max_person_level", default.max_person.label))),
-                   Level.parse(str(options.get("max_group_level", default.max_group.label))),
-                   Level.parse(str(options.get("max_domain_level", default.max_domain.label))), share)
+        return cls(
+            Level.parse(str(options.get("max_person_level", default.max_person.label))),
+            Level.parse(str(options.get("max_group_level", default.max_group.label))),
+            Level.parse(str(options.get("max_domain_level", default.max_domain.label))),
+            share,
+        )
 
     def max_level(self, kind: GranteeKind) -> Level:
         """The highest level a grant to ``kind`` may give."""
-        return {GranteeKind.PERSON: self.max_person, GranteeKind.GROUP: self.max_group,
-                GranteeKind.DOMAIN: self.max_domain}[kind]
+        return {
+            GranteeKind.PERSON: self.max_person,
+            GranteeKind.GROUP: self.max_group,
+            GranteeKind.DOMAIN: self.max_domain,
+        }[kind]
 
     def check(self, grantee: Grantee, level: Level) -> None:
         """Refuse a grant above the policy.
@@ -47,5 +53,7 @@ class SharingPolicy:
         """
         limit = self.max_level(grantee.kind)
         if level > limit:
-            raise PolicyViolation(f"the sharing policy allows at most {limit.label} to a {grantee.kind.value} "
-                                  f"({grantee}), not {level.label}")
+            raise PolicyViolation(
+                f"the sharing policy allows at most {limit.label} to a {grantee.kind.value} "
+                f"({grantee}), not {level.label}"
+            )

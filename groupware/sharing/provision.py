@@ -64,8 +64,11 @@ def plan(groups: Iterable[Group]) -> list[_Planned]:
     return planned
 
 
-def provision(service: SharingService, actor: str = "provision",
-              progress: Callable[[int, int, str, str], None] | None = None) -> ProvisionReport:
+def provision(
+    service: SharingService,
+    actor: str = "provision",
+    progress: Callable[[int, int, str, str], None] | None = None,
+) -> ProvisionReport:
     """Create the missing agendas and grants; ``progress(done, total, path, what)`` after each agenda."""
     report = ProvisionReport()
     planned = plan(service.directory.iter_groups())

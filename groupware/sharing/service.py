@@ -75,9 +75,16 @@ def agenda_path(path: str) -> str:
 class SharingService:
     """Agendas, grants and the questions rights and listings ask, over one :class:`SharingDatabase`."""
 
-    def __init__(self, database: SharingDatabase, directory: Directory, policy: SharingPolicy | None = None,
-                 admin_group: str = "", user_name: Callable[[Person], str] | None = None,
-                 store: AgendaStore | None = None, domain_ttl: float = 300.0) -> None:
+    def __init__(
+        self,
+        database: SharingDatabase,
+        directory: Directory,
+        policy: SharingPolicy | None = None,
+        admin_group: str = "",
+        user_name: Callable[[Person], str] | None = None,
+        store: AgendaStore | None = None,
+        domain_ttl: float = 300.0,
+    ) -> None:
         self.db = database
         self.directory = directory
         self.policy = policy or SharingPolicy()
@@ -157,8 +164,10 @@ class SharingService:
         """
         path = agenda_path(path)
         if kind == ORGANISATION and self.directory.find_person(path.split("/")[1]) is not None:
-            raise SharingError(f"{path.split('/')[1]} is a person's home: organisation agendas need their own owner "
-                               "name (e.g. /etab-0341234A/direction/)")
+            raise SharingError(
+                f"{path.split('/')[1]} is a person's home: organisation agendas need their own owner "
+                "name (e.g. /etab-0341234A/direction/)"
+            )
         agenda = self.db.create_agenda(path, path.split("/")[1], kind, title)
         if self.store is not None and kind == ORGANISATION and not self.store.exists(path):
             try:
@@ -175,7 +184,9 @@ class SharingService:
         if found is not None:
             return found
         whose = owner.display_name if owner is not None else path.split("/")[1]
-        return self.db.create_agenda(path, path.split("/")[1], PERSON, f"{collection_title or 'Agenda'} ({whose})")
+        return self.db.create_agenda(
+            path, path.split("/")[1], PERSON, f"{collection_title or 'Agenda'} ({whose})"
+        )
 
     def delete_agenda(self, path: str, delete_collection: bool = True) -> None:
         """Delete an agenda, its grants and (for organisation agendas) its collection."""
@@ -184,8 +195,15 @@ class SharingService:
         if delete_collection and self.store is not None and agenda.kind == ORGANISATION:
             self.store.delete(agenda.path)
 
-    def grant(self, actor: str, groups: set[str] | frozenset[str], path: str, grantee_text: str,
-              level: Level | str, as_admin: bool = False) -> Grant:
+    def grant(
+        self,
+        actor: str,
+        groups: set[str] | frozenset[str],
+        path: str,
+        grantee_text: str,
+        level: Level | str,
+        as_admin: bool = False,
+    ) -> Grant:
         """Give a grantee a level on an agenda, as ``actor`` (``as_admin``: the operator's command line), within
         the policy.
 
@@ -201,8 +219,14 @@ class SharingService:
         self.policy.check(grantee, level)
         return self.db.grant(path, grantee, level, actor)
 
-    def revoke(self, actor: str, groups: set[str] | frozenset[str], path: str, grantee_text: str,
-               as_admin: bool = False) -> None:
+    def revoke(
+        self,
+        actor: str,
+        groups: set[str] | frozenset[str],
+        path: str,
+        grantee_text: str,
+        as_admin: bool = False,
+    ) -> None:
         """Remove a grant, as ``actor``.
 
         Raises:

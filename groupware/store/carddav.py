@@ -74,8 +74,9 @@ def _prop_filter(element: ET.Element) -> PropFilter | None:
     matches = [_text_match(child) for child in children]
     if any(match is None for match in matches):
         return None
-    return PropFilter(field, "match", element.get("test", "anyof") != "anyof",
-                      tuple(m for m in matches if m is not None))
+    return PropFilter(
+        field, "match", element.get("test", "anyof") != "anyof", tuple(m for m in matches if m is not None)
+    )
 
 
 def _one_filter(element: ET.Element) -> tuple[ContactFilter | None, bool]:
@@ -118,16 +119,21 @@ def _prop_sql(prop: PropFilter, collection_id: int, params: list[object]) -> str
         if match.match_type == "equals":
             test_params.append(match.text)
             condition = " AND f.value = ?"
-        elif (prop.field in SEARCHED_FIELDS and len(match.text) >= 3
-              and not any(char in match.text for char in "%_\\")):
+        elif (
+            prop.field in SEARCHED_FIELDS
+            and len(match.text) >= 3
+            and not any(char in match.text for char in "%_\\")
+        ):
             # The trigram index answers a LIKE without ESCAPE on three characters or more.
             test_params.pop()
             test_params.pop()
             test_params.extend((like_pattern(match.text, match.match_type), collection_id, prop.field))
             # CROSS JOIN keeps the index as the outer loop (SQLite's planner would otherwise scan the fields).
-            tests.append(f"i.href {'NOT ' if match.negate else ''}IN (SELECT f.href FROM contact_trigrams t "
-                         "CROSS JOIN contact_fields f WHERE t.value LIKE ? AND f.id = t.rowid "
-                         "AND f.collection_id = ? AND f.field = ?)")
+            tests.append(
+                f"i.href {'NOT ' if match.negate else ''}IN (SELECT f.href FROM contact_trigrams t "
+                "CROSS JOIN contact_fields f WHERE t.value LIKE ? AND f.id = t.rowid "
+                "AND f.collection_id = ? AND f.field = ?)"
+            )
             continue
         else:
             test_params.append(like_pattern(match.text, match.match_type))

@@ -45,8 +45,9 @@ class Database:
         self._create_schema()
 
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(
+            self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+        )
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -66,13 +67,17 @@ class Database:
         with self.write() as conn:
             for statement in SCHEMA:
                 conn.execute(statement)
-            new_index = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'contact_trigrams'").fetchone() is None
+            new_index = (
+                conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'contact_trigrams'").fetchone() is None
+            )
             for statement in SQLITE_SEARCH:
                 conn.execute(statement)
             if new_index:  # a database written before the index existed: index what it holds
                 conn.execute(SQLITE_SEARCH_FILL)
-            conn.execute("INSERT INTO meta (name, value) VALUES ('schema_version', ?) ON CONFLICT (name) DO NOTHING",
-                         (str(SCHEMA_VERSION),))
+            conn.execute(
+                "INSERT INTO meta (name, value) VALUES ('schema_version', ?) ON CONFLICT (name) DO NOTHING",
+                (str(SCHEMA_VERSION),),
+            )
 
     @property
     def in_transaction(self) -> bool:
@@ -95,7 +100,9 @@ class Database:
             else:
                 try:
                     conn.execute("COMMIT")
-                except BaseException:  # disk full, I/O error: never leave this thread's connection mid-transaction
+                except (
+                    BaseException
+                ):  # disk full, I/O error: never leave this thread's connection mid-transaction
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise

@@ -86,14 +86,20 @@ SEARCHED_FIELDS: tuple[str, ...] = ("FN", "N", "NICKNAME", "EMAIL")
 # The query stays a plain ``LIKE``; PostgreSQL gets the same from a pg_trgm GIN index on ``contact_fields.value``.
 _SEARCHED_SQL = ", ".join(f"'{field}'" for field in SEARCHED_FIELDS)
 SQLITE_SEARCH: tuple[str, ...] = (
-    ("CREATE VIRTUAL TABLE IF NOT EXISTS contact_trigrams USING fts5(value, content='contact_fields', "
-     "content_rowid='id', tokenize='trigram')"),
+    (
+        "CREATE VIRTUAL TABLE IF NOT EXISTS contact_trigrams USING fts5(value, content='contact_fields', "
+        "content_rowid='id', tokenize='trigram')"
+    ),
     "DROP TRIGGER IF EXISTS contact_fields_search_insert",
     "DROP TRIGGER IF EXISTS contact_fields_search_delete",
-    (f"CREATE TRIGGER IF NOT EXISTS contact_fields_unsearch AFTER DELETE ON contact_fields "
-     f"WHEN old.value IS NOT NULL AND old.field IN ({_SEARCHED_SQL}) BEGIN "
-     "INSERT INTO contact_trigrams (contact_trigrams, rowid, value) VALUES ('delete', old.id, old.value); END"),
+    (
+        f"CREATE TRIGGER IF NOT EXISTS contact_fields_unsearch AFTER DELETE ON contact_fields "
+        f"WHEN old.value IS NOT NULL AND old.field IN ({_SEARCHED_SQL}) BEGIN "
+        "INSERT INTO contact_trigrams (contact_trigrams, rowid, value) VALUES ('delete', old.id, old.value); END"
+    ),
 )
 #: Fills a new trigram index from the rows already stored.
-SQLITE_SEARCH_FILL = ("INSERT INTO contact_trigrams (rowid, value) SELECT id, value FROM contact_fields "
-                      f"WHERE value IS NOT NULL AND field IN ({_SEARCHED_SQL})")
+SQLITE_SEARCH_FILL = (
+    "INSERT INTO contact_trigrams (rowid, value) SELECT id, value FROM contact_fields "
+    f"WHERE value IS NOT NULL AND field IN ({_SEARCHED_SQL})"
+)

@@ -64,8 +64,11 @@ class Store:
 
     def get_collection(self, path: str) -> CollectionRecord | None:
         """The collection at ``path`` (no leading or trailing slash; "" is the root), in one indexed read."""
-        row = self.db.connection().execute(
-            f"SELECT {COLLECTION_COLUMNS} FROM collections WHERE path = ?", (path,)).fetchone()
+        row = (
+            self.db.connection()
+            .execute(f"SELECT {COLLECTION_COLUMNS} FROM collections WHERE path = ?", (path,))
+            .fetchone()
+        )
         return _collection(row) if row else None
 
     def collection(self, path: str) -> CollectionRecord:
@@ -77,16 +80,29 @@ class Store:
 
     def children(self, path: str) -> list[CollectionRecord]:
         """The collections directly inside ``path``."""
-        rows = self.db.connection().execute(
-            f"SELECT {COLLECTION_COLUMNS} FROM collections WHERE parent = ? AND path <> '' ORDER BY path",
-            (path,)).fetchall()
+        rows = (
+            self.db.connection()
+            .execute(
+                f"SELECT {COLLECTION_COLUMNS} FROM collections WHERE parent = ? AND path <> '' ORDER BY path",
+                (path,),
+            )
+            .fetchall()
+        )
         return [_collection(row) for row in rows]
 
     def _insert_collection(self, conn: sqlite3.Connection, path: str, props: Mapping[str, str]) -> None:
-        conn.execute("INSERT INTO collections (path, parent, tag, props, revision, generation, modified) "
-                     "VALUES (?, ?, ?, ?, 0, ?, ?)",
-                     (path, parent_of(path), props.get("tag", ""), json.dumps(dict(props), sort_keys=True),
-                      secrets.token_hex(8), int(time.time())))
+        conn.execute(
+            "INSERT INTO collections (path, parent, tag, props, revision, generation, modified) "
+            "VALUES (?, ?, ?, ?, 0, ?, ?)",
+            (
+                path,
+                parent_of(path),
+                props.get("tag", ""),
+                json.dumps(dict(props), sort_keys=True),
+                secrets.token_hex(8),
+                int(time.time()),
+            ),
+        )
 
     def ensure_collection(self, path: str) -> CollectionRecord:
         """The collection at ``path``, created without properties (with its missing parents) if absent."""
@@ -96,8 +112,10 @@ class Store:
                 sub = "/".join(parts[:depth])
                 if conn.execute("SELECT 1 FROM collections WHERE path = ?", (sub,)).fetchone() is None:
                     parent_id = self._id(conn, parent_of(sub))
-                    if conn.execute("SELECT 1 FROM items WHERE collection_id = ? AND href = ?",
-                                    (parent_id, parts[depth - 1])).fetchone():
+                    if conn.execute(
+                        "SELECT 1 FROM items WHERE collection_id = ? AND href = ?",
+                        (parent_id, parts[depth - 1]),
+                    ).fetchone():
                         raise ValueError(f"an item already exists at {sub!r}")
                     self._insert_collection(conn, sub, {})
         return self.collection(path)
@@ -108,8 +126,9 @@ class Store:
             raise CollectionNotFound(path)
         return int(row[0])
 
-    def create_collection(self, path: str, props: Mapping[str, str],
-                          items: Iterable[ItemData] = ()) -> tuple[CollectionRecord, dict[str, StoredItem], list[str]]:
+    def create_collection(
+        self, path: str, props: Mapping[str, str], items: Iterable[ItemData] = ()
+    ) -> tuple[CollectionRecord, dict[str, StoredItem], list[str]]:
         """Create or replace the collection at ``path`` with ``props`` and ``items``.
 
         A replaced collection keeps its identity: its items are deleted and the new ones stored through the
@@ -137,10 +156,13 @@ class Store:
         """Replace the collection's properties (RFC 4918 §9.2 PROPPATCH); ``props["tag"]`` is its type."""
         with self.db.write() as conn:
             revision = self._bump(conn, collection_id)
-            conn.execute("UPDATE collections SET props = ?, tag = ? WHERE id = ?",
-                         (json.dumps(dict(props), sort_keys=True), props.get("tag", ""), collection_id))
-            row = conn.execute(f"SELECT {COLLECTION_COLUMNS} FROM collections WHERE id = ?",
-                               (collection_id,)).fetchone()
+            conn.execute(
+                "UPDATE collections SET props = ?, tag = ? WHERE id = ?",
+                (json.dumps(dict(props), sort_keys=True), props.get("tag", ""), collection_id),
+            )
+            row = conn.execute(
+                f"SELECT {COLLECTION_COLUMNS} FROM collections WHERE id = ?", (collection_id,)
+            ).fetchone()
         assert row is not None and row[4] == revision
         return _collection(row)
 
@@ -150,15 +172,21 @@ class Store:
             raise ValueError("the root collection cannot be deleted")
         with self.db.write() as conn:
             like = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
-            ids = [row[0] for row in conn.execute(
-                "SELECT id FROM collections WHERE path = ? OR path LIKE ? ESCAPE '\\'", (path, like))]
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT id FROM collections WHERE path = ? OR path LIKE ? ESCAPE '\\'", (path, like)
+                )
+            ]
             for table in ("instances", "contact_fields", "changes", "items"):
                 conn.executemany(f"DELETE FROM {table} WHERE collection_id = ?", [(i,) for i in ids])
             conn.executemany("DELETE FROM collections WHERE id = ?", [(i,) for i in ids])
 
     def _bump(self, conn: sqlite3.Connection, collection_id: int) -> int:
-        row = conn.execute("UPDATE collections SET revision = revision + 1, modified = ? WHERE id = ? "
-                           "RETURNING revision", (int(time.time()), collection_id)).fetchone()
+        row = conn.execute(
+            "UPDATE collections SET revision = revision + 1, modified = ? WHERE id = ? RETURNING revision",
+            (int(time.time()), collection_id),
+        ).fetchone()
         if row is None:
             raise CollectionNotFound(str(collection_id))
         return int(row[0])
@@ -167,9 +195,14 @@ class Store:
 
     def get_item(self, collection_id: int, href: str) -> StoredItem | None:
         """One item by href, in one primary-key read."""
-        row = self.db.connection().execute(
-            f"SELECT {ITEM_COLUMNS} FROM items i WHERE i.collection_id = ? AND i.href = ?",
-            (collection_id, href)).fetchone()
+        row = (
+            self.db.connection()
+            .execute(
+                f"SELECT {ITEM_COLUMNS} FROM items i WHERE i.collection_id = ? AND i.href = ?",
+                (collection_id, href),
+            )
+            .fetchone()
+        )
         return _item(row) if row else None
 
     def get_items(self, collection_id: int, hrefs: Iterable[str]) -> Iterator[tuple[str, StoredItem | None]]:
@@ -177,11 +210,15 @@ class Store:
         wanted = list(dict.fromkeys(hrefs))
         conn = self.db.connection()
         for start in range(0, len(wanted), CHUNK):
-            chunk = wanted[start:start + CHUNK]
+            chunk = wanted[start : start + CHUNK]
             marks = ", ".join("?" * len(chunk))
-            found = {row[0]: _item(row) for row in conn.execute(
-                f"SELECT {ITEM_COLUMNS} FROM items i WHERE i.collection_id = ? AND i.href IN ({marks})",
-                (collection_id, *chunk))}
+            found = {
+                row[0]: _item(row)
+                for row in conn.execute(
+                    f"SELECT {ITEM_COLUMNS} FROM items i WHERE i.collection_id = ? AND i.href IN ({marks})",
+                    (collection_id, *chunk),
+                )
+            }
             for href in chunk:
                 yield href, found.get(href)
 
@@ -191,27 +228,44 @@ class Store:
 
     @staticmethod
     def _iter_items(conn: sqlite3.Connection, collection_id: int) -> Iterator[StoredItem]:
-        cursor = conn.execute(f"SELECT {ITEM_COLUMNS} FROM items i WHERE i.collection_id = ? ORDER BY i.href",
-                              (collection_id,))
+        cursor = conn.execute(
+            f"SELECT {ITEM_COLUMNS} FROM items i WHERE i.collection_id = ? ORDER BY i.href", (collection_id,)
+        )
         return (_item(row) for row in cursor)
 
     def summaries(self, collection_id: int) -> list[tuple[str, str, int, str, str, int]]:
         """``(href, etag, modified, name, component, size in bytes)`` of every item, in href order (the order of
         :meth:`iter_items`), without building items: what a whole-collection listing needs (RFC 4918 §9.1)."""
-        return self.db.connection().execute(
-            "SELECT href, etag, modified, name, component, size FROM items "
-            "WHERE collection_id = ? ORDER BY href", (collection_id,)).fetchall()
+        return (
+            self.db.connection()
+            .execute(
+                "SELECT href, etag, modified, name, component, size FROM items "
+                "WHERE collection_id = ? ORDER BY href",
+                (collection_id,),
+            )
+            .fetchall()
+        )
 
     def hrefs(self, collection_id: int) -> list[str]:
         """The hrefs of every item of the collection."""
-        return [row[0] for row in self.db.connection().execute(
-            "SELECT href FROM items WHERE collection_id = ? ORDER BY href", (collection_id,))]
+        return [
+            row[0]
+            for row in self.db.connection().execute(
+                "SELECT href FROM items WHERE collection_id = ? ORDER BY href", (collection_id,)
+            )
+        ]
 
     def href_of_uid(self, collection_id: int, uid: str) -> str | None:
         """The href of the item with ``uid`` in the collection, through the UID index (``uid <> ''`` lets the
         planner use the partial index)."""
-        row = self.db.connection().execute(
-            "SELECT href FROM items WHERE collection_id = ? AND uid = ? AND uid <> ''", (collection_id, uid)).fetchone()
+        row = (
+            self.db.connection()
+            .execute(
+                "SELECT href FROM items WHERE collection_id = ? AND uid = ? AND uid <> ''",
+                (collection_id, uid),
+            )
+            .fetchone()
+        )
         return str(row[0]) if row else None
 
     def has_uid(self, collection_id: int, uid: str) -> bool:
@@ -229,8 +283,10 @@ class Store:
         with self.db.write() as conn:
             old = self._get(conn, collection_id, data.href)
             if data.uid:
-                row = conn.execute("SELECT href FROM items WHERE collection_id = ? AND uid = ? AND uid <> '' "
-                                   "AND href <> ?", (collection_id, data.uid, data.href)).fetchone()
+                row = conn.execute(
+                    "SELECT href FROM items WHERE collection_id = ? AND uid = ? AND uid <> '' AND href <> ?",
+                    (collection_id, data.uid, data.href),
+                ).fetchone()
                 if row is not None:
                     raise UidConflict(str(collection_id), data.uid, str(row[0]))
             revision = self._bump(conn, collection_id)
@@ -241,7 +297,9 @@ class Store:
             except sqlite3.IntegrityError as exc:
                 raise UidConflict(str(collection_id), data.uid, "?") from exc
             self._log(conn, collection_id, data.href, revision, deleted=False)
-        stored = StoredItem(data.href, data.text, data.etag, data.uid, data.name, data.component, now, data.span)
+        stored = StoredItem(
+            data.href, data.text, data.etag, data.uid, data.name, data.component, now, data.span
+        )
         return stored, old
 
     @staticmethod
@@ -253,12 +311,26 @@ class Store:
             "name = excluded.name, component = excluded.component, text = excluded.text, size = excluded.size, "
             "modified = excluded.modified, span_start = excluded.span_start, span_end = excluded.span_end, "
             "instances_until = excluded.instances_until",
-            (collection_id, data.href, data.uid, data.etag, data.name, data.component, data.text,
-             len(data.text.encode("utf-8")), now,
-             data.span[0], data.span[1], data.instances_until))
+            (
+                collection_id,
+                data.href,
+                data.uid,
+                data.etag,
+                data.name,
+                data.component,
+                data.text,
+                len(data.text.encode("utf-8")),
+                now,
+                data.span[0],
+                data.span[1],
+                data.instances_until,
+            ),
+        )
         if data.instances:
-            conn.executemany("INSERT INTO instances (collection_id, href, start_at, end_at) VALUES (?, ?, ?, ?)",
-                             [(collection_id, data.href, start, end) for start, end in data.instances])
+            conn.executemany(
+                "INSERT INTO instances (collection_id, href, start_at, end_at) VALUES (?, ?, ?, ?)",
+                [(collection_id, data.href, start, end) for start, end in data.instances],
+            )
         if data.contact:
             _insert_contact_fields(conn, collection_id, data.href, data.contact)
 
@@ -269,23 +341,29 @@ class Store:
 
     @staticmethod
     def _get(conn: sqlite3.Connection, collection_id: int, href: str) -> StoredItem | None:
-        row = conn.execute(f"SELECT {ITEM_COLUMNS} FROM items i WHERE i.collection_id = ? AND i.href = ?",
-                           (collection_id, href)).fetchone()
+        row = conn.execute(
+            f"SELECT {ITEM_COLUMNS} FROM items i WHERE i.collection_id = ? AND i.href = ?",
+            (collection_id, href),
+        ).fetchone()
         return _item(row) if row else None
 
     @staticmethod
     def _log(conn: sqlite3.Connection, collection_id: int, href: str, revision: int, deleted: bool) -> None:
-        conn.execute("INSERT INTO changes (collection_id, href, revision, deleted) VALUES (?, ?, ?, ?) "
-                     "ON CONFLICT (collection_id, href) DO UPDATE SET revision = excluded.revision, "
-                     "deleted = excluded.deleted", (collection_id, href, revision, int(deleted)))
+        conn.execute(
+            "INSERT INTO changes (collection_id, href, revision, deleted) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (collection_id, href) DO UPDATE SET revision = excluded.revision, "
+            "deleted = excluded.deleted",
+            (collection_id, href, revision, int(deleted)),
+        )
 
     def delete_item(self, collection_id: int, href: str) -> StoredItem | None:
         """Delete one item (logged as a tombstone for sync); returns it, or ``None`` if absent."""
         with self.db.write() as conn:
             return self._delete_item(conn, collection_id, href)
 
-    def _delete_item(self, conn: sqlite3.Connection, collection_id: int, href: str,
-                     log: bool = True) -> StoredItem | None:
+    def _delete_item(
+        self, conn: sqlite3.Connection, collection_id: int, href: str, log: bool = True
+    ) -> StoredItem | None:
         old = self._get(conn, collection_id, href)
         if old is None:
             return None
@@ -295,8 +373,9 @@ class Store:
             self._log(conn, collection_id, href, self._bump(conn, collection_id), deleted=True)
         return old
 
-    def move_item(self, source_id: int, href: str, target_id: int, target_href: str,
-                  data: ItemData | None = None) -> StoredItem:
+    def move_item(
+        self, source_id: int, href: str, target_id: int, target_href: str, data: ItemData | None = None
+    ) -> StoredItem:
         """Move an item (RFC 4918 §9.9), replacing ``target_href``; ``data`` re-indexes it under the new href."""
         with self.db.write() as conn:
             old = self._get(conn, source_id, href)
@@ -313,14 +392,33 @@ class Store:
     def _item_data(conn: sqlite3.Connection, collection_id: int, item: StoredItem, href: str) -> ItemData:
         """The stored item with its index rows, ready to be stored again under ``href``."""
         key = (collection_id, item.href)
-        until = conn.execute("SELECT instances_until FROM items WHERE collection_id = ? AND href = ?",
-                             key).fetchone()[0]
-        instances = tuple((int(a), int(b)) for a, b in conn.execute(
-            "SELECT start_at, end_at FROM instances WHERE collection_id = ? AND href = ?", key))
-        contact = tuple((str(f), v) for f, v in conn.execute(
-            "SELECT field, value FROM contact_fields WHERE collection_id = ? AND href = ?", key))
-        return ItemData(href, item.text, item.etag, item.uid, item.name, item.component, item.span, instances,
-                        int(until), contact)
+        until = conn.execute(
+            "SELECT instances_until FROM items WHERE collection_id = ? AND href = ?", key
+        ).fetchone()[0]
+        instances = tuple(
+            (int(a), int(b))
+            for a, b in conn.execute(
+                "SELECT start_at, end_at FROM instances WHERE collection_id = ? AND href = ?", key
+            )
+        )
+        contact = tuple(
+            (str(f), v)
+            for f, v in conn.execute(
+                "SELECT field, value FROM contact_fields WHERE collection_id = ? AND href = ?", key
+            )
+        )
+        return ItemData(
+            href,
+            item.text,
+            item.etag,
+            item.uid,
+            item.name,
+            item.component,
+            item.span,
+            instances,
+            int(until),
+            contact,
+        )
 
     # Sync (RFC 6578) ----------------------------------------------------------------------------------------
 
@@ -333,27 +431,36 @@ class Store:
                 the collection, or older than the pruned part of the log.
         """
         with self.db.read() as conn:
-            row = conn.execute(f"SELECT {COLLECTION_COLUMNS}, sync_floor FROM collections WHERE id = ?",
-                               (collection_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT {COLLECTION_COLUMNS}, sync_floor FROM collections WHERE id = ?", (collection_id,)
+            ).fetchone()
             if row is None:
                 raise CollectionNotFound(str(collection_id))
             record, floor = _collection(row[:7]), int(row[7])
             if not token:
-                return record.sync_token, [r[0] for r in conn.execute(
-                    "SELECT href FROM items WHERE collection_id = ? ORDER BY href", (collection_id,))]
+                return record.sync_token, [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT href FROM items WHERE collection_id = ? ORDER BY href", (collection_id,)
+                    )
+                ]
             revision = self._token_revision(token, record, floor)
             if revision == record.revision:
                 return record.sync_token, []
-            hrefs = [r[0] for r in conn.execute(
-                "SELECT href FROM changes WHERE collection_id = ? AND revision > ? ORDER BY revision",
-                (collection_id, revision))]
+            hrefs = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT href FROM changes WHERE collection_id = ? AND revision > ? ORDER BY revision",
+                    (collection_id, revision),
+                )
+            ]
         return record.sync_token, hrefs
 
     @staticmethod
     def _token_revision(token: str, record: CollectionRecord, floor: int) -> int:
         if not token.startswith(SYNC_PREFIX):
             raise UnknownSyncToken(token, "not issued by this server")
-        generation, _, revision_text = token[len(SYNC_PREFIX):].partition("-")
+        generation, _, revision_text = token[len(SYNC_PREFIX) :].partition("-")
         if generation != record.generation or not (revision_text.isascii() and revision_text.isdigit()):
             raise UnknownSyncToken(token, "not issued for this collection")
         revision = int(revision_text)
@@ -366,22 +473,29 @@ class Store:
     def prune_changes(self, collection_id: int, before_revision: int) -> int:
         """Forget tombstones older than ``before_revision``; tokens older than that become unknown."""
         with self.db.write() as conn:
-            deleted = conn.execute("DELETE FROM changes WHERE collection_id = ? AND deleted = 1 AND revision < ?",
-                                   (collection_id, before_revision)).rowcount
-            conn.execute("UPDATE collections SET sync_floor = ? WHERE id = ? AND sync_floor < ?",
-                         (before_revision, collection_id, before_revision))
+            deleted = conn.execute(
+                "DELETE FROM changes WHERE collection_id = ? AND deleted = 1 AND revision < ?",
+                (collection_id, before_revision),
+            ).rowcount
+            conn.execute(
+                "UPDATE collections SET sync_floor = ? WHERE id = ? AND sync_floor < ?",
+                (before_revision, collection_id, before_revision),
+            )
         return int(deleted)
 
     # Queries ------------------------------------------------------------------------------------------------
 
-    def time_range(self, collection_id: int, component: str | None, start: int,
-                   end: int) -> Iterator[tuple[StoredItem, bool | None]]:
+    def time_range(
+        self, collection_id: int, component: str | None, start: int, end: int
+    ) -> Iterator[tuple[StoredItem, bool | None]]:
         """Items whose time span overlaps ``[start, end)`` (RFC 4791 §9.9), with what the instance index says:
         ``True`` an instance overlaps, ``False`` none does (exactly), ``None`` the index cannot tell."""
-        sql = (f"SELECT {ITEM_COLUMNS}, CASE WHEN i.instances_until >= ? THEN (CASE WHEN EXISTS ("
-               "SELECT 1 FROM instances x WHERE x.collection_id = i.collection_id AND x.href = i.href "
-               "AND x.start_at < ? AND x.end_at > ?) THEN 1 ELSE 0 END) ELSE -1 END "
-               "FROM items i WHERE i.collection_id = ? AND i.span_start < ? AND i.span_end > ?")
+        sql = (
+            f"SELECT {ITEM_COLUMNS}, CASE WHEN i.instances_until >= ? THEN (CASE WHEN EXISTS ("
+            "SELECT 1 FROM instances x WHERE x.collection_id = i.collection_id AND x.href = i.href "
+            "AND x.start_at < ? AND x.end_at > ?) THEN 1 ELSE 0 END) ELSE -1 END "
+            "FROM items i WHERE i.collection_id = ? AND i.span_start < ? AND i.span_end > ?"
+        )
         params: list[object] = [end, end, start, collection_id, end, start]
         if component is not None:
             sql += " AND i.component = ?"
@@ -389,14 +503,18 @@ class Store:
         for row in self.db.connection().execute(sql + " ORDER BY i.href", params):
             yield _item(row[:9]), None if row[9] < 0 else bool(row[9])
 
-    def contact_query(self, collection_id: int, elements: Iterable[ET.Element]) -> tuple[Iterator[StoredItem], bool]:
+    def contact_query(
+        self, collection_id: int, elements: Iterable[ET.Element]
+    ) -> tuple[Iterator[StoredItem], bool]:
         """Items that may match the CardDAV ``CR:filter`` elements (RFC 6352 §10.5), and whether they match
         exactly (see :mod:`groupware.store.carddav`)."""
         filters, exact = carddav.parse_filters(elements)
         params: list[object] = [collection_id]
         condition = carddav.contact_sql(filters, collection_id, params)
         cursor = self.db.connection().execute(
-            f"SELECT {ITEM_COLUMNS} FROM items i WHERE i.collection_id = ? AND {condition} ORDER BY i.href", params)
+            f"SELECT {ITEM_COLUMNS} FROM items i WHERE i.collection_id = ? AND {condition} ORDER BY i.href",
+            params,
+        )
         return (_item(row) for row in cursor), exact
 
     # Consistency --------------------------------------------------------------------------------------------
@@ -424,12 +542,16 @@ class Store:
         return problems
 
 
-def _insert_contact_fields(conn: sqlite3.Connection, collection_id: int, href: str,
-                           values: Sequence[tuple[str, str | None]]) -> None:
+def _insert_contact_fields(
+    conn: sqlite3.Connection, collection_id: int, href: str, values: Sequence[tuple[str, str | None]]
+) -> None:
     """The folded contact values of one item, the searched ones also into the trigram index (see schema)."""
     insert = "INSERT INTO contact_fields (collection_id, href, field, value) VALUES (?, ?, ?, ?)"
-    plain = [(collection_id, href, field, value) for field, value in values
-             if value is None or field not in SEARCHED_FIELDS]
+    plain = [
+        (collection_id, href, field, value)
+        for field, value in values
+        if value is None or field not in SEARCHED_FIELDS
+    ]
     if plain:
         conn.executemany(insert, plain)
     searched = []

@@ -106,7 +106,7 @@ class ManageSieveServer:
         async def main() -> None:
             try:
                 await self.start()
-            except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+            except BaseException as exc:
                 self._startup_error = exc
                 self._ready.set()
                 return

@@ -339,9 +339,14 @@ class Run:
 
     def regressions(self) -> dict[str, dict[str, tuple[str, str]]]:
         """Per tool, the checks where ours is worse than stock, leaving out the :data:`DELIBERATE` differences."""
-        return {tool: {name: verdicts for name, verdicts in worse(self.stock[tool], self.ours[tool]).items()
-                       if (tool, name) not in DELIBERATE}
-                for tool in self.stock}
+        return {
+            tool: {
+                name: verdicts
+                for name, verdicts in worse(self.stock[tool], self.ours[tool]).items()
+                if (tool, name) not in DELIBERATE
+            }
+            for tool in self.stock
+        }
 
     def table(self) -> str:
         """A markdown table of every check that is not the same on both, then the failure counts."""
@@ -363,10 +368,12 @@ class Run:
 
 #: Where we answer differently from stock Radicale on purpose, and why.
 DELIBERATE: dict[tuple[str, str], str] = {
-    ("caldav-server-tester", "sync-token.invalid-token"):
-        "an unknown sync token gets 400 with DAV:valid-sync-token instead of RFC 6578 §3.2's 403: Thunderbird "
-        "starts its sync over only on 400 (on 403 it stops syncing the address book); DAVx5 reads the element "
-        "whatever the status",
+    (
+        "caldav-server-tester",
+        "sync-token.invalid-token",
+    ): "an unknown sync token gets 400 with DAV:valid-sync-token instead of RFC 6578 §3.2's 403: Thunderbird "
+    "starts its sync over only on 400 (on 403 it stops syncing the address book); DAVx5 reads the element "
+    "whatever the status",
 }
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from groupware.sieve import Environment, MessageFacts, SieveCompileError, compile_script, describe, evaluate
 from groupware.sieve.cli import DirectoryLocator
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from groupware.sieve import Environment, MessageFacts, Policy, compile_script, describe, evaluate
 
 MESSAGE = Path(__file__).resolve().parents[1] / "data" / "sieve" / "messages" / "plain.eml"

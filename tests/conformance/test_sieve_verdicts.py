@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from groupware.sieve import SieveCompileError, compile_script
 
 INVALID: list[str] = [

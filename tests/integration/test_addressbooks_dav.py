@@ -60,16 +60,26 @@ def books(tmp_path: Path) -> Iterator[RunningServer]:
     server.stop()
 
 
-def _propfind(server: RunningServer, path: str, props: str, login: str = USER, password: str = PASSWORD,
-              depth: str = "1") -> tuple[int, bytes]:
-    body = f'<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:CR="{CARDDAV[1:-1]}"><D:prop>{props}</D:prop>' \
-           "</D:propfind>"
+def _propfind(
+    server: RunningServer,
+    path: str,
+    props: str,
+    login: str = USER,
+    password: str = PASSWORD,
+    depth: str = "1",
+) -> tuple[int, bytes]:
+    body = (
+        f'<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:CR="{CARDDAV[1:-1]}"><D:prop>{props}</D:prop>'
+        "</D:propfind>"
+    )
     status, _, data = request(server, "PROPFIND", path, login, password, body, {"Depth": depth})
     return status, data
 
 
 def test_books_appear_in_members_homes(books: RunningServer) -> None:
-    status, data = _propfind(books, f"/{USER}/", "<D:displayname/><D:resourcetype/><CR:supported-address-data/>")
+    status, data = _propfind(
+        books, f"/{USER}/", "<D:displayname/><D:resourcetype/><CR:supported-address-data/>"
+    )
     assert status == 207
     found = {href: ok_prop(r, DAV + "displayname") for href, r in responses(data).items()}
     titles = {href: element.text for href, element in found.items() if element is not None}
@@ -86,7 +96,9 @@ def test_books_appear_in_members_homes(books: RunningServer) -> None:
     assert status == 207 and len(responses(data)) == 1 + 9 + 4  # the book, the collège's staff, its groups
 
 
-@pytest.mark.parametrize("path", [ACADEMIE, f"/{USER}/annuaire-academie/", ETAB_A, f"/{USER}/annuaire-etab-0341234A/"])
+@pytest.mark.parametrize(
+    "path", [ACADEMIE, f"/{USER}/annuaire-academie/", ETAB_A, f"/{USER}/annuaire-etab-0341234A/"]
+)
 def test_books_are_read_only(books: RunningServer, path: str) -> None:
     _, data = _propfind(books, path, "<D:getetag/>")
     item = next(href for href in responses(data) if href.endswith(".vcf"))
@@ -97,8 +109,10 @@ def test_books_are_read_only(books: RunningServer, path: str) -> None:
     assert request(books, "DELETE", item)[0] == 403
     assert request(books, "DELETE", path)[0] == 403
     assert request(books, "MKCOL", f"{path}sub/")[0] == 403
-    proppatch = ('<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>x'
-                 "</D:displayname></D:prop></D:set></D:propertyupdate>")
+    proppatch = (
+        '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>x'
+        "</D:displayname></D:prop></D:set></D:propertyupdate>"
+    )
     assert request(books, "PROPPATCH", path, body=proppatch)[0] == 403
     assert request(books, "MKCOL", "/annuaire/other/")[0] == 403
 
@@ -113,14 +127,18 @@ def test_establishment_books_are_isolated(books: RunningServer) -> None:
 
 
 def _query(server: RunningServer, path: str, prop: str, text: str, version: str = "3.0") -> dict[str, str]:
-    body = (f'<?xml version="1.0"?><CR:addressbook-query xmlns:D="DAV:" xmlns:CR="{CARDDAV[1:-1]}"><D:prop>'
-            f'<D:getetag/><CR:address-data content-type="text/vcard" version="{version}"/></D:prop><CR:filter>'
-            f'<CR:prop-filter name="{prop}"><CR:text-match match-type="contains">{text}</CR:text-match>'
-            "</CR:prop-filter></CR:filter></CR:addressbook-query>")
+    body = (
+        f'<?xml version="1.0"?><CR:addressbook-query xmlns:D="DAV:" xmlns:CR="{CARDDAV[1:-1]}"><D:prop>'
+        f'<D:getetag/><CR:address-data content-type="text/vcard" version="{version}"/></D:prop><CR:filter>'
+        f'<CR:prop-filter name="{prop}"><CR:text-match match-type="contains">{text}</CR:text-match>'
+        "</CR:prop-filter></CR:filter></CR:addressbook-query>"
+    )
     status, _, data = request(server, "REPORT", path, body=body, headers={"Depth": "1"})
     assert status == 207, data
     found = {href: ok_prop(r, CARDDAV + "address-data") for href, r in responses(data).items()}
-    return {href: (e.text or "").replace("\r\n", "\n") for href, e in found.items() if e is not None}  # XML: LF
+    return {
+        href: (e.text or "").replace("\r\n", "\n") for href, e in found.items() if e is not None
+    }  # XML: LF
 
 
 def test_addressbook_query_by_name_mail_and_phone(books: RunningServer) -> None:
@@ -148,14 +166,20 @@ def test_vcard4_on_request(books: RunningServer) -> None:
 
 def test_vdirsyncer_pulls_the_academie_book(books: RunningServer, tmp_path: Path) -> None:
     require_binaries("vdirsyncer", packages="vdirsyncer")
-    config, local = vdirsyncer_pair(tmp_path, "carddav", f"{books.url}/{USER}/annuaire-academie/", USER, PASSWORD,
-                                    ".vcf", read_only="true")
+    config, local = vdirsyncer_pair(
+        tmp_path,
+        "carddav",
+        f"{books.url}/{USER}/annuaire-academie/",
+        USER,
+        PASSWORD,
+        ".vcf",
+        read_only="true",
+    )
     for command in ("discover", "sync"):
         run_vdirsyncer(config, command)
     cards = list(local.glob("*.vcf"))
     assert len(cards) == 23
     assert any("FN:Hélène Lefèvre" in p.read_text(encoding="utf-8") for p in cards)
-
 
 
 @pytest.fixture(scope="module")
@@ -170,9 +194,13 @@ def staff_slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         yield server
 
 
-def _sync_collection(server: RunningServer, path: str, login: str, token: str = "") -> tuple[str, dict[str, int]]:
-    body = (f'<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:"><D:sync-token>{token}</D:sync-token>'
-            "<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>")
+def _sync_collection(
+    server: RunningServer, path: str, login: str, token: str = ""
+) -> tuple[str, dict[str, int]]:
+    body = (
+        f'<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:"><D:sync-token>{token}</D:sync-token>'
+        "<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>"
+    )
     status, _, data = request(server, "REPORT", path, login, f"{login}-pw", body)
     assert status == 207, data
     root = ET.fromstring(data)
@@ -193,8 +221,18 @@ def test_resync_after_ldap_changes_shows_exactly_them(staff_slapd: object, tmp_p
     try:
         first = server.server.addressbooks.last  # type: ignore[union-attr]
         assert first is not None and first.books[0].added == first.people
-        ldap = LdapDirectory(DirectoryConfig(**{**{k: v for k, v in directory.items() if k not in (
-            "uri", "connect_timeout", "timeout", "cache_ttl")}, "uri": (staff_slapd.uri,)}))  # type: ignore[attr-defined]
+        ldap = LdapDirectory(
+            DirectoryConfig(
+                **{
+                    **{
+                        k: v
+                        for k, v in directory.items()
+                        if k not in ("uri", "connect_timeout", "timeout", "cache_ttl")
+                    },
+                    "uri": (staff_slapd.uri,),
+                }
+            )
+        )  # type: ignore[attr-defined]
         people = sorted(ldap.iter_people(), key=lambda p: p.uid)
         ldap.close()
         reader = people[0]
@@ -206,22 +244,67 @@ def test_resync_after_ldap_changes_shows_exactly_them(staff_slapd: object, tmp_p
             staff_slapd.modify(person.dn, {"title": [f"{person.title} (changé)"]})  # type: ignore[attr-defined]
         for person in removed:
             staff_slapd.delete(person.dn)  # type: ignore[attr-defined]
-        done = subprocess.run([sys.executable, "-m", "groupware.cli", "addressbooks", "sync", "--config",
-                               str(tmp_path / "groupware.conf")], cwd=ROOT, capture_output=True, text=True,
-                              timeout=120, check=False)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "groupware.cli",
+                "addressbooks",
+                "sync",
+                "--config",
+                str(tmp_path / "groupware.conf"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr
         assert "/annuaire/academie/: +0 ~10 -2" in done.stdout and "addressbooks [" in done.stderr
         _, changes = _sync_collection(server, book, reader.uid, token)
         expected = {f"{book}{card_uid(p)}.vcf": 200 for p in changed} | {
-            f"{book}{card_uid(p)}.vcf": 404 for p in removed}
+            f"{book}{card_uid(p)}.vcf": 404 for p in removed
+        }
         assert changes == expected
-        again = subprocess.run([sys.executable, "-m", "groupware.cli", "addressbooks", "sync", "--quiet",
-                                "--config", str(tmp_path / "groupware.conf")], cwd=ROOT, capture_output=True,
-                               text=True, timeout=120, check=False)
-        assert again.returncode == 0 and "unchanged since the last sync" in again.stdout, again.stdout + again.stderr
-        full = subprocess.run([sys.executable, "-m", "groupware.cli", "addressbooks", "sync", "--quiet", "--full",
-                               "--config", str(tmp_path / "groupware.conf")], cwd=ROOT, capture_output=True,
-                              text=True, timeout=120, check=False)
+        again = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "groupware.cli",
+                "addressbooks",
+                "sync",
+                "--quiet",
+                "--config",
+                str(tmp_path / "groupware.conf"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert again.returncode == 0 and "unchanged since the last sync" in again.stdout, (
+            again.stdout + again.stderr
+        )
+        full = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "groupware.cli",
+                "addressbooks",
+                "sync",
+                "--quiet",
+                "--full",
+                "--config",
+                str(tmp_path / "groupware.conf"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert full.returncode == 0 and " people, 0 changes in " in full.stdout, full.stdout + full.stderr
     finally:
         server.stop()
@@ -231,15 +314,22 @@ def test_privileges_and_multiget_as_davx5_asks(books: RunningServer) -> None:
     """RFC 3744 §5.4: a book shows read only (clients mark it read-only); RFC 6352 §8.7 multiget in vCard 4.0."""
     path = f"/{USER}/annuaire-etab-0341234A/"
     status, data = _propfind(books, path, "<D:current-user-privilege-set/><D:sync-token/>", depth="0")
-    privileges = {p.tag for p in ok_prop(responses(data)[path], DAV + "current-user-privilege-set") or []
-                  for p in p}  # D:privilege/D:<name>
-    assert status == 207 and DAV + "read" in privileges and not privileges & {DAV + "write", DAV + "write-content",
-                                                                                DAV + "bind", DAV + "unbind"}
+    privileges = {
+        p.tag for p in ok_prop(responses(data)[path], DAV + "current-user-privilege-set") or [] for p in p
+    }  # D:privilege/D:<name>
+    assert (
+        status == 207
+        and DAV + "read" in privileges
+        and not privileges & {DAV + "write", DAV + "write-content", DAV + "bind", DAV + "unbind"}
+    )
     _, listing = _propfind(books, path, "<D:getetag/>")
     hrefs = [href for href in responses(listing) if href.endswith(".vcf")]
-    body = (f'<?xml version="1.0"?><CR:addressbook-multiget xmlns:D="DAV:" xmlns:CR="{CARDDAV[1:-1]}"><D:prop>'
-            '<D:getetag/><CR:address-data content-type="text/vcard" version="4.0"/></D:prop>'
-            + "".join(f"<D:href>{href}</D:href>" for href in hrefs) + "</CR:addressbook-multiget>")
+    body = (
+        f'<?xml version="1.0"?><CR:addressbook-multiget xmlns:D="DAV:" xmlns:CR="{CARDDAV[1:-1]}"><D:prop>'
+        '<D:getetag/><CR:address-data content-type="text/vcard" version="4.0"/></D:prop>'
+        + "".join(f"<D:href>{href}</D:href>" for href in hrefs)
+        + "</CR:addressbook-multiget>"
+    )
     status, _, data = request(books, "REPORT", path, body=body, headers={"Depth": "1"})
     cards = [ok_prop(r, CARDDAV + "address-data") for r in responses(data).values()]
     assert status == 207 and len(cards) == len(hrefs) == 13
@@ -247,16 +337,28 @@ def test_privileges_and_multiget_as_davx5_asks(books: RunningServer) -> None:
     assert sum("KIND:group" in (card.text or "") for card in cards if card is not None) == 4
 
 
-def test_a_member_lists_the_academie_book_from_item_facts(books: RunningServer,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_member_lists_the_academie_book_from_item_facts(
+    books: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A Thunderbird-style depth-1 listing and a first sync of the shared book go through the whole-collection fast
     path, and answer what Radicale answers."""
     rendered = count_fast_renders(monkeypatch)
     path = f"/{USER}/annuaire-academie/"
-    requests = [("PROPFIND", '<d:propfind xmlns:d="DAV:"><d:prop><d:getcontenttype/><d:getetag/></d:prop></d:propfind>',
-                 {"Depth": "1"}),
-                ("REPORT", ('<sync-collection xmlns="DAV:"><sync-token/><sync-level>1</sync-level><prop><getetag/>'
-                           "</prop></sync-collection>"), {})]
+    requests = [
+        (
+            "PROPFIND",
+            '<d:propfind xmlns:d="DAV:"><d:prop><d:getcontenttype/><d:getetag/></d:prop></d:propfind>',
+            {"Depth": "1"},
+        ),
+        (
+            "REPORT",
+            (
+                '<sync-collection xmlns="DAV:"><sync-token/><sync-level>1</sync-level><prop><getetag/>'
+                "</prop></sync-collection>"
+            ),
+            {},
+        ),
+    ]
     for method, body, headers in requests:
         answers = []
         for fast in (False, True):

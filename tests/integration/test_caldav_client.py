@@ -26,8 +26,12 @@ END:VCALENDAR
 
 def _event(uid: str, start: datetime, summary: str) -> str:
     stamp = "%Y%m%dT%H%M%SZ"
-    return EVENT.format(uid=uid, start=start.strftime(stamp), end=(start + timedelta(hours=1)).strftime(stamp),
-                        summary=summary)
+    return EVENT.format(
+        uid=uid,
+        start=start.strftime(stamp),
+        end=(start + timedelta(hours=1)).strftime(stamp),
+        summary=summary,
+    )
 
 
 @pytest.fixture
@@ -47,7 +51,9 @@ def test_discovery_create_search_and_sync(client: caldav.DAVClient) -> None:
     base = datetime(2026, 12, 1, 9, tzinfo=UTC)
     calendar.save_event(_event("conseil-classe", base, "Conseil de classe 3e B"))
     calendar.save_event(_event("reunion-parents", base + timedelta(days=30), "Réunion parents"))
-    found = calendar.search(start=base - timedelta(days=1), end=base + timedelta(days=2), event=True, expand=False)
+    found = calendar.search(
+        start=base - timedelta(days=1), end=base + timedelta(days=2), event=True, expand=False
+    )
     assert [e.icalendar_component["uid"] for e in found] == ["conseil-classe"]
 
     sync = calendar.objects_by_sync_token(load_objects=False)

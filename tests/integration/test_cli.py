@@ -23,8 +23,11 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_demo_and_example_configurations_are_valid(tmp_path: Path) -> None:
     assert run("check-config", str(ROOT / "config" / "demo.conf")).returncode == 0
-    example = (ROOT / "config" / "groupware.conf").read_text().replace(
-        "bind_password_file = /etc/groupware/ldap-password", "bind_password = x")
+    example = (
+        (ROOT / "config" / "groupware.conf")
+        .read_text()
+        .replace("bind_password_file = /etc/groupware/ldap-password", "bind_password = x")
+    )
     (tmp_path / "groupware.conf").write_text(example)
     result = run("check-config", str(tmp_path / "groupware.conf"))
     assert result.returncode == 0, result.stderr
@@ -53,11 +56,26 @@ x = 1
 """)
     result = run("check-config", str(path))
     assert result.returncode == 1
-    expected = [("server", "hosts"), ("server", "timeout"), ("server", "workers"), ("storage", "nonsense"), ("auth", "type"),
-                ("directory", "uri"), ("directory", "starttls"), ("directory", "disabled_filter"),
-                ("directory", "base_dn"), ("accounts", "principal"), ("accounts", "lockout"), ("nosuchsection", "")]
+    expected = [
+        ("server", "hosts"),
+        ("server", "timeout"),
+        ("server", "workers"),
+        ("storage", "nonsense"),
+        ("auth", "type"),
+        ("directory", "uri"),
+        ("directory", "starttls"),
+        ("directory", "disabled_filter"),
+        ("directory", "base_dn"),
+        ("accounts", "principal"),
+        ("accounts", "lockout"),
+        ("nosuchsection", ""),
+    ]
     for section, key in expected:
-        assert f"{path}: [{section}]{' ' + key if key else ''}:" in result.stderr, (section, key, result.stderr)
+        assert f"{path}: [{section}]{' ' + key if key else ''}:" in result.stderr, (
+            section,
+            key,
+            result.stderr,
+        )
 
 
 def test_check_config_on_a_missing_or_broken_file(tmp_path: Path) -> None:
@@ -71,14 +89,19 @@ def test_serve_logs_where_it_listens_serves_and_stops_cleanly_on_ctrl_c(tmp_path
     port = free_port()
     config = write_config(tmp_path / "serve.conf", LDIF_DIRECTORY, port=port)
     config.write_text(config.read_text().replace("level = warning", "level = info"))
-    process = subprocess.Popen([*GROUPWARE, "serve", "--config", str(config)], stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [*GROUPWARE, "serve", "--config", str(config)], stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 30
         line = ""
         while "listening" not in line and time.monotonic() < deadline:
             line = process.stderr.readline() if process.stderr else ""
         assert f"http://127.0.0.1:{port}/" in line
-        for path, status in (("/.well-known/caldav", 301), ("/", 401)):  # RFC 6764 §5 redirect; no credentials
+        for path, status in (
+            ("/.well-known/caldav", 301),
+            ("/", 401),
+        ):  # RFC 6764 §5 redirect; no credentials
             request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method="PROPFIND")
             with pytest.raises(urllib.error.HTTPError) as error:
                 urllib.request.urlopen(request, timeout=5)

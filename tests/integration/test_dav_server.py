@@ -34,13 +34,17 @@ def test_principal_home_sets_and_provisioned_collections(server: RunningServer) 
     assert ok_prop(principal, DAV + "current-user-principal").findtext(DAV + "href") == f"/{USER}/"
     assert ok_prop(principal, CALDAV + "calendar-home-set").findtext(DAV + "href") == f"/{USER}/"
     assert ok_prop(principal, CARDDAV + "addressbook-home-set").findtext(DAV + "href") == f"/{USER}/"
-    addresses = [h.text for h in ok_prop(principal, CALDAV + "calendar-user-address-set").iterfind(DAV + "href")]
+    addresses = [
+        h.text for h in ok_prop(principal, CALDAV + "calendar-user-address-set").iterfind(DAV + "href")
+    ]
     assert addresses[0] == f"mailto:{MAIL}"
     assert ok_prop(principal, DAV + "displayname").text == "Hélène Lefèvre"
 
     status, _, body = request(server, "PROPFIND", f"/{USER}/", headers={"Depth": "1"}, body=PRINCIPAL_PROPS)
     assert status == 207
-    collections = {href: ok_prop(r, DAV + "resourcetype") for href, r in responses(body).items() if href != f"/{USER}/"}
+    collections = {
+        href: ok_prop(r, DAV + "resourcetype") for href, r in responses(body).items() if href != f"/{USER}/"
+    }
     kinds = {href: {child.tag for child in rt} for href, rt in collections.items() if rt is not None}
     assert {f"/{USER}/calendar/", f"/{USER}/contacts/"} <= set(kinds)
     assert CALDAV + "calendar" in kinds[f"/{USER}/calendar/"]
@@ -55,9 +59,17 @@ def test_calendar_accepts_events_and_tasks(server: RunningServer) -> None:
     assert status == 207 and {c.get("name") for c in comps} == {"VEVENT", "VTODO"}
 
 
-@pytest.mark.parametrize("login, password", [
-    (USER, "wrong"), (USER, ""), ("*)(uid=*", "x"), ("*", "*"), ("nobody", "nobody-demo"), (DISABLED, f"{DISABLED}-demo"),
-])
+@pytest.mark.parametrize(
+    "login, password",
+    [
+        (USER, "wrong"),
+        (USER, ""),
+        ("*)(uid=*", "x"),
+        ("*", "*"),
+        ("nobody", "nobody-demo"),
+        (DISABLED, f"{DISABLED}-demo"),
+    ],
+)
 def test_refused_logins_get_401_with_a_challenge(server: RunningServer, login: str, password: str) -> None:
     status, headers, _ = request(server, "PROPFIND", f"/{USER}/", login=login, password=password)
     assert status == 401
@@ -69,8 +81,9 @@ def test_no_credentials_get_401(server: RunningServer) -> None:
 
 
 def test_login_by_mail_maps_to_the_same_home(server: RunningServer) -> None:
-    status, _, body = request(server, "PROPFIND", "/", login=MAIL.upper(), body=PRINCIPAL_PROPS,
-                              headers={"Depth": "0"})
+    status, _, body = request(
+        server, "PROPFIND", "/", login=MAIL.upper(), body=PRINCIPAL_PROPS, headers={"Depth": "0"}
+    )
     assert status == 207
     assert ok_prop(responses(body)["/"], DAV + "current-user-principal").findtext(DAV + "href") == f"/{USER}/"
 
@@ -81,15 +94,22 @@ def test_another_persons_home_is_refused(server: RunningServer) -> None:
         status, _, _ = request(server, method, f"/{OTHER}/calendar/", headers={"Depth": "0"})
         assert status in (403, 404), method
     event = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:x1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260101T100000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
-    status, _, _ = request(server, "PUT", f"/{OTHER}/calendar/x1.ics", body=event,
-                           headers={"Content-Type": "text/calendar"})
+    status, _, _ = request(
+        server, "PUT", f"/{OTHER}/calendar/x1.ics", body=event, headers={"Content-Type": "text/calendar"}
+    )
     assert status in (403, 404)
 
 
 def test_admin_may_read_any_home(server: RunningServer) -> None:
     request(server, "PROPFIND", "/", login=OTHER, password=f"{OTHER}-demo", headers={"Depth": "0"})
-    status, _, _ = request(server, "PROPFIND", f"/{OTHER}/calendar/", login="admin.groupware",
-                           password="admin-demo", headers={"Depth": "0"})
+    status, _, _ = request(
+        server,
+        "PROPFIND",
+        f"/{OTHER}/calendar/",
+        login="admin.groupware",
+        password="admin-demo",
+        headers={"Depth": "0"},
+    )
     assert status == 207
 
 
@@ -113,14 +133,18 @@ def test_oversized_request_is_refused_before_its_body_is_read(server: RunningSer
     parts = urlsplit(server.url)
     token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-        sock.sendall(f"PUT /{USER}/calendar/big.ics HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {token}\r\n"
-                     "Content-Type: text/calendar\r\nContent-Length: 200000000\r\n\r\n".encode())
+        sock.sendall(
+            f"PUT /{USER}/calendar/big.ics HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {token}\r\n"
+            "Content-Type: text/calendar\r\nContent-Length: 200000000\r\n\r\n".encode()
+        )
         assert sock.recv(4096).split(b" ", 2)[1] == b"413"
 
 
 def test_principal_named_by_mail(start_server: Callable[..., RunningServer]) -> None:
     server = start_server(accounts={"principal": "mail"})
-    status, _, body = request(server, "PROPFIND", "/", login=USER, body=PRINCIPAL_PROPS, headers={"Depth": "0"})
+    status, _, body = request(
+        server, "PROPFIND", "/", login=USER, body=PRINCIPAL_PROPS, headers={"Depth": "0"}
+    )
     assert status == 207
     href = ok_prop(responses(body)["/"], DAV + "current-user-principal").findtext(DAV + "href")
     assert href in (f"/{MAIL}/", "/helene.lefevre%40ac-montpellier.fr/")

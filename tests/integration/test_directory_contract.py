@@ -47,10 +47,19 @@ class DirectoryContract:
         assert by_uid.display_name == "Hélène Lefèvre"
         assert by_uid.mail == USER_MAIL
 
-    @pytest.mark.parametrize("login, password", [
-        (USER, "wrong"), (USER, ""), ("nobody.here", "nobody.here-demo"), ("*", "x"), ("*)(uid=*", "x"),
-        (f"{USER})(|(uid=*", f"{USER}-demo"), ("", "x"), ("admin.groupware", f"{USER}-demo"),
-    ])
+    @pytest.mark.parametrize(
+        "login, password",
+        [
+            (USER, "wrong"),
+            (USER, ""),
+            ("nobody.here", "nobody.here-demo"),
+            ("*", "x"),
+            ("*)(uid=*", "x"),
+            (f"{USER})(|(uid=*", f"{USER}-demo"),
+            ("", "x"),
+            ("admin.groupware", f"{USER}-demo"),
+        ],
+    )
     def test_refused_logins(self, directory: Directory, login: str, password: str) -> None:
         with pytest.raises(InvalidCredentials):
             directory.authenticate(login, password)
@@ -92,13 +101,17 @@ class DirectoryContract:
 class TestLdifDirectory(DirectoryContract):
     @pytest.fixture
     def directory(self) -> Iterator[Directory]:
-        yield LdifDirectory(DirectoryConfig(type="ldif", file=str(DEMO_LDIF), disabled_filter="(employeeType=inactif)"))
+        yield LdifDirectory(
+            DirectoryConfig(type="ldif", file=str(DEMO_LDIF), disabled_filter="(employeeType=inactif)")
+        )
 
 
 class TestCachedLdifDirectory(DirectoryContract):
     @pytest.fixture
     def directory(self) -> Iterator[Directory]:
-        inner = LdifDirectory(DirectoryConfig(type="ldif", file=str(DEMO_LDIF), disabled_filter="(employeeType=inactif)"))
+        inner = LdifDirectory(
+            DirectoryConfig(type="ldif", file=str(DEMO_LDIF), disabled_filter="(employeeType=inactif)")
+        )
         yield CachedDirectory(inner, ttl=60)
 
 

@@ -9,14 +9,16 @@ from collections.abc import Callable
 import pytest
 from support import USER, RunningServer, request
 
-BOMB = ('<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
-        '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>')
+BOMB = (
+    '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+    '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+)
 EXTERNAL = '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
 BODIES = {
     "PROPFIND": '<propfind xmlns="DAV:"><prop><displayname>&{}; </displayname></prop></propfind>',
     "REPORT": '<sync-collection xmlns="DAV:"><sync-token>&{};</sync-token><prop><getetag/></prop></sync-collection>',
     "PROPPATCH": '<propertyupdate xmlns="DAV:"><set><prop><displayname>&{};</displayname></prop></set>'
-                 "</propertyupdate>",
+    "</propertyupdate>",
     "MKCOL": '<mkcol xmlns="DAV:"><set><prop><displayname>&{};</displayname></prop></set></mkcol>',
 }
 
@@ -28,7 +30,8 @@ def test_hostile_xml_gets_400(start_server: Callable[..., RunningServer], method
     assert request(server, "PROPFIND", f"/{USER}/", headers={"Depth": "1"})[0] == 207
     entity = "c" if prolog is BOMB else "x"
     path = f"/{USER}/new/" if method == "MKCOL" else f"/{USER}/contacts/"
-    status, _, body = request(server, method, path, body=prolog + BODIES[method].format(entity),
-                              headers={"Depth": "1"})
+    status, _, body = request(
+        server, method, path, body=prolog + BODIES[method].format(entity), headers={"Depth": "1"}
+    )
     assert status == 400, body
     assert b"root:" not in body and b"aaaaaaaaaa" not in body

@@ -40,27 +40,42 @@ def test_login_by_uid_and_by_mail(start_server: Callable[..., RunningServer], sl
 
 
 @pytest.mark.parametrize("login", ["*)(uid=*", "*", f"{USER})(|(uid=*", "admin.groupware)(&", "\\2a"])
-def test_injection_logins_fail_cleanly(start_server: Callable[..., RunningServer], slapd: object, login: str) -> None:
+def test_injection_logins_fail_cleanly(
+    start_server: Callable[..., RunningServer], slapd: object, login: str
+) -> None:
     server = start_server(ldap_directory_section(slapd))
     status, headers, _ = request(server, "PROPFIND", "/", login=login, password="x")
     assert status == 401 and "www-authenticate" in headers
 
 
 def test_directory_down_uncached_get_503_cached_keep_working(
-        start_server: Callable[..., RunningServer], private_slapd: object) -> None:
+    start_server: Callable[..., RunningServer], private_slapd: object
+) -> None:
     server = start_server(ldap_directory_section(private_slapd, retry_after="42"))
     assert request(server, "PROPFIND", f"/{USER}/", headers={"Depth": "0"})[0] == 207
     private_slapd.stop()  # type: ignore[attr-defined]
     try:
         status, headers, _ = request(server, "PROPFIND", f"/{USER}/", headers={"Depth": "0"})
         assert status == 207, "a cached login keeps working"
-        status, headers, _ = request(server, "PROPFIND", "/", login="francois.muller",
-                                     password="francois.muller-demo", headers={"Depth": "0"})
+        status, headers, _ = request(
+            server,
+            "PROPFIND",
+            "/",
+            login="francois.muller",
+            password="francois.muller-demo",
+            headers={"Depth": "0"},
+        )
         assert status == 503 and headers["retry-after"] == "42"
     finally:
         private_slapd.start()  # type: ignore[attr-defined]
-    status, _, _ = request(server, "PROPFIND", "/", login="francois.muller", password="francois.muller-demo",
-                           headers={"Depth": "0"})
+    status, _, _ = request(
+        server,
+        "PROPFIND",
+        "/",
+        login="francois.muller",
+        password="francois.muller-demo",
+        headers={"Depth": "0"},
+    )
     assert status == 207, "logins work again once the directory is back"
 
 
@@ -69,7 +84,9 @@ def test_lockout_then_recovery(start_server: Callable[..., RunningServer], slapd
     server = start_server(ldap_directory_section(slapd), accounts)
     for _ in range(3):
         assert request(server, "PROPFIND", "/", password="wrong")[0] == 401
-    assert request(server, "PROPFIND", "/", headers={"Depth": "0"})[0] == 401, "locked out, even with the password"
+    assert request(server, "PROPFIND", "/", headers={"Depth": "0"})[0] == 401, (
+        "locked out, even with the password"
+    )
     time.sleep(2.2)
     assert request(server, "PROPFIND", "/", headers={"Depth": "0"})[0] == 207
 
@@ -82,8 +99,12 @@ def test_failover_to_the_second_uri(start_server: Callable[..., RunningServer], 
 
 
 def test_every_uri_dead_gives_503(start_server: Callable[..., RunningServer]) -> None:
-    section = {"type": "ldap", "uri": f"ldap://127.0.0.1:{free_port()}", "base_dn": "dc=ac-montpellier,dc=fr",
-               "connect_timeout": "1"}
+    section = {
+        "type": "ldap",
+        "uri": f"ldap://127.0.0.1:{free_port()}",
+        "base_dn": "dc=ac-montpellier,dc=fr",
+        "connect_timeout": "1",
+    }
     server = start_server(section)
     status, headers, _ = request(server, "PROPFIND", "/", headers={"Depth": "0"})
     assert status == 503 and int(headers["retry-after"]) > 0
@@ -101,14 +122,19 @@ def tls_slapd() -> Iterator[object]:
 @pytest.mark.parametrize("mode", ["starttls", "ldaps"])
 def test_tls_with_a_ca_file(start_server: Callable[..., RunningServer], tls_slapd: object, mode: str) -> None:
     uri = tls_slapd.ldaps_uri if mode == "ldaps" else tls_slapd.uri  # type: ignore[attr-defined]
-    section = ldap_directory_section(tls_slapd, uri=uri, ca_file=tls_slapd.ca_file,  # type: ignore[attr-defined]
-                                     starttls=str(mode == "starttls").lower())
+    section = ldap_directory_section(
+        tls_slapd,
+        uri=uri,
+        ca_file=tls_slapd.ca_file,  # type: ignore[attr-defined]
+        starttls=str(mode == "starttls").lower(),
+    )
     server = start_server(section)
     assert request(server, "PROPFIND", f"/{USER}/", password=PASSWORD, headers={"Depth": "0"})[0] == 207
 
 
-def test_tls_with_an_untrusted_certificate_is_refused(start_server: Callable[..., RunningServer],
-                                                      tls_slapd: object) -> None:
+def test_tls_with_an_untrusted_certificate_is_refused(
+    start_server: Callable[..., RunningServer], tls_slapd: object
+) -> None:
     section = ldap_directory_section(tls_slapd, uri=tls_slapd.ldaps_uri)  # type: ignore[attr-defined]
     server = start_server(section)
     assert request(server, "PROPFIND", f"/{USER}/", headers={"Depth": "0"})[0] == 503

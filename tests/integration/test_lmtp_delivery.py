@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from groupware.sieve.scripts import ScriptStore
 from lmtp_client import LmtpClient
 from smtp_sink import SmtpSink
 from support import ServeProcess, free_port, require_binaries, wait_for_port, write_sieve_config
+
+from groupware.sieve.scripts import ScriptStore
 
 HELENE = "helene.lefevre@ac-montpellier.fr"
 MARIE = "marie.martin@ac-montpellier.fr"

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 from dovecot_conf import private_conf
+from support import require_binaries
+
 from groupware.sieve.delivery import Delivery, Incoming
 from groupware.sieve.host import Policy, Recipient
 from groupware.sieve.scripts import ScriptStore
-from support import require_binaries
 
 SCRIPT = """\
 require ["fileinto", "imap4flags", "mailbox"];

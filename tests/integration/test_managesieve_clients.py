@@ -36,8 +36,10 @@ FORWARD = 'redirect "helene.perso@gmail.com";\r\n'
 def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     folder = tmp_path_factory.mktemp("managesieve")
     cert, key = self_signed_certificate(folder)
-    config = write_sieve_config(folder / "groupware.conf", {
-        "redirect_domains": "ac-montpellier.fr", "tls_certificate": str(cert), "tls_key": str(key)})
+    config = write_sieve_config(
+        folder / "groupware.conf",
+        {"redirect_domains": "ac-montpellier.fr", "tls_certificate": str(cert), "tls_key": str(key)},
+    )
     server = ServeProcess(config)
     server.cert = cert  # type: ignore[attr-defined]
     yield server
@@ -100,19 +102,28 @@ def test_the_active_script_cannot_be_deleted(serve: ServeProcess) -> None:
 
 def test_stored_script_is_accepted_by_sievec_as_it_lies_on_disk(serve: ServeProcess, tmp_path: Path) -> None:
     require_binaries("sievec", packages="dovecot-sieve")
-    script = ('require ["fileinto", "vacation", "imap4flags", "variables"];\r\n# rule:[Junk]\r\n'
-              'if header :contains "X-Spam-Flag" "YES" { fileinto "Junk"; stop; }\r\n'
-              'vacation :days 3 :subject "Absente" "Je suis absente.";\r\n')
+    script = (
+        'require ["fileinto", "vacation", "imap4flags", "variables"];\r\n# rule:[Junk]\r\n'
+        'if header :contains "X-Spam-Flag" "YES" { fileinto "Junk"; stop; }\r\n'
+        'vacation :days 3 :subject "Absente" "Je suis absente.";\r\n'
+    )
     c = client(serve)
     assert c.putscript("sievec", script) and c.setactive("sievec")
     c.logout()
     home = serve.mail_root / USER
     stored = home / "sieve" / "sievec.sieve"
-    assert stored.read_bytes() == script.encode() and os.readlink(home / ".dovecot.sieve") == "sieve/sievec.sieve"
+    assert (
+        stored.read_bytes() == script.encode()
+        and os.readlink(home / ".dovecot.sieve") == "sieve/sievec.sieve"
+    )
     conf = tmp_path / "dovecot.conf"
     conf.write_text(f"base_dir = {tmp_path}\nmail_uid = nobody\nmail_gid = nogroup\nlog_path = /dev/stderr\n")
-    result = subprocess.run(["sievec", "-c", str(conf), str(home / ".dovecot.sieve"), str(tmp_path / "out.svbin")],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["sievec", "-c", str(conf), str(home / ".dovecot.sieve"), str(tmp_path / "out.svbin")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     c = client(serve)
     assert c.setactive("") and c.deletescript("sievec")
@@ -123,15 +134,46 @@ def test_sieve_connect_full_cycle(serve: ServeProcess, tmp_path: Path) -> None:
     require_binaries("sieve-connect", packages="sieve-connect")
     (tmp_path / "mine.sieve").write_text('require "fileinto";\nfileinto "Lu";\n')
     (tmp_path / "bad.sieve").write_text(BAD)
-    commands = ["list", "put mine.sieve sc", "checkscript mine.sieve", "activate sc", "list", "deactivate",
-                "list", "get sc got.sieve", "delete sc", "list", "checkscript bad.sieve", "quit"]
+    commands = [
+        "list",
+        "put mine.sieve sc",
+        "checkscript mine.sieve",
+        "activate sc",
+        "list",
+        "deactivate",
+        "list",
+        "get sc got.sieve",
+        "delete sc",
+        "list",
+        "checkscript bad.sieve",
+        "quit",
+    ]
     (tmp_path / "commands").write_text("\n".join(commands) + "\n")
     read, write = os.pipe()
     os.write(write, PASSWORD.encode() + b"\n")
     os.close(write)
-    result = subprocess.run(["sieve-connect", "--server", "127.0.0.1", "--port", str(serve.sieve_port), "--user",
-                             USER, "--passwordfd", str(read), "--notlsverify", "-e", "commands"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=60, pass_fds=(read,), check=False)
+    result = subprocess.run(
+        [
+            "sieve-connect",
+            "--server",
+            "127.0.0.1",
+            "--port",
+            str(serve.sieve_port),
+            "--user",
+            USER,
+            "--passwordfd",
+            str(read),
+            "--notlsverify",
+            "-e",
+            "commands",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        pass_fds=(read,),
+        check=False,
+    )
     os.close(read)
     out = result.stdout.splitlines()
     assert '"sc" ACTIVE' in out and out.count('"sc"') == 1, result.stdout + result.stderr
@@ -143,10 +185,21 @@ def test_sieve_connect_full_cycle(serve: ServeProcess, tmp_path: Path) -> None:
     c.logout()
 
 
-def sievemgr(serve: ServeProcess, tmp_path: Path, *expressions: str, tls: bool = False) -> subprocess.CompletedProcess[str]:
+def sievemgr(
+    serve: ServeProcess, tmp_path: Path, *expressions: str, tls: bool = False
+) -> subprocess.CompletedProcess[str]:
     """Run sievemgr; with ``tls`` it verifies our certificate, trusted through SSL_CERT_FILE (its ``cafile``
     option cannot be set in 0.7.4.7)."""
-    options = ["-o", f"port={serve.sieve_port}", "-o", f"login={USER}", "-o", f"password={PASSWORD}", "-o", "ocsp=no"]
+    options = [
+        "-o",
+        f"port={serve.sieve_port}",
+        "-o",
+        f"login={USER}",
+        "-o",
+        f"password={PASSWORD}",
+        "-o",
+        "ocsp=no",
+    ]
     env = {**os.environ, "HOME": str(tmp_path)}
     if tls:
         env["SSL_CERT_FILE"] = str(serve.cert)  # type: ignore[attr-defined]
@@ -154,15 +207,36 @@ def sievemgr(serve: ServeProcess, tmp_path: Path, *expressions: str, tls: bool =
     else:
         options += ["-o", "tls=no"]
     args = [*SIEVEMGR, "-f", *options, *(a for e in expressions for a in ("-e", e)), "127.0.0.1"]
-    return subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False, env=env)
+    return subprocess.run(
+        args, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False, env=env
+    )
 
 
 def test_sievemgr_full_cycle_over_starttls(serve: ServeProcess, tmp_path: Path) -> None:
     (tmp_path / "mine.sieve").write_text("discard;\n")
-    result = sievemgr(serve, tmp_path, "put -o sm mine.sieve", "activate sm", "ls", "mv sm sm2", "ls",
-                      "get -o got.sieve sm2", "deactivate", "rm sm2", "ls", tls=True)
+    result = sievemgr(
+        serve,
+        tmp_path,
+        "put -o sm mine.sieve",
+        "activate sm",
+        "ls",
+        "mv sm sm2",
+        "ls",
+        "get -o got.sieve sm2",
+        "deactivate",
+        "rm sm2",
+        "ls",
+        tls=True,
+    )
     assert result.returncode == 0, result.stderr
-    for event in ("Uploaded sm", "Activated sm", "Renamed sm to sm2", "Downloaded sm2", "Deactivated", "Removed sm2"):
+    for event in (
+        "Uploaded sm",
+        "Activated sm",
+        "Renamed sm to sm2",
+        "Downloaded sm2",
+        "Deactivated",
+        "Removed sm2",
+    ):
         assert event in result.stderr
     assert result.stdout.split() == ["sm", "sm2"]  # the last ls is empty
     assert (tmp_path / "got.sieve").read_text() == "discard;\n"
@@ -183,8 +257,10 @@ def test_sievemgr_library_checks_scripts(serve: ServeProcess) -> None:
 
 def test_plaintext_login_is_refused_without_tls_when_not_allowed(tmp_path: Path) -> None:
     cert, key = self_signed_certificate(tmp_path)
-    config = write_sieve_config(tmp_path / "strict.conf", {
-        "allow_plaintext": "false", "tls_certificate": str(cert), "tls_key": str(key)})
+    config = write_sieve_config(
+        tmp_path / "strict.conf",
+        {"allow_plaintext": "false", "tls_certificate": str(cert), "tls_key": str(key)},
+    )
     server = ServeProcess(config)
     try:
         c = Client("127.0.0.1", server.sieve_port)

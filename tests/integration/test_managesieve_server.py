@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import self_signed_certificate
+
 from groupware.sieve.host import DEFAULT_EXTENSIONS
 from groupware.sieve.managesieve import Capabilities, ManageSieveServer, ServerSettings, Session
 from groupware.sieve.scripts import ScriptStore
-from support import self_signed_certificate
 
 
 class Accounts:
@@ -24,10 +25,14 @@ class Accounts:
 
 def start(tmp_path: Path, **settings: object) -> ManageSieveServer:
     context = settings.pop("ssl_context", None)
-    caps = Capabilities(DEFAULT_EXTENSIONS, tls_available=context is not None, allow_plaintext=context is None)
+    caps = Capabilities(
+        DEFAULT_EXTENSIONS, tls_available=context is not None, allow_plaintext=context is None
+    )
     store = ScriptStore(tmp_path / "mail")
-    server = ManageSieveServer(ServerSettings(hosts=(("127.0.0.1", 0),), ssl_context=context, **settings),  # type: ignore[arg-type]
-                               lambda remote: Session(store, Accounts(), caps, remote))
+    server = ManageSieveServer(
+        ServerSettings(hosts=(("127.0.0.1", 0),), ssl_context=context, **settings),  # type: ignore[arg-type]
+        lambda remote: Session(store, Accounts(), caps, remote),
+    )
     server.start_in_thread()
     return server
 
@@ -67,10 +72,13 @@ def test_idle_connections_get_bye(tmp_path: Path, servers: list[ManageSieveServe
         assert sock.recv(10) == b""
 
 
-@pytest.mark.parametrize("abuse, reason", [(b"X" * 20000, b"Command line too long."),
-                                           (b'PUTSCRIPT "a" {999999999+}\r\n', b"Literal too large")])
-def test_protocol_abuse_gets_bye(tmp_path: Path, servers: list[ManageSieveServer], abuse: bytes,
-                                 reason: bytes) -> None:
+@pytest.mark.parametrize(
+    "abuse, reason",
+    [(b"X" * 20000, b"Command line too long."), (b'PUTSCRIPT "a" {999999999+}\r\n', b"Literal too large")],
+)
+def test_protocol_abuse_gets_bye(
+    tmp_path: Path, servers: list[ManageSieveServer], abuse: bytes, reason: bytes
+) -> None:
     servers.append(server := start(tmp_path))
     with socket.create_connection(server.addresses[0], timeout=5) as sock:
         read_until_status(sock)
@@ -106,7 +114,9 @@ def test_stop_says_bye_to_open_connections(tmp_path: Path) -> None:
         socket.create_connection(server.addresses[0], timeout=1)
 
 
-def test_plaintext_pipelined_after_starttls_is_refused(tmp_path: Path, servers: list[ManageSieveServer]) -> None:
+def test_plaintext_pipelined_after_starttls_is_refused(
+    tmp_path: Path, servers: list[ManageSieveServer]
+) -> None:
     server, _cert = tls_server(tmp_path, servers)
     with socket.create_connection(server.addresses[0], timeout=5) as sock:
         read_until_status(sock)

@@ -44,10 +44,16 @@ def login(user: str) -> tuple[str, str]:
     return (user, "admin-demo") if user == "admin.groupware" else (user, f"{user}-demo")
 
 
-def api(server: RunningServer, method: str, path: str, body: dict[str, str] | None = None,
-        who: tuple[str, str] | None = ADMIN) -> tuple[int, dict[str, object]]:
-    status, _, data = request(server, method, API + path, *(who or (None, "")), body=json.dumps(body or {}),
-                              headers=JSON)
+def api(
+    server: RunningServer,
+    method: str,
+    path: str,
+    body: dict[str, str] | None = None,
+    who: tuple[str, str] | None = ADMIN,
+) -> tuple[int, dict[str, object]]:
+    status, _, data = request(
+        server, method, API + path, *(who or (None, "")), body=json.dumps(body or {}), headers=JSON
+    )
     return status, json.loads(data)
 
 
@@ -55,8 +61,11 @@ def api(server: RunningServer, method: str, path: str, body: dict[str, str] | No
 def server(start_server: Callable[..., RunningServer]) -> Iterator[RunningServer]:
     running = start_server()
     assert api(running, "POST", "", {"path": AGENDA, "title": TITLE})[0] == 201
-    for grantee, level in ((f"cn=enseignants,{ETAB}", "read"), (f"cn=direction,{ETAB}", "read-write"),
-                           ("cecile.fabre", "free-busy")):
+    for grantee, level in (
+        (f"cn=enseignants,{ETAB}", "read"),
+        (f"cn=direction,{ETAB}", "read-write"),
+        ("cecile.fabre", "free-busy"),
+    ):
         assert api(running, "POST", f"{AGENDA}grants", {"grantee": grantee, "level": level})[0] == 200
     yield running
 
@@ -94,7 +103,8 @@ def test_members_list_the_agenda_and_write_per_level(server: RunningServer) -> N
     [event] = teacher.events()
     assert event.icalendar_component["uid"] == "conseil"
     assert [c.url.path for c in client(server, "stephane.chabert").principal().calendars()] == [
-        "/stephane.chabert/calendar/"]
+        "/stephane.chabert/calendar/"
+    ]
 
 
 def _privileges(server: RunningServer, user: str, path: str) -> set[str]:
@@ -114,10 +124,18 @@ def test_privilege_set_matches_the_level(server: RunningServer) -> None:
 
 
 def test_non_members_are_refused(server: RunningServer) -> None:
-    request(server, "PUT", f"/francois.muller/{SLUG}/conseil.ics", *login("francois.muller"),
-            body=EVENT.format(uid="conseil"), headers={"Content-Type": "text/calendar"})
+    request(
+        server,
+        "PUT",
+        f"/francois.muller/{SLUG}/conseil.ics",
+        *login("francois.muller"),
+        body=EVENT.format(uid="conseil"),
+        headers={"Content-Type": "text/calendar"},
+    )
     outsider = login("stephane.chabert")
-    assert request(server, "PROPFIND", f"/stephane.chabert/{SLUG}/", *outsider, headers={"Depth": "0"})[0] == 404
+    assert (
+        request(server, "PROPFIND", f"/stephane.chabert/{SLUG}/", *outsider, headers={"Depth": "0"})[0] == 404
+    )
     assert request(server, "PROPFIND", AGENDA, *outsider, headers={"Depth": "0"})[0] == 403
     assert request(server, "GET", f"{AGENDA}conseil.ics", *outsider)[0] == 403
     assert request(server, "GET", f"/francois.muller/{SLUG}/conseil.ics", *outsider)[0] in (403, 404)
@@ -137,8 +155,14 @@ QUERY = """<?xml version="1.0" encoding="utf-8" ?>
 
 def test_free_busy_member_gets_busy_periods_only(server: RunningServer) -> None:
     """RFC 4791 §7.10: free-busy-query answers VFREEBUSY; nothing reveals titles, places or attendees."""
-    request(server, "PUT", f"{AGENDA}conseil.ics", *login("francois.muller"), body=EVENT.format(uid="conseil"),
-            headers={"Content-Type": "text/calendar"})
+    request(
+        server,
+        "PUT",
+        f"{AGENDA}conseil.ics",
+        *login("francois.muller"),
+        body=EVENT.format(uid="conseil"),
+        headers={"Content-Type": "text/calendar"},
+    )
     who, path = login("cecile.fabre"), f"/cecile.fabre/{SLUG}/"
     status, _, data = request(server, "REPORT", path, *who, body=FREEBUSY, headers={"Depth": "1"})
     text = data.decode()
@@ -161,14 +185,21 @@ def test_free_busy_member_gets_busy_periods_only(server: RunningServer) -> None:
 def test_api_answers_with_json_errors(server: RunningServer) -> None:
     assert api(server, "GET", "", who=None)[0] == 401
     assert api(server, "GET", "", who=login("helene.lefevre")) == (
-        403, {"error": "only members of the admin group may manage agendas", "status": 403})
+        403,
+        {"error": "only members of the admin group may manage agendas", "status": 403},
+    )
     assert api(server, "POST", "", {"path": AGENDA})[0] == 409
     assert api(server, "GET", "/etab-0341234A/absent")[0] == 404
     status, body = api(server, "POST", f"{AGENDA}grants", {"grantee": "personne.inconnue", "level": "read"})
     assert (status, body["error"]) == (404, "unknown person 'personne.inconnue'")
-    status, body = api(server, "POST", f"{AGENDA}grants", {"grantee": "cn=nope,ou=groups,dc=x", "level": "read"})
+    status, body = api(
+        server, "POST", f"{AGENDA}grants", {"grantee": "cn=nope,ou=groups,dc=x", "level": "read"}
+    )
     assert (status, body["error"]) == (404, "unknown group 'cn=nope,ou=groups,dc=x'")
-    assert api(server, "POST", f"{AGENDA}grants", {"grantee": "@ac-montpellier.fr", "level": "read-write"})[0] == 403
+    assert (
+        api(server, "POST", f"{AGENDA}grants", {"grantee": "@ac-montpellier.fr", "level": "read-write"})[0]
+        == 403
+    )
     status, body = api(server, "GET", AGENDA.rstrip("/"))
     assert status == 200 and {g["level"] for g in body["grants"]} == {"read", "read-write", "free-busy"}  # type: ignore[union-attr]
     assert api(server, "DELETE", f"{AGENDA}grants/cecile.fabre")[0] == 200
@@ -176,7 +207,9 @@ def test_api_answers_with_json_errors(server: RunningServer) -> None:
     assert api(server, "GET", "", who=("admin.groupware", "wrong"))[0] == 401
 
 
-def test_cli_changes_count_on_the_next_request(server: RunningServer, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_changes_count_on_the_next_request(
+    server: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = server.config.path
     who, path = login("stephane.chabert"), f"/stephane.chabert/{SLUG}/"
     assert request(server, "PROPFIND", path, *who, headers={"Depth": "0"})[0] == 404
@@ -195,5 +228,8 @@ def test_provision_then_members_find_their_agendas(server: RunningServer, tmp_pa
     assert status == 200 and len(report["created"]) == 11  # type: ignore[arg-type]
     assert api(server, "POST", "/provision")[1]["created"] == []
     names = {c.url.path for c in client(server, "helene.lefevre").principal().calendars()}
-    assert {"/helene.lefevre/etab-0341234A-enseignants/", "/helene.lefevre/etab-0341234A-personnels/"} <= names
+    assert {
+        "/helene.lefevre/etab-0341234A-enseignants/",
+        "/helene.lefevre/etab-0341234A-personnels/",
+    } <= names
     assert "/helene.lefevre/etab-0341234A-administratifs/" not in names

@@ -27,27 +27,53 @@ OWN = "/helene.lefevre/calendar/"
 SLUGS = {ORG: "etab-0341234A-direction", OWN: "helene.lefevre-calendar"}
 ENSEIGNANTS = "cn=enseignants,ou=etab-0341234A,ou=groups,dc=ac-montpellier,dc=fr"
 ADMINISTRATIFS = "cn=administratifs,ou=etab-0341234A,ou=groups,dc=ac-montpellier,dc=fr"
-GRANTS = {ORG: [("francois.muller", "read-write"), ("zoe.nguyen", "manage"), (ENSEIGNANTS, "read"),
-                ("cecile.fabre", "free-busy")],
-          OWN: [("marie.martin", "read-write"), ("jerome.barthelemy", "free-busy"), (ADMINISTRATIFS, "read"),
-                ("@ac-montpellier.fr", "free-busy")]}
+GRANTS = {
+    ORG: [
+        ("francois.muller", "read-write"),
+        ("zoe.nguyen", "manage"),
+        (ENSEIGNANTS, "read"),
+        ("cecile.fabre", "free-busy"),
+    ],
+    OWN: [
+        ("marie.martin", "read-write"),
+        ("jerome.barthelemy", "free-busy"),
+        (ADMINISTRATIFS, "read"),
+        ("@ac-montpellier.fr", "free-busy"),
+    ],
+}
 F, R, W, M = Level.FREE_BUSY, Level.READ, Level.READ_WRITE, Level.MANAGE
 EXPECTED: dict[str, dict[str, Level | None]] = {
-    "francois.muller": {ORG: W, OWN: F}, "zoe.nguyen": {ORG: M, OWN: F}, "helene.lefevre": {ORG: R},
-    "cecile.fabre": {ORG: F, OWN: R}, "stephane.chabert": {ORG: None, OWN: F}, "marie.martin": {ORG: R, OWN: W},
-    "jerome.barthelemy": {ORG: R, OWN: F}, "agnes.pages": {ORG: None, OWN: F}}
+    "francois.muller": {ORG: W, OWN: F},
+    "zoe.nguyen": {ORG: M, OWN: F},
+    "helene.lefevre": {ORG: R},
+    "cecile.fabre": {ORG: F, OWN: R},
+    "stephane.chabert": {ORG: None, OWN: F},
+    "marie.martin": {ORG: R, OWN: W},
+    "jerome.barthelemy": {ORG: R, OWN: F},
+    "agnes.pages": {ORG: None, OWN: F},
+}
 CASES = [(person, agenda) for person, levels in EXPECTED.items() for agenda in levels]
 ADMIN = ("admin.groupware", "admin-demo")
-EVENT = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261120T080000Z\r\n"
-         "DTSTART:20261201T090000Z\r\nDTEND:20261201T100000Z\r\nSUMMARY:Secret {uid}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
-QUERY = ('<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop>'
-         '<C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>')
-FREEBUSY = ('<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"><C:time-range start="20261130T000000Z" '
-            'end="20261203T000000Z"/></C:free-busy-query>')
-SYNC = ('<D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop><D:getetag/>'
-        '</D:prop></D:sync-collection>')
-PROPPATCH = ('<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>{name}</D:displayname></D:prop>'
-             '</D:set></D:propertyupdate>')
+EVENT = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261120T080000Z\r\n"
+    "DTSTART:20261201T090000Z\r\nDTEND:20261201T100000Z\r\nSUMMARY:Secret {uid}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+QUERY = (
+    '<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop>'
+    '<C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>'
+)
+FREEBUSY = (
+    '<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"><C:time-range start="20261130T000000Z" '
+    'end="20261203T000000Z"/></C:free-busy-query>'
+)
+SYNC = (
+    '<D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop><D:getetag/>'
+    "</D:prop></D:sync-collection>"
+)
+PROPPATCH = (
+    '<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>{name}</D:displayname></D:prop>'
+    "</D:set></D:propertyupdate>"
+)
 PROPS = '<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/><D:displayname/></D:prop></D:propfind>'
 
 
@@ -61,7 +87,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running = RunningServer(config_module.load(path))
     api = "/.groupware/api/v1/agendas"
     request(running, "PROPFIND", "/helene.lefevre/", *login("helene.lefevre"), headers={"Depth": "1"})
-    assert request(running, "POST", api, *ADMIN, body=json.dumps({"path": ORG, "title": "Direction"}))[0] == 201
+    assert (
+        request(running, "POST", api, *ADMIN, body=json.dumps({"path": ORG, "title": "Direction"}))[0] == 201
+    )
     share = "/.sharing/v1/map/create"
     for agenda, grants in GRANTS.items():
         for grantee, level in grants:
@@ -69,9 +97,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
                 body, target, who = {"grantee": grantee, "level": level}, f"{api}{ORG}grants", ADMIN
             else:
                 user = f":{grantee}" if "=" in grantee else grantee
-                body, target, who = {"PathMapped": OWN, "User": user, "Level": level}, share, login("helene.lefevre")
-            assert request(running, "POST", target, *who, body=json.dumps(body),
-                           headers={"Content-Type": "application/json"})[0] in (200, 201)
+                body, target, who = (
+                    {"PathMapped": OWN, "User": user, "Level": level},
+                    share,
+                    login("helene.lefevre"),
+                )
+            assert request(
+                running,
+                "POST",
+                target,
+                *who,
+                body=json.dumps(body),
+                headers={"Content-Type": "application/json"},
+            )[0] in (200, 201)
     yield running
     running.stop()
 
@@ -83,23 +121,59 @@ def _proppatch_ok(status: int, body: bytes) -> bool:
     return bool(statuses) and all(" 200 " in s for s in statuses)
 
 
-def _operations(server: RunningServer, who: tuple[str, str], base: str, tag: str) -> dict[str, tuple[Level, bool]]:
+def _operations(
+    server: RunningServer, who: tuple[str, str], base: str, tag: str
+) -> dict[str, tuple[Level, bool]]:
     """Run every operation on ``base`` as ``who``: name → (level needed, succeeded)."""
     item = f"{base}victim-{tag}.ics"
     calendar = {"Content-Type": "text/calendar"}
     ops = {
-        "PROPFIND 0": (F, request(server, "PROPFIND", base, *who, body=PROPS, headers={"Depth": "0"})[0] == 207),
-        "PROPFIND 1": (R, request(server, "PROPFIND", base, *who, body=PROPS, headers={"Depth": "1"})[0] == 207),
+        "PROPFIND 0": (
+            F,
+            request(server, "PROPFIND", base, *who, body=PROPS, headers={"Depth": "0"})[0] == 207,
+        ),
+        "PROPFIND 1": (
+            R,
+            request(server, "PROPFIND", base, *who, body=PROPS, headers={"Depth": "1"})[0] == 207,
+        ),
         "GET": (R, request(server, "GET", item, *who)[0] == 200),
-        "REPORT query": (R, request(server, "REPORT", base, *who, body=QUERY, headers={"Depth": "1"})[0] == 207),
-        "REPORT sync": (R, request(server, "REPORT", base, *who, body=SYNC, headers={"Depth": "1"})[0] == 207),
+        "REPORT query": (
+            R,
+            request(server, "REPORT", base, *who, body=QUERY, headers={"Depth": "1"})[0] == 207,
+        ),
+        "REPORT sync": (
+            R,
+            request(server, "REPORT", base, *who, body=SYNC, headers={"Depth": "1"})[0] == 207,
+        ),
         "GET collection": (R, request(server, "GET", base, *who)[0] == 200),
-        "REPORT free-busy": (F, request(server, "REPORT", base, *who, body=FREEBUSY, headers={"Depth": "1"})[0] == 200),
-        "PUT": (W, request(server, "PUT", f"{base}new-{tag}.ics", *who, body=EVENT.format(uid=f"new-{tag}"),
-                           headers=calendar)[0] in (201, 204)),
+        "REPORT free-busy": (
+            F,
+            request(server, "REPORT", base, *who, body=FREEBUSY, headers={"Depth": "1"})[0] == 200,
+        ),
+        "PUT": (
+            W,
+            request(
+                server,
+                "PUT",
+                f"{base}new-{tag}.ics",
+                *who,
+                body=EVENT.format(uid=f"new-{tag}"),
+                headers=calendar,
+            )[0]
+            in (201, 204),
+        ),
         "DELETE": (W, request(server, "DELETE", item, *who)[0] in (200, 204)),
-        "PROPPATCH": (M, _proppatch_ok(*[request(server, "PROPPATCH", base, *who,
-                                                 body=PROPPATCH.format(name=f"renamed by {tag}"))[i] for i in (0, 2)])),
+        "PROPPATCH": (
+            M,
+            _proppatch_ok(
+                *[
+                    request(server, "PROPPATCH", base, *who, body=PROPPATCH.format(name=f"renamed by {tag}"))[
+                        i
+                    ]
+                    for i in (0, 2)
+                ]
+            ),
+        ),
     }
     return {name: (needed, ok) for name, (needed, ok) in ops.items()}
 
@@ -110,8 +184,14 @@ def test_nothing_succeeds_beyond_the_grant(server: RunningServer, person: str, a
     failures = []
     for route, base in (("mapped", f"/{person}/{SLUGS[agenda]}/"), ("direct", agenda)):
         tag = f"{person}-{route}"
-        put = request(server, "PUT", f"{agenda}victim-{tag}.ics", *ADMIN, body=EVENT.format(uid=f"victim-{tag}"),
-                      headers={"Content-Type": "text/calendar"})
+        put = request(
+            server,
+            "PUT",
+            f"{agenda}victim-{tag}.ics",
+            *ADMIN,
+            body=EVENT.format(uid=f"victim-{tag}"),
+            headers={"Content-Type": "text/calendar"},
+        )
         assert put[0] in (201, 204)
         for name, (needed, ok) in _operations(server, login(person), base, tag).items():
             allowed = level is not None and level >= needed
@@ -123,8 +203,14 @@ def test_nothing_succeeds_beyond_the_grant(server: RunningServer, person: str, a
 def test_owner_and_admin_keep_full_rights(server: RunningServer) -> None:
     for who, base in ((login("helene.lefevre"), OWN), (ADMIN, ORG), (ADMIN, OWN)):
         tag = f"{who[0]}-{base.strip('/').replace('/', '-')}"
-        request(server, "PUT", f"{base}victim-{tag}.ics", *ADMIN, body=EVENT.format(uid=f"victim-{tag}"),
-                headers={"Content-Type": "text/calendar"})
+        request(
+            server,
+            "PUT",
+            f"{base}victim-{tag}.ics",
+            *ADMIN,
+            body=EVENT.format(uid=f"victim-{tag}"),
+            headers={"Content-Type": "text/calendar"},
+        )
         assert all(ok for _, ok in _operations(server, who, base, tag).values())
 
 
@@ -133,8 +219,14 @@ def test_a_revoke_counts_on_the_next_request(server: RunningServer) -> None:
     mapped = f"/francois.muller/{SLUGS[ORG]}/"
     who = login("francois.muller")
     for round_, (method, level) in enumerate(itertools.product(("PUT",), (W, None))):
-        status = request(server, "PUT", f"{mapped}late-{round_}.ics", *who, body=EVENT.format(uid=f"late-{round_}"),
-                         headers={"Content-Type": "text/calendar"})[0]
+        status = request(
+            server,
+            "PUT",
+            f"{mapped}late-{round_}.ics",
+            *who,
+            body=EVENT.format(uid=f"late-{round_}"),
+            headers={"Content-Type": "text/calendar"},
+        )[0]
         assert (status in (201, 204)) == (level is not None), method
         if level is not None:
             assert request(server, "DELETE", api, *ADMIN)[0] == 200
@@ -142,9 +234,14 @@ def test_a_revoke_counts_on_the_next_request(server: RunningServer) -> None:
     assert request(server, "GET", f"{ORG}late-0.ics", *who)[0] == 403
     stephane = login("stephane.chabert")
     assert request(server, "REPORT", f"/stephane.chabert/{SLUGS[OWN]}/", *stephane, body=FREEBUSY)[0] == 200
-    delete = request(server, "POST", "/.sharing/v1/map/delete", *login("helene.lefevre"),
-                     body=json.dumps({"PathMapped": OWN, "User": "@ac-montpellier.fr"}),
-                     headers={"Content-Type": "application/json"})
+    delete = request(
+        server,
+        "POST",
+        "/.sharing/v1/map/delete",
+        *login("helene.lefevre"),
+        body=json.dumps({"PathMapped": OWN, "User": "@ac-montpellier.fr"}),
+        headers={"Content-Type": "application/json"},
+    )
     assert delete[0] == 200
     assert request(server, "REPORT", f"/stephane.chabert/{SLUGS[OWN]}/", *stephane, body=FREEBUSY)[0] == 404
     assert request(server, "REPORT", OWN, *stephane, body=FREEBUSY)[0] == 403

@@ -13,22 +13,37 @@ AGENDA = "/etab-0341234A/direction/"
 ADMIN = ("admin.groupware", "admin-demo")
 MEMBER, PASSWORD = "francois.muller", "francois.muller-demo"
 SLUG = "etab-0341234A-direction"
-EVENT = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261120T080000Z\r\n"
-         "DTSTART:20261201T090000Z\r\nDTEND:20261201T100000Z\r\nSUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+EVENT = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261120T080000Z\r\n"
+    "DTSTART:20261201T090000Z\r\nDTEND:20261201T100000Z\r\nSUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
 
 
-def test_two_way_sync_on_a_read_write_shared_agenda(start_server: Callable[..., RunningServer],
-                                                    tmp_path: Path) -> None:
+def test_two_way_sync_on_a_read_write_shared_agenda(
+    start_server: Callable[..., RunningServer], tmp_path: Path
+) -> None:
     require_binaries("vdirsyncer", packages="vdirsyncer")
     server = start_server()
     api = "/.groupware/api/v1/agendas"
-    assert request(server, "POST", api, *ADMIN, body=json.dumps({"path": AGENDA, "title": "Direction"}))[0] == 201
-    body = json.dumps({"grantee": "cn=direction,ou=etab-0341234A,ou=groups,dc=ac-montpellier,dc=fr",
-                       "level": "read-write"})
+    assert (
+        request(server, "POST", api, *ADMIN, body=json.dumps({"path": AGENDA, "title": "Direction"}))[0]
+        == 201
+    )
+    body = json.dumps(
+        {"grantee": "cn=direction,ou=etab-0341234A,ou=groups,dc=ac-montpellier,dc=fr", "level": "read-write"}
+    )
     assert request(server, "POST", f"{api}{AGENDA}grants", *ADMIN, body=body)[0] == 200
-    request(server, "PUT", f"{AGENDA}from-server.ics", *ADMIN, body=EVENT.format(uid="from-server", summary="A"),
-            headers={"Content-Type": "text/calendar"})
-    config, local = vdirsyncer_pair(tmp_path, "caldav", f"{server.url}/{MEMBER}/{SLUG}/", MEMBER, PASSWORD, ".ics")
+    request(
+        server,
+        "PUT",
+        f"{AGENDA}from-server.ics",
+        *ADMIN,
+        body=EVENT.format(uid="from-server", summary="A"),
+        headers={"Content-Type": "text/calendar"},
+    )
+    config, local = vdirsyncer_pair(
+        tmp_path, "caldav", f"{server.url}/{MEMBER}/{SLUG}/", MEMBER, PASSWORD, ".ics"
+    )
     run_vdirsyncer(config, "discover")
     run_vdirsyncer(config, "sync")
     assert [p.read_text() for p in local.glob("*.ics") if "from-server" in p.read_text()]

@@ -10,20 +10,22 @@ import sys
 from pathlib import Path
 
 import pytest
-from groupware.sieve.host import AuthenticationUnavailable
-from groupware.sieve.rules import parse_rules
 from support import USER, write_sieve_config
 
 from groupware import config as config_module
 from groupware import managesieve_door
 from groupware.errors import DirectoryUnavailable, InvalidCredentials
+from groupware.sieve.host import AuthenticationUnavailable
+from groupware.sieve.rules import parse_rules
 
 GROUPWARE = [sys.executable, "-m", "groupware.cli", "sieve"]
 FILTERS = ('require ["fileinto"];\r\n# rule:[Lists]\r\nif header :contains "list-id" "profs"\r\n{\r\n'
            '\tfileinto "Listes";\r\n}\r\n')  # fmt: skip
 
 
-def sieve(config: Path, command: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def sieve(
+    config: Path, command: str, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*GROUPWARE, command, "--config", str(config), *args], capture_output=True, text=True,
                           input=stdin, timeout=60, check=False)  # fmt: skip
 
@@ -35,9 +37,13 @@ def config(tmp_path: Path) -> Path:
 
 def test_put_list_show_activate_deactivate_delete(config: Path, tmp_path: Path) -> None:
     (tmp_path / "filters.sieve").write_text(FILTERS, newline="")
-    assert sieve(config, "put", USER, "filtres", str(tmp_path / "filters.sieve"), "--activate").returncode == 0
+    assert (
+        sieve(config, "put", USER, "filtres", str(tmp_path / "filters.sieve"), "--activate").returncode == 0
+    )
     assert sieve(config, "list", USER).stdout == "filtres\tACTIVE\n"
-    assert sieve(config, "show", USER, "filtres").stdout.replace("\r\n", "\n") == FILTERS.replace("\r\n", "\n")
+    assert sieve(config, "show", USER, "filtres").stdout.replace("\r\n", "\n") == FILTERS.replace(
+        "\r\n", "\n"
+    )
     refused = sieve(config, "delete", USER, "filtres")
     assert refused.returncode == 1 and "(ACTIVE)" in refused.stderr
     assert sieve(config, "deactivate", USER).returncode == 0
@@ -60,8 +66,22 @@ def test_put_applies_the_same_policy_as_managesieve(config: Path) -> None:
 def test_vacation_on_and_off_keeps_the_other_rules(config: Path, tmp_path: Path) -> None:
     (tmp_path / "filters.sieve").write_text(FILTERS, newline="")
     sieve(config, "put", USER, "roundcube", str(tmp_path / "filters.sieve"), "--activate")
-    on = sieve(config, "vacation", USER, "on", "--from", "2026-07-01", "--until", "2026-07-31", "--subject",
-               "Congés", "--message", "Je suis en congés jusqu'au 31 juillet.", "--zone", "+0200")
+    on = sieve(
+        config,
+        "vacation",
+        USER,
+        "on",
+        "--from",
+        "2026-07-01",
+        "--until",
+        "2026-07-31",
+        "--subject",
+        "Congés",
+        "--message",
+        "Je suis en congés jusqu'au 31 juillet.",
+        "--zone",
+        "+0200",
+    )
     assert on.returncode == 0, on.stderr
     stored = tmp_path / "mail" / USER / "sieve" / "roundcube.sieve"
     text = stored.read_bytes().decode()
@@ -101,17 +121,28 @@ def test_authenticator_maps_accounts_outcomes() -> None:
 
 
 def test_admin_scripts_are_checked_like_users_scripts(tmp_path: Path) -> None:
-    (tmp_path / "junk.sieve").write_text('require "fileinto";\nif header :is "X-Spam" "yes" { fileinto "Junk"; }\n')
+    (tmp_path / "junk.sieve").write_text(
+        'require "fileinto";\nif header :is "X-Spam" "yes" { fileinto "Junk"; }\n'
+    )
     (tmp_path / "bad.sieve").write_text('redirect "archive@example.com";\n')
-    config = write_sieve_config(tmp_path / "g.conf", {"before": "junk.sieve", "after": "bad.sieve",
-                                                      "redirect_domains": "ac-montpellier.fr"})
+    config = write_sieve_config(
+        tmp_path / "g.conf",
+        {"before": "junk.sieve", "after": "bad.sieve", "redirect_domains": "ac-montpellier.fr"},
+    )
     problems = managesieve_door.admin_script_problems(config_module.load(config))
     assert [(p.key, "not allowed" in p.message) for p in problems] == [("after", True)]
 
 
 def test_check_config_reports_a_refused_admin_script(tmp_path: Path) -> None:
     (tmp_path / "fwd.sieve").write_text('redirect "archive@example.com";\n')
-    config = write_sieve_config(tmp_path / "g.conf", {"after": "fwd.sieve", "redirect_domains": "ac-montpellier.fr"})
-    result = subprocess.run([sys.executable, "-m", "groupware.cli", "check-config", str(config)], capture_output=True,
-                            text=True, timeout=60, check=False)
+    config = write_sieve_config(
+        tmp_path / "g.conf", {"after": "fwd.sieve", "redirect_domains": "ac-montpellier.fr"}
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "groupware.cli", "check-config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 1 and "[sieve] after: fwd: line 1: error: redirect to" in result.stderr

@@ -28,8 +28,12 @@ pytestmark = pytest.mark.slapd
 
 USER, PASSWORD = "helene.lefevre", "helene.lefevre-demo"
 SHARED = "anais.berard"  # in two établissements
-GROUPS = {schema.group_dn("0341234A", "personnels"), schema.group_dn("0341234A", "enseignants"),
-          schema.group_dn("0300567B", "personnels"), schema.group_dn("0300567B", "enseignants")}
+GROUPS = {
+    schema.group_dn("0341234A", "personnels"),
+    schema.group_dn("0341234A", "enseignants"),
+    schema.group_dn("0300567B", "personnels"),
+    schema.group_dn("0300567B", "enseignants"),
+}
 
 
 def _own_entry(conn: ldap3.Connection, dn: str, *attributes: str) -> dict[str, list[str]]:
@@ -38,10 +42,16 @@ def _own_entry(conn: ldap3.Connection, dn: str, *attributes: str) -> dict[str, l
     return {k: v if isinstance(v, list) else [v] for k, v in conn.response[0]["attributes"].items()}
 
 
-def _connect(uri: str, user: str | None = None, password: str | None = None,
-             **server: object) -> ldap3.Connection:
-    conn = ldap3.Connection(ldap3.Server(uri, get_info=ldap3.NONE, connect_timeout=3, **server), user=user,
-                            password=password, receive_timeout=10, raise_exceptions=False)
+def _connect(
+    uri: str, user: str | None = None, password: str | None = None, **server: object
+) -> ldap3.Connection:
+    conn = ldap3.Connection(
+        ldap3.Server(uri, get_info=ldap3.NONE, connect_timeout=3, **server),
+        user=user,
+        password=password,
+        receive_timeout=10,
+        raise_exceptions=False,
+    )
     assert conn.bind(), conn.result
     return conn
 
@@ -96,8 +106,9 @@ def test_member_of_is_written_at_load_and_kept_by_the_overlay(demo: Slapd) -> No
     admin = _person(conn, schema.ADMIN_UID, "memberOf")["memberOf"]
     assert admin == [schema.ADMIN_GROUP_DN]
     extra = f"cn=projet-occitan,{schema.etab_dn('0341234A')}"
-    demo.add(f"dn: {extra}\nobjectClass: groupOfNames\ncn: projet-occitan\n"
-             f"member: {schema.person_dn(SHARED)}\n")
+    demo.add(
+        f"dn: {extra}\nobjectClass: groupOfNames\ncn: projet-occitan\nmember: {schema.person_dn(SHARED)}\n"
+    )
     try:
         assert set(_person(conn, SHARED, "memberOf")["memberOf"]) == GROUPS | {extra}
     finally:
@@ -132,8 +143,15 @@ def test_size_limit_for_the_service_account_and_paged_search(tmp_path: Path) -> 
         conn = _connect(server.uri, server.service_dn, server.service_password)
         conn.search(schema.PEOPLE_DN, "(objectClass=inetOrgPerson)", attributes=["uid"])
         assert conn.result["description"] == "sizeLimitExceeded" and len(conn.entries) == 500
-        paged = list(conn.extend.standard.paged_search(schema.PEOPLE_DN, "(objectClass=inetOrgPerson)",
-                                                       attributes=["uid"], paged_size=200, generator=True))
+        paged = list(
+            conn.extend.standard.paged_search(
+                schema.PEOPLE_DN,
+                "(objectClass=inetOrgPerson)",
+                attributes=["uid"],
+                paged_size=200,
+                generator=True,
+            )
+        )
         assert len({e["dn"] for e in paged if e["type"] == "searchResEntry"}) == 1201
         root = _connect(server.uri, server.root_dn, server.root_password)
         assert root.search(schema.PEOPLE_DN, "(objectClass=inetOrgPerson)", attributes=["uid"])
@@ -173,8 +191,12 @@ def _tls(ca_file: str | None) -> ldap3.Tls:
 
 def test_starttls_with_the_ca_file(tls: Slapd) -> None:
     assert tls.ca_file and Path(tls.ca_file).exists()
-    conn = ldap3.Connection(ldap3.Server(tls.uri, get_info=ldap3.NONE, tls=_tls(tls.ca_file)),
-                            user=schema.person_dn(USER), password=PASSWORD, raise_exceptions=False)
+    conn = ldap3.Connection(
+        ldap3.Server(tls.uri, get_info=ldap3.NONE, tls=_tls(tls.ca_file)),
+        user=schema.person_dn(USER),
+        password=PASSWORD,
+        raise_exceptions=False,
+    )
     assert conn.start_tls() and conn.bind(), conn.result
     assert conn.extend.standard.who_am_i() == f"dn:{schema.person_dn(USER)}"
 
@@ -200,15 +222,20 @@ def test_no_ldaps_uri_without_tls(demo: Slapd) -> None:
 
 def test_our_hashes_and_slappasswd_agree() -> None:
     require_binaries("slappasswd", packages="slapd")
-    stored = subprocess.run(["slappasswd", "-s", "Mot-de-passe-é"], capture_output=True, text=True,
-                            check=True).stdout.strip()
+    stored = subprocess.run(
+        ["slappasswd", "-s", "Mot-de-passe-é"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert stored.startswith("{SSHA}") and check_password(stored, "Mot-de-passe-é")
 
 
 def test_command_line_runs_in_the_foreground_until_interrupted() -> None:
     require_binaries("slapd", "slapadd", packages="slapd ldap-utils")
-    process = subprocess.Popen([sys.executable, "-m", "groupware.directory.slapd", "--ldif", str(DEMO_LDIF)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "groupware.directory.slapd", "--ldif", str(DEMO_LDIF)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         banner: dict[str, str] = {}
         deadline = time.monotonic() + 20

@@ -16,14 +16,18 @@ from support import DAV, PASSWORD, USER, RunningServer, ok_prop, request, respon
 HOME = f"/{USER}/"
 CAL = f"{HOME}calendar/"
 BOOK = f"{HOME}contacts/"
-SYNC = ('<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:"><D:sync-token>{token}</D:sync-token>'
-        "<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>")
+SYNC = (
+    '<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:"><D:sync-token>{token}</D:sync-token>'
+    "<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>"
+)
 
 
 def ics(uid: str, summary: str = "Réunion", start: str = "20260105T100000Z") -> str:
-    return (f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tests//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n"
-            f"DTSTAMP:20260101T000000Z\r\nDTSTART:{start}\r\nDURATION:PT1H\r\nSUMMARY:{summary}\r\n"
-            "END:VEVENT\r\nEND:VCALENDAR\r\n")
+    return (
+        f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tests//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n"
+        f"DTSTAMP:20260101T000000Z\r\nDTSTART:{start}\r\nDURATION:PT1H\r\nSUMMARY:{summary}\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
 
 
 def put(server: RunningServer, path: str, body: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
@@ -59,8 +63,13 @@ def test_put_get_delete_and_depth_one_propfind(server: RunningServer) -> None:
     assert put(server, CAL + "a.ics", ics("a", "changed"), **{"If-Match": etag})[0] == 204
     assert put(server, CAL + "a.ics", ics("a"), **{"If-Match": etag})[0] == 412
     assert put(server, CAL + "b.ics", ics("b"))[0] == 201
-    status, _, body = request(server, "PROPFIND", CAL, headers={"Depth": "1"},
-                              body='<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>')
+    status, _, body = request(
+        server,
+        "PROPFIND",
+        CAL,
+        headers={"Depth": "1"},
+        body='<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>',
+    )
     found = responses(body)
     assert status == 207 and set(found) == {CAL, CAL + "a.ics", CAL + "b.ics"}
     assert all(ok_prop(found[href], f"{DAV}getetag") is not None for href in found)
@@ -83,8 +92,15 @@ def test_sync_collection_reports_changes_and_deletions(server: RunningServer) ->
     assert members == {CAL + "b.ics": 200, CAL + "c.ics": 404, CAL + "d.ics": 200}
 
 
-@pytest.mark.parametrize("token", ["http://radicale.org/ns/sync/" + "0" * 64, "http://groupware/ns/sync/x-1",
-                                   "nonsense", "{current}\u0663"])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "http://radicale.org/ns/sync/" + "0" * 64,
+        "http://groupware/ns/sync/x-1",
+        "nonsense",
+        "{current}\u0663",
+    ],
+)
 def test_an_unknown_token_asks_the_client_to_start_over(server: RunningServer, token: str) -> None:
     """400 with the RFC 6578 §3.2 DAV:valid-sync-token element: Thunderbird starts over only on 400, DAVx5 on
     the element; then a sync without a token gives everything again."""

@@ -26,26 +26,42 @@ EVENTS = {
     "single": vevent("single", "DTSTART:20260105T100000Z", "DTEND:20260105T110000Z"),
     "allday": vevent("allday", "DTSTART;VALUE=DATE:20260107", "DTEND;VALUE=DATE:20260108"),
     "no-end": vevent("no-end", "DTSTART:20260112T090000Z"),
-    "weekly-count": vevent("weekly-count", "DTSTART:20260101T080000Z", "DURATION:PT1H",
-                           "RRULE:FREQ=WEEKLY;COUNT=10"),
-    "daily-forever": vevent("daily-forever", "DTSTART:20250601T070000Z", "DURATION:PT30M",
-                            "RRULE:FREQ=DAILY;INTERVAL=9"),
-    "monthly-until": vevent("monthly-until", "DTSTART:20250115T120000Z", "DTEND:20250115T130000Z",
-                            "RRULE:FREQ=MONTHLY;UNTIL=20261231T000000Z"),
+    "weekly-count": vevent(
+        "weekly-count", "DTSTART:20260101T080000Z", "DURATION:PT1H", "RRULE:FREQ=WEEKLY;COUNT=10"
+    ),
+    "daily-forever": vevent(
+        "daily-forever", "DTSTART:20250601T070000Z", "DURATION:PT30M", "RRULE:FREQ=DAILY;INTERVAL=9"
+    ),
+    "monthly-until": vevent(
+        "monthly-until",
+        "DTSTART:20250115T120000Z",
+        "DTEND:20250115T130000Z",
+        "RRULE:FREQ=MONTHLY;UNTIL=20261231T000000Z",
+    ),
     "with-exceptions": vevent(
-        "with-exceptions", "DTSTART:20260102T140000Z", "DTEND:20260102T150000Z", "RRULE:FREQ=WEEKLY;COUNT=8",
+        "with-exceptions",
+        "DTSTART:20260102T140000Z",
+        "DTEND:20260102T150000Z",
+        "RRULE:FREQ=WEEKLY;COUNT=8",
         "EXDATE:20260109T140000Z",
         extra="BEGIN:VEVENT\r\nUID:with-exceptions\r\nDTSTAMP:20260101T000000Z\r\n"
-              "RECURRENCE-ID:20260116T140000Z\r\nDTSTART:20260320T140000Z\r\nDTEND:20260320T150000Z\r\n"
-              "END:VEVENT\r\n"),
-    "zoned": vevent("zoned", "DTSTART;TZID=Europe/Paris:20260106T230000", "DTEND;TZID=Europe/Paris:20260107T010000",
-                    extra="BEGIN:VTIMEZONE\r\nTZID:Europe/Paris\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\n"
-                          "TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\n"
-                          "END:STANDARD\r\nEND:VTIMEZONE\r\n"),
+        "RECURRENCE-ID:20260116T140000Z\r\nDTSTART:20260320T140000Z\r\nDTEND:20260320T150000Z\r\n"
+        "END:VEVENT\r\n",
+    ),
+    "zoned": vevent(
+        "zoned",
+        "DTSTART;TZID=Europe/Paris:20260106T230000",
+        "DTEND;TZID=Europe/Paris:20260107T010000",
+        extra="BEGIN:VTIMEZONE\r\nTZID:Europe/Paris\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\n"
+        "TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\n"
+        "END:STANDARD\r\nEND:VTIMEZONE\r\n",
+    ),
     "past": vevent("past", "DTSTART:20200101T000000Z", "DTEND:20200101T010000Z"),
 }
-TODO = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tests//EN\r\nBEGIN:VTODO\r\nUID:todo\r\n"
-        "DTSTAMP:20260101T000000Z\r\nDTSTART:20260105T000000Z\r\nDUE:20260106T000000Z\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")
+TODO = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tests//EN\r\nBEGIN:VTODO\r\nUID:todo\r\n"
+    "DTSTAMP:20260101T000000Z\r\nDTSTART:20260105T000000Z\r\nDUE:20260106T000000Z\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
+)
 
 
 def vcard(uid: str, *lines: str) -> str:
@@ -53,20 +69,40 @@ def vcard(uid: str, *lines: str) -> str:
 
 
 CARDS = {
-    "helene": vcard("helene", "FN:Hélène Lefèvre", "N:Lefèvre;Hélène;;;", "EMAIL;TYPE=work:helene.lefevre@ac-x.fr",
-                    "ORG:Rectorat;DSI", "TEL:04 67 00 00 01"),
-    "marc": vcard("marc", "FN:Marc Durand", "N:Durand;Marc;;;", "EMAIL:marc.durand@ac-x.fr", "NICKNAME:Marco",
-                  "ADR:;;1 rue Haute;Montpellier;;34000;France"),
+    "helene": vcard(
+        "helene",
+        "FN:Hélène Lefèvre",
+        "N:Lefèvre;Hélène;;;",
+        "EMAIL;TYPE=work:helene.lefevre@ac-x.fr",
+        "ORG:Rectorat;DSI",
+        "TEL:04 67 00 00 01",
+    ),
+    "marc": vcard(
+        "marc",
+        "FN:Marc Durand",
+        "N:Durand;Marc;;;",
+        "EMAIL:marc.durand@ac-x.fr",
+        "NICKNAME:Marco",
+        "ADR:;;1 rue Haute;Montpellier;;34000;France",
+    ),
     "zoe": vcard("zoe", "FN:Zoé Martin", "N:Martin;Zoé;;;", "ORG:Lycée Joffre"),
-    "anne": vcard("anne", "FN:Anne-Marie Dupont", "N:Dupont;Anne-Marie;;;", "EMAIL:am.dupont@ac-x.fr",
-                  "EMAIL:anne@example.org", "TEL;TYPE=cell:06 00 00 00 02"),
+    "anne": vcard(
+        "anne",
+        "FN:Anne-Marie Dupont",
+        "N:Dupont;Anne-Marie;;;",
+        "EMAIL:am.dupont@ac-x.fr",
+        "EMAIL:anne@example.org",
+        "TEL;TYPE=cell:06 00 00 00 02",
+    ),
     "bare": vcard("bare", "FN:Sans Nom"),
 }
 
 
 def time_range(start: str, end: str, component: str = "VEVENT") -> str:
-    return (f'<C:comp-filter name="VCALENDAR"><C:comp-filter name="{component}">'
-            f'<C:time-range start="{start}" end="{end}"/></C:comp-filter></C:comp-filter>')
+    return (
+        f'<C:comp-filter name="VCALENDAR"><C:comp-filter name="{component}">'
+        f'<C:time-range start="{start}" end="{end}"/></C:comp-filter></C:comp-filter>'
+    )
 
 
 CALENDAR_QUERIES = [
@@ -90,12 +126,22 @@ def prop(name: str, text: str, **attributes: str) -> str:
 
 
 CONTACT_QUERIES = [
-    prop("FN", "mar"), prop("FN", "MARC"), prop("FN", "hélène"), prop("N", "dupont"), prop("NICKNAME", "marco"),
-    prop("EMAIL", "am.", match_type="starts-with"), prop("EMAIL", ".org", match_type="ends-with"),
-    prop("ORG", "dsi", match_type="equals"), prop("ORG", "lycée"), prop("TEL", "06"),
-    prop("EMAIL", "ac-x", negate_condition="yes"), prop("FN", "Marc", collation="i;octet"),
-    prop("FN", "marc", collation="i;ascii-casemap"), prop("ADR", "montpellier"),
-    '<CR:prop-filter name="EMAIL"><CR:is-not-defined/></CR:prop-filter>', '<CR:prop-filter name="NICKNAME"/>',
+    prop("FN", "mar"),
+    prop("FN", "MARC"),
+    prop("FN", "hélène"),
+    prop("N", "dupont"),
+    prop("NICKNAME", "marco"),
+    prop("EMAIL", "am.", match_type="starts-with"),
+    prop("EMAIL", ".org", match_type="ends-with"),
+    prop("ORG", "dsi", match_type="equals"),
+    prop("ORG", "lycée"),
+    prop("TEL", "06"),
+    prop("EMAIL", "ac-x", negate_condition="yes"),
+    prop("FN", "Marc", collation="i;octet"),
+    prop("FN", "marc", collation="i;ascii-casemap"),
+    prop("ADR", "montpellier"),
+    '<CR:prop-filter name="EMAIL"><CR:is-not-defined/></CR:prop-filter>',
+    '<CR:prop-filter name="NICKNAME"/>',
     '<CR:prop-filter name="EMAIL"><CR:param-filter name="TYPE"/></CR:prop-filter>',
     prop("FN", "an") + prop("EMAIL", "example"),
 ]
@@ -108,10 +154,14 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningS
     ours = start_with_storage(tmp / "ours.conf", tmp / "ours")
     for server in (stock, ours):
         for name, text in [*EVENTS.items(), ("todo", TODO)]:
-            status = request(server, "PUT", f"{CAL}{name}.ics", body=text, headers={"Content-Type": "text/calendar"})
+            status = request(
+                server, "PUT", f"{CAL}{name}.ics", body=text, headers={"Content-Type": "text/calendar"}
+            )
             assert status[0] == 201, (name, status)
         for name, text in CARDS.items():
-            status = request(server, "PUT", f"{BOOK}{name}.vcf", body=text, headers={"Content-Type": "text/vcard"})
+            status = request(
+                server, "PUT", f"{BOOK}{name}.vcf", body=text, headers={"Content-Type": "text/vcard"}
+            )
             assert status[0] == 201, (name, status)
     yield stock, ours
     ours.stop()
@@ -125,25 +175,32 @@ def report(server: RunningServer, path: str, body: str) -> dict[str, str]:
 
 
 def calendar_query(filter_xml: str) -> str:
-    return ('<?xml version="1.0"?><C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
-            f"<D:prop><D:getetag/></D:prop><C:filter>{filter_xml}</C:filter></C:calendar-query>")
+    return (
+        '<?xml version="1.0"?><C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+        f"<D:prop><D:getetag/></D:prop><C:filter>{filter_xml}</C:filter></C:calendar-query>"
+    )
 
 
 def addressbook_query(filter_xml: str, test: str = "anyof") -> str:
-    return ('<?xml version="1.0"?><CR:addressbook-query xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav">'
-            f'<D:prop><D:getetag/></D:prop><CR:filter test="{test}">{filter_xml}</CR:filter></CR:addressbook-query>')
+    return (
+        '<?xml version="1.0"?><CR:addressbook-query xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav">'
+        f'<D:prop><D:getetag/></D:prop><CR:filter test="{test}">{filter_xml}</CR:filter></CR:addressbook-query>'
+    )
 
 
 @pytest.mark.parametrize("filter_xml", CALENDAR_QUERIES)
-def test_calendar_query_equals_radicale(servers: tuple[RunningServer, RunningServer], filter_xml: str) -> None:
+def test_calendar_query_equals_radicale(
+    servers: tuple[RunningServer, RunningServer], filter_xml: str
+) -> None:
     stock, ours = servers
     assert report(ours, CAL, calendar_query(filter_xml)) == report(stock, CAL, calendar_query(filter_xml))
 
 
 @pytest.mark.parametrize("test", ["anyof", "allof"])
 @pytest.mark.parametrize("filter_xml", CONTACT_QUERIES)
-def test_addressbook_query_equals_radicale(servers: tuple[RunningServer, RunningServer], filter_xml: str,
-                                           test: str) -> None:
+def test_addressbook_query_equals_radicale(
+    servers: tuple[RunningServer, RunningServer], filter_xml: str, test: str
+) -> None:
     stock, ours = servers
     body = addressbook_query(filter_xml, test)
     assert report(ours, BOOK, body) == report(stock, BOOK, body)
@@ -155,7 +212,9 @@ def test_the_corpus_is_not_trivial(servers: tuple[RunningServer, RunningServer])
     assert len(sizes) >= 4 and 0 in sizes
 
 
-def test_accent_insensitive_search_is_our_deliberate_difference(servers: tuple[RunningServer, RunningServer]) -> None:
+def test_accent_insensitive_search_is_our_deliberate_difference(
+    servers: tuple[RunningServer, RunningServer],
+) -> None:
     stock, ours = servers
     body = addressbook_query(prop("FN", "helene") + prop("ORG", "lycee"))
     assert set(report(ours, BOOK, body)) == {f"{BOOK}helene.vcf", f"{BOOK}zoe.vcf"}

@@ -15,13 +15,23 @@ import vobject
 from support import LDIF_DIRECTORY, RunningServer, config_module, request, write_config
 
 GROUPWARE = [sys.executable, "-m", "groupware.cli"]
-EVENT = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n"
-         "DTSTAMP:20260901T080000Z\r\nDTSTART:20260915T090000Z\r\nDTEND:20260915T100000Z\r\nRRULE:FREQ=WEEKLY\r\n"
-         "SUMMARY:Conseil pédagogique {uid}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+EVENT = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n"
+    "DTSTAMP:20260901T080000Z\r\nDTSTART:20260915T090000Z\r\nDTEND:20260915T100000Z\r\nRRULE:FREQ=WEEKLY\r\n"
+    "SUMMARY:Conseil pédagogique {uid}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
 CARD = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:Hélène {uid}\r\nN:{uid};Hélène;;;\r\nEND:VCARD\r\n"
 COLLECTIONS = {
-    "helene.lefevre/calendar": ({"tag": "VCALENDAR", "D:displayname": "Agenda", "ICAL:calendar-color": "#ff0000ff",
-                                 "C:supported-calendar-component-set": "VEVENT,VTODO"}, EVENT, "ics"),
+    "helene.lefevre/calendar": (
+        {
+            "tag": "VCALENDAR",
+            "D:displayname": "Agenda",
+            "ICAL:calendar-color": "#ff0000ff",
+            "C:supported-calendar-component-set": "VEVENT,VTODO",
+        },
+        EVENT,
+        "ics",
+    ),
     "helene.lefevre/contacts": ({"tag": "VADDRESSBOOK", "D:displayname": "Contacts"}, CARD, "vcf"),
     "marie.martin/conseils": ({"tag": "VCALENDAR", "D:displayname": "Conseils de classe"}, EVENT, "ics"),
     "marie.martin/vide": ({"tag": "VADDRESSBOOK", "D:displayname": "Vide"}, CARD, "vcf"),
@@ -39,7 +49,9 @@ def _radicale_folder(folder: Path) -> None:
                 uid = f"{path.split('/')[1]}-{index}"
                 text = template.format(uid=uid)
                 item = radicale.item.Item(collection_path=path, vobject_item=vobject.readOne(text))
-                collection.upload(f"not the uid {index}.{suffix}", item)  # hrefs that are not derived from UIDs
+                collection.upload(
+                    f"not the uid {index}.{suffix}", item
+                )  # hrefs that are not derived from UIDs
 
 
 def _files(root: Path) -> dict[str, object]:

@@ -30,8 +30,9 @@ class _Address:
 
 
 def _serve(config: Path, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([*GROUPWARE, "serve", "--config", str(config)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*GROUPWARE, "serve", "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -55,8 +56,13 @@ def _burst(server: _Address, worker: int, acked: dict[str, str | None], stop: th
         uid = f"w{worker}-{n}"
         href = f"{BOOK}{uid}.vcf"
         try:
-            status, headers, _ = request(server, "PUT", href, body=_card(uid, n),  # type: ignore[arg-type]
-                                         headers={"Content-Type": "text/vcard"})
+            status, headers, _ = request(
+                server,
+                "PUT",
+                href,
+                body=_card(uid, n),  # type: ignore[arg-type]
+                headers={"Content-Type": "text/vcard"},
+            )
             if status in (201, 204):
                 acked[href] = headers["etag"]
             if n % 3 == 2:
@@ -80,7 +86,9 @@ def _kill_every_process(process: subprocess.Popen[bytes]) -> None:
 def test_sigkill_during_a_burst_loses_nothing_acknowledged(tmp_path: Path, workers: int) -> None:
     port = free_port()
     storage = tmp_path / "collections"
-    config = write_config(tmp_path / "serve.conf", LDIF_DIRECTORY, port=port, storage=storage, workers=workers)
+    config = write_config(
+        tmp_path / "serve.conf", LDIF_DIRECTORY, port=port, storage=storage, workers=workers
+    )
     server = _Address(port)
     process = _serve(config, port)
     acked: dict[str, str | None] = {}

@@ -10,10 +10,15 @@ from pathlib import Path
 import pytest
 from support import PASSWORD, USER, RunningServer, request, require_binaries, run_vdirsyncer, vdirsyncer_pair
 
-EVENT = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261120T080000Z\r\n"
-         "DTSTART:20261201T090000Z\r\nDTEND:20261201T100000Z\r\nSUMMARY:{text}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+EVENT = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261120T080000Z\r\n"
+    "DTSTART:20261201T090000Z\r\nDTEND:20261201T100000Z\r\nSUMMARY:{text}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
 CARD = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{text}\r\nN:{text};;;;\r\nEND:VCARD\r\n"
-KINDS = {"calendar": ("caldav", ".ics", EVENT, "text/calendar"), "contacts": ("carddav", ".vcf", CARD, "text/vcard")}
+KINDS = {
+    "calendar": ("caldav", ".ics", EVENT, "text/calendar"),
+    "contacts": ("carddav", ".vcf", CARD, "text/vcard"),
+}
 
 
 def _local(folder: Path, uid: str) -> Path | None:
@@ -21,8 +26,9 @@ def _local(folder: Path, uid: str) -> Path | None:
 
 
 @pytest.mark.parametrize("collection", KINDS)
-def test_two_way_sync_with_vdirsyncer(start_server: Callable[..., RunningServer], tmp_path: Path,
-                                      collection: str) -> None:
+def test_two_way_sync_with_vdirsyncer(
+    start_server: Callable[..., RunningServer], tmp_path: Path, collection: str
+) -> None:
     require_binaries("vdirsyncer", packages="vdirsyncer")
     kind, suffix, template, media_type = KINDS[collection]
     server = start_server()
@@ -30,15 +36,26 @@ def test_two_way_sync_with_vdirsyncer(start_server: Callable[..., RunningServer]
     assert request(server, "PROPFIND", f"/{USER}/", headers={"Depth": "1"})[0] == 207  # provisions the home
 
     def put(name: str, text: str) -> None:
-        status = request(server, "PUT", f"{base}{name}{suffix}", body=template.format(uid=name, text=text),
-                         headers={"Content-Type": media_type})[0]
+        status = request(
+            server,
+            "PUT",
+            f"{base}{name}{suffix}",
+            body=template.format(uid=name, text=text),
+            headers={"Content-Type": media_type},
+        )[0]
         assert status in (201, 204)
 
     def on_server() -> str:
-        status, _, body = request(server, "REPORT", base, body=(
-            '<sync-collection xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" '
-            'xmlns:CR="urn:ietf:params:xml:ns:carddav"><sync-token/><sync-level>1</sync-level><prop>'
-            f'{"<C:calendar-data/>" if kind == "caldav" else "<CR:address-data/>"}</prop></sync-collection>'))
+        status, _, body = request(
+            server,
+            "REPORT",
+            base,
+            body=(
+                '<sync-collection xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" '
+                'xmlns:CR="urn:ietf:params:xml:ns:carddav"><sync-token/><sync-level>1</sync-level><prop>'
+                f"{'<C:calendar-data/>' if kind == 'caldav' else '<CR:address-data/>'}</prop></sync-collection>"
+            ),
+        )
         assert status == 207
         return body.decode()
 

@@ -32,9 +32,13 @@ class Serve:
         self.port = int(hosts.rpartition(":")[2])
         self.url = f"http://127.0.0.1:{self.port}"
         self.config = config
-        self.process = subprocess.Popen([sys.executable, "-m", "groupware.cli", "serve", "--config", str(config)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                        start_new_session=True)  # its own process group, as in a terminal
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "groupware.cli", "serve", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )  # its own process group, as in a terminal
         wait_for_port("127.0.0.1", self.port)
         self.wait_for_helpers(workers - 1)
 
@@ -67,8 +71,13 @@ class Serve:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "groupware.cli", *args], capture_output=True, text=True,
-                          timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "groupware.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def _threads(pid: int) -> int:
@@ -107,17 +116,32 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
 def test_each_process_answers_and_sees_what_the_other_wrote(serve: Serve) -> None:
     (helper,) = serve.helpers()
     with frozen(serve.process.pid):
-        status, _, _ = request(serve, "PUT", f"/{USER}/contacts/by-helper.vcf", body=CARD.format(uid="by-helper"),
-                               headers={"Content-Type": "text/vcard"})
+        status, _, _ = request(
+            serve,
+            "PUT",
+            f"/{USER}/contacts/by-helper.vcf",
+            body=CARD.format(uid="by-helper"),
+            headers={"Content-Type": "text/vcard"},
+        )
         assert status == 201
     with frozen(helper):
-        status, _, _ = request(serve, "PUT", f"/{USER}/contacts/by-first.vcf", body=CARD.format(uid="by-first"),
-                               headers={"Content-Type": "text/vcard"})
+        status, _, _ = request(
+            serve,
+            "PUT",
+            f"/{USER}/contacts/by-first.vcf",
+            body=CARD.format(uid="by-first"),
+            headers={"Content-Type": "text/vcard"},
+        )
         assert status == 201
         status, _, body = request(serve, "GET", f"/{USER}/contacts/by-helper.vcf")
         assert status == 200 and b"UID:by-helper" in body
-        status, _, _ = request(serve, "PUT", f"/{USER}/contacts/again.vcf", body=CARD.format(uid="by-helper"),
-                               headers={"Content-Type": "text/vcard"})
+        status, _, _ = request(
+            serve,
+            "PUT",
+            f"/{USER}/contacts/again.vcf",
+            body=CARD.format(uid="by-helper"),
+            headers={"Content-Type": "text/vcard"},
+        )
         assert status == 409, "the UID written through the other process is known here"
     with frozen(serve.process.pid):
         status, _, body = request(serve, "GET", f"/{USER}/contacts/by-first.vcf")
@@ -133,10 +157,20 @@ def test_a_lockout_counts_failures_made_in_every_process(tmp_path: Path) -> None
                 assert request(serve, "PROPFIND", f"/{USER}/", password="wrong")[0] == 401
         for frozen_pid in (serve.process.pid, helper):
             with frozen(frozen_pid):
-                assert request(serve, "PROPFIND", f"/{USER}/", headers={"Depth": "0"})[0] == 401, \
+                assert request(serve, "PROPFIND", f"/{USER}/", headers={"Depth": "0"})[0] == 401, (
                     "locked out in both processes"
-        assert request(serve, "PROPFIND", "/chloe.mas/", login="chloe.mas", password="chloe.mas-demo",
-                       headers={"Depth": "0"})[0] == 207, "the lockout is the login's, not the address's"
+                )
+        assert (
+            request(
+                serve,
+                "PROPFIND",
+                "/chloe.mas/",
+                login="chloe.mas",
+                password="chloe.mas-demo",
+                headers={"Depth": "0"},
+            )[0]
+            == 207
+        ), "the lockout is the login's, not the address's"
         listed = _cli("accounts", "lockouts", "--config", str(serve.config))
         assert listed.returncode == 0 and listed.stdout.startswith(f"login:{USER}\tuntil "), listed
         assert _cli("accounts", "unlock", f"login:{USER}", "--config", str(serve.config)).returncode == 0

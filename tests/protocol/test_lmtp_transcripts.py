@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lmtp_client import LmtpClient
+
 from groupware.sieve.delivery import (
     Delivery,
     LmtpConnection,
@@ -19,7 +21,6 @@ from groupware.sieve.delivery import (
 from groupware.sieve.delivery.execute import Outcome
 from groupware.sieve.host import LookupUnavailable, Policy, Recipient
 from groupware.sieve.scripts import ScriptStore
-from lmtp_client import LmtpClient
 
 KNOWN = {"helene@ac.fr": "helene", "paul@ac.fr": "paul"}
 GREETING = b"220 mx.test LMTP ready\r\n"

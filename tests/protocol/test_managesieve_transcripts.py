@@ -7,6 +7,7 @@ import base64
 from pathlib import Path
 
 import pytest
+
 from groupware.sieve.checks import check_script
 from groupware.sieve.host import AuthenticationUnavailable, Policy
 from groupware.sieve.managesieve.commands import Capabilities, Session
@@ -26,9 +27,14 @@ class Accounts:
         return login if ok else None
 
 
-def session(tmp_path: Path, *, plaintext: bool = True, tls: bool = False, quotas: Quotas | None = None) -> Session:
-    store = ScriptStore(tmp_path, quotas or Quotas(max_scripts=3, max_script_size=200),
-                        lambda name, text: check_script(text, POLICY))
+def session(
+    tmp_path: Path, *, plaintext: bool = True, tls: bool = False, quotas: Quotas | None = None
+) -> Session:
+    store = ScriptStore(
+        tmp_path,
+        quotas or Quotas(max_scripts=3, max_script_size=200),
+        lambda name, text: check_script(text, POLICY),
+    )
     caps = Capabilities(POLICY.extensions, POLICY.max_redirects, tls_available=tls, allow_plaintext=plaintext)
     return Session(store, Accounts(), caps, "127.0.0.1")
 
@@ -61,8 +67,11 @@ def test_reader_tokens_quoted_literals_numbers_across_chunks() -> None:
         reader.feed(wire[i : i + 1])
         while (line := reader.next_line()) is not None:
             lines.append(line)
-    assert lines == [[Atom("PUTSCRIPT"), b'a "b" \\', b"keep;"], [Atom("HAVESPACE"), b"x", 42],
-                     [Atom("CHECKSCRIPT"), b"ab"]]
+    assert lines == [
+        [Atom("PUTSCRIPT"), b'a "b" \\', b"keep;"],
+        [Atom("HAVESPACE"), b"x", 42],
+        [Atom("CHECKSCRIPT"), b"ab"],
+    ]
     assert isinstance(lines[0][0], Atom)
 
 
@@ -125,17 +134,20 @@ def test_full_cycle_transcript(tmp_path: Path) -> None:
         (b'SETACTIVE "a"\r\n', b'OK "Setactive completed."\r\n'),
         (b'SETACTIVE "a"\r\n', b'OK "Script is already active."\r\n'),
         (b'DELETESCRIPT "a"\r\n', b'NO (ACTIVE) "Cannot delete the active Sieve script."\r\n'),
-        (b'RENAMESCRIPT "a" "b"\r\n', b'NO (ALREADYEXISTS) "A sieve script with that name already exists."\r\n'),
+        (
+            b'RENAMESCRIPT "a" "b"\r\n',
+            b'NO (ALREADYEXISTS) "A sieve script with that name already exists."\r\n',
+        ),
         (b'RENAMESCRIPT "a" "c"\r\n', b'OK "Renamescript completed."\r\n'),
         (b"LISTSCRIPTS\r\n", b'"b"\r\n"c" ACTIVE\r\nOK "Listscripts completed."\r\n'),
         (b'GETSCRIPT "c"\r\n', b'{7}\r\nkeep;\r\n\r\nOK "Getscript completed."\r\n'),
-        (b'GETSCRIPT "zz"\r\n', b"NO (NONEXISTENT) \"Sieve script `zz' not found\"\r\n"),
+        (b'GETSCRIPT "zz"\r\n', b'NO (NONEXISTENT) "Sieve script `zz\' not found"\r\n'),
         (b'SETACTIVE ""\r\n', b'OK "Active script is now deactivated."\r\n'),
         (b'DELETESCRIPT "c"\r\n', b'OK "Deletescript completed."\r\n'),
         (b'NOOP "t1"\r\n', b'OK (TAG "t1") "Done"\r\n'),
         (b'HAVESPACE "x" 100\r\n', b'OK "Putscript would succeed."\r\n'),
         (b'HAVESPACE "x" 1000\r\n', b'NO (QUOTA/MAXSIZE) "Script is too large (max 200 bytes)."\r\n'),
-        (b'PUTSCRIPT "a/b" "keep;"\r\n', b"NO \"Invalid Sieve script name `a/b'.\"\r\n"),
+        (b'PUTSCRIPT "a/b" "keep;"\r\n', b'NO "Invalid Sieve script name `a/b\'."\r\n'),
         (b"UNAUTHENTICATE\r\n", b'OK "Unauthenticate completed."\r\n'),
         (b"LOGOUT\r\n", b'OK "Logout completed."\r\n'),
     ]

@@ -17,9 +17,13 @@ from groupware.errors import DirectoryUnavailable, InvalidCredentials, LoginThro
 from groupware.store.database import Database
 
 ADMINS = "cn=groupware-admins,ou=groups,dc=ac-montpellier,dc=fr"
-MARIE = Person(uid="marie.martin", dn="uid=marie.martin,ou=people,dc=ac-montpellier,dc=fr",
-               display_name="Marie Martin", mail="marie.martin@ac-montpellier.fr",
-               groups=frozenset({"cn=personnels,ou=etab-0341234A,ou=groups,dc=ac-montpellier,dc=fr"}))
+MARIE = Person(
+    uid="marie.martin",
+    dn="uid=marie.martin,ou=people,dc=ac-montpellier,dc=fr",
+    display_name="Marie Martin",
+    mail="marie.martin@ac-montpellier.fr",
+    groups=frozenset({"cn=personnels,ou=etab-0341234A,ou=groups,dc=ac-montpellier,dc=fr"}),
+)
 
 
 class FakeDirectory:
@@ -70,10 +74,23 @@ def clock() -> Clock:
 def make(clock: Clock, database: Path | None = None, **overrides: object) -> tuple[Accounts, FakeDirectory]:
     """Accounts over a fake directory; with ``database``, failures are counted in that database's tables."""
     directory = FakeDirectory()
-    config = replace(AccountsConfig(admin_group=ADMINS, max_failures_per_login=3, max_failures_per_address=5,
-                                    failure_window=60, lockout=120, failure_delay=0.4, cache_ttl=600), **overrides)
-    throttle = None if database is None else DatabaseThrottle(Database(str(database)), config.failure_window,
-                                                              config.lockout, clock)
+    config = replace(
+        AccountsConfig(
+            admin_group=ADMINS,
+            max_failures_per_login=3,
+            max_failures_per_address=5,
+            failure_window=60,
+            lockout=120,
+            failure_delay=0.4,
+            cache_ttl=600,
+        ),
+        **overrides,
+    )
+    throttle = (
+        None
+        if database is None
+        else DatabaseThrottle(Database(str(database)), config.failure_window, config.lockout, clock)
+    )
     return Accounts(directory, config, clock=clock, sleep=clock.sleep, throttle=throttle), directory
 
 
@@ -141,7 +158,9 @@ def test_failures_take_the_same_minimum_time_whether_or_not_the_login_exists(clo
         assert clock.slept == [pytest.approx(0.4)]
 
 
-def test_lockout_after_n_failures_then_recovery(clock: Clock, counted_in: Path | None, caplog: pytest.LogCaptureFixture) -> None:
+def test_lockout_after_n_failures_then_recovery(
+    clock: Clock, counted_in: Path | None, caplog: pytest.LogCaptureFixture
+) -> None:
     accounts, directory = make(clock, counted_in)
     for _ in range(3):
         with pytest.raises(InvalidCredentials):
@@ -174,7 +193,9 @@ def test_failures_outside_the_window_do_not_accumulate(clock: Clock, counted_in:
     assert accounts.authenticate("marie.martin", "secret").user == "marie.martin"
 
 
-def test_passwords_never_logged(clock: Clock, counted_in: Path | None, caplog: pytest.LogCaptureFixture) -> None:
+def test_passwords_never_logged(
+    clock: Clock, counted_in: Path | None, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level("DEBUG")
     accounts, _ = make(clock, counted_in)
     for password in ("s3cr3t-Pa55", "s3cr3t-Pa55", "s3cr3t-Pa55"):
@@ -226,7 +247,9 @@ def test_database_counter_forgets_old_failures_and_resets_on_success(clock: Cloc
 
 
 def test_a_clock_set_back_does_not_lengthen_a_lockout(clock: Clock, tmp_path: Path) -> None:
-    throttle = DatabaseThrottle(Database(str(tmp_path / "groupware.sqlite")), window=60, lockout=120, clock=clock)
+    throttle = DatabaseThrottle(
+        Database(str(tmp_path / "groupware.sqlite")), window=60, lockout=120, clock=clock
+    )
     assert throttle.fail(("login", "a"), 1)
     clock.now -= 3600  # the wall clock went back an hour
     assert throttle.locked(("login", "a"))

@@ -28,23 +28,42 @@ GROUPS_DN = "ou=groups,dc=ac-montpellier,dc=fr"
 def _person(uid: str, uai: str = UAI_A, **changes: object) -> Person:
     given, _, family = uid.partition(".")
     values: dict[str, object] = {
-        "uid": uid, "dn": f"uid={uid},ou=people,dc=ac-montpellier,dc=fr", "display_name": f"{given} {family}".title(),
-        "mail": f"{uid}@ac-montpellier.fr", "given_name": given.title(), "surname": family.title(),
-        "emails": (f"{uid}@ac-montpellier.fr",), "phones": ("+33 4 67 00 00 01",), "title": "Professeur",
-        "establishments": (uai,), "organizations": (f"Collège {uai}",), "entry_uuid": "",
+        "uid": uid,
+        "dn": f"uid={uid},ou=people,dc=ac-montpellier,dc=fr",
+        "display_name": f"{given} {family}".title(),
+        "mail": f"{uid}@ac-montpellier.fr",
+        "given_name": given.title(),
+        "surname": family.title(),
+        "emails": (f"{uid}@ac-montpellier.fr",),
+        "phones": ("+33 4 67 00 00 01",),
+        "title": "Professeur",
+        "establishments": (uai,),
+        "organizations": (f"Collège {uai}",),
+        "entry_uuid": "",
     }
     values.update(changes)
     return Person(**values)  # type: ignore[arg-type]
 
 
 def _group(uai: str, name: str, *uids: str) -> Group:
-    return Group(f"cn={name},ou=etab-{uai},{GROUPS_DN}", name, f"{name.title()} du collège {uai}", "role", uai,
-                 frozenset(f"uid={u},ou=people,dc=ac-montpellier,dc=fr" for u in uids))
+    return Group(
+        f"cn={name},ou=etab-{uai},{GROUPS_DN}",
+        name,
+        f"{name.title()} du collège {uai}",
+        "role",
+        uai,
+        frozenset(f"uid={u},ou=people,dc=ac-montpellier,dc=fr" for u in uids),
+    )
 
 
 def test_person_card_has_the_properties_and_stable_text() -> None:
-    person = _person("helene.lefevre", display_name="Hélène Lefèvre", given_name="Hélène", surname="Lefèvre",
-                     entry_uuid="0F1E2D3C-0000-4000-8000-000000000001")
+    person = _person(
+        "helene.lefevre",
+        display_name="Hélène Lefèvre",
+        given_name="Hélène",
+        surname="Lefèvre",
+        entry_uuid="0F1E2D3C-0000-4000-8000-000000000001",
+    )
     card = person_card(person, "0f1e2d3c-0000-4000-8000-000000000001", "Académie de Montpellier")
     parsed = vobject.readOne(card.text)
     assert parsed.fn.value == "Hélène Lefèvre"
@@ -61,11 +80,24 @@ def test_person_card_has_the_properties_and_stable_text() -> None:
 
 def test_contact_index_rows_equal_the_stores_own() -> None:
     """The rows computed from values are those the store computes from a parsed card (RFC 6352 §10.5 search)."""
-    person = _person("jose.d'ortoli", display_name="José D'Ortoli; fils", given_name="José", surname="D'Ortoli",
-                     phones=("+33 4 67 00 00 01", "06 00 00 00 00"), title="Chef, adjoint")
-    cards = [person_card(person, "u-1", "Académie de Montpellier", UAI_A),
-             group_card("g-1", "Personnels du Collège Jean Moulin", ["u-1", "u-2"], "Académie de Montpellier",
-                        "Collège Jean Moulin")]
+    person = _person(
+        "jose.d'ortoli",
+        display_name="José D'Ortoli; fils",
+        given_name="José",
+        surname="D'Ortoli",
+        phones=("+33 4 67 00 00 01", "06 00 00 00 00"),
+        title="Chef, adjoint",
+    )
+    cards = [
+        person_card(person, "u-1", "Académie de Montpellier", UAI_A),
+        group_card(
+            "g-1",
+            "Personnels du Collège Jean Moulin",
+            ["u-1", "u-2"],
+            "Académie de Montpellier",
+            "Collège Jean Moulin",
+        ),
+    ]
     for card in cards:
         assert list(card.contact) == contact_values(vobject.readOne(card.text))
 
@@ -91,8 +123,12 @@ def test_mapping_overrides_and_errors() -> None:
     assert "TITLE" not in mapping and mapping["NICKNAME"] == ("uid",)
     card = person_card(_person("a.b"), "u", "Académie", mapping=mapping)
     assert "TITLE" not in card.text and "NICKNAME:a.b\r\n" in card.text
-    for bad, message in (("PHOTO = uid", "PROPERTY"), ("TITLE = nope", "unknown field"), ("N = surname", "2"),
-                         ("FN = -", "FN")):
+    for bad, message in (
+        ("PHOTO = uid", "PROPERTY"),
+        ("TITLE = nope", "unknown field"),
+        ("N = surname", "2"),
+        ("FN = -", "FN"),
+    ):
         with pytest.raises(ValueError, match=message):
             parse_mapping(bad)
 
@@ -103,7 +139,9 @@ def test_vcard4_conversion() -> None:
     assert "VERSION:4.0\r\n" in text and "KIND:group\r\n" in text and "MEMBER:urn:uuid:u-1\r\n" in text
     assert "UID:urn:uuid:g-1\r\n" in text and "X-ADDRESSBOOKSERVER" not in text
     person = to_vcard4(person_card(_person("a.b"), "u-1", "Académie").text)
-    assert "EMAIL;TYPE=work:a.b@ac-montpellier.fr\r\n" in person and "TEL;VALUE=text;TYPE=work,voice:" in person
+    assert (
+        "EMAIL;TYPE=work:a.b@ac-montpellier.fr\r\n" in person and "TEL;VALUE=text;TYPE=work,voice:" in person
+    )
     own = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:x\r\nFN:x\r\nEND:VCARD\r\n"
     assert to_vcard4(own) == own  # a user's own card is not ours to convert
 
@@ -111,10 +149,19 @@ def test_vcard4_conversion() -> None:
 def test_books_members_groups_and_readers() -> None:
     people = [_person("a.a"), _person("b.b"), _person("c.c", UAI_B), _person("d.d", disabled=True)]
     groups = [_group(UAI_A, "personnels", "a.a", "b.b", "d.d"), _group(UAI_B, "personnels", "c.c")]
-    books = {b.path: b for b in build_books(people, groups, BookSettings(kinds=("academie", "etablissements",
-                                                                               "departements")))}
-    assert sorted(books) == ["annuaire/academie", "annuaire/dep-030", "annuaire/dep-034",
-                             f"annuaire/etab-{UAI_B}", f"annuaire/etab-{UAI_A}"]
+    books = {
+        b.path: b
+        for b in build_books(
+            people, groups, BookSettings(kinds=("academie", "etablissements", "departements"))
+        )
+    }
+    assert sorted(books) == [
+        "annuaire/academie",
+        "annuaire/dep-030",
+        "annuaire/dep-034",
+        f"annuaire/etab-{UAI_B}",
+        f"annuaire/etab-{UAI_A}",
+    ]
     academie = books["annuaire/academie"]
     assert len(academie.cards) == 3 and [str(r) for r in academie.readers] == ["domain:ac-montpellier.fr"]
     etab = books[f"annuaire/etab-{UAI_A}"]
@@ -157,8 +204,11 @@ def test_sync_books_through_the_store_and_sharing(tmp_path: object) -> None:
     groups = [_group(UAI_A, "personnels", "a.a", "b.b"), _group(UAI_B, "personnels", "c.c")]
     settings = BookSettings()
     first = sync_books(store, people, groups, settings, sharing, fingerprint="f1")
-    assert [(b.path, b.added) for b in first.books] == [("annuaire/academie", 3), (f"annuaire/etab-{UAI_B}", 2),
-                                                        (f"annuaire/etab-{UAI_A}", 3)]
+    assert [(b.path, b.added) for b in first.books] == [
+        ("annuaire/academie", 3),
+        (f"annuaire/etab-{UAI_B}", 2),
+        (f"annuaire/etab-{UAI_A}", 3),
+    ]
     assert up_to_date(store, settings, "f1") and not up_to_date(store, settings, "f2")
     assert not up_to_date(store, BookSettings(academie="Autre"), "f1")
     member_a = Viewer.of("a.a", {groups[0].dn}, "a.a@ac-montpellier.fr")
@@ -186,18 +236,28 @@ def test_addressbooks_section(tmp_path: object) -> None:
     from groupware.errors import ConfigError
 
     path = Path(str(tmp_path)) / "g.conf"
-    base = "[directory]\ntype = ldif\nfile = " + str(Path(__file__).resolve().parents[2] / "config" /
-                                                        "demo-directory.ldif") + "\n"
-    path.write_text(base + "[addressbooks]\nenabled = true\nbooks = academie departements\n"
-                    "mapping = TITLE = -, NICKNAME = uid\n", encoding="utf-8")
+    base = (
+        "[directory]\ntype = ldif\nfile = "
+        + str(Path(__file__).resolve().parents[2] / "config" / "demo-directory.ldif")
+        + "\n"
+    )
+    path.write_text(
+        base + "[addressbooks]\nenabled = true\nbooks = academie departements\n"
+        "mapping = TITLE = -, NICKNAME = uid\n",
+        encoding="utf-8",
+    )
     loaded = config_module.load(path)
     assert loaded.addressbooks.enabled and loaded.addressbooks.books == ("academie", "departements")
     settings = settings_of(loaded)
     assert "TITLE" not in settings.mapping and settings.mapping["NICKNAME"] == ("uid",)
     assert settings.owner == "annuaire" and settings.academie == "Académie de Montpellier"
-    path.write_text(base + "[addressbooks]\nbooks = lycees\nmapping = N = surname\ninterval = -1\n", encoding="utf-8")
+    path.write_text(
+        base + "[addressbooks]\nbooks = lycees\nmapping = N = surname\ninterval = -1\n", encoding="utf-8"
+    )
     with pytest.raises(ConfigError) as error:
         config_module.load(path)
-    assert {(p.section, p.key) for p in error.value.problems} == {("addressbooks", "books"),
-                                                                  ("addressbooks", "mapping"),
-                                                                  ("addressbooks", "interval")}
+    assert {(p.section, p.key) for p in error.value.problems} == {
+        ("addressbooks", "books"),
+        ("addressbooks", "mapping"),
+        ("addressbooks", "interval"),
+    }

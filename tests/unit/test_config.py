@@ -20,7 +20,10 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_defaults_types_and_relative_paths(tmp_path: Path) -> None:
     (tmp_path / "people.ldif").write_text("")
     (tmp_path / "secret").write_text("s3cret\n")
-    loaded = config.load(write(tmp_path, """
+    loaded = config.load(
+        write(
+            tmp_path,
+            """
 [storage]
 filesystem_folder = data
 [directory]
@@ -28,7 +31,9 @@ type = ldif
 file = people.ldif
 [accounts]
 lockout = 60
-"""))
+""",
+        )
+    )
     assert loaded.directory.file == str(tmp_path / "people.ldif")
     assert loaded.radicale_sections["storage"]["filesystem_folder"] == str(tmp_path / "data")
     assert loaded.accounts.lockout == 60.0 and loaded.accounts.max_failures_per_login == 10
@@ -37,21 +42,28 @@ lockout = 60
 
 def test_ldap_section_with_password_file_and_failover_uris(tmp_path: Path) -> None:
     (tmp_path / "secret").write_text("s3cret\n")
-    loaded = config.load(write(tmp_path, """
+    loaded = config.load(
+        write(
+            tmp_path,
+            """
 [directory]
 type = ldap
 uri = ldap://a.example ldaps://b.example
 base_dn = dc=ac-montpellier,dc=fr
 bind_password_file = secret
 starttls = yes
-"""))
+""",
+        )
+    )
     assert loaded.directory.uri == ("ldap://a.example", "ldaps://b.example")
     assert loaded.directory.bind_password == "s3cret" and loaded.directory.starttls is True
     assert "s3cret" not in repr(loaded.directory)
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 [directory]
 type = ldap
 uri = ldap://a.example
@@ -60,12 +72,18 @@ page_size = -1
 colour = blue
 [accounts]
 principal = nickname
-""")
+""",
+    )
     with pytest.raises(ConfigError) as info:
         config.load(path)
     located = {(p.section, p.key) for p in info.value.problems}
-    assert located == {("directory", "user_dn_template"), ("directory", "page_size"), ("directory", "colour"),
-                       ("directory", "base_dn"), ("accounts", "principal")}
+    assert located == {
+        ("directory", "user_dn_template"),
+        ("directory", "page_size"),
+        ("directory", "colour"),
+        ("directory", "base_dn"),
+        ("accounts", "principal"),
+    }
     assert all(p.file == str(path) for p in info.value.problems)
     assert f"{path}: [directory] colour: unknown option" in str(info.value)
 

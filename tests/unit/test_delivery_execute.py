@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+
 from groupware.sieve import AddHeader, DeleteHeader, compile_script
 from groupware.sieve.delivery import (
     Delivery,
@@ -70,7 +71,9 @@ def deliver(d: Delivery, message: bytes = MESSAGE, sender: str = "paul@example.o
 def test_no_script_keeps_in_inbox_with_return_path_and_delivered_to(tmp_path: Path) -> None:
     assert deliver(delivery(tmp_path)) == f"250 2.0.0 <{ME}> delivered"
     ((_, content),) = stored(tmp_path)["INBOX"]
-    assert content.startswith(b"Return-Path: <paul@example.org>\nDelivered-To: " + ME.encode() + b"\nFrom: Paul")
+    assert content.startswith(
+        b"Return-Path: <paul@example.org>\nDelivered-To: " + ME.encode() + b"\nFrom: Paul"
+    )
     assert b"\r" not in content
 
 
@@ -109,7 +112,10 @@ def test_admin_before_script_that_files_and_stops_is_final(tmp_path: Path) -> No
     deliver(d, b"X-Spam: yes\r\n" + MESSAGE)
     assert set(stored(tmp_path)) == {".Junk"}
     deliver(d, MESSAGE.replace(b"m1@", b"m2@"))
-    assert set(stored(tmp_path)) == {".Junk", ".Perso"}  # the user's fileinto cancels the keep: after does not run
+    assert set(stored(tmp_path)) == {
+        ".Junk",
+        ".Perso",
+    }  # the user's fileinto cancels the keep: after does not run
 
 
 def test_after_script_runs_while_the_keep_holds(tmp_path: Path) -> None:
@@ -143,7 +149,9 @@ def test_redirect_goes_through_the_relay_keeping_auto_submitted(tmp_path: Path) 
     assert deliver(d, b"Auto-Submitted: auto-generated\r\n" + MESSAGE).startswith("250 ")
     ((sender, to, message),) = relay.sent
     assert (sender, to) == ("paul@example.org", ["paul.martin@ac-montpellier.fr"])
-    assert message.startswith(b"X-Sieve-Redirected-From: " + ME.encode() + b"\nAuto-Submitted: auto-generated\n")
+    assert message.startswith(
+        b"X-Sieve-Redirected-From: " + ME.encode() + b"\nAuto-Submitted: auto-generated\n"
+    )
     assert stored(tmp_path) == {}
 
 
@@ -195,7 +203,10 @@ def test_vacation_suppressed(tmp_path: Path, extra: bytes, sender: str) -> None:
 
 def test_vacation_not_sent_when_not_addressed_to_the_user(tmp_path: Path) -> None:
     relay = FakeRelay()
-    deliver(delivery(tmp_path, VACATION, relay), MESSAGE.replace(b"To: Helene <" + ME.encode() + b">", b"To: x@y.fr"))
+    deliver(
+        delivery(tmp_path, VACATION, relay),
+        MESSAGE.replace(b"To: Helene <" + ME.encode() + b">", b"To: x@y.fr"),
+    )
     assert relay.sent == []
 
 
@@ -222,12 +233,16 @@ def test_reply_tracker_is_atomic_across_threads(tmp_path: Path) -> None:
         thread.join()
     assert sorted(answers) == [False] + [True] * 11
     tracker = SqliteReplyTracker(tmp_path)
-    assert tracker.check_and_record("vacation\0h\0paul@example.org", 86400, now + dt.timedelta(days=2)) is False
+    assert (
+        tracker.check_and_record("vacation\0h\0paul@example.org", 86400, now + dt.timedelta(days=2)) is False
+    )
 
 
 def test_vacation_from_is_the_person_address_when_the_rcpt_is_a_bare_uid(tmp_path: Path) -> None:
     relay = FakeRelay()
-    delivery(tmp_path, VACATION, relay).deliver(Incoming.parse(MESSAGE), "paul@example.org", "helene.lefevre", HELENE)
+    delivery(tmp_path, VACATION, relay).deliver(
+        Incoming.parse(MESSAGE), "paul@example.org", "helene.lefevre", HELENE
+    )
     assert email.message_from_bytes(relay.sent[0][2])["From"] == ME
 
 

@@ -24,6 +24,7 @@ Entry = dict[str, list[str]]
 
 # --- a tiny LDIF reader (RFC 2849 content records), independent of the code under test ----------------------
 
+
 def read_ldif(text: str) -> list[Entry]:
     """Entries of an LDIF text: lower-cased attribute names, base64 decoded; strict about the syntax."""
     entries: list[Entry] = []
@@ -60,8 +61,12 @@ def _entry(lines: list[str]) -> Entry:
 
 
 def _safe(value: str) -> bool:
-    return (value.isascii() and value.isprintable() and not value.startswith((" ", ":", "<"))
-            and not value.endswith(" "))
+    return (
+        value.isascii()
+        and value.isprintable()
+        and not value.startswith((" ", ":", "<"))
+        and not value.endswith(" ")
+    )
 
 
 def _people(entries: list[Entry]) -> dict[str, Entry]:
@@ -83,6 +88,7 @@ def small_entries(small: str) -> list[Entry]:
 
 
 # --- generated directories ----------------------------------------------------------------------------------
+
 
 def test_same_seed_same_bytes_other_seed_other_directory(small: str) -> None:
     assert "".join(generate.generate_directory(1200, seed=7)) == small
@@ -120,11 +126,22 @@ def test_counts_uids_and_people_attributes(small_entries: list[Entry]) -> None:
 
 def test_uid_collisions_get_a_number() -> None:
     taken: dict[str, int] = {}
-    uids = [generate.make_uid("Marie", "Martin", taken), generate.make_uid("Marie", "Martin", taken),
-            generate.make_uid("Hélène", "Lefèvre", taken), generate.make_uid("Loïc", "Le Goff", taken),
-            generate.make_uid("Œdipe", "D'Ortoli", taken), generate.make_uid("François", "Müller", taken)]
-    assert uids == ["marie.martin", "marie.martin2", "helene.lefevre", "loic.le-goff", "oedipe.d-ortoli",
-                    "francois.muller"]
+    uids = [
+        generate.make_uid("Marie", "Martin", taken),
+        generate.make_uid("Marie", "Martin", taken),
+        generate.make_uid("Hélène", "Lefèvre", taken),
+        generate.make_uid("Loïc", "Le Goff", taken),
+        generate.make_uid("Œdipe", "D'Ortoli", taken),
+        generate.make_uid("François", "Müller", taken),
+    ]
+    assert uids == [
+        "marie.martin",
+        "marie.martin2",
+        "helene.lefevre",
+        "loic.le-goff",
+        "oedipe.d-ortoli",
+        "francois.muller",
+    ]
 
 
 def test_establishments_and_groups(small_entries: list[Entry]) -> None:
@@ -193,9 +210,11 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 # --- the demo directory -------------------------------------------------------------------------------------
 
+
 def test_demo_file_is_what_the_generator_writes() -> None:
     assert DEMO.read_text(encoding="utf-8") == "".join(generate.demo_directory()), (
-        "regenerate it: python -m groupware.directory.generate --demo --out config/demo-directory.ldif")
+        "regenerate it: python -m groupware.directory.generate --demo --out config/demo-directory.ldif"
+    )
 
 
 def test_demo_people_passwords_and_table() -> None:
@@ -209,7 +228,7 @@ def test_demo_people_passwords_and_table() -> None:
     assert people["paul.durand"]["employeetype"] == [schema.INACTIVE]
     assert people["admin.groupware"]["cn"] == ["Admin Groupware"]
     assert check_password(people["admin.groupware"]["userpassword"][0], "admin-demo")
-    header = text[:text.index("\ndn: ")]
+    header = text[: text.index("\ndn: ")]
     for uid, person in people.items():
         password = "admin-demo" if uid == schema.ADMIN_UID else f"{uid}-demo"
         assert check_password(person["userpassword"][0], password), uid
@@ -230,24 +249,41 @@ def test_demo_groups() -> None:
 
 # --- passwords ----------------------------------------------------------------------------------------------
 
+
 def _scheme(name: str, algorithm: str, password: str, salt: bytes) -> str:
     digest = hashlib.new(algorithm, password.encode() + salt).digest()
     return f"{{{name}}}" + base64.b64encode(digest + salt).decode()
 
 
-@pytest.mark.parametrize("stored", [
-    ssha("Secret-é"), ssha("Secret-é", b"12345678"), _scheme("SHA", "sha1", "Secret-é", b""),
-    _scheme("SSHA256", "sha256", "Secret-é", b"salty"), _scheme("SSHA512", "sha512", "Secret-é", b"saltsalt"),
-    _scheme("ssha", "sha1", "Secret-é", b"lower"), "{CLEARTEXT}Secret-é", "Secret-é",
-])
+@pytest.mark.parametrize(
+    "stored",
+    [
+        ssha("Secret-é"),
+        ssha("Secret-é", b"12345678"),
+        _scheme("SHA", "sha1", "Secret-é", b""),
+        _scheme("SSHA256", "sha256", "Secret-é", b"salty"),
+        _scheme("SSHA512", "sha512", "Secret-é", b"saltsalt"),
+        _scheme("ssha", "sha1", "Secret-é", b"lower"),
+        "{CLEARTEXT}Secret-é",
+        "Secret-é",
+    ],
+)
 def test_check_password_schemes(stored: str) -> None:
     assert check_password(stored, "Secret-é")
     assert not check_password(stored, "secret-é")
     assert not check_password(stored, "")
 
 
-@pytest.mark.parametrize("stored", ["{SSHA}not base64!", "{SSHA}", "{MD5}X03MO1qnZdYdgyfeuILPmQ==",
-                                    "{CRYPT}$6$abc", "{SHA}" + base64.b64encode(b"short").decode()])
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "{SSHA}not base64!",
+        "{SSHA}",
+        "{MD5}X03MO1qnZdYdgyfeuILPmQ==",
+        "{CRYPT}$6$abc",
+        "{SHA}" + base64.b64encode(b"short").decode(),
+    ],
+)
 def test_check_password_refuses_malformed_and_unknown(stored: str) -> None:
     assert not check_password(stored, "password")
 

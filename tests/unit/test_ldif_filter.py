@@ -32,30 +32,36 @@ def test_parse_base64_folding_and_comments() -> None:
     assert second["dn"] == ["uid=x,ou=people,dc=ac-montpellier,dc=fr"]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("uid: x\n", "must start with dn"),
-    ("dn: uid=x\nchangetype: add\n", "change records"),
-    ("dn: uid=x\ncn:: !!!\n", "bad base64"),
-    ("dn: uid=x\nnovalue\n", "expected"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("uid: x\n", "must start with dn"),
+        ("dn: uid=x\nchangetype: add\n", "change records"),
+        ("dn: uid=x\ncn:: !!!\n", "bad base64"),
+        ("dn: uid=x\nnovalue\n", "expected"),
+    ],
+)
 def test_malformed_ldif_is_refused_with_its_line(text: str, message: str) -> None:
     with pytest.raises(LdifError, match=message) as info:
         parse_ldif(text, "demo.ldif")
     assert "demo.ldif:" in str(info.value)
 
 
-@pytest.mark.parametrize("search_filter, expected", [
-    ("(uid=HELENE.lefevre)", True),
-    ("(&(objectClass=inetOrgPerson)(|(uid=nobody)(mail=helene.lefevre@AC-montpellier.fr)))", True),
-    ("(!(employeeType=inactif))", True),
-    ("(employeeType=inactif)", False),
-    ("(mail=*@ac-montpellier.fr)", True),
-    ("(mail=helene*montpellier*)", True),
-    ("(mail=*@ac-toulouse.fr)", False),
-    ("(telephoneNumber=*)", False),
-    ("(uid=\\2a)", False),
-    ("(uid=*)", True),
-])
+@pytest.mark.parametrize(
+    "search_filter, expected",
+    [
+        ("(uid=HELENE.lefevre)", True),
+        ("(&(objectClass=inetOrgPerson)(|(uid=nobody)(mail=helene.lefevre@AC-montpellier.fr)))", True),
+        ("(!(employeeType=inactif))", True),
+        ("(employeeType=inactif)", False),
+        ("(mail=*@ac-montpellier.fr)", True),
+        ("(mail=helene*montpellier*)", True),
+        ("(mail=*@ac-toulouse.fr)", False),
+        ("(telephoneNumber=*)", False),
+        ("(uid=\\2a)", False),
+        ("(uid=*)", True),
+    ],
+)
 def test_filters(search_filter: str, expected: bool) -> None:
     assert matches(search_filter, parse_ldif(SAMPLE)[0]) is expected
 

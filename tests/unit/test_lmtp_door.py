@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import pytest
-from groupware.sieve.host import LookupUnavailable, Recipient
 from support import DEMO_LDIF
 
 from groupware.accounts import Accounts
@@ -12,6 +11,7 @@ from groupware.config import AccountsConfig, DirectoryConfig
 from groupware.directory.ldif import LdifDirectory
 from groupware.errors import DirectoryUnavailable
 from groupware.lmtp_door import DirectoryRecipients
+from groupware.sieve.host import LookupUnavailable, Recipient
 
 HELENE = Recipient("helene.lefevre", ("helene.lefevre@ac-montpellier.fr",))
 

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from groupware.sieve.delivery import InvalidFolder, Maildir, decode_mutf7, encode_mutf7, folder_path
 
 
@@ -83,7 +84,9 @@ def test_draft_and_deleted(tmp_path: Path) -> None:
     assert next((tmp_path / "cur").iterdir()).name.endswith(":2,DT")
 
 
-def test_prepared_file_is_synced_and_abort_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prepared_file_is_synced_and_abort_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     synced: list[int] = []
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))

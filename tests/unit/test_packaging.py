@@ -13,10 +13,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE_DIRS = {"groupware": ROOT / "groupware", "groupware.plugins": ROOT / "plugins", "groupware.sieve": ROOT / "sieve"}
-COMPOSITION_ROOT = {"groupware.cli", "groupware.server", "groupware.managesieve_door", "groupware.sharing_door",
-                    "groupware.addressbooks_door", "groupware.lmtp_door", "groupware.workers",
-                    "groupware.serving"}
+SOURCE_DIRS = {
+    "groupware": ROOT / "groupware",
+    "groupware.plugins": ROOT / "plugins",
+    "groupware.sieve": ROOT / "sieve",
+}
+COMPOSITION_ROOT = {
+    "groupware.cli",
+    "groupware.server",
+    "groupware.managesieve_door",
+    "groupware.sharing_door",
+    "groupware.addressbooks_door",
+    "groupware.lmtp_door",
+    "groupware.workers",
+    "groupware.serving",
+}
 
 
 def _module_name(path: Path) -> str:
@@ -87,8 +98,11 @@ def test_declared_packages_cover_every_source_folder() -> None:
 
 @pytest.mark.slow
 def test_wheel_contains_every_package(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path), str(ROOT)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
     wheel = next(tmp_path.glob("groupware-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]

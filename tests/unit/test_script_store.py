@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from groupware.sieve.checks import check_script
 from groupware.sieve.errors import SieveCompileError
 from groupware.sieve.host import Policy
@@ -52,7 +53,9 @@ def test_rename_keeps_active_link_and_delete_refuses_active(tmp_path: Path) -> N
     assert missing.value.code == "NONEXISTENT"
 
 
-def test_failed_write_leaves_old_script_and_no_debris(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_write_leaves_old_script_and_no_debris(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     s = store(tmp_path)
     s.put(USER, "a", b"keep;")
 
@@ -105,7 +108,9 @@ def test_quotas(tmp_path: Path) -> None:
     s.have_space(USER, "a", 10)  # replacing a script counts its old size out
 
 
-@pytest.mark.parametrize("name", ["", "a/b", "x\ny", "tab\there", "\u2028", "e\u0301", "x" * 201, "..", "nul\0"])
+@pytest.mark.parametrize(
+    "name", ["", "a/b", "x\ny", "tab\there", "\u2028", "e\u0301", "x" * 201, "..", "nul\0"]
+)
 def test_names_refused(name: str) -> None:
     with pytest.raises(ScriptError, match="Invalid Sieve script name"):
         check_name(name)
@@ -127,7 +132,7 @@ def test_concurrent_writers_never_corrupt(tmp_path: Path) -> None:
                 s.put(USER, "shared", body)
                 assert s.get(USER, "shared") in bodies
                 s.set_active(USER, "shared")
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(b,)) for b in bodies]

@@ -8,11 +8,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from groupware.plugins.sharing import level_of_letters, split_group_dns
 from support import DEMO_LDIF
 
 from groupware.config import DirectoryConfig
 from groupware.directory.ldif import LdifDirectory
+from groupware.plugins.sharing import level_of_letters, split_group_dns
 from groupware.principal_search import PeopleIndex, fold, search_property_set, search_response
 from groupware.sharing import Level, SharingDatabase, SharingService
 from groupware.sharing.api import PREFIX, AgendaApi, Caller
@@ -29,11 +29,19 @@ def directory() -> LdifDirectory:
 
 @pytest.fixture
 def api(tmp_path: Path, directory: LdifDirectory) -> AgendaApi:
-    return AgendaApi(SharingService(SharingDatabase(str(tmp_path / "g.sqlite")), directory, admin_group=ADMINS))
+    return AgendaApi(
+        SharingService(SharingDatabase(str(tmp_path / "g.sqlite")), directory, admin_group=ADMINS)
+    )
 
 
-def call(api: AgendaApi, method: str, path: str = "", body: dict[str, str] | None = None,
-         caller: Caller = ADMIN, query: str = "") -> tuple[int, dict[str, object]]:
+def call(
+    api: AgendaApi,
+    method: str,
+    path: str = "",
+    body: dict[str, str] | None = None,
+    caller: Caller = ADMIN,
+    query: str = "",
+) -> tuple[int, dict[str, object]]:
     return api.handle(method, PREFIX + path, query, json.dumps(body).encode() if body else b"", caller)
 
 
@@ -51,8 +59,14 @@ def test_api_routes_and_errors(api: AgendaApi) -> None:
     assert api.handle("POST", PREFIX, "", b"{", ADMIN)[0] == 400
     grant = {"grantee": DIRECTION, "level": "read-write"}
     assert call(api, "POST", "/etab-0341234A/direction/grants", grant)[0] == 200
-    assert call(api, "POST", "/etab-0341234A/direction/grants", {"grantee": DIRECTION, "level": "owner"})[0] == 400
-    assert call(api, "GET", "", query="owner=etab-0341234A")[1]["agendas"][0]["slug"] == "etab-0341234A-direction"  # type: ignore[index]
+    assert (
+        call(api, "POST", "/etab-0341234A/direction/grants", {"grantee": DIRECTION, "level": "owner"})[0]
+        == 400
+    )
+    assert (
+        call(api, "GET", "", query="owner=etab-0341234A")[1]["agendas"][0]["slug"]
+        == "etab-0341234A-direction"
+    )  # type: ignore[index]
     revoke = "/etab-0341234A/direction/grants/" + DIRECTION.replace(",", "%2C").replace("=", "%3D")
     assert call(api, "DELETE", revoke)[0] == 200
     assert call(api, "DELETE", "/etab-0341234A/direction")[0] == 200
@@ -60,11 +74,18 @@ def test_api_routes_and_errors(api: AgendaApi) -> None:
 
 
 def test_letters_and_group_candidates() -> None:
-    assert [level_of_letters(x) for x in ("f", "r", "rw", "rwM")] == [Level.FREE_BUSY, Level.READ,
-                                                                        Level.READ_WRITE, Level.MANAGE]
+    assert [level_of_letters(x) for x in ("f", "r", "rw", "rwM")] == [
+        Level.FREE_BUSY,
+        Level.READ,
+        Level.READ_WRITE,
+        Level.MANAGE,
+    ]
     joined = f"{DIRECTION},cn=personnels,ou=etab-0341234A,ou=groups,dc=ac-montpellier,dc=fr"
     candidates = split_group_dns(joined)
-    assert DIRECTION in candidates and "cn=personnels,ou=etab-0341234A,ou=groups,dc=ac-montpellier,dc=fr" in candidates
+    assert (
+        DIRECTION in candidates
+        and "cn=personnels,ou=etab-0341234A,ou=groups,dc=ac-montpellier,dc=fr" in candidates
+    )
     assert split_group_dns(",".join(["dc=x"] * 100)) == set()
 
 
@@ -74,11 +95,15 @@ def test_principal_search_documents(directory: LdifDirectory) -> None:
     query = ET.fromstring(
         '<D:principal-property-search xmlns:D="DAV:"><D:property-search><D:prop><D:displayname/></D:prop>'
         "<D:match>MARTIN</D:match></D:property-search><D:prop><D:displayname/></D:prop>"
-        "</D:principal-property-search>")
+        "</D:principal-property-search>"
+    )
     hrefs = [h.text for h in search_response(query, index, "/dav").iter("{DAV:}href")]
     assert hrefs == ["/dav/marie.martin/", "/dav/marie.martin2/"]
     empty = ET.fromstring('<D:principal-property-search xmlns:D="DAV:"/>')
     assert len(search_response(empty, index)) == 0
     names = {p.tag for p in search_property_set().iter() if p.tag.endswith(("displayname", "address-set"))}
-    assert names == {"{DAV:}displayname", "{urn:ietf:params:xml:ns:caldav}calendar-user-address-set",
-                     "{http://calendarserver.org/ns/}email-address-set"}
+    assert names == {
+        "{DAV:}displayname",
+        "{urn:ietf:params:xml:ns:caldav}calendar-user-address-set",
+        "{http://calendarserver.org/ns/}email-address-set",
+    }

@@ -51,8 +51,9 @@ class FakeStore:
         self.collections: dict[str, str] = {}
 
     def agenda_store(self) -> AgendaStore:
-        return AgendaStore(create=self.collections.__setitem__, delete=self.forget,
-                           exists=self.collections.__contains__)
+        return AgendaStore(
+            create=self.collections.__setitem__, delete=self.forget, exists=self.collections.__contains__
+        )
 
     def forget(self, path: str) -> None:
         del self.collections[path]
@@ -78,7 +79,10 @@ def test_levels_are_ordered_and_named() -> None:
 
 def test_grantees_are_parsed_and_normalized() -> None:
     assert Grantee.parse("@AC-Montpellier.fr") == Grantee(GranteeKind.DOMAIN, "ac-montpellier.fr")
-    assert Grantee.parse("CN=Direction, OU=etab-0341234A,ou=groups,dc=ac-montpellier,dc=fr").value == DIRECTION.lower()
+    assert (
+        Grantee.parse("CN=Direction, OU=etab-0341234A,ou=groups,dc=ac-montpellier,dc=fr").value
+        == DIRECTION.lower()
+    )
     assert Grantee.parse("Helene.Lefevre") == Grantee(GranteeKind.PERSON, "helene.lefevre")
     assert Grantee.parse("group:" + DIRECTION).kind is GranteeKind.GROUP
     assert str(Grantee.parse("domain:ac-montpellier.fr")) == "domain:ac-montpellier.fr"
@@ -172,14 +176,18 @@ def test_service_checks_names_policy_and_actor(service: SharingService, store: F
     with pytest.raises(UnknownAgenda):
         service.grant("admin.groupware", admin, "/etab-0341234A/absent/", "helene.lefevre", "read")
     with pytest.raises(PolicyViolation):
-        service.grant("admin.groupware", admin, "/etab-0341234A/direction/", "@ac-montpellier.fr", "read-write")
+        service.grant(
+            "admin.groupware", admin, "/etab-0341234A/direction/", "@ac-montpellier.fr", "read-write"
+        )
     with pytest.raises(NotAllowed):
         service.grant("helene.lefevre", set(), "/etab-0341234A/direction/", "helene.lefevre", "read")
     service.grant("admin.groupware", admin, "/etab-0341234A/direction/", "helene.lefevre", "manage")
     service.grant("helene.lefevre", set(), "/etab-0341234A/direction/", DIRECTION, "read-write")
     _, grants = service.show("/etab-0341234A/direction")
     assert {(str(g.grantee), g.level) for g in grants} == {
-        ("person:helene.lefevre", Level.MANAGE), (f"group:{DIRECTION.lower()}", Level.READ_WRITE)}
+        ("person:helene.lefevre", Level.MANAGE),
+        (f"group:{DIRECTION.lower()}", Level.READ_WRITE),
+    }
     service.revoke("helene.lefevre", set(), "/etab-0341234A/direction/", DIRECTION)
     with pytest.raises(UnknownGrantee, match="holds no grant"):
         service.revoke("helene.lefevre", set(), "/etab-0341234A/direction/", DIRECTION)

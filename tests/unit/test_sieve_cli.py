@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from groupware.sieve.cli import main
 
 MESSAGES = Path(__file__).resolve().parents[1] / "data" / "sieve" / "messages"

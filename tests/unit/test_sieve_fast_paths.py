@@ -7,6 +7,7 @@ import datetime as dt
 import itertools
 
 import pytest
+
 from groupware.sieve import Environment, FileInto, MessageFacts, compile_script, evaluate, parse
 from groupware.sieve.match import Matcher, ascii_lower
 from groupware.sieve.parse import tokens

@@ -7,9 +7,10 @@ from __future__ import annotations
 import threading
 
 import pytest
-from groupware.sieve import SieveSyntaxError, compile_script, parse
 from sievelib import commands as sievelib_commands  # type: ignore[import-untyped]
 from sievelib.parser import Parser as SievelibParser  # type: ignore[import-untyped]
+
+from groupware.sieve import SieveSyntaxError, compile_script, parse
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,9 @@ def test_server_workers_is_ours_and_checked() -> None:
         problems = check_radicale_sections("g.conf", {"server": {"workers": bad}})
         assert [(p.section, p.key) for p in problems] == [("server", "workers")], bad
         assert "auto or a whole number" in problems[0].message
-    config = Config("g.conf", DirectoryConfig(), AccountsConfig(), {"server": {"workers": "3", "timeout": "7"}})
+    config = Config(
+        "g.conf", DirectoryConfig(), AccountsConfig(), {"server": {"workers": "3", "timeout": "7"}}
+    )
     assert server_workers(config) == 3
     assert radicale_configuration(config).get("server", "timeout") == 7
     assert worker_count("auto") == len(os.sched_getaffinity(0))

@@ -20,10 +20,17 @@ def vcard(uid: str, *lines: str) -> str:
 
 
 CARDS = {
-    "helene": vcard("helene", "FN:Hélène Lefèvre", "N:Lefèvre;Hélène;;;", "EMAIL:helene.lefevre@ac-montpellier.fr",
-                    "ORG:Rectorat;DSI", "TEL:04 67 91 00 00"),
-    "marc": vcard("marc", "FN:Marc Durand", "N:Durand;Marc;;;", "EMAIL:marc.durand@ac-montpellier.fr",
-                  "NICKNAME:Marco"),
+    "helene": vcard(
+        "helene",
+        "FN:Hélène Lefèvre",
+        "N:Lefèvre;Hélène;;;",
+        "EMAIL:helene.lefevre@ac-montpellier.fr",
+        "ORG:Rectorat;DSI",
+        "TEL:04 67 91 00 00",
+    ),
+    "marc": vcard(
+        "marc", "FN:Marc Durand", "N:Durand;Marc;;;", "EMAIL:marc.durand@ac-montpellier.fr", "NICKNAME:Marco"
+    ),
     "noemail": vcard("noemail", "FN:Zoé Martin", "N:Martin;Zoé;;;"),
 }
 
@@ -55,43 +62,77 @@ def test_contact_values_follow_the_structured_values() -> None:
     assert not any(field == "NICKNAME" for field, _ in values)
 
 
-@pytest.mark.parametrize(("xml", "uids"), [
-    ('><C:prop-filter name="FN"><C:text-match>helene</C:text-match></C:prop-filter>', ["helene"]),
-    ('><C:prop-filter name="FN"><C:text-match>HÉLÈNE</C:text-match></C:prop-filter>', ["helene"]),
-    ('><C:prop-filter name="N"><C:text-match>lefevre</C:text-match></C:prop-filter>', ["helene"]),
-    ('><C:prop-filter name="EMAIL"><C:text-match match-type="starts-with">marc.</C:text-match></C:prop-filter>',
-     ["marc"]),
-    ('><C:prop-filter name="EMAIL"><C:text-match match-type="ends-with">.fr</C:text-match></C:prop-filter>',
-     ["helene", "marc"]),
-    ('><C:prop-filter name="ORG"><C:text-match match-type="equals">dsi</C:text-match></C:prop-filter>', ["helene"]),
-    ('><C:prop-filter name="EMAIL"><C:is-not-defined/></C:prop-filter>', ["noemail"]),
-    ('><C:prop-filter name="NICKNAME"/>', ["marc"]),
-    ('><C:prop-filter name="EMAIL"><C:text-match negate-condition="yes">marc</C:text-match></C:prop-filter>',
-     ["helene"]),
-    (('test="anyof"><C:prop-filter name="FN"><C:text-match>zoe</C:text-match></C:prop-filter>'
-     '<C:prop-filter name="NICKNAME"><C:text-match>marco</C:text-match></C:prop-filter>'), ["marc", "noemail"]),
-    (('test="allof"><C:prop-filter name="FN"><C:text-match>a</C:text-match></C:prop-filter>'
-     '<C:prop-filter name="EMAIL"><C:text-match>durand</C:text-match></C:prop-filter>'), ["marc"]),
-    (('><C:prop-filter name="FN" test="allof"><C:text-match>marc</C:text-match>'
-     '<C:text-match>dur</C:text-match></C:prop-filter>'), ["marc"]),
-    ('><C:prop-filter name="FN"><C:text-match>100%_</C:text-match></C:prop-filter>', []),
-    ('test="allof">', ["helene", "marc", "noemail"]),
-    ('>', []),
-])
+@pytest.mark.parametrize(
+    ("xml", "uids"),
+    [
+        ('><C:prop-filter name="FN"><C:text-match>helene</C:text-match></C:prop-filter>', ["helene"]),
+        ('><C:prop-filter name="FN"><C:text-match>HÉLÈNE</C:text-match></C:prop-filter>', ["helene"]),
+        ('><C:prop-filter name="N"><C:text-match>lefevre</C:text-match></C:prop-filter>', ["helene"]),
+        (
+            '><C:prop-filter name="EMAIL"><C:text-match match-type="starts-with">marc.</C:text-match></C:prop-filter>',
+            ["marc"],
+        ),
+        (
+            '><C:prop-filter name="EMAIL"><C:text-match match-type="ends-with">.fr</C:text-match></C:prop-filter>',
+            ["helene", "marc"],
+        ),
+        (
+            '><C:prop-filter name="ORG"><C:text-match match-type="equals">dsi</C:text-match></C:prop-filter>',
+            ["helene"],
+        ),
+        ('><C:prop-filter name="EMAIL"><C:is-not-defined/></C:prop-filter>', ["noemail"]),
+        ('><C:prop-filter name="NICKNAME"/>', ["marc"]),
+        (
+            '><C:prop-filter name="EMAIL"><C:text-match negate-condition="yes">marc</C:text-match></C:prop-filter>',
+            ["helene"],
+        ),
+        (
+            (
+                'test="anyof"><C:prop-filter name="FN"><C:text-match>zoe</C:text-match></C:prop-filter>'
+                '<C:prop-filter name="NICKNAME"><C:text-match>marco</C:text-match></C:prop-filter>'
+            ),
+            ["marc", "noemail"],
+        ),
+        (
+            (
+                'test="allof"><C:prop-filter name="FN"><C:text-match>a</C:text-match></C:prop-filter>'
+                '<C:prop-filter name="EMAIL"><C:text-match>durand</C:text-match></C:prop-filter>'
+            ),
+            ["marc"],
+        ),
+        (
+            (
+                '><C:prop-filter name="FN" test="allof"><C:text-match>marc</C:text-match>'
+                "<C:text-match>dur</C:text-match></C:prop-filter>"
+            ),
+            ["marc"],
+        ),
+        ('><C:prop-filter name="FN"><C:text-match>100%_</C:text-match></C:prop-filter>', []),
+        ('test="allof">', ["helene", "marc", "noemail"]),
+        (">", []),
+    ],
+)
 def test_indexed_filters_are_exact(book: tuple[Store, int], xml: str, uids: list[str]) -> None:
     assert query(*book, xml) == (uids, True)
 
 
-@pytest.mark.parametrize("xml", [
-    '><C:prop-filter name="FN"><C:text-match collation="i;octet">Marc</C:text-match></C:prop-filter>',
-    '><C:prop-filter name="ADR"><C:text-match>x</C:text-match></C:prop-filter>',
-    '><C:prop-filter name="EMAIL"><C:param-filter name="TYPE"/></C:prop-filter>',
-])
-def test_filters_outside_the_index_return_every_candidate_unchecked(book: tuple[Store, int], xml: str) -> None:
+@pytest.mark.parametrize(
+    "xml",
+    [
+        '><C:prop-filter name="FN"><C:text-match collation="i;octet">Marc</C:text-match></C:prop-filter>',
+        '><C:prop-filter name="ADR"><C:text-match>x</C:text-match></C:prop-filter>',
+        '><C:prop-filter name="EMAIL"><C:param-filter name="TYPE"/></C:prop-filter>',
+    ],
+)
+def test_filters_outside_the_index_return_every_candidate_unchecked(
+    book: tuple[Store, int], xml: str
+) -> None:
     assert query(*book, xml) == (["helene", "marc", "noemail"], False)
 
 
 def test_allof_keeps_narrowing_with_the_indexed_part(book: tuple[Store, int]) -> None:
-    xml = ('test="allof"><C:prop-filter name="FN"><C:text-match>marc</C:text-match></C:prop-filter>'
-           '<C:prop-filter name="ADR"><C:text-match>x</C:text-match></C:prop-filter>')
+    xml = (
+        'test="allof"><C:prop-filter name="FN"><C:text-match>marc</C:text-match></C:prop-filter>'
+        '<C:prop-filter name="ADR"><C:text-match>x</C:text-match></C:prop-filter>'
+    )
     assert query(*book, xml) == (["marc"], False)

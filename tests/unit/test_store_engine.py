@@ -19,13 +19,22 @@ import pytest
 from groupware.store import TIMESTAMP_MAX, CollectionNotFound, ItemData, Store, UidConflict, UnknownSyncToken
 
 
-def card(href: str, uid: str, text: str = "BEGIN:VCARD\r\nEND:VCARD\r\n",
-         contact: tuple[tuple[str, str | None], ...] = ()) -> ItemData:
+def card(
+    href: str,
+    uid: str,
+    text: str = "BEGIN:VCARD\r\nEND:VCARD\r\n",
+    contact: tuple[tuple[str, str | None], ...] = (),
+) -> ItemData:
     return ItemData(href, text, f'"{uid}-{len(text)}"', uid, "VCARD", "", contact=contact)
 
 
-def event(href: str, uid: str, span: tuple[int, int], instances: tuple[tuple[int, int], ...] = (),
-          until: int = TIMESTAMP_MAX) -> ItemData:
+def event(
+    href: str,
+    uid: str,
+    span: tuple[int, int],
+    instances: tuple[tuple[int, int], ...] = (),
+    until: int = TIMESTAMP_MAX,
+) -> ItemData:
     return ItemData(href, f"EVENT {uid}", f'"{uid}"', uid, "VCALENDAR", "VEVENT", span, instances, until)
 
 
@@ -74,7 +83,10 @@ class StoreContract:
         store.delete_item(cid, "a.vcf")
         etags.add(store.collection("alice/contacts").etag)
         assert len(etags) == 4
-        assert record.props == {"tag": "VADDRESSBOOK", "D:displayname": "Contacts"} and record.tag == "VADDRESSBOOK"
+        assert (
+            record.props == {"tag": "VADDRESSBOOK", "D:displayname": "Contacts"}
+            and record.tag == "VADDRESSBOOK"
+        )
 
     def test_sync_reports_changes_and_deletions_since_a_token(self, store: Store) -> None:
         cid = self.book(store)
@@ -90,13 +102,16 @@ class StoreContract:
         assert new_token != token and hrefs == ["b.vcf", "c.vcf", "d.vcf"]
         assert store.changes_since(cid, new_token) == (new_token, [])
 
-    @pytest.mark.parametrize("token", ["garbage", "http://radicale.org/ns/sync/" + "0" * 64,
-                                       "http://groupware/ns/sync/0000-1"])
+    @pytest.mark.parametrize(
+        "token", ["garbage", "http://radicale.org/ns/sync/" + "0" * 64, "http://groupware/ns/sync/0000-1"]
+    )
     def test_unknown_tokens_are_refused(self, store: Store, token: str) -> None:
         with pytest.raises(UnknownSyncToken):
             store.changes_since(self.book(store), token)
 
-    def test_tokens_from_the_future_of_a_recreated_collection_or_pruned_are_unknown(self, store: Store) -> None:
+    def test_tokens_from_the_future_of_a_recreated_collection_or_pruned_are_unknown(
+        self, store: Store
+    ) -> None:
         cid = self.book(store)
         store.put_item(cid, card("a.vcf", "a"))
         token, _ = store.changes_since(cid)
@@ -144,7 +159,8 @@ class StoreContract:
         store.put_item(cid, card("b.vcf", "b"))
         token, _ = store.changes_since(cid)
         record, replaced, new = store.create_collection(
-            "alice/contacts", {"tag": "VADDRESSBOOK"}, [card("b.vcf", "b", "new b"), card("c.vcf", "c")])
+            "alice/contacts", {"tag": "VADDRESSBOOK"}, [card("b.vcf", "b", "new b"), card("c.vcf", "c")]
+        )
         assert record.id == cid and list(replaced) == ["b.vcf"] and new == ["c.vcf"]
         assert sorted(store.changes_since(cid, token)[1]) == ["a.vcf", "b.vcf", "c.vcf"]
         assert store.hrefs(cid) == ["b.vcf", "c.vcf"]
@@ -214,11 +230,13 @@ class TestSQLiteStore(StoreContract):
 
     def test_several_processes_on_one_database_stay_consistent(self, store: Store, tmp_path: Path) -> None:
         cid = self.book(store)
-        code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parents[2])!r})\n"
-                "from groupware.store import Store, ItemData\n"
-                f"s = Store({store.db.path!r}); n = sys.argv[1]\n"
-                "for i in range(25):\n"
-                f"    s.put_item({cid}, ItemData(f'{{n}}-{{i}}.vcf', 'x', '\"e\"', f'{{n}}-{{i}}', 'VCARD', ''))\n")
+        code = (
+            f"import sys; sys.path.insert(0, {str(Path(__file__).parents[2])!r})\n"
+            "from groupware.store import Store, ItemData\n"
+            f"s = Store({store.db.path!r}); n = sys.argv[1]\n"
+            "for i in range(25):\n"
+            f"    s.put_item({cid}, ItemData(f'{{n}}-{{i}}.vcf', 'x', '\"e\"', f'{{n}}-{{i}}', 'VCARD', ''))\n"
+        )
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
         procs = [subprocess.Popen([sys.executable, "-c", code, str(n)], env=env) for n in range(3)]
         assert [p.wait(timeout=60) for p in procs] == [0, 0, 0]

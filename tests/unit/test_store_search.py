@@ -15,12 +15,16 @@ CR = "urn:ietf:params:xml:ns:carddav"
 def _card(store: Store, collection_id: int, href: str, name: str, mail: str) -> None:
     text = f"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{href}\r\nFN:{name}\r\nEMAIL:{mail}\r\nEND:VCARD\r\n"
     contact = (("FN", fold(name)), ("EMAIL", fold(mail)), ("ORG", "academie de montpellier"))
-    store.put_item(collection_id, ItemData(href, text, f'"{href}-{name}"', href, "VCARD", "", contact=contact))
+    store.put_item(
+        collection_id, ItemData(href, text, f'"{href}-{name}"', href, "VCARD", "", contact=contact)
+    )
 
 
 def _found(store: Store, collection_id: int, field: str, text: str) -> set[str]:
-    query = (f'<C:filter xmlns:C="{CR}"><C:prop-filter name="{field}"><C:text-match '
-             f'match-type="contains">{text}</C:text-match></C:prop-filter></C:filter>')
+    query = (
+        f'<C:filter xmlns:C="{CR}"><C:prop-filter name="{field}"><C:text-match '
+        f'match-type="contains">{text}</C:text-match></C:prop-filter></C:filter>'
+    )
     items, exact = store.contact_query(collection_id, [ET.fromstring(query)])
     assert exact
     return {item.href for item in items}
@@ -33,7 +37,10 @@ def test_replaced_deleted_and_recreated_cards_are_found_as_they_are_now(tmp_path
     _card(store, book, "b.vcf", "Marie Martin", "marie.martin@ac-montpellier.fr")
     assert _found(store, book, "FN", "helene") == {"a.vcf"}
     assert _found(store, book, "EMAIL", "martin@") == {"b.vcf"}
-    assert _found(store, book, "ORG", "montpellier") == {"a.vcf", "b.vcf"}  # not indexed: scanned, same answer
+    assert _found(store, book, "ORG", "montpellier") == {
+        "a.vcf",
+        "b.vcf",
+    }  # not indexed: scanned, same answer
     _card(store, book, "a.vcf", "Zoé Nguyen", "zoe.nguyen@ac-montpellier.fr")  # replaced under the same href
     assert _found(store, book, "FN", "helene") == set()
     assert _found(store, book, "FN", "nguyen") == {"a.vcf"}
@@ -48,7 +55,11 @@ def test_replaced_deleted_and_recreated_cards_are_found_as_they_are_now(tmp_path
     store.delete_collection("v/book")
     assert _found(store, book, "FN", "goff") == {"c.vcf"}  # another book's deletion leaves this one alone
     with store.db.read() as conn:
-        stale = conn.execute("SELECT count(*) FROM contact_trigrams t WHERE t.rowid NOT IN "
-                             "(SELECT id FROM contact_fields)").fetchone()[0]
-        assert conn.execute("INSERT INTO contact_trigrams (contact_trigrams) VALUES ('integrity-check')") is not None
+        stale = conn.execute(
+            "SELECT count(*) FROM contact_trigrams t WHERE t.rowid NOT IN (SELECT id FROM contact_fields)"
+        ).fetchone()[0]
+        assert (
+            conn.execute("INSERT INTO contact_trigrams (contact_trigrams) VALUES ('integrity-check')")
+            is not None
+        )
     assert stale == 0

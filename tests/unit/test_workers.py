@@ -11,8 +11,18 @@ from groupware import workers
 from groupware.workers import MAX_RESTART_DELAY, STABLE, Workers, cpu_quota, worker_count
 
 
-@pytest.mark.parametrize(("line", "cpus"), [("200000 100000", 2), ("150000 100000", 2), ("50000 100000", 1),
-                                            ("max 100000", None), ("", None), ("x y", None), ("0 100000", None)])
+@pytest.mark.parametrize(
+    ("line", "cpus"),
+    [
+        ("200000 100000", 2),
+        ("150000 100000", 2),
+        ("50000 100000", 1),
+        ("max 100000", None),
+        ("", None),
+        ("x y", None),
+        ("0 100000", None),
+    ],
+)
 def test_cpu_quota_of_a_cgroup(line: str, cpus: int | None) -> None:
     assert cpu_quota(line) == cpus
 
