@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, BenchmarkError, ServerProcess, free_port, log, process_tree
 from _storage_data import BOOK, CALENDAR, PASSWORD, USER, Dataset
 
-from groupware.serving import WORKER_THREADS
-from groupware.workers import worker_count
+from groupware.runtime.http import WORKER_THREADS
+from groupware.runtime.workers import worker_count
 
 STOCK, XANDIKOS, OURS = "stock", "xandikos", "ours"
 SERVERS = (STOCK, XANDIKOS, OURS)

@@ -55,7 +55,7 @@ from _common import (
 )
 
 from groupware.directory.slapd import Slapd
-from groupware.serving import WORKER_THREADS
+from groupware.runtime.http import WORKER_THREADS
 
 PROPFIND_BODY = (
     b'<?xml version="1.0" encoding="utf-8"?>\n<propfind xmlns="DAV:"><prop><resourcetype/>'

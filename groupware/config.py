@@ -10,6 +10,7 @@ by the composition root against Radicale's own schema. Every problem names the f
 from __future__ import annotations
 
 import configparser
+import importlib.resources
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,8 +34,9 @@ __all__ = [
     "read_sections",
 ]
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-DEMO_CONFIG = PACKAGE_ROOT / "config" / "demo.conf"
+#: The files of ``config/`` (the demo, its directory, the commented example), installed as ``groupware.data``.
+DATA = Path(str(importlib.resources.files("groupware.data")))
+DEMO_CONFIG = DATA / "demo.conf"
 
 
 def _positive_int(value: str) -> int:

@@ -14,8 +14,8 @@ from radicale import config as radicale_config
 from radicale.auth import AuthContext, BaseAuth
 from radicale.log import logger
 
-from groupware import registry
 from groupware.errors import AuthenticationError
+from groupware.plugins import services_of
 from groupware.sharing import PERSON
 
 __all__ = ["RESERVED_TTL", "Auth"]
@@ -29,7 +29,7 @@ class Auth(BaseAuth):
 
     def __init__(self, configuration: radicale_config.Configuration) -> None:
         super().__init__(configuration)
-        services = registry.current()
+        services = services_of(configuration, "auth")
         self._accounts = services.accounts
         self._sharing = services.sharing
         self._book_owner = services.config.addressbooks.owner

@@ -20,8 +20,8 @@ from radicale import config as radicale_config
 from radicale import pathutils
 from radicale.rights import BaseRights
 
-from groupware import registry
 from groupware.directory import normalize_dn
+from groupware.plugins import services_of
 from groupware.sharing import Level
 
 __all__ = ["GRANT_LETTERS", "Rights"]
@@ -34,7 +34,7 @@ class Rights(BaseRights):
 
     def __init__(self, configuration: radicale_config.Configuration) -> None:
         super().__init__(configuration)
-        services = registry.current()
+        services = services_of(configuration, "rights")
         admin_group = services.config.accounts.admin_group
         self._admin_group = normalize_dn(admin_group) if admin_group else ""
         self._sharing = services.sharing

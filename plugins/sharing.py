@@ -27,7 +27,7 @@ from radicale import config as radicale_config
 from radicale import httputils, sharing, storage, types
 from radicale.log import logger
 
-from groupware import registry
+from groupware.plugins import services_of
 from groupware.sharing import Agenda, Level, NotAllowed, SharedAgenda, SharingError, SharingService, Viewer
 
 __all__ = ["LETTERS", "Sharing", "level_of_letters", "split_group_dns"]
@@ -63,23 +63,20 @@ class Sharing(sharing.BaseSharing):
     """``[sharing] type = groupware.plugins.sharing``."""
 
     def __init__(self, configuration: radicale_config.Configuration) -> None:
-        self._service: SharingService | None = None
+        self._service: SharingService | None = services_of(configuration, "sharing").sharing
         super().__init__(configuration)
 
     @property
     def service(self) -> SharingService:
-        """The running sharing service (installed by the composition root)."""
+        """The running sharing service (handed over by the runtime)."""
         if self._service is None:
-            found = registry.current().sharing
-            if found is None:
-                raise RuntimeError("groupware sharing is not configured")
-            self._service = found
+            raise RuntimeError("groupware sharing is not configured")
         return self._service
 
     # Database plugin point ----------------------------------------------------------------------------------
     def database_init(self) -> bool:
         """Grants live in the storage engine's database, opened by the composition root."""
-        return registry.current().sharing is not None
+        return self._service is not None
 
     def database_get_info(self) -> dict[str, str]:
         """What ``radicale --verify-sharing`` prints."""

@@ -31,7 +31,7 @@ from radicale import pathutils, storage, types
 from radicale.item import filter as radicale_filter
 from radicale.log import logger
 
-from groupware.fastpath import ItemSummary, http_date
+from groupware.dav.fastpath import ItemSummary, http_date
 from groupware.store import (
     TIMESTAMP_MAX,
     TIMESTAMP_MIN,

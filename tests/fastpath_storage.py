@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from radicale.storage import multifilesystem
 
-from groupware.fastpath import ItemSummary
+from groupware.dav.fastpath import ItemSummary
 
 
 class Collection(multifilesystem.Collection):

@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 import pytest
 
 from groupware import config as config_module
-from groupware import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_LDIF = ROOT / "config" / "demo-directory.ldif"
@@ -84,10 +83,10 @@ class RunningServer:
     """A groupware server running in a thread of the test process."""
 
     def __init__(self, config: config_module.Config) -> None:
-        from groupware.serving import Server
+        from groupware.runtime.supervisor import Supervisor
 
         self.config = config
-        self.server = Server(config)
+        self.server = Supervisor(config)
         host, port = self.server.addresses[0]
         self.url = f"http://{host}:{port}"
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -102,7 +101,6 @@ class RunningServer:
     def stop(self) -> None:
         self.server.stop()
         self.thread.join(timeout=5)
-        registry.clear()
 
 
 def start_with_storage(path: Path, storage: Path, **storage_options: str) -> RunningServer:
@@ -404,7 +402,7 @@ def run_vdirsyncer(config: Path, *args: str) -> str:
 
 def count_fast_renders(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
     """Count the items the whole-collection fast path renders from facts; returns a function giving the total."""
-    from groupware import fastpath
+    from groupware.dav import fastpath
 
     counted: list[int] = []
     original = fastpath.ResponseTemplate.render_all

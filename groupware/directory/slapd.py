@@ -593,7 +593,9 @@ def _banner(server: Slapd, ldif: str | None, seconds: float) -> str:
 
 
 def _default_ldif() -> str | None:
-    demo = Path(__file__).resolve().parents[2] / "config" / "demo-directory.ldif"
+    from groupware.config import DATA
+
+    demo = DATA / "demo-directory.ldif"
     return str(demo) if demo.exists() else None
 
 

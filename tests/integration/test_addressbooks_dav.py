@@ -261,7 +261,7 @@ def test_resync_after_ldap_changes_shows_exactly_them(staff_slapd: object, tmp_p
             check=False,
         )
         assert done.returncode == 0, done.stderr
-        assert "/annuaire/academie/: +0 ~10 -2" in done.stdout and "addressbooks [" in done.stderr
+        assert "/annuaire/academie/: +0 ~10 -2" in done.stdout and "addressbooks: 100%" in done.stderr
         _, changes = _sync_collection(server, book, reader.uid, token)
         expected = {f"{book}{card_uid(p)}.vcf": 200 for p in changed} | {
             f"{book}{card_uid(p)}.vcf": 404 for p in removed
@@ -362,7 +362,7 @@ def test_a_member_lists_the_academie_book_from_item_facts(
     for method, body, headers in requests:
         answers = []
         for fast in (False, True):
-            books.server.app._fast_paths = fast
+            books.server.app.fast_paths = fast
             status, _, answer = request(books, method, path, body=body, headers=headers)
             assert status == 207
             answers.append(answer)

@@ -20,7 +20,7 @@ from support import (
 )
 from support import request as dav_request
 
-from groupware import fastpath
+from groupware.dav import fastpath
 
 BOOK, CALENDAR = f"/{USER}/contacts/", f"/{USER}/calendar/"
 
@@ -143,7 +143,7 @@ def _both(server: RunningServer, method: str, path: str, body: str, depth: str |
     headers = {"Depth": depth} if depth else {}
     results = []
     for fast in (False, True):
-        app._fast_paths = fast
+        app.fast_paths = fast
         status, answer_headers, answer = request(server, method, path, body=body, headers=headers)
         assert status == 207, answer
         results.append((answer_headers.get("dav"), answer_headers["content-type"], answer))
@@ -158,7 +158,7 @@ def _both_any(
     app = server.server.app
     results = []
     for fast in (False, True):
-        app._fast_paths = fast
+        app.fast_paths = fast
         results.append(request(server, method, path, body=body, headers={"Depth": depth} if depth else {}))
     assert results[0][0] == results[1][0] and results[0][1].get("content-type") == results[1][1].get(
         "content-type"
@@ -350,7 +350,7 @@ def test_requests_it_cannot_answer_go_to_radicale(
 
 def test_other_users_collections_stay_closed(server: RunningServer) -> None:
     for fast in (False, True):
-        server.server.app._fast_paths = fast
+        server.server.app.fast_paths = fast
         status, _, _ = request(
             server,
             "PROPFIND",
@@ -414,7 +414,7 @@ def test_a_calendar_shared_into_a_home_equals_radicale(
     ]:
         answers = []
         for fast in (False, True):
-            app._fast_paths = fast
+            app.fast_paths = fast
             status, _, answer = request(
                 server,
                 method,

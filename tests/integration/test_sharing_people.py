@@ -93,9 +93,7 @@ def test_person_shares_own_calendar_with_a_colleague_group_and_domain(
 def test_policy_can_forbid_people_sharing(start_server: Callable[..., RunningServer]) -> None:
     server = start_server()
     home_names(server, "helene.lefevre")
-    from groupware import registry
-
-    service = registry.current().sharing
+    service = server.server.services.sharing
     assert service is not None
     service.policy = type(service.policy)(people_may_share=False)
     assert share(server, "helene.lefevre", "create", PathMapped=OWN, User="marie.martin")[0] == 403

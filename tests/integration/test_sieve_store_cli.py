@@ -13,8 +13,8 @@ import pytest
 from support import USER, write_sieve_config
 
 from groupware import config as config_module
-from groupware import managesieve_door
 from groupware.errors import DirectoryUnavailable, InvalidCredentials
+from groupware.runtime import mail as managesieve_door
 from groupware.sieve.host import AuthenticationUnavailable
 from groupware.sieve.rules import parse_rules
 

@@ -232,8 +232,8 @@ def test_addressbooks_section(tmp_path: object) -> None:
     from pathlib import Path
 
     from groupware import config as config_module
-    from groupware.addressbooks_door import settings_of
     from groupware.errors import ConfigError
+    from groupware.runtime.addressbooks import settings_of
 
     path = Path(str(tmp_path)) / "g.conf"
     base = (

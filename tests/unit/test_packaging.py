@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
-import ast
+import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 import tomllib
 import zipfile
 from pathlib import Path
@@ -17,16 +19,7 @@ SOURCE_DIRS = {
     "groupware": ROOT / "groupware",
     "groupware.plugins": ROOT / "plugins",
     "groupware.sieve": ROOT / "sieve",
-}
-COMPOSITION_ROOT = {
-    "groupware.cli",
-    "groupware.server",
-    "groupware.managesieve_door",
-    "groupware.sharing_door",
-    "groupware.addressbooks_door",
-    "groupware.lmtp_door",
-    "groupware.workers",
-    "groupware.serving",
+    "groupware.data": ROOT / "config",
 }
 
 
@@ -38,56 +31,70 @@ def _module_name(path: Path) -> str:
     raise AssertionError(path)
 
 
-def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package installed (not editable) into a folder of its own, as a wheel would install it."""
+    target = tmp_path_factory.mktemp("installed")
+    source = _clean_copy(tmp_path_factory.mktemp("source"))
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
+         str(target), str(source)],
+        check=True, capture_output=True, cwd=target,
+    )  # fmt: skip
+    return target
 
 
-def _all_modules() -> dict[str, set[str]]:
-    modules = {}
-    for folder in SOURCE_DIRS.values():
-        for path in folder.rglob("*.py"):
-            modules[_module_name(path)] = _imports(path)
-    return modules
+def _clean_copy(folder: Path) -> Path:
+    """The source tree without build leftovers (setuptools' ``build/`` would ship modules deleted since)."""
+    ignored = shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "var", "*.egg-info", "__pycache__", ".*_cache"
+    )
+    shutil.copytree(ROOT, folder / "groupware", ignore=ignored)
+    return folder / "groupware"
 
 
-def _layer(module: str) -> str:
-    if module.startswith("groupware.plugins"):
-        return "plugins"
-    if module.startswith("groupware.sieve"):
-        return "sieve"
-    return "root" if module in COMPOSITION_ROOT else "core"
+def _lint_imports(site: Path) -> subprocess.CompletedProcess[str]:
+    """import-linter's contracts of pyproject.toml over the package installed in ``site``."""
+    command = [str(Path(sys.executable).with_name("lint-imports")), str(ROOT / "pyproject.toml")]
+    environment = {**os.environ, "PYTHONPATH": str(site)}
+    return subprocess.run(command, capture_output=True, text=True, cwd=site, env=environment, check=False)
 
 
-def test_import_directions_hold() -> None:
-    """plugins → core (+Radicale); root → core, sieve, Radicale; core → core only; sieve → nothing of ours."""
-    allowed = {"plugins": {"core"}, "root": {"core", "sieve"}, "core": {"core"}, "sieve": {"sieve"}}
-    violations = []
-    for module, imports in _all_modules().items():
-        layer = _layer(module)
-        for name in imports:
-            if name.startswith("radicale") and layer in ("core", "sieve"):
-                violations.append(f"{module} imports {name}")
-            if name == "groupware" or name.startswith("groupware."):
-                target = _layer(name)
-                if name == "groupware.plugins" or name == "groupware.sieve":
-                    target = name.split(".")[1]
-                if target != layer and target not in allowed[layer]:
-                    violations.append(f"{module} ({layer}) imports {name} ({target})")
-    assert violations == []
+def test_import_contracts_hold(installed: Path) -> None:
+    """Layers, Radicale and Sieve boundaries, no cycle: the contracts of ARCHITECTURE.md (import-linter)."""
+    result = _lint_imports(installed)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "BROKEN" not in result.stdout and "KEPT" in result.stdout
 
 
-def test_import_direction_check_catches_a_violation(tmp_path: Path) -> None:
-    """The checker itself sees an upward import (so the test above can fail)."""
-    bad = tmp_path / "bad.py"
-    bad.write_text("from groupware.plugins import auth\nimport radicale\n")
-    assert {"groupware.plugins", "groupware.plugins.auth", "radicale"} <= _imports(bad)
+@pytest.mark.parametrize(
+    ("module", "source"),
+    [
+        ("store/planted.py", "import groupware.dav.app\n"),  # a service reaching up to the DAV edge
+        ("sieve/planted.py", "import groupware.config\n"),  # the mail-rules module importing ours
+        ("directory/planted.py", "import radicale\n"),  # Radicale outside the edge
+        ("dav/planted.py", "import groupware.sieve.managesieve\n"),  # a Sieve server outside the runtime
+    ],
+)
+def test_import_contracts_catch_a_planted_violation(
+    installed: Path, tmp_path: Path, module: str, source: str
+) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(installed, site)
+    (site / "groupware" / module).write_text(source, encoding="utf-8")
+    result = _lint_imports(site)
+    assert result.returncode != 0 and "BROKEN" in result.stdout, result.stdout
+
+
+def test_import_contracts_catch_a_planted_cycle(installed: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(installed, site)
+    (site / "groupware" / "store" / "planted_a.py").write_text("import groupware.store.planted_b\n")
+    (site / "groupware" / "store" / "planted_b.py").write_text("import groupware.store.planted_a\n")
+    result = _lint_imports(site)
+    assert result.returncode != 0 and "No cycles are allowed in groupware.store" in result.stdout, (
+        result.stdout
+    )
 
 
 def test_declared_packages_cover_every_source_folder() -> None:
@@ -96,14 +103,21 @@ def test_declared_packages_cover_every_source_folder() -> None:
     assert found == declared
 
 
-@pytest.mark.slow
-def test_wheel_contains_every_package(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel ``python -m build`` makes of a clean copy of the tree."""
+    outdir = tmp_path_factory.mktemp("wheel")
+    source = _clean_copy(tmp_path_factory.mktemp("wheel-source"))
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(outdir), str(source)],
         check=True,
         capture_output=True,
     )
-    wheel = next(tmp_path.glob("groupware-*.whl"))
+    return next(outdir.glob("groupware-*.whl"))
+
+
+@pytest.mark.slow
+def test_wheel_contains_every_package(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
     for package in declared:
@@ -111,6 +125,57 @@ def test_wheel_contains_every_package(tmp_path: Path) -> None:
     assert not any(name.startswith(("sieve/", "plugins/")) for name in names), "a top-level sieve or plugins"
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "groupware = groupware.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    for data in ("demo.conf", "demo-directory.ldif", "groupware.conf"):
+        assert f"groupware/data/{data}" in names, data
+
+
+@pytest.mark.slow
+def test_wheel_in_a_fresh_venv_serves_the_demo(wheel: Path, tmp_path: Path) -> None:
+    """Installed from the wheel, outside the checkout, ``groupware serve`` runs the demo from any folder."""
+    fresh = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(fresh)], check=True)
+    python = fresh / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", str(wheel)],
+                   check=True, capture_output=True)  # fmt: skip
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                          check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
+    # The dependencies come from the test environment's own folder (a .pth line adds no editable finder).
+    (Path(site) / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n", encoding="utf-8")
+    workdir = tmp_path / "anywhere"
+    workdir.mkdir()
+    located = subprocess.run([str(python), "-c", "import groupware.config as c; print(c.DEMO_CONFIG)"],
+                             check=True, capture_output=True, text=True, cwd=workdir).stdout  # fmt: skip
+    assert located.startswith(site), located
+    server = subprocess.Popen([str(fresh / "bin" / "groupware"), "serve"], cwd=workdir,
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert _answers_propfind("127.0.0.1", 5232, "helene.lefevre", "helene.lefevre-demo", server)
+        assert (workdir / "var" / "collections" / "groupware.sqlite").is_file()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _answers_propfind(host: str, port: int, user: str, password: str, server: subprocess.Popen[str]) -> bool:
+    """Whether the server at ``host:port`` answers a principal's PROPFIND with 207 within 60 s."""
+    import base64
+    import http.client
+    import time
+
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            connection = http.client.HTTPConnection(host, port, timeout=5)
+            connection.request(
+                "PROPFIND", f"/{user}/", headers={"Depth": "0", "Authorization": f"Basic {token}"}
+            )
+            return connection.getresponse().status == 207
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(
+        f"the demo did not answer: {server.stderr.read() if server.poll() is not None else ''}"
+    )
 
 
 def test_package_guard_refuses_a_top_level_import() -> None:

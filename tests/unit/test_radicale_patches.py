@@ -8,7 +8,7 @@ import inspect
 import radicale.app.propfind
 import radicale.utils
 
-from groupware.server import patch_radicale
+from groupware.dav.upstream import patch_radicale
 
 
 def test_upstream_still_reads_versions_through_utils_package_version() -> None:

@@ -11,9 +11,9 @@ import pytest
 from support import DEMO_LDIF
 
 from groupware.config import DirectoryConfig
+from groupware.dav.principal_search import PeopleIndex, fold, search_property_set, search_response
 from groupware.directory.ldif import LdifDirectory
 from groupware.plugins.sharing import level_of_letters, split_group_dns
-from groupware.principal_search import PeopleIndex, fold, search_property_set, search_response
 from groupware.sharing import Level, SharingDatabase, SharingService
 from groupware.sharing.api import PREFIX, AgendaApi, Caller
 

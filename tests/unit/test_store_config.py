@@ -7,13 +7,10 @@ from __future__ import annotations
 import os
 
 from groupware.config import AccountsConfig, Config, DirectoryConfig
-from groupware.server import (
-    RADICALE_DEFAULTS,
-    check_radicale_sections,
-    radicale_configuration,
-    server_workers,
-)
-from groupware.workers import worker_count
+from groupware.dav.configuration import RADICALE_DEFAULTS, check_radicale_sections, radicale_configuration
+from groupware.runtime.checks import runtime_option_problems
+from groupware.runtime.supervisor import server_workers
+from groupware.runtime.workers import worker_count
 
 
 def test_indexed_storage_is_the_default() -> None:
@@ -31,10 +28,12 @@ def test_storage_options_are_checked() -> None:
 
 def test_server_workers_is_ours_and_checked() -> None:
     """``[server] workers`` is groupware's: checked here, kept from Radicale's configuration."""
-    assert check_radicale_sections("g.conf", {"server": {"workers": "auto"}}) == []
-    assert check_radicale_sections("g.conf", {"server": {"workers": "3"}}) == []
+    for good in ("auto", "3"):
+        assert check_radicale_sections("g.conf", {"server": {"workers": good}}) == []
+        assert runtime_option_problems("g.conf", {"server": {"workers": good}}) == []
     for bad in ("0", "-1", "many", ""):
-        problems = check_radicale_sections("g.conf", {"server": {"workers": bad}})
+        assert check_radicale_sections("g.conf", {"server": {"workers": bad}}) == []  # not Radicale's
+        problems = runtime_option_problems("g.conf", {"server": {"workers": bad}})
         assert [(p.section, p.key) for p in problems] == [("server", "workers")], bad
         assert "auto or a whole number" in problems[0].message
     config = Config(

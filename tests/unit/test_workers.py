@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from groupware import workers
-from groupware.workers import MAX_RESTART_DELAY, STABLE, Workers, cpu_quota, worker_count
+from groupware.runtime import workers
+from groupware.runtime.workers import MAX_RESTART_DELAY, STABLE, Workers, cpu_quota, worker_count
 
 
 @pytest.mark.parametrize(

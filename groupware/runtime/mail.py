@@ -1,57 +1,51 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Composition root of the ManageSieve door: ``groupware.sieve`` wired to the core from ``[sieve]``.
+"""The mail rules wired to the core from ``[sieve]`` and ``[lmtp]``: what the ManageSieve and LMTP doors and the
+``groupware sieve`` commands are built from.
 
 * :class:`AccountsAuthenticator` fulfils the Sieve module's ``Authenticator`` protocol with the accounts layer, so
   ManageSieve logins share the DAV door's cache, lockout and disabled accounts; a directory outage becomes
   ``NO (TRYLATER)`` (RFC 5804 §1.3);
-* :func:`site_policy` and :func:`build_store` turn ``[sieve]`` into the policy and the script store that every
-  writer of scripts uses (ManageSieve and ``groupware sieve put|vacation``);
-* :func:`start` runs the ManageSieve server in a thread with its own event loop, beside the HTTP server;
-* :func:`cli` is ``groupware sieve list|show|put|activate|deactivate|delete|vacation [--config FILE] USER …``.
+* :class:`DirectoryRecipients` fulfils its ``RecipientLookup`` with the directory: an LMTP recipient is a person
+  found by mail address (also without a ``+detail``, RFC 5233) or by uid; unknown and disabled accounts get 550
+  5.1.1, a directory outage 451 so that the MTA retries (RFC 5321 §4.2.5);
+* :func:`site_policy`, :func:`build_store` and :func:`build_delivery` turn ``[sieve]`` and ``[lmtp]`` into the
+  policy, the script store and the delivery that every writer of scripts and the LMTP door use.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
+import socket
 import ssl
-import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
-from groupware import config as config_module
-from groupware import registry
 from groupware.accounts import Accounts
 from groupware.config import Config, SieveConfig
 from groupware.errors import AuthenticationError, ConfigError, ConfigProblem, DirectoryUnavailable
-from groupware.sieve import manage
 from groupware.sieve.checks import check_script, report
+from groupware.sieve.compile import Program, compile_script
+from groupware.sieve.delivery import Delivery, Relay
 from groupware.sieve.errors import SieveCompileError
-from groupware.sieve.host import DEFAULT_EXTENSIONS, AuthenticationUnavailable, Policy
-from groupware.sieve.managesieve import Capabilities, ManageSieveServer, ServerSettings, Session
+from groupware.sieve.host import (
+    DEFAULT_EXTENSIONS,
+    AuthenticationUnavailable,
+    LookupUnavailable,
+    Policy,
+    Recipient,
+)
 from groupware.sieve.scripts import Quotas, ScriptStore
 
 __all__ = [
     "AccountsAuthenticator",
+    "DirectoryRecipients",
     "admin_script_problems",
+    "build_delivery",
     "build_store",
-    "cli",
-    "handles",
-    "run_beside",
     "site_policy",
-    "start",
+    "ssl_context",
 ]
 
 log = logging.getLogger("groupware.managesieve")
-
-
-class HttpServer(Protocol):
-    """What :func:`run_beside` needs of the HTTP server (``groupware.serving.Server``)."""
-
-    def run(self) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class AccountsAuthenticator:
@@ -110,7 +104,8 @@ def admin_script_problems(config: Config) -> list[ConfigProblem]:
     return problems
 
 
-def _ssl_context(section: SieveConfig) -> ssl.SSLContext | None:
+def ssl_context(section: SieveConfig) -> ssl.SSLContext | None:
+    """The ManageSieve STARTTLS context of ``[sieve] tls_certificate``/``tls_key`` (None without them)."""
     if not section.tls_certificate:
         return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -119,66 +114,59 @@ def _ssl_context(section: SieveConfig) -> ssl.SSLContext | None:
     return context
 
 
-def start(config: Config, services: registry.Services) -> ManageSieveServer | None:
-    """Start the ManageSieve server in its own thread when ``[sieve] enabled``; None otherwise.
+class DirectoryRecipients:
+    """The Sieve module's ``RecipientLookup`` over the accounts' directory (RFC 2033 §4.2 ``RCPT``)."""
+
+    def __init__(self, accounts: Accounts) -> None:
+        self.accounts = accounts
+
+    def _candidates(self, address: str) -> list[tuple[str, str]]:
+        """Logins to try, each with the domain the person must have an address in ("" for none)."""
+        local, at, domain = address.rpartition("@") if "@" in address else (address, "", "")
+        base = local.split("+", 1)[0]
+        found = [(address, "")]
+        if base != local:
+            found.append((f"{base}@{domain}" if at else base, ""))
+        if at:
+            found.append((base, domain.lower()))
+        return found
+
+    def lookup(self, address: str) -> Recipient | None:
+        """The recipient of ``address``, None when unknown or disabled.
+
+        Raises:
+            LookupUnavailable: the directory does not answer.
+        """
+        for login, domain in self._candidates(address.strip()):
+            try:
+                person = self.accounts.directory.find_person(login)
+            except DirectoryUnavailable as exc:
+                raise LookupUnavailable(str(exc)) from exc
+            if person is None or person.disabled:
+                continue
+            addresses = tuple(dict.fromkeys(a.lower() for a in (person.mail, *person.emails) if a))
+            if domain and not any(a.endswith("@" + domain) for a in addresses):
+                continue
+            return Recipient(self.accounts.user_name(person), addresses)
+        return None
+
+
+def _admin_programs(paths: tuple[str, ...], policy: Policy) -> list[Program]:
+    return [compile_script(Path(path).read_text(encoding="utf-8"), policy) for path in paths]
+
+
+def build_delivery(config: Config) -> Delivery:
+    """Delivery into ``[sieve] mail_root`` with the site policy, admin scripts and ``[lmtp] relay``.
 
     Raises:
         ConfigError: an admin script does not pass the checks.
-        OSError: an address cannot be bound.
     """
-    section = config.sieve
-    if not section.enabled:
-        return None
     problems = admin_script_problems(config)
     if problems:
         raise ConfigError(problems)
-    store = build_store(section)
-    authenticator = AccountsAuthenticator(services.accounts)
-    context = _ssl_context(section)
-    policy = site_policy(section)
-    caps = Capabilities(policy.extensions, policy.max_redirects, tls_available=context is not None,
-                        allow_plaintext=section.allow_plaintext)  # fmt: skip
-    settings = ServerSettings(hosts=section.hosts, ssl_context=context, idle_timeout=section.idle_timeout,
-                              max_literal=max(section.max_script_size, 1024))  # fmt: skip
-
-    def session(remote_addr: str) -> Session:
-        return Session(store, authenticator, caps, remote_addr)
-
-    server = ManageSieveServer(settings, session)
-    server.start_in_thread()
-    return server
-
-
-def cli(argv: Sequence[str]) -> int:
-    """``groupware sieve COMMAND [--config FILE] USER …`` on the store of the configuration's ``[sieve]``."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--config", default=str(config_module.DEMO_CONFIG))
-    known, rest = parser.parse_known_args(list(argv))
-    try:
-        loaded = config_module.load(known.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    return manage.main(rest, build_store(loaded.sieve))
-
-
-def handles(argv: Sequence[str]) -> bool:
-    """Whether ``groupware sieve ARGV`` is a store command (the others are the engine's check and test)."""
-    return bool(argv) and argv[0] in manage.COMMANDS
-
-
-def run_beside(http: HttpServer, config: Config) -> int:
-    """Run the HTTP server in this thread with the ManageSieve door beside it; stop both on Ctrl-C."""
-    try:
-        door = start(config, registry.current())
-    except (ConfigError, OSError) as exc:
-        http.close()
-        print(f"groupware: cannot start ManageSieve: {exc}", file=sys.stderr)
-        return 1
-    try:
-        http.run()
-    finally:
-        if door is not None:
-            door.stop()
-            log.info("ManageSieve stopped", extra={"event": "stopped"})
-    return 0
+    section = config.lmtp
+    policy = site_policy(config.sieve)
+    hostname = section.hostname or socket.getfqdn()
+    relay = Relay(section.relay[0], section.relay[1], local_hostname=hostname) if section.relay else None
+    return Delivery(build_store(config.sieve), policy, _admin_programs(config.sieve.before, policy),
+                    _admin_programs(config.sieve.after, policy), relay, section.autocreate, hostname)  # fmt: skip

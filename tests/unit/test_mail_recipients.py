@@ -10,7 +10,7 @@ from groupware.accounts import Accounts
 from groupware.config import AccountsConfig, DirectoryConfig
 from groupware.directory.ldif import LdifDirectory
 from groupware.errors import DirectoryUnavailable
-from groupware.lmtp_door import DirectoryRecipients
+from groupware.runtime.mail import DirectoryRecipients
 from groupware.sieve.host import LookupUnavailable, Recipient
 
 HELENE = Recipient("helene.lefevre", ("helene.lefevre@ac-montpellier.fr",))

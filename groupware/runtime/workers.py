@@ -3,7 +3,7 @@
 
 The DAV work is Python under one interpreter lock: one process uses one core whatever its thread count. So
 ``groupware serve`` binds its sockets, then starts ``workers - 1`` helper processes (fresh interpreters, started
-with ``python -m groupware.workers``) that inherit those sockets and accept on them beside the first process; the
+with ``python -m groupware.runtime.workers``) that inherit those sockets and accept on them beside the first process; the
 kernel hands each new connection to one of them. Everything they share lives in the database (collections,
 grants, lockouts); each keeps its own caches (logins, directory entries), which only ever hold what the database
 or the directory said within their time to live.
@@ -17,12 +17,10 @@ then stops them in order.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import os
 import pickle
-import signal
 import socket
 import subprocess
 import sys
@@ -126,6 +124,8 @@ class Workers:
     restarted; one that dies otherwise is, after a delay that grows while it keeps dying young.
     """
 
+    name = "workers"
+
     def __init__(self, config: Config, sockets: Sequence[socket.socket], count: int) -> None:
         self._config = pickle.dumps(config)
         self._sockets = list(sockets)
@@ -133,6 +133,11 @@ class Workers:
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._watcher = threading.Thread(target=self._watch, name="groupware-workers", daemon=True)
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """None of their own: the helpers serve the first process's sockets."""
+        return []
 
     @property
     def pids(self) -> list[int]:
@@ -158,7 +163,7 @@ class Workers:
     def _start(self, slot: _Slot) -> None:
         """Start a helper in ``slot``; when that fails, log it and try again later."""
         fds = [sock.fileno() for sock in self._sockets]
-        command = [sys.executable, "-m", "groupware.workers", "--sockets", ",".join(map(str, fds))]
+        command = [sys.executable, "-m", "groupware.runtime.helper", "--sockets", ",".join(map(str, fds))]
         try:
             process = subprocess.Popen(command, pass_fds=fds, stdin=subprocess.PIPE, start_new_session=True)
             assert process.stdin is not None
@@ -236,41 +241,3 @@ def _close(stream: IO[bytes] | None) -> None:
             stream.close()
         except OSError:  # the helper is gone: nothing was left to flush
             pass
-
-
-def _stop_with_parent(stdin: IO[bytes]) -> None:
-    """Block until the first process closes the helper's standard input (or dies), then stop this helper as
-    SIGTERM does (requests in progress finish)."""
-    try:
-        while stdin.read(4096):
-            pass
-    except OSError:
-        pass
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """A helper process: serve the inherited sockets until the first process stops or goes away."""
-    parser = argparse.ArgumentParser(prog="python -m groupware.workers", description=main.__doc__)
-    parser.add_argument("--sockets", required=True, help="inherited listening sockets (file descriptors)")
-    args = parser.parse_args(argv)
-
-    from groupware import logs, serving
-
-    serving.install_signal_handlers()
-    stdin = sys.stdin.buffer
-    loaded: Config = pickle.load(stdin)  # written by the first process, which started this one
-    logs.setup(loaded.radicale_sections.get("logging", {}).get("level", "info"), worker=os.getpid())
-    sockets = [socket.socket(fileno=int(fd)) for fd in args.sockets.split(",")]
-    try:
-        http = serving.Server(loaded, sockets=sockets)
-        threading.Thread(target=_stop_with_parent, args=(stdin,), daemon=True).start()
-        log.info("worker serving", extra={"event": "worker_serving"})
-        http.run()
-    except KeyboardInterrupt:  # stopped before or while starting
-        return 0
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,19 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The Radicale edge: everything between an HTTP request and Radicale's DAV engine.
+
+* :mod:`~groupware.dav.app` — the WSGI application: Radicale's, with an ordered list of responders per method
+  and of rewriters for every XML answer; :func:`~groupware.dav.app.make_app` builds it;
+* :mod:`~groupware.dav.request` — what a responder receives (:class:`~groupware.dav.request.DavRequest`) and
+  the two protocols;
+* :mod:`~groupware.dav.collections` and :mod:`~groupware.dav.fastpath` — whole-collection answers from item
+  facts (depth-1 PROPFIND, first sync-collection, queries the index decides);
+* :mod:`~groupware.dav.people`, :mod:`~groupware.dav.principals`, :mod:`~groupware.dav.principal_search` —
+  principals from the directory;
+* :mod:`~groupware.dav.vcard4` — vCard 4.0 for the academic books;
+* :mod:`~groupware.dav.agenda_api` — the agenda administration API (WSGI middleware);
+* :mod:`~groupware.dav.outage` — a directory outage as 503;
+* :mod:`~groupware.dav.body` — the request body, parsed once;
+* :mod:`~groupware.dav.configuration` — Radicale's configuration, our plugins and defaults, its checks;
+* :mod:`~groupware.dav.migration` — stock Radicale folders in and out (``groupware storage``);
+* :mod:`~groupware.dav.upstream` — every use of Radicale's internals and every patch, in one place.
+"""

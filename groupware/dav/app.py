@@ -1,0 +1,181 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The DAV application: Radicale's WSGI ``Application`` with groupware's responders in front of it.
+
+For each method it handles itself, the application tries an explicit, ordered list of responders
+(:class:`~groupware.dav.request.Responder`); the first that answers wins, and Radicale answers when none does.
+Every XML document it serializes passes an ordered list of rewriters. The lists, in order:
+
+* PROPFIND: the depth-1 listing of a whole collection from item facts (:mod:`groupware.dav.collections`);
+* REPORT: principal searches from the directory (:mod:`groupware.dav.people`), the initial sync-collection and
+  the queries the index decides (:mod:`groupware.dav.collections`), the vCard 4.0 mark
+  (:mod:`groupware.dav.vcard4`); then Radicale, whose 403 for an unknown sync token becomes 400;
+* rewriters: principals enriched from the directory, vCard 4.0 cards and advertisement.
+
+:func:`make_app` wraps the application in the agenda API middleware (:mod:`groupware.dav.agenda_api`). A
+directory outage answers 503 (:mod:`groupware.dav.outage`); that needs one override of Radicale's
+``_handle_request``, since Radicale turns every exception into a 500 before a middleware could see it.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from http import client
+from typing import Any, Protocol
+
+import defusedxml
+import radicale
+from radicale import types as radicale_types
+
+from groupware.accounts import Accounts
+from groupware.config import Config
+from groupware.dav.agenda_api import AgendaApiMiddleware, WsgiApp, agenda_store
+from groupware.dav.body import already_parsed
+from groupware.dav.collections import ListingResponder, QueryResponder, SyncResponder
+from groupware.dav.configuration import radicale_configuration
+from groupware.dav.outage import unavailable
+from groupware.dav.people import PrincipalRewriter, PrincipalSearchResponder
+from groupware.dav.principal_search import PeopleIndex
+from groupware.dav.request import Answer, DavRequest, Responder, Rewriter
+from groupware.dav.upstream import Internals, patch_radicale
+from groupware.dav.vcard4 import VCard4Responder, VCard4Rewriter
+from groupware.directory.cache import CachedDirectory
+from groupware.errors import DirectoryUnavailable
+from groupware.sharing import SharingService
+from groupware.sharing.api import AgendaApi
+
+__all__ = ["DavServices", "GroupwareApplication", "make_app"]
+
+
+class DavServices(Protocol):
+    """What the DAV edge needs of the running services (:class:`groupware.runtime.services.Services`)."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def directory(self) -> CachedDirectory: ...
+
+    @property
+    def accounts(self) -> Accounts: ...
+
+    @property
+    def sharing(self) -> SharingService: ...
+
+
+class GroupwareApplication(radicale.Application):
+    """Radicale's WSGI application with groupware's responders and rewriters (see the module docstring)."""
+
+    def __init__(self, configuration: radicale.config.Configuration, services: DavServices) -> None:
+        super().__init__(configuration)
+        self.services = services
+        self.internals = Internals(self)
+        services.sharing.store = agenda_store(self.internals.storage)
+        self.whole_collections = (ListingResponder(self.internals), SyncResponder(self.internals),
+                                  QueryResponder(self.internals))  # fmt: skip
+        people = PeopleIndex(services.directory.iter_people, services.accounts.user_name,
+                             max(services.config.directory.cache_ttl, 60.0))  # fmt: skip
+        listing, sync, query = self.whole_collections
+        self.responders: dict[str, list[Responder]] = {
+            "PROPFIND": [listing],
+            "REPORT": [PrincipalSearchResponder(people, self.internals), sync, query],
+        }
+        self.rewriters: list[Rewriter] = [PrincipalRewriter(services.accounts)]
+        section = services.config.addressbooks
+        if section.enabled:
+            self.responders["REPORT"].append(VCard4Responder())
+            self.rewriters.append(VCard4Rewriter(section.owner))
+
+    @property
+    def fast_paths(self) -> bool:
+        """Whether whole-collection answers are built from item facts (tests compare both ways)."""
+        return all(responder.enabled for responder in self.whole_collections)
+
+    @fast_paths.setter
+    def fast_paths(self, enabled: bool) -> None:
+        for responder in self.whole_collections:
+            responder.enabled = enabled
+
+    def _respond(self, method: str, request: DavRequest) -> Answer | None:
+        for responder in self.responders.get(method, ()):
+            answer = responder.answer(request)
+            if answer is not None:
+                return answer
+        return None
+
+    def _handle_request(
+        self, environ: radicale_types.WSGIEnviron
+    ) -> tuple[str, list[tuple[str, str]], Iterable[bytes]]:
+        try:
+            return super()._handle_request(environ)  # type: ignore[no-any-return]
+        except DirectoryUnavailable as exc:
+            return unavailable(exc)
+
+    def do_PROPFIND(
+        self,
+        environ: radicale_types.WSGIEnviron,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> Answer:
+        """RFC 4918 §9.1, after the PROPFIND responders."""
+        request = DavRequest(environ, base_prefix, path, user, user_groups, request_info)
+        answer = self._respond("PROPFIND", request)
+        if answer is not None:
+            return answer
+        return super().do_PROPFIND(  # type: ignore[no-any-return]
+            environ, base_prefix, path, user, user_groups, request_info
+        )
+
+    def do_REPORT(
+        self,
+        environ: radicale_types.WSGIEnviron,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> Answer:
+        """RFC 3253 §3.6, after the REPORT responders."""
+        request = DavRequest(environ, base_prefix, path, user, user_groups, request_info)
+        answer = self._respond("REPORT", request)
+        if answer is not None:
+            return answer
+        status, headers, body, xml_request = super().do_REPORT(
+            environ, base_prefix, path, user, user_groups, request_info
+        )
+        if status == client.FORBIDDEN and isinstance(body, bytes) and b"valid-sync-token" in body:
+            # RFC 6578 §3.2 says 403 with DAV:valid-sync-token; Thunderbird starts over only on 400 (and loses
+            # its address-book sync on 403), DAVx5 reads the error element whatever the status.
+            status = request_info["status"] = client.BAD_REQUEST
+        return status, headers, body, xml_request
+
+    def _read_xml_request_body(
+        self, environ: radicale_types.WSGIEnviron, request_info: dict[str, Any]
+    ) -> ET.Element | None:
+        """Radicale's reader, with a DTD or entity declaration answered 400 like any bad XML (it raised a 500).
+
+        A body a responder has already parsed (:func:`groupware.dav.body.parsed_body`) is not parsed again.
+        """
+        parsed = already_parsed(environ)
+        if parsed is not None:
+            return parsed
+        try:
+            return super()._read_xml_request_body(environ, request_info)  # type: ignore[no-any-return]
+        except defusedxml.DefusedXmlException as exc:
+            raise RuntimeError(f"refused XML: {exc}") from exc
+
+    def _xml_response(self, xml_content: ET.Element, request_info: dict[str, Any]) -> bytes:
+        for rewriter in self.rewriters:
+            rewriter.rewrite(xml_content, request_info)
+        return super()._xml_response(xml_content, request_info)  # type: ignore[no-any-return]
+
+
+def make_app(services: DavServices) -> tuple[WsgiApp, GroupwareApplication]:
+    """The WSGI application serving ``services`` (agenda API in front of DAV), and the DAV application itself."""
+    patch_radicale()
+    dav = GroupwareApplication(radicale_configuration(services.config, services), services)
+    api = AgendaApiMiddleware(dav, AgendaApi(services.sharing), services.accounts)
+    return api, dav

@@ -1,0 +1,194 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Every use of Radicale's internals, and every patch of Radicale, in one module.
+
+Radicale is the HTTP/DAV engine; we extend it through its plugin types and by subclassing its WSGI
+``Application``. A few things have no plugin point: reading the application's storage, rights and sharing
+objects, building a PROPFIND answer or a REPORT item exactly as Radicale does (the fast paths learn their
+template from it), its ``Access`` helper, and the two patches below. They are all reached through
+:class:`Internals` and :func:`patch_radicale`, and :data:`RELIED_ON` lists the upstream names and parameters
+this module needs; ``tests/unit/test_radicale_patches.py`` fails when an upgrade of Radicale changes one of them.
+
+The methods of ``Application`` that :class:`groupware.dav.app.GroupwareApplication` overrides are listed in
+:data:`OVERRIDDEN` and guarded the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import radicale
+import radicale.log
+import radicale.utils
+from radicale.app.base import Access
+from radicale.app.propfind import xml_propfind
+from radicale.app.report import xml_item_response
+
+__all__ = ["OVERRIDDEN", "RELIED_ON", "Internals", "item_response", "patch_radicale", "upstream_drift"]
+
+#: Upstream callables this module calls, with the parameters it passes (in order).
+RELIED_ON: dict[str, tuple[Any, tuple[str, ...]]] = {
+    "radicale.app.propfind.xml_propfind": (
+        xml_propfind,
+        ("self", "base_prefix", "path", "xml_request", "allowed_items", "user", "encoding",
+         "max_resource_size", "shares"),
+    ),
+    "radicale.app.report.xml_item_response": (
+        xml_item_response,
+        ("base_prefix", "href", "found_props", "not_found_props", "found_item", "share"),
+    ),
+    "radicale.app.base.Access": (Access, ("rights", "user", "user_groups", "path", "permissions_filter")),
+    "radicale.Application._collect_allowed_items": (
+        radicale.Application._collect_allowed_items,
+        ("self", "items", "user", "user_groups"),
+    ),
+    "radicale.utils.package_version": (radicale.utils.package_version, ("name",)),
+}  # fmt: skip
+
+#: ``Application`` methods overridden by groupware's application, with their parameters.
+OVERRIDDEN: dict[str, tuple[str, ...]] = {
+    "_handle_request": ("self", "environ"),
+    "do_PROPFIND": ("self", "environ", "base_prefix", "path", "user", "user_groups", "request_info"),
+    "do_REPORT": ("self", "environ", "base_prefix", "path", "user", "user_groups", "request_info"),
+    "_read_xml_request_body": ("self", "environ", "request_info"),
+    "_xml_response": ("self", "xml_content", "request_info"),
+}
+
+#: Attributes of a running ``Application`` read by :class:`Internals`.
+ATTRIBUTES = ("_storage", "_rights", "_sharing", "_encoding", "_max_resource_size", "configuration")
+
+
+def upstream_drift() -> list[str]:
+    """What changed upstream since this module was written: one line per missing name or changed signature."""
+    import inspect
+
+    problems = []
+    for name, (target, parameters) in RELIED_ON.items():
+        found = tuple(inspect.signature(target).parameters)
+        if found[: len(parameters)] != parameters:
+            problems.append(f"{name}{found} no longer starts with {parameters}")
+    for method, parameters in OVERRIDDEN.items():
+        found_method = getattr(radicale.Application, method, None)
+        if found_method is None:
+            problems.append(f"radicale.Application.{method} is gone")
+        elif tuple(inspect.signature(found_method).parameters) != parameters:
+            problems.append(f"radicale.Application.{method} no longer takes {parameters}")
+    return problems
+
+
+def item_response(
+    base_prefix: str,
+    href: str,
+    found: list[ET.Element],
+    not_found: list[ET.Element],
+    share: dict[str, Any] | None,
+) -> ET.Element:
+    """One ``DAV:response`` of a REPORT answer, built by Radicale's ``xml_item_response``."""
+    return xml_item_response(
+        base_prefix, href, found_props=found, not_found_props=not_found, found_item=True, share=share
+    )
+
+
+class Internals:
+    """What the DAV edge reads of a running Radicale ``Application`` beyond its public WSGI interface."""
+
+    def __init__(self, app: radicale.Application) -> None:
+        self._app = app
+
+    @property
+    def storage(self) -> Any:
+        """The storage plugin the application loaded."""
+        return self._app._storage
+
+    @property
+    def encoding(self) -> str:
+        """``[encoding] request``: the charset of answers."""
+        return str(self._app._encoding)
+
+    @property
+    def max_resource_size(self) -> int:
+        """``[server] max_resource_size`` as the application capped it."""
+        return int(self._app._max_resource_size)
+
+    @property
+    def max_expand_occurrence(self) -> int:
+        """``[reporting] max_expand_occurrence``: how many events a REPORT may serve (0: no limit)."""
+        return int(self._app.configuration.get("reporting", "max_expand_occurrence"))
+
+    def resolve_share(self, path: str, user: str, user_groups: set[str]) -> dict[str, Any] | None:
+        """The map share ``path`` reaches for ``user`` (Radicale's resolver), None without sharing or share."""
+        sharing = self._app._sharing
+        if not sharing._enabled:
+            return None
+        share: dict[str, Any] | None = sharing.sharing_collection_resolver(path, user, user_groups)
+        return share
+
+    def access(self, user: str, user_groups: set[str], path: str, permissions: str | None) -> Access:
+        """Radicale's rights helper for ``path`` (filtered by a share's ``permissions``)."""
+        return Access(self._app._rights, user, user_groups, path, permissions)
+
+    def allowed_items(self, items: Iterable[Any], user: str, user_groups: set[str]) -> Iterator[Any]:
+        """``(item, permissions, …)`` for the items ``user`` may see, as Radicale's PROPFIND collects them."""
+        return self._app._collect_allowed_items(items, user, user_groups)  # type: ignore[no-any-return]
+
+    def propfind_document(
+        self,
+        base_prefix: str,
+        path: str,
+        xml_request: ET.Element,
+        entries: list[tuple[Any, ...]],
+        user: str,
+        shares: dict[str, Any],
+    ) -> ET.Element | None:
+        """The ``DAV:multistatus`` Radicale's PROPFIND builds for ``entries`` (RFC 4918 §9.1)."""
+        return xml_propfind(
+            self._app,
+            base_prefix,
+            path,
+            xml_request,
+            entries,
+            user,
+            self.encoding,
+            max_resource_size=self.max_resource_size,
+            shares=shares,
+        )
+
+    def xml_response(self, document: ET.Element, request_info: dict[str, Any]) -> bytes:
+        """The document serialized by the application (with groupware's rewriters applied)."""
+        return self._app._xml_response(document, request_info)  # type: ignore[no-any-return]
+
+
+def patch_radicale() -> None:
+    """The one place where Radicale is patched (``tests/unit/test_radicale_patches.py`` guards it).
+
+    Two patches: memoized package versions (below) and a cheap ``logger.trace`` when tracing is off
+    (:func:`_fast_trace`).
+
+    ``radicale.utils.package_version`` reads package metadata from disk on every call, and Radicale calls it for
+    every ``RADICALE:version`` property and every address book's ``supported-address-data``: about a fifth of
+    the CPU time of a small PROPFIND. Installed versions do not change while the process runs, so it is
+    memoized.
+    """
+    if not hasattr(radicale.utils.package_version, "cache_info"):
+        radicale.utils.package_version = functools.cache(radicale.utils.package_version)
+    _fast_trace()
+
+
+def _fast_trace() -> None:
+    """Radicale's ``logger.trace`` goes through a ``partialmethod`` and ``Logger.log`` even when tracing is off;
+    its sharing code calls it for every (item, share) pair of a home listing, half the time of listing 200
+    shared agendas. The replacement asks ``isEnabledFor`` first, as ``Logger.debug`` does, and logs the same
+    records."""
+    logger = radicale.log.logger
+    if getattr(logger.__dict__.get("trace"), "groupware_fast", False):
+        return
+
+    def trace(msg: object, *args: object, **kwargs: Any) -> None:
+        if logger.isEnabledFor(radicale.log.LOG_LEVEL_TRACE):
+            kwargs.setdefault("stacklevel", 2)  # the record names Radicale's caller, not this wrapper
+            logger._log(radicale.log.LOG_LEVEL_TRACE, msg, args, **kwargs)
+
+    trace.groupware_fast = True  # type: ignore[attr-defined]
+    logger.trace = trace  # type: ignore[attr-defined]

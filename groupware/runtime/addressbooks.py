@@ -1,0 +1,96 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The academic address books (:mod:`groupware.addressbooks`) kept in step with the directory.
+
+* :func:`sync_once`: one sync from the configured directory into the storage engine (``groupware addressbooks
+  sync`` and the periodic sync both use it);
+* :class:`AddressBookSync`: inside ``groupware serve``, a door without an address: a daemon thread that syncs
+  every ``[addressbooks] interval`` seconds; requests go on meanwhile (readers never wait in SQLite's WAL mode,
+  writers wait at most one batch).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from groupware.addressbooks import BookSettings, SyncReport, sync_books
+from groupware.addressbooks.mapping import DEFAULT_MAPPING
+from groupware.addressbooks.sync import up_to_date
+from groupware.config import Config
+from groupware.directory import Directory
+from groupware.sharing.database import SharingDatabase
+from groupware.store import Store
+
+__all__ = ["AddressBookSync", "settings_of", "sync_once"]
+
+log = logging.getLogger("groupware.addressbooks")
+
+#: ``progress(done, total, what)``: called as books are written.
+Progress = Callable[[int, int, str], None]
+
+
+def settings_of(config: Config) -> BookSettings:
+    """The book settings of ``[addressbooks]``."""
+    section = config.addressbooks
+    mapping = dict(section.mapping) if section.mapping else dict(DEFAULT_MAPPING)
+    return BookSettings(section.owner, section.academie, section.books, section.groups, mapping)
+
+
+def sync_once(
+    config: Config,
+    store: Store,
+    directory: Directory,
+    sharing: SharingDatabase | None,
+    progress: Progress | None = None,
+    full: bool = False,
+) -> SyncReport:
+    """Read the directory (past any cache) and sync the books; nothing more when the directory's fingerprint
+    says that nothing changed since the last complete run (unless ``full``)."""
+    source = getattr(directory, "inner", directory)
+    settings = settings_of(config)
+    probe = getattr(source, "fingerprint", None)
+    fingerprint = str(probe()) if callable(probe) else ""
+    if not full and up_to_date(store, settings, fingerprint):
+        return SyncReport(skipped=True)
+    people = list(source.iter_people())
+    groups = list(source.iter_groups())
+    return sync_books(store, people, groups, settings, sharing, progress, fingerprint)
+
+
+class AddressBookSync:
+    """Syncs every ``interval`` seconds in a daemon thread until :meth:`stop`; the first sync runs at once."""
+
+    name = "addressbooks"
+
+    def __init__(self, config: Config, store: Store, directory: Directory, sharing: SharingDatabase) -> None:
+        self._config, self._store, self._directory, self._sharing = config, store, directory, sharing
+        self._stop = threading.Event()
+        self.last: SyncReport | None = None
+        self.done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="addressbooks-sync", daemon=True)
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """None: it listens nowhere."""
+        return []
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.last = sync_once(self._config, self._store, self._directory, self._sharing)
+            except Exception:  # the next round may succeed (directory back, disk freed)
+                log.exception("address book sync failed", extra={"event": "addressbooks_failed"})
+            self.done.set()
+            if self._stop.wait(self._config.addressbooks.interval):
+                return
+
+    def stop(self) -> None:
+        """Ask the thread to finish and wait a little for it."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
