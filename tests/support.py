@@ -16,6 +16,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -77,6 +78,30 @@ def write_config(
 
 
 LDIF_DIRECTORY = {"type": "ldif", "file": str(DEMO_LDIF), "disabled_filter": "(employeeType=inactif)"}
+
+
+class OnLoop:
+    """An asyncio server of ``groupware.sieve`` (ManageSieve, LMTP) started on an event loop in a thread, as the
+    runtime runs it; :meth:`stop` closes it and the loop."""
+
+    def __init__(self, server: Any) -> None:
+        from groupware.runtime.loop import EventLoopThread
+
+        self.server = server
+        self.loop = EventLoopThread(name="test-asyncio")
+        self.loop.run(server.start())
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """Where the server listens."""
+        return list(self.server.addresses)
+
+    def stop(self) -> None:
+        """Close the server (its connections end) and the loop; safe to call twice."""
+        if self.loop is not None:
+            self.loop.run(self.server.close(), timeout=15)
+            self.loop.close()
+            self.loop = None
 
 
 class RunningServer:

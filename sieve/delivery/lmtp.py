@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -311,8 +310,6 @@ class LmtpServer:
         self._executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="lmtp")
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
 
     async def start(self) -> None:
         """Bind every configured address (port 0 picks one; see :attr:`addresses`)."""
@@ -332,26 +329,6 @@ class LmtpServer:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
         self._executor.shutdown(wait=False, cancel_futures=True)
-
-    def start_in_thread(self) -> None:
-        """Run on an event loop of its own in a daemon thread; returns once listening (or raises)."""
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._thread = threading.Thread(target=loop.run_forever, name="lmtp", daemon=True)
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self.start(), loop).result()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """End the server started by :meth:`start_in_thread` (thread-safe)."""
-        loop, self._loop = self._loop, None
-        if loop is None:
-            return
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(self.close(), loop).result(timeout)
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(timeout)
-        log.info("LMTP stopped", extra={"event": "stopped"})
 
     # -- one connection -----------------------------------------------------------------------------------
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

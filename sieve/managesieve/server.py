@@ -7,8 +7,8 @@ STARTTLS (RFC 5804 §2.2) upgrades the stream with the configured certificate an
 before the handshake. A connection idle longer than ``idle_timeout`` gets ``BYE`` (RFC 5804 §1.2 allows the
 server to close), and so does a client that breaks the wire format (:class:`~.protocol.ProtocolViolation`).
 
-:meth:`ManageSieveServer.start_in_thread` runs the server in a thread with its own event loop, so a host whose
-main thread serves something else (HTTP) can run both; :meth:`ManageSieveServer.stop` ends it cleanly.
+The host runs :meth:`ManageSieveServer.start` and :meth:`ManageSieveServer.close` on an event loop of its own
+choosing (groupware runs every asyncio door on one shared loop).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 import ssl
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -55,19 +54,12 @@ class ManageSieveServer:
         self.session_factory = session_factory
         self._servers: list[asyncio.Server] = []
         self._executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="managesieve")
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._stopping: asyncio.Event | None = None
-        self._startup_error: BaseException | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self.addresses: list[tuple[str, int]] = []
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     async def start(self) -> None:
         """Bind every configured address (port 0 picks a free port; see :attr:`addresses`)."""
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
         for host, port in self.settings.hosts:
             server = await asyncio.start_server(self._connection, host, port, limit=1 << 16)
             self._servers.append(server)
@@ -75,12 +67,6 @@ class ManageSieveServer:
                 self.addresses.append(sock.getsockname()[:2])
         for host, port in self.addresses:
             log.info("listening", extra={"event": "listening", "url": f"sieve://{host}:{port}/"})
-
-    async def serve(self) -> None:
-        """Serve until :meth:`stop`."""
-        assert self._stopping is not None
-        await self._stopping.wait()
-        await self.close()
 
     async def close(self) -> None:
         """Stop accepting, say BYE to open connections and wait for them."""
@@ -93,35 +79,6 @@ class ManageSieveServer:
         for server in self._servers:
             await server.wait_closed()
         self._executor.shutdown(wait=False, cancel_futures=True)
-
-    def start_in_thread(self) -> None:
-        """Start in a daemon thread with its own event loop; returns once listening (or raises)."""
-        self._thread = threading.Thread(target=self._run_thread, name="managesieve", daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._startup_error is not None:
-            raise self._startup_error
-
-    def _run_thread(self) -> None:
-        async def main() -> None:
-            try:
-                await self.start()
-            except BaseException as exc:
-                self._startup_error = exc
-                self._ready.set()
-                return
-            self._ready.set()
-            await self.serve()
-
-        asyncio.run(main())
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Ask the server to stop (thread-safe) and wait for its thread."""
-        if self._loop is not None and self._stopping is not None and not self._loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._stopping.set)
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     # -- one connection -----------------------------------------------------------------------------------
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import self_signed_certificate
+from support import OnLoop, self_signed_certificate
 
 from groupware.sieve.host import DEFAULT_EXTENSIONS
 from groupware.sieve.managesieve import Capabilities, ManageSieveServer, ServerSettings, Session
@@ -23,7 +23,7 @@ class Accounts:
         return login if password == "secret" else None
 
 
-def start(tmp_path: Path, **settings: object) -> ManageSieveServer:
+def start(tmp_path: Path, **settings: object) -> OnLoop:
     context = settings.pop("ssl_context", None)
     caps = Capabilities(
         DEFAULT_EXTENSIONS, tls_available=context is not None, allow_plaintext=context is None
@@ -33,11 +33,10 @@ def start(tmp_path: Path, **settings: object) -> ManageSieveServer:
         ServerSettings(hosts=(("127.0.0.1", 0),), ssl_context=context, **settings),  # type: ignore[arg-type]
         lambda remote: Session(store, Accounts(), caps, remote),
     )
-    server.start_in_thread()
-    return server
+    return OnLoop(server)
 
 
-def tls_server(tmp_path: Path, servers: list[ManageSieveServer]) -> tuple[ManageSieveServer, Path]:
+def tls_server(tmp_path: Path, servers: list[OnLoop]) -> tuple[OnLoop, Path]:
     """A server offering STARTTLS with a fresh self-signed certificate."""
     cert, key = self_signed_certificate(tmp_path)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -47,8 +46,8 @@ def tls_server(tmp_path: Path, servers: list[ManageSieveServer]) -> tuple[Manage
 
 
 @pytest.fixture
-def servers() -> Iterator[list[ManageSieveServer]]:
-    running: list[ManageSieveServer] = []
+def servers() -> Iterator[list[OnLoop]]:
+    running: list[OnLoop] = []
     yield running
     for server in running:
         server.stop()
@@ -64,7 +63,7 @@ def read_until_status(sock: socket.socket | ssl.SSLSocket) -> bytes:
     return data
 
 
-def test_idle_connections_get_bye(tmp_path: Path, servers: list[ManageSieveServer]) -> None:
+def test_idle_connections_get_bye(tmp_path: Path, servers: list[OnLoop]) -> None:
     servers.append(server := start(tmp_path, idle_timeout=0.3))
     with socket.create_connection(server.addresses[0], timeout=5) as sock:
         assert read_until_status(sock).endswith(b'OK "groupware ManageSieve ready."\r\n')
@@ -77,7 +76,7 @@ def test_idle_connections_get_bye(tmp_path: Path, servers: list[ManageSieveServe
     [(b"X" * 20000, b"Command line too long."), (b'PUTSCRIPT "a" {999999999+}\r\n', b"Literal too large")],
 )
 def test_protocol_abuse_gets_bye(
-    tmp_path: Path, servers: list[ManageSieveServer], abuse: bytes, reason: bytes
+    tmp_path: Path, servers: list[OnLoop], abuse: bytes, reason: bytes
 ) -> None:
     servers.append(server := start(tmp_path))
     with socket.create_connection(server.addresses[0], timeout=5) as sock:
@@ -88,7 +87,7 @@ def test_protocol_abuse_gets_bye(
         assert sock.recv(10) == b""
 
 
-def test_starttls_with_the_configured_certificate(tmp_path: Path, servers: list[ManageSieveServer]) -> None:
+def test_starttls_with_the_configured_certificate(tmp_path: Path, servers: list[OnLoop]) -> None:
     server, cert = tls_server(tmp_path, servers)
     with socket.create_connection(server.addresses[0], timeout=5) as raw:
         greeting = read_until_status(raw)
@@ -115,7 +114,7 @@ def test_stop_says_bye_to_open_connections(tmp_path: Path) -> None:
 
 
 def test_plaintext_pipelined_after_starttls_is_refused(
-    tmp_path: Path, servers: list[ManageSieveServer]
+    tmp_path: Path, servers: list[OnLoop]
 ) -> None:
     server, _cert = tls_server(tmp_path, servers)
     with socket.create_connection(server.addresses[0], timeout=5) as sock:

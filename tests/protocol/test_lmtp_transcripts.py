@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from lmtp_client import LmtpClient
+from support import OnLoop
 
 from groupware.sieve.delivery import (
     Delivery,
@@ -162,16 +163,15 @@ class Lookup:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[LmtpServer]:
+def server(tmp_path: Path) -> Iterator[OnLoop]:
     store = ScriptStore(tmp_path / "mail")
     settings = LmtpSettings(hosts=(("127.0.0.1", 0),), hostname="mx.test", max_size=4096, timeout=0.5)
-    running = LmtpServer(settings, Lookup(), Delivery(store, Policy(), hostname="mx.test"))
-    running.start_in_thread()
+    running = OnLoop(LmtpServer(settings, Lookup(), Delivery(store, Policy(), hostname="mx.test")))
     yield running
     running.stop()
 
 
-def test_server_delivers_and_answers_every_recipient(server: LmtpServer, tmp_path: Path) -> None:
+def test_server_delivers_and_answers_every_recipient(server: OnLoop, tmp_path: Path) -> None:
     client = LmtpClient(*server.addresses[0])
     assert client.greeting == "220 mx.test LMTP ready"
     answer = client.send("a@b.org", ["helene@ac.fr", "nobody@ac.fr", "paul@ac.fr", "down@ac.fr"],
@@ -185,12 +185,12 @@ def test_server_delivers_and_answers_every_recipient(server: LmtpServer, tmp_pat
         assert stored.read_bytes().endswith(b"Subject: hi\nMessage-ID: <1@b.org>\n\nbody\n")
 
 
-def test_server_closes_an_idle_connection_with_421(server: LmtpServer) -> None:
+def test_server_closes_an_idle_connection_with_421(server: OnLoop) -> None:
     client = LmtpClient(*server.addresses[0])
     assert client.reply() == "421 4.4.2 mx.test Timeout exceeded, closing connection"
 
 
-def test_server_stop_ends_open_connections(server: LmtpServer) -> None:
+def test_server_stop_ends_open_connections(server: OnLoop) -> None:
     client = LmtpClient(*server.addresses[0])
     server.stop()
     with pytest.raises((ConnectionError, OSError)):

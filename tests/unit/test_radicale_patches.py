@@ -1,13 +1,19 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Guards for the one Radicale patch: it fails when the upstream code it relies on changes."""
+"""Guards for every use of Radicale's internals (groupware.dav.upstream): they fail when the upstream code we rely
+on changes."""
 
 from __future__ import annotations
 
 import inspect
+import re
+from pathlib import Path
 
+import pytest
+import radicale.app.base
 import radicale.app.propfind
 import radicale.utils
 
+from groupware.dav import upstream
 from groupware.dav.upstream import patch_radicale
 
 
@@ -21,10 +27,12 @@ def test_upstream_still_reads_versions_through_utils_package_version() -> None:
 def test_patch_memoizes_and_returns_the_same_versions() -> None:
     before = radicale.utils.package_version("radicale")
     patch_radicale()
-    patch_radicale()  # idempotent
+    patch_radicale()  # idempotent: memoized once, not a cache of a cache
     assert radicale.utils.package_version("radicale") == before
-    assert radicale.utils.package_version.cache_info().hits >= 0  # type: ignore[attr-defined]
+    hits = radicale.utils.package_version.cache_info().hits  # type: ignore[attr-defined]
     assert radicale.utils.package_version("radicale") is radicale.utils.package_version("radicale")
+    assert radicale.utils.package_version.cache_info().hits == hits + 2  # type: ignore[attr-defined]
+    assert not hasattr(radicale.utils.package_version.__wrapped__, "cache_info")  # type: ignore[attr-defined]
 
 
 def test_trace_patch_skips_disabled_trace_and_keeps_enabled_records() -> None:
@@ -51,3 +59,43 @@ def test_trace_patch_skips_disabled_trace_and_keeps_enabled_records() -> None:
         logger.removeHandler(handler)
     assert [r.getMessage() for r in records] == ["shown 2"]
     assert records[0].levelno == radicale.log.LOG_LEVEL_TRACE and records[0].funcName != "trace"
+
+
+def test_every_internal_we_use_is_still_there_with_the_same_parameters() -> None:
+    """The names and signatures of upstream.RELIED_ON and the overridden Application methods hold."""
+    assert upstream.upstream_drift() == []
+    sources = inspect.getsource(radicale.app.base.ApplicationBase.__init__) + inspect.getsource(
+        radicale.Application.__init__
+    )
+    for name in upstream.ATTRIBUTES:  # what Internals reads of a running application
+        assert f"self.{name} = " in sources, name
+
+
+def test_drift_is_reported_when_upstream_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check above can fail: a changed signature and a vanished method are both reported."""
+
+    def xml_item_response(base_prefix: str, href: str) -> None: ...
+
+    monkeypatch.setitem(
+        upstream.RELIED_ON, "radicale.app.report.xml_item_response", (xml_item_response, ("base_prefix", "x"))
+    )
+    monkeypatch.setitem(upstream.OVERRIDDEN, "do_SOMETHING", ("self",))
+    drift = upstream.upstream_drift()
+    assert any("xml_item_response" in line for line in drift)
+    assert "radicale.Application.do_SOMETHING is gone" in drift
+
+
+def test_no_other_module_uses_radicale_internals() -> None:
+    """An application's private attributes and ``radicale.app`` are reached only through dav/upstream.py (the
+    plugins subclass Radicale's plugin bases, whose attributes are theirs)."""
+    root = Path(__file__).resolve().parents[2]
+    private = re.compile(
+        r"(?<!self)\._(storage|rights|sharing|encoding|max_resource_size|collect_allowed_items)\b|radicale\.app\b"
+    )
+    offenders = [
+        f"{path.relative_to(root)}: {match.group(0)}"
+        for path in (root / "groupware").rglob("*.py")
+        if path.name != "upstream.py"
+        for match in private.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
