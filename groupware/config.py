@@ -2,9 +2,10 @@
 """One typed loader for the single configuration file.
 
 The file is INI: Radicale's own sections (``[server]``, ``[storage]``, ``[logging]`` …) plus ours
-(``[directory]``, ``[accounts]``, ``[sieve]``). This module owns our sections: their schema with defaults and help text lives
-in :data:`SCHEMA`, in one place. Radicale's sections are handed over untouched (``radicale_sections``) and checked
-by the composition root against Radicale's own schema. Every problem names the file, the section and the key.
+(``[directory]``, ``[accounts]``, ``[sieve]``). This module owns our sections: their schema with defaults and
+help text lives in :data:`SCHEMA`, in one place. Radicale's sections are handed over untouched
+(``radicale_sections``) and checked by the composition root against Radicale's own schema. Every problem names
+the file, the section and the key.
 """
 
 from __future__ import annotations
@@ -514,7 +515,8 @@ def load(path: str | os.PathLike[str]) -> Config:
 
 
 def storage_database(config: Config) -> str:
-    """The storage engine's database file: ``[storage] database``, else ``<filesystem_folder>/groupware.sqlite``
+    """The storage engine's database file: ``[storage] database``, else
+    ``<filesystem_folder>/groupware.sqlite``
     (the demo's folder is ``var/collections``)."""
     section = config.radicale_sections.get("storage", {})
     if section.get("database"):

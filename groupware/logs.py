@@ -42,8 +42,8 @@ class _Worker(logging.Filter):
 
 
 def setup(level: str = "info", worker: int | None = None) -> None:
-    """Send every log record (ours and Radicale's) to stderr in the key=value format; a helper process passes its
-    ``worker`` id (its pid), which every line then carries."""
+    """Send every log record (ours and Radicale's) to stderr in the key=value format; a helper process passes
+    its ``worker`` id (its pid), which every line then carries."""
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO

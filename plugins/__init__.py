@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = ["services_of"]
 
-#: The private option of each plugin section carrying the running services (set by groupware.dav.configuration).
+#: The private option of each plugin section carrying the running services (set by
+# groupware.dav.configuration).
 SERVICES_OPTION = "_services"
 
 

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Radicale auth adapter: logins go through the groupware accounts layer (directory, cache, lockout).
 
-Radicale's own login cache is off for third-party auth types; ours lives in :mod:`groupware.accounts`. A directory
-outage for a login not in the cache raises :class:`groupware.errors.DirectoryUnavailable`, which the composition
-root answers with ``503 Service Unavailable`` and ``Retry-After``.
+Radicale's own login cache is off for third-party auth types; ours lives in :mod:`groupware.accounts`. A
+directory outage for a login not in the cache raises :class:`groupware.errors.DirectoryUnavailable`, which the
+composition root answers with ``503 Service Unavailable`` and ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ class Auth(BaseAuth):
         return account.user, set(account.groups)
 
     def _reserved(self, user: str) -> bool:
-        """Whether ``user`` is the owner name of the academic address books or of an organisation's agendas: such
-        a login would own their collections (``/annuaire/``, ``/etab-0341234A/``), so it is refused.
+        """Whether ``user`` is the owner name of the academic address books or of an organisation's agendas:
+        such a login would own their collections (``/annuaire/``, ``/etab-0341234A/``), so it is refused.
 
         The answer is kept for :data:`RESERVED_TTL` seconds, like a login in the accounts cache: asking the
         database on every request cost a fifth of the server's time under load.

@@ -2,14 +2,15 @@
 """Radicale rights adapter: the one place where groupware decides who may do what on which path.
 
 Rules, in order: anonymous gets nothing; members of the configured admin group manage everything; everyone
-authenticated may read the root (discovery, RFC 6764 §6); a user has full rights in their own home ``/<user>/`` and
-the collections directly in it (and may share them when the policy lets people share: ``M``); on any other
-collection ``/<owner>/<name>/`` a user has what their most generous grant gives (:mod:`groupware.sharing`), read
-from the database on every request, so a revoke counts at once. Everything else is denied.
+authenticated may read the root (discovery, RFC 6764 §6); a user has full rights in their own home
+``/<user>/`` and the collections directly in it (and may share them when the policy lets people share: ``M``);
+on any other collection ``/<owner>/<name>/`` a user has what their most generous grant gives
+(:mod:`groupware.sharing`), read from the database on every request, so a revoke counts at once. Everything
+else is denied.
 
-Letters per level (RFC 3744 §3 privileges, RFC 4791 §6.1.1): free-busy ``f``; read ``r``; read-write ``rw``; with
-``d``/``o`` (members may not delete or replace the collection itself) and, below manage, ``l`` (nor change its
-properties: no ``DAV:write-properties``); manage is ``rw`` and ``M`` (may share further).
+Letters per level (RFC 3744 §3 privileges, RFC 4791 §6.1.1): free-busy ``f``; read ``r``; read-write ``rw``;
+with ``d``/``o`` (members may not delete or replace the collection itself) and, below manage, ``l`` (nor
+change its properties: no ``DAV:write-properties``); manage is ``rw`` and ``M`` (may share further).
 Items are judged by the letters of their collection, so a grant covers exactly one collection (unlike a
 ``groups:`` rule of Radicale's rights file, Radicale issue #1947).
 """
@@ -45,7 +46,7 @@ class Rights(BaseRights):
         )
 
     def authorization(self, user: str, user_groups: set[str], path: str) -> str:
-        """Radicale permission letters for ``user`` on the collection ``path`` (RFC 3744 privileges, mapped)."""
+        """Radicale permission letters for ``user`` on the collection ``path`` (RFC 3744 privileges)."""
         if not user:
             return ""
         parts = [part for part in pathutils.strip_path(path).split("/") if part]

@@ -3,17 +3,17 @@
 
 Radicale's map sharing puts an owner's collection into a member's home: ``/<member>/<slug>/`` resolves to the
 agenda's path (``/etab-0341234A/direction/``), and rights are the owner's filtered by the share's permission
-letters. Here every agenda shared with the member — by person, by directory group (full DN) or by mail domain —
-is one such map share, computed from the grants on each request (one indexed query, nothing cached, so a revoke
-counts on the next request in every process):
+letters. Here every agenda shared with the member — by person, by directory group (full DN) or by mail domain
+— is one such map share, computed from the grants on each request (one indexed query, nothing cached, so a
+revoke counts on the next request in every process):
 
 * levels become Radicale's letters: free-busy ``f`` (RFC 4791 §6.1.1 ``read-free-busy``: only free-busy-query
   and ``?view=freebusy`` answer), read ``r``, read-write ``rwp`` (items only), manage ``rwe`` (and the
   collection's properties, RFC 4918 §9.2 PROPPATCH);
 * the display name members see is the agenda's title, which says whose it is (RFC 4918 §15.2);
 * ``POST /.sharing/v1/map/create|delete|list`` lets people share their own calendars with a person
-  (``User=<uid>``), a group (``User=:<group DN>``) or a domain (``User=@<domain>``) within ``[sharing]``'s policy;
-  ``Permissions`` ``f``/``r``/``rw`` or ``Level`` name the level. Answers are JSON (RFC 8259).
+  (``User=<uid>``), a group (``User=:<group DN>``) or a domain (``User=@<domain>``) within ``[sharing]``'s
+  policy; ``Permissions`` ``f``/``r``/``rw`` or ``Level`` name the level. Answers are JSON (RFC 8259).
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from groupware.sharing import Agenda, Level, NotAllowed, SharedAgenda, SharingEr
 
 __all__ = ["LETTERS", "Sharing", "level_of_letters", "split_group_dns"]
 
-# Radicale permission letters a share of each level filters the owner's rights with; ``p`` keeps read-write members
-# from changing the collection's properties, ``e`` lets managers change the real ones (not a per-share overlay).
+# Radicale permission letters a share of each level filters the owner's rights with; ``p`` keeps read-write
+# members from changing the collection's properties, ``e`` lets managers change the real ones (not a per-share
+# overlay).
 LETTERS = {Level.FREE_BUSY: "f", Level.READ: "r", Level.READ_WRITE: "rwp", Level.MANAGE: "rwe"}
 MAX_RDNS = 64
 
@@ -143,7 +144,7 @@ class Sharing(sharing.BaseSharing):
         Enabled: bool | None = None,
         Hidden: bool | None = None,
         Conversion: str | None = None,
-        user_groups: set[str] = set(),
+        user_groups: set[str] = set(),  # noqa: B006 - Radicale's signature, never mutated
     ) -> list[dict[str, Any]]:
         """The agendas shared with ``User`` as map shares into their home (RFC 4918 §9.1 depth-1 listing)."""
         if not User or Enabled is False or Hidden is True or Conversion not in (None, "none"):
@@ -202,7 +203,8 @@ class Sharing(sharing.BaseSharing):
         viewer = self._viewer(User)
         return self.sharing_collection_by_map_resolver(PathOrToken, viewer.user, set(viewer.groups))
 
-    # Management API: people share their own calendars --------------------------------------------------------
+    # Management API: people share their own calendars
+    # --------------------------------------------------------
     def post(
         self,
         environ: types.WSGIEnviron,
@@ -212,7 +214,7 @@ class Sharing(sharing.BaseSharing):
         user_groups: set[str],
         request_info: dict[str, Any],
     ) -> types.WSGIResponse:
-        """``/.sharing/v1/map/{create,delete,list}`` through our grants; other actions as Radicale has them."""
+        """``/.sharing/v1/map/{create,delete,list}`` through our grants; other actions as Radicale has."""
         action = path.removeprefix("/.sharing/v1/")
         if action not in ("map/create", "map/delete", "map/list", "all/list"):
             return super().post(environ, base_prefix, path, user, user_groups, request_info)
@@ -292,7 +294,7 @@ def _radicale_user(grantee: Any) -> str:
 
 
 def _grantee_text(user_field: str) -> str:
-    """Radicale's ``User`` field (``uid``, ``:group DN``, ``@domain``) as a grantee for :mod:`groupware.sharing`."""
+    """Radicale's ``User`` field (``uid``, ``:group DN``, ``@domain``) as a grantee of our sharing."""
     if user_field.startswith(sharing.SHARING_SEPARATOR_GROUP):
         return "group:" + user_field[1:]
     if user_field.startswith(sharing.SHARING_SEPARATOR_REALM):

@@ -4,13 +4,15 @@ groupware.plugins.storage``).
 
 * The database is ``<filesystem_folder>/groupware.sqlite`` unless ``[storage] database`` names another file;
   ``[storage] synchronous`` (``FULL`` by default) is SQLite's durability level.
-* No global lock: ``acquire_lock("w")`` opens one write transaction for the request, so the checks Radicale makes
-  (existence, If-Match, UID) and the write commit together, and the answer leaves only after the commit. Readers
-  take no lock at all.
-* ``get_filtered`` answers from the indexes and says ``True`` only where the index decides exactly; ``has_uid``
-  uses the UID index; ``sync`` reads the change log in O(changes) (RFC 6578); etag, ctag and properties are
-  one-row reads. Items come back with etag, UID, component and time range filled in, so nothing re-parses them.
-* An unknown sync token raises :class:`ValueError`, which Radicale answers ``403`` with ``DAV:valid-sync-token``
+* No global lock: ``acquire_lock("w")`` opens one write transaction for the request, so the checks Radicale
+  makes (existence, If-Match, UID) and the write commit together, and the answer leaves only after the commit.
+  Readers take no lock at all.
+* ``get_filtered`` answers from the indexes and says ``True`` only where the index decides exactly;
+  ``has_uid`` uses the UID index; ``sync`` reads the change log in O(changes) (RFC 6578); etag, ctag and
+  properties are one-row reads. Items come back with etag, UID, component and time range filled in, so nothing
+  re-parses them.
+* An unknown sync token raises :class:`ValueError`, which Radicale answers ``403`` with
+``DAV:valid-sync-token``
   (RFC 6578 §3.2); DAVx5 then re-syncs from scratch.
 """
 
@@ -63,7 +65,7 @@ def open_store(path: str, synchronous: str = "FULL") -> Store:
 
 
 def close_store(path: str) -> None:
-    """Close the process's store for ``path`` (server shutdown); the next :func:`open_store` opens it afresh."""
+    """Close the process's store for ``path`` (at shutdown); the next :func:`open_store` opens it anew."""
     with _stores_lock:
         store = _stores.pop(os.path.abspath(path), None)
     if store is not None:
@@ -71,8 +73,8 @@ def close_store(path: str) -> None:
 
 
 def _instances(vobject_item: Any, component: str) -> tuple[tuple[tuple[int, int], ...], int]:
-    """The time ranges of the object's instances, as Radicale's own time-range test walks them (RFC 4791 §9.9),
-    and the time before which the list is complete (``TIMESTAMP_MIN``: unknown)."""
+    """The time ranges of the object's instances, as Radicale's own time-range test walks them (RFC 4791
+    §9.9), and the time before which the list is complete (``TIMESTAMP_MIN``: unknown)."""
     if component not in ("VEVENT", "VTODO", "VJOURNAL"):
         return (), TIMESTAMP_MIN
     spans: list[tuple[int, int]] = []
@@ -148,8 +150,9 @@ class Collection(storage.BaseCollection):
     def sync(self, old_token: str = "") -> tuple[str, Iterable[str]]:
         """RFC 6578 §3.2: the current token and the hrefs changed or deleted since ``old_token``.
 
-        Without a token the hrefs are listed only if iterated: a ``DAV:sync-token`` property asks for the token
-        alone. The token then comes from the collection row read with this object, never newer than the list.
+        Without a token the hrefs are listed only if iterated: a ``DAV:sync-token`` property asks for the
+        token alone. The token then comes from the collection row read with this object, never newer than the
+        list.
         """
         if not old_token:
 
@@ -161,7 +164,8 @@ class Collection(storage.BaseCollection):
 
     def fast_summaries(self) -> list[tuple[str, str, int, str, str, int]]:
         """Facts of every item (:class:`groupware.fastpath.ItemSummary` order), in :meth:`get_all` order, for
-        the whole-collection fast path; dates as POSIX seconds, written as HTTP dates like :meth:`_item` does."""
+        the whole-collection fast path; dates as POSIX seconds, written as HTTP dates like :meth:`_item`
+        does."""
         return self._store.summaries(self._record.id)
 
     def get_multi(self, hrefs: Iterable[str]) -> Iterator[tuple[str, radicale_item.Item | None]]:
@@ -178,7 +182,8 @@ class Collection(storage.BaseCollection):
 
     def fast_query(self, filters: Iterable[ET.Element]) -> list[tuple[ItemSummary, str]] | None:
         """The facts and text of the items matching ``filters`` in :meth:`get_filtered` order, when the index
-        decides every one exactly (else None: Radicale checks the candidates), for the filtered-REPORT fast path."""
+        decides every one exactly (else None: Radicale checks the candidates), for the filtered-REPORT fast
+        path."""
         found = []
         for stored, exact in self._filtered(list(filters)):
             if not exact:
@@ -303,7 +308,7 @@ class Storage(storage.BaseStorage):
         path: str,
         depth: str = "0",
         child_context_manager: Callable[[str, str | None], AbstractContextManager[None]] | None = None,
-        user_groups: set[str] = set(),
+        user_groups: set[str] = set(),  # noqa: B006 - Radicale's signature, never mutated
     ) -> Iterator[types.CollectionOrItem]:
         context = child_context_manager or _no_child_context
         sane_path = pathutils.strip_path(path)

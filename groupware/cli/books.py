@@ -37,7 +37,8 @@ def run(config: Config, args: argparse.Namespace) -> int:
         print("directory unchanged since the last sync: 0 changes (--full reads it all the same)")
         return 0
     print(
-        f"{len(report.books)} books, {report.people} people, {report.changes} changes in {report.seconds:.1f} s"
+        f"{len(report.books)} books, {report.people} people, {report.changes} changes"
+        f" in {report.seconds:.1f} s"
     )
     return 0
 

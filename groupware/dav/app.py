@@ -24,8 +24,9 @@ from http import client
 from typing import Any, Protocol
 
 import defusedxml
-import radicale
+import radicale.config
 from radicale import types as radicale_types
+from radicale.app import Application
 
 from groupware.accounts import Accounts
 from groupware.config import Config
@@ -63,7 +64,7 @@ class DavServices(Protocol):
     def sharing(self) -> SharingService: ...
 
 
-class GroupwareApplication(radicale.Application):
+class GroupwareApplication(Application):
     """Radicale's WSGI application with groupware's responders and rewriters (see the module docstring)."""
 
     def __init__(self, configuration: radicale.config.Configuration, services: DavServices) -> None:
@@ -155,7 +156,8 @@ class GroupwareApplication(radicale.Application):
     def _read_xml_request_body(
         self, environ: radicale_types.WSGIEnviron, request_info: dict[str, Any]
     ) -> ET.Element | None:
-        """Radicale's reader, with a DTD or entity declaration answered 400 like any bad XML (it raised a 500).
+        """Radicale's reader, with a DTD or entity declaration answered 400 like any bad XML (it raised a
+        500).
 
         A body a responder has already parsed (:func:`groupware.dav.body.parsed_body`) is not parsed again.
         """
@@ -174,7 +176,7 @@ class GroupwareApplication(radicale.Application):
 
 
 def make_app(services: DavServices) -> tuple[WsgiApp, GroupwareApplication]:
-    """The WSGI application serving ``services`` (agenda API in front of DAV), and the DAV application itself."""
+    """The WSGI application serving ``services`` (agenda API in front of DAV), and the DAV application."""
     patch_radicale()
     dav = GroupwareApplication(radicale_configuration(services.config, services), services)
     api = AgendaApiMiddleware(dav, AgendaApi(services.sharing), services.accounts)

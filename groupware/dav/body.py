@@ -45,4 +45,5 @@ def parsed_body(environ: Mapping[str, Any]) -> ET.Element | None:
 
 def already_parsed(environ: Mapping[str, Any]) -> ET.Element | None:
     """The body :func:`parsed_body` parsed for this request, without reading it (None if it did not)."""
-    return environ.get(PARSED_BODY)  # type: ignore[no-any-return]
+    parsed: ET.Element | None = environ.get(PARSED_BODY)
+    return parsed

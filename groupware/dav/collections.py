@@ -141,7 +141,8 @@ class _WholeCollection:
         self, request: DavRequest, listing: Callable[[_Target], _Listing | None] | None = None
     ) -> Answer | None:
         """Answer for the items ``listing`` (default :meth:`listing`) gives, from item facts, :meth:`renderer`
-        building the answer for a few items exactly as Radicale does; None when the fast path does not apply."""
+        building the answer for a few items exactly as Radicale does; None when the fast path does not
+        apply."""
         if not (self.enabled and request.user):
             return None
         with self.internals.storage.acquire_lock("r", request.user):
@@ -337,7 +338,7 @@ def _asks_more(root: ET.Element, props: ET.Element) -> bool:
 def _item_response(
     base_prefix: str, target: _Target, item: Any, props: ET.Element, encoding: str
 ) -> ET.Element:
-    """One item of a REPORT answer (sync-collection, queries), built the way Radicale's ``xml_report`` builds it."""
+    """One item of a REPORT answer (sync-collection, queries), as Radicale's ``xml_report`` builds it."""
     found, not_found = [], []
     for prop in props:
         element = ET.Element(prop.tag)

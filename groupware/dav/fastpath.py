@@ -1,16 +1,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Whole-collection answers rendered from per-item facts instead of item objects.
 
-A depth-1 PROPFIND (RFC 4918 §9.1) or an initial sync-collection REPORT (RFC 6578 §3.2) of a 52,000-card address
-book asks, for every item, the same properties; only the href, the entity tag, the last modification, the content
-type and the length differ from one item to the next. Radicale builds each item's response as an XML tree, after
-building an item object, which costs tens of microseconds per item. Here the composition root lets Radicale render
-the collection and *one* real item as usual, learns from that item's bytes a template whose holes are exactly
-those five values, checks that the template gives back the very same bytes, and fills it for every other item
-from the facts the store keeps (no item text is read, no object is built). The answer is therefore Radicale's own,
-byte for byte; anything the template cannot reproduce falls back to Radicale. A query REPORT (RFC 4791 §7.8,
-RFC 6352 §8.6) whose matches the store's index decides exactly is answered the same way, with one more hole for
-the item's text (:func:`with_data`).
+A depth-1 PROPFIND (RFC 4918 §9.1) or an initial sync-collection REPORT (RFC 6578 §3.2) of a 52,000-card
+address book asks, for every item, the same properties; only the href, the entity tag, the last modification,
+the content type and the length differ from one item to the next. Radicale builds each item's response as an
+XML tree, after building an item object, which costs tens of microseconds per item. Here the composition root
+lets Radicale render the collection and *one* real item as usual, learns from that item's bytes a template
+whose holes are exactly those five values, checks that the template gives back the very same bytes, and fills
+it for every other item from the facts the store keeps (no item text is read, no object is built). The answer
+is therefore Radicale's own, byte for byte; anything the template cannot reproduce falls back to Radicale. A
+query REPORT (RFC 4791 §7.8, RFC 6352 §8.6) whose matches the store's index decides exactly is answered the
+same way, with one more hole for the item's text (:func:`with_data`).
 
 This module knows nothing of Radicale: it works on the serialized XML and on :class:`ItemFacts`.
 """
@@ -71,7 +71,7 @@ class ItemFacts(NamedTuple):
 
 
 def content_type(name: str, component: str, encoding: str) -> str:
-    """The ``getcontenttype`` of an item, as Radicale writes it (``text/calendar;charset=utf-8;component=VEVENT``)."""
+    """The ``getcontenttype`` of an item as Radicale writes it (``text/calendar;…;component=VEVENT``)."""
     text = f"{OBJECT_MIMETYPES[name]};charset={encoding}"
     return f"{text};component={component}" if component else text
 
@@ -79,9 +79,9 @@ def content_type(name: str, component: str, encoding: str) -> str:
 def facts_of(
     summaries: Iterable[tuple[str, str, str | int, str, str, int]], collection_href: str, encoding: str
 ) -> Iterator[tuple[str, str, str, str, str]]:
-    """The facts (as :class:`ItemFacts` tuples, XML-escaped) of each summarized item; ``collection_href`` is the
-    collection's href, quoted, ending with ``/``. Kept lean: it runs once per item of a 52,000-card book. Quoted
-    hrefs, HTTP dates and lengths never hold a character XML escapes."""
+    """The facts (as :class:`ItemFacts` tuples, XML-escaped) of each summarized item; ``collection_href`` is
+    the collection's href, quoted, ending with ``/``. Kept lean: it runs once per item of a 52,000-card book.
+    Quoted hrefs, HTTP dates and lengths never hold a character XML escapes."""
     types: dict[tuple[str, str], str] = {}
     dates: dict[str | int, str] = {}
     safe = _SAFE_HREF
@@ -98,7 +98,7 @@ def facts_of(
 
 
 def with_data(facts: Iterable[tuple[str, ...]], texts: Iterable[str]) -> Iterator[tuple[str, ...]]:
-    """Each item's facts followed by its text, XML-escaped as ElementTree escapes text (``&``, ``<``, ``>``)."""
+    """Each item's facts followed by its text, XML-escaped as ElementTree escapes text (``&<>``)."""
     for fact, text in zip(facts, texts, strict=True):
         yield (*fact, _escape(text))
 
@@ -135,7 +135,7 @@ class ResponseTemplate:
 
     @classmethod
     def learn(cls, fragment: str, facts: tuple[str, ...]) -> ResponseTemplate | None:
-        """Find ``facts`` in ``fragment`` (one item's serialized response); None when it cannot be done exactly."""
+        """Find ``facts`` in ``fragment`` (one item's serialized response); None unless it can be exact."""
         holes: list[tuple[int, int, int]] = []
         for index, pattern in enumerate((_HREF, *_VARIABLES, _DATA)[: len(facts)]):
             match = pattern.search(fragment)
@@ -178,8 +178,8 @@ class ResponseTemplate:
 def split_document(without: str, with_one: str) -> tuple[str, str, str] | None:
     """Split a multistatus that has one more item response than ``without`` into (head, that response, tail).
 
-    Both documents must agree outside the extra response (same namespace declarations on the root), and the extra
-    response must come last, just before the root's closing tag; otherwise None.
+    Both documents must agree outside the extra response (same namespace declarations on the root), and the
+    extra response must come last, just before the root's closing tag; otherwise None.
     """
     closing = without.rfind("</")
     extra = len(with_one) - len(without)

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Collections in and out of groupware: a stock Radicale folder (``multifilesystem``) read as files, groupware's
-configured storage, and a copy from one to the other that keeps hrefs and collection properties."""
+"""Collections in and out of groupware: a stock Radicale folder (``multifilesystem``) read as files,
+groupware's configured storage, and a copy from one to the other that keeps hrefs and collection
+properties."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ ProgressFactory = Callable[[str], Callable[[int, int], None]]
 
 
 def radicale_folder(folder: str, fsync: bool) -> Any:
-    """Stock Radicale ``multifilesystem`` storage on ``folder`` (the directory holding ``collection-root``)."""
+    """Stock Radicale ``multifilesystem`` storage on ``folder`` (the folder holding ``collection-root``)."""
     configuration = radicale.config.load()
     options = {"type": "multifilesystem", "filesystem_folder": folder, "_filesystem_fsync": str(fsync)}
     configuration.update({"storage": options}, "groupware storage", privileged=True)
@@ -63,8 +64,8 @@ def storage_collections(storage: Any) -> Collections:
 def folder_collections(folder: str) -> Collections:
     """(path, properties, items) of every calendar and address book of a stock Radicale folder, read as files.
 
-    Texts are kept byte for byte and nothing is written into the folder (Radicale's own storage would parse each
-    item twice and leave its item cache behind).
+    Texts are kept byte for byte and nothing is written into the folder (Radicale's own storage would parse
+    each item twice and leave its item cache behind).
     """
     root = os.path.join(folder, "collection-root")
     for directory, subdirectories, files in os.walk(root):

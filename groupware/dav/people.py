@@ -64,7 +64,7 @@ class PrincipalRewriter:
         self.accounts = accounts
 
     def rewrite(self, document: ET.Element, request_info: dict[str, Any]) -> None:
-        """Enrich the principals of ``document`` when the path is the root or a principal (cheap to inspect)."""
+        """Enrich the principals of ``document`` for the root or a principal (cheap to look at)."""
         if str(request_info.get("path", "")).count("/") > 2:
             return
         try:

@@ -6,8 +6,8 @@ Clients (Thunderbird's and iOS's attendee pickers, DAVx5's sharing dialogs) sear
 or e-mail address. Searchable properties: ``DAV:displayname``, ``C:calendar-user-address-set`` (RFC 6638
 §2.4.1) and Apple's ``CS:email-address-set``. Several ``property-search`` elements must all match (RFC 3744
 §9.4), or any of them with ``test="anyof"`` (as CalendarServer accepts); a match is a case- and accent-
-insensitive substring. At most :data:`MAX_RESULTS` principals are returned, with ``507`` for the rest (RFC 4918
-§11.4). Works on ElementTree documents; knows nothing of Radicale; the caller authenticates.
+insensitive substring. At most :data:`MAX_RESULTS` principals are returned, with ``507`` for the rest (RFC
+4918 §11.4). Works on ElementTree documents; knows nothing of Radicale; the caller authenticates.
 """
 
 from __future__ import annotations

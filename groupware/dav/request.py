@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """What a responder in front of Radicale is given, and what it gives back.
 
-A :class:`Responder` looks at one authenticated DAV request (after Radicale has resolved the user, their groups
-and the path) and either answers it or returns ``None`` to let the next responder, and finally Radicale,
-answer. A :class:`Rewriter` adjusts every XML document the application serializes (RFC 4918 §14.16
+A :class:`Responder` looks at one authenticated DAV request (after Radicale has resolved the user, their
+groups and the path) and either answers it or returns ``None`` to let the next responder, and finally
+Radicale, answer. A :class:`Rewriter` adjusts every XML document the application serializes (RFC 4918 §14.16
 multistatus), e.g. to add what the directory knows of a principal.
 """
 

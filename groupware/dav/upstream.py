@@ -6,7 +6,8 @@ Radicale is the HTTP/DAV engine; we extend it through its plugin types and by su
 objects, building a PROPFIND answer or a REPORT item exactly as Radicale does (the fast paths learn their
 template from it), its ``Access`` helper, and the two patches below. They are all reached through
 :class:`Internals` and :func:`patch_radicale`, and :data:`RELIED_ON` lists the upstream names and parameters
-this module needs; ``tests/unit/test_radicale_patches.py`` fails when an upgrade of Radicale changes one of them.
+this module needs; ``tests/unit/test_radicale_patches.py`` fails when an upgrade of Radicale changes one of
+them.
 
 The methods of ``Application`` that :class:`groupware.dav.app.GroupwareApplication` overrides are listed in
 :data:`OVERRIDDEN` and guarded the same way.
@@ -19,9 +20,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import radicale
 import radicale.log
 import radicale.utils
+from radicale.app import Application
 from radicale.app.base import Access
 from radicale.app.propfind import xml_propfind
 from radicale.app.report import xml_item_response
@@ -40,8 +41,8 @@ RELIED_ON: dict[str, tuple[Any, tuple[str, ...]]] = {
         ("base_prefix", "href", "found_props", "not_found_props", "found_item", "share"),
     ),
     "radicale.app.base.Access": (Access, ("rights", "user", "user_groups", "path", "permissions_filter")),
-    "radicale.Application._collect_allowed_items": (
-        radicale.Application._collect_allowed_items,
+    "Application._collect_allowed_items": (
+        Application._collect_allowed_items,
         ("self", "items", "user", "user_groups"),
     ),
     "radicale.utils.package_version": (radicale.utils.package_version, ("name",)),
@@ -70,11 +71,11 @@ def upstream_drift() -> list[str]:
         if found[: len(parameters)] != parameters:
             problems.append(f"{name}{found} no longer starts with {parameters}")
     for method, parameters in OVERRIDDEN.items():
-        found_method = getattr(radicale.Application, method, None)
+        found_method = getattr(Application, method, None)
         if found_method is None:
-            problems.append(f"radicale.Application.{method} is gone")
+            problems.append(f"Application.{method} is gone")
         elif tuple(inspect.signature(found_method).parameters) != parameters:
-            problems.append(f"radicale.Application.{method} no longer takes {parameters}")
+            problems.append(f"Application.{method} no longer takes {parameters}")
     return problems
 
 
@@ -94,7 +95,7 @@ def item_response(
 class Internals:
     """What the DAV edge reads of a running Radicale ``Application`` beyond its public WSGI interface."""
 
-    def __init__(self, app: radicale.Application) -> None:
+    def __init__(self, app: Application) -> None:
         self._app = app
 
     @property
@@ -118,7 +119,7 @@ class Internals:
         return int(self._app.configuration.get("reporting", "max_expand_occurrence"))
 
     def resolve_share(self, path: str, user: str, user_groups: set[str]) -> dict[str, Any] | None:
-        """The map share ``path`` reaches for ``user`` (Radicale's resolver), None without sharing or share."""
+        """The map share ``path`` reaches for ``user`` (Radicale's resolver), None without one."""
         sharing = self._app._sharing
         if not sharing._enabled:
             return None
@@ -166,9 +167,9 @@ def patch_radicale() -> None:
     Two patches: memoized package versions (below) and a cheap ``logger.trace`` when tracing is off
     (:func:`_fast_trace`).
 
-    ``radicale.utils.package_version`` reads package metadata from disk on every call, and Radicale calls it for
-    every ``RADICALE:version`` property and every address book's ``supported-address-data``: about a fifth of
-    the CPU time of a small PROPFIND. Installed versions do not change while the process runs, so it is
+    ``radicale.utils.package_version`` reads package metadata from disk on every call, and Radicale calls it
+    for every ``RADICALE:version`` property and every address book's ``supported-address-data``: about a fifth
+    of the CPU time of a small PROPFIND. Installed versions do not change while the process runs, so it is
     memoized.
     """
     if not hasattr(radicale.utils.package_version, "cache_info"):
@@ -177,10 +178,10 @@ def patch_radicale() -> None:
 
 
 def _fast_trace() -> None:
-    """Radicale's ``logger.trace`` goes through a ``partialmethod`` and ``Logger.log`` even when tracing is off;
-    its sharing code calls it for every (item, share) pair of a home listing, half the time of listing 200
-    shared agendas. The replacement asks ``isEnabledFor`` first, as ``Logger.debug`` does, and logs the same
-    records."""
+    """Radicale's ``logger.trace`` goes through a ``partialmethod`` and ``Logger.log`` even when tracing is
+    off; its sharing code calls it for every (item, share) pair of a home listing, half the time of listing
+    200 shared agendas. The replacement asks ``isEnabledFor`` first, as ``Logger.debug`` does, and logs the
+    same records."""
     logger = radicale.log.logger
     if getattr(logger.__dict__.get("trace"), "groupware_fast", False):
         return
@@ -191,4 +192,4 @@ def _fast_trace() -> None:
             logger._log(radicale.log.LOG_LEVEL_TRACE, msg, args, **kwargs)
 
     trace.groupware_fast = True  # type: ignore[attr-defined]
-    logger.trace = trace  # type: ignore[attr-defined]
+    logger.trace = trace  # type: ignore[method-assign]

@@ -4,8 +4,8 @@
 * :func:`sync_once`: one sync from the configured directory into the storage engine (``groupware addressbooks
   sync`` and the periodic sync both use it);
 * :class:`AddressBookSync`: inside ``groupware serve``, a door without an address: a daemon thread that syncs
-  every ``[addressbooks] interval`` seconds; requests go on meanwhile (readers never wait in SQLite's WAL mode,
-  writers wait at most one batch).
+  every ``[addressbooks] interval`` seconds; requests go on meanwhile (readers never wait in SQLite's WAL
+  mode, writers wait at most one batch).
 """
 
 from __future__ import annotations

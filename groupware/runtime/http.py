@@ -21,12 +21,12 @@ __all__ = ["WORKER_THREADS", "HttpDoor"]
 
 log = logging.getLogger("groupware.server")
 
-#: waitress worker threads. The work is CPU-bound Python under one GIL, and every SQLite or LDAP call hands the
-#: GIL over: more threads only wait longer for it. Measured with wrk, 20 connections, small GETs: 2 threads
-#: 1,820 req/s (p99 22 ms), 4 threads 1,490 (27 ms), 8 threads 1,300 (30 ms), 16 threads 1,000 (39 ms). Four
-#: keep a slow request (a first LDAP login, a 52,000-card listing) from holding up the others. More cores are
-#: used by more processes (``[server] workers``, :mod:`groupware.runtime.workers`): two processes of four
-#: threads gave 3,300 req/s where one gave 1,270 on the storage benchmark's GET/PROPFIND mix.
+#: waitress worker threads. The work is CPU-bound Python under one GIL, and every SQLite or LDAP call hands
+#: the GIL over: more threads only wait longer for it. Measured with wrk, 20 connections, small GETs: 2
+#: threads 1,820 req/s (p99 22 ms), 4 threads 1,490 (27 ms), 8 threads 1,300 (30 ms), 16 threads 1,000 (39
+#: ms). Four keep a slow request (a first LDAP login, a 52,000-card listing) from holding up the others. More
+#: cores are used by more processes (``[server] workers``, :mod:`groupware.runtime.workers`): two processes of
+#: four threads gave 3,300 req/s where one gave 1,270 on the storage benchmark's GET/PROPFIND mix.
 WORKER_THREADS = 4
 
 

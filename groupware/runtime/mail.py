@@ -1,13 +1,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The mail rules wired to the core from ``[sieve]`` and ``[lmtp]``: what the ManageSieve and LMTP doors and the
-``groupware sieve`` commands are built from.
+"""The mail rules wired to the core from ``[sieve]`` and ``[lmtp]``: what the ManageSieve and LMTP doors and
+the ``groupware sieve`` commands are built from.
 
-* :class:`AccountsAuthenticator` fulfils the Sieve module's ``Authenticator`` protocol with the accounts layer, so
-  ManageSieve logins share the DAV door's cache, lockout and disabled accounts; a directory outage becomes
-  ``NO (TRYLATER)`` (RFC 5804 §1.3);
-* :class:`DirectoryRecipients` fulfils its ``RecipientLookup`` with the directory: an LMTP recipient is a person
-  found by mail address (also without a ``+detail``, RFC 5233) or by uid; unknown and disabled accounts get 550
-  5.1.1, a directory outage 451 so that the MTA retries (RFC 5321 §4.2.5);
+* :class:`AccountsAuthenticator` fulfils the Sieve module's ``Authenticator`` protocol with the accounts
+  layer, so ManageSieve logins share the DAV door's cache, lockout and disabled accounts; a directory outage
+  becomes ``NO (TRYLATER)`` (RFC 5804 §1.3);
+* :class:`DirectoryRecipients` fulfils its ``RecipientLookup`` with the directory: an LMTP recipient is a
+  person found by mail address (also without a ``+detail``, RFC 5233) or by uid; unknown and disabled accounts
+  get 550 5.1.1, a directory outage 451 so that the MTA retries (RFC 5321 §4.2.5);
 * :func:`site_policy`, :func:`build_store` and :func:`build_delivery` turn ``[sieve]`` and ``[lmtp]`` into the
   policy, the script store and the delivery that every writer of scripts and the LMTP door use.
 """
@@ -71,7 +71,7 @@ class AccountsAuthenticator:
 def site_policy(section: SieveConfig) -> Policy:
     """The compile-time policy of ``[sieve]``: extensions, redirects, forwarding domains, vacation period."""
     extensions = frozenset(section.extensions) if section.extensions else DEFAULT_EXTENSIONS
-    return Policy(max_script_size=section.max_script_size or Policy.max_script_size,
+    return Policy(max_script_size=section.max_script_size or Policy().max_script_size,
                   max_redirects=section.max_redirects, extensions=extensions,
                   redirect_domains=frozenset(d.lower() for d in section.redirect_domains),
                   min_vacation_seconds=section.min_vacation_period)  # fmt: skip
@@ -168,5 +168,5 @@ def build_delivery(config: Config) -> Delivery:
     policy = site_policy(config.sieve)
     hostname = section.hostname or socket.getfqdn()
     relay = Relay(section.relay[0], section.relay[1], local_hostname=hostname) if section.relay else None
-    return Delivery(build_store(config.sieve), policy, _admin_programs(config.sieve.before, policy),
-                    _admin_programs(config.sieve.after, policy), relay, section.autocreate, hostname)  # fmt: skip
+    before, after = _admin_programs(config.sieve.before, policy), _admin_programs(config.sieve.after, policy)
+    return Delivery(build_store(config.sieve), policy, before, after, relay, section.autocreate, hostname)

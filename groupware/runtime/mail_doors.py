@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The ManageSieve (RFC 5804) and LMTP (RFC 2033) doors: the Sieve module's asyncio servers on the runtime's
-shared event loop (:class:`~groupware.runtime.loop.EventLoopThread`), wired by :mod:`groupware.runtime.mail`."""
+shared event loop (:class:`~groupware.runtime.loop.EventLoopThread`), wired by
+:mod:`groupware.runtime.mail`."""
 
 from __future__ import annotations
 
@@ -87,9 +88,14 @@ class LmtpDoor:
     def __init__(self, config: Config, services: Services, loop: EventLoopThread) -> None:
         delivery = build_delivery(config)
         section = config.lmtp
-        settings = LmtpSettings(hosts=section.hosts, hostname=delivery.hostname, max_size=section.max_message_size,
-                                max_recipients=section.max_recipients or 1000, timeout=section.timeout,
-                                workers=max(section.workers, 1))  # fmt: skip
+        settings = LmtpSettings(
+            hosts=section.hosts,
+            hostname=delivery.hostname,
+            max_size=section.max_message_size,
+            max_recipients=section.max_recipients or 1000,
+            timeout=section.timeout,
+            workers=max(section.workers, 1),
+        )
         self.server = LmtpServer(settings, DirectoryRecipients(services.accounts), delivery)
         self._loop = loop
         self._started = False

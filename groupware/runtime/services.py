@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The services of one running groupware, built once from the configuration and handed to every door.
 
-One directory (with its cache), one accounts layer (login policy, lockouts counted in the database), one sharing
-service, all on the groupware database. The DAV application receives them as an argument, Radicale's plugins
-through their configuration sections (:mod:`groupware.dav.configuration`), the ManageSieve and LMTP doors and
-the address-book sync from the supervisor: nothing is looked up in a process-wide registry.
+One directory (with its cache), one accounts layer (login policy, lockouts counted in the database), one
+sharing service, all on the groupware database. The DAV application receives them as an argument, Radicale's
+plugins through their configuration sections (:mod:`groupware.dav.configuration`), the ManageSieve and LMTP
+doors and the address-book sync from the supervisor: nothing is looked up in a process-wide registry.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ class Services:
 def build_sharing(
     config: Config, directory: CachedDirectory, accounts: Accounts, database: Database
 ) -> SharingService:
-    """The sharing service with the ``[sharing]`` policy, its tables in ``[sharing] database`` when set, else in
-    ``database`` (its storage callbacks are attached by the DAV application)."""
+    """The sharing service with the ``[sharing]`` policy, its tables in ``[sharing] database`` when set, else
+    in ``database`` (its storage callbacks are attached by the DAV application)."""
     policy = SharingPolicy.from_options(
         {
             "max_person_level": config.sharing.max_person_level,

@@ -4,9 +4,9 @@ stops them in the reverse order.
 
 The first process binds the HTTP sockets, builds the services once (:mod:`groupware.runtime.services`) and
 starts, as the configuration asks: the helper processes of ``[server] workers`` (:mod:`groupware.runtime.
-workers`), ManageSieve, LMTP (both on one shared event loop) and the periodic address-book sync; then it serves
-HTTP in its own thread until Ctrl-C, SIGTERM or :meth:`Supervisor.stop`. A helper process runs a supervisor on
-the inherited sockets that serves HTTP only.
+workers`), ManageSieve, LMTP (both on one shared event loop) and the periodic address-book sync; then it
+serves HTTP in its own thread until Ctrl-C, SIGTERM or :meth:`Supervisor.stop`. A helper process runs a
+supervisor on the inherited sockets that serves HTTP only.
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ def server_workers(config: Config) -> int:
 class Supervisor:
     """The doors of one process around one set of services; :meth:`run` blocks until :meth:`stop`.
 
-    ``sockets``: the listening sockets inherited from the first process (a helper of ``[server] workers``, which
-    serves HTTP only). Raises ``ConfigError`` (an admin script) or ``OSError`` (an address) when a door cannot be
-    built; nothing is left open then.
+    ``sockets``: the listening sockets inherited from the first process (a helper of ``[server] workers``,
+    which serves HTTP only). Raises ``ConfigError`` (an admin script) or ``OSError`` (an address) when a door
+    cannot be built; nothing is left open then.
     """
 
     def __init__(self, config: Config, sockets: list[socket.socket] | None = None) -> None:
@@ -125,9 +125,10 @@ class Supervisor:
         services = getattr(self, "services", None)
         if services is not None:
             services.close()
-        storage_close = getattr(getattr(getattr(self, "app", None), "internals", None), "storage", None)
-        if callable(getattr(storage_close, "close", None)):  # the engine holds connections; Radicale's none
-            storage_close.close()
+        app = getattr(self, "app", None)
+        close_storage = getattr(app.internals.storage, "close", None) if app is not None else None
+        if callable(close_storage):  # the engine holds database connections; Radicale's storage holds none
+            close_storage()
         if http is not None:
             log.info("stopped", extra={"event": "stopped"})
 
@@ -148,9 +149,9 @@ def _address_book_sync(
 
 
 def install_signal_handlers() -> None:
-    """Make SIGINT (Ctrl-C) and SIGTERM stop the server cleanly, even when started in the background. The first
-    signal stops; later ones are ignored, so that they cannot interrupt the stopping (helpers that do not finish
-    are killed after a while, see :meth:`groupware.runtime.workers.Workers.stop`)."""
+    """Make SIGINT (Ctrl-C) and SIGTERM stop the server cleanly, even when started in the background. The
+    first signal stops; later ones are ignored, so that they cannot interrupt the stopping (helpers that do
+    not finish are killed after a while, see :meth:`groupware.runtime.workers.Workers.stop`)."""
 
     def handler(signum: int, frame: object) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -2,21 +2,22 @@
 """Several server processes on the same listening sockets (``[server] workers``).
 
 The DAV work is Python under one interpreter lock: one process uses one core whatever its thread count. So
-``groupware serve`` binds its sockets, then starts ``workers - 1`` helper processes (fresh interpreters, started
-with ``python -m groupware.runtime.workers``) that inherit those sockets and accept on them beside the first process; the
-kernel hands each new connection to one of them. Everything they share lives in the database (collections,
-grants, lockouts); each keeps its own caches (logins, directory entries), which only ever hold what the database
-or the directory said within their time to live.
+``groupware serve`` binds its sockets, then starts ``workers - 1`` helper processes (fresh interpreters,
+started with ``python -m groupware.runtime.workers``) that inherit those sockets and accept on them beside the
+first process; the kernel hands each new connection to one of them. Everything they share lives in the
+database (collections, grants, lockouts); each keeps its own caches (logins, directory entries), which only
+ever hold what the database or the directory said within their time to live.
 
 The first process keeps the other doors (ManageSieve, LMTP) and the periodic address-book sync, watches the
 helpers and starts a new one when one dies. A helper's standard input is a pipe from the first process: the
 configuration that process loaded comes first, then the end of the pipe, when the first process stops or is
-killed, tells the helper to stop. Helpers run in their own session, so that Ctrl-C stops the first process, which
-then stops them in order.
+killed, tells the helper to stop. Helpers run in their own session, so that Ctrl-C stops the first process,
+which then stops them in order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -85,7 +86,7 @@ def worker_count(value: str) -> int:
 
 
 def bind_sockets(listen: str, backlog: int = 1024) -> list[socket.socket]:
-    """Listening TCP sockets for waitress's ``listen`` string (``host:port ...``; names resolve to every address)."""
+    """Listening TCP sockets for waitress's ``listen`` string (``host:port ...``; names: every address)."""
     from waitress.adjustments import Adjustments
 
     sockets: list[socket.socket] = []
@@ -116,9 +117,9 @@ class _Slot:
 
 
 class Workers:
-    """Starts ``count`` helper processes serving ``sockets`` with ``config`` (the configuration the first process
-    loaded, handed over on their standard input: a file edited meanwhile does not split the processes), restarts
-    those that die, and stops them.
+    """Starts ``count`` helper processes serving ``sockets`` with ``config`` (the configuration the first
+    process loaded, handed over on their standard input: a file edited meanwhile does not split the
+    processes), restarts those that die, and stops them.
 
     A helper that exits with status 0 was asked to stop (SIGTERM to it, or to the whole service) and is not
     restarted; one that dies otherwise is, after a delay that grows while it keeps dying young.
@@ -237,7 +238,5 @@ class Workers:
 
 def _close(stream: IO[bytes] | None) -> None:
     if stream is not None:
-        try:
+        with contextlib.suppress(OSError):  # the helper is gone: nothing was left to flush
             stream.close()
-        except OSError:  # the helper is gone: nothing was left to flush
-            pass

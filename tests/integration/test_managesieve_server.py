@@ -75,9 +75,7 @@ def test_idle_connections_get_bye(tmp_path: Path, servers: list[OnLoop]) -> None
     "abuse, reason",
     [(b"X" * 20000, b"Command line too long."), (b'PUTSCRIPT "a" {999999999+}\r\n', b"Literal too large")],
 )
-def test_protocol_abuse_gets_bye(
-    tmp_path: Path, servers: list[OnLoop], abuse: bytes, reason: bytes
-) -> None:
+def test_protocol_abuse_gets_bye(tmp_path: Path, servers: list[OnLoop], abuse: bytes, reason: bytes) -> None:
     servers.append(server := start(tmp_path))
     with socket.create_connection(server.addresses[0], timeout=5) as sock:
         read_until_status(sock)
@@ -113,9 +111,7 @@ def test_stop_says_bye_to_open_connections(tmp_path: Path) -> None:
         socket.create_connection(server.addresses[0], timeout=1)
 
 
-def test_plaintext_pipelined_after_starttls_is_refused(
-    tmp_path: Path, servers: list[OnLoop]
-) -> None:
+def test_plaintext_pipelined_after_starttls_is_refused(tmp_path: Path, servers: list[OnLoop]) -> None:
     server, _cert = tls_server(tmp_path, servers)
     with socket.create_connection(server.addresses[0], timeout=5) as sock:
         read_until_status(sock)
