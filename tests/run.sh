@@ -31,4 +31,5 @@ VENV="${GROUPWARE_VENV:-.venv}"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip "setuptools>=77" wheel
 "$VENV/bin/python" -m pip install -q -e ".[test]"
+bash tests/checks.sh "$VENV"
 exec "$VENV/bin/python" -m pytest "$@"

@@ -26,7 +26,6 @@ from typing import Any, Protocol
 import defusedxml
 import radicale.config
 from radicale import types as radicale_types
-from radicale.app import Application
 
 from groupware.accounts import Accounts
 from groupware.config import Config
@@ -38,7 +37,7 @@ from groupware.dav.outage import unavailable
 from groupware.dav.people import PrincipalRewriter, PrincipalSearchResponder
 from groupware.dav.principal_search import PeopleIndex
 from groupware.dav.request import Answer, DavRequest, Responder, Rewriter
-from groupware.dav.upstream import Internals, patch_radicale
+from groupware.dav.upstream import Application, Internals, patch_radicale
 from groupware.dav.vcard4 import VCard4Responder, VCard4Rewriter
 from groupware.directory.cache import CachedDirectory
 from groupware.errors import DirectoryUnavailable

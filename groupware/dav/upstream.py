@@ -27,7 +27,15 @@ from radicale.app.base import Access
 from radicale.app.propfind import xml_propfind
 from radicale.app.report import xml_item_response
 
-__all__ = ["OVERRIDDEN", "RELIED_ON", "Internals", "item_response", "patch_radicale", "upstream_drift"]
+__all__ = [
+    "OVERRIDDEN",
+    "Application",
+    "RELIED_ON",
+    "Internals",
+    "item_response",
+    "patch_radicale",
+    "upstream_drift",
+]
 
 #: Upstream callables this module calls, with the parameters it passes (in order).
 RELIED_ON: dict[str, tuple[Any, tuple[str, ...]]] = {
@@ -73,9 +81,9 @@ def upstream_drift() -> list[str]:
     for method, parameters in OVERRIDDEN.items():
         found_method = getattr(Application, method, None)
         if found_method is None:
-            problems.append(f"Application.{method} is gone")
+            problems.append(f"radicale.Application.{method} is gone")
         elif tuple(inspect.signature(found_method).parameters) != parameters:
-            problems.append(f"Application.{method} no longer takes {parameters}")
+            problems.append(f"radicale.Application.{method} no longer takes {parameters}")
     return problems
 
 
