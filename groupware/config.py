@@ -31,6 +31,8 @@ __all__ = [
     "Option",
     "SharingConfig",
     "SieveConfig",
+    "database_file",
+    "storage_database",
     "load",
     "read_sections",
 ]
@@ -514,12 +516,15 @@ def load(path: str | os.PathLike[str]) -> Config:
     )
 
 
+def database_file(folder: str | None, database: str | None) -> str:
+    """The groupware database file: ``[storage] database``, else ``groupware.sqlite`` in ``[storage]
+    filesystem_folder`` (``var/collections`` of the current directory by default). Decided here only."""
+    if database:
+        return str(database)
+    return os.path.join(folder or os.path.abspath("var/collections"), "groupware.sqlite")
+
+
 def storage_database(config: Config) -> str:
-    """The storage engine's database file: ``[storage] database``, else
-    ``<filesystem_folder>/groupware.sqlite``
-    (the demo's folder is ``var/collections``)."""
+    """The groupware database file of ``config`` (:func:`database_file` of its ``[storage]`` section)."""
     section = config.radicale_sections.get("storage", {})
-    if section.get("database"):
-        return str(section["database"])
-    folder = section.get("filesystem_folder") or os.path.abspath("var/collections")
-    return os.path.join(folder, "groupware.sqlite")
+    return database_file(section.get("filesystem_folder"), section.get("database"))

@@ -33,6 +33,7 @@ from radicale import pathutils, storage, types
 from radicale.item import filter as radicale_filter
 from radicale.log import logger
 
+from groupware.config import database_file
 from groupware.dav.fastpath import ItemSummary, http_date
 from groupware.store import (
     TIMESTAMP_MAX,
@@ -289,7 +290,7 @@ class Storage(storage.BaseStorage):
     def __init__(self, configuration: Any) -> None:
         super().__init__(configuration)
         folder = configuration.get("storage", "filesystem_folder")
-        database = self._option("database") or os.path.join(folder, "groupware.sqlite")
+        database = database_file(folder, self._option("database"))
         self.store = open_store(database, self._option("synchronous") or "FULL")
         logger.info("Storage database: %r", self.store.db.path)
 
