@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import threading
 from typing import Any
 
 from groupware.config import Config
@@ -54,6 +55,8 @@ class Supervisor:
         self.loop = EventLoopThread()
         self.workers: Workers | None = None
         self.addressbooks: AddressBookSync | None = None
+        self._running = self._stopped = False
+        self._state = threading.Lock()
         try:
             self.services: Services = build_services(config)
             wsgi, self.app = make_app(self.services)
@@ -89,6 +92,10 @@ class Supervisor:
     def run(self) -> None:
         """Start the other doors, then serve HTTP in this thread until :meth:`stop`, Ctrl-C or SIGTERM."""
         started: list[Door] = []
+        with self._state:
+            if self._stopped:
+                return
+            self._running = True
         try:
             for door in self.doors:
                 try:
@@ -107,8 +114,12 @@ class Supervisor:
             self.close()
 
     def stop(self) -> None:
-        """Ask :meth:`run` to return (thread-safe); the doors are closed there."""
+        """Ask :meth:`run` to return (thread-safe), which closes the doors; close them here if it never ran."""
+        with self._state:
+            self._stopped, running = True, self._running
         self.http.stop()
+        if not running:
+            self.close()
 
     def close(self) -> None:
         """Stop every door in the reverse order of their start, then release the services."""
