@@ -114,7 +114,7 @@ class Supervisor:
             self.close()
 
     def stop(self) -> None:
-        """Ask :meth:`run` to return (thread-safe), which closes the doors; close them here if it never ran."""
+        """Ask :meth:`run` to return (thread-safe); closes the doors here if it never ran."""
         with self._state:
             self._stopped, running = True, self._running
         self.http.stop()
