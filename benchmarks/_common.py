@@ -4,9 +4,9 @@
 * :func:`generated_directory` writes (once) and caches a synthetic académie LDIF keyed by size, seed and the
   generator's source; :func:`active_uids` picks people from it.
 * :class:`ServerProcess` runs a server in its own process, waits for its port and fails loudly when it dies.
-* :func:`python_load` drives a server from client threads (``http.client``, keep-alive when the server allows it,
-  reconnecting when it closes), excluding a warm-up period; :func:`wrk_load` does the same with ``wrk`` and a
-  generated Lua script, to show whether the Python client is the bottleneck.
+* :func:`python_load` drives a server from client threads (``http.client``, keep-alive when the server allows
+  it, reconnecting when it closes), excluding a warm-up period; :func:`wrk_load` does the same with ``wrk``
+  and a generated Lua script, to show whether the Python client is the bottleneck.
 * :func:`profile_process` samples a server with ``py-spy`` and sums where its time goes.
 * :func:`markdown_table` and :func:`environment` format the report.
 """
@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import http.client
 import json
@@ -126,7 +127,8 @@ class ServerProcess:
     """A server in its own process: ``with ServerProcess(name, command, port, workdir) as server: ...``.
 
     Standard output and error go to ``workdir/NAME.log``; :meth:`start` waits until the port accepts
-    connections and raises :class:`BenchmarkError` (with the log's tail) when the process exits or is too slow.
+    connections and raises :class:`BenchmarkError` (with the log's tail) when the process exits or is too
+    slow.
     """
 
     def __init__(
@@ -268,10 +270,8 @@ def process_tree(pid: int) -> list[int]:
         except OSError:
             continue
         for task in tasks:
-            try:
+            with contextlib.suppress(OSError):
                 pending += [int(child) for child in (task / "children").read_text(encoding="ascii").split()]
-            except OSError:
-                pass
     return found
 
 
@@ -318,12 +318,14 @@ def python_load(
     timeout: float = 30.0,
     cpu_of: Mapping[str, int] | None = None,
 ) -> LoadResult:
-    """Drive ``127.0.0.1:port`` from ``threads`` threads for ``warmup + seconds``; measure the last ``seconds``.
+    """Drive ``127.0.0.1:port`` from ``threads`` threads for ``warmup + seconds``; measure the last
+    ``seconds``.
 
     Each thread keeps one ``http.client`` connection alive as long as the server allows it and opens a new one
-    when the server closes it (the connect time then counts in that request's latency, as a client pays it).
-    A request counts in the window when it starts and ends inside it. An exception or an unexpected status is an
-    error; the connection is then dropped. ``cpu_of`` names processes whose CPU time over the window is recorded.
+    when the server closes it (the connect time then counts in that request's latency, as a client pays it). A
+    request counts in the window when it starts and ends inside it. An exception or an unexpected status is an
+    error; the connection is then dropped. ``cpu_of`` names processes whose CPU time over the window is
+    recorded.
     """
     start = time.monotonic() + 0.2
     measure_from, measure_to = start + warmup, start + warmup + seconds
@@ -442,7 +444,9 @@ def _lua_string(value: str | bytes) -> str:
 
 
 def wrk_script(workload: Sequence[Request], connections: int) -> str:
-    """A wrk Lua script cycling over ``workload`` (per-thread offsets) and printing a JSON summary at the end."""
+    """A wrk Lua script cycling over ``workload`` (per-thread offsets) and printing a JSON summary at the
+    end.
+    """
     entries = []
     for request in workload:
         headers = ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in request.headers.items())
@@ -476,7 +480,8 @@ def wrk_script(workload: Sequence[Request], connections: int) -> str:
             "  local e = summary.errors",
             (
                 '  io.write(string.format(\'WRK-JSON {"requests": %d, "duration_us": %d, "p50_us": %d, \''
-                ' .. \'"p99_us": %d, "connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}\\n\','
+                ' .. \'"p99_us": %d, "connect": %d, "read": %d, "write": %d, "status": %d, "timeout": '
+                "%d}\\n',"
             ),
             "    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),",
             "    e.connect, e.read, e.write, e.status, e.timeout))",
@@ -499,8 +504,8 @@ def wrk_load(
     """Drive ``127.0.0.1:port`` with ``wrk`` (``connections`` connections) for ``seconds``.
 
     wrk counts a non-2xx/3xx answer as a status error; it reconnects when the server closes a connection (its
-    latency then leaves out the connect time). The caller warms the server up first. ``cpu_of`` names processes
-    whose CPU time over the run is recorded.
+    latency then leaves out the connect time). The caller warms the server up first. ``cpu_of`` names
+    processes whose CPU time over the run is recorded.
     """
     binary = shutil.which("wrk")
     if binary is None:
@@ -555,10 +560,12 @@ def py_spy() -> str | None:
 def start_profile(
     pid: int, seconds: float, out: Path, rate: int = 250, gil: bool = True
 ) -> subprocess.Popen[bytes]:
-    """Start ``py-spy record`` (raw collapsed stacks) on ``pid``: the thread holding the GIL, or all non-idle ones.
+    """Start ``py-spy record`` (raw collapsed stacks) on ``pid``: the thread holding the GIL, or all non-idle
+    ones.
 
-    With ``gil`` (the default) the samples show where the interpreter spends its one core, which is what bounds a
-    CPython server's throughput; without it, py-spy's idle detection decides which waiting threads count.
+    With ``gil`` (the default) the samples show where the interpreter spends its one core, which is what
+    bounds a CPython server's throughput; without it, py-spy's idle detection decides which waiting threads
+    count.
     """
     binary = py_spy()
     if binary is None:
@@ -588,8 +595,8 @@ def start_profile(
 def summarize_profile(raw: Path, top: int = 25, areas: Sequence[tuple[str, Sequence[str]]] = ()) -> str:
     """Sum a py-spy raw profile: share per area, inclusive share per function, self share per line.
 
-    ``areas`` is an ordered list of (name, substrings of a frame); each sample goes to the first area any of its
-    frames matches (most specific first), else to "other", so the area shares add up to 100%.
+    ``areas`` is an ordered list of (name, substrings of a frame); each sample goes to the first area any of
+    its frames matches (most specific first), else to "other", so the area shares add up to 100%.
     """
     total = 0
     inclusive: collections.Counter[str] = collections.Counter()
@@ -632,7 +639,9 @@ def summarize_profile(raw: Path, top: int = 25, areas: Sequence[tuple[str, Seque
 
 
 def _short_frame(frame: str, keep_line: bool = False) -> str:
-    """``func (path/to/site-packages/radicale/app/x.py:12)`` -> ``func (radicale/app/x.py)`` (``:12`` kept)."""
+    """``func (path/to/site-packages/radicale/app/x.py:12)`` -> ``func (radicale/app/x.py)`` (``:12``
+    kept).
+    """
     name, _, where = frame.partition(" (")
     where = where.rstrip(")")
     if not keep_line:
@@ -703,10 +712,15 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align:
         return (
             "| "
             + " | ".join(
-                str(c).ljust(w) if a == "l" else str(c).rjust(w) for c, w, a in zip(cells, widths, align)
+                str(c).ljust(w) if a == "l" else str(c).rjust(w)
+                for c, w, a in zip(cells, widths, align, strict=False)
             )
             + " |"
         )
 
-    rule = "| " + " | ".join("-" * (w - 1) + (":" if a == "r" else "-") for w, a in zip(widths, align)) + " |"
+    rule = (
+        "| "
+        + " | ".join("-" * (w - 1) + (":" if a == "r" else "-") for w, a in zip(widths, align, strict=False))
+        + " |"
+    )
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])

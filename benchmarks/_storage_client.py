@@ -2,8 +2,8 @@
 """The one DAV client of ``storage.py``: ``http.client`` with keep-alive, Basic auth, and the request bodies.
 
 Every server gets exactly the same requests from this client (same bodies, same headers, same hrefs). The
-connection is kept alive while the server allows it and reopened when it closes; the time of a request runs from
-sending it to reading the last byte of the answer (a reconnect counts in it, as a client pays it).
+connection is kept alive while the server allows it and reopened when it closes; the time of a request runs
+from sending it to reading the last byte of the answer (a reconnect counts in it, as a client pays it).
 """
 
 from __future__ import annotations
@@ -34,9 +34,12 @@ class DavClient:
         self.auth = f"Basic {token}"
         self.conn: http.client.HTTPConnection | None = None
 
-    def request(self, method: str, path: str, body: bytes | str = b"",
-                headers: Mapping[str, str] | None = None) -> tuple[int, bytes]:  # fmt: skip
-        """Send one request; return (status, body). Reconnects once when a kept-alive connection was closed."""
+    def request(
+        self, method: str, path: str, body: bytes | str = b"", headers: Mapping[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        """Send one request; return (status, body). Reconnects once when a kept-alive connection was
+        closed.
+        """
         data = body.encode("utf-8") if isinstance(body, str) else body
         all_headers = {
             "Authorization": self.auth,
@@ -60,8 +63,9 @@ class DavClient:
             return response.status, payload
         raise AssertionError("unreachable")
 
-    def timed(self, method: str, path: str, body: bytes | str = b"",
-              headers: Mapping[str, str] | None = None) -> tuple[float, int, bytes]:  # fmt: skip
+    def timed(
+        self, method: str, path: str, body: bytes | str = b"", headers: Mapping[str, str] | None = None
+    ) -> tuple[float, int, bytes]:
         """:meth:`request`, with the seconds it took first."""
         started = time.perf_counter()
         status, payload = self.request(method, path, body, headers)
@@ -97,30 +101,38 @@ PROPFIND_SMALL = propfind("<D:resourcetype/><D:displayname/><D:current-user-prin
 
 def sync_collection(token: str) -> str:
     """A sync-collection REPORT (RFC 6578) from ``token`` (empty: initial sync) asking for the etags."""
-    return (f"{HEAD}<D:sync-collection {NS}><D:sync-token>{token}</D:sync-token><D:sync-level>1</D:sync-level>"
-            "<D:prop><D:getetag/></D:prop></D:sync-collection>")  # fmt: skip
+    return (
+        f"{HEAD}<D:sync-collection {NS}><D:sync-token>{token}</D:sync-token><D:sync-level>1</D:sync-level>"
+        "<D:prop><D:getetag/></D:prop></D:sync-collection>"
+    )
 
 
 def addressbook_multiget(hrefs: Sequence[str]) -> str:
     """An addressbook-multiget REPORT (RFC 6352 §8.7) of ``hrefs`` with their etags and vCards."""
     listed = "".join(f"<D:href>{href}</D:href>" for href in hrefs)
-    return (f"{HEAD}<C:addressbook-multiget {NS}><D:prop><D:getetag/><C:address-data/></D:prop>{listed}"
-            "</C:addressbook-multiget>")  # fmt: skip
+    return (
+        f"{HEAD}<C:addressbook-multiget {NS}><D:prop><D:getetag/><C:address-data/></D:prop>{listed}"
+        "</C:addressbook-multiget>"
+    )
 
 
 def addressbook_query(prop: str, text: str) -> str:
     """An addressbook-query REPORT (RFC 6352 §8.6): ``prop`` contains ``text`` under ``i;unicode-casemap``."""
-    return (f"{HEAD}<C:addressbook-query {NS}><D:prop><D:getetag/><C:address-data/></D:prop><C:filter>"
-            f'<C:prop-filter name="{prop}"><C:text-match collation="i;unicode-casemap" match-type="contains">'
-            f"{text}</C:text-match></C:prop-filter></C:filter></C:addressbook-query>")  # fmt: skip
+    return (
+        f"{HEAD}<C:addressbook-query {NS}><D:prop><D:getetag/><C:address-data/></D:prop><C:filter>"
+        f'<C:prop-filter name="{prop}"><C:text-match collation="i;unicode-casemap" match-type="contains">'
+        f"{text}</C:text-match></C:prop-filter></C:filter></C:addressbook-query>"
+    )
 
 
 def calendar_query(start: str, end: str) -> str:
     """A calendar-query REPORT (RFC 4791 §7.8) of the VEVENTs overlapping [start, end) with their data."""
-    return (f"{HEAD}<C:calendar-query {CAL_NS}><D:prop><D:getetag/><C:calendar-data/></D:prop><C:filter>"
-            '<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">'
-            f'<C:time-range start="{start}" end="{end}"/></C:comp-filter></C:comp-filter></C:filter>'
-            "</C:calendar-query>")  # fmt: skip
+    return (
+        f"{HEAD}<C:calendar-query {CAL_NS}><D:prop><D:getetag/><C:calendar-data/></D:prop><C:filter>"
+        '<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">'
+        f'<C:time-range start="{start}" end="{end}"/></C:comp-filter></C:comp-filter></C:filter>'
+        "</C:calendar-query>"
+    )
 
 
 def extended_mkcol(kind: str) -> str:
@@ -129,5 +141,7 @@ def extended_mkcol(kind: str) -> str:
         rtype = '<C:addressbook xmlns:C="urn:ietf:params:xml:ns:carddav"/>'
     else:
         rtype = '<C:calendar xmlns:C="urn:ietf:params:xml:ns:caldav"/>'
-    return (f'{HEAD}<D:mkcol xmlns:D="DAV:"><D:set><D:prop><D:resourcetype><D:collection/>{rtype}'
-            f"</D:resourcetype><D:displayname>{kind}</D:displayname></D:prop></D:set></D:mkcol>")  # fmt: skip
+    return (
+        f'{HEAD}<D:mkcol xmlns:D="DAV:"><D:set><D:prop><D:resourcetype><D:collection/>{rtype}'
+        f"</D:resourcetype><D:displayname>{kind}</D:displayname></D:prop></D:set></D:mkcol>"
+    )

@@ -4,14 +4,15 @@
 :func:`generated_collections` writes (once) and caches, under :data:`_common.CACHE_DIR`, a stock Radicale
 ``collection-root`` holding one user's two collections, one file per item with its ``.Radicale.props``:
 
-* ``annuaire``: one vCard 3.0 per member of staff of :func:`groupware.directory.generate.build_model` (accented
-  French names, ``prenom.nom@ac-montpellier.fr``, TEL, ORG with the établissement, TITLE, ADR, CATEGORIES);
-* ``agenda``: one iCalendar object per event over the school year 2025-2026 (Europe/Paris, with its VTIMEZONE);
-  10% of them recur (weekly, fortnightly or monthly over a few weeks to the whole year), each with an EXDATE and a
-  RECURRENCE-ID override moving one instance.
+* ``annuaire``: one vCard 3.0 per member of staff of :func:`groupware.directory.generate.build_model`
+  (accented French names, ``prenom.nom@ac-montpellier.fr``, TEL, ORG with the établissement, TITLE, ADR,
+  CATEGORIES);
+* ``agenda``: one iCalendar object per event over the school year 2025-2026 (Europe/Paris, with its
+  VTIMEZONE); 10% of them recur (weekly, fortnightly or monthly over a few weeks to the whole year), each with
+  an EXDATE and a RECURRENCE-ID override moving one instance.
 
-The output is a function of the sizes and the seed alone; the cache key also holds a digest of this file and of
-the directory generator, so a changed generator writes new data.
+The output is a function of the sizes and the seed alone; the cache key also holds a digest of this file and
+of the directory generator, so a changed generator writes new data.
 """
 
 from __future__ import annotations
@@ -104,7 +105,9 @@ def _escape(text: str) -> str:
 
 
 def fold(line: str) -> str:
-    """One content line folded at 75 octets (RFC 5545 §3.1), without splitting a UTF-8 sequence; CRLF ended."""
+    """One content line folded at 75 octets (RFC 5545 §3.1), without splitting a UTF-8 sequence; CRLF
+    ended.
+    """
     data = line.encode("utf-8")
     if len(data) <= 75:
         return line + "\r\n"
@@ -118,8 +121,18 @@ def fold(line: str) -> str:
     return "\r\n ".join(parts) + "\r\n"
 
 
-def vcard(uid: str, given: str, surname: str, mail: str, phone: str, org: str, title: str, city: str,
-          role: str, note: str = "") -> str:  # fmt: skip
+def vcard(
+    uid: str,
+    given: str,
+    surname: str,
+    mail: str,
+    phone: str,
+    org: str,
+    title: str,
+    city: str,
+    role: str,
+    note: str = "",
+) -> str:
     """A vCard 3.0 as a Thunderbird or an LDAP-fed address book would store it."""
     lines = [
         "BEGIN:VCARD",
@@ -148,8 +161,20 @@ def _cards(contacts: int, seed: int) -> Iterator[tuple[str, str]]:
     for person in model.staff[:contacts]:
         etab = establishments[person.establishments[0]]
         uid = str(uuid.uuid5(NAMESPACE, person.uid))
-        yield f"{uid}.vcf", vcard(uid, person.given_name, person.surname, f"{person.uid}@{DOMAIN}",
-                                  person.phone, etab.name, person.title, etab.city, person.role)  # fmt: skip
+        yield (
+            f"{uid}.vcf",
+            vcard(
+                uid,
+                person.given_name,
+                person.surname,
+                f"{person.uid}@{DOMAIN}",
+                person.phone,
+                etab.name,
+                person.title,
+                etab.city,
+                person.role,
+            ),
+        )
 
 
 def changed_card(text: str, mark: str) -> str:
@@ -162,9 +187,17 @@ def changed_card(text: str, mark: str) -> str:
 def new_card(index: int) -> tuple[str, str]:
     """(file name, vCard) of a card that is not in the book yet (for PUT and DELETE)."""
     uid = str(uuid.uuid5(NAMESPACE, f"nouveau-{index}-{time.time_ns()}"))
-    return f"{uid}.vcf", vcard(uid, "Anaïs", "Bérard", f"anais.berard{index}@{DOMAIN}", "+33 4 67 00 00 00",
-                               "Collège Jean Moulin", "Professeure de physique-chimie", "Montpellier",
-                               "enseignants")  # fmt: skip
+    return f"{uid}.vcf", vcard(
+        uid,
+        "Anaïs",
+        "Bérard",
+        f"anais.berard{index}@{DOMAIN}",
+        "+33 4 67 00 00 00",
+        "Collège Jean Moulin",
+        "Professeure de physique-chimie",
+        "Montpellier",
+        "enseignants",
+    )
 
 
 # --- calendar -----------------------------------------------------------------------------------------------
@@ -191,12 +224,22 @@ def _event(rng: random.Random, index: int, recurring: bool) -> str:
     day = _school_day(rng)
     start = datetime(day.year, day.month, day.day, rng.randrange(8, 18), rng.choice((0, 0, 30)))
     end = start + timedelta(minutes=rng.choice((55, 60, 90, 120)))
-    head = ["BEGIN:VEVENT", f"UID:{uid}", f"DTSTAMP:{DTSTAMP}", f"SUMMARY:{_escape(summary)}",
-            f"LOCATION:{_escape(place)}"]  # fmt: skip
+    head = [
+        "BEGIN:VEVENT",
+        f"UID:{uid}",
+        f"DTSTAMP:{DTSTAMP}",
+        f"SUMMARY:{_escape(summary)}",
+        f"LOCATION:{_escape(place)}",
+    ]
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//groupware//benchmark//FR"]
     if not recurring and rng.random() < 0.05:
-        lines += [*head, f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
-                  f"DTEND;VALUE=DATE:{day + timedelta(days=1):%Y%m%d}", "END:VEVENT", "END:VCALENDAR"]  # fmt: skip
+        lines += [
+            *head,
+            f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
+            f"DTEND;VALUE=DATE:{day + timedelta(days=1):%Y%m%d}",
+            "END:VEVENT",
+            "END:VCALENDAR",
+        ]
         return "".join(fold(line) for line in lines)
     times = [f"DTSTART;TZID=Europe/Paris:{_local(start)}", f"DTEND;TZID=Europe/Paris:{_local(end)}"]
     if not recurring:
@@ -211,12 +254,17 @@ def _event(rng: random.Random, index: int, recurring: bool) -> str:
     if moved == exdate:
         moved = start
     rule = [f"RRULE:{freq};COUNT={count}", f"EXDATE;TZID=Europe/Paris:{_local(exdate)}"]
-    override = ["BEGIN:VEVENT", f"UID:{uid}", f"DTSTAMP:{DTSTAMP}",
-                f"RECURRENCE-ID;TZID=Europe/Paris:{_local(moved)}",
-                f"SUMMARY:{_escape(summary)} (déplacé)", f"LOCATION:{_escape(place)}",
-                f"DTSTART;TZID=Europe/Paris:{_local(moved + timedelta(hours=1))}",
-                f"DTEND;TZID=Europe/Paris:{_local(moved + (end - start) + timedelta(hours=1))}",
-                "END:VEVENT"]  # fmt: skip
+    override = [
+        "BEGIN:VEVENT",
+        f"UID:{uid}",
+        f"DTSTAMP:{DTSTAMP}",
+        f"RECURRENCE-ID;TZID=Europe/Paris:{_local(moved)}",
+        f"SUMMARY:{_escape(summary)} (déplacé)",
+        f"LOCATION:{_escape(place)}",
+        f"DTSTART;TZID=Europe/Paris:{_local(moved + timedelta(hours=1))}",
+        f"DTEND;TZID=Europe/Paris:{_local(moved + (end - start) + timedelta(hours=1))}",
+        "END:VEVENT",
+    ]
     body = [*head, *times, *rule, "END:VEVENT", *override, "END:VCALENDAR"]
     return "".join(fold(line) for line in lines) + VTIMEZONE + "".join(fold(line) for line in body)
 
@@ -249,7 +297,9 @@ def _write_collection(folder: Path, props: dict[str, str], items: Iterator[tuple
 
 
 def generated_collections(contacts: int, events: int, seed: int = 1) -> Dataset:
-    """The cached collection-root for these sizes, written first if needed (a few seconds per 10,000 items)."""
+    """The cached collection-root for these sizes, written first if needed (a few seconds per 10,000
+    items).
+    """
     path = CACHE_DIR / f"storage-{contacts}c-{events}e-seed{seed}-{_digest()}"
     index = path / "hrefs.json"
     if not index.exists():
@@ -263,7 +313,8 @@ def generated_collections(contacts: int, events: int, seed: int = 1) -> Dataset:
         shutil.rmtree(path, ignore_errors=True)
         partial.rename(path)
         log(
-            f"generated {contacts:,} cards and {events:,} events in {time.monotonic() - started:.1f} s -> {path}"
+            f"generated {contacts:,} cards and {events:,} events in {time.monotonic() - started:.1f} s -> "
+            f"{path}"
         )
     cards = json.loads(index.read_text(encoding="utf-8"))
     return Dataset(path, contacts, events, tuple(cards))

@@ -1,20 +1,20 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The servers of ``storage.py``: configuration, fastest legitimate loading of the generated data, start.
 
-* ``stock``: Radicale 3.9, ``multifilesystem``, htpasswd (plain) auth, ``owner_only`` rights. Served by default
-  under waitress (16 threads, HTTP/1.1 keep-alive: the same HTTP server as ours, so the comparison is about
-  storage and the DAV engine); ``--stock-server radicale`` runs Radicale's built-in server instead (HTTP/1.0, one
-  connection per request, 8 connections at most). Loaded by copying the generated ``collection-root``: it is
-  exactly what Radicale would have written.
-* ``xandikos``: ``xandikos serve`` (aiohttp), no auth (it has none over plain HTTP). Each collection is made with
-  ``xandikos create-collection`` (a git repository with a work tree), the files are copied in and committed at
-  once with ``git add`` / ``git commit``: what Xandikos reads is the git index and tree, and one commit of all
-  items is what an import would produce (PUTs would make one commit each).
-* ``ours``: ``groupware serve`` with the demo directory and its default ``[server] workers = auto`` (one process per
-  core; the peak RSS and CPU reported are those of all its processes, summed). With ``groupware.plugins.storage``
-  installed the data is imported with ``groupware storage import`` when that command exists, else PUT over HTTP by
-  parallel clients;
-  without the plugin, the default storage (Radicale's ``multifilesystem``) is used and loaded by copy like stock.
+* ``stock``: Radicale 3.9, ``multifilesystem``, htpasswd (plain) auth, ``owner_only`` rights. Served by
+  default under waitress (16 threads, HTTP/1.1 keep-alive: the same HTTP server as ours, so the comparison is
+  about storage and the DAV engine); ``--stock-server radicale`` runs Radicale's built-in server instead
+  (HTTP/1.0, one connection per request, 8 connections at most). Loaded by copying the generated
+  ``collection-root``: it is exactly what Radicale would have written.
+* ``xandikos``: ``xandikos serve`` (aiohttp), no auth (it has none over plain HTTP). Each collection is made
+  with ``xandikos create-collection`` (a git repository with a work tree), the files are copied in and
+  committed at once with ``git add`` / ``git commit``: what Xandikos reads is the git index and tree, and one
+  commit of all items is what an import would produce (PUTs would make one commit each).
+* ``ours``: ``groupware serve`` with the demo directory and its default ``[server] workers = auto`` (one
+  process per core; the peak RSS and CPU reported are those of all its processes, summed). With
+  ``groupware.plugins.storage`` installed the data is imported with ``groupware storage import`` when that
+  command exists, else PUT over HTTP by parallel clients; without the plugin, the default storage (Radicale's
+  ``multifilesystem``) is used and loaded by copy like stock.
 
 Run as a script, this module serves a Radicale configuration under waitress: ``python _storage_servers.py
 waitress CONFIG``.
@@ -130,8 +130,13 @@ def _stock(dataset: Dataset, workdir: Path, builtin: bool) -> Prepared:
 
 
 def _git(cwd: Path, *args: str) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
-           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost"}  # fmt: skip
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@localhost",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@localhost",
+    }
     result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if result.returncode:
         raise BenchmarkError(f"git {' '.join(args)} failed in {cwd}: {result.stderr.strip()[-1000:]}")
@@ -151,8 +156,12 @@ def _xandikos(dataset: Dataset, workdir: Path) -> Prepared:
         (BOOK, "addressbook", dataset.book_dir),
         (CALENDAR, "calendar", dataset.calendar_dir),
     ):
-        result = subprocess.run([xandikos, "create-collection", "-d", str(home), "--type", kind, "--name", name],
-                                capture_output=True, text=True, check=False)  # fmt: skip
+        result = subprocess.run(
+            [xandikos, "create-collection", "-d", str(home), "--type", kind, "--name", name],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode:
             raise BenchmarkError(f"xandikos create-collection failed: {result.stderr.strip()[-1000:]}")
         target = home / name
@@ -162,11 +171,27 @@ def _xandikos(dataset: Dataset, workdir: Path) -> Prepared:
         _git(target, "add", "-A", ".")
         _git(target, "commit", "-q", "-m", f"import {name}")
     seconds = time.monotonic() - started
-    command = [xandikos, "serve", "-d", str(root), "-l", "127.0.0.1", "-p", str(port),
-               "--current-user-principal", f"/{USER}/", "--no-detect-systemd"]  # fmt: skip
+    command = [
+        xandikos,
+        "serve",
+        "-d",
+        str(root),
+        "-l",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "--current-user-principal",
+        f"/{USER}/",
+        "--no-detect-systemd",
+    ]
     process = ServerProcess(XANDIKOS, command, port, workdir, startup_timeout=60)
-    return Prepared(XANDIKOS, process, "xandikos serve (aiohttp), git store, no auth", seconds,
-                    "xandikos create-collection, then one git commit of all items")  # fmt: skip
+    return Prepared(
+        XANDIKOS,
+        process,
+        "xandikos serve (aiohttp), git store, no auth",
+        seconds,
+        "xandikos create-collection, then one git commit of all items",
+    )
 
 
 # --- ours ---------------------------------------------------------------------------------------------------
@@ -174,8 +199,9 @@ def _xandikos(dataset: Dataset, workdir: Path) -> Prepared:
 
 def _import_command() -> list[str] | None:
     """``groupware storage import`` with the arguments its help shows, or None when it does not exist yet."""
-    result = subprocess.run([*_groupware_command(), "storage", "import", "--help"], capture_output=True,
-                            text=True, check=False)  # fmt: skip
+    result = subprocess.run(
+        [*_groupware_command(), "storage", "import", "--help"], capture_output=True, text=True, check=False
+    )
     if result.returncode:
         return None
     return [
@@ -190,18 +216,33 @@ def _ours(dataset: Dataset, workdir: Path, storage: str, options: Sequence[str],
     port = free_port()
     folder = workdir / "ours-storage"
     use_plugin = storage == PLUGIN or (storage == "auto" and plugin_available())
-    lines = ["[server]", f"hosts = 127.0.0.1:{port}", "timeout = 900", "max_connections = 100",
-             "[storage]", f"filesystem_folder = {folder}"]  # fmt: skip
+    lines = [
+        "[server]",
+        f"hosts = 127.0.0.1:{port}",
+        "timeout = 900",
+        "max_connections = 100",
+        "[storage]",
+        f"filesystem_folder = {folder}",
+    ]
     if use_plugin:
         lines.append(f"type = {PLUGIN}")
     lines += [option.replace("=", " = ", 1) for option in options]
-    lines += ["[logging]", "level = warning", "[directory]", "type = ldif", f"file = {DEMO_DIRECTORY}",
-              "disabled_filter = (employeeType=inactif)", "[accounts]",
-              "admin_group = cn=groupware-admins,ou=groups,dc=ac-montpellier,dc=fr", ""]  # fmt: skip
+    lines += [
+        "[logging]",
+        "level = warning",
+        "[directory]",
+        "type = ldif",
+        f"file = {DEMO_DIRECTORY}",
+        "disabled_filter = (employeeType=inactif)",
+        "[accounts]",
+        "admin_group = cn=groupware-admins,ou=groups,dc=ac-montpellier,dc=fr",
+        "",
+    ]
     config = workdir / "ours.conf"
     config.write_text("\n".join(lines), encoding="utf-8")
-    process = ServerProcess(OURS, [*_groupware_command(), "serve", "--config", str(config)], port, workdir,
-                            startup_timeout=60)  # fmt: skip
+    process = ServerProcess(
+        OURS, [*_groupware_command(), "serve", "--config", str(config)], port, workdir, startup_timeout=60
+    )
     kind = PLUGIN if use_plugin else "default storage (Radicale multifilesystem)"
     if not use_plugin and not plugin_available():
         kind += f"; {PLUGIN} is not installed"
@@ -243,10 +284,16 @@ def bulk_put(port: int, dataset: Dataset, threads: int) -> float:
         status, body = client.request("MKCOL", f"/{USER}/{name}/", extended_mkcol(kind))
         if status not in (201, 405):
             raise BenchmarkError(f"MKCOL /{USER}/{name}/ answered {status}: {body[:500]!r}")
-    jobs = [(f"/{USER}/{BOOK}/{e.name}", e.path, "text/vcard") for e in os.scandir(dataset.book_dir)
-            if not e.name.startswith(".")]  # fmt: skip
-    jobs += [(f"/{USER}/{CALENDAR}/{e.name}", e.path, "text/calendar") for e in os.scandir(dataset.calendar_dir)
-             if not e.name.startswith(".")]  # fmt: skip
+    jobs = [
+        (f"/{USER}/{BOOK}/{e.name}", e.path, "text/vcard")
+        for e in os.scandir(dataset.book_dir)
+        if not e.name.startswith(".")
+    ]
+    jobs += [
+        (f"/{USER}/{CALENDAR}/{e.name}", e.path, "text/calendar")
+        for e in os.scandir(dataset.calendar_dir)
+        if not e.name.startswith(".")
+    ]
     lock, failures, done = threading.Lock(), [], [0]
 
     def worker() -> None:
@@ -279,8 +326,15 @@ def bulk_put(port: int, dataset: Dataset, threads: int) -> float:
     return time.monotonic() - started
 
 
-def prepare(name: str, dataset: Dataset, workdir: Path, stock_server: str, our_storage: str,
-            our_options: Sequence[str], load_threads: int) -> Prepared:  # fmt: skip
+def prepare(
+    name: str,
+    dataset: Dataset,
+    workdir: Path,
+    stock_server: str,
+    our_storage: str,
+    our_options: Sequence[str],
+    load_threads: int,
+) -> Prepared:
     """The server ``name`` with its configuration and data in ``workdir/`` (loaded unless done over HTTP)."""
     log(f"{name}: loading {dataset.contacts:,} cards and {dataset.events:,} events")
     if name == STOCK:
@@ -322,8 +376,15 @@ def _serve_waitress(config_path: str) -> None:
         configuration.get("logging", "level"), configuration.get("logging", "backtrace_on_debug")
     )
     host, port = configuration.get("server", "hosts")[0]
-    waitress.serve(radicale.Application(configuration), host=host, port=port, threads=WAITRESS_THREADS,
-                   connection_limit=100, channel_timeout=900, ident="radicale")  # fmt: skip
+    waitress.serve(
+        radicale.Application(configuration),
+        host=host,
+        port=port,
+        threads=WAITRESS_THREADS,
+        connection_limit=100,
+        channel_timeout=900,
+        ident="radicale",
+    )
 
 
 if __name__ == "__main__":

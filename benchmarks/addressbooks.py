@@ -5,15 +5,15 @@ Steps: load the generated académie (cached by ``_common.generated_directory``) 
 addressbooks sync`` into an empty storage (the full first sync, académie book plus one book per établissement,
 contact groups included); ``groupware serve`` on that storage; then, with the server running, resyncs with no
 change and after 10 people changed in LDAP (the client's sync-collection must show exactly 10 changes in the
-académie book); finally a client's no-change sync-collection and an addressbook-query on a name (RFC 6352 §8.6)
-on the académie book as a member sees it in their home.
+académie book); finally a client's no-change sync-collection and an addressbook-query on a name (RFC 6352
+§8.6) on the académie book as a member sees it in their home.
 
     python benchmarks/addressbooks.py [--staff 52000] [--runs 3] [--requests 30]
 
 Targets: first sync ≤ 60 s, resync with no change ≤ 10 s, exactly 10 changes visible after 10 changes,
 no-change sync-collection ≤ 10 ms, addressbook-query on a name ≤ 50 ms (medians). A resync with no change ends
-after the directory's fingerprint; ``--full`` resyncs (the whole directory read and compared) and resyncs after
-changes are held to the first sync's 60 s. Prints a markdown table.
+after the directory's fingerprint; ``--full`` resyncs (the whole directory read and compared) and resyncs
+after changes are held to the first sync's 60 s. Prints a markdown table.
 """
 
 from __future__ import annotations

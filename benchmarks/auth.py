@@ -1,23 +1,25 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Authenticated small-request throughput with LDAP login: groupware against stock Radicale 3.9 (issue 2).
 
-One slapd is loaded with a generated académie (52,000 staff by default; the LDIF is cached), then, one after the
-other and with the same client, three servers each in its own process and with its own fresh storage:
+One slapd is loaded with a generated académie (52,000 staff by default; the LDIF is cached), then, one after
+the other and with the same client, three servers each in its own process and with its own fresh storage:
 
-* ``stock-uncached``: ``python -m radicale``, built-in server, ``[auth] type = ldap``, ``cache_logins = False``;
+* ``stock-uncached``: ``python -m radicale``, built-in server, ``[auth] type = ldap``, ``cache_logins =
+  False``;
 * ``stock-cached``: the same with ``cache_logins = True``;
 * ``groupware``: ``groupware serve`` (waitress, HTTP/1.1 keep-alive, our accounts layer) on the same slapd.
 
-Workload: ``PROPFIND Depth: 0`` of the user's own home ``/<uid>/`` with HTTP Basic, from 20 client threads, each
-cycling over the same 200 people (at its own offset). Every person first logs in once (provisioning, not
-measured), then a warm-up period runs under full load and is left out. The Python client keeps connections alive
-when the server allows it and reconnects when it closes; ``wrk`` then drives each server with the same requests
-to show whether the Python client is the bottleneck. Prints a markdown table with ratios, and the environment.
+Workload: ``PROPFIND Depth: 0`` of the user's own home ``/<uid>/`` with HTTP Basic, from 20 client threads,
+each cycling over the same 200 people (at its own offset). Every person first logs in once (provisioning, not
+measured), then a warm-up period runs under full load and is left out. The Python client keeps connections
+alive when the server allows it and reconnects when it closes; ``wrk`` then drives each server with the same
+requests to show whether the Python client is the bottleneck. Prints a markdown table with ratios, and the
+environment.
 
     python benchmarks/auth.py [--staff 52000] [--threads 20] [--seconds 10] [--quick] [--profile]
 
-Targets: groupware ≥ 3x stock-uncached, not slower than stock-cached, p99 < 50 ms at 20 client threads.
-Exit status: 2 when a server fails to start or dies; 1 with ``--check`` when a target is missed.
+Targets: groupware ≥ 3x stock-uncached, not slower than stock-cached, p99 < 50 ms at 20 client threads. Exit
+status: 2 when a server fails to start or dies; 1 with ``--check`` when a target is missed.
 """
 
 from __future__ import annotations
@@ -153,8 +155,8 @@ def stock_config(path: Path, port: int, storage: Path, slapd: Slapd, cached: boo
 
 def our_config(path: Path, port: int, storage: Path, slapd: Slapd) -> Path:
     """A groupware configuration on the same slapd (defaults for the directory and login caches). One process
-    (``workers = 1``): the warm-up fills one login cache and py-spy profiles one process; ``storage.py`` measures
-    the default of one process per core."""
+    (``workers = 1``): the warm-up fills one login cache and py-spy profiles one process; ``storage.py``
+    measures the default of one process per core."""
     path.write_text(
         "\n".join(
             [
@@ -217,7 +219,8 @@ def measure(
 ) -> Row:
     """Provision, warm up and measure one running server with the Python client, then with wrk.
 
-    With ``--profile``, groupware is then sampled with py-spy under a further wrk run, apart from the measured ones.
+    With ``--profile``, groupware is then sampled with py-spy under a further wrk run, apart from the measured
+    ones.
     """
     started = time.monotonic()
     failed = provision(server.port, requests)
@@ -250,8 +253,8 @@ def measure(
 def profile(server: ServerProcess, requests: list[Request], args: argparse.Namespace, workdir: Path) -> None:
     """Sample ``server`` with py-spy under two more wrk runs (not measured) and print where its time goes.
 
-    First the thread holding the GIL (where the one core of Python work goes: what bounds throughput), then every
-    thread py-spy does not see as idle (where requests wait: file locks, sockets).
+    First the thread holding the GIL (where the one core of Python work goes: what bounds throughput), then
+    every thread py-spy does not see as idle (where requests wait: file locks, sockets).
     """
     for gil, what in (
         (True, "GIL-holding samples: where the interpreter's CPU goes"),

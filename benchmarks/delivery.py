@@ -1,16 +1,17 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Delivery throughput: messages per second through LMTP with a 30-rule script per user, groupware beside Dovecot.
+"""Delivery throughput: messages per second through LMTP with a 30-rule script per user, groupware beside
+Dovecot.
 
-Each of ``--users`` people (from a generated directory) has the 30-rule script of ``benchmarks/sieve.py`` (with its
-vacation rule) active, in Dovecot's layout. ``--connections`` LMTP clients (RFC 2033, pipelined) share
-``--messages`` messages of about 13 KB, each to 1–4 of those people (2.3 on average), and count the messages
-and deliveries acknowledged per second. The same client drives ``groupware serve`` ([lmtp] on loopback,
-``autocreate``) and Dovecot's LMTP with Pigeonhole (Debian ``dovecot-lmtpd``, a private configuration under
-/tmp, ``mail_uid = nobody``, ``lda_mailbox_autocreate``), one after the other; vacation replies of both go to
-one SMTP sink. Both keep their default durability (``fsync`` of each message).
+Each of ``--users`` people (from a generated directory) has the 30-rule script of ``benchmarks/sieve.py``
+(with its vacation rule) active, in Dovecot's layout. ``--connections`` LMTP clients (RFC 2033, pipelined)
+share ``--messages`` messages of about 13 KB, each to 1–4 of those people (2.3 on average), and count the
+messages and deliveries acknowledged per second. The same client drives ``groupware serve`` ([lmtp] on
+loopback, ``autocreate``) and Dovecot's LMTP with Pigeonhole (Debian ``dovecot-lmtpd``, a private
+configuration under /tmp, ``mail_uid = nobody``, ``lda_mailbox_autocreate``), one after the other; vacation
+replies of both go to one SMTP sink. Both keep their default durability (``fsync`` of each message).
 
-    python benchmarks/delivery.py                 # 2,000 messages, 4 connections, 20 users
-    python benchmarks/delivery.py --quick         # 300 messages
+    python benchmarks/delivery.py                 # 2,000 messages, 4 connections, 20 users python
+    benchmarks/delivery.py --quick         # 300 messages
 """
 
 from __future__ import annotations
@@ -39,9 +40,11 @@ from support import ServeProcess, free_port, wait_for_port, write_sieve_config
 DOMAIN = "ac-montpellier.fr"
 WARM_UP = 20
 LMTPD_SETTINGS = {
-    "auth_username_format": "%Ln", "postmaster_address": f"postmaster@{DOMAIN}", "hostname": f"lmtp.{DOMAIN}",
+    "auth_username_format": "%Ln",
+    "postmaster_address": f"postmaster@{DOMAIN}",
+    "hostname": f"lmtp.{DOMAIN}",
     "lda_mailbox_autocreate": "yes",
-}  # fmt: skip
+}
 LMTPD_BLOCKS = """\
 service lmtp {{
   inet_listener lmtp {{
@@ -154,8 +157,14 @@ class Lmtpd:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def run(label: str, port: int, work: list[tuple[str, list[str], bytes]], connections: int, homes: Path,
-        sink: SmtpSink) -> list[str]:  # fmt: skip
+def run(
+    label: str,
+    port: int,
+    work: list[tuple[str, list[str], bytes]],
+    connections: int,
+    homes: Path,
+    sink: SmtpSink,
+) -> list[str]:
     """One measured run: warm-up of a few messages first (script compiled, folders made), not counted."""
     warm = work[:WARM_UP]
     drive(port, warm, connections)
@@ -163,9 +172,17 @@ def run(label: str, port: int, work: list[tuple[str, list[str], bytes]], connect
     log(f"{label}: {len(work) - len(warm)} messages over {connections} connections")
     seconds, messages, deliveries, errors = drive(port, work[len(warm) :], connections)
     time.sleep(0.5)
-    return [label, f"{messages:,}", f"{deliveries:,}", str(errors), f"{seconds:.1f}", f"{messages / seconds:,.0f}",
-            f"{deliveries / seconds:,.0f}", f"{count_stored(homes):,}",
-            str(len(sink.messages) - replies_before)]  # fmt: skip
+    return [
+        label,
+        f"{messages:,}",
+        f"{deliveries:,}",
+        str(errors),
+        f"{seconds:.1f}",
+        f"{messages / seconds:,.0f}",
+        f"{deliveries / seconds:,.0f}",
+        f"{count_stored(homes):,}",
+        str(len(sink.messages) - replies_before),
+    ]
 
 
 def main() -> int:
@@ -183,12 +200,17 @@ def main() -> int:
     script = script_30_rules()
     folder = Path(tempfile.mkdtemp(prefix="bench-delivery-"))
     with SmtpSink() as sink:
-        config = write_sieve_config(folder / "groupware.conf", {"min_vacation_period": "0"},
-                                    directory={"type": "ldif", "file": str(ldif)})  # fmt: skip
+        config = write_sieve_config(
+            folder / "groupware.conf",
+            {"min_vacation_period": "0"},
+            directory={"type": "ldif", "file": str(ldif)},
+        )
         lmtp_port = free_port()
         with config.open("a", encoding="utf-8") as handle:
-            handle.write(f"\n[lmtp]\nenabled = true\nhosts = 127.0.0.1:{lmtp_port}\nrelay = 127.0.0.1:{sink.port}\n"
-                         "autocreate = true\n")  # fmt: skip
+            handle.write(
+                f"\n[lmtp]\nenabled = true\nhosts = 127.0.0.1:{lmtp_port}\nrelay = 127.0.0.1:{sink.port}\n"
+                "autocreate = true\n"
+            )
         for person in people:
             install_script(folder / "mail" / person, script)
         ours = ServeProcess(config)
@@ -205,9 +227,17 @@ def main() -> int:
         finally:
             dovecot.stop()
     shutil.rmtree(folder, ignore_errors=True)
-    headers = ["server", "messages", "deliveries", "errors", "seconds", "messages/s", "deliveries/s",
-               "stored (with warm-up)",
-               f"vacation replies (due: {expected_replies(work, WARM_UP)})"]  # fmt: skip
+    headers = [
+        "server",
+        "messages",
+        "deliveries",
+        "errors",
+        "seconds",
+        "messages/s",
+        "deliveries/s",
+        "stored (with warm-up)",
+        f"vacation replies (due: {expected_replies(work, WARM_UP)})",
+    ]
     print(markdown_table(headers, rows, "lrrrrrrrr"))
     ratio = float(rows[0][5].replace(",", "")) / max(float(rows[1][5].replace(",", "")), 1e-9)
     print(f"\ngroupware / dovecot messages per second: {ratio:.2f} (target ≥ 0.8)\n")

@@ -1,17 +1,17 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """ManageSieve under load: concurrent sessions doing PUTSCRIPT then GETSCRIPT, groupware beside Dovecot.
 
-Each session logs in (SASL PLAIN, RFC 5804 §2.1) as one of ``sessions / 2`` people (two sessions per person, so
-that writes of one user run concurrently), then until the time is up stores a fresh script (about 1.5 KB, under
-one of three names of its own) and reads it back (RFC 5804 §2.6, §2.9). It counts commands, errors (any ``NO``
-or ``BYE``), read-backs that differ from what was stored (corrupted), and at the end compares every script on
-disk with the last version the server acknowledged (lost). The same client, in one asyncio process, drives
-``groupware serve`` (a generated directory, [sieve] on loopback) and Dovecot's managesieved (private
+Each session logs in (SASL PLAIN, RFC 5804 §2.1) as one of ``sessions / 2`` people (two sessions per person,
+so that writes of one user run concurrently), then until the time is up stores a fresh script (about 1.5 KB,
+under one of three names of its own) and reads it back (RFC 5804 §2.6, §2.9). It counts commands, errors (any
+``NO`` or ``BYE``), read-backs that differ from what was stored (corrupted), and at the end compares every
+script on disk with the last version the server acknowledged (lost). The same client, in one asyncio process,
+drives ``groupware serve`` (a generated directory, [sieve] on loopback) and Dovecot's managesieved (private
 configuration under /tmp, passwd-file with the same people), one after the other.
 
-    python benchmarks/managesieve.py                    # 50 sessions, 20 s per server
-    python benchmarks/managesieve.py --quick            # 10 sessions, 3 s
-    python benchmarks/managesieve.py --check            # exit 1 on any error, corruption or loss
+    python benchmarks/managesieve.py                    # 50 sessions, 20 s per server python
+    benchmarks/managesieve.py --quick            # 10 sessions, 3 s python benchmarks/managesieve.py --check
+    # exit 1 on any error, corruption or loss
 """
 
 from __future__ import annotations
@@ -71,8 +71,11 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[bytes, bytes | No
 
 def script(session: int, serial: int) -> bytes:
     """A fresh, valid script of about 1.5 KB that says who wrote it."""
-    rules = "".join(f'# rule:[r{k}]\r\nif header :contains "subject" "s{session}-{serial}-{k}"\r\n'
-                    f'{{\r\n\tfileinto "Dossiers/{k}";\r\n}}\r\n' for k in range(18))  # fmt: skip
+    rules = "".join(
+        f'# rule:[r{k}]\r\nif header :contains "subject" "s{session}-{serial}-{k}"\r\n'
+        f'{{\r\n\tfileinto "Dossiers/{k}";\r\n}}\r\n'
+        for k in range(18)
+    )
     return f'# session {session} write {serial}\r\nrequire ["fileinto"];\r\n{rules}'.encode()
 
 
@@ -131,16 +134,25 @@ def lost(tally: Tally, home_of: Path) -> int:
     return missing
 
 
-def run(label: str, port: int, people: list[tuple[str, str]], args: argparse.Namespace,
-        homes: Path) -> list[str]:  # fmt: skip
+def run(
+    label: str, port: int, people: list[tuple[str, str]], args: argparse.Namespace, homes: Path
+) -> list[str]:
     log(f"{label}: {args.sessions} sessions for {args.seconds:g} s")
     tally = asyncio.run(drive(port, people, args.sessions, args.seconds))
     gone = lost(tally, homes)
     for line in tally.first_errors:
         log(f"{label}: {line}")
     rate = tally.commands / args.seconds
-    return [label, str(args.sessions), f"{tally.commands:,}", f"{rate:,.0f}", str(tally.errors),
-            str(tally.corrupted), str(gone), str(len(tally.acknowledged))]  # fmt: skip
+    return [
+        label,
+        str(args.sessions),
+        f"{tally.commands:,}",
+        f"{rate:,.0f}",
+        str(tally.errors),
+        str(tally.corrupted),
+        str(gone),
+        str(len(tally.acknowledged)),
+    ]
 
 
 def main() -> int:
@@ -155,8 +167,11 @@ def main() -> int:
     ldif = generated_directory(200)
     people = [(uid, f"{uid}-pw") for uid in active_uids(ldif, max(1, args.sessions // 2))]
     work = Path(tempfile.mkdtemp(prefix="bench-managesieve-"))
-    config = write_sieve_config(work / "groupware.conf", {"max_scripts": "0", "max_storage": "0"},
-                                directory={"type": "ldif", "file": str(ldif)})  # fmt: skip
+    config = write_sieve_config(
+        work / "groupware.conf",
+        {"max_scripts": "0", "max_storage": "0"},
+        directory={"type": "ldif", "file": str(ldif)},
+    )
     ours = ServeProcess(config)
     try:
         rows = [run("groupware", ours.sieve_port, people, args, ours.mail_root)]

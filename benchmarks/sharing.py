@@ -1,17 +1,18 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Listing a calendar home with many agendas shared to the user's groups: groupware against stock Radicale 3.9.
+"""Listing a calendar home with many agendas shared to the user's groups: groupware against stock Radicale
+3.9.
 
 Setup, the same for every server: ``--agendas`` (200) calendars, each owned by another owner and shared with a
 group the user belongs to (alternately ``enseignants`` and ``personnels``). Then the user's client lists their
-home, the way Thunderbird and DAVx5 discover calendars: ``PROPFIND Depth: 1`` of ``/<user>/`` asking display name,
-resource type, privilege set, ctag and colour. A few warm-up requests, then ``--requests`` measured ones, a new
-connection each (stock Radicale's built-in server closes every connection).
+home, the way Thunderbird and DAVx5 discover calendars: ``PROPFIND Depth: 1`` of ``/<user>/`` asking display
+name, resource type, privilege set, ctag and colour. A few warm-up requests, then ``--requests`` measured
+ones, a new connection each (stock Radicale's built-in server closes every connection).
 
-* ``groupware``: ``groupware serve`` (our sharing database in the storage engine's SQLite file; agendas created
-  and granted through the admin API, groups are the directory's DNs);
-* ``stock-csv`` and ``stock-files``: ``python -m radicale`` with ``[sharing] type = csv`` / ``files``, htpasswd
-  logins, htgroup groups, ``owner_only`` rights; every owner creates their calendar and shares it with
-  ``User=":group"`` through Radicale's own ``/.sharing/v1/map/create``.
+* ``groupware``: ``groupware serve`` (our sharing database in the storage engine's SQLite file; agendas
+  created and granted through the admin API, groups are the directory's DNs);
+* ``stock-csv`` and ``stock-files``: ``python -m radicale`` with ``[sharing] type = csv`` / ``files``,
+  htpasswd logins, htgroup groups, ``owner_only`` rights; every owner creates their calendar and shares it
+  with ``User=":group"`` through Radicale's own ``/.sharing/v1/map/create``.
 
     python benchmarks/sharing.py [--agendas 200] [--requests 40] [--check]
 
@@ -87,7 +88,8 @@ def measure(port: int, requests: int, warmup: int = 5) -> tuple[list[float], int
     return times, shared
 
 
-# --- groupware ------------------------------------------------------------------------------------------------
+# --- groupware
+# ------------------------------------------------------------------------------------------------
 def groupware_server(workdir: Path, agendas: int) -> tuple[ServerProcess, Callable[[int], None]]:
     port = free_port()
     config = workdir / "groupware.conf"
@@ -123,7 +125,8 @@ admin_group = cn=groupware-admins,ou=groups,dc=ac-montpellier,dc=fr
     return server, populate
 
 
-# --- stock Radicale -------------------------------------------------------------------------------------------
+# --- stock Radicale
+# -------------------------------------------------------------------------------------------
 def stock_server(workdir: Path, agendas: int, database: str) -> tuple[ServerProcess, Callable[[int], None]]:
     port = free_port()
     owners = [f"owner-{i:03d}" for i in range(agendas)]

@@ -7,10 +7,10 @@ generator, ``prenom.nom@ac-montpellier.fr``, TEL, ORG, TITLE) and a 5,000-event 
 fastest legitimate way (see ``_storage_servers.py``), and measures, one server after the other, with the same
 client (``_storage_client.py``) over HTTP on 127.0.0.1:
 
-cold and warm depth-1 PROPFIND of the book; sync-collection with no token, with no change and after 10 changes;
-getctag / sync-token PROPFIND depth 0; addressbook-multiget of 100; addressbook-query on FN ("Hélène" and
-"helene"); calendar-query for one week; PUT and DELETE in the large collection; 20 concurrent clients doing small
-GET/PROPFIND requests with ``wrk`` (req/s and p99); the peak RSS of each server process.
+cold and warm depth-1 PROPFIND of the book; sync-collection with no token, with no change and after 10
+changes; getctag / sync-token PROPFIND depth 0; addressbook-multiget of 100; addressbook-query on FN ("Hélène"
+and "helene"); calendar-query for one week; PUT and DELETE in the large collection; 20 concurrent clients
+doing small GET/PROPFIND requests with ``wrk`` (req/s and p99); the peak RSS of each server process.
 
     python benchmarks/storage.py [--servers stock,xandikos,ours] [--contacts 52000] [--events 5000]
                                  [--repeat 5] [--quick] [--stock-server waitress|radicale]
@@ -120,8 +120,14 @@ class Bench:
         self.book, self.calendar = f"/{USER}/{BOOK}/", f"/{USER}/{CALENDAR}/"
         self.created: list[str] = []
 
-    def call(self, method: str, path: str, body: str | bytes = b"", headers: dict[str, str] | None = None,
-             expect: Sequence[int] = (207,)) -> tuple[float, bytes]:  # fmt: skip
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: str | bytes = b"",
+        headers: dict[str, str] | None = None,
+        expect: Sequence[int] = (207,),
+    ) -> tuple[float, bytes]:
         """One timed request; a status outside ``expect`` is a failure of the benchmark."""
         seconds, status, payload = self.client.timed(method, path, body, headers)
         if status not in expect:
@@ -168,7 +174,8 @@ class Bench:
         out["propfind_warm"] = self.repeat(self.propfind_book)
         out["getctag"] = self.repeat(lambda: self.call("PROPFIND", self.book, PROPFIND_CTAG, {"Depth": "0"}))
         log(
-            f"  warm PROPFIND {out['propfind_warm'].median:.2f} s, getctag {out['getctag'].median * 1000:.1f} ms"
+            f"  warm PROPFIND {out['propfind_warm'].median:.2f} s, getctag "
+            f"{out['getctag'].median * 1000:.1f} ms"
         )
         tokens: list[str] = []
 
@@ -188,22 +195,34 @@ class Bench:
             for index in self.spread(10, offset=rounds[0] * 7 + 3):
                 href = self.card_href(index)
                 text = (self.dataset.book_dir / href.rsplit("/", 1)[1]).read_bytes().decode("utf-8")
-                self.call("PUT", href, changed_card(text, f"modification {rounds[0]}"),
-                          {"Content-Type": "text/vcard; charset=utf-8"}, expect=(201, 204))  # fmt: skip
+                self.call(
+                    "PUT",
+                    href,
+                    changed_card(text, f"modification {rounds[0]}"),
+                    {"Content-Type": "text/vcard; charset=utf-8"},
+                    expect=(201, 204),
+                )
             rounds[0] += 1
             seconds, payload = self.call("REPORT", self.book, sync_collection(tokens[-1]), {"Depth": "1"})
             tokens.append(_token(payload))
             return seconds, payload
 
         out["sync_10"] = self.repeat(after_changes)
-        log(f"  syncs: full {out['sync_initial'].median:.2f} s, no change {out['sync_nochange'].median * 1000:.1f} ms,"
-            f" 10 changes {out['sync_10'].median * 1000:.1f} ms")  # fmt: skip
+        log(
+            f"  syncs: full {out['sync_initial'].median:.2f} s, no change "
+            f"{out['sync_nochange'].median * 1000:.1f} ms,"
+            f" 10 changes {out['sync_10'].median * 1000:.1f} ms"
+        )
         hrefs = [self.card_href(i) for i in self.spread(100, offset=1)]
-        out["multiget"] = self.repeat(lambda: self.call("REPORT", self.book, addressbook_multiget(hrefs),
-                                                        {"Depth": "1"}))  # fmt: skip
+        out["multiget"] = self.repeat(
+            lambda: self.call("REPORT", self.book, addressbook_multiget(hrefs), {"Depth": "1"})
+        )
         for key, text in (("query_accent", "Hélène"), ("query_ascii", "helene")):
-            out[key] = self.repeat(lambda text=text: self.call("REPORT", self.book, addressbook_query("FN", text),
-                                                               {"Depth": "1"}))  # fmt: skip
+            out[key] = self.repeat(
+                lambda text=text: self.call(
+                    "REPORT", self.book, addressbook_query("FN", text), {"Depth": "1"}
+                )
+            )
         log(f"  multiget {out['multiget'].median * 1000:.1f} ms, query {out['query_accent'].median:.3f} s")
         week = calendar_query(*WEEK)
         self.call(
@@ -212,16 +231,24 @@ class Bench:
         out["calendar_query"] = self.repeat(lambda: self.call("REPORT", self.calendar, week, {"Depth": "1"}))
         out["put"] = self.repeat(self.put_new, count=False)
         out["delete"] = self.repeat(self.delete_created, count=False)
-        log(f"  calendar-query {out['calendar_query'].median * 1000:.1f} ms, PUT {out['put'].median * 1000:.1f} ms,"
-            f" DELETE {out['delete'].median * 1000:.1f} ms")  # fmt: skip
+        log(
+            f"  calendar-query {out['calendar_query'].median * 1000:.1f} ms, PUT "
+            f"{out['put'].median * 1000:.1f} ms,"
+            f" DELETE {out['delete'].median * 1000:.1f} ms"
+        )
         self.client.close()
         return out
 
     def put_new(self) -> tuple[float, bytes]:
         name, text = new_card(len(self.created))
         href = self.book + name
-        result = self.call("PUT", href, text, {"Content-Type": "text/vcard; charset=utf-8", "If-None-Match": "*"},
-                           expect=(201,))  # fmt: skip
+        result = self.call(
+            "PUT",
+            href,
+            text,
+            {"Content-Type": "text/vcard; charset=utf-8", "If-None-Match": "*"},
+            expect=(201,),
+        )
         self.created.append(href)
         return result
 
@@ -236,8 +263,14 @@ class Bench:
         out = []
         for index in self.spread(100, offset=5):
             out.append(Request("GET", self.card_href(index), auth, expect=200))
-            out.append(Request("PROPFIND", self.book, {**auth, "Depth": "0", "Content-Type": "application/xml"},
-                               PROPFIND_SMALL.encode()))  # fmt: skip
+            out.append(
+                Request(
+                    "PROPFIND",
+                    self.book,
+                    {**auth, "Depth": "0", "Content-Type": "application/xml"},
+                    PROPFIND_SMALL.encode(),
+                )
+            )
         return out
 
 
@@ -266,10 +299,17 @@ def measure_server(
         if not args.no_wrk:
             workload = bench.wrk_workload()
             wrk_load(server.port, workload, args.connections, 1, workdir)  # warm-up, not measured
-            result.wrk = wrk_load(server.port, workload, args.connections, args.wrk_seconds, workdir,
-                                  cpu_of={"server": server.pid})  # fmt: skip
+            result.wrk = wrk_load(
+                server.port,
+                workload,
+                args.connections,
+                args.wrk_seconds,
+                workdir,
+                cpu_of={"server": server.pid},
+            )
             log(
-                f"  wrk {result.wrk.rate:.0f} req/s, p99 {result.wrk.p99_ms:.1f} ms, {result.wrk.errors} errors"
+                f"  wrk {result.wrk.rate:.0f} req/s, p99 {result.wrk.p99_ms:.1f} ms, {result.wrk.errors} "
+                "errors"
             )
         server.check_alive()
         result.peak_rss_mb = peak_rss_mb(server.pid)
@@ -329,18 +369,26 @@ def report(results: dict[str, ServerResult], args: argparse.Namespace, dataset: 
                 cells.append(cell)
         mine = value(OURS, key)
         rows.append([label, *cells, *(_ratio(mine, value(peer, key)) for peer in peers), cyrus, target])
-    title = (f"Storage: {dataset.contacts:,} contacts, {dataset.events:,} events; medians of {args.repeat} "
-             f"requests (at least 10 for requests under 0.2 s, 30 under 20 ms), the cold one once")  # fmt: skip
+    title = (
+        f"Storage: {dataset.contacts:,} contacts, {dataset.events:,} events; medians of {args.repeat} "
+        f"requests (at least 10 for requests under 0.2 s, 30 under 20 ms), the cold one once"
+    )
     lines = [title, "", markdown_table(headers, rows, "l" + "r" * (len(headers) - 1))]
     if reduced:
-        lines.append(f"\n(n=…, first …): the first request took over {args.slow:g} s (--slow); it is left out as "
-                     f"a warm-up and only {args.slow_repeat} more are measured (--slow-repeat), to keep the run "
-                     "short.")  # fmt: skip
+        lines.append(
+            f"\n(n=…, first …): the first request took over {args.slow:g} s (--slow); it is left out as "
+            f"a warm-up and only {args.slow_repeat} more are measured (--slow-repeat), to keep the run "
+            "short."
+        )
     count_rows = []
     for key in COUNTED:
         count_rows.append([LABELS[key], *(_hits(results[name], key) for name in names)])
-    lines += ["", "Responses in each answer (the same data everywhere; differences are semantics, see notes):", "",
-              markdown_table(["answer", *names], count_rows)]  # fmt: skip
+    lines += [
+        "",
+        "Responses in each answer (the same data everywhere; differences are semantics, see notes):",
+        "",
+        markdown_table(["answer", *names], count_rows),
+    ]
     return "\n".join(lines)
 
 
@@ -354,8 +402,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of "
-                        f"{', '.join(SERVERS)} (all)")  # fmt: skip
+    parser.add_argument(
+        "--servers", default=",".join(SERVERS), help=f"comma-separated subset of {', '.join(SERVERS)} (all)"
+    )
     parser.add_argument("--contacts", type=int, default=52000, help="cards in the address book (52000)")
     parser.add_argument("--events", type=int, default=5000, help="events in the calendar (5000)")
     parser.add_argument("--repeat", type=int, default=5, help="requests per workload (5)")
@@ -415,8 +464,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in args.servers:
             with tempfile.TemporaryDirectory(prefix=f"groupware-bench-storage-{name}-") as tmp:
                 workdir = Path(tmp)
-                prepared = prepare(name, dataset, workdir, args.stock_server, args.our_storage, args.our_option,
-                                   args.load_threads)  # fmt: skip
+                prepared = prepare(
+                    name,
+                    dataset,
+                    workdir,
+                    args.stock_server,
+                    args.our_storage,
+                    args.our_option,
+                    args.load_threads,
+                )
                 results[name] = measure_server(prepared, dataset, args, workdir)
     except BenchmarkError as exc:
         print(f"storage benchmark: {exc}", file=sys.stderr)
@@ -432,7 +488,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "- The machine has 2 cores shared with other work: single runs are noisy; compare ratios of one run."
     )
     print(
-        "- The cold PROPFIND is the first request to a server just started on freshly loaded data (stock builds "
+        "- The cold PROPFIND is the first request to a server just started on freshly loaded data (stock "
+        "builds "
         "its item cache then); the calendar's first read is done untimed before the calendar-query."
     )
     extra = {f"{name} server": r.prepared.description for name, r in results.items()}
@@ -440,10 +497,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{name} load": f"{r.prepared.load_seconds:.1f} s, {r.prepared.load_how}"
         for name, r in results.items()
     }
-    extra |= {"xandikos": version_of("xandikos"), "dulwich": version_of("dulwich"),
-              "client": "one http.client connection (keep-alive), Basic auth; wrk: "
-                        f"{args.connections} connections, {args.wrk_seconds:g} s after 1 s warm-up",
-              "run time": f"{time.monotonic() - started:.0f} s"}  # fmt: skip
+    extra |= {
+        "xandikos": version_of("xandikos"),
+        "dulwich": version_of("dulwich"),
+        "client": "one http.client connection (keep-alive), Basic auth; wrk: "
+        f"{args.connections} connections, {args.wrk_seconds:g} s after 1 s warm-up",
+        "run time": f"{time.monotonic() - started:.0f} s",
+    }
     print("\nEnvironment:\n")
     print(markdown_table(["what", "value"], environment(extra), "ll"))
     return 0

@@ -164,8 +164,8 @@ class Collection(storage.BaseCollection):
         return self._store.changes_since(self._record.id, old_token)
 
     def fast_summaries(self) -> list[tuple[str, str, int, str, str, int]]:
-        """Facts of every item (:class:`groupware.dav.fastpath.ItemSummary` order), in :meth:`get_all` order, for
-        the whole-collection fast path; dates as POSIX seconds, written as HTTP dates like :meth:`_item`
+        """Facts of every item (:class:`groupware.dav.fastpath.ItemSummary` order), in :meth:`get_all` order,
+        for the whole-collection fast path; dates as POSIX seconds, written as HTTP dates like :meth:`_item`
         does."""
         return self._store.summaries(self._record.id)
 

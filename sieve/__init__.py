@@ -66,4 +66,4 @@ __all__ = [
     "describe",
     "evaluate",
     "parse",
-]  # fmt: skip
+]

@@ -2,10 +2,10 @@
 """The actions an evaluation returns, as frozen dataclasses, and their one-line text form.
 
 One dataclass per action of RFC 5228 §4 (keep, fileinto, redirect, discard) and of the extensions (RFC 5429
-reject/ereject, RFC 5230 and RFC 6131 vacation, RFC 5435 notify, RFC 5293 addheader/deleteheader), plus the implicit
-keep (RFC 5228 §2.10.2) and the run-time failure that replaces every action (§2.10.6). Delivery executes them;
-nothing here does I/O. The text form (:func:`describe`) is the one
-``groupware sieve test`` prints and the conformance suite compares with Pigeonhole's ``sieve-test``.
+reject/ereject, RFC 5230 and RFC 6131 vacation, RFC 5435 notify, RFC 5293 addheader/deleteheader), plus the
+implicit keep (RFC 5228 §2.10.2) and the run-time failure that replaces every action (§2.10.6). Delivery
+executes them; nothing here does I/O. The text form (:func:`describe`) is the one ``groupware sieve test``
+prints and the conformance suite compares with Pigeonhole's ``sieve-test``.
 """
 
 from __future__ import annotations
@@ -165,7 +165,8 @@ def describe(action: Action) -> str | None:
         case ImplicitKeep(flags):
             return "implicit_keep" + _flags(flags)
         case FileInto(mailbox, copy, create, flags):
-            return f"fileinto {quote(mailbox)}{' :copy' if copy else ''}{' :create' if create else ''}{_flags(flags)}"
+            options = (" :copy" if copy else "") + (" :create" if create else "")
+            return f"fileinto {quote(mailbox)}{options}{_flags(flags)}"
         case Redirect(address, copy):
             return f"redirect {quote(address)}{' :copy' if copy else ''}"
         case Discard():
@@ -174,7 +175,10 @@ def describe(action: Action) -> str | None:
             return f"{'ereject' if extended else 'reject'} {quote(reason)}"
         case Vacation():
             sender = f" :from {quote(action.from_addr)}" if action.from_addr is not None else ""
-            return f"vacation :seconds {action.seconds} :subject {quote(action.subject)}{sender} :reason {quote(action.reason)}"
+            return (
+                f"vacation :seconds {action.seconds} :subject {quote(action.subject)}{sender} :reason "
+                f"{quote(action.reason)}"
+            )
         case Notify():
             return _describe_notify(action)
         case RuntimeFailure(message):

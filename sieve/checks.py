@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The site policy applied to every script that is stored: compile checks, then the checks made after compiling.
+"""The site policy applied to every script that is stored: compile checks, then the checks made after
+compiling.
 
-The compiler (:mod:`compile`) already refuses extensions the policy does not allow (RFC 5228 §3.2, as an unknown
-capability, like Pigeonhole) and limits size and nesting. Here, over the literal facts it noted
+The compiler (:mod:`compile`) already refuses extensions the policy does not allow (RFC 5228 §3.2, as an
+unknown capability, like Pigeonhole) and limits size and nesting. Here, over the literal facts it noted
 (:attr:`Program.notes`), we add what an académie asks: ``redirect`` only to allowed domains and at most
-``max_redirects`` distinct addresses (RFC 5228 §4.2), and no vacation period below the minimum (RFC 5230 §4.1).
-A redirect to a computed address (a variable, RFC 5229) is refused when the domains are restricted, since it
-cannot be checked before the message arrives.
+``max_redirects`` distinct addresses (RFC 5228 §4.2), and no vacation period below the minimum (RFC 5230
+§4.1). A redirect to a computed address (a variable, RFC 5229) is refused when the domains are restricted,
+since it cannot be checked before the message arrives.
 
 :func:`report` formats errors the way Pigeonhole's ManageSieve does (RFC 5804 §2.6 answers ``NO`` with them):
 ``name: line N: error: message.`` and a last line ``name: error: validation failed.`` (``parse failed.`` for a
@@ -48,22 +49,41 @@ def policy_problems(program: Program, policy: Policy) -> list[Diagnostic]:
     return problems
 
 
-def _redirect_problems(line: int, column: int, value: str | None, policy: Policy,
-                       targets: set[str]) -> list[Diagnostic]:  # fmt: skip
+def _redirect_problems(
+    line: int, column: int, value: str | None, policy: Policy, targets: set[str]
+) -> list[Diagnostic]:
     domains = policy.redirect_domains
     if value is None:
         targets.add(f"?{line}:{column}")
         if domains:
-            return [Diagnostic(line, column, "redirect to a computed address is not allowed: mail may only be "
-                               f"forwarded to addresses in {_allowed_text(domains)}")]  # fmt: skip
+            return [
+                Diagnostic(
+                    line,
+                    column,
+                    "redirect to a computed address is not allowed: mail may only be "
+                    f"forwarded to addresses in {_allowed_text(domains)}",
+                )
+            ]
     elif not redirect_allowed(value, domains):
-        return [Diagnostic(line, column, f"redirect to '{value.strip()}' is not allowed: mail may only be "
-                           f"forwarded to addresses in {_allowed_text(domains)}")]  # fmt: skip
+        return [
+            Diagnostic(
+                line,
+                column,
+                f"redirect to '{value.strip()}' is not allowed: mail may only be "
+                f"forwarded to addresses in {_allowed_text(domains)}",
+            )
+        ]
     else:
         targets.add(value.strip().lower())
     if len(targets) > policy.max_redirects:
-        return [Diagnostic(line, column, f"too many redirect actions: at most {policy.max_redirects} "
-                           "distinct addresses may be forwarded to")]  # fmt: skip
+        return [
+            Diagnostic(
+                line,
+                column,
+                f"too many redirect actions: at most {policy.max_redirects} "
+                "distinct addresses may be forwarded to",
+            )
+        ]
     return []
 
 
@@ -88,7 +108,9 @@ def check_script(text: str, policy: Policy, locator: ScriptLocator | None = None
 
 
 def report(name: str | None, error: SieveCompileError) -> str:
-    """Errors in Pigeonhole's form: ``name: line N: error: message.`` then ``name: error: validation failed.``"""
+    """Errors in Pigeonhole's form: ``name: line N: error: message.`` then ``name: error: validation
+    failed.``
+    """
     prefix = f"{name}: " if name else ""
     lines = []
     for diag in error.diagnostics:

@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """``groupware sieve check|test``: compile a script, or run it on a message and print its actions.
 
-``check SCRIPT`` exits 0, or prints every error as ``line:column: message`` on stderr and exits 1.
-``test SCRIPT MESSAGE [--from ADDR] [--to ADDR]`` prints the actions one per line in execution order, then the
-implicit keep (see :func:`actions.describe`); a script that does not compile prints ``error compile`` and exits 3.
-Usage errors exit 2. Run as ``python -m groupware.sieve.cli``. Compile errors are those RFC 5228 §2.10.6 asks
-for (the whole script is rejected); run-time errors keep the message (§2.10.6, implicit keep).
+``check SCRIPT`` exits 0, or prints every error as ``line:column: message`` on stderr and exits 1. ``test
+SCRIPT MESSAGE [--from ADDR] [--to ADDR]`` prints the actions one per line in execution order, then the
+implicit keep (see :func:`actions.describe`); a script that does not compile prints ``error compile`` and
+exits 3. Usage errors exit 2. Run as ``python -m groupware.sieve.cli``. Compile errors are those RFC 5228
+§2.10.6 asks for (the whole script is rejected); run-time errors keep the message (§2.10.6, implicit keep).
 """
 
 from __future__ import annotations

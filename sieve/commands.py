@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Commands compiled into operations over an evaluation :class:`~evaluate.Context`.
 
-RFC 5228 §3–§4 (control, keep, fileinto, redirect, discard), RFC 5429 (reject), RFC 5230/6131 (vacation),
-RFC 5232 (imap4flags), RFC 5229 (set), RFC 5435/5436 (notify mailto), RFC 5293 (editheader), RFC 6609 (include),
+RFC 5228 §3–§4 (control, keep, fileinto, redirect, discard), RFC 5429 (reject), RFC 5230/6131 (vacation), RFC
+5232 (imap4flags), RFC 5229 (set), RFC 5435/5436 (notify mailto), RFC 5293 (editheader), RFC 6609 (include),
 RFC 5463 (ihave, error).
 """
 
@@ -473,11 +473,26 @@ def _include(c: Compiler, b: Bound, depth: int) -> Op | None:
 
 
 _BUILDERS: dict[str, Callable[[Compiler, Bound, int], Op | None]] = {
-    "stop": _stop, "return": _return, "error": _error, "keep": _keep, "fileinto": _fileinto,
-    "redirect": _redirect, "discard": _discard, "reject": _reject, "ereject": _reject, "vacation": _vacation,
-    "setflag": _flag_op, "addflag": _flag_op, "removeflag": _flag_op, "set": _set, "notify": _notify,
-    "addheader": _addheader, "deleteheader": _deleteheader, "global": _global, "include": _include,
-}  # fmt: skip
+    "stop": _stop,
+    "return": _return,
+    "error": _error,
+    "keep": _keep,
+    "fileinto": _fileinto,
+    "redirect": _redirect,
+    "discard": _discard,
+    "reject": _reject,
+    "ereject": _reject,
+    "vacation": _vacation,
+    "setflag": _flag_op,
+    "addflag": _flag_op,
+    "removeflag": _flag_op,
+    "set": _set,
+    "notify": _notify,
+    "addheader": _addheader,
+    "deleteheader": _deleteheader,
+    "global": _global,
+    "include": _include,
+}
 
 
 def build(c: Compiler, b: Bound, depth: int) -> Op | None:

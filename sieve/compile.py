@@ -208,13 +208,19 @@ class Compiler:
         else:
             bound.pos = list(given)
         if len(given) != len(kinds):
-            self.error(bound.node, f"the {bound.node.name} {_what(bound.node)} takes {len(sig.positional)} "
-                       f"positional argument(s), not {len(given)}")  # fmt: skip
+            self.error(
+                bound.node,
+                f"the {bound.node.name} {_what(bound.node)} takes {len(sig.positional)} "
+                f"positional argument(s), not {len(given)}",
+            )
             return False
         for arg, kind in zip(given, kinds, strict=True):
             if not self._kind_ok(arg, kind):
-                self.error(arg, f"the {bound.node.name} {_what(bound.node)} expects a "
-                           f"{kind.replace('strings', 'string list')} here")  # fmt: skip
+                self.error(
+                    arg,
+                    f"the {bound.node.name} {_what(bound.node)} expects a "
+                    f"{kind.replace('strings', 'string list')} here",
+                )
                 return False
         return True
 
@@ -244,8 +250,11 @@ class Compiler:
             return True
         if sig.tests == "list" and has_list:
             return True
-        self.error(node, f"the {node.name} {_what(node)} takes "
-                   f"{ {'none': 'no test', 'one': 'one test', 'list': 'a test list'}[sig.tests] }")  # fmt: skip
+        self.error(
+            node,
+            f"the {node.name} {_what(node)} takes "
+            f"{ {'none': 'no test', 'one': 'one test', 'list': 'a test list'}[sig.tests] }",
+        )
         return False
 
     # -- commands -----------------------------------------------------------------------------------------

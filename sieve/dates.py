@@ -10,9 +10,22 @@ import re
 __all__ = ["DATE_PARTS", "date_part", "in_zone", "parse_date_header", "parse_zone"]
 
 DATE_PARTS = frozenset(
-    {"year", "month", "day", "date", "julian", "hour", "minute", "second", "time", "iso8601", "std11", "zone",
-     "weekday"}
-)  # fmt: skip
+    {
+        "year",
+        "month",
+        "day",
+        "date",
+        "julian",
+        "hour",
+        "minute",
+        "second",
+        "time",
+        "iso8601",
+        "std11",
+        "zone",
+        "weekday",
+    }
+)
 _ZONE = re.compile(r"([+-])([0-9]{2})([0-9]{2})\Z")
 _MJD_EPOCH = dt.date(1858, 11, 17)
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -78,7 +91,10 @@ def date_part(when: dt.datetime, part: str) -> str:
         return when.strftime("%Y-%m-%dT%H:%M:%S") + zone[:3] + ":" + zone[3:]
     if part == "std11":
         day, month = _DAYS[when.weekday()], _MONTHS[when.month - 1]
-        return f"{day}, {when.day:02d} {month} {when.year:04d} {when.hour:02d}:{when.minute:02d}:{when.second:02d} {zone}"
+        return (
+            f"{day}, {when.day:02d} {month} {when.year:04d} "
+            f"{when.hour:02d}:{when.minute:02d}:{when.second:02d} {zone}"
+        )
     if part == "zone":
         return zone
     if part == "weekday":

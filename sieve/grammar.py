@@ -196,9 +196,31 @@ COMMANDS: dict[str, Signature] = {
 
 KNOWN_EXTENSIONS = frozenset(
     {
-        "fileinto", "reject", "ereject", "envelope", "encoded-character", "vacation", "vacation-seconds",
-        "subaddress", "comparator-i;ascii-numeric", "comparator-i;ascii-casemap", "comparator-i;octet",
-        "relational", "regex", "imap4flags", "copy", "include", "variables", "body", "enotify",
-        "environment", "mailbox", "date", "index", "ihave", "duplicate", "editheader",
+        "fileinto",
+        "reject",
+        "ereject",
+        "envelope",
+        "encoded-character",
+        "vacation",
+        "vacation-seconds",
+        "subaddress",
+        "comparator-i;ascii-numeric",
+        "comparator-i;ascii-casemap",
+        "comparator-i;octet",
+        "relational",
+        "regex",
+        "imap4flags",
+        "copy",
+        "include",
+        "variables",
+        "body",
+        "enotify",
+        "environment",
+        "mailbox",
+        "date",
+        "index",
+        "ihave",
+        "duplicate",
+        "editheader",
     }
-)  # fmt: skip
+)

@@ -29,19 +29,41 @@ __all__ = [
 #: Extensions enabled by default: Pigeonhole 0.5's set plus vacation-seconds and editheader.
 DEFAULT_EXTENSIONS: frozenset[str] = frozenset(
     {
-        "fileinto", "reject", "ereject", "envelope", "encoded-character", "vacation", "vacation-seconds",
-        "subaddress", "comparator-i;ascii-numeric", "comparator-i;ascii-casemap", "comparator-i;octet",
-        "relational", "regex", "imap4flags", "copy", "include", "variables", "body", "enotify",
-        "environment", "mailbox", "date", "index", "ihave", "duplicate", "editheader",
+        "fileinto",
+        "reject",
+        "ereject",
+        "envelope",
+        "encoded-character",
+        "vacation",
+        "vacation-seconds",
+        "subaddress",
+        "comparator-i;ascii-numeric",
+        "comparator-i;ascii-casemap",
+        "comparator-i;octet",
+        "relational",
+        "regex",
+        "imap4flags",
+        "copy",
+        "include",
+        "variables",
+        "body",
+        "enotify",
+        "environment",
+        "mailbox",
+        "date",
+        "index",
+        "ihave",
+        "duplicate",
+        "editheader",
     }
-)  # fmt: skip
+)
 
 
 class Authenticator(Protocol):
     """Checks a login for ManageSieve (RFC 5804 §2.1); returns the canonical user name or None.
 
-    ``remote_addr`` lets the host throttle by client address. When the host cannot decide now (its directory is
-    down) it raises :class:`AuthenticationUnavailable`, which ManageSieve answers with ``NO (TRYLATER)``.
+    ``remote_addr`` lets the host throttle by client address. When the host cannot decide now (its directory
+    is down) it raises :class:`AuthenticationUnavailable`, which ManageSieve answers with ``NO (TRYLATER)``.
     """
 
     def authenticate(
@@ -82,8 +104,8 @@ class ScriptLocator(Protocol):
 class ReplyTracker(Protocol):
     """Remembers who got an auto-reply (RFC 5230 §4.2) or which message was seen (RFC 7352 §3).
 
-    ``check_and_record`` must be atomic per user: it returns True when ``key`` was recorded less than ``seconds``
-    ago, and otherwise records it now and returns False.
+    ``check_and_record`` must be atomic per user: it returns True when ``key`` was recorded less than
+    ``seconds`` ago, and otherwise records it now and returns False.
     """
 
     def check_and_record(self, key: str, seconds: int, now: _dt.datetime) -> bool: ...
@@ -94,10 +116,11 @@ class Policy:
     """Limits fixed at compile time (and the redirect/action limits applied while evaluating).
 
     The defaults are Pigeonhole's: ``sieve_max_script_size`` 1M, ``sieve_max_actions`` 32,
-    ``sieve_max_redirects`` 4; nesting limits follow its ``SIEVE_MAX_*_NESTING`` constants. The vacation period
-    (RFC 5230 §4.1, RFC 6131 §2) is raised to ``min_vacation_seconds`` and lowered to ``max_vacation_seconds`` at
-    compile time; the minimum is 0 by default (Pigeonhole with ``sieve_vacation_min_period = 0``), while a stock
-    Pigeonhole raises periods under a day: set 86400 to answer as it does.
+    ``sieve_max_redirects`` 4; nesting limits follow its ``SIEVE_MAX_*_NESTING`` constants. The vacation
+    period (RFC 5230 §4.1, RFC 6131 §2) is raised to ``min_vacation_seconds`` and lowered to
+    ``max_vacation_seconds`` at compile time; the minimum is 0 by default (Pigeonhole with
+    ``sieve_vacation_min_period = 0``), while a stock Pigeonhole raises periods under a day: set 86400 to
+    answer as it does.
     """
 
     max_script_size: int = 1 << 20
@@ -118,7 +141,8 @@ class Policy:
 class Environment:
     """Facts about the delivery that the message cannot tell (RFC 5228 §5.4 envelope, RFC 5183 environment).
 
-    ``seen`` answers the ``duplicate`` test (RFC 7352); ``mailbox_exists`` the ``mailboxexists`` test (RFC 5490).
+    ``seen`` answers the ``duplicate`` test (RFC 7352); ``mailbox_exists`` the ``mailboxexists`` test (RFC
+    5490).
     """
 
     envelope_from: str = "MAILER-DAEMON"

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """``groupware sieve list|show|put|activate|deactivate|delete|vacation USER …``: a user's scripts for admins.
 
-Every command goes through the :class:`~.scripts.ScriptStore` the host built from its configuration, so a script
-written here is checked against the same site policy as one written over ManageSieve (RFC 5804 §2.6).
+Every command goes through the :class:`~.scripts.ScriptStore` the host built from its configuration, so a
+script written here is checked against the same site policy as one written over ManageSieve (RFC 5804 §2.6).
 ``vacation USER on|off`` edits the vacation rule of the user's script through the rules model (:mod:`rules`,
 RFC 5230) and leaves the user's other rules in place; without an active script it writes and activates
 ``roundcube``, Roundcube's default script name.
@@ -32,8 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="groupware sieve", description="Manage a user's Sieve scripts.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the scripts, the active one marked").add_argument("user")
-    for name, text in (("show", "print a script"), ("activate", "make a script the active one"),
-                       ("delete", "delete a script (not the active one)")):  # fmt: skip
+    for name, text in (
+        ("show", "print a script"),
+        ("activate", "make a script the active one"),
+        ("delete", "delete a script (not the active one)"),
+    ):
         one = sub.add_parser(name, help=text)
         one.add_argument("user")
         one.add_argument("name")
@@ -81,14 +84,23 @@ def _vacation(store: ScriptStore, args: argparse.Namespace) -> int:
         try:
             rules = parse_rules(store.get(user, name).decode("utf-8"))
         except (RulesFormatError, UnicodeDecodeError) as exc:
-            print(f"groupware sieve: the active script {name!r} is not in the rules format ({exc}); "
-                  "edit it with a Sieve client", file=sys.stderr)  # fmt: skip
+            print(
+                f"groupware sieve: the active script {name!r} is not in the rules format ({exc}); "
+                "edit it with a Sieve client",
+                file=sys.stderr,
+            )
             return 1
     settings = None
     if args.state == "on":
-        settings = VacationSettings(subject=args.subject, body=args.message, start=args.start, end=args.end,
-                                    zone=args.zone or _local_zone(), days=args.days,
-                                    addresses=tuple(args.address))  # fmt: skip
+        settings = VacationSettings(
+            subject=args.subject,
+            body=args.message,
+            start=args.start,
+            end=args.end,
+            zone=args.zone or _local_zone(),
+            days=args.days,
+            addresses=tuple(args.address),
+        )
     target = name or DEFAULT_SCRIPT
     store.put(user, target, render(with_vacation(rules, settings)).encode("utf-8"))
     if name is None:

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Comparators (RFC 4790, RFC 5228 §2.7.3) and match types (RFC 5228 §2.7.1, RFC 5231, regex draft).
 
-A :class:`Matcher` is built once at compile time from the comparator, the match type and the key list; when the
-keys hold variables (RFC 5229) they are expanded and their patterns built (and cached) at evaluation time.
+A :class:`Matcher` is built once at compile time from the comparator, the match type and the key list; when
+the keys hold variables (RFC 5229) they are expanded and their patterns built (and cached) at evaluation time.
 """
 
 from __future__ import annotations
@@ -152,13 +152,12 @@ def _searches(
 
 
 def _substring(key: str) -> Callable[[Sequence[str]], bool]:
-    """Whether any value holds ``key``: a plain loop, the cheapest form for the one or two values of a field."""
+    """Whether any value holds ``key``: a plain loop, the cheapest form for the one or two values of a
+    field.
+    """
 
     def test(values: Sequence[str]) -> bool:
-        for v in values:
-            if key in v:
-                return True
-        return False
+        return any(key in v for v in values)
 
     return test
 
@@ -224,8 +223,9 @@ class Matcher:
         return lambda ctx, values: any(k in v for v in values for k in keys)
 
     def bind_folded(self) -> Callable[[Sequence[str]], bool] | None:
-        """For ``:is``, ``:contains`` and simple ``:matches`` under i;ascii-casemap with constant keys, a test of
-        values the caller has already folded (and may keep folded for other tests); None for any other matcher."""
+        """For ``:is``, ``:contains`` and simple ``:matches`` under i;ascii-casemap with constant keys, a test
+        of values the caller has already folded (and may keep folded for other tests); None for any other
+        matcher."""
         if not self.constant or self.comparator != "i;ascii-casemap":
             return None
         keys = tuple(self._folded)

@@ -25,7 +25,8 @@ _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _PARSER = email.parser.BytesParser(policy=email.policy.compat32)
 
 _SIMPLE_ADDRESS = re.compile(
-    r"\s*(?:[^\s<>,;:()\"\\@\[\]][^<>,;:()\"\\@\[\]]*)?<([^\s<>,;:()\"\\@\[\]]+)@([^\s<>,;:()\"\\@\[\]]+)>\s*\Z|\s*([^\s<>,;:()\"\\@\[\]]+)@([^\s<>,;:()\"\\@\[\]]+)\s*\Z"
+    r"\s*(?:[^\s<>,;:()\"\\@\[\]][^<>,;:()\"\\@\[\]]*)?<([^\s<>,;:()\"\\@\[\]]+)@([^\s<>,;:()\"\\@\[\]]+)>"
+    r"\s*\Z|\s*([^\s<>,;:()\"\\@\[\]]+)@([^\s<>,;:()\"\\@\[\]]+)\s*\Z"
 )
 Address = tuple[str, str]  # local part, domain ("" when absent)
 
@@ -59,7 +60,9 @@ def decode_header_value(value: str) -> str:
 
 
 def _decode_text(value: str) -> str:
-    """:func:`decode_header_value` for a value already read as text and unfolded (what ``header_raw`` holds)."""
+    """:func:`decode_header_value` for a value already read as text and unfolded (what ``header_raw``
+    holds).
+    """
     if "\n" in value:
         value = _FOLD.sub("", value)
     value = value.strip(" \t\r\n")
@@ -173,7 +176,9 @@ class MessageFacts:
         return len(self.raw)
 
     def body(self, transform: str, types: tuple[str, ...] = ()) -> list[str]:
-        """Body text for the ``body`` test: ``raw``, ``text`` or ``content`` with media types (RFC 5173 §5)."""
+        """Body text for the ``body`` test: ``raw``, ``text`` or ``content`` with media types (RFC 5173
+        §5).
+        """
         key = (transform, *types)
         if key not in self._text_parts:
             self._text_parts[key] = self._compute_body(transform, types)

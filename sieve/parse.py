@@ -1,27 +1,28 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Sieve text → syntax tree (RFC 5228 §2 lexical structure, §8 grammar), parsed by sievelib.
 
-sievelib's :class:`~sievelib.parser.Lexer` cuts the script into tokens and its :class:`~sievelib.parser.Parser`
-walks them: commands, tests, test lists (RFC 5228 §2.6), blocks (§2.9), string lists (§2.4.2) and bracket
-matching are its state machine. It is extended through its plugin points:
+sievelib's :class:`~sievelib.parser.Lexer` cuts the script into tokens and its
+:class:`~sievelib.parser.Parser` walks them: commands, tests, test lists (RFC 5228 §2.6), blocks (§2.9),
+string lists (§2.4.2) and bracket matching are its state machine. It is extended through its plugin points:
 
-* every identifier of the script gets a command class, registered with ``sievelib.commands.add_commands`` for the
-  time of the parse (then sievelib's own table is put back). The class is one generic :class:`_Node` that takes its
-  arguments the way sievelib's commands with ``non_deterministic_args`` do, and records them *in order with their
-  line and column*. So the commands and arguments sievelib lacks (``:user``/``:detail``, the ``string`` test,
-  ``:index``, editheader, include, duplicate, ``i;ascii-numeric``, …) are parsed like any other;
-* a subclass of its lexer remembers where each token starts (sievelib reports only the line of an error) and which
-  command owns each ``{``, ``(`` and ``[``.
+* every identifier of the script gets a command class, registered with ``sievelib.commands.add_commands`` for
+  the time of the parse (then sievelib's own table is put back). The class is one generic :class:`_Node` that
+  takes its arguments the way sievelib's commands with ``non_deterministic_args`` do, and records them *in
+  order with their line and column*. So the commands and arguments sievelib lacks (``:user``/``:detail``, the
+  ``string`` test, ``:index``, editheader, include, duplicate, ``i;ascii-numeric``, …) are parsed like any
+  other;
+* a subclass of its lexer remembers where each token starts (sievelib reports only the line of an error) and
+  which command owns each ``{``, ``(`` and ``[``.
 
 Why sievelib's own argument tables are not used: they keep the arguments of a command in named slots, so the
-order and position of each argument are lost, they stop at the first problem, and they know only the extensions
-sievelib has. Which commands, tags, comparators and extensions exist and whether ``require`` is right is instead
-checked by :mod:`compile` against :mod:`grammar`, which reports *every* error as ``line:column: message`` and
-rejects what sievelib wrongly accepts (an unknown ``require`` name, ``require`` after another command). On top of
-sievelib's grammar this module also rejects what it lets through: a command left without ``;`` at the end of the
-script, a second test that sievelib would silently drop (``if anyof (true), false``), a ``text:`` string with
-something after ``text:`` on its first line, and numbers above 2^63 − 1; a script that trips sievelib's state
-machine is a syntax error at the token it stopped on.
+order and position of each argument are lost, they stop at the first problem, and they know only the
+extensions sievelib has. Which commands, tags, comparators and extensions exist and whether ``require`` is
+right is instead checked by :mod:`compile` against :mod:`grammar`, which reports *every* error as
+``line:column: message`` and rejects what sievelib wrongly accepts (an unknown ``require`` name, ``require``
+after another command). On top of sievelib's grammar this module also rejects what it lets through: a command
+left without ``;`` at the end of the script, a second test that sievelib would silently drop (``if anyof
+(true), false``), a ``text:`` string with something after ``text:`` on its first line, and numbers above 2^63
+− 1; a script that trips sievelib's state machine is a syntax error at the token it stopped on.
 
 The registration happens under a lock, so parses from several threads take turns; sievelib's module table is
 never left holding our classes. Positions are counted in characters, though sievelib scans bytes.
@@ -106,8 +107,8 @@ class Command:
 
 @dataclass(slots=True)
 class Token:
-    """A significant token: ``kind`` is ``punct``, ``string``, ``number``, ``tag`` or ``ident``; ``pos`` is the
-    offset of its first character in the text."""
+    """A significant token: ``kind`` is ``punct``, ``string``, ``number``, ``tag`` or ``ident``; ``pos`` is
+    the offset of its first character in the text."""
 
     kind: str
     value: str
@@ -120,9 +121,15 @@ _TEXT_FIRST_LINE = re.compile(r"text:[ \t]*(?:#[^\n]*)?\r?\n")
 _DOT_STUFFED = re.compile(r"^\.\.", re.MULTILINE)
 _MAX_NUMBER = (1 << 63) - 1
 _PUNCT = {
-    "left_bracket": "[", "right_bracket": "]", "left_parenthesis": "(", "right_parenthesis": ")",
-    "left_cbracket": "{", "right_cbracket": "}", "semicolon": ";", "comma": ",",
-}  # fmt: skip
+    "left_bracket": "[",
+    "right_bracket": "]",
+    "left_parenthesis": "(",
+    "right_parenthesis": ")",
+    "left_cbracket": "{",
+    "right_cbracket": "}",
+    "semicolon": ";",
+    "comma": ",",
+}
 _READABLE = {
     **{name: f"'{char}'" for name, char in _PUNCT.items()},
     "multiline": "text: string",
@@ -348,7 +355,9 @@ class _Node(_SievelibCommand):  # type: ignore[misc]
         return True
 
     def check_next_arg(self, atype: str, avalue: Any, add: bool = True, check_extension: bool = True) -> bool:
-        """Take one argument or test; arguments come before tests, one test unless in a list (RFC 5228 §8.2)."""
+        """Take one argument or test; arguments come before tests, one test unless in a list (RFC 5228
+        §8.2).
+        """
         if atype == "test":
             if not add:
                 return True

@@ -2,17 +2,17 @@
 """Editable rules ⇄ Sieve script, in the format Roundcube's managesieve plugin writes.
 
 The format: the script's leading comments (Roundcube writes them first, then an empty line), one sorted
-``require ["a","b"];`` line, then for each rule ``# rule:[Name]``, ``if TEST`` (one test with *any*),
-``if allof (T1, T2)`` / ``if anyof (…)``, or ``if false # …`` for a disabled rule, then ``{``, one TAB-indented
-action per line, ``}``; lines end with CRLF; no nested ``if``. Comments between the ``require`` line and the first
-rule (as other editors leave them) are kept too. A script in this format reads into :class:`RuleSet` and writes
-out byte for byte the same. The ``require`` line lists what the rules use as Roundcube computes it (RFC 5228
-§3.2): ``vacation-seconds`` stands alone (RFC 6131 §2 makes it include ``vacation``) and the
+``require ["a","b"];`` line, then for each rule ``# rule:[Name]``, ``if TEST`` (one test with *any*), ``if
+allof (T1, T2)`` / ``if anyof (…)``, or ``if false # …`` for a disabled rule, then ``{``, one TAB-indented
+action per line, ``}``; lines end with CRLF; no nested ``if``. Comments between the ``require`` line and the
+first rule (as other editors leave them) are kept too. A script in this format reads into :class:`RuleSet` and
+writes out byte for byte the same. The ``require`` line lists what the rules use as Roundcube computes it (RFC
+5228 §3.2): ``vacation-seconds`` stands alone (RFC 6131 §2 makes it include ``vacation``) and the
 ``i;ascii-numeric`` comparator brings ``relational`` with it.
 
-:func:`vacation_rule` builds the vacation rule (date range with zone, optional time of day and weekdays, never to
-lists; RFC 5230, RFC 5260 ``currentdate``) and :func:`with_vacation` puts it first without ``stop`` so that the
-user's other rules keep running.
+:func:`vacation_rule` builds the vacation rule (date range with zone, optional time of day and weekdays, never
+to lists; RFC 5230, RFC 5260 ``currentdate``) and :func:`with_vacation` puts it first without ``stop`` so that
+the user's other rules keep running.
 """
 
 from __future__ import annotations
@@ -35,22 +35,46 @@ __all__ = [
     "sieve_string",
     "vacation_rule",
     "with_vacation",
-]  # fmt: skip
+]
 
 NL = "\r\n"
 VACATION_RULE = "Vacation"
 _RULE = re.compile(r"# rule:\[(.*)\]\Z")
 _REQUIRE = re.compile(r'require \[("[^"]*"(?:,"[^"]*")*)\];\Z')
 _EXTENSION_WORDS = {
-    "fileinto": "fileinto", "reject": "reject", "ereject": "ereject", "vacation": "vacation", "envelope": "envelope",
-    "body": "body", "date": "date", "currentdate": "date", "string": "variables", "set": "variables",
-    "addflag": "imap4flags", "setflag": "imap4flags", "removeflag": "imap4flags", "hasflag": "imap4flags",
-    ":flags": "imap4flags", ":copy": "copy", ":create": "mailbox", "mailboxexists": "mailbox", ":regex": "regex",
-    ":value": "relational", ":count": "relational", ":user": "subaddress", ":detail": "subaddress",
-    ":index": "index", "notify": "enotify", "addheader": "editheader", "deleteheader": "editheader",
-    "include": "include", "duplicate": "duplicate", "environment": "environment", ":seconds": "vacation-seconds",
+    "fileinto": "fileinto",
+    "reject": "reject",
+    "ereject": "ereject",
+    "vacation": "vacation",
+    "envelope": "envelope",
+    "body": "body",
+    "date": "date",
+    "currentdate": "date",
+    "string": "variables",
+    "set": "variables",
+    "addflag": "imap4flags",
+    "setflag": "imap4flags",
+    "removeflag": "imap4flags",
+    "hasflag": "imap4flags",
+    ":flags": "imap4flags",
+    ":copy": "copy",
+    ":create": "mailbox",
+    "mailboxexists": "mailbox",
+    ":regex": "regex",
+    ":value": "relational",
+    ":count": "relational",
+    ":user": "subaddress",
+    ":detail": "subaddress",
+    ":index": "index",
+    "notify": "enotify",
+    "addheader": "editheader",
+    "deleteheader": "editheader",
+    "include": "include",
+    "duplicate": "duplicate",
+    "environment": "environment",
+    ":seconds": "vacation-seconds",
     '"i;ascii-numeric"': "comparator-i;ascii-numeric",
-}  # fmt: skip
+}
 
 
 class RulesFormatError(ValueError):

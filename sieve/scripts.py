@@ -2,15 +2,16 @@
 """The script store, in Dovecot Pigeonhole's ``file`` layout so that Dovecot runs what we store.
 
 Under a mail-store root, a user's home is ``<root>/<user>``; their scripts are ``<home>/sieve/NAME.sieve`` and
-the active one is the symbolic link ``<home>/.dovecot.sieve`` → ``sieve/NAME.sieve`` (Pigeonhole's
-``sieve = file:~/sieve;active=~/.dovecot.sieve``). RFC 5804 §1.6 names script names; §2.6–§2.11 the operations.
+the active one is the symbolic link ``<home>/.dovecot.sieve`` → ``sieve/NAME.sieve`` (Pigeonhole's ``sieve =
+file:~/sieve;active=~/.dovecot.sieve``). RFC 5804 §1.6 names script names; §2.6–§2.11 the operations.
 
-Every change is atomic: a script is written to ``sieve/tmp/``, flushed to disk and renamed over its name; the link
-is swapped by creating a new link in ``sieve/tmp/`` and renaming it over ``.dovecot.sieve``; a rename of the active
-script makes the new name (a hard link) before moving the link, then removes the old name. A crash therefore never
-leaves half a script nor a dangling link. A regular file found at ``.dovecot.sieve`` (a script written before the
-store managed the home) is kept as the script ``dovecot.orig``, as Pigeonhole does. Changes of one user are serialised by a per-user lock (a thread lock
-plus ``flock`` on ``sieve/tmp/.lock``, so the command line and the server can run at the same time).
+Every change is atomic: a script is written to ``sieve/tmp/``, flushed to disk and renamed over its name; the
+link is swapped by creating a new link in ``sieve/tmp/`` and renaming it over ``.dovecot.sieve``; a rename of
+the active script makes the new name (a hard link) before moving the link, then removes the old name. A crash
+therefore never leaves half a script nor a dangling link. A regular file found at ``.dovecot.sieve`` (a script
+written before the store managed the home) is kept as the script ``dovecot.orig``, as Pigeonhole does. Changes
+of one user are serialised by a per-user lock (a thread lock plus ``flock`` on ``sieve/tmp/.lock``, so the
+command line and the server can run at the same time).
 """
 
 from __future__ import annotations
@@ -100,12 +101,13 @@ def _fsync_dir(path: Path) -> None:
 class ScriptStore:
     """Users' scripts under ``root``; ``check(name, text)`` validates every script before it is written.
 
-    ``check`` raises (typically :class:`~groupware.sieve.errors.SieveCompileError`) when a script is refused, so
-    that every path that writes a script — ManageSieve, the command line — applies the same policy.
+    ``check`` raises (typically :class:`~groupware.sieve.errors.SieveCompileError`) when a script is refused,
+    so that every path that writes a script — ManageSieve, the command line — applies the same policy.
     """
 
-    def __init__(self, root: Path, quotas: Quotas | None = None,
-                 check: Callable[[str, str], object] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, root: Path, quotas: Quotas | None = None, check: Callable[[str, str], object] | None = None
+    ) -> None:
         self.root = Path(root)
         self.quotas = quotas or Quotas()
         self.check = check

@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Tests compiled into predicates over an evaluation :class:`~evaluate.Context` (RFC 5228 §5 and extensions)."""
+"""Tests compiled into predicates over an evaluation :class:`~evaluate.Context` (RFC 5228 §5 and
+extensions).
+"""
 
 from __future__ import annotations
 
@@ -22,12 +24,39 @@ TestFn = Callable[[Context], bool]
 
 #: Pigeonhole 0.5 restricts the address test to these header fields (RFC 5228 §5.1 "MUST restrict").
 ADDRESS_HEADERS = frozenset(
-    {"from", "sender", "to", "cc", "bcc", "reply-to", "resent-from", "resent-sender", "resent-to", "resent-cc",
-     "resent-bcc", "resent-reply-to", "return-path", "disposition-notification-to", "errors-to", "delivered-to",
-     "envelope-to", "x-original-to", "x-envelope-to", "x-beenthere", "x-delivered-to", "original-recipient",
-     "original-from", "mail-followup-to", "mail-reply-to", "apparently-to", "for-approval", "for-handling",
-     "for-comment", "approved-by"}
-)  # fmt: skip
+    {
+        "from",
+        "sender",
+        "to",
+        "cc",
+        "bcc",
+        "reply-to",
+        "resent-from",
+        "resent-sender",
+        "resent-to",
+        "resent-cc",
+        "resent-bcc",
+        "resent-reply-to",
+        "return-path",
+        "disposition-notification-to",
+        "errors-to",
+        "delivered-to",
+        "envelope-to",
+        "x-original-to",
+        "x-envelope-to",
+        "x-beenthere",
+        "x-delivered-to",
+        "original-recipient",
+        "original-from",
+        "mail-followup-to",
+        "mail-reply-to",
+        "apparently-to",
+        "for-approval",
+        "for-handling",
+        "for-comment",
+        "approved-by",
+    }
+)
 
 ENVIRONMENT_DEFAULTS = {
     "name": "groupware",
@@ -467,13 +496,28 @@ def _short_circuit(subs: list[TestFn], stop_on: bool) -> TestFn:
 
 
 _BUILDERS: dict[str, Callable[[Compiler, Bound, list[TestFn]], TestFn]] = {
-    "header": _header, "address": _address, "envelope": _envelope, "exists": _exists, "size": _size,
-    "body": _body, "date": _date, "currentdate": _currentdate, "string": _string, "hasflag": _hasflag,
-    "mailboxexists": _mailboxexists, "environment": _environment, "ihave": _ihave, "duplicate": _duplicate,
-    "valid_notify_method": _valid_notify_method, "notify_method_capability": _notify_method_capability,
-    "not": _not, "allof": _allof, "anyof": _anyof,
-    "true": lambda c, b, s: constant(True), "false": lambda c, b, s: constant(False),
-}  # fmt: skip
+    "header": _header,
+    "address": _address,
+    "envelope": _envelope,
+    "exists": _exists,
+    "size": _size,
+    "body": _body,
+    "date": _date,
+    "currentdate": _currentdate,
+    "string": _string,
+    "hasflag": _hasflag,
+    "mailboxexists": _mailboxexists,
+    "environment": _environment,
+    "ihave": _ihave,
+    "duplicate": _duplicate,
+    "valid_notify_method": _valid_notify_method,
+    "notify_method_capability": _notify_method_capability,
+    "not": _not,
+    "allof": _allof,
+    "anyof": _anyof,
+    "true": lambda c, b, s: constant(True),
+    "false": lambda c, b, s: constant(False),
+}
 
 
 def build(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:

@@ -2,8 +2,8 @@
 """Whether to send a vacation reply, and the reply to send (RFC 5230 §4–§5, RFC 3834).
 
 The evaluator only says *that* the script asked for a reply (:class:`~actions.Vacation`); delivery asks
-:func:`decide` whether the suppression rules allow it — looking at the message as received, never at what other
-rules did to it — and builds the reply with :func:`build_reply`. The once-per-period memory is a
+:func:`decide` whether the suppression rules allow it — looking at the message as received, never at what
+other rules did to it — and builds the reply with :func:`build_reply`. The once-per-period memory is a
 :class:`~host.ReplyTracker`, which must check and record atomically.
 """
 
@@ -26,8 +26,15 @@ _SYSTEM_SENDER = re.compile(
     r"^(mailer-daemon|postmaster|listserv|majordomo|owner-.*|.*-request|.*-owner|.*-bounces?(\+.*)?|no-?reply)@",
     re.IGNORECASE,
 )
-_LIST_HEADERS = ("list-id", "list-help", "list-subscribe", "list-unsubscribe", "list-post", "list-owner",
-                 "list-archive")  # fmt: skip
+_LIST_HEADERS = (
+    "list-id",
+    "list-help",
+    "list-subscribe",
+    "list-unsubscribe",
+    "list-post",
+    "list-owner",
+    "list-archive",
+)
 _RECIPIENT_HEADERS = ("to", "cc", "bcc", "resent-to", "resent-cc", "resent-bcc")
 
 
@@ -93,7 +100,8 @@ def decide(
 
 
 def build_reply(action: Vacation, message: MessageFacts, env: Environment) -> EmailMessage:
-    """The reply (RFC 5230 §5): From, To the envelope sender, Subject, In-Reply-To, References, Auto-Submitted."""
+    """The reply (RFC 5230 §5): From, To the envelope sender, Subject, In-Reply-To, References,
+    Auto-Submitted."""
     reply = EmailMessage()
     reply["From"] = action.from_addr or env.envelope_to
     reply["To"] = env.envelope_from.strip().strip("<>")

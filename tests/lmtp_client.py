@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""An LMTP client (RFC 2033) that reads every per-recipient reply after DATA (``smtplib.LMTP`` reads only one).
+"""An LMTP client (RFC 2033) that reads every per-recipient reply after DATA (``smtplib.LMTP`` reads only
+one).
 
 Used by the delivery tests and ``benchmarks/delivery.py``: one transaction is pipelined (RFC 2920) as
 ``MAIL``, the ``RCPT``s and ``DATA``, then the dot-stuffed message, and :meth:`LmtpClient.send` returns the
@@ -8,6 +9,7 @@ answer to each ``RCPT`` and, for each accepted recipient, its answer after the f
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 from dataclasses import dataclass
@@ -70,8 +72,6 @@ class LmtpClient:
 
     def close(self) -> None:
         """QUIT and close."""
-        try:
+        with contextlib.suppress(OSError):
             self.command(b"QUIT")
-        except OSError:
-            pass
         self.sock.close()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import shutil
 import signal
@@ -81,8 +82,8 @@ LDIF_DIRECTORY = {"type": "ldif", "file": str(DEMO_LDIF), "disabled_filter": "(e
 
 
 class OnLoop:
-    """An asyncio server of ``groupware.sieve`` (ManageSieve, LMTP) started on an event loop in a thread, as the
-    runtime runs it; :meth:`stop` closes it and the loop."""
+    """An asyncio server of ``groupware.sieve`` (ManageSieve, LMTP) started on an event loop in a thread, as
+    the runtime runs it; :meth:`stop` closes it and the loop."""
 
     def __init__(self, server: Any) -> None:
         from groupware.runtime.loop import EventLoopThread
@@ -129,7 +130,9 @@ class RunningServer:
 
 
 def start_with_storage(path: Path, storage: Path, **storage_options: str) -> RunningServer:
-    """A server on the LDIF directory whose ``[storage]`` uses the folder ``storage`` and ``storage_options``."""
+    """A server on the LDIF directory whose ``[storage]`` uses the folder ``storage`` and
+    ``storage_options``.
+    """
     config = write_config(path, LDIF_DIRECTORY, storage=storage, storage_options=storage_options)
     return RunningServer(config_module.load(config))
 
@@ -203,10 +206,8 @@ def child_pids(pid: int) -> list[int]:
     """Process ids of ``pid``'s children now running (a server's helper processes), from ``/proc``."""
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
             found += [int(child) for child in (task / "children").read_text().split()]
-        except OSError:  # a thread that ended meanwhile
-            pass
     return found
 
 
@@ -224,7 +225,9 @@ def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
 
 
 def write_sieve_config(path: Path, sieve: dict[str, str], directory: dict[str, str] | None = None) -> Path:
-    """A configuration with a [sieve] section (loopback, plaintext allowed unless ``sieve`` says otherwise)."""
+    """A configuration with a [sieve] section (loopback, plaintext allowed unless ``sieve`` says
+    otherwise).
+    """
     write_config(path, directory or LDIF_DIRECTORY)
     options = {
         "enabled": "true",
@@ -373,10 +376,11 @@ class Managesieved:
 def vdirsyncer_pair(
     folder: Path, kind: str, url: str, login: str, password: str, suffix: str, **remote: str
 ) -> tuple[Path, Path]:
-    """A vdirsyncer configuration pairing a local folder with one DAV collection; returns (config, local folder).
+    """A vdirsyncer configuration pairing a local folder with one DAV collection; returns (config, local
+    folder).
 
-    ``kind`` is ``caldav`` or ``carddav``; ``remote`` adds options to the remote storage (``read_only = "true"``).
-    Conflicts resolve to the server's copy ("b wins").
+    ``kind`` is ``caldav`` or ``carddav``; ``remote`` adds options to the remote storage (``read_only =
+    "true"``). Conflicts resolve to the server's copy ("b wins").
     """
     local = folder / "local"
     local.mkdir()
@@ -426,7 +430,9 @@ def run_vdirsyncer(config: Path, *args: str) -> str:
 
 
 def count_fast_renders(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
-    """Count the items the whole-collection fast path renders from facts; returns a function giving the total."""
+    """Count the items the whole-collection fast path renders from facts; returns a function giving the
+    total.
+    """
     from groupware.dav import fastpath
 
     counted: list[int] = []

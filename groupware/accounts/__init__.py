@@ -3,8 +3,8 @@
 
 * a login cache that never holds a password, only an HMAC-SHA256 digest keyed by a per-process secret; entries
   expire after a TTL and are dropped on a failed bind;
-* throttling per login and per client address: after N failures within a window the login (or address) is locked
-  out for a while, and a log line says so (counted in the database when several processes serve, see
+* throttling per login and per client address: after N failures within a window the login (or address) is
+  locked out for a while, and a log line says so (counted in the database when several processes serve, see
   :mod:`groupware.accounts.lockouts`);
 * failed logins take at least ``failure_delay`` seconds, so timing does not reveal whether a login exists;
 * when the directory is down, logins in the cache keep working and the others get

@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Failure counting with lockout kept in the database, so that every server process counts the same failures.
 
-``groupware serve`` runs several worker processes (``[server] workers``); a counter in each process's memory would
-let a guesser try ``workers`` times the limit, and a restart would forget a lockout. This one keeps the failures and
-the lockouts in two small tables of the groupware database (the sharing tables' file), read and written in short
-transactions: a check is one indexed read, only failures and a first successful login after failures write.
-Times are wall-clock seconds, the one clock that processes share and that survives a restart.
+``groupware serve`` runs several worker processes (``[server] workers``); a counter in each process's memory
+would let a guesser try ``workers`` times the limit, and a restart would forget a lockout. This one keeps the
+failures and the lockouts in two small tables of the groupware database (the sharing tables' file), read and
+written in short transactions: a check is one indexed read, only failures and a first successful login after
+failures write. Times are wall-clock seconds, the one clock that processes share and that survives a restart.
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ class DatabaseThrottle:
     """The :class:`~groupware.accounts.throttle.Throttle` interface over database tables shared by processes.
 
     The tables stay small: each failure removes every failure older than the window, and an expired lockout is
-    removed with its failures when it is next looked at or when a failure is recorded. When the database cannot
-    be read or written (busy past its timeout, disk full), the check lets the login through to the directory and
-    the failure goes uncounted, with a log line: the DAV door keeps working as far as the storage does.
+    removed with its failures when it is next looked at or when a failure is recorded. When the database
+    cannot be read or written (busy past its timeout, disk full), the check lets the login through to the
+    directory and the failure goes uncounted, with a log line: the DAV door keeps working as far as the
+    storage does.
     """
 
     def __init__(
@@ -138,8 +139,8 @@ class DatabaseThrottle:
         return [(str(subject), float(until)) for subject, until in rows]
 
     def unlock(self, subject: str) -> bool:
-        """Lift the lockout of ``subject`` (as :meth:`lockouts` names it) and forget its failures; False when it
-        was not locked out."""
+        """Lift the lockout of ``subject`` (as :meth:`lockouts` names it) and forget its failures; False when
+        it was not locked out."""
         with self._db.write() as conn:
             lifted = conn.execute("DELETE FROM login_lockouts WHERE subject = ?", (subject,)).rowcount
             conn.execute("DELETE FROM login_failures WHERE subject = ?", (subject,))

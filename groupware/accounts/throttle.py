@@ -13,7 +13,9 @@ __all__ = ["FailureCounter", "Throttle"]
 
 
 class FailureCounter(Protocol):
-    """What the login policy needs from a failure counter (this module's, or the database's in ``lockouts``)."""
+    """What the login policy needs from a failure counter (this module's, or the database's in
+    ``lockouts``).
+    """
 
     def locked(self, subject: Hashable) -> bool:
         """True while ``subject`` is locked out."""
@@ -26,10 +28,12 @@ class FailureCounter(Protocol):
 
 
 class Throttle:
-    """Counts failures per subject (a login, a client address) in this process's memory and locks a subject out at
-    its limit (one process; ``groupware serve`` uses :class:`~groupware.accounts.lockouts.DatabaseThrottle`).
+    """Counts failures per subject (a login, a client address) in this process's memory and locks a subject
+    out at its limit (one process; ``groupware serve`` uses
+    :class:`~groupware.accounts.lockouts.DatabaseThrottle`).
 
-    Memory stays bounded: subjects with no recent failure are pruned, and at most ``max_subjects`` are tracked.
+    Memory stays bounded: subjects with no recent failure are pruned, and at most ``max_subjects`` are
+    tracked.
     """
 
     def __init__(

@@ -3,7 +3,8 @@
 
 :mod:`.mapping` (person fields → vCard properties), :mod:`.vcard` (RFC 2426 cards, RFC 6350 conversion),
 :mod:`.books` (which books, what they hold, who reads them), :mod:`.planner` (incremental diff by entity tag),
-:mod:`.sync` (writes through the storage engine and registers the books with the sharing layer). No Radicale here.
+:mod:`.sync` (writes through the storage engine and registers the books with the sharing layer). No Radicale
+here.
 """
 
 from __future__ import annotations

@@ -1,13 +1,15 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Which directory field fills which vCard property (RFC 6350 §6; RFC 2426 §3 for vCard 3).
 
-The mapping speaks of the fields of :class:`groupware.directory.Person`, never of LDAP attributes: the directory
-layer alone knows those (``mail`` → ``emails``, ``telephoneNumber``/``mobile`` → ``phones``, ``title`` → ``title``,
-``o`` → ``organizations``…). The ``[addressbooks] mapping`` option overrides the defaults property by property::
+The mapping speaks of the fields of :class:`groupware.directory.Person`, never of LDAP attributes: the
+directory layer alone knows those (``mail`` → ``emails``, ``telephoneNumber``/``mobile`` → ``phones``,
+``title`` → ``title``, ``o`` → ``organizations``…). The ``[addressbooks] mapping`` option overrides the
+defaults property by property::
 
     mapping = TITLE = -, NICKNAME = uid, TEL = phones
 
-``-`` (or nothing) leaves a property out. ``N`` takes two fields, family name then given name (RFC 6350 §6.2.2).
+``-`` (or nothing) leaves a property out. ``N`` takes two fields, family name then given name (RFC 6350
+§6.2.2).
 """
 
 from __future__ import annotations

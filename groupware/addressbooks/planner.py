@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The incremental sync planner: what to write so that a book holds exactly the desired cards.
 
-A pure function of two sets: the cards the directory calls for and the book's current items (href → entity tag).
-A card whose entity tag — the SHA-256 of its text — is already stored is left alone, so an unchanged person is not
-rewritten and does not appear in anyone's sync-collection (RFC 6578 §3.2); a new or changed card is written; an
-item the directory no longer calls for (a person who left, or whose account was disabled) is deleted.
+A pure function of two sets: the cards the directory calls for and the book's current items (href → entity
+tag). A card whose entity tag — the SHA-256 of its text — is already stored is left alone, so an unchanged
+person is not rewritten and does not appear in anyone's sync-collection (RFC 6578 §3.2); a new or changed card
+is written; an item the directory no longer calls for (a person who left, or whose account was disabled) is
+deleted.
 """
 
 from __future__ import annotations

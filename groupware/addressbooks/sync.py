@@ -4,18 +4,19 @@
 One run reads the directory once (paged, RFC 2696), builds every book's desired cards, compares them with the
 book's items by href and entity tag (:mod:`groupware.addressbooks.planner`) and writes only the difference,
 :data:`BATCH` operations per transaction: large enough to be fast, short enough that the server's own writers
-(a user's PUT) wait at most a fraction of a second for the write lock, while readers never wait (SQLite WAL). Every
-write goes through :class:`groupware.store.Store`, so the book's change log records exactly the items that changed
-and a client's sync-collection (RFC 6578 §3.2) returns exactly those.
+(a user's PUT) wait at most a fraction of a second for the write lock, while readers never wait (SQLite WAL).
+Every write goes through :class:`groupware.store.Store`, so the book's change log records exactly the items
+that changed and a client's sync-collection (RFC 6578 §3.2) returns exactly those.
 
 Books are registered in the sharing database as agendas of kind ``addressbook`` with ``read`` grants
 (:mod:`groupware.addressbooks.books` says to whom); grants made by the sync carry ``granted_by =
 addressbooks`` and are the only ones it revokes. Books the directory no longer calls for (an établissement
 closed) are deleted with their registration.
 
-A directory that offers a ``fingerprint()`` (a digest of every entry's DN and modification time, far cheaper than
-a full read) lets a run end early: :func:`up_to_date` compares it, with the settings and the card format, to the
-one the last complete run recorded on the owner's collection (``/annuaire/``, which no client can read).
+A directory that offers a ``fingerprint()`` (a digest of every entry's DN and modification time, far cheaper
+than a full read) lets a run end early: :func:`up_to_date` compares it, with the settings and the card format,
+to the one the last complete run recorded on the owner's collection (``/annuaire/``, which no client can
+read).
 """
 
 from __future__ import annotations

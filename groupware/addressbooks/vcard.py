@@ -6,10 +6,10 @@ connectors). Contact groups use Apple's ``X-ADDRESSBOOKSERVER-KIND:group`` and `
 urn:uuid:…`` there, which is how Thunderbird and iOS write mailing lists over CardDAV.
 
 **vCard 4.0** (RFC 6350) is produced on request by :func:`to_vcard4` — ``KIND:group`` (§6.1.4) and ``MEMBER``
-(§6.6.5), ``UID:urn:uuid:…`` so that members resolve, lower-case ``TYPE`` values (§5.6) — when a REPORT asks for
-``address-data`` version 4.0 (RFC 6352 §10.4). Radicale 3.9 returns stored text as is, whatever version is asked
-(and advertises 4.0 only with vobject ≥ 1.0), so the books do not rely on it: the conversion is ours, exact for
-the cards we write (recognized by :data:`PRODID`), and leaves every other card alone.
+(§6.6.5), ``UID:urn:uuid:…`` so that members resolve, lower-case ``TYPE`` values (§5.6) — when a REPORT asks
+for ``address-data`` version 4.0 (RFC 6352 §10.4). Radicale 3.9 returns stored text as is, whatever version is
+asked (and advertises 4.0 only with vobject ≥ 1.0), so the books do not rely on it: the conversion is ours,
+exact for the cards we write (recognized by :data:`PRODID`), and leaves every other card alone.
 
 Cards carry no ``REV``: the text is a pure function of the directory entry, so its entity tag (SHA-256 of the
 text, as Radicale computes it) is the content hash the sync planner compares, and an unchanged person is never
@@ -176,8 +176,8 @@ def _components(value: str) -> list[str]:
 
 
 def contact_rows(text: str) -> tuple[tuple[str, str | None], ...]:
-    """The contact index rows of one of our cards, as :func:`groupware.store.contact_values` computes them from
-    the parsed card: one row per value, each component of ORG, and N as vobject's text of a name
+    """The contact index rows of one of our cards, as :func:`groupware.store.contact_values` computes them
+    from the parsed card: one row per value, each component of ORG, and N as vobject's text of a name
     (``prefix given additional family suffix`` joined by blanks)."""
     rows: dict[str, list[tuple[str, str | None]]] = {field: [] for field in CONTACT_FIELDS}
     for line in text.replace("\r\n ", "").split("\r\n"):

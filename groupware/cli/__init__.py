@@ -58,14 +58,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     loaded = config_module.load(path)
     logs.setup(loaded.radicale_sections.get("logging", {}).get("level", "info"))
-    log.info("starting", extra={"event": "starting", "version": __version__, "config": path,
-                                "directory": loaded.directory.type})  # fmt: skip
+    log.info(
+        "starting",
+        extra={
+            "event": "starting",
+            "version": __version__,
+            "config": path,
+            "directory": loaded.directory.type,
+        },
+    )
     install_signal_handlers()
     try:
         Supervisor(loaded).run()
     except (ConfigError, DoorFailed, OSError) as exc:
-        print(f"groupware: {exc}" if isinstance(exc, DoorFailed) else f"groupware: cannot start: {exc}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"groupware: {exc}" if isinstance(exc, DoorFailed) else f"groupware: cannot start: {exc}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -61,9 +61,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"{args.dir}: already holds a collection-root; export into an empty folder", file=sys.stderr)
         return 1
     collections, items, refused = copy_collections(
-        storage_collections(_configured(args.config)), radicale_folder(args.dir, fsync=True), "export",
+        storage_collections(_configured(args.config)),
+        radicale_folder(args.dir, fsync=True),
+        "export",
         _progress("export"),
-    )  # fmt: skip
+    )
     print(
         f"exported {collections} collections, {items} items to {args.dir}"
         + (f"; {refused} items refused (see above)" if refused else "")

@@ -71,10 +71,16 @@ class GroupwareApplication(Application):
         self.services = services
         self.internals = Internals(self)
         services.sharing.store = agenda_store(self.internals.storage)
-        self.whole_collections = (ListingResponder(self.internals), SyncResponder(self.internals),
-                                  QueryResponder(self.internals))  # fmt: skip
-        people = PeopleIndex(services.directory.iter_people, services.accounts.user_name,
-                             max(services.config.directory.cache_ttl, 60.0))  # fmt: skip
+        self.whole_collections = (
+            ListingResponder(self.internals),
+            SyncResponder(self.internals),
+            QueryResponder(self.internals),
+        )
+        people = PeopleIndex(
+            services.directory.iter_people,
+            services.accounts.user_name,
+            max(services.config.directory.cache_ttl, 60.0),
+        )
         listing, sync, query = self.whole_collections
         self.responders: dict[str, list[Responder]] = {
             "PROPFIND": [listing],
@@ -107,7 +113,8 @@ class GroupwareApplication(Application):
         self, environ: radicale_types.WSGIEnviron
     ) -> tuple[str, list[tuple[str, str]], Iterable[bytes]]:
         try:
-            return super()._handle_request(environ)  # type: ignore[no-any-return]
+            upstream: tuple[str, list[tuple[str, str]], Iterable[bytes]] = super()._handle_request(environ)
+            return upstream
         except DirectoryUnavailable as exc:
             return unavailable(exc)
 
@@ -125,9 +132,8 @@ class GroupwareApplication(Application):
         answer = self._respond("PROPFIND", request)
         if answer is not None:
             return answer
-        return super().do_PROPFIND(  # type: ignore[no-any-return]
-            environ, base_prefix, path, user, user_groups, request_info
-        )
+        upstream: Answer = super().do_PROPFIND(environ, base_prefix, path, user, user_groups, request_info)
+        return upstream
 
     def do_REPORT(
         self,
@@ -164,14 +170,16 @@ class GroupwareApplication(Application):
         if parsed is not None:
             return parsed
         try:
-            return super()._read_xml_request_body(environ, request_info)  # type: ignore[no-any-return]
+            upstream: ET.Element | None = super()._read_xml_request_body(environ, request_info)
+            return upstream
         except defusedxml.DefusedXmlException as exc:
             raise RuntimeError(f"refused XML: {exc}") from exc
 
     def _xml_response(self, xml_content: ET.Element, request_info: dict[str, Any]) -> bytes:
         for rewriter in self.rewriters:
             rewriter.rewrite(xml_content, request_info)
-        return super()._xml_response(xml_content, request_info)  # type: ignore[no-any-return]
+        upstream: bytes = super()._xml_response(xml_content, request_info)
+        return upstream
 
 
 def make_app(services: DavServices) -> tuple[WsgiApp, GroupwareApplication]:

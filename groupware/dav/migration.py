@@ -19,8 +19,14 @@ from groupware.config import Config
 from groupware.dav.configuration import radicale_configuration
 from groupware.dav.upstream import patch_radicale
 
-__all__ = ["Collections", "configured_storage", "copy_collections", "folder_collections", "radicale_folder",
-           "storage_collections"]  # fmt: skip
+__all__ = [
+    "Collections",
+    "configured_storage",
+    "copy_collections",
+    "folder_collections",
+    "radicale_folder",
+    "storage_collections",
+]
 
 #: ``(path, properties, items)`` of each calendar and address book.
 Collections = Iterable[tuple[str, dict[str, str], list[Any]]]

@@ -41,8 +41,17 @@ __all__ = [
 RELIED_ON: dict[str, tuple[Any, tuple[str, ...]]] = {
     "radicale.app.propfind.xml_propfind": (
         xml_propfind,
-        ("self", "base_prefix", "path", "xml_request", "allowed_items", "user", "encoding",
-         "max_resource_size", "shares"),
+        (
+            "self",
+            "base_prefix",
+            "path",
+            "xml_request",
+            "allowed_items",
+            "user",
+            "encoding",
+            "max_resource_size",
+            "shares",
+        ),
     ),
     "radicale.app.report.xml_item_response": (
         xml_item_response,
@@ -54,7 +63,7 @@ RELIED_ON: dict[str, tuple[Any, tuple[str, ...]]] = {
         ("self", "items", "user", "user_groups"),
     ),
     "radicale.utils.package_version": (radicale.utils.package_version, ("name",)),
-}  # fmt: skip
+}
 
 #: ``Application`` methods overridden by groupware's application, with their parameters.
 OVERRIDDEN: dict[str, tuple[str, ...]] = {
@@ -140,7 +149,8 @@ class Internals:
 
     def allowed_items(self, items: Iterable[Any], user: str, user_groups: set[str]) -> Iterator[Any]:
         """``(item, permissions, …)`` for the items ``user`` may see, as Radicale's PROPFIND collects them."""
-        return self._app._collect_allowed_items(items, user, user_groups)  # type: ignore[no-any-return]
+        upstream: Iterator[Any] = self._app._collect_allowed_items(items, user, user_groups)
+        return upstream
 
     def propfind_document(
         self,
@@ -166,7 +176,8 @@ class Internals:
 
     def xml_response(self, document: ET.Element, request_info: dict[str, Any]) -> bytes:
         """The document serialized by the application (with groupware's rewriters applied)."""
-        return self._app._xml_response(document, request_info)  # type: ignore[no-any-return]
+        upstream: bytes = self._app._xml_response(document, request_info)
+        return upstream
 
 
 def patch_radicale() -> None:

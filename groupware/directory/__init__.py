@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The directory behind one protocol: people, groups and établissements.
 
-Auth, rights, sharing, address books and ManageSieve see only this module's protocol and dataclasses; LDAP filters
-and attribute names stay inside :mod:`groupware.directory.ldap` (RFC 4510-4519, RFC 2798 inetOrgPerson).
+Auth, rights, sharing, address books and ManageSieve see only this module's protocol and dataclasses; LDAP
+filters and attribute names stay inside :mod:`groupware.directory.ldap` (RFC 4510-4519, RFC 2798
+inetOrgPerson).
 """
 
 from __future__ import annotations

@@ -137,7 +137,7 @@ def _establishments(rng: random.Random, count: int) -> tuple[list[Establishment]
     numbers = {code: iter(rng.sample(range(10000), drawn.count(code))) for code in codes}
     kinds = rng.choices(list(KINDS), weights=[k[0] for k in KINDS.values()], k=count)
     result = []
-    for departement, kind in zip(drawn, kinds):
+    for departement, kind in zip(drawn, kinds, strict=False):
         digits = f"{departement}{next(numbers[departement]):04d}"
         name = f"{kind} {rng.choice(PATRONS)}"
         result.append(
@@ -211,7 +211,7 @@ def build_model(staff: int, seed: int = 1, establishments: int | None = None) ->
     etabs, kinds = _establishments(rng, count)
     taken: dict[str, int] = {schema.ADMIN_UID: 1}
     people: list[StaffMember] = []
-    for etab, kind, size in zip(etabs, kinds, _sizes(rng, staff, kinds)):
+    for etab, kind, size in zip(etabs, kinds, _sizes(rng, staff, kinds), strict=False):
         ranks: dict[str, int] = {}
         for role in _roles(size, kind):
             people.append(_person(rng, taken, etab, kind, role, ranks.get(role, 0)))
@@ -565,10 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.demo
         else generate_directory(args.staff, args.seed, args.password, args.establishments, progress)
     )
-    if args.out == "-":
-        size = sum(sys.stdout.write(chunk) for chunk in chunks)
-    else:
-        size = _write(args.out, chunks)
+    size = sum(sys.stdout.write(chunk) for chunk in chunks) if args.out == "-" else _write(args.out, chunks)
     print(f"wrote {size:,} characters to {args.out} in {time.monotonic() - started:.1f} s", file=sys.stderr)
     return 0
 

@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The directory on an LDAP server, through ldap3 (RFC 4510-4519).
 
-Search-then-bind with a service account (or a bind-DN template), logins by uid or by mail in any case, every filter
-value escaped (RFC 4515 §3), pooled connections, failover across several URIs, StartTLS (RFC 4513 §3) or LDAPS with a
-CA file, timeouts, groups as full DNs from ``memberOf`` or a group search, a configurable "account disabled" filter,
-and paged bulk reads (RFC 2696).
+Search-then-bind with a service account (or a bind-DN template), logins by uid or by mail in any case, every
+filter value escaped (RFC 4515 §3), pooled connections, failover across several URIs, StartTLS (RFC 4513 §3)
+or LDAPS with a CA file, timeouts, groups as full DNs from ``memberOf`` or a group search, a configurable
+"account disabled" filter, and paged bulk reads (RFC 2696).
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ PERSON_ATTRIBUTES = (
 )
 GROUP_ATTRIBUTES = ("cn", "description", "businessCategory", "ou")
 _T = TypeVar("_T")
-# Result codes meaning "the server cannot answer now" (RFC 4511 §4.1.9): busy, unavailable, other, server down.
+# Result codes meaning "the server cannot answer now" (RFC 4511 §4.1.9): busy, unavailable, other, server
+# down.
 _UNAVAILABLE_CODES = (None, 51, 52, 80, 81)
 # Errors meaning "this connection (or server) is gone", as opposed to an LDAP result code.
 _CONNECTION_ERRORS = (
@@ -154,7 +155,8 @@ class LdapDirectory:
         self._search_pool = _Pool(self._service_connection, config.pool_size)
         self._bind_pool = _Pool(lambda: self._open(None, None), config.pool_size)
 
-    # -- connections -------------------------------------------------------------------------------------------
+    # -- connections
+    # -------------------------------------------------------------------------------------------
 
     def _open(self, user: str | None, password: str | None) -> ldap3.Connection:
         """Open a connection to the first server that answers, starting with the one that answered last.
@@ -252,7 +254,8 @@ class LdapDirectory:
             if e.get("type") == "searchResEntry"
         ]
 
-    # -- people ------------------------------------------------------------------------------------------------
+    # -- people
+    # ------------------------------------------------------------------------------------------------
 
     def _login_filter(self, login: str) -> str:
         value = escape_filter_chars(login.strip())
@@ -296,12 +299,12 @@ class LdapDirectory:
         return entry["dn"] if entry else None
 
     def authenticate(self, login: str, password: str) -> Person:
-        """Bind as the person (RFC 4513 §5.1.3); an empty password is refused, never sent as an unauthenticated bind.
+        """Bind as the person (RFC 4513 §5.1.3); an empty password is refused, never sent as an
+        unauthenticated bind.
 
         Raises:
-            InvalidCredentials: unknown login or wrong password.
-            AccountDisabled: right password, but the account matches the disabled filter.
-            DirectoryUnavailable: no server answered.
+            InvalidCredentials: unknown login or wrong password. AccountDisabled: right password, but the
+            account matches the disabled filter. DirectoryUnavailable: no server answered.
         """
         if not password or not login.strip():
             raise InvalidCredentials("empty login or password")
@@ -332,7 +335,8 @@ class LdapDirectory:
             raise ldap_errors.LDAPCommunicationError(f"bind failed: {conn.result}")
         return ok
 
-    # -- bulk reads --------------------------------------------------------------------------------------------
+    # -- bulk reads
+    # --------------------------------------------------------------------------------------------
 
     def _paged(self, base: str, search_filter: str, attributes: tuple[str, ...]) -> Iterator[dict[str, Any]]:
         try:
@@ -369,8 +373,8 @@ class LdapDirectory:
     def fingerprint(self) -> str:
         """A digest of every enabled person's and every group's DN and ``modifyTimestamp`` (RFC 4512 §3.4).
 
-        It changes when anyone is added, changed, disabled or removed, or a group's members change, and reads one
-        small attribute per entry: bulk readers (the address books) compare it to skip a full read.
+        It changes when anyone is added, changed, disabled or removed, or a group's members change, and reads
+        one small attribute per entry: bulk readers (the address books) compare it to skip a full read.
         """
         disabled = f"(!{self._config.disabled_filter})" if self._config.disabled_filter else ""
         digest = hashlib.sha256()

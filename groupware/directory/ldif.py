@@ -2,8 +2,8 @@
 """A file-backed directory: an LDIF file (RFC 2849) read into memory.
 
 The embedded default for demos and small sites. It honours the same ``[directory]`` filters as the LDAP
-implementation (user, group and "account disabled" filters, RFC 4515 syntax) and checks ``userPassword`` hashes
-(``{SSHA}`` and friends) locally. The file is re-read when it changes on disk.
+implementation (user, group and "account disabled" filters, RFC 4515 syntax) and checks ``userPassword``
+hashes (``{SSHA}`` and friends) locally. The file is re-read when it changes on disk.
 """
 
 from __future__ import annotations

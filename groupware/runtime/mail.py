@@ -71,10 +71,13 @@ class AccountsAuthenticator:
 def site_policy(section: SieveConfig) -> Policy:
     """The compile-time policy of ``[sieve]``: extensions, redirects, forwarding domains, vacation period."""
     extensions = frozenset(section.extensions) if section.extensions else DEFAULT_EXTENSIONS
-    return Policy(max_script_size=section.max_script_size or Policy().max_script_size,
-                  max_redirects=section.max_redirects, extensions=extensions,
-                  redirect_domains=frozenset(d.lower() for d in section.redirect_domains),
-                  min_vacation_seconds=section.min_vacation_period)  # fmt: skip
+    return Policy(
+        max_script_size=section.max_script_size or Policy().max_script_size,
+        max_redirects=section.max_redirects,
+        extensions=extensions,
+        redirect_domains=frozenset(d.lower() for d in section.redirect_domains),
+        min_vacation_seconds=section.min_vacation_period,
+    )
 
 
 def build_store(section: SieveConfig) -> ScriptStore:

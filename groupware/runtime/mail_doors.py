@@ -46,10 +46,18 @@ class ManageSieveDoor:
         authenticator = AccountsAuthenticator(services.accounts)
         context = ssl_context(section)
         policy = site_policy(section)
-        caps = Capabilities(policy.extensions, policy.max_redirects, tls_available=context is not None,
-                            allow_plaintext=section.allow_plaintext)  # fmt: skip
-        settings = ServerSettings(hosts=section.hosts, ssl_context=context, idle_timeout=section.idle_timeout,
-                                  max_literal=max(section.max_script_size, 1024))  # fmt: skip
+        caps = Capabilities(
+            policy.extensions,
+            policy.max_redirects,
+            tls_available=context is not None,
+            allow_plaintext=section.allow_plaintext,
+        )
+        settings = ServerSettings(
+            hosts=section.hosts,
+            ssl_context=context,
+            idle_timeout=section.idle_timeout,
+            max_literal=max(section.max_script_size, 1024),
+        )
 
         def session(remote_addr: str) -> Session:
             return Session(store, authenticator, caps, remote_addr)

@@ -9,20 +9,45 @@ Stored in the storage engine's database (:mod:`groupware.sharing.database`); not
 
 from __future__ import annotations
 
-from groupware.sharing import model
 from groupware.sharing.database import SharingDatabase, slug_of
-from groupware.sharing.model import *  # re-exported: see model.__all__
+from groupware.sharing.model import (
+    Agenda,
+    AgendaExists,
+    Grant,
+    Grantee,
+    GranteeKind,
+    Level,
+    NotAllowed,
+    PolicyViolation,
+    SharedAgenda,
+    SharingError,
+    UnknownAgenda,
+    UnknownGrantee,
+    Viewer,
+)
 from groupware.sharing.policy import SharingPolicy
 from groupware.sharing.service import ORGANISATION, PERSON, AgendaStore, SharingService, agenda_path
 
 __all__ = [
     "ORGANISATION",
     "PERSON",
+    "Agenda",
+    "AgendaExists",
     "AgendaStore",
+    "Grant",
+    "Grantee",
+    "GranteeKind",
+    "Level",
+    "NotAllowed",
+    "PolicyViolation",
+    "SharedAgenda",
     "SharingDatabase",
+    "SharingError",
     "SharingPolicy",
     "SharingService",
+    "UnknownAgenda",
+    "UnknownGrantee",
+    "Viewer",
     "agenda_path",
     "slug_of",
 ]
-__all__ += model.__all__

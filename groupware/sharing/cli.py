@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """``groupware agenda create|list|show|grant|revoke|delete|provision``: the administrator's command line.
 
-Works on the same database as the running servers, so changes count on their next request. The composition root
-(:mod:`groupware.cli`) builds the :class:`SharingService` with storage callbacks and calls :func:`run`; errors are
-printed as one line and exit with 1 (usage: 2).
+Works on the same database as the running servers, so changes count on their next request. The composition
+root (:mod:`groupware.cli`) builds the :class:`SharingService` with storage callbacks and calls :func:`run`;
+errors are printed as one line and exit with 1 (usage: 2).
 """
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Agendas and grants in the storage engine's SQLite file (through :class:`groupware.store.database.Database`).
+"""Agendas and grants in the storage engine's SQLite file (through
+:class:`groupware.store.database.Database`).
 
 One source of truth for every server process: nothing is cached in memory, every question is one indexed query
 in a WAL snapshot, so a grant or a revoke made by any process (CLI, API, another server) counts on the next
 request. ``sharing_revision`` counts changes, for whoever wants to cache answers across requests.
 
-Costs: the agendas shared with a viewer come from the ``sharing_grants_grantee`` index, one probe per
-(kind, value) the viewer has (their user name, their mail domain, each of their groups): proportional to the
-grants that concern them, not to the number of grants on the site. The level of one viewer on one agenda reads
-the grants of that agenda only (``sharing_grants`` primary key starts with the path).
+Costs: the agendas shared with a viewer come from the ``sharing_grants_grantee`` index, one probe per (kind,
+value) the viewer has (their user name, their mail domain, each of their groups): proportional to the grants
+that concern them, not to the number of grants on the site. The level of one viewer on one agenda reads the
+grants of that agenda only (``sharing_grants`` primary key starts with the path).
 
 The SQL is portable (SQLite and PostgreSQL): plain types, ``ON CONFLICT … DO UPDATE`` upserts.
 """
@@ -106,7 +107,8 @@ class SharingDatabase:
             row = conn.execute("SELECT value FROM sharing_revision WHERE id = 1").fetchone()
         return int(row[0]) if row else 0
 
-    # Agendas -------------------------------------------------------------------------------------------------
+    # Agendas
+    # -------------------------------------------------------------------------------------------------
     def create_agenda(self, path: str, owner: str, kind: str, title: str) -> Agenda:
         """Register the agenda at ``path``.
 
@@ -123,7 +125,8 @@ class SharingDatabase:
                 counter += 1
                 slug = f"{base}-{counter}"
             conn.execute(
-                "INSERT INTO sharing_agendas (path, owner, kind, title, slug, created) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO sharing_agendas (path, owner, kind, title, slug, created) VALUES (?, ?, ?, ?, ?,"
+                " ?)",
                 (path, owner, kind, title, slug, created),
             )
             self._bump(conn)
@@ -179,7 +182,8 @@ class SharingDatabase:
                 raise UnknownAgenda(f"no agenda at {path}")
             self._bump(conn)
 
-    # Grants --------------------------------------------------------------------------------------------------
+    # Grants
+    # --------------------------------------------------------------------------------------------------
     def grant(self, path: str, grantee: Grantee, level: Level, granted_by: str) -> Grant:
         """Give ``grantee`` ``level`` on the agenda at ``path`` (replacing their previous grant there).
 
@@ -223,7 +227,8 @@ class SharingDatabase:
             for r in rows
         ]
 
-    # Questions asked on every request ------------------------------------------------------------------------
+    # Questions asked on every request
+    # ------------------------------------------------------------------------
     def level(self, path: str, viewer: Viewer) -> Level | None:
         """The most generous level any grant on ``path`` gives ``viewer``, or ``None``."""
         matching, params = _matching_grants(viewer, path)

@@ -2,8 +2,9 @@
 """What sharing is made of: levels, grantees, agendas, grants, and the errors of the sharing layer.
 
 Levels map onto RFC 3744 privileges (§3): free-busy is ``CALDAV:read-free-busy`` (RFC 4791 §6.1.1), read is
-``DAV:read``, read-write adds ``DAV:write-content`` (and ``DAV:bind``/``DAV:unbind`` for items), manage adds the
-right to grant further (``DAV:write-acl`` in spirit, exercised through our own API and Radicale's sharing API).
+``DAV:read``, read-write adds ``DAV:write-content`` (and ``DAV:bind``/``DAV:unbind`` for items), manage adds
+the right to grant further (``DAV:write-acl`` in spirit, exercised through our own API and Radicale's sharing
+API).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class Level(enum.IntEnum):
         raise SharingError(f"unknown level {text!r}: one of {names}")
 
 
-class GranteeKind(str, enum.Enum):
+class GranteeKind(enum.StrEnum):
     """Who a grant is for: one person, every member of a directory group, or everyone of a mail domain."""
 
     PERSON = "person"

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The site's sharing policy (``[sharing]`` section): the highest level a grant may give to each kind of grantee.
+"""The site's sharing policy (``[sharing]`` section): the highest level a grant may give to each kind of
+grantee.
 
 The defaults follow what an académie usually wants: a person may be given anything up to manage, a directory
 group up to read-write, a whole mail domain at most read (nobody may open an agenda for writing to the whole

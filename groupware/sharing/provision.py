@@ -3,9 +3,9 @@
 
 For each group of an établissement (``cn=enseignants,ou=etab-0341234A,…``) the agenda
 ``/etab-0341234A/enseignants/`` is created if missing, readable by the group's members and writable by the
-établissement's direction group (``cn=direction`` in the same branch). Running it again changes nothing, except
-to add what the directory gained since (a new group, a missing grant). Grants made by hand are kept, and a
-grant that is already more generous is not lowered.
+établissement's direction group (``cn=direction`` in the same branch). Running it again changes nothing,
+except to add what the directory gained since (a new group, a missing grant). Grants made by hand are kept,
+and a grant that is already more generous is not lowered.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@
 Checks every name against the directory (unknown people, groups or domains are refused with a clear error),
 applies the site's policy, and decides who may grant: members of the admin group on every agenda, owners on
 their own calendars (when the policy lets people share), holders of the manage level on that agenda (RFC 3744
-§3.12 ``DAV:write-acl``, in spirit). Storage is reached through two callbacks the composition root provides, so
-this module knows nothing of Radicale.
+§3.12 ``DAV:write-acl``, in spirit). Storage is reached through two callbacks the composition root provides,
+so this module knows nothing of Radicale.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ class Directory(Protocol):
 
 @dataclass(frozen=True)
 class AgendaStore:
-    """Callbacks into storage: create a calendar collection (path, display name), delete a collection, and tell
-    whether a collection exists. Provided by the composition root."""
+    """Callbacks into storage: create a calendar collection (path, display name), delete a collection, and
+    tell whether a collection exists. Provided by the composition root."""
 
     create: Callable[[str, str], None]
     delete: Callable[[str], None]
@@ -94,7 +94,8 @@ class SharingService:
         self._domains: dict[str, tuple[float, str]] = {}
         self._domain_ttl = domain_ttl
 
-    # Viewers -------------------------------------------------------------------------------------------------
+    # Viewers
+    # -------------------------------------------------------------------------------------------------
     def viewer(self, user: str, groups: set[str] | frozenset[str] = frozenset()) -> Viewer:
         """The viewer for a logged-in user; their mail domain comes from the directory (remembered briefly:
         domains do not change, grants are never remembered)."""
@@ -111,14 +112,17 @@ class SharingService:
         return bool(self.admin_group) and any(normalize_dn(g) == self.admin_group for g in groups)
 
     def level(self, viewer: Viewer, path: str) -> Level | None:
-        """The most generous level ``viewer`` holds on the agenda at ``path`` (owners hold none: they own it)."""
+        """The most generous level ``viewer`` holds on the agenda at ``path`` (owners hold none: they own
+        it).
+        """
         return self.db.level(path, viewer)
 
     def shared_with(self, viewer: Viewer) -> list[SharedAgenda]:
         """The agendas shared with ``viewer``, most generous level each."""
         return self.db.shared_with(viewer)
 
-    # Names ---------------------------------------------------------------------------------------------------
+    # Names
+    # ---------------------------------------------------------------------------------------------------
     def resolve_grantee(self, text: str) -> Grantee:
         """Parse and check a grantee against the directory.
 
@@ -145,7 +149,8 @@ class SharingService:
         key = normalize_dn(dn)
         return next((group for group in self.directory.iter_groups() if normalize_dn(group.dn) == key), None)
 
-    # Changes -------------------------------------------------------------------------------------------------
+    # Changes
+    # -------------------------------------------------------------------------------------------------
     def may_manage(self, actor: str, groups: set[str] | frozenset[str], path: str) -> bool:
         """Whether ``actor`` may grant and revoke on the agenda at ``path``."""
         if self.is_admin(groups):
@@ -204,8 +209,8 @@ class SharingService:
         level: Level | str,
         as_admin: bool = False,
     ) -> Grant:
-        """Give a grantee a level on an agenda, as ``actor`` (``as_admin``: the operator's command line), within
-        the policy.
+        """Give a grantee a level on an agenda, as ``actor`` (``as_admin``: the operator's command line),
+        within the policy.
 
         Raises:
             UnknownAgenda, UnknownGrantee, PolicyViolation, NotAllowed

@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """CardDAV addressbook-query filters (RFC 6352 §10.5) translated to SQL over the contact index.
 
-:func:`parse_filters` reads the ``CR:filter`` elements of a REPORT. It returns ``(filters, exact)``: ``filters``
-is what the index can test (``None`` when it cannot narrow the candidates at all) and ``exact`` says whether the
-index decides the whole filter, so that the caller need not re-check candidates. The semantics follow the
-application's own matcher value by value (each element of a structured value is one value; a prop-filter on a
-property the card lacks is false, even when negated), except for one deliberate difference: the default
-collation ``i;unicode-casemap`` (RFC 4790 §9.3, RFC 5051) is answered accent-insensitively (``helene`` finds
-``Hélène``). ``i;octet``, ``i;ascii-casemap``, param-filters and fields outside the index are left to the caller.
+:func:`parse_filters` reads the ``CR:filter`` elements of a REPORT. It returns ``(filters, exact)``:
+``filters`` is what the index can test (``None`` when it cannot narrow the candidates at all) and ``exact``
+says whether the index decides the whole filter, so that the caller need not re-check candidates. The
+semantics follow the application's own matcher value by value (each element of a structured value is one
+value; a prop-filter on a property the card lacks is false, even when negated), except for one deliberate
+difference: the default collation ``i;unicode-casemap`` (RFC 4790 §9.3, RFC 5051) is answered
+accent-insensitively (``helene`` finds ``Hélène``). ``i;octet``, ``i;ascii-casemap``, param-filters and fields
+outside the index are left to the caller.
 """
 
 from __future__ import annotations

@@ -2,13 +2,14 @@
 """SQLite connections and transactions: one connection per thread (and per process), WAL journal.
 
 In WAL mode readers never wait for a writer and a writer never waits for readers; writers take the database's
-write lock at ``BEGIN IMMEDIATE`` and wait for each other up to ``busy_timeout``, across threads and processes.
-A write transaction is re-entrant within a thread: inner units run in a ``SAVEPOINT`` so that a failed unit
-(e.g. a UID conflict) is undone without undoing the rest of the outer transaction.
+write lock at ``BEGIN IMMEDIATE`` and wait for each other up to ``busy_timeout``, across threads and
+processes. A write transaction is re-entrant within a thread: inner units run in a ``SAVEPOINT`` so that a
+failed unit (e.g. a UID conflict) is undone without undoing the rest of the outer transaction.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -142,8 +143,6 @@ class Database:
         with self._all_lock:
             connections, self._all = self._all, []
         for conn in connections:
-            try:
+            with contextlib.suppress(sqlite3.ProgrammingError):  # another thread's: it goes with its thread
                 conn.close()
-            except sqlite3.ProgrammingError:  # opened by another thread; it goes with its thread
-                pass
         self._state = _ThreadState()

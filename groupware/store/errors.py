@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Errors of the storage engine.
 
-:class:`UidConflict` and :class:`UnknownSyncToken` also derive from :class:`ValueError`, the exception Radicale's
-application turns into a client error (``400`` for a refused upload, ``403 DAV:valid-sync-token`` for a sync
-token, RFC 6578 §3.2).
+:class:`UidConflict` and :class:`UnknownSyncToken` also derive from :class:`ValueError`, the exception
+Radicale's application turns into a client error (``400`` for a refused upload, ``403 DAV:valid-sync-token``
+for a sync token, RFC 6578 §3.2).
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ class UidConflict(StoreError, ValueError):
 
 
 class UnknownSyncToken(StoreError, ValueError):
-    """The sync token was not issued for this collection, or no longer describes a known state (RFC 6578 §3.2)."""
+    """The sync token was not issued for this collection, or no longer describes a known state (RFC 6578
+    §3.2)."""
 
     def __init__(self, token: str, reason: str) -> None:
         super().__init__(f"unknown sync token {token!r}: {reason}")

@@ -19,8 +19,9 @@ TIMESTAMP_MAX = 253402300800
 class CollectionRecord:
     """One collection row, read in one indexed lookup.
 
-    ``revision`` grows by one on every change of the collection (items or properties); with ``generation`` (random,
-    fixed when the collection is created) it makes the collection's etag/ctag and its sync token (RFC 6578 §4).
+    ``revision`` grows by one on every change of the collection (items or properties); with ``generation``
+    (random, fixed when the collection is created) it makes the collection's etag/ctag and its sync token (RFC
+    6578 §4).
     """
 
     id: int
@@ -65,10 +66,10 @@ class ItemData(_Item):
     """An item to store, with its index data already extracted by the caller (the text is parsed once).
 
     ``span`` is the enclosing time range of a calendar object (first start, last end; ``TIMESTAMP_MAX`` when
-    open-ended), used to prefilter calendar-query time-ranges (RFC 4791 §9.9). ``instances`` are the time ranges
-    of every instance that starts before ``instances_until``: an overlap test against them decides a time-range
-    exactly for any query that ends at or before ``instances_until``. ``contact`` holds the folded contact fields
-    (see :func:`groupware.store.text.contact_values`).
+    open-ended), used to prefilter calendar-query time-ranges (RFC 4791 §9.9). ``instances`` are the time
+    ranges of every instance that starts before ``instances_until``: an overlap test against them decides a
+    time-range exactly for any query that ends at or before ``instances_until``. ``contact`` holds the folded
+    contact fields (see :func:`groupware.store.text.contact_values`).
     """
 
     span: tuple[int, int] = (TIMESTAMP_MIN, TIMESTAMP_MAX)

@@ -234,7 +234,8 @@ class Store:
         return (_item(row) for row in cursor)
 
     def summaries(self, collection_id: int) -> list[tuple[str, str, int, str, str, int]]:
-        """``(href, etag, modified, name, component, size in bytes)`` of every item, in href order (the order of
+        """``(href, etag, modified, name, component, size in bytes)`` of every item, in href order (the order
+        of
         :meth:`iter_items`), without building items: what a whole-collection listing needs (RFC 4918 §9.1)."""
         return (
             self.db.connection()
@@ -305,10 +306,12 @@ class Store:
     @staticmethod
     def _insert_item(conn: sqlite3.Connection, collection_id: int, data: ItemData, now: int) -> None:
         conn.execute(
-            "INSERT INTO items (collection_id, href, uid, etag, name, component, text, size, modified, span_start, "
+            "INSERT INTO items (collection_id, href, uid, etag, name, component, text, size, modified, "
+            "span_start, "
             "span_end, instances_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (collection_id, href) DO UPDATE SET uid = excluded.uid, etag = excluded.etag, "
-            "name = excluded.name, component = excluded.component, text = excluded.text, size = excluded.size, "
+            "name = excluded.name, component = excluded.component, text = excluded.text, size = "
+            "excluded.size, "
             "modified = excluded.modified, span_start = excluded.span_start, span_end = excluded.span_end, "
             "instances_until = excluded.instances_until",
             (
@@ -376,7 +379,9 @@ class Store:
     def move_item(
         self, source_id: int, href: str, target_id: int, target_href: str, data: ItemData | None = None
     ) -> StoredItem:
-        """Move an item (RFC 4918 §9.9), replacing ``target_href``; ``data`` re-indexes it under the new href."""
+        """Move an item (RFC 4918 §9.9), replacing ``target_href``; ``data`` re-indexes it under the new
+        href.
+        """
         with self.db.write() as conn:
             old = self._get(conn, source_id, href)
             if old is not None and data is None:
@@ -524,11 +529,14 @@ class Store:
         conn = self.db.connection()
         problems = [row[0] for row in conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
         checks = {
-            "items without a change-log entry": "SELECT COUNT(*) FROM items i WHERE NOT EXISTS (SELECT 1 FROM "
+            "items without a change-log entry": "SELECT COUNT(*) FROM items i WHERE NOT EXISTS (SELECT 1 "
+            "FROM "
             "changes c WHERE c.collection_id = i.collection_id AND c.href = i.href AND c.deleted = 0)",
-            "live change-log entries without an item": "SELECT COUNT(*) FROM changes c WHERE c.deleted = 0 AND "
+            "live change-log entries without an item": "SELECT COUNT(*) FROM changes c WHERE c.deleted = 0 "
+            "AND "
             "NOT EXISTS (SELECT 1 FROM items i WHERE i.collection_id = c.collection_id AND i.href = c.href)",
-            "change-log entries newer than their collection": "SELECT COUNT(*) FROM changes c JOIN collections k "
+            "change-log entries newer than their collection": "SELECT COUNT(*) FROM changes c JOIN "
+            "collections k "
             "ON k.id = c.collection_id WHERE c.revision > k.revision",
             "collections without their parent": "SELECT COUNT(*) FROM collections k WHERE k.path <> '' AND "
             "NOT EXISTS (SELECT 1 FROM collections p WHERE p.path = k.parent)",

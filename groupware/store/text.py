@@ -38,8 +38,8 @@ def contact_values(vcard: Any) -> list[tuple[str, str | None]]:
     """``(field, folded value)`` rows of a parsed vCard for the indexed fields.
 
     Every value Radicale's own text-match looks at (each element of a structured value, else the value's text)
-    gives one row; a property present without any value gives one row with ``None`` so that prop-filters testing
-    only presence are answered from the index too.
+    gives one row; a property present without any value gives one row with ``None`` so that prop-filters
+    testing only presence are answered from the index too.
     """
     rows: list[tuple[str, str | None]] = []
     contents = getattr(vcard, "contents", {})

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Mail delivery: an LMTP server (RFC 2033) that runs each recipient's Sieve scripts and stores into Maildir++.
+"""Mail delivery: an LMTP server (RFC 2033) that runs each recipient's Sieve scripts and stores into
+Maildir++.
 
 ``lmtp`` is the protocol (sans-IO core and asyncio server), ``execute`` runs the scripts and carries out their
-actions, ``maildir`` stores as Dovecot does, ``relay`` sends redirects and replies, ``replies`` remembers who got a
-vacation reply (RFC 5230 §4.2).
+actions, ``maildir`` stores as Dovecot does, ``relay`` sends redirects and replies, ``replies`` remembers who
+got a vacation reply (RFC 5230 §4.2).
 """
 
 from .execute import Delivery, Incoming, Outcome, Plan, ScriptSource, edit_headers, run_sequence

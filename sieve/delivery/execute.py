@@ -2,21 +2,23 @@
 """One message to one recipient: run the admin and personal scripts, then carry out their actions.
 
 The scripts run in sequence (admin ``before`` scripts, the user's active script, admin ``after`` scripts), as
-Pigeonhole's ``sieve_before``/``sieve_after`` do: the next script runs only while the implicit keep of the previous
-ones still holds (RFC 5228 §2.10.2), so an admin rule that files spam and stops is final. The merged actions
-are then executed (RFC 5228 §4):
+Pigeonhole's ``sieve_before``/``sieve_after`` do: the next script runs only while the implicit keep of the
+previous ones still holds (RFC 5228 §2.10.2), so an admin rule that files spam and stops is final. The merged
+actions are then executed (RFC 5228 §4):
 
 * ``redirect`` first, through the relay (RFC 5228 §4.2, with ``X-Sieve-Redirected-From`` against loops); a
-  temporary relay failure fails the whole delivery with 4xx before anything is stored, a permanent one keeps the
-  message in INBOX so that nothing is lost;
+  temporary relay failure fails the whole delivery with 4xx before anything is stored, a permanent one keeps
+  the message in INBOX so that nothing is lost;
 * ``keep``/``fileinto`` into Maildir++ folders with their flags, on the copy edited by ``addheader`` and
   ``deleteheader`` (RFC 5293), every copy synced before any is renamed into place;
-* ``reject`` answers 550 for this recipient (RFC 5429 §2.2; LMTP gives one answer per recipient, RFC 2033 §4.2);
-* ``vacation`` after the message is stored, when :func:`~groupware.sieve.vacation.decide` allows it (RFC 5230 §4,
-  RFC 3834 §2), sent with the null reverse-path (RFC 3834 §3.3); ``notify`` ``mailto:`` likewise (RFC 5436).
+* ``reject`` answers 550 for this recipient (RFC 5429 §2.2; LMTP gives one answer per recipient, RFC 2033
+  §4.2);
+* ``vacation`` after the message is stored, when :func:`~groupware.sieve.vacation.decide` allows it (RFC 5230
+  §4, RFC 3834 §2), sent with the null reverse-path (RFC 3834 §3.3); ``notify`` ``mailto:`` likewise (RFC
+  5436).
 
-A failure to send a reply or notification is logged and does not fail the delivery (it would duplicate the stored
-message on retry).
+A failure to send a reply or notification is logged and does not fail the delivery (it would duplicate the
+stored message on retry).
 """
 
 from __future__ import annotations
@@ -215,10 +217,17 @@ def _notification(
 class Delivery:
     """Delivers to local recipients; thread-safe (the LMTP server calls it from a pool of threads)."""
 
-    def __init__(self, scripts: ScriptSource, policy: Policy, before: Sequence[Program] = (),
-                 after: Sequence[Program] = (), relay: Relay | None = None, autocreate: bool = False,
-                 hostname: str | None = None,
-                 clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now().astimezone()) -> None:  # fmt: skip
+    def __init__(
+        self,
+        scripts: ScriptSource,
+        policy: Policy,
+        before: Sequence[Program] = (),
+        after: Sequence[Program] = (),
+        relay: Relay | None = None,
+        autocreate: bool = False,
+        hostname: str | None = None,
+        clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now().astimezone(),
+    ) -> None:
         self.scripts = scripts
         self.policy = policy
         self.before, self.after = tuple(before), tuple(after)
@@ -270,10 +279,21 @@ class Delivery:
         def seen(key: str, seconds: int) -> bool:
             return tracker.check_and_record("duplicate\0" + key, seconds, now)
 
-        values = {"location": "MDA", "phase": "during", "host": self.hostname,
-                  "domain": self.hostname.partition(".")[2] or self.hostname}  # fmt: skip
-        return Environment(envelope_from=sender, envelope_to=address, original_to=address, now=now,
-                           values=values, seen=seen, mailbox_exists=maildir.exists)  # fmt: skip
+        values = {
+            "location": "MDA",
+            "phase": "during",
+            "host": self.hostname,
+            "domain": self.hostname.partition(".")[2] or self.hostname,
+        }
+        return Environment(
+            envelope_from=sender,
+            envelope_to=address,
+            original_to=address,
+            now=now,
+            values=values,
+            seen=seen,
+            mailbox_exists=maildir.exists,
+        )
 
     def deliver(self, incoming: Incoming, sender: str, address: str, recipient: Recipient) -> Outcome:
         """Deliver to one recipient; 250 only once every copy is durably stored, 4xx on any failure before."""
@@ -316,8 +336,15 @@ class Delivery:
         self._replies(plan, incoming.facts, env, tracker, recipient)
         return Outcome(250, "2.0.0", f"<{address}> delivered")
 
-    def _redirect(self, plan: Plan, message: bytes, sender: str, address: str, tracker: SqliteReplyTracker,
-                  now: _dt.datetime) -> None:  # fmt: skip
+    def _redirect(
+        self,
+        plan: Plan,
+        message: bytes,
+        sender: str,
+        address: str,
+        tracker: SqliteReplyTracker,
+        now: _dt.datetime,
+    ) -> None:
         """Send the redirects; a refused one (5xx, a loop, no relay) is replaced by a keep.
 
         Each sent redirect is remembered for :data:`REDIRECT_PERIOD` by Message-ID and target, as Pigeonhole's
@@ -354,7 +381,9 @@ class Delivery:
                 raise
 
     def _store(self, maildir: Maildir, plan: Plan, message: bytes, address: str) -> None:
-        """Write every copy, then rename them all into place (nothing is visible until everything is synced)."""
+        """Write every copy, then rename them all into place (nothing is visible until everything is
+        synced).
+        """
         targets: list[tuple[Path, tuple[str, ...]]] = []
         for mailbox, create, flags in plan.stores.values():
             try:
@@ -374,8 +403,9 @@ class Delivery:
             raise
         maildir.commit(prepared)
 
-    def _replies(self, plan: Plan, facts: MessageFacts, env: Environment, tracker: ReplyTracker,
-                 recipient: Recipient) -> None:  # fmt: skip
+    def _replies(
+        self, plan: Plan, facts: MessageFacts, env: Environment, tracker: ReplyTracker, recipient: Recipient
+    ) -> None:
         """Vacation and notifications, once the message is stored; failures are logged only."""
         if plan.vacation is not None:
             vacation = plan.vacation
@@ -412,9 +442,11 @@ def plan_headers(message: bytes, name: str) -> list[str]:
     end = message.find(b"\n\n")
     head = message if end < 0 else message[:end]
     wanted = name.lower().encode() + b":"
-    return [line[len(wanted) :].decode("ascii", "replace").strip()
-            for line in head.replace(b"\n ", b" ").replace(b"\n\t", b" ").split(b"\n")
-            if line.lower().startswith(wanted)]  # fmt: skip
+    return [
+        line[len(wanted) :].decode("ascii", "replace").strip()
+        for line in head.replace(b"\n ", b" ").replace(b"\n\t", b" ").split(b"\n")
+        if line.lower().startswith(wanted)
+    ]
 
 
 class _Personal:

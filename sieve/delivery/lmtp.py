@@ -2,16 +2,18 @@
 """LMTP (RFC 2033): a sans-IO protocol core and the asyncio server that moves its bytes.
 
 :class:`LmtpConnection` turns received bytes into events, like h11: a :class:`Reply` to write, a
-:class:`RecipientCheck` the server answers with :meth:`LmtpConnection.recipient_checked` once the host has looked
-the address up, a :class:`MessageReady` it answers with :meth:`LmtpConnection.delivered`, one outcome per accepted
-recipient (RFC 2033 §4.2), or :data:`NEED_DATA`. Commands are those of RFC 5321 §4.1 with ``LHLO`` for ``EHLO``
-(RFC 2033 §4.1); PIPELINING (RFC 2920), ENHANCEDSTATUSCODES (RFC 2034, codes of RFC 3463), 8BITMIME (RFC 6152)
-and SIZE (RFC 1870) are offered. Command lines are bounded to 512 octets (RFC 5321 §4.5.3.1.4); message lines are
-dot-unstuffed (RFC 5321 §4.5.2) and buffered at most ``max_data_line`` at a time, and the message at most
-``max_size`` octets (beyond, the rest is read and dropped and every recipient gets 552).
+:class:`RecipientCheck` the server answers with :meth:`LmtpConnection.recipient_checked` once the host has
+looked the address up, a :class:`MessageReady` it answers with :meth:`LmtpConnection.delivered`, one outcome
+per accepted recipient (RFC 2033 §4.2), or :data:`NEED_DATA`. Commands are those of RFC 5321 §4.1 with
+``LHLO`` for ``EHLO`` (RFC 2033 §4.1); PIPELINING (RFC 2920), ENHANCEDSTATUSCODES (RFC 2034, codes of RFC
+3463), 8BITMIME (RFC 6152) and SIZE (RFC 1870) are offered. Command lines are bounded to 512 octets (RFC 5321
+§4.5.3.1.4); message lines are dot-unstuffed (RFC 5321 §4.5.2) and buffered at most ``max_data_line`` at a
+time, and the message at most ``max_size`` octets (beyond, the rest is read and dropped and every recipient
+gets 552).
 
-:class:`LmtpServer` runs the core over asyncio with the RFC 5321 §4.5.3.2 timeouts (one ``timeout`` for commands
-and data blocks), looks recipients up and delivers in a thread pool (the directory and ``fsync`` block).
+:class:`LmtpServer` runs the core over asyncio with the RFC 5321 §4.5.3.2 timeouts (one ``timeout`` for
+commands and data blocks), looks recipients up and delivers in a thread pool (the directory and ``fsync``
+block).
 """
 
 from __future__ import annotations
@@ -28,8 +30,16 @@ from typing import Final
 from ..host import LookupUnavailable, Recipient, RecipientLookup
 from .execute import Delivery, Incoming, Outcome
 
-__all__ = ["NEED_DATA", "LmtpConnection", "LmtpServer", "LmtpSettings", "MessageReady", "NeedData",
-           "RecipientCheck", "Reply"]  # fmt: skip
+__all__ = [
+    "NEED_DATA",
+    "LmtpConnection",
+    "LmtpServer",
+    "LmtpSettings",
+    "MessageReady",
+    "NeedData",
+    "RecipientCheck",
+    "Reply",
+]
 
 log = logging.getLogger("groupware.sieve.lmtp")
 
@@ -91,8 +101,13 @@ class _Transaction:
 class LmtpConnection:
     """The protocol state of one LMTP connection (no I/O)."""
 
-    def __init__(self, hostname: str, max_size: int = 50 << 20, max_recipients: int = 1000,
-                 max_data_line: int = 1 << 16) -> None:  # fmt: skip
+    def __init__(
+        self,
+        hostname: str,
+        max_size: int = 50 << 20,
+        max_recipients: int = 1000,
+        max_data_line: int = 1 << 16,
+    ) -> None:
         self.hostname = hostname
         self.max_size = max_size
         self.max_recipients = max_recipients
@@ -169,8 +184,9 @@ class LmtpConnection:
             return self._error(SYNTAX)
         self._greeted, self._txn = True, None
         size = [f"250-SIZE {self.max_size}"] if self.max_size else []
-        return Reply(_lines(f"250-{self.hostname}", "250-PIPELINING", "250-ENHANCEDSTATUSCODES", *size,
-                            "250 8BITMIME"))  # fmt: skip
+        return Reply(
+            _lines(f"250-{self.hostname}", "250-PIPELINING", "250-ENHANCEDSTATUSCODES", *size, "250 8BITMIME")
+        )
 
     def lmtp_MAIL(self, arg: str) -> Reply:
         """``MAIL FROM:<path> [SIZE=n] [BODY=…]`` (RFC 5321 §4.1.1.2, RFC 1870 §6)."""
@@ -202,7 +218,9 @@ class LmtpConnection:
         return RecipientCheck(self._pending_rcpt)
 
     def recipient_checked(self, found: object | None, unavailable: bool = False) -> bytes:
-        """The answer to the pending ``RCPT``: ``found`` is the host's recipient (kept for delivery) or None."""
+        """The answer to the pending ``RCPT``: ``found`` is the host's recipient (kept for delivery) or
+        None.
+        """
         assert self._waiting == "rcpt" and self._txn is not None
         self._waiting = None
         address = self._pending_rcpt
@@ -392,8 +410,11 @@ class LmtpServer:
         except Exception:
             log.exception("cannot parse message", extra={"event": "delivery_failed"})
             return [Outcome(451, "4.3.0", f"<{a}> cannot parse the message") for a, _ in ready.recipients]
-        jobs = [loop.run_in_executor(self._executor, self.delivery.deliver, incoming, ready.sender, address,
-                                     recipient)
-                for address, recipient in ready.recipients
-                if isinstance(recipient, Recipient)]  # fmt: skip
+        jobs = [
+            loop.run_in_executor(
+                self._executor, self.delivery.deliver, incoming, ready.sender, address, recipient
+            )
+            for address, recipient in ready.recipients
+            if isinstance(recipient, Recipient)
+        ]
         return list(await asyncio.gather(*jobs))

@@ -1,16 +1,17 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Maildir++ delivery as Dovecot lays it out, so that Dovecot's IMAP sees what we store.
 
-* Folders are dot-separated directories below the Maildir: ``Collègues/Lefèvre`` is ``.Coll&AOg-gues.Lef&AOg-vre``,
-  each level in modified UTF-7 (RFC 3501 §5.1.3), ``/`` being the hierarchy separator of the Sieve mailbox name
-  (RFC 5228 §4.1). A sub-folder holds an empty ``maildirfolder`` file (Maildir++).
+* Folders are dot-separated directories below the Maildir: ``Collègues/Lefèvre`` is
+  ``.Coll&AOg-gues.Lef&AOg-vre``, each level in modified UTF-7 (RFC 3501 §5.1.3), ``/`` being the hierarchy
+  separator of the Sieve mailbox name (RFC 5228 §4.1). A sub-folder holds an empty ``maildirfolder`` file
+  (Maildir++).
 * IMAP flags (RFC 5232 §5) become the info letters of the file name: ``\\Draft`` D, ``\\Flagged`` F,
   ``\\Answered`` R, ``\\Seen`` S, ``\\Deleted`` T; keywords get letters ``a``–``z`` through the folder's
   ``dovecot-keywords`` file. A message with flags goes to ``cur/`` with ``:2,FLAGS``, one without to ``new/``.
-* Durability: the message is written in ``tmp/``, ``fsync``-ed, renamed into place, and the target directory is
-  ``fsync``-ed; only then may the sender be told it is delivered (RFC 5321 §6.1, RFC 2033 §4.2).
-* The base name is derived from the message, the recipient and the folder, so a delivery that crashed after the
-  rename and is retried by the MTA renames onto the same name: no duplicate.
+* Durability: the message is written in ``tmp/``, ``fsync``-ed, renamed into place, and the target directory
+  is ``fsync``-ed; only then may the sender be told it is delivered (RFC 5321 §6.1, RFC 2033 §4.2).
+* The base name is derived from the message, the recipient and the folder, so a delivery that crashed after
+  the rename and is retried by the MTA renames onto the same name: no duplicate.
 """
 
 from __future__ import annotations
@@ -28,8 +29,15 @@ from pathlib import Path
 
 from ..scripts import _fsync_dir
 
-__all__ = ["InvalidFolder", "Maildir", "PreparedMessage", "decode_mutf7", "encode_mutf7", "folder_path",
-           "info_letters"]  # fmt: skip
+__all__ = [
+    "InvalidFolder",
+    "Maildir",
+    "PreparedMessage",
+    "decode_mutf7",
+    "encode_mutf7",
+    "folder_path",
+    "info_letters",
+]
 
 SEPARATOR = "/"
 #: System flags and their Maildir info letters (in the ASCII order the info part requires).
@@ -43,7 +51,9 @@ class InvalidFolder(ValueError):
 
 
 def encode_mutf7(name: str) -> str:
-    """Modified UTF-7 of RFC 3501 §5.1.3: printable ASCII as is (``&`` as ``&-``), the rest as ``&base64-``."""
+    """Modified UTF-7 of RFC 3501 §5.1.3: printable ASCII as is (``&`` as ``&-``), the rest as
+    ``&base64-``.
+    """
     out: list[str] = []
     pending: list[str] = []
 
@@ -87,7 +97,8 @@ def folder_path(maildir: Path, mailbox: str) -> Path:
     """Where the Sieve mailbox ``mailbox`` lives: the Maildir itself for INBOX, else ``.Level1.Level2``.
 
     Raises:
-        InvalidFolder: an empty level, a level holding ``.`` (Maildir++'s own separator) or a control character.
+        InvalidFolder: an empty level, a level holding ``.`` (Maildir++'s own separator) or a control
+        character.
     """
     if mailbox.upper() == "INBOX":
         return maildir
@@ -140,8 +151,8 @@ class Maildir:
         """The folder's directory, created with ``tmp``/``new``/``cur`` when allowed (INBOX always is).
 
         Raises:
-            InvalidFolder: a bad name.
-            FileNotFoundError: the folder is missing and neither ``create`` nor ``autocreate`` allows creating it.
+            InvalidFolder: a bad name. FileNotFoundError: the folder is missing and neither ``create`` nor
+            ``autocreate`` allows creating it.
         """
         path = folder_path(self.root, mailbox)
         if (path / "tmp").is_dir() and (path / "new").is_dir():
@@ -153,7 +164,8 @@ class Maildir:
 
     def _create(self, path: Path) -> None:
         """Make the folder and whatever is missing above it, then ``fsync`` every directory that gained an
-        entry, so that a folder (or a new user's home) survives a crash once a message in it is acknowledged."""
+        entry, so that a folder (or a new user's home) survives a crash once a message in it is acknowledged.
+        """
         missing = [path]
         while not missing[-1].parent.is_dir():
             missing.append(missing[-1].parent)
@@ -192,7 +204,9 @@ class Maildir:
         return found
 
     def keyword_letters(self, folder: Path, keywords: Sequence[str]) -> dict[str, str]:
-        """Letters for ``keywords``, adding the missing ones to ``dovecot-keywords`` (at most 26 per folder)."""
+        """Letters for ``keywords``, adding the missing ones to ``dovecot-keywords`` (at most 26 per
+        folder).
+        """
         known = self.read_keywords(folder)
         if all(k in known for k in keywords):
             return known

@@ -2,8 +2,9 @@
 """Messages leaving the mail store: redirects, vacation replies and notifications through an SMTP relay.
 
 The relay is the site's MTA (RFC 5321); :class:`Relay` opens one SMTP session per message with ``smtplib`` and
-classifies failures the way delivery needs them: :class:`RelayTemporaryError` for a connection failure or a 4xx
-answer (the sending MTA should retry us later, RFC 5321 §4.2.5), :class:`RelayPermanentError` for a 5xx answer.
+classifies failures the way delivery needs them: :class:`RelayTemporaryError` for a connection failure or a
+4xx answer (the sending MTA should retry us later, RFC 5321 §4.2.5), :class:`RelayPermanentError` for a 5xx
+answer.
 """
 
 from __future__ import annotations
@@ -37,11 +38,12 @@ class Relay:
     local_hostname: str | None = None
 
     def send(self, sender: str, recipients: Sequence[str], message: bytes) -> None:
-        """Send ``message`` from ``sender`` (``""``: the null reverse-path, RFC 5321 §4.5.5) to ``recipients``.
+        """Send ``message`` from ``sender`` (``""``: the null reverse-path, RFC 5321 §4.5.5) to
+        ``recipients``.
 
         Raises:
-            RelayTemporaryError: connection failure, timeout or a 4xx answer.
-            RelayPermanentError: a 5xx answer (to the whole message or to every recipient).
+            RelayTemporaryError: connection failure, timeout or a 4xx answer. RelayPermanentError: a 5xx
+            answer (to the whole message or to every recipient).
         """
         try:
             with smtplib.SMTP(self.host, self.port, self.local_hostname, self.timeout) as smtp:

@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Persistent, atomic reply tracking per user: the :class:`~groupware.sieve.host.ReplyTracker` of delivery.
 
-RFC 5230 §4.2 asks for one vacation reply per sender (and ``:handle``) per period, and RFC 7352 §3 for a memory
-of the messages the ``duplicate`` test has seen. Both live in one SQLite file under the user's mail home. The
-check and the record happen in one ``BEGIN IMMEDIATE`` transaction, which SQLite serialises across threads and
-processes, so two deliveries running at once for the same sender never both reply.
+RFC 5230 §4.2 asks for one vacation reply per sender (and ``:handle``) per period, and RFC 7352 §3 for a
+memory of the messages the ``duplicate`` test has seen. Both live in one SQLite file under the user's mail
+home. The check and the record happen in one ``BEGIN IMMEDIATE`` transaction, which SQLite serialises across
+threads and processes, so two deliveries running at once for the same sender never both reply.
 """
 
 from __future__ import annotations
@@ -55,7 +55,9 @@ class SqliteReplyTracker:
         return conn
 
     def check_and_record(self, key: str, seconds: int, now: _dt.datetime) -> bool:
-        """True when ``key`` was recorded less than ``seconds`` ago; otherwise record it now and return False."""
+        """True when ``key`` was recorded less than ``seconds`` ago; otherwise record it now and return
+        False.
+        """
         at = now.timestamp()
         conn = self._connect()
         try:

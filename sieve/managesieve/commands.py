@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """ManageSieve commands (RFC 5804 §2), one handler per command, dispatched by name (``cmd_PUTSCRIPT``).
 
-A :class:`Session` is the state of one connection: not authenticated, authenticated, or in the middle of a SASL
-exchange (RFC 5804 §2.1). It takes a line of tokens from :class:`~.protocol.Reader` and returns a :class:`Reply`;
-it does no network I/O (the server moves the bytes and performs STARTTLS) but it calls the script store and the
-host's authenticator, which may block, so the server runs it in a worker thread. Response texts are the constants
-below, worded as Pigeonhole words them so that clients and people see the same messages.
+A :class:`Session` is the state of one connection: not authenticated, authenticated, or in the middle of a
+SASL exchange (RFC 5804 §2.1). It takes a line of tokens from :class:`~.protocol.Reader` and returns a
+:class:`Reply`; it does no network I/O (the server moves the bytes and performs STARTTLS) but it calls the
+script store and the host's authenticator, which may block, so the server runs it in a worker thread. Response
+texts are the constants below, worded as Pigeonhole words them so that clients and people see the same
+messages.
 """
 
 from __future__ import annotations
@@ -56,10 +57,31 @@ TOO_MANY_ERRORS = "Too many invalid commands."
 
 #: Pigeonhole's capability order (REFERENCES); extensions it does not know follow, sorted.
 _SIEVE_ORDER = (
-    "fileinto", "reject", "envelope", "encoded-character", "vacation", "subaddress", "comparator-i;ascii-numeric",
-    "relational", "regex", "imap4flags", "copy", "include", "variables", "body", "enotify", "environment",
-    "mailbox", "date", "index", "ihave", "duplicate", "mime", "foreverypart", "extracttext",
-)  # fmt: skip
+    "fileinto",
+    "reject",
+    "envelope",
+    "encoded-character",
+    "vacation",
+    "subaddress",
+    "comparator-i;ascii-numeric",
+    "relational",
+    "regex",
+    "imap4flags",
+    "copy",
+    "include",
+    "variables",
+    "body",
+    "enotify",
+    "environment",
+    "mailbox",
+    "date",
+    "index",
+    "ihave",
+    "duplicate",
+    "mime",
+    "foreverypart",
+    "extracttext",
+)
 _IMPLICIT = frozenset({"comparator-i;octet", "comparator-i;ascii-casemap"})
 _SASL_CHALLENGES = {"LOGIN": (b"Username:", b"Password:")}
 MAX_ERRORS = 10
@@ -151,8 +173,14 @@ class Session:
     #: Commands allowed before authentication (RFC 5804 §2.1–§2.4).
     UNAUTHENTICATED = frozenset({"CAPABILITY", "STARTTLS", "AUTHENTICATE", "LOGOUT", "NOOP"})
 
-    def __init__(self, store: ScriptStore, authenticator: Authenticator, capabilities: Capabilities,
-                 remote_addr: str = "", secure: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        store: ScriptStore,
+        authenticator: Authenticator,
+        capabilities: Capabilities,
+        remote_addr: str = "",
+        secure: bool = False,
+    ) -> None:
         self.store, self.authenticator, self.caps = store, authenticator, capabilities
         self.remote_addr = remote_addr
         self.secure = secure
@@ -167,8 +195,10 @@ class Session:
 
     def capability_lines(self) -> bytes:
         """The capability response lines for the current state (RFC 5804 §1.7)."""
-        caps: list[tuple[str, str | None]] = [("IMPLEMENTATION", self.caps.implementation),
-                                              ("SIEVE", self.caps.sieve())]  # fmt: skip
+        caps: list[tuple[str, str | None]] = [
+            ("IMPLEMENTATION", self.caps.implementation),
+            ("SIEVE", self.caps.sieve()),
+        ]
         if self.user is not None:
             caps += [("MAXREDIRECTS", str(self.caps.max_redirects)), ("OWNER", self.user)]
         if "enotify" in self.caps.extensions:
@@ -276,8 +306,10 @@ class Session:
         sasl = self._sasl
         assert sasl is not None
         try:
-            answers = [base64.b64decode(r, validate=True) for r in
-                       ([sasl.initial] if sasl.initial is not None else []) + sasl.responses]  # fmt: skip
+            answers = [
+                base64.b64decode(r, validate=True)
+                for r in ([sasl.initial] if sasl.initial is not None else []) + sasl.responses
+            ]
         except (binascii.Error, ValueError):
             self._sasl = None
             return self._count(_no(AUTH_BAD_RESPONSE))
@@ -292,8 +324,11 @@ class Session:
             authzid, login, password = parts
         else:
             authzid, login, password = b"", answers[0], answers[1]
-        return self._login(authzid.decode("utf-8", "replace"), login.decode("utf-8", "replace"),
-                           password.decode("utf-8", "replace"))  # fmt: skip
+        return self._login(
+            authzid.decode("utf-8", "replace"),
+            login.decode("utf-8", "replace"),
+            password.decode("utf-8", "replace"),
+        )
 
     def _sasl_step(self, line: list[Token]) -> Reply:
         sasl = self._sasl
@@ -349,8 +384,10 @@ class Session:
     @_takes("")
     def cmd_LISTSCRIPTS(self) -> Reply:
         """RFC 5804 §2.7: one line per script, ``ACTIVE`` after the active one."""
-        lines = [string(name) + (b" ACTIVE" if active else b"") + b"\r\n"
-                 for name, active in self.store.list(self._user())]  # fmt: skip
+        lines = [
+            string(name) + (b" ACTIVE" if active else b"") + b"\r\n"
+            for name, active in self.store.list(self._user())
+        ]
         return Reply(b"".join(lines) + response("OK", LISTSCRIPTS_DONE))
 
     @_takes("s")

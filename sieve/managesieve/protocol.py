@@ -2,12 +2,12 @@
 """ManageSieve wire format, sans-IO: bytes in, command lines out; responses as bytes (RFC 5804 §4).
 
 :class:`Reader` is fed whatever the network delivered and hands back complete lines as token lists: atoms
-(:class:`Atom`), strings (``bytes``; quoted strings with ``\\\\`` and ``\\"`` escapes, or literals ``{n+}`` and
-``{n}`` — RFC 5804 §4 lets clients send only non-synchronising literals, and we take both without a continuation,
-as Pigeonhole does) and numbers (``int``). Sizes are bounded: a line (without its literals) longer than
-``max_line`` or a literal longer than ``max_skip`` is a :class:`ProtocolViolation` (answered with ``BYE``); a
-literal longer than ``max_literal`` but within ``max_skip`` is read and dropped, and stands as :class:`Oversized`
-so that the command can be refused with ``NO (QUOTA/MAXSIZE)``.
+(:class:`Atom`), strings (``bytes``; quoted strings with ``\\\\`` and ``\\"`` escapes, or literals ``{n+}``
+and ``{n}`` — RFC 5804 §4 lets clients send only non-synchronising literals, and we take both without a
+continuation, as Pigeonhole does) and numbers (``int``). Sizes are bounded: a line (without its literals)
+longer than ``max_line`` or a literal longer than ``max_skip`` is a :class:`ProtocolViolation` (answered with
+``BYE``); a literal longer than ``max_literal`` but within ``max_skip`` is read and dropped, and stands as
+:class:`Oversized` so that the command can be refused with ``NO (QUOTA/MAXSIZE)``.
 
 The functions at the end build responses (RFC 5804 §1.2, §4): ``OK``/``NO``/``BYE`` with an optional response
 code and a human-readable string, quoted when it can be and a literal otherwise.
@@ -56,8 +56,9 @@ _NUMBER = re.compile(rb"\d{1,10}")
 class Reader:
     """Turns received bytes into lines of tokens (RFC 5804 §4 ``command``)."""
 
-    def __init__(self, max_line: int = 8192, max_literal: int = 1 << 20, max_skip: int = 16 << 20,
-                 max_tokens: int = 16) -> None:  # fmt: skip
+    def __init__(
+        self, max_line: int = 8192, max_literal: int = 1 << 20, max_skip: int = 16 << 20, max_tokens: int = 16
+    ) -> None:
         self.max_line, self.max_literal, self.max_skip, self.max_tokens = (
             max_line,
             max_literal,

@@ -2,10 +2,11 @@
 """The ManageSieve server (RFC 5804): asyncio moves bytes between sockets and the sans-IO core.
 
 Each connection gets a :class:`~.protocol.Reader` and a :class:`~.commands.Session`; commands run in a small
-thread pool because the script store writes with ``fsync`` and the host's authenticator may wait on a directory.
-STARTTLS (RFC 5804 §2.2) upgrades the stream with the configured certificate and drops anything the client sent
-before the handshake. A connection idle longer than ``idle_timeout`` gets ``BYE`` (RFC 5804 §1.2 allows the
-server to close), and so does a client that breaks the wire format (:class:`~.protocol.ProtocolViolation`).
+thread pool because the script store writes with ``fsync`` and the host's authenticator may wait on a
+directory. STARTTLS (RFC 5804 §2.2) upgrades the stream with the configured certificate and drops anything the
+client sent before the handshake. A connection idle longer than ``idle_timeout`` gets ``BYE`` (RFC 5804 §1.2
+allows the server to close), and so does a client that breaks the wire format
+(:class:`~.protocol.ProtocolViolation`).
 
 The host runs :meth:`ManageSieveServer.start` and :meth:`ManageSieveServer.close` on an event loop of its own
 choosing (groupware runs every asyncio door on one shared loop).

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Pigeonhole's ``sieve-test`` and ``sievec`` behind a private configuration, for the differential Sieve tests.
+"""Pigeonhole's ``sieve-test`` and ``sievec`` behind a private configuration, for the differential Sieve
+tests.
 
-Nothing here reads ``/etc/dovecot``: every run passes ``-c`` with a configuration written to a temporary folder
-(``mail_uid = nobody``), and Pigeonhole's output is translated into the one-line action form of
+Nothing here reads ``/etc/dovecot``: every run passes ``-c`` with a configuration written to a temporary
+folder (``mail_uid = nobody``), and Pigeonhole's output is translated into the one-line action form of
 ``groupware sieve test`` so that both can be compared line by line.
 """
 
@@ -196,8 +197,20 @@ class Pigeonhole:
     def run(self, script: str, message: Path, sender: str, recipient: str) -> list[str]:
         """The actions Pigeonhole reports for ``script`` on ``message``, in our line form."""
         path = self._write(script)
-        cmd = ["sieve-test", "-c", str(self.conf), "-C", "-f", sender, "-a", recipient, "-r", recipient,
-               str(path), str(message)]  # fmt: skip
+        cmd = [
+            "sieve-test",
+            "-c",
+            str(self.conf),
+            "-C",
+            "-f",
+            sender,
+            "-a",
+            recipient,
+            "-r",
+            recipient,
+            str(path),
+            str(message),
+        ]
         proc = subprocess.run(
             cmd, check=False, capture_output=True, text=True, timeout=60, env={**os.environ, "TZ": "UTC"}
         )
@@ -208,8 +221,13 @@ class Pigeonhole:
         """Whether ``sievec`` accepts the script."""
         path = self._write(script)
         out = path.with_suffix(".svbin")
-        proc = subprocess.run(["sievec", "-c", str(self.conf), str(path), str(out)], check=False, capture_output=True,
-                              text=True, timeout=60)  # fmt: skip
+        proc = subprocess.run(
+            ["sievec", "-c", str(self.conf), str(path), str(out)],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         path.unlink()
         out.unlink(missing_ok=True)
         return proc.returncode == 0

@@ -1,25 +1,29 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """DAV conformance of ``groupware serve`` against stock Radicale, in one run: caldav-server-tester and litmus.
 
-Both servers start fresh, each in its own process on 127.0.0.1, with the same people and the same rights policy:
+Both servers start fresh, each in its own process on 127.0.0.1, with the same people and the same rights
+policy:
 
-* stock: ``python -m radicale`` (built-in server, ``multifilesystem``), htpasswd (plain) with the demo directory's
-  people and passwords, and a ``from_file`` rights file that says what ``groupware.plugins.rights`` says (read the
-  root; ``RW`` on one's own home, ``rw`` on the collections in it; the administrator also ``RW`` on any top-level
-  collection and ``rw`` below it), so that only the DAV engine and the storage differ;
+* stock: ``python -m radicale`` (built-in server, ``multifilesystem``), htpasswd (plain) with the demo
+  directory's people and passwords, and a ``from_file`` rights file that says what
+  ``groupware.plugins.rights`` says (read the root; ``RW`` on one's own home, ``rw`` on the collections in it;
+  the administrator also ``RW`` on any top-level collection and ``rw`` below it), so that only the DAV engine
+  and the storage differ;
 * ours: ``groupware serve`` on ``config/demo-directory.ldif``, with the storage type under test (Radicale's
   default, or ``groupware.plugins.storage``).
 
 Then, against each:
 
-* ``caldav-server-tester`` (the caldav library's server checker) as ``helene.lefevre``: every feature it probes,
-  with a support level (``full``, ``fragile``, ``unsupported``, ``broken``…);
-* ``litmus`` (WebDAV: basic, copymove, props, locks, http) as ``admin.groupware`` at ``/``: litmus needs to create
-  a plain collection ``/litmus/`` and only the administrator may (everyone else owns only their home, which is
-  created on login). Radicale keeps only calendar and address-book items, so the PUTs of plain files fail on both.
+* ``caldav-server-tester`` (the caldav library's server checker) as ``helene.lefevre``: every feature it
+  probes, with a support level (``full``, ``fragile``, ``unsupported``, ``broken``…);
+* ``litmus`` (WebDAV: basic, copymove, props, locks, http) as ``admin.groupware`` at ``/``: litmus needs to
+  create a plain collection ``/litmus/`` and only the administrator may (everyone else owns only their home,
+  which is created on login). Radicale keeps only calendar and address-book items, so the PUTs of plain files
+  fail on both.
 
-Ours is no worse than stock when no check ranks lower on ours than on stock (litmus: pass > pass with warning >
-failed or skipped; caldav-server-tester: full > fragile or quirk > unknown or unsupported > broken or ungraceful).
+Ours is no worse than stock when no check ranks lower on ours than on stock (litmus: pass > pass with warning
+> failed or skipped; caldav-server-tester: full > fragile or quirk > unknown or unsupported > broken or
+ungraceful).
 
     python tests/conformance/run_dav_conformance.py [--storage default|groupware.plugins.storage] [--json OUT]
 
@@ -94,7 +98,8 @@ class ConformanceError(RuntimeError):
 
 
 def storage_types() -> list[str]:
-    """The storage types ours is checked with: Radicale's default, and the indexed engine once it is installed.
+    """The storage types ours is checked with: Radicale's default, and the indexed engine once it is
+    installed.
 
     The list grows by itself: when the module ``groupware.plugins.storage`` can be imported, its type joins.
     Another engine (a PostgreSQL one, say) joins by adding its dotted name to the candidates below.
@@ -128,8 +133,14 @@ def _process(name: str, command: list[str], port: int, workdir: Path) -> Iterato
     """Run ``command`` until the block ends; yield its base URL once the port accepts connections."""
     log = workdir / f"{name}.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   cwd=workdir, start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=workdir,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -171,7 +182,8 @@ def stock_server(workdir: Path) -> Iterator[str]:
     config = workdir / "stock.conf"
     config.write_text(
         f"[server]\nhosts = 127.0.0.1:{port}\n"
-        f"[auth]\ntype = htpasswd\nhtpasswd_filename = {workdir / 'stock-users'}\nhtpasswd_encryption = plain\n"
+        f"[auth]\ntype = htpasswd\nhtpasswd_filename = {workdir / 'stock-users'}\nhtpasswd_encryption = "
+        "plain\n"
         "delay = 0\n"
         f"[rights]\ntype = from_file\nfile = {workdir / 'stock-rights'}\n"
         f"[storage]\nfilesystem_folder = {workdir / 'stock-collections'}\n"
@@ -243,8 +255,17 @@ def parse_tester_hints(text: str) -> dict[str, str]:
 
 def run_caldav_tester(url: str, workdir: Path, timeout: float = 120) -> Results:
     """caldav-server-tester as :data:`TESTER` against ``url``: support level per observed feature."""
-    command = [_tester_binary(), "--caldav-url", url, "--caldav-username", TESTER[0], "--caldav-password",
-               TESTER[1], "--format", "hints"]  # fmt: skip
+    command = [
+        _tester_binary(),
+        "--caldav-url",
+        url,
+        "--caldav-username",
+        TESTER[0],
+        "--caldav-password",
+        TESTER[1],
+        "--format",
+        "hints",
+    ]
     env = {**os.environ, "HOME": str(workdir)}  # no caldav configuration file of the machine is read
     proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, env=env)
     try:
@@ -290,8 +311,14 @@ def run_litmus(url: str, workdir: Path, timeout: float = 120) -> Results:
     if binary is None:
         raise ConformanceError("litmus not found: apt-get install litmus")
     env = {**os.environ, "TESTS": LITMUS_SUITES}
-    proc = subprocess.run([binary, "-k", url, *LITMUS_USER], capture_output=True, timeout=timeout, check=False,
-                          env=env, cwd=workdir)  # fmt: skip
+    proc = subprocess.run(
+        [binary, "-k", url, *LITMUS_USER],
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+        env=env,
+        cwd=workdir,
+    )
     text = (proc.stdout + proc.stderr).decode("utf-8", errors="replace")
     checks = parse_litmus(text)
     if not checks:
@@ -338,7 +365,8 @@ class Run:
     ours: dict[str, Results]
 
     def regressions(self) -> dict[str, dict[str, tuple[str, str]]]:
-        """Per tool, the checks where ours is worse than stock, leaving out the :data:`DELIBERATE` differences."""
+        """Per tool, the checks where ours is worse than stock, leaving out the :data:`DELIBERATE`
+        differences."""
         return {
             tool: {
                 name: verdicts
@@ -407,8 +435,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--storage", action="append", help=f"storage type of ours (repeatable; default: "
-                        f"{', '.join(storage_types())})")  # fmt: skip
+    parser.add_argument(
+        "--storage",
+        action="append",
+        help=f"storage type of ours (repeatable; default: {', '.join(storage_types())})",
+    )
     parser.add_argument("--json", help="also write every verdict to this file")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="groupware-conformance-") as tmp:

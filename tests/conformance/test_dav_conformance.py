@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """DAV conformance: ``groupware serve`` is no worse than stock Radicale under caldav-server-tester and litmus.
 
-``run_dav_conformance.py`` beside this file does the work (see its docstring for the servers, users and rights).
-Stock Radicale runs once per session; ours runs once per storage type of ``storage_types()``: Radicale's default
-storage, and ``groupware.plugins.storage`` as soon as that module can be imported (the parameter list grows by
-itself; another engine joins by its dotted name in ``storage_types``). Each case fails, and never skips, when
-litmus or caldav-server-tester is missing. About 10 s per server.
+``run_dav_conformance.py`` beside this file does the work (see its docstring for the servers, users and
+rights). Stock Radicale runs once per session; ours runs once per storage type of ``storage_types()``:
+Radicale's default storage, and ``groupware.plugins.storage`` as soon as that module can be imported (the
+parameter list grows by itself; another engine joins by its dotted name in ``storage_types``). Each case
+fails, and never skips, when litmus or caldav-server-tester is missing. About 10 s per server.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def test_litmus_report_parsing() -> None:
         "\r 5. put_no_parent......... WARNING: MKCOL with missing intermediate gave 403, should be 409\n"
         "    ...................... pass (with 1 warning)\n"
         "    ...................... \r 6. mkcol_over_plain...... SKIPPED\n"
-        "\r10. mkcol................. \r10. mkcol................. FAIL (MKCOL /litmus/coll/: 403 Forbidden)\n"
+        "\r10. mkcol................. \r10. mkcol................. FAIL (MKCOL /litmus/coll/: 403 "
+        "Forbidden)\n"
         "-> running `locks':\n\r18. cond_put_corrupt_token \r18. cond_put_corrupt_token SKIPPED\n"
     )
     assert runner.parse_litmus(text) == {

@@ -226,14 +226,16 @@ ACTION_SCRIPTS: list[str] = [
     'redirect "bob@example.org";',
     'require "copy"; redirect :copy "bob@example.org"; redirect "bob@EXAMPLE.org";',
     (
-        'redirect "a@example.org"; redirect "b@example.org"; redirect "c@example.org"; redirect "d@example.org"; '
+        'redirect "a@example.org"; redirect "b@example.org"; redirect "c@example.org"; redirect '
+        '"d@example.org"; '
         'redirect "e@example.org";'
     ),
     'require "reject"; reject "Not wanted here.";',
     'require ["reject", "fileinto"]; fileinto "A"; reject "no";',
     'require "vacation"; vacation "I am away until Monday.";',
     (
-        'require "vacation"; vacation :days 3 :subject "Away" :from "me@example.net" :addresses ["me@example.net"] '
+        'require "vacation"; vacation :days 3 :subject "Away" :from "me@example.net" :addresses '
+        '["me@example.net"] '
         '"Back on Monday.";'
     ),
     'require "vacation-seconds"; vacation :seconds 3600 :subject "Out" :handle "h1" "Back soon.";',
@@ -250,12 +252,14 @@ ACTION_SCRIPTS: list[str] = [
         '{ addflag "\\\\Flagged"; }'
     ),
     'require ["fileinto", "variables"]; if header :matches "subject" "*t*" { fileinto "${1}-${2}"; }',
-    'require ["fileinto", "variables"]; if address :matches :localpart "from" "?*" { fileinto "u-${1}-${2}"; }',
+    'require ["fileinto", "variables"]; if address :matches :localpart "from" "?*" { fileinto "u-${1}-${2}"; '
+    "}",
     (
         'require ["fileinto", "variables"]; set :upper "a" "loud"; set :lowerfirst "b" "QUIET"; '
         'set :length "c" "four"; set :quotewildcard "d" "a*b?"; fileinto "${a}.${b}.${c}.${d}";'
     ),
-    'require ["fileinto", "variables"]; set "x" "1"; set "x" "${x}${x}"; set "x" "${x}${x}"; fileinto "n${x}";',
+    'require ["fileinto", "variables"]; set "x" "1"; set "x" "${x}${x}"; set "x" "${x}${x}"; fileinto '
+    '"n${x}";',
     (
         'require ["fileinto", "variables", "regex"]; if header :regex "subject" "^([A-Za-z]+) (.*)$" '
         '{ fileinto "r-${1}"; }'
@@ -277,14 +281,17 @@ ACTION_SCRIPTS: list[str] = [
         'require ["editheader", "fileinto"]; addheader "X-Tagged" "yes"; if header :is "x-tagged" "yes" '
         '{ fileinto "Tagged"; }'
     ),
-    'require ["editheader", "fileinto"]; deleteheader "subject"; if not exists "subject" { fileinto "NoSubj"; }',
+    'require ["editheader", "fileinto"]; deleteheader "subject"; if not exists "subject" { fileinto "NoSubj";'
+    " }",
     (
-        'require ["editheader", "fileinto"]; deleteheader :index 1 "received"; if header :contains "received" "d.example" '
+        'require ["editheader", "fileinto"]; deleteheader :index 1 "received"; if header :contains '
+        '"received" "d.example" '
         '{ fileinto "Still"; }'
     ),
     'require "include"; include :personal "helper"; keep;',
     (
-        'require ["include", "variables", "fileinto"]; global "tag"; set "tag" "from-main"; include "settag"; '
+        'require ["include", "variables", "fileinto"]; global "tag"; set "tag" "from-main"; include "settag";'
+        " "
         'fileinto "${tag}";'
     ),
     'require "include"; include :global "global-spam";',
@@ -292,7 +299,8 @@ ACTION_SCRIPTS: list[str] = [
     'require ["ihave", "fileinto"]; if ihave "no-such" { nosuchcommand; } else { fileinto "fallback"; }',
     'require "ihave"; if true { error "stopped here"; }',
     'require ["fileinto"]; if header :contains "subject" "dev" { fileinto "Dev"; stop; } fileinto "Rest";',
-    'require ["fileinto"]; if false { discard; } elsif exists "cc" { fileinto "cc"; } else { fileinto "nocc"; }',
+    'require ["fileinto"]; if false { discard; } elsif exists "cc" { fileinto "cc"; } else { fileinto "nocc";'
+    " }",
     'require ["fileinto", "encoded-character"]; fileinto "caf${unicode:e9}";',
     'require "fileinto"; fileinto "Collègues/Lefèvre";',
     'require "fileinto"; fileinto "inbox";',
@@ -301,11 +309,13 @@ ACTION_SCRIPTS: list[str] = [
     "discard; keep;",
     'require ["vacation", "reject"]; vacation "away"; reject "no";',
     'require ["copy"]; redirect :copy "a@example.org"; redirect :copy "a@example.org"; discard;',
-    'require "vacation"; vacation :mime text:\nContent-Type: text/plain; charset=utf-8\n\nJe suis absent.\n.\n;',
+    'require "vacation"; vacation :mime text:\nContent-Type: text/plain; charset=utf-8\n\nJe suis '
+    "absent.\n.\n;",
     'require "vacation"; vacation :subject "Absence — réunion" "Je suis absent jusqu\'à lundi.";',
     'require "vacation"; vacation :days 1 :handle "x" "one"; keep;',
     'require ["enotify"]; notify "mailto:a@example.org"; notify "mailto:a@example.org";',
-    'require ["enotify"]; notify :message "one" "mailto:a@example.org"; notify :message "two" "mailto:b@example.org";',
+    'require ["enotify"]; notify :message "one" "mailto:a@example.org"; notify :message "two" '
+    '"mailto:b@example.org";',
     (
         'require ["fileinto", "variables", "regex"]; if header :regex "from" "([a-z]+)@([a-z.]+)" '
         '{ fileinto "${0}|${1}|${2}|${3}"; }'
@@ -321,11 +331,13 @@ ACTION_SCRIPTS: list[str] = [
     'require ["fileinto", "variables"]; set "a" "b"; set "B" "c"; fileinto "${A}${b}";',
     'require ["fileinto", "variables"]; set "a" "${"; fileinto "x${a}{a}";',
     (
-        'require ["fileinto", "variables"]; if header :matches "subject" "*" { if header :matches "from" "*" {} } '
+        'require ["fileinto", "variables"]; if header :matches "subject" "*" { if header :matches "from" "*" '
+        "{} } "
         'fileinto "s-${1}";'
     ),
     (
-        'require ["fileinto", "variables"]; if header :matches "subject" "*" {} if header :matches "x-none" "*" {} '
+        'require ["fileinto", "variables"]; if header :matches "subject" "*" {} if header :matches "x-none" '
+        '"*" {} '
         'fileinto "kept-${1}";'
     ),
     'require ["imap4flags"]; addflag "\\seen"; addflag "\\SEEN \\Draft $Label1"; removeflag "\\Draft";',
@@ -371,7 +383,8 @@ ACTION_SCRIPTS: list[str] = [
         '{ fileinto "w${1}"; }'
     ),
     (
-        'require ["fileinto", "include", "variables"]; include :personal "helper"; include :personal "helper"; '
+        'require ["fileinto", "include", "variables"]; include :personal "helper"; include :personal '
+        '"helper"; '
         'fileinto "after";'
     ),
     "if true { stop; } keep;",

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The minimum vacation period is a compile policy value: with ``min_vacation_seconds`` at one day our periods are
-those of a stock Pigeonhole, which raises shorter ``:days``/``:seconds`` to its ``sieve_vacation_min_period`` (one
-day unless configured; RFC 5230 §4.1, RFC 6131 §2 let the site set a minimum)."""
+"""The minimum vacation period is a compile policy value: with ``min_vacation_seconds`` at one day our periods
+are those of a stock Pigeonhole, which raises shorter ``:days``/``:seconds`` to its
+``sieve_vacation_min_period`` (one day unless configured; RFC 5230 §4.1, RFC 6131 §2 let the site set a
+minimum)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,26 @@ from groupware.sieve import Environment, MessageFacts, Policy, compile_script, d
 
 MESSAGE = Path(__file__).resolve().parents[1] / "data" / "sieve" / "messages" / "plain.eml"
 SENDER, RECIPIENT = "alice@example.com", "me@example.net"
-PERIODS = [":seconds 0", ":seconds 60", ":seconds 3600", ":seconds 86399", ":seconds 86400", ":seconds 90000",
-           ":days 1", ":days 2", ":days 30", ""]  # fmt: skip
+PERIODS = [
+    ":seconds 0",
+    ":seconds 60",
+    ":seconds 3600",
+    ":seconds 86399",
+    ":seconds 86400",
+    ":seconds 90000",
+    ":days 1",
+    ":days 2",
+    ":days 30",
+    "",
+]
 DAY = Policy(min_vacation_seconds=86400, max_vacation_seconds=1 << 40)
 
 
 def script(period: str) -> str:
-    return f'require ["vacation", "vacation-seconds"];\nvacation {period} :subject "Absent" "Je suis absente.";\n'
+    return (
+        f'require ["vacation", "vacation-seconds"];\nvacation {period} :subject "Absent" "Je suis '
+        'absente.";\n'
+    )
 
 
 def ours(text: str, policy: Policy) -> list[str]:

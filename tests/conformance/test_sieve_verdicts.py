@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Compile-time verdicts: a script we accept, Pigeonhole's ``sievec`` accepts, and the other way round.
 
-``INVALID`` holds scripts Pigeonhole rejects (syntax, unknown names, missing ``require``, misplaced ``require``,
-wrong arguments, bad values); ``VALID`` holds scripts it accepts, many of which sievelib 1.6 wrongly rejects.
+``INVALID`` holds scripts Pigeonhole rejects (syntax, unknown names, missing ``require``, misplaced
+``require``, wrong arguments, bad values); ``VALID`` holds scripts it accepts, many of which sievelib 1.6
+wrongly rejects.
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ INVALID: list[str] = [
     'require "relational"; if header :value "x" "1" { keep; }',
     'require "regex"; if header :regex "x" "(" { keep; }',
     'require "regex"; if header :regex "x" "[a" { keep; }',
-    'require "comparator-i;ascii-numeric"; if header :contains :comparator "i;ascii-numeric" "x" "1" { keep; }',
+    'require "comparator-i;ascii-numeric"; if header :contains :comparator "i;ascii-numeric" "x" "1" { keep; '
+    "}",
     'require "vacation"; vacation;',
     'require "vacation"; vacation :days "3" "x";',
     'require "vacation"; vacation :subject "a" :subject "b" "x";',
@@ -166,7 +168,8 @@ INVALID: list[str] = [
     'require "envelope"; if envelope :detail "to" "x" { keep; }',
     'redirect "not an address";',
     'redirect "";',
-    'require "imap4flags"; setflag "v" "a"; addflag "v" ["b"]; removeflag "v" "a"; if hasflag "v" "b" { keep; }',
+    'require "imap4flags"; setflag "v" "a"; addflag "v" ["b"]; removeflag "v" "a"; if hasflag "v" "b" { keep;'
+    " }",
     'require ["regex", "variables"]; set :quoteregex "a" "b.c";',
     'require "enotify"; notify :options ["a"] :message "m" :from "a@b.c" "mailto:x@y.z?subject=hi&body=b";',
 ]
@@ -196,7 +199,8 @@ VALID: list[str] = [
     'require ["include", "variables"]; global ["a", "b"]; set "a" "1";',
     'require "duplicate"; if duplicate :handle "h" :header "subject" :seconds 10 :last { discard; }',
     (
-        'require ["relational", "comparator-i;ascii-numeric"]; if header :value "lt" :comparator "i;ascii-numeric" '
+        'require ["relational", "comparator-i;ascii-numeric"]; if header :value "lt" :comparator "i;'
+        'ascii-numeric" '
         '"x" "10" { keep; }'
     ),
     'require "vacation-seconds"; vacation :seconds 0 "x";',

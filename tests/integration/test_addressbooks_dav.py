@@ -311,7 +311,9 @@ def test_resync_after_ldap_changes_shows_exactly_them(staff_slapd: object, tmp_p
 
 
 def test_privileges_and_multiget_as_davx5_asks(books: RunningServer) -> None:
-    """RFC 3744 §5.4: a book shows read only (clients mark it read-only); RFC 6352 §8.7 multiget in vCard 4.0."""
+    """RFC 3744 §5.4: a book shows read only (clients mark it read-only); RFC 6352 §8.7 multiget in vCard
+    4.0.
+    """
     path = f"/{USER}/annuaire-etab-0341234A/"
     status, data = _propfind(books, path, "<D:current-user-privilege-set/><D:sync-token/>", depth="0")
     privileges = {
@@ -340,8 +342,8 @@ def test_privileges_and_multiget_as_davx5_asks(books: RunningServer) -> None:
 def test_a_member_lists_the_academie_book_from_item_facts(
     books: RunningServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A Thunderbird-style depth-1 listing and a first sync of the shared book go through the whole-collection fast
-    path, and answer what Radicale answers."""
+    """A Thunderbird-style depth-1 listing and a first sync of the shared book go through the whole-collection
+    fast path, and answer what Radicale answers."""
     rendered = count_fast_renders(monkeypatch)
     path = f"/{USER}/annuaire-academie/"
     requests = [

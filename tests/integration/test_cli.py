@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The `groupware` command: check-config reports every problem; serve logs where it listens and stops on Ctrl-C."""
+"""The `groupware` command: check-config reports every problem; serve logs where it listens and stops on
+Ctrl-C."""
 
 from __future__ import annotations
 

@@ -53,7 +53,10 @@ def test_principal_home_sets_and_provisioned_collections(server: RunningServer) 
 
 def test_calendar_accepts_events_and_tasks(server: RunningServer) -> None:
     request(server, "PROPFIND", f"/{USER}/", headers={"Depth": "0"})
-    body = '<propfind xmlns="DAV:"><prop><C:supported-calendar-component-set xmlns:C="urn:ietf:params:xml:ns:caldav"/></prop></propfind>'
+    body = (
+        '<propfind xmlns="DAV:"><prop><C:supported-calendar-component-set '
+        'xmlns:C="urn:ietf:params:xml:ns:caldav"/></prop></propfind>'
+    )
     status, _, answer = request(server, "PROPFIND", f"/{USER}/calendar/", body=body, headers={"Depth": "0"})
     comps = ok_prop(responses(answer)[f"/{USER}/calendar/"], CALDAV + "supported-calendar-component-set")
     assert status == 207 and {c.get("name") for c in comps} == {"VEVENT", "VTODO"}
@@ -93,7 +96,10 @@ def test_another_persons_home_is_refused(server: RunningServer) -> None:
     for method in ("PROPFIND", "GET", "DELETE"):
         status, _, _ = request(server, method, f"/{OTHER}/calendar/", headers={"Depth": "0"})
         assert status in (403, 404), method
-    event = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:x1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260101T100000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    event = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:x1\r\n"
+        "DTSTAMP:20260101T000000Z\r\nDTSTART:20260101T100000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
     status, _, _ = request(
         server, "PUT", f"/{OTHER}/calendar/x1.ics", body=event, headers={"Content-Type": "text/calendar"}
     )

@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""One contract for every Directory implementation: LDIF file, real slapd (group search and memberOf), cache."""
+"""One contract for every Directory implementation: LDIF file, real slapd (group search and memberOf),
+cache.
+"""
 
 from __future__ import annotations
 

@@ -25,13 +25,16 @@ from groupware.dav import fastpath
 BOOK, CALENDAR = f"/{USER}/contacts/", f"/{USER}/calendar/"
 
 PROPFINDS = {
-    "thunderbird-carddav": '<d:propfind xmlns:d="DAV:"><d:prop><d:getcontenttype/><d:getetag/></d:prop></d:propfind>',
-    "thunderbird-caldav": '<D:propfind xmlns:D="DAV:"><D:prop><D:getcontenttype/><D:resourcetype/><D:getetag/>'
+    "thunderbird-carddav": '<d:propfind xmlns:d="DAV:"><d:prop><d:getcontenttype/><d:getetag/></d:prop>'
+    "</d:propfind>",
+    "thunderbird-caldav": '<D:propfind xmlns:D="DAV:"><D:prop><D:getcontenttype/><D:resourcetype/>'
+    "<D:getetag/>"
     "</D:prop></D:propfind>",
     "every-item-property": '<propfind xmlns="DAV:"><prop><getetag/><getlastmodified/><getcontentlength/>'
     "<getcontenttype/><resourcetype/><displayname/><owner/><current-user-privilege-set/>"
     "<supported-report-set/><current-user-principal/></prop></propfind>",
-    "foreign-namespaces": '<propfind xmlns="DAV:" xmlns:CS="http://calendarserver.org/ns/" xmlns:X="urn:x-test">'
+    "foreign-namespaces": '<propfind xmlns="DAV:" xmlns:CS="http://calendarserver.org/ns/" '
+    'xmlns:X="urn:x-test">'
     "<prop><getetag/><CS:getctag/><X:colour/><sync-token/></prop></propfind>",
 }
 SYNCS = {
@@ -39,7 +42,8 @@ SYNCS = {
     "<getcontenttype/></prop></sync-collection>",
     "etag-only": '<d:sync-collection xmlns:d="DAV:"><d:sync-level>1</d:sync-level><d:prop><d:getetag/>'
     "</d:prop></d:sync-collection>",
-    "with-404": '<sync-collection xmlns="DAV:" xmlns:CS="http://calendarserver.org/ns/"><sync-token></sync-token>'
+    "with-404": '<sync-collection xmlns="DAV:" xmlns:CS="http://calendarserver.org/ns/"><sync-token>'
+    "</sync-token>"
     "<sync-level>1</sync-level><prop><getetag/><resourcetype/><CS:getctag/></prop></sync-collection>",
 }
 

@@ -16,7 +16,8 @@ BOMB = (
 EXTERNAL = '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
 BODIES = {
     "PROPFIND": '<propfind xmlns="DAV:"><prop><displayname>&{}; </displayname></prop></propfind>',
-    "REPORT": '<sync-collection xmlns="DAV:"><sync-token>&{};</sync-token><prop><getetag/></prop></sync-collection>',
+    "REPORT": '<sync-collection xmlns="DAV:"><sync-token>&{};</sync-token><prop><getetag/></prop>'
+    "</sync-collection>",
     "PROPPATCH": '<propertyupdate xmlns="DAV:"><set><prop><displayname>&{};</displayname></prop></set>'
     "</propertyupdate>",
     "MKCOL": '<mkcol xmlns="DAV:"><set><prop><displayname>&{};</displayname></prop></set></mkcol>',

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Delivery through ``groupware serve``: swaks (Debian) over LMTP, rules into Maildir++, vacation to an SMTP sink,
-and no message lost or duplicated when the server is killed with SIGKILL in the middle of a burst."""
+"""Delivery through ``groupware serve``: swaks (Debian) over LMTP, rules into Maildir++, vacation to an SMTP
+sink, and no message lost or duplicated when the server is killed with SIGKILL in the middle of a burst."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ MARIE = "marie.martin@ac-montpellier.fr"
 RULES = """\
 require ["fileinto", "imap4flags", "mailbox", "vacation"];
 # rule:[Absence]
-vacation :days 1 :subject "Absente" :addresses ["h.lefevre@ac-montpellier.fr"] "Je suis absente cette semaine.";
+vacation :days 1 :subject "Absente" :addresses ["h.lefevre@ac-montpellier.fr"]
+	"Je suis absente cette semaine.";
 # rule:[Collègues]
 if address :is "from" "francois.muller@ac-montpellier.fr" { fileinto :create "Collègues/Lefèvre"; stop; }
 # rule:[Lu]
@@ -42,8 +43,10 @@ class Serve:
         self.config = write_sieve_config(folder / "groupware.conf", {"before": str(spam)})
         self.port = free_port()
         with self.config.open("a", encoding="utf-8") as handle:
-            handle.write(f"\n[lmtp]\nenabled = true\nhosts = 127.0.0.1:{self.port}\nrelay = 127.0.0.1:{relay}\n"
-                         "hostname = mx.test\nautocreate = false\n")  # fmt: skip
+            handle.write(
+                f"\n[lmtp]\nenabled = true\nhosts = 127.0.0.1:{self.port}\nrelay = 127.0.0.1:{relay}\n"
+                "hostname = mx.test\nautocreate = false\n"
+            )
         self.mail = folder / "mail"
         self.process = self.start()
 
@@ -73,11 +76,25 @@ def serve(tmp_path: Path, sink: SmtpSink) -> Iterator[Serve]:
         running.process.stop()
 
 
-def swaks(port: int, to: str, sender: str = "paul@example.org", *headers: str,
-          body: str = "Bonjour") -> subprocess.CompletedProcess[str]:  # fmt: skip
+def swaks(
+    port: int, to: str, sender: str = "paul@example.org", *headers: str, body: str = "Bonjour"
+) -> subprocess.CompletedProcess[str]:
     require_binaries("swaks", packages="swaks")
-    command = ["swaks", "--protocol", "LMTP", "--server", f"127.0.0.1:{port}", "--from", sender, "--to", to,
-               "--body", body, "--helo", "mta.test"]  # fmt: skip
+    command = [
+        "swaks",
+        "--protocol",
+        "LMTP",
+        "--server",
+        f"127.0.0.1:{port}",
+        "--from",
+        sender,
+        "--to",
+        to,
+        "--body",
+        body,
+        "--helo",
+        "mta.test",
+    ]
     for header in headers:
         command += ["--header", header]
     return subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
@@ -115,22 +132,37 @@ def test_unknown_and_disabled_recipients_are_refused_with_550(serve: Serve) -> N
 
 def test_several_recipients_get_one_reply_each_after_data(serve: Serve) -> None:
     client = LmtpClient("127.0.0.1", serve.port)
-    answer = client.send("paul@example.org", [HELENE, "ghost@ac-montpellier.fr", MARIE, "helene.lefevre"],
-                         b"Subject: pour tous\r\nMessage-ID: <tous@example.org>\r\n\r\nTexte\r\n")  # fmt: skip
+    answer = client.send(
+        "paul@example.org",
+        [HELENE, "ghost@ac-montpellier.fr", MARIE, "helene.lefevre"],
+        b"Subject: pour tous\r\nMessage-ID: <tous@example.org>\r\n\r\nTexte\r\n",
+    )
     client.close()
     assert answer.rcpt[1].startswith("550 5.1.1")
-    assert answer.data == [f"250 2.0.0 <{HELENE}> delivered", f"250 2.0.0 <{MARIE}> delivered",
-                           "250 2.0.0 <helene.lefevre> delivered"]  # fmt: skip
+    assert answer.data == [
+        f"250 2.0.0 <{HELENE}> delivered",
+        f"250 2.0.0 <{MARIE}> delivered",
+        "250 2.0.0 <helene.lefevre> delivered",
+    ]
     assert len(messages(serve.maildir("helene.lefevre"))) == 2  # one per RCPT (each its own Delivered-To)
     assert len(messages(serve.maildir("marie.martin"))) == 1
 
 
-def test_vacation_reply_reaches_the_sink_once_and_never_for_automatic_or_list_mail(serve: Serve,
-                                                                                    sink: SmtpSink) -> None:  # fmt: skip
+def test_vacation_reply_reaches_the_sink_once_and_never_for_automatic_or_list_mail(
+    serve: Serve, sink: SmtpSink
+) -> None:
     to_her = f"To: Hélène <{HELENE}>"
     for n in range(3):
-        assert swaks(serve.port, HELENE, "paul@example.org", "Subject: question", f"Message-Id: <q{n}@example.org>",
-                     ).returncode == 0  # fmt: skip
+        assert (
+            swaks(
+                serve.port,
+                HELENE,
+                "paul@example.org",
+                "Subject: question",
+                f"Message-Id: <q{n}@example.org>",
+            ).returncode
+            == 0
+        )
     assert swaks(serve.port, HELENE, "robot@example.org", "Auto-Submitted: auto-generated").returncode == 0
     assert (
         swaks(serve.port, HELENE, "liste@example.org", "List-Id: <profs.ac-montpellier.fr>").returncode == 0
@@ -140,8 +172,10 @@ def test_vacation_reply_reaches_the_sink_once_and_never_for_automatic_or_list_ma
     assert swaks(serve.port, HELENE, "alias@example.org", "To: h.lefevre@ac-montpellier.fr").returncode == 0
     assert swaks(serve.port, HELENE, "<>", to_her).returncode == 0
     replies = sink.wait_for(2, timeout=5)
-    assert [(r.sender, r.recipients) for r in replies] == [("", ("paul@example.org",)),
-                                                           ("", ("alias@example.org",))]  # fmt: skip
+    assert [(r.sender, r.recipients) for r in replies] == [
+        ("", ("paul@example.org",)),
+        ("", ("alias@example.org",)),
+    ]
     reply = replies[0].data.decode()
     assert re.search(r"(?m)^Auto-Submitted: auto-replied", reply)
     assert re.search(r"(?m)^In-Reply-To: <q0@example.org>", reply)
@@ -151,12 +185,17 @@ def test_vacation_reply_reaches_the_sink_once_and_never_for_automatic_or_list_ma
 
 
 def burst_message(n: int) -> bytes:
-    return (f"From: p{n % 7}@example.org\r\nTo: {HELENE}\r\nSubject: rafale {n}\r\nMessage-ID: <burst-{n}@example.org>"
-            f"\r\n\r\n" + "ligne de texte assez longue pour remplir le message\r\n" * 40).encode()  # fmt: skip
+    return (
+        f"From: p{n % 7}@example.org\r\nTo: {HELENE}\r\nSubject: rafale {n}\r\nMessage-ID: "
+        f"<burst-{n}@example.org>"
+        f"\r\n\r\n" + "ligne de texte assez longue pour remplir le message\r\n" * 40
+    ).encode()
 
 
 def burst(port: int, numbers: list[int], acked: set[tuple[int, str]], stop: threading.Event) -> None:
-    """Send ``numbers`` to Hélène and Marie, one connection, recording each acknowledged (message, recipient)."""
+    """Send ``numbers`` to Hélène and Marie, one connection, recording each acknowledged (message,
+    recipient).
+    """
     try:
         client = LmtpClient("127.0.0.1", port, timeout=10)
         for n in numbers:
@@ -181,8 +220,10 @@ def stored_ids(serve: Serve, user: str) -> Counter[int]:
 def test_sigkill_in_a_burst_loses_nothing_acknowledged_and_retries_add_no_duplicates(serve: Serve) -> None:
     serve.mail.joinpath("helene.lefevre").mkdir(exist_ok=True)
     total, acked, stop = 400, set[tuple[int, str]](), threading.Event()
-    threads = [threading.Thread(target=burst, args=(serve.port, list(range(i, total, 4)), acked, stop))
-               for i in range(4)]  # fmt: skip
+    threads = [
+        threading.Thread(target=burst, args=(serve.port, list(range(i, total, 4)), acked, stop))
+        for i in range(4)
+    ]
     for thread in threads:
         thread.start()
     while len(acked) < 150 and any(t.is_alive() for t in threads):

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""What delivery stores, Dovecot reads: folders (modified UTF-7 Maildir++), flags and keywords seen by ``doveadm``.
+"""What delivery stores, Dovecot reads: folders (modified UTF-7 Maildir++), flags and keywords seen by
+``doveadm``.
 
 Dovecot runs under a private configuration in a folder under /tmp (never /etc/dovecot, ``mail_uid = nobody``,
-namespace separator ``/``) with no protocol at all: only its auth service, which ``doveadm`` asks for the user.
+namespace separator ``/``) with no protocol at all: only its auth service, which ``doveadm`` asks for the
+user.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from groupware.sieve.scripts import ScriptStore
 
 SCRIPT = """\
 require ["fileinto", "imap4flags", "mailbox"];
-if header :contains "subject" "collègue" { fileinto :create :flags ["\\\\Seen", "projet", "$Label1"] "Collègues/Lefèvre"; }
+if header :contains "subject" "collègue" {
+    fileinto :create :flags ["\\\\Seen", "projet", "$Label1"] "Collègues/Lefèvre";
+}
 elsif header :contains "subject" "urgent" { addflag "\\\\Flagged"; }
 """
 
@@ -61,8 +65,12 @@ def test_dovecot_sees_our_folders_flags_and_keywords(dovecot: tuple[Path, list[s
         [*doveadm, "mailbox", "list", "-u", "helene"], capture_output=True, text=True, check=True
     )
     assert {"INBOX", "Collègues/Lefèvre"} <= set(listed.stdout.split("\n"))
-    fetched = subprocess.run([*doveadm, "-f", "tab", "fetch", "-u", "helene", "mailbox flags hdr.subject", "all"],
-                             capture_output=True, text=True, check=True)  # fmt: skip
+    fetched = subprocess.run(
+        [*doveadm, "-f", "tab", "fetch", "-u", "helene", "mailbox flags hdr.subject", "all"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rows = {tuple(line.split("\t")[::2]): line.split("\t")[1] for line in fetched.stdout.splitlines()[1:]}
     assert set(rows["Collègues/Lefèvre", "un collègue"].split()) == {
         "\\Seen",

@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Real ManageSieve clients against ``groupware serve`` (RFC 5804), logging in with a demo directory account.
 
-sievelib's ``managesieve.Client``, Debian's ``sieve-connect`` and ``sievemgr`` each list, put, check, activate,
-deactivate, rename, get and delete. Client gaps, worked around here: ``sieve-connect`` has no rename command (it is
-done with sievelib in the same test's server); ``sievemgr`` 0.7.4.7's ``check`` command opens the file with an
-invalid mode, so its check goes through sievemgr's own library (``SieveManager.checkscript``); its ``cafile`` option
-cannot be set, so our test certificate is trusted through ``SSL_CERT_FILE``.
+sievelib's ``managesieve.Client``, Debian's ``sieve-connect`` and ``sievemgr`` each list, put, check,
+activate, deactivate, rename, get and delete. Client gaps, worked around here: ``sieve-connect`` has no rename
+command (it is done with sievelib in the same test's server); ``sievemgr`` 0.7.4.7's ``check`` command opens
+the file with an invalid mode, so its check goes through sievemgr's own library
+(``SieveManager.checkscript``); its ``cafile`` option cannot be set, so our test certificate is trusted
+through ``SSL_CERT_FILE``.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""One scripted ManageSieve session against ``groupware serve`` and against Dovecot's managesieved (Pigeonhole),
-compared command by command: the status (OK, NO, BYE) and the response code (RFC 5804 §1.3) must be the same.
+"""One scripted ManageSieve session against ``groupware serve`` and against Dovecot's managesieved
+(Pigeonhole), compared command by command: the status (OK, NO, BYE) and the response code (RFC 5804 §1.3) must
+be the same.
 
-Dovecot runs under a private configuration on 127.0.0.1 (``support.Managesieved``: never /etc/dovecot, mail_uid
-nobody), with the demo account in a passwd-file. Left out of the script: UNAUTHENTICATE, which Pigeonhole does not
-implement (RFC 5804 §2.14.1 makes it optional; we offer it), and STARTTLS (neither side has TLS here).
+Dovecot runs under a private configuration on 127.0.0.1 (``support.Managesieved``: never /etc/dovecot,
+mail_uid nobody), with the demo account in a passwd-file. Left out of the script: UNAUTHENTICATE, which
+Pigeonhole does not implement (RFC 5804 §2.14.1 makes it optional; we offer it), and STARTTLS (neither side
+has TLS here).
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ EVENT = (
 
 def _person(uid: str) -> str:
     return (
-        f"\ndn: uid={uid},ou=people,dc=ac-montpellier,dc=fr\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {uid}\n"
+        f"\ndn: uid={uid},ou=people,dc=ac-montpellier,dc=fr\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: "
+        f"{uid}\n"
         f"sn: {uid}\nmail: {uid}@ac-montpellier.fr\nemployeeType: actif\nuserPassword: {uid}-pw\n"
     )
 

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Shared agendas through the real server: the caldav client lists and writes per level, non-members are refused,
-free-busy members see busy periods only, the admin API and CLI answer with clear errors, and changes count at once.
+"""Shared agendas through the real server: the caldav client lists and writes per level, non-members are
+refused, free-busy members see busy periods only, the admin API and CLI answer with clear errors, and changes
+count at once.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""People × agendas × levels × methods: no request succeeds beyond its grant, every request within it succeeds,
-through the member's mapped path and through the agenda's own path; a revoke counts on the next request.
+"""People × agendas × levels × methods: no request succeeds beyond its grant, every request within it
+succeeds, through the member's mapped path and through the agenda's own path; a revoke counts on the next
+request.
 
 Needed level per operation (RFC 3744 privileges as the levels map them): PROPFIND depth 0 and free-busy-query
 (RFC 4791 §7.10) need free-busy; PROPFIND depth 1, GET (item or whole collection), calendar-query and
-sync-collection (RFC 6578) need read; PUT and DELETE of an item
-need read-write; PROPPATCH of the collection needs manage.
+sync-collection (RFC 6578) need read; PUT and DELETE of an item need read-write; PROPPATCH of the collection
+needs manage.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ CASES = [(person, agenda) for person, levels in EXPECTED.items() for agenda in l
 ADMIN = ("admin.groupware", "admin-demo")
 EVENT = (
     "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261120T080000Z\r\n"
-    "DTSTART:20261201T090000Z\r\nDTEND:20261201T100000Z\r\nSUMMARY:Secret {uid}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    "DTSTART:20261201T090000Z\r\nDTEND:20261201T100000Z\r\nSUMMARY:Secret "
+    "{uid}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
 )
 QUERY = (
     '<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop>'

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""People share their own calendars through Radicale's sharing API (``/.sharing/v1/map/…``), within the policy."""
+"""People share their own calendars through Radicale's sharing API (``/.sharing/v1/map/…``), within the
+policy."""
 
 from __future__ import annotations
 
@@ -134,7 +135,9 @@ def test_a_manager_grants_further_within_the_policy(start_server: Callable[..., 
 def test_a_home_with_a_shared_calendar_cannot_be_deleted_from_under_its_grants(
     start_server: Callable[..., RunningServer],
 ) -> None:
-    """Deleting the home would delete the shared calendar and leave its grants to a new calendar at that path."""
+    """Deleting the home would delete the shared calendar and leave its grants to a new calendar at that
+    path.
+    """
     server = start_server()
     home_names(server, "helene.lefevre")
     assert (

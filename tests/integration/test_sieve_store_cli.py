@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""``groupware sieve list|show|put|activate|deactivate|delete|vacation`` on the configured store, and the door's
-pieces that need no network: the accounts-backed authenticator, the site policy, admin scripts."""
+"""``groupware sieve list|show|put|activate|deactivate|delete|vacation`` on the configured store, and the
+door's pieces that need no network: the accounts-backed authenticator, the site policy, admin scripts."""
 
 from __future__ import annotations
 
@@ -19,15 +19,23 @@ from groupware.sieve.host import AuthenticationUnavailable
 from groupware.sieve.rules import parse_rules
 
 GROUPWARE = [sys.executable, "-m", "groupware.cli", "sieve"]
-FILTERS = ('require ["fileinto"];\r\n# rule:[Lists]\r\nif header :contains "list-id" "profs"\r\n{\r\n'
-           '\tfileinto "Listes";\r\n}\r\n')  # fmt: skip
+FILTERS = (
+    'require ["fileinto"];\r\n# rule:[Lists]\r\nif header :contains "list-id" "profs"\r\n{\r\n'
+    '\tfileinto "Listes";\r\n}\r\n'
+)
 
 
 def sieve(
     config: Path, command: str, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*GROUPWARE, command, "--config", str(config), *args], capture_output=True, text=True,
-                          input=stdin, timeout=60, check=False)  # fmt: skip
+    return subprocess.run(
+        [*GROUPWARE, command, "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.fixture

@@ -115,7 +115,8 @@ CALENDAR_QUERIES = [
     time_range("20191231T000000Z", "20200102T000000Z"),
     time_range("20260116T000000Z", "20260117T000000Z"),
     time_range("20260101T000000Z", "20260201T000000Z", "VTODO"),
-    '<C:comp-filter name="VCALENDAR"><C:time-range start="20260105T000000Z" end="20260106T000000Z"/></C:comp-filter>',
+    '<C:comp-filter name="VCALENDAR"><C:time-range start="20260105T000000Z" end="20260106T000000Z"/>'
+    "</C:comp-filter>",
     '<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"/></C:comp-filter>',
 ]
 
@@ -184,7 +185,8 @@ def calendar_query(filter_xml: str) -> str:
 def addressbook_query(filter_xml: str, test: str = "anyof") -> str:
     return (
         '<?xml version="1.0"?><CR:addressbook-query xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav">'
-        f'<D:prop><D:getetag/></D:prop><CR:filter test="{test}">{filter_xml}</CR:filter></CR:addressbook-query>'
+        f'<D:prop><D:getetag/></D:prop><CR:filter test="{test}">{filter_xml}</CR:filter>'
+        "</CR:addressbook-query>"
     )
 
 

@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""`groupware storage import` takes a stock Radicale folder; `export` writes it back identical, item for item."""
+"""`groupware storage import` takes a stock Radicale folder; `export` writes it back identical, item for
+item.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Nothing acknowledged is lost: ``groupware serve`` (one process, or two killed together) killed with SIGKILL in
-the middle of a burst of PUTs and DELETEs from several threads, then restarted, has every acknowledged write and a
-consistent store."""
+"""Nothing acknowledged is lost: ``groupware serve`` (one process, or two killed together) killed with SIGKILL
+in the middle of a burst of PUTs and DELETEs from several threads, then restarted, has every acknowledged
+write and a consistent store."""
 
 from __future__ import annotations
 
@@ -49,8 +49,8 @@ def _card(uid: str, n: int) -> str:
 
 
 def _burst(server: _Address, worker: int, acked: dict[str, str | None], stop: threading.Event) -> None:
-    """PUT and DELETE cards; record what the server acknowledged (href → etag, ``None`` once deleted, ``""`` while
-    a DELETE is unanswered: either state is then right)."""
+    """PUT and DELETE cards; record what the server acknowledged (href → etag, ``None`` once deleted, ``""``
+    while a DELETE is unanswered: either state is then right)."""
     n = 0
     while not stop.is_set():
         uid = f"w{worker}-{n}"

@@ -53,7 +53,8 @@ def test_two_way_sync_with_vdirsyncer(
             body=(
                 '<sync-collection xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" '
                 'xmlns:CR="urn:ietf:params:xml:ns:carddav"><sync-token/><sync-level>1</sync-level><prop>'
-                f"{'<C:calendar-data/>' if kind == 'caldav' else '<CR:address-data/>'}</prop></sync-collection>"
+                f"{'<C:calendar-data/>' if kind == 'caldav' else '<CR:address-data/>'}</prop>"
+                "</sync-collection>"
             ),
         )
         assert status == 207

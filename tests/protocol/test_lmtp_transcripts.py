@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Byte-level transcripts of the sans-IO LMTP core (RFC 2033, RFC 5321) and of the asyncio server around it."""
+"""Byte-level transcripts of the sans-IO LMTP core (RFC 2033, RFC 5321) and of the asyncio server around
+it.
+"""
 
 from __future__ import annotations
 
@@ -25,12 +27,12 @@ from groupware.sieve.scripts import ScriptStore
 
 KNOWN = {"helene@ac.fr": "helene", "paul@ac.fr": "paul"}
 GREETING = b"220 mx.test LMTP ready\r\n"
-LHLO_REPLY = (b"250-mx.test\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250-SIZE 1000\r\n"
-              b"250 8BITMIME\r\n")  # fmt: skip
+LHLO_REPLY = b"250-mx.test\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250-SIZE 1000\r\n250 8BITMIME\r\n"
 
 
-def converse(conn: LmtpConnection, client: bytes, delivered: list[MessageReady] | None = None,
-             down: bool = False) -> bytes:  # fmt: skip
+def converse(
+    conn: LmtpConnection, client: bytes, delivered: list[MessageReady] | None = None, down: bool = False
+) -> bytes:
     """Feed ``client`` in one go (as a pipelining client may) and return everything the server says."""
     out = bytearray(conn.greeting())
     conn.feed(client)
@@ -57,9 +59,13 @@ def connection() -> LmtpConnection:
 
 def test_two_recipients_one_unknown_get_one_reply_each_after_data() -> None:
     got: list[MessageReady] = []
-    said = converse(connection(), b"LHLO mta.test\r\nMAIL FROM:<a@b.org> SIZE=100\r\nRCPT TO:<helene@ac.fr>\r\n"
-                    b"RCPT TO:<ghost@ac.fr>\r\nRCPT TO:<paul@ac.fr>\r\nDATA\r\nSubject: x\r\n\r\n..dot\r\n.\r\n"
-                    b"QUIT\r\n", got)  # fmt: skip
+    said = converse(
+        connection(),
+        b"LHLO mta.test\r\nMAIL FROM:<a@b.org> SIZE=100\r\nRCPT TO:<helene@ac.fr>\r\n"
+        b"RCPT TO:<ghost@ac.fr>\r\nRCPT TO:<paul@ac.fr>\r\nDATA\r\nSubject: x\r\n\r\n..dot\r\n.\r\n"
+        b"QUIT\r\n",
+        got,
+    )
     assert said == GREETING + LHLO_REPLY + (
         b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 <ghost@ac.fr> User doesn't exist\r\n250 2.1.5 Ok\r\n"
         b"354 Start mail input; end with <CRLF>.<CRLF>\r\n"
@@ -92,15 +98,26 @@ def test_commands_before_lhlo(client: bytes, answers: bytes) -> None:
         (b"RCPT TO:<helene@ac.fr>\r\n", b"503 5.5.1 Bad sequence of commands\r\n"),
         (b"DATA\r\n", b"503 5.5.1 Bad sequence of commands\r\n"),
         (b"MAIL FROM:<a@b.org>\r\nDATA\r\n", b"250 2.1.0 Ok\r\n503 5.5.1 No valid recipients\r\n"),
-        (b"MAIL FROM:<a@b.org>\r\nMAIL FROM:<c@d.org>\r\n", b"250 2.1.0 Ok\r\n503 5.5.1 Bad sequence of commands\r\n"),
+        (
+            b"MAIL FROM:<a@b.org>\r\nMAIL FROM:<c@d.org>\r\n",
+            b"250 2.1.0 Ok\r\n503 5.5.1 Bad sequence of commands\r\n",
+        ),
         (b"MAIL FROM:a@b.org\r\n", b"501 5.5.4 Syntax error in parameters or arguments\r\n"),
-        (b"MAIL FROM:<a@b.org> SIZE=1001\r\n", b"552 5.3.4 Message size exceeds fixed maximum message size\r\n"),
+        (
+            b"MAIL FROM:<a@b.org> SIZE=1001\r\n",
+            b"552 5.3.4 Message size exceeds fixed maximum message size\r\n",
+        ),
         (b"MAIL FROM:<a@b.org> AUTH=<>\r\n", b"555 5.5.4 Unsupported parameter AUTH\r\n"),
-        (b"MAIL FROM:<> BODY=8BITMIME\r\nRSET\r\nRCPT TO:<helene@ac.fr>\r\n",
-         b"250 2.1.0 Ok\r\n250 2.0.0 Ok\r\n503 5.5.1 Bad sequence of commands\r\n"),
-        (b"MAIL FROM:<>\r\nRCPT TO:<>\r\n", b"250 2.1.0 Ok\r\n501 5.5.4 Syntax error in parameters or arguments\r\n"),
+        (
+            b"MAIL FROM:<> BODY=8BITMIME\r\nRSET\r\nRCPT TO:<helene@ac.fr>\r\n",
+            b"250 2.1.0 Ok\r\n250 2.0.0 Ok\r\n503 5.5.1 Bad sequence of commands\r\n",
+        ),
+        (
+            b"MAIL FROM:<>\r\nRCPT TO:<>\r\n",
+            b"250 2.1.0 Ok\r\n501 5.5.4 Syntax error in parameters or arguments\r\n",
+        ),
     ],
-)  # fmt: skip
+)
 def test_sequence_and_syntax_errors(client: bytes, answers: bytes) -> None:
     assert converse(connection(), b"LHLO mta\r\n" + client) == GREETING + LHLO_REPLY + answers
 
@@ -112,10 +129,16 @@ def test_directory_down_answers_451_so_the_mta_retries() -> None:
 
 def test_oversized_message_is_read_to_the_end_and_refused_per_recipient() -> None:
     body = b"x" * 600 + b"\r\n" + b"y" * 600 + b"\r\n"
-    said = converse(connection(), b"LHLO m\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<helene@ac.fr>\r\nRCPT TO:<paul@ac.fr>\r\n"
-                    b"DATA\r\n" + body + b".\r\nNOOP\r\n")  # fmt: skip
-    tail = b"354 Start mail input; end with <CRLF>.<CRLF>\r\n" + 2 * (
-        b"552 5.3.4 Message size exceeds fixed maximum message size\r\n") + b"250 2.0.0 Ok\r\n"  # fmt: skip
+    said = converse(
+        connection(),
+        b"LHLO m\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<helene@ac.fr>\r\nRCPT TO:<paul@ac.fr>\r\n"
+        b"DATA\r\n" + body + b".\r\nNOOP\r\n",
+    )
+    tail = (
+        b"354 Start mail input; end with <CRLF>.<CRLF>\r\n"
+        + 2 * (b"552 5.3.4 Message size exceeds fixed maximum message size\r\n")
+        + b"250 2.0.0 Ok\r\n"
+    )
     assert said.endswith(tail)
 
 
@@ -152,7 +175,8 @@ def test_timeout_says_421() -> None:
     assert conn.closed
 
 
-# -- the asyncio server ------------------------------------------------------------------------------------------
+# -- the asyncio server
+# ------------------------------------------------------------------------------------------
 
 
 class Lookup:
@@ -174,10 +198,17 @@ def server(tmp_path: Path) -> Iterator[OnLoop]:
 def test_server_delivers_and_answers_every_recipient(server: OnLoop, tmp_path: Path) -> None:
     client = LmtpClient(*server.addresses[0])
     assert client.greeting == "220 mx.test LMTP ready"
-    answer = client.send("a@b.org", ["helene@ac.fr", "nobody@ac.fr", "paul@ac.fr", "down@ac.fr"],
-                         b"Subject: hi\r\nMessage-ID: <1@b.org>\r\n\r\nbody\r\n")  # fmt: skip
-    assert answer.rcpt == ["250 2.1.5 Ok", "550 5.1.1 <nobody@ac.fr> User doesn't exist", "250 2.1.5 Ok",
-                           "451 4.3.0 <down@ac.fr> Directory unavailable, try again later"]  # fmt: skip
+    answer = client.send(
+        "a@b.org",
+        ["helene@ac.fr", "nobody@ac.fr", "paul@ac.fr", "down@ac.fr"],
+        b"Subject: hi\r\nMessage-ID: <1@b.org>\r\n\r\nbody\r\n",
+    )
+    assert answer.rcpt == [
+        "250 2.1.5 Ok",
+        "550 5.1.1 <nobody@ac.fr> User doesn't exist",
+        "250 2.1.5 Ok",
+        "451 4.3.0 <down@ac.fr> Directory unavailable, try again later",
+    ]
     assert answer.data == ["250 2.0.0 <helene@ac.fr> delivered", "250 2.0.0 <paul@ac.fr> delivered"]
     client.close()
     for user in ("helene", "paul"):

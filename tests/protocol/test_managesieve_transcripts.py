@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Byte-level transcripts of the sans-IO ManageSieve core (RFC 5804): wire format and command state machine."""
+"""Byte-level transcripts of the sans-IO ManageSieve core (RFC 5804): wire format and command state
+machine.
+"""
 
 from __future__ import annotations
 
@@ -75,11 +77,17 @@ def test_reader_tokens_quoted_literals_numbers_across_chunks() -> None:
     assert isinstance(lines[0][0], Atom)
 
 
-@pytest.mark.parametrize("wire, reason", [
-    (b"X" * 2000, "too long"), (b'NOOP "unterminated\r\n', "closing quote"), (b'NOOP "\\n"\r\n', "escape"),
-    (b"PUTSCRIPT {99999999+}\r\n", "too large"), (b"NOOP {3+} x\r\n", "Malformed literal"),
-    (b"NOOP " + b"a " * 20 + b"\r\n", "Too many"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "wire, reason",
+    [
+        (b"X" * 2000, "too long"),
+        (b'NOOP "unterminated\r\n', "closing quote"),
+        (b'NOOP "\\n"\r\n', "escape"),
+        (b"PUTSCRIPT {99999999+}\r\n", "too large"),
+        (b"NOOP {3+} x\r\n", "Malformed literal"),
+        (b"NOOP " + b"a " * 20 + b"\r\n", "Too many"),
+    ],
+)
 def test_reader_violations(wire: bytes, reason: str) -> None:
     reader = Reader(max_line=1024, max_skip=1 << 20)
     reader.feed(wire)

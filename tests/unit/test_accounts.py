@@ -96,7 +96,9 @@ def make(clock: Clock, database: Path | None = None, **overrides: object) -> tup
 
 @pytest.fixture(params=["memory", "database"])
 def counted_in(request: pytest.FixtureRequest, tmp_path: Path) -> Path | None:
-    """Where failures are counted: this process's memory, or a database file (what ``groupware serve`` uses)."""
+    """Where failures are counted: this process's memory, or a database file (what ``groupware serve``
+    uses).
+    """
     return None if request.param == "memory" else tmp_path / "groupware.sqlite"
 
 

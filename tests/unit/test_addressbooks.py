@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Academic address books: mapping, vCards (checked against vobject and the store's own index), books, planner."""
+"""Academic address books: mapping, vCards (checked against vobject and the store's own index), books,
+planner."""
 
 from __future__ import annotations
 
@@ -79,7 +80,9 @@ def test_person_card_has_the_properties_and_stable_text() -> None:
 
 
 def test_contact_index_rows_equal_the_stores_own() -> None:
-    """The rows computed from values are those the store computes from a parsed card (RFC 6352 §10.5 search)."""
+    """The rows computed from values are those the store computes from a parsed card (RFC 6352 §10.5
+    search).
+    """
     person = _person(
         "jose.d'ortoli",
         display_name="José D'Ortoli; fils",
@@ -189,7 +192,9 @@ def test_planner_writes_only_differences() -> None:
 
 
 def test_sync_books_through_the_store_and_sharing(tmp_path: object) -> None:
-    """First sync, no-change resync, a leaver, a closed établissement, read grants and the fingerprint stamp."""
+    """First sync, no-change resync, a leaver, a closed établissement, read grants and the fingerprint
+    stamp.
+    """
     from pathlib import Path
 
     from groupware.addressbooks import sync_books

@@ -99,7 +99,8 @@ def test_demo_configuration_loads() -> None:
 
 
 def test_storage_database_is_found_relative_to_the_file(tmp_path: Path) -> None:
-    """``[storage] database`` and ``filesystem_folder`` are relative to the configuration file, like our paths."""
+    """``[storage] database`` and ``filesystem_folder`` are relative to the configuration file, like our
+    paths."""
     path = tmp_path / "groupware.conf"
     directory = f"[directory]\ntype = ldif\nfile = {config.DEMO_CONFIG.parent / 'demo-directory.ldif'}\n"
     path.write_text(directory + "[storage]\nfilesystem_folder = data\n")

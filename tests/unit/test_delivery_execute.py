@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Delivery of one message to one recipient: script sequence, actions into Maildir++, replies through the relay."""
+"""Delivery of one message to one recipient: script sequence, actions into Maildir++, replies through the
+relay."""
 
 from __future__ import annotations
 
@@ -25,8 +26,10 @@ from groupware.sieve.scripts import ScriptStore
 
 ME = "helene.lefevre@ac-montpellier.fr"
 HELENE = Recipient("helene.lefevre", (ME,))
-MESSAGE = (b"From: Paul <paul@example.org>\r\nTo: Helene <" + ME.encode() + b">\r\nSubject: Budget 2025\r\n"
-           b"Message-ID: <m1@example.org>\r\n\r\nHello\r\n")  # fmt: skip
+MESSAGE = (
+    b"From: Paul <paul@example.org>\r\nTo: Helene <" + ME.encode() + b">\r\nSubject: Budget 2025\r\n"
+    b"Message-ID: <m1@example.org>\r\n\r\nHello\r\n"
+)
 
 
 class FakeRelay:
@@ -42,15 +45,26 @@ class FakeRelay:
         self.sent.append((sender, list(recipients), message))
 
 
-def delivery(tmp_path: Path, script: str | None = None, relay: FakeRelay | None = None,
-             before: Sequence[str] = (), after: Sequence[str] = ()) -> Delivery:  # fmt: skip
+def delivery(
+    tmp_path: Path,
+    script: str | None = None,
+    relay: FakeRelay | None = None,
+    before: Sequence[str] = (),
+    after: Sequence[str] = (),
+) -> Delivery:
     store = ScriptStore(tmp_path)
     if script is not None:
         store.put(HELENE.user, "rules", script.encode())
         store.set_active(HELENE.user, "rules")
     policy = Policy()
-    return Delivery(store, policy, [compile_script(s, policy) for s in before],
-                    [compile_script(s, policy) for s in after], relay, hostname="mx.test")  # type: ignore[arg-type]  # fmt: skip
+    return Delivery(
+        store,
+        policy,
+        [compile_script(s, policy) for s in before],
+        [compile_script(s, policy) for s in after],
+        relay,
+        hostname="mx.test",
+    )  # type: ignore[arg-type]
 
 
 def stored(tmp_path: Path) -> dict[str, list[tuple[str, bytes]]]:
@@ -78,9 +92,11 @@ def test_no_script_keeps_in_inbox_with_return_path_and_delivered_to(tmp_path: Pa
 
 
 def test_fileinto_with_flags_and_copy(tmp_path: Path) -> None:
-    script = ('require ["fileinto", "imap4flags", "copy", "mailbox"];\r\n'
-              'if header :contains "subject" "budget" { fileinto :create :copy :flags ["\\\\Seen", "budget"] '
-              '"Gestion/Élèves"; }\r\n')  # fmt: skip
+    script = (
+        'require ["fileinto", "imap4flags", "copy", "mailbox"];\r\n'
+        'if header :contains "subject" "budget" { fileinto :create :copy :flags ["\\\\Seen", "budget"] '
+        '"Gestion/Élèves"; }\r\n'
+    )
     assert deliver(delivery(tmp_path, script)).startswith("250 ")
     found = stored(tmp_path)
     assert set(found) == {"INBOX", ".Gestion.&AMk-l&AOg-ves"}
@@ -103,8 +119,12 @@ def test_discard_stores_nothing_and_reject_answers_550(tmp_path: Path) -> None:
 
 def test_admin_before_script_that_files_and_stops_is_final(tmp_path: Path) -> None:
     spam = 'require "fileinto"; if header :contains "x-spam" "yes" { fileinto "Junk"; stop; }'
-    d = delivery(tmp_path, 'require "fileinto"; fileinto "Perso";', before=[spam],
-                 after=['require "imap4flags"; addflag "\\\\Flagged";'])  # fmt: skip
+    d = delivery(
+        tmp_path,
+        'require "fileinto"; fileinto "Perso";',
+        before=[spam],
+        after=['require "imap4flags"; addflag "\\\\Flagged";'],
+    )
     (tmp_path / HELENE.user / "Maildir").mkdir(parents=True)
     for folder in (".Junk", ".Perso"):
         for sub in ("cur", "new", "tmp"):
@@ -125,8 +145,10 @@ def test_after_script_runs_while_the_keep_holds(tmp_path: Path) -> None:
 
 
 def test_editheader_changes_the_stored_copy_only(tmp_path: Path) -> None:
-    script = ('require "editheader"; addheader "X-Tri" "budget"; deleteheader "subject"; '
-              'addheader :last "X-Fin" "é";')  # fmt: skip
+    script = (
+        'require "editheader"; addheader "X-Tri" "budget"; deleteheader "subject"; '
+        'addheader :last "X-Fin" "é";'
+    )
     deliver(delivery(tmp_path, script))
     content = stored(tmp_path)["INBOX"][0][1]
     assert b"\nX-Tri: budget\nFrom: Paul" in content and b"Subject:" not in content

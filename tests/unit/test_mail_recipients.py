@@ -25,9 +25,14 @@ def recipients(principal: str = "uid") -> DirectoryRecipients:
 
 @pytest.mark.parametrize(
     "address",
-    ["helene.lefevre@ac-montpellier.fr", "Helene.Lefevre@AC-Montpellier.fr", "helene.lefevre+projets@ac-montpellier.fr",
-     "helene.lefevre", "helene.lefevre@ac-montpellier.fr "],
-)  # fmt: skip
+    [
+        "helene.lefevre@ac-montpellier.fr",
+        "Helene.Lefevre@AC-Montpellier.fr",
+        "helene.lefevre+projets@ac-montpellier.fr",
+        "helene.lefevre",
+        "helene.lefevre@ac-montpellier.fr ",
+    ],
+)
 def test_people_by_mail_detail_or_uid(address: str) -> None:
     assert recipients().lookup(address) == HELENE
 

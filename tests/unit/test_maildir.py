@@ -112,7 +112,9 @@ def test_a_retried_delivery_lands_on_the_same_name(tmp_path: Path) -> None:
 
 
 def test_keywords_that_are_not_imap_atoms_are_left_out(tmp_path: Path) -> None:
-    """A Sieve flag with a newline or a parenthesis cannot corrupt ``dovecot-keywords`` (RFC 3501 §9 atoms)."""
+    """A Sieve flag with a newline or a parenthesis cannot corrupt ``dovecot-keywords`` (RFC 3501 §9
+    atoms).
+    """
     store = Maildir(tmp_path)
     folder = store.ensure("INBOX")
     letters = store.keyword_letters(folder, ["$label1", "bad\nkeyword", "(x)", "projet"])

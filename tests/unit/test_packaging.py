@@ -37,10 +37,22 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("installed")
     source = _clean_copy(tmp_path_factory.mktemp("source"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
-         str(target), str(source)],
-        check=True, capture_output=True, cwd=target,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=target,
+    )
     return target
 
 
@@ -135,19 +147,32 @@ def test_wheel_in_a_fresh_venv_serves_the_demo(wheel: Path, tmp_path: Path) -> N
     fresh = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(fresh)], check=True)
     python = fresh / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", str(wheel)],
-                   check=True, capture_output=True)  # fmt: skip
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                          check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     # The dependencies come from the test environment's own folder (a .pth line adds no editable finder).
     (Path(site) / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n", encoding="utf-8")
     workdir = tmp_path / "anywhere"
     workdir.mkdir()
-    located = subprocess.run([str(python), "-c", "import groupware.config as c; print(c.DEMO_CONFIG)"],
-                             check=True, capture_output=True, text=True, cwd=workdir).stdout  # fmt: skip
+    located = subprocess.run(
+        [str(python), "-c", "import groupware.config as c; print(c.DEMO_CONFIG)"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+    ).stdout
     assert located.startswith(site), located
-    server = subprocess.Popen([str(fresh / "bin" / "groupware"), "serve"], cwd=workdir,
-                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    server = subprocess.Popen(
+        [str(fresh / "bin" / "groupware"), "serve"], cwd=workdir, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert _answers_propfind("127.0.0.1", 5232, "helene.lefevre", "helene.lefevre-demo", server)
         assert (workdir / "var" / "collections" / "groupware.sqlite").is_file()

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Guards for every use of Radicale's internals (groupware.dav.upstream): they fail when the upstream code we rely
-on changes."""
+"""Guards for every use of Radicale's internals (groupware.dav.upstream): they fail when the upstream code we
+rely on changes."""
 
 from __future__ import annotations
 

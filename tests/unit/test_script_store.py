@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The script store: Dovecot's layout, atomic writes and link swaps, quotas, names (RFC 5804 §1.6, §2.5–§2.11)."""
+"""The script store: Dovecot's layout, atomic writes and link swaps, quotas, names (RFC 5804 §1.6,
+§2.5–§2.11)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""groupware.sharing: levels, grantees, policy, the database's indexed questions, the service and provisioning."""
+"""groupware.sharing: levels, grantees, policy, the database's indexed questions, the service and
+provisioning."""
 
 from __future__ import annotations
 
@@ -149,7 +150,8 @@ def test_revoke_delete_and_revision(db: SharingDatabase) -> None:
 GRANT_ELSEWHERE = """
 import sys
 from groupware.sharing import Grantee, Level, SharingDatabase
-SharingDatabase(sys.argv[1]).grant("/etab-0341234A/direction/", Grantee.parse("late.comer"), Level.READ, "admin")
+database = SharingDatabase(sys.argv[1])
+database.grant("/etab-0341234A/direction/", Grantee.parse("late.comer"), Level.READ, "admin")
 """
 
 

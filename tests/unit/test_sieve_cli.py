@@ -27,9 +27,12 @@ def test_check_ok_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_test_prints_actions_in_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    script = write(tmp_path, 'require ["fileinto", "imap4flags", "copy", "vacation"];\n'
-                   'addflag "\\\\Seen";\nfileinto :copy "Box";\nredirect "a@example.org";\n'
-                   'vacation :days 1 :subject "Away" "Back \\"soon\\"";\n')  # fmt: skip
+    script = write(
+        tmp_path,
+        'require ["fileinto", "imap4flags", "copy", "vacation"];\n'
+        'addflag "\\\\Seen";\nfileinto :copy "Box";\nredirect "a@example.org";\n'
+        'vacation :days 1 :subject "Away" "Back \\"soon\\"";\n',
+    )
     code = main(
         ["test", str(script), str(MESSAGES / "plain.eml"), "--from", "a@b.c", "--to", "me@example.net"]
     )
@@ -59,6 +62,10 @@ def test_usage_and_missing_file(tmp_path: Path) -> None:
 
 
 def test_python_dash_m(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "groupware.sieve.cli", "check", str(write(tmp_path, "keep;"))],
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "groupware.sieve.cli", "check", str(write(tmp_path, "keep;"))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr

@@ -41,7 +41,8 @@ def errors(script: str, policy: Policy | None = None) -> list[str]:
     return [str(d) for d in info.value.diagnostics]
 
 
-# -- parse ------------------------------------------------------------------------------------------------------
+# -- parse
+# ------------------------------------------------------------------------------------------------------
 def test_parse_tree_and_positions() -> None:
     tree = parse('require "fileinto";\nif header :is "a" ["b", "c"] {\n  fileinto "x";\n}\n')
     assert [c.name for c in tree] == ["require", "if"]
@@ -70,7 +71,8 @@ def test_syntax_errors_have_line_and_column(script: str, where: str) -> None:
     assert str(info.value).startswith(where + ":")
 
 
-# -- compile ----------------------------------------------------------------------------------------------------
+# -- compile
+# ----------------------------------------------------------------------------------------------------
 def test_every_error_is_reported_with_its_position() -> None:
     found = errors('if foo "x" {\n  keep;\n}\nrequire "x";\nfileinto "a";\n')
     assert found == [
@@ -110,7 +112,8 @@ def test_policy_limits() -> None:
     assert isinstance(out[0], RuntimeFailure) and "(3 > 2)" in out[0].message
 
 
-# -- evaluate ---------------------------------------------------------------------------------------------------
+# -- evaluate
+# ---------------------------------------------------------------------------------------------------
 def test_implicit_keep_and_copy() -> None:
     assert run("") == [ImplicitKeep()]
     assert run('require ["fileinto", "copy"]; fileinto :copy "A";') == [
@@ -122,7 +125,10 @@ def test_implicit_keep_and_copy() -> None:
 
 
 def test_stores_merge_and_inbox_is_keep() -> None:
-    script = 'require ["fileinto", "imap4flags"]; fileinto :flags "a" "A"; fileinto :flags "b" "A"; fileinto "INBOX";'
+    script = (
+        'require ["fileinto", "imap4flags"]; fileinto :flags "a" "A"; fileinto :flags "b" "A"; '
+        'fileinto "INBOX";'
+    )
     assert run(script) == [FileInto("A", flags=("b",)), Keep()]
 
 
@@ -141,7 +147,10 @@ def test_envelope_subaddress_and_date() -> None:
 
 
 def test_currentdate_uses_the_injected_clock() -> None:
-    script = 'require ["date", "relational"]; if currentdate :zone "+0000" :value "ge" "date" "2030-01-01" { discard; }'
+    script = (
+        'require ["date", "relational"]; if currentdate :zone "+0000" :value "ge" "date" "2030-01-01" '
+        "{ discard; }"
+    )
     later = dt.datetime(2030, 6, 1, tzinfo=dt.UTC)
     assert run(script, now=later) == [Discard()]
     assert run(script, now=later.replace(year=2020)) == [ImplicitKeep()]

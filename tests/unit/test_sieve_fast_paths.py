@@ -78,6 +78,10 @@ def test_currentdate_follows_the_moment_of_each_evaluation() -> None:
 
 def test_tokens_and_parse_share_the_lexer() -> None:
     assert [(t.kind, t.value) for t in tokens('fileinto :copy "a\\"b" 2K;')] == [
-        ("ident", "fileinto"), ("tag", ":copy"), ("string", 'a"b'), ("number", "2K"), ("punct", ";"),
-    ]  # fmt: skip
+        ("ident", "fileinto"),
+        ("tag", ":copy"),
+        ("string", 'a"b'),
+        ("number", "2K"),
+        ("punct", ";"),
+    ]
     assert parse("keep;")[0].name == "keep"

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The parser on top of sievelib: what sievelib lacks is parsed, what it lets through is refused, its own table is
-left as it was, and parsing is safe from several threads."""
+"""The parser on top of sievelib: what sievelib lacks is parsed, what it lets through is refused, its own
+table is left as it was, and parsing is safe from several threads."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Roundcube-format rules: byte-for-byte round trip, editing, the vacation helper, and vacation suppression."""
+"""Roundcube-format rules: byte-for-byte round trip, editing, the vacation helper, and vacation
+suppression.
+"""
 
 from __future__ import annotations
 
@@ -68,7 +70,8 @@ def test_roundcube_header_comes_before_the_require_line() -> None:
 
 
 def test_roundcube_require_line_rules() -> None:
-    """vacation-seconds stands alone, i;ascii-numeric brings relational, duplicate's :seconds is not vacation's."""
+    """vacation-seconds stands alone, i;ascii-numeric brings relational, duplicate's :seconds is not
+    vacation's."""
     seconds = parse_rules(read(DATA / "rules" / "roundcube-vacation-seconds.sieve"))
     assert seconds.requires == ["date", "relational", "vacation-seconds"]
     only = RuleSet(
@@ -152,8 +155,17 @@ def test_vacation_rule_shape() -> None:
         'not exists ["list-id","list-unsubscribe"]',
         'not header :contains "precedence" ["list","bulk","junk"]',
     ]
-    full = VacationSettings("Absente", "Retour lundi.", dt.date(2024, 7, 1), dt.date(2024, 7, 31), "+0100",
-                            weekdays=(1, 2), days=3, from_addr="m@ac.fr", addresses=("m@ac.fr", "n@ac.fr"))  # fmt: skip
+    full = VacationSettings(
+        "Absente",
+        "Retour lundi.",
+        dt.date(2024, 7, 1),
+        dt.date(2024, 7, 31),
+        "+0100",
+        weekdays=(1, 2),
+        days=3,
+        from_addr="m@ac.fr",
+        addresses=("m@ac.fr", "n@ac.fr"),
+    )
     rule = vacation_rule(full)
     assert rule.actions == [
         'vacation :days 3 :addresses ["m@ac.fr","n@ac.fr"] :subject "Absente" :from "m@ac.fr" "Retour lundi."'

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""check-config knows our options in Radicale's sections ([storage] of our plugin, [server] workers); Radicale's
-own storage still refuses ours."""
+"""check-config knows our options in Radicale's sections ([storage] of our plugin, [server] workers);
+Radicale's own storage still refuses ours."""
 
 from __future__ import annotations
 

@@ -69,11 +69,13 @@ def test_contact_values_follow_the_structured_values() -> None:
         ('><C:prop-filter name="FN"><C:text-match>HÉLÈNE</C:text-match></C:prop-filter>', ["helene"]),
         ('><C:prop-filter name="N"><C:text-match>lefevre</C:text-match></C:prop-filter>', ["helene"]),
         (
-            '><C:prop-filter name="EMAIL"><C:text-match match-type="starts-with">marc.</C:text-match></C:prop-filter>',
+            '><C:prop-filter name="EMAIL"><C:text-match match-type="starts-with">marc.</C:text-match>'
+            "</C:prop-filter>",
             ["marc"],
         ),
         (
-            '><C:prop-filter name="EMAIL"><C:text-match match-type="ends-with">.fr</C:text-match></C:prop-filter>',
+            '><C:prop-filter name="EMAIL"><C:text-match match-type="ends-with">.fr</C:text-match>'
+            "</C:prop-filter>",
             ["helene", "marc"],
         ),
         (
@@ -83,7 +85,8 @@ def test_contact_values_follow_the_structured_values() -> None:
         ('><C:prop-filter name="EMAIL"><C:is-not-defined/></C:prop-filter>', ["noemail"]),
         ('><C:prop-filter name="NICKNAME"/>', ["marc"]),
         (
-            '><C:prop-filter name="EMAIL"><C:text-match negate-condition="yes">marc</C:text-match></C:prop-filter>',
+            '><C:prop-filter name="EMAIL"><C:text-match negate-condition="yes">marc</C:text-match>'
+            "</C:prop-filter>",
             ["helene"],
         ),
         (

@@ -235,7 +235,8 @@ class TestSQLiteStore(StoreContract):
             "from groupware.store import Store, ItemData\n"
             f"s = Store({store.db.path!r}); n = sys.argv[1]\n"
             "for i in range(25):\n"
-            f"    s.put_item({cid}, ItemData(f'{{n}}-{{i}}.vcf', 'x', '\"e\"', f'{{n}}-{{i}}', 'VCARD', ''))\n"
+            f"    s.put_item({cid}, ItemData(f'{{n}}-{{i}}.vcf', 'x', '\"e\"', f'{{n}}-{{i}}', 'VCARD', "
+            "''))\n"
         )
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
         procs = [subprocess.Popen([sys.executable, "-c", code, str(n)], env=env) for n in range(3)]

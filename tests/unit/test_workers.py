@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""``[server] workers``: how many processes ``auto`` means, and when a helper that stopped is started again."""
+"""``[server] workers``: how many processes ``auto`` means, and when a helper that stopped is started
+again.
+"""
 
 from __future__ import annotations
 
@@ -89,7 +91,7 @@ def test_a_helper_dying_young_is_restarted_later_and_later(monkeypatch: pytest.M
     monkeypatch.setattr(pool, "_start", recorder)
     recorder(pool._slots[0])
     _watch(pool, recorder, 300)
-    gaps = [round(b - a) for a, b in zip(recorder.starts, recorder.starts[1:])]
+    gaps = [round(b - a) for a, b in zip(recorder.starts, recorder.starts[1:], strict=False)]
     assert gaps[:8] == [1, 2, 4, 8, 16, 32, 60, 60]
     recorder.dying = None  # the next one runs, for long enough ...
     _watch(pool, recorder, recorder.now + MAX_RESTART_DELAY + STABLE + 1)
