@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from .grammar import KNOWN_EXTENSIONS
+
 __all__ = [
     "DEFAULT_EXTENSIONS",
     "AuthenticationUnavailable",
@@ -26,37 +28,9 @@ __all__ = [
     "ScriptLocator",
 ]
 
-#: Extensions enabled by default: Pigeonhole 0.5's set plus vacation-seconds and editheader.
-DEFAULT_EXTENSIONS: frozenset[str] = frozenset(
-    {
-        "fileinto",
-        "reject",
-        "ereject",
-        "envelope",
-        "encoded-character",
-        "vacation",
-        "vacation-seconds",
-        "subaddress",
-        "comparator-i;ascii-numeric",
-        "comparator-i;ascii-casemap",
-        "comparator-i;octet",
-        "relational",
-        "regex",
-        "imap4flags",
-        "copy",
-        "include",
-        "variables",
-        "body",
-        "enotify",
-        "environment",
-        "mailbox",
-        "date",
-        "index",
-        "ihave",
-        "duplicate",
-        "editheader",
-    }
-)
+#: Extensions enabled by default: every extension the language core knows (Pigeonhole 0.5's set plus
+#: vacation-seconds and editheader).
+DEFAULT_EXTENSIONS: frozenset[str] = KNOWN_EXTENSIONS
 
 
 class Authenticator(Protocol):
