@@ -126,10 +126,24 @@ def _book_kinds(value: str) -> tuple[str, ...]:
     return kinds
 
 
-def _mapping(value: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    from groupware.addressbooks.mapping import parse_mapping
+def split_mapping(value: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``PROP = field [field], …`` as (upper-cased property, field names) pairs, in the order written.
 
-    return tuple(parse_mapping(value).items())
+    Only the form is checked here; which properties and fields exist is the address books' business
+    (:func:`groupware.addressbooks.mapping.mapping_from`), checked by ``check-config`` and at start-up.
+
+    Raises:
+        ValueError: a part without ``=`` or without a property name.
+    """
+    pairs = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        prop, sep, names = part.partition("=")
+        if not sep or not prop.strip():
+            raise ValueError(f"{part!r}: expected PROPERTY = field")
+        pairs.append((prop.strip().upper(), tuple(names.split())))
+    return tuple(pairs)
 
 
 def _path_segment(value: str) -> str:
@@ -241,7 +255,9 @@ SCHEMA: dict[str, dict[str, Option]] = {
             "true", _boolean, "directory groups become contact groups (KIND:group, RFC 6350 §6.1.4)"
         ),
         "mapping": Option(
-            "", _mapping, "vCard property = person field, comma-separated, e.g. TITLE = title (see README)"
+            "",
+            split_mapping,
+            "vCard property = person field, comma-separated, e.g. TITLE = title (see README)",
         ),
     },
     "sieve": {
@@ -351,9 +367,8 @@ class AddressBooksConfig:
     owner: str = "annuaire"
     academie: str = "Académie de Montpellier"
     groups: bool = True
-    mapping: tuple[
-        tuple[str, tuple[str, ...]], ...
-    ] = ()  # empty: the defaults of groupware.addressbooks.mapping
+    #: Overrides of the default vCard mapping of :mod:`groupware.addressbooks.mapping`, as written.
+    mapping: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,13 @@ defaults property by property::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import fields
 
+from groupware.config import split_mapping
 from groupware.directory import Person
 
-__all__ = ["DEFAULT_MAPPING", "PROPERTIES", "VCardMapping", "parse_mapping", "values_of"]
+__all__ = ["DEFAULT_MAPPING", "PROPERTIES", "VCardMapping", "mapping_from", "parse_mapping", "values_of"]
 
 # The properties the books may carry, and how many fields each takes (0: any number, joined by blanks).
 PROPERTIES: dict[str, int] = {
@@ -49,16 +50,22 @@ def parse_mapping(text: str) -> dict[str, tuple[str, ...]]:
     """The defaults overridden by ``text`` (``PROP = field [field]``, comma-separated).
 
     Raises:
+        ValueError: a malformed part, an unknown property or field, or the wrong number of fields (the
+            message says which).
+    """
+    return mapping_from(split_mapping(text))
+
+
+def mapping_from(overrides: Iterable[tuple[str, tuple[str, ...]]]) -> dict[str, tuple[str, ...]]:
+    """The defaults overridden by ``overrides`` (property, field names; ``-`` or no field leaves it out).
+
+    Raises:
         ValueError: an unknown property or field, or the wrong number of fields (the message says which).
     """
     mapping = dict(DEFAULT_MAPPING)
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        prop, sep, value = part.partition("=")
-        prop, names = prop.strip().upper(), tuple(value.split())
-        if not sep or prop not in PROPERTIES:
-            raise ValueError(f"{part!r}: expected PROPERTY = field, PROPERTY one of {', '.join(PROPERTIES)}")
+    for prop, names in overrides:
+        if prop not in PROPERTIES:
+            raise ValueError(f"{prop}: not a property the books carry (one of {', '.join(PROPERTIES)})")
         if names in ((), ("-",)):
             mapping.pop(prop, None)
             continue

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 
 from groupware.addressbooks import BookSettings, SyncReport, sync_books
-from groupware.addressbooks.mapping import DEFAULT_MAPPING
+from groupware.addressbooks.mapping import mapping_from
 from groupware.addressbooks.sync import up_to_date
 from groupware.config import Config
 from groupware.directory import Directory
@@ -31,9 +31,13 @@ Progress = Callable[[int, int, str], None]
 
 
 def settings_of(config: Config) -> BookSettings:
-    """The book settings of ``[addressbooks]``."""
+    """The book settings of ``[addressbooks]``.
+
+    Raises:
+        ValueError: the ``mapping`` names an unknown property or field (see :func:`mapping_problems`).
+    """
     section = config.addressbooks
-    mapping = dict(section.mapping) if section.mapping else dict(DEFAULT_MAPPING)
+    mapping = mapping_from(section.mapping)
     return BookSettings(section.owner, section.academie, section.books, section.groups, mapping)
 
 

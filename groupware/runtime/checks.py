@@ -1,17 +1,18 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Every problem of a configuration file, as ``groupware check-config`` and ``groupware serve`` report them:
 our sections (:mod:`groupware.config`), Radicale's (:mod:`groupware.dav.configuration`), ``[server] workers``,
-and the admin Sieve scripts (checked like users' scripts)."""
+the address books' vCard mapping, and the admin Sieve scripts (checked like users' scripts)."""
 
 from __future__ import annotations
 
 from groupware import config as config_module
+from groupware.addressbooks.mapping import mapping_from
 from groupware.dav.configuration import check_radicale_sections
 from groupware.errors import ConfigError, ConfigProblem
 from groupware.runtime.mail import admin_script_problems
 from groupware.runtime.workers import worker_count
 
-__all__ = ["configuration_problems", "runtime_option_problems"]
+__all__ = ["configuration_problems", "mapping_problems", "runtime_option_problems"]
 
 
 def runtime_option_problems(path: str, radicale_sections: dict[str, dict[str, str]]) -> list[ConfigProblem]:
@@ -23,6 +24,15 @@ def runtime_option_problems(path: str, radicale_sections: dict[str, dict[str, st
         worker_count(workers)
     except ValueError as exc:
         return [ConfigProblem(path, "server", "workers", f"invalid value {workers!r}: {exc}")]
+    return []
+
+
+def mapping_problems(path: str, config: config_module.Config) -> list[ConfigProblem]:
+    """Problems of ``[addressbooks] mapping``: properties and person fields that do not exist."""
+    try:
+        mapping_from(config.addressbooks.mapping)
+    except ValueError as exc:
+        return [ConfigProblem(path, "addressbooks", "mapping", f"invalid value: {exc}")]
     return []
 
 
@@ -38,7 +48,8 @@ def configuration_problems(path: str) -> list[ConfigProblem]:
         path, radicale_sections
     )
     try:
-        problems += admin_script_problems(config_module.load(path))
+        loaded = config_module.load(path)
+        problems += mapping_problems(path, loaded) + admin_script_problems(loaded)
     except ConfigError as exc:
         problems = exc.problems + problems
     return problems

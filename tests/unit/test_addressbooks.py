@@ -4,6 +4,8 @@ planner."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import vobject
 
@@ -127,7 +129,8 @@ def test_mapping_overrides_and_errors() -> None:
     card = person_card(_person("a.b"), "u", "Académie", mapping=mapping)
     assert "TITLE" not in card.text and "NICKNAME:a.b\r\n" in card.text
     for bad, message in (
-        ("PHOTO = uid", "PROPERTY"),
+        ("PHOTO = uid", "not a property"),
+        ("PHOTO uid", "expected PROPERTY = field"),
         ("TITLE = nope", "unknown field"),
         ("N = surname", "2"),
         ("FN = -", "FN"),
@@ -239,6 +242,7 @@ def test_addressbooks_section(tmp_path: object) -> None:
     from groupware import config as config_module
     from groupware.errors import ConfigError
     from groupware.runtime.addressbooks import settings_of
+    from groupware.runtime.checks import configuration_problems
 
     path = Path(str(tmp_path)) / "g.conf"
     base = (
@@ -263,6 +267,23 @@ def test_addressbooks_section(tmp_path: object) -> None:
         config_module.load(path)
     assert {(p.section, p.key) for p in error.value.problems} == {
         ("addressbooks", "books"),
-        ("addressbooks", "mapping"),
         ("addressbooks", "interval"),
     }
+    # The form is the configuration's; which properties and fields exist, the address books'.
+    path.write_text(base + "[addressbooks]\nmapping = N = surname, TITLE uid\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        config_module.load(path)
+    assert [(p.key, "expected PROPERTY = field" in p.message) for p in error.value.problems] == [
+        ("mapping", True)
+    ]
+    for mapping, message in [
+        ("N = surname", "N takes 2 field(s), not 1"),
+        ("PHOTO = uid", "PHOTO: not a property"),
+        ("TITLE = password", "unknown field 'password'"),
+    ]:
+        path.write_text(base + f"[addressbooks]\nmapping = {mapping}\n", encoding="utf-8")
+        problems = configuration_problems(str(path))
+        assert [(p.section, p.key) for p in problems] == [("addressbooks", "mapping")], mapping
+        assert message in problems[0].message
+        with pytest.raises(ValueError, match=re.escape(message)):
+            settings_of(config_module.load(path))
