@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from groupware.directory import schema
 from groupware.directory.population import (
     CITIES,
@@ -556,16 +558,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     started = time.monotonic()
 
-    def progress(done: int, total: int) -> None:
-        if done == total or done % 10000 < 1000:
-            print(f"\r{done}/{total} people", end="\n" if done == total else "", file=sys.stderr, flush=True)
+    bar = tqdm(total=args.staff, desc="people", file=sys.stderr, ncols=110, ascii=True, disable=args.demo)
+    with bar:
 
-    chunks = (
-        demo_directory(args.seed)
-        if args.demo
-        else generate_directory(args.staff, args.seed, args.password, args.establishments, progress)
-    )
-    size = sum(sys.stdout.write(chunk) for chunk in chunks) if args.out == "-" else _write(args.out, chunks)
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        chunks = (
+            demo_directory(args.seed)
+            if args.demo
+            else generate_directory(args.staff, args.seed, args.password, args.establishments, progress)
+        )
+        size = (
+            sum(sys.stdout.write(chunk) for chunk in chunks) if args.out == "-" else _write(args.out, chunks)
+        )
     print(f"wrote {size:,} characters to {args.out} in {time.monotonic() - started:.1f} s", file=sys.stderr)
     return 0
 
