@@ -37,10 +37,20 @@ __all__ = ["LETTERS", "Sharing", "level_of_letters", "split_group_dns"]
 # overlay).
 LETTERS = {Level.FREE_BUSY: "f", Level.READ: "r", Level.READ_WRITE: "rwp", Level.MANAGE: "rwe"}
 MAX_RDNS = 64
+#: The permission letters the sharing API accepts (Radicale's, plus ``M`` for manage).
+PERMISSION_LETTERS = "frwpeM"
+#: The largest sharing API request body read (a JSON object of a few short fields).
+MAX_REQUEST_BODY = 64 * 1024
 
 
-def level_of_letters(letters: str) -> Level:
-    """The level Radicale's sharing API asks for with permission letters (``M`` for manage)."""
+def level_of_letters(letters: object) -> Level:
+    """The level Radicale's sharing API asks for with permission letters (``M`` for manage).
+
+    Raises:
+        SharingError: not a non-empty string of the letters Radicale's sharing knows (``f r w p e M``).
+    """
+    if not isinstance(letters, str) or not letters or not set(letters) <= set(PERMISSION_LETTERS):
+        raise SharingError(f"Permissions must be letters among {PERMISSION_LETTERS!r}, e.g. r or rw")
     if "M" in letters:
         return Level.MANAGE
     if "w" in letters:
@@ -214,12 +224,14 @@ class Sharing(sharing.BaseSharing):
         user_groups: set[str],
         request_info: dict[str, Any],
     ) -> types.WSGIResponse:
-        """``/.sharing/v1/map/{create,delete,list}`` through our grants; other actions as Radicale has."""
+        """``/.sharing/v1/map/{create,delete,list}`` through our grants; every other path under
+        ``/.sharing/`` is unknown (404): Radicale's own handler would list or change shares by path prefix
+        without asking whose they are."""
         action = path.removeprefix("/.sharing/v1/")
-        if action not in ("map/create", "map/delete", "map/list", "all/list"):
-            return super().post(environ, base_prefix, path, user, user_groups, request_info)
         if not user:
             return httputils.NOT_ALLOWED
+        if action not in ("map/create", "map/delete", "map/list", "all/list"):
+            return _json(client.NOT_FOUND, {"ApiVersion": 1, "Status": "error", "Error": "unknown action"})
         try:
             data = _request_data(environ)
             if action == "map/create":
@@ -233,15 +245,13 @@ class Sharing(sharing.BaseSharing):
         return _json(client.OK, {"ApiVersion": 1, "Status": "success", **answer})
 
     def _api_create(self, data: dict[str, Any], user: str, user_groups: set[str]) -> dict[str, Any]:
-        mapped, target = str(data.get("PathMapped", "")), str(data.get("User", ""))
-        if not mapped or not target:
+        mapped, target = _collection_path(data.get("PathMapped")), str(data.get("User", ""))
+        if not target:
             raise SharingError("PathMapped and User are required")
         if "Level" in data and not isinstance(data["Level"], str):
             raise SharingError("Level must be a string: free-busy, read, read-write or manage")
         level = (
-            Level.parse(data["Level"])
-            if "Level" in data
-            else level_of_letters(str(data.get("Permissions", "r")))
+            Level.parse(data["Level"]) if "Level" in data else level_of_letters(data.get("Permissions", "r"))
         )
         agenda = self.service.db.agenda(mapped)
         if agenda is None:
@@ -266,8 +276,8 @@ class Sharing(sharing.BaseSharing):
         return self.service.register_own(mapped, self.service.directory.find_person(user), str(title))
 
     def _api_delete(self, data: dict[str, Any], user: str, user_groups: set[str]) -> dict[str, Any]:
-        mapped, target = str(data.get("PathMapped", "")), str(data.get("User", ""))
-        if not mapped or not target:
+        mapped, target = _collection_path(data.get("PathMapped")), str(data.get("User", ""))
+        if not target:
             raise SharingError("PathMapped and User are required")
         self.service.revoke(user, user_groups, mapped, _grantee_text(target))
         return {}
@@ -311,12 +321,45 @@ def _home_path(user_field: str, agenda: Agenda) -> str:
     return f"/{member}/{agenda.slug}/"
 
 
+def _collection_path(value: object) -> str:
+    """``PathMapped`` as a collection path: absolute, ending in ``/``, no empty, ``.`` or ``..`` segment.
+
+    Raises:
+        SharingError: anything else (400), instead of a path the storage would refuse with an assertion.
+    """
+    if not isinstance(value, str) or not value:
+        raise SharingError("PathMapped and User are required")
+    segments = value.split("/")
+    if (
+        len(value) > 1024
+        or not value.startswith("/")
+        or not value.endswith("/")
+        or any(part in ("", ".", "..") for part in segments[1:-1])
+        or len(segments) < 3
+        or not value.isprintable()
+    ):
+        raise SharingError(f"PathMapped {value[:100]!r} is not a collection path such as /user/calendar/")
+    return value
+
+
 def _request_data(environ: types.WSGIEnviron) -> dict[str, Any]:
-    """The JSON or form body of a sharing API request."""
+    """The JSON or form body of a sharing API request (at most :data:`MAX_REQUEST_BODY` octets of UTF-8).
+
+    Raises:
+        SharingError: a body too large, not UTF-8, or not a JSON object (400).
+    """
     from urllib.parse import parse_qs
 
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length).decode("utf-8") if length > 0 else ""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError as exc:
+        raise SharingError("invalid Content-Length") from exc
+    if length > MAX_REQUEST_BODY:
+        raise SharingError(f"the request body exceeds {MAX_REQUEST_BODY} octets")
+    try:
+        body = environ["wsgi.input"].read(length).decode("utf-8") if length > 0 else ""
+    except UnicodeDecodeError as exc:
+        raise SharingError("the request body is not UTF-8") from exc
     if "json" in environ.get("CONTENT_TYPE", ""):
         try:
             data = json.loads(body or "{}")

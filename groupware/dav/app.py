@@ -30,9 +30,10 @@ from radicale import types as radicale_types
 from groupware.accounts import Accounts
 from groupware.config import Config
 from groupware.dav.agenda_api import AgendaApiMiddleware, WsgiApp, agenda_store
-from groupware.dav.body import already_parsed
+from groupware.dav.body import already_parsed, shape_problem
 from groupware.dav.collections import ListingResponder, QueryResponder, SyncResponder
 from groupware.dav.configuration import radicale_configuration
+from groupware.dav.credentials import basic_credentials_problem, unauthorized
 from groupware.dav.outage import unavailable
 from groupware.dav.people import PrincipalRewriter, PrincipalSearchResponder
 from groupware.dav.principal_search import PeopleIndex
@@ -112,6 +113,9 @@ class GroupwareApplication(Application):
     def _handle_request(
         self, environ: radicale_types.WSGIEnviron
     ) -> tuple[str, list[tuple[str, str]], Iterable[bytes]]:
+        problem = basic_credentials_problem(environ)
+        if problem is not None:
+            return unauthorized(problem, str(self.configuration.get("auth", "realm")))
         try:
             upstream: tuple[str, list[tuple[str, str]], Iterable[bytes]] = super()._handle_request(environ)
             return upstream
@@ -161,8 +165,8 @@ class GroupwareApplication(Application):
     def _read_xml_request_body(
         self, environ: radicale_types.WSGIEnviron, request_info: dict[str, Any]
     ) -> ET.Element | None:
-        """Radicale's reader, with a DTD or entity declaration answered 400 like any bad XML (it raised a
-        500).
+        """Radicale's reader, with a DTD or entity declaration, or a body nested too deep or too large
+        (:func:`groupware.dav.body.shape_problem`), answered 400 like any bad XML (they raised a 500).
 
         A body a responder has already parsed (:func:`groupware.dav.body.parsed_body`) is not parsed again.
         """
@@ -171,9 +175,12 @@ class GroupwareApplication(Application):
             return parsed
         try:
             upstream: ET.Element | None = super()._read_xml_request_body(environ, request_info)
-            return upstream
         except defusedxml.DefusedXmlException as exc:
             raise RuntimeError(f"refused XML: {exc}") from exc
+        problem = None if upstream is None else shape_problem(upstream)
+        if problem is not None:
+            raise RuntimeError(f"refused XML: {problem}")
+        return upstream
 
     def _xml_response(self, xml_content: ET.Element, request_info: dict[str, Any]) -> bytes:
         for rewriter in self.rewriters:

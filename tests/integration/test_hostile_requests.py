@@ -1,0 +1,107 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Malformed or hostile HTTP requests get a 4xx with a reason, never a 500, and reveal nothing of others
+(RFC 9110 §15.5, RFC 4918 §16 preconditions): Basic credentials without a colon, sharing API calls on other
+people's grants, sharing paths with ``..`` or ``//``, JSON that is not UTF-8, XML nested beyond reason."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import pytest
+from support import RunningServer, request
+
+JSON = {"Content-Type": "application/json", "Accept": "application/json"}
+OWN = "/helene.lefevre/calendar/"
+
+
+def login(user: str) -> tuple[str, str]:
+    return user, "admin-demo" if user == "admin.groupware" else f"{user}-demo"
+
+
+def raw(server: RunningServer, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> int:
+    parts = urlsplit(server.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    response.read()
+    return response.status
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [b"helene.lefevre", b"", b"\xff\xfe:x", b":", b"helene.lefevre:helene.lefevre-demo\x00"],
+    ids=["no-colon", "empty", "not-utf8", "only-colon", "control-character"],
+)
+def test_malformed_basic_credentials_get_401(
+    start_server: Callable[..., RunningServer], credentials: bytes
+) -> None:
+    server = start_server()
+    header = {"Authorization": "Basic " + base64.b64encode(credentials).decode(), "Depth": "0"}
+    assert raw(server, "PROPFIND", "/helene.lefevre/", header) == 401
+    for header in ("Basic %%%not-base64", "BasicaGVsZW5lOng=", "Basic aGVsZW5lOng= x"):
+        assert raw(server, "PROPFIND", "/", {"Authorization": header, "Depth": "0"}) == 401, header
+
+
+def test_sharing_lists_only_what_the_caller_may_see(start_server: Callable[..., RunningServer]) -> None:
+    server = start_server()
+    request(server, "PROPFIND", OWN, *login("helene.lefevre"), headers={"Depth": "0"})
+    body = json.dumps({"PathMapped": OWN, "User": "marie.martin", "Permissions": "r"})
+    status, _, _ = request(
+        server, "POST", "/.sharing/v1/map/create", *login("helene.lefevre"), body=body, headers=JSON
+    )
+    assert status == 200
+    paths = ("/.sharing/v1/map/list", "/x/map/list", "/.sharing/v1//map/list", "/.sharing/v1/x/map/list")
+    probe = json.dumps({"PathMapped": "/", "PathOrToken": "/helene.lefevre/"})
+    for path in (*paths, "/.sharing/v1/token/list", "/.sharing/v1/map/update", "/.sharing/v1/map/hide"):
+        status, _, data = request(server, "POST", path, *login("zoe.nguyen"), body=probe, headers=JSON)
+        assert status in (200, 400, 404, 405), path
+        assert b"helene.lefevre" not in data and b"marie.martin" not in data, path
+    status, _, data = request(server, "POST", paths[0], *login("marie.martin"), body="{}", headers=JSON)
+    assert status == 200 and json.loads(data)["Lines"] == 1
+
+
+@pytest.mark.parametrize(
+    "mapped",
+    ["/helene.lefevre/../marie.martin/calendar/", "helene.lefevre/calendar/", "//helene.lefevre/calendar/"],
+    ids=["dot-dot", "relative", "double-slash"],
+)
+def test_malformed_sharing_paths_get_400(start_server: Callable[..., RunningServer], mapped: str) -> None:
+    server = start_server()
+    body = json.dumps({"PathMapped": mapped, "User": "zoe.nguyen", "Permissions": "r"})
+    status, _, _ = request(
+        server, "POST", "/.sharing/v1/map/create", *login("helene.lefevre"), body=body, headers=JSON
+    )
+    assert status == 400
+
+
+@pytest.mark.parametrize("permissions", ["zz", "", "rwx!"], ids=["letters", "empty", "junk"])
+def test_garbage_sharing_permissions_get_400(
+    start_server: Callable[..., RunningServer], permissions: str
+) -> None:
+    server = start_server()
+    request(server, "PROPFIND", OWN, *login("helene.lefevre"), headers={"Depth": "0"})
+    body = json.dumps({"PathMapped": OWN, "User": "zoe.nguyen", "Permissions": permissions})
+    status, _, _ = request(
+        server, "POST", "/.sharing/v1/map/create", *login("helene.lefevre"), body=body, headers=JSON
+    )
+    assert status == 400
+
+
+def test_json_that_is_not_utf8_gets_400(start_server: Callable[..., RunningServer]) -> None:
+    server = start_server()
+    token = base64.b64encode(b"helene.lefevre:helene.lefevre-demo").decode()
+    headers = {"Authorization": f"Basic {token}", **JSON}
+    assert raw(server, "POST", "/.sharing/v1/map/list", headers, b'{"PathMapped": "\xff\xfe"}') == 400
+
+
+def test_deeply_nested_xml_gets_400(start_server: Callable[..., RunningServer]) -> None:
+    server = start_server()
+    body = '<propfind xmlns="DAV:">' + "<prop>" * 100_000 + "</prop>" * 100_000 + "</propfind>"
+    status, _, _ = request(
+        server, "PROPFIND", "/helene.lefevre/", *login("helene.lefevre"), body=body, headers={"Depth": "0"}
+    )
+    assert status == 400
