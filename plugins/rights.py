@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Radicale rights adapter: the one place where groupware decides who may do what on which path.
 
-Rules, in order: anonymous gets nothing; members of the configured admin group manage everything; everyone
+Rules, in order: anonymous gets nothing; the academic books' owner ``/annuaire/`` is read only for everyone,
+admins included (the directory is their source: the sync writes them below Radicale); members of the
+configured admin group manage everything else; everyone
 authenticated may read the root (discovery, RFC 6764 §6); a user has full rights in their own home
 ``/<user>/`` and the collections directly in it (and may share them when the policy lets people share: ``M``);
 on any other collection ``/<owner>/<name>/`` a user has what their most generous grant gives
@@ -39,6 +41,8 @@ class Rights(BaseRights):
         admin_group = services.config.accounts.admin_group
         self._admin_group = normalize_dn(admin_group) if admin_group else ""
         self._sharing = services.sharing
+        books = services.config.addressbooks
+        self._books_owner = books.owner if books.enabled else None
 
     def _is_admin(self, user_groups: set[str]) -> bool:
         return bool(self._admin_group) and any(
@@ -50,6 +54,8 @@ class Rights(BaseRights):
         if not user:
             return ""
         parts = [part for part in pathutils.strip_path(path).split("/") if part]
+        if parts and parts[0] == self._books_owner:
+            return self._book_letters(user, user_groups, parts)
         if self._is_admin(user_groups or set()):
             return "RW" if len(parts) <= 1 else "rw"
         if not parts:
@@ -63,3 +69,15 @@ class Rights(BaseRights):
             self._sharing.viewer(user, user_groups or set()), f"/{parts[0]}/{parts[1]}/"
         )
         return GRANT_LETTERS[level] if level is not None else ""
+
+    def _book_letters(self, user: str, user_groups: set[str], parts: list[str]) -> str:
+        """Read at most, in the academic books: admins and the owner (as whom Radicale's sharing reads a book
+        mapped into a member's home) read them all, others what their grants give."""
+        if user == self._books_owner or self._is_admin(user_groups or set()):
+            return "R" if len(parts) == 1 else "r"
+        if len(parts) != 2 or self._sharing is None:
+            return ""
+        level = self._sharing.level(
+            self._sharing.viewer(user, user_groups or set()), f"/{parts[0]}/{parts[1]}/"
+        )
+        return GRANT_LETTERS[level].replace("w", "") if level is not None else ""

@@ -117,6 +117,22 @@ def test_books_are_read_only(books: RunningServer, path: str) -> None:
     assert request(books, "MKCOL", "/annuaire/other/")[0] == 403
 
 
+def test_admins_read_the_books_but_cannot_write_them(books: RunningServer) -> None:
+    """The directory is the books' source: an admin's PUT, DELETE or PROPPATCH is refused like anyone's."""
+    admin = ("admin.groupware", "admin-demo")
+    status, data = _propfind(books, ACADEMIE, "<D:getetag/>", *admin)
+    assert status == 207
+    item = next(href for href in responses(data) if href.endswith(".vcf"))
+    headers = {"Content-Type": "text/vcard"}
+    assert request(books, "GET", item, *admin)[0] == 200
+    assert request(books, "PUT", item, *admin, body=VCARD, headers=headers)[0] == 403
+    assert request(books, "PUT", f"{ACADEMIE}intruder.vcf", *admin, body=VCARD, headers=headers)[0] == 403
+    assert request(books, "DELETE", item, *admin)[0] == 403
+    assert request(books, "DELETE", ACADEMIE, *admin)[0] == 403
+    assert request(books, "MKCOL", "/annuaire/other/", *admin)[0] == 403
+    assert request(books, "GET", item, *admin)[0] == 200
+
+
 def test_establishment_books_are_isolated(books: RunningServer) -> None:
     assert _propfind(books, ETAB_B, "<D:getetag/>")[0] in (403, 404)
     assert _propfind(books, f"/{USER}/annuaire-etab-0300567B/", "<D:getetag/>")[0] in (403, 404)
