@@ -27,6 +27,7 @@ __all__ = [
     "AddressBooksConfig",
     "Config",
     "DirectoryConfig",
+    "LimitsConfig",
     "LmtpConfig",
     "Option",
     "SharingConfig",
@@ -299,6 +300,16 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "autocreate": Option("false", _boolean, "fileinto creates missing folders even without :create"),
         "workers": Option("16", _positive_int, "threads that look recipients up and store messages"),
     },
+    "limits": {
+        "max_property_size": Option(
+            "4096", _positive_int, "characters in one property a client sets (display name, description…)"
+        ),
+        "max_properties_size": Option(
+            "65536", _positive_int, "characters in all the properties one PROPPATCH or MKCOL sets"
+        ),
+        "max_xml_depth": Option("100", _positive_int, "element nesting of an XML request body"),
+        "max_xml_elements": Option("100000", _positive_int, "elements in an XML request body"),
+    },
 }
 
 
@@ -409,6 +420,16 @@ class LmtpConfig:
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    """The ``[limits]`` section, parsed: bounds on what one request may ask of the DAV server."""
+
+    max_property_size: int = 4096
+    max_properties_size: int = 65536
+    max_xml_depth: int = 100
+    max_xml_elements: int = 100_000
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration: our typed sections plus Radicale's, raw."""
 
@@ -420,6 +441,7 @@ class Config:
     sharing: SharingConfig = field(default_factory=SharingConfig)
     lmtp: LmtpConfig = field(default_factory=LmtpConfig)
     addressbooks: AddressBooksConfig = field(default_factory=AddressBooksConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
 
 
 def read_sections(path: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
@@ -528,6 +550,7 @@ def load(path: str | os.PathLike[str]) -> Config:
         SharingConfig(**parsed["sharing"]),
         addressbooks=AddressBooksConfig(**parsed["addressbooks"]),
         lmtp=LmtpConfig(**parsed["lmtp"]),
+        limits=LimitsConfig(**parsed["limits"]),
     )
 
 

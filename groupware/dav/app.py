@@ -19,7 +19,7 @@ directory outage answers 503 (:mod:`groupware.dav.outage`); that needs one overr
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http import client
 from typing import Any, Protocol
 
@@ -30,10 +30,11 @@ from radicale import types as radicale_types
 from groupware.accounts import Accounts
 from groupware.config import Config
 from groupware.dav.agenda_api import AgendaApiMiddleware, WsgiApp, agenda_store
-from groupware.dav.body import already_parsed, shape_problem
+from groupware.dav.body import LIMITS, already_parsed, shape_problem
 from groupware.dav.collections import ListingResponder, QueryResponder, SyncResponder
 from groupware.dav.configuration import radicale_configuration
 from groupware.dav.credentials import basic_credentials_problem, unauthorized
+from groupware.dav.limits import PropertyLimitResponder
 from groupware.dav.outage import unavailable
 from groupware.dav.people import PrincipalRewriter, PrincipalSearchResponder
 from groupware.dav.principal_search import PeopleIndex
@@ -83,9 +84,13 @@ class GroupwareApplication(Application):
             max(services.config.directory.cache_ttl, 60.0),
         )
         listing, sync, query = self.whole_collections
+        limit = PropertyLimitResponder()
         self.responders: dict[str, list[Responder]] = {
             "PROPFIND": [listing],
             "REPORT": [PrincipalSearchResponder(people, self.internals), sync, query],
+            "PROPPATCH": [limit],
+            "MKCOL": [limit],
+            "MKCALENDAR": [limit],
         }
         self.rewriters: list[Rewriter] = [PrincipalRewriter(services.accounts)]
         section = services.config.addressbooks
@@ -113,6 +118,7 @@ class GroupwareApplication(Application):
     def _handle_request(
         self, environ: radicale_types.WSGIEnviron
     ) -> tuple[str, list[tuple[str, str]], Iterable[bytes]]:
+        environ[LIMITS] = self.services.config.limits  # type: ignore[index]  # WSGI hands a dict (PEP 3333)
         problem = basic_credentials_problem(environ)
         if problem is not None:
             return unauthorized(problem, str(self.configuration.get("auth", "realm")))
@@ -138,6 +144,59 @@ class GroupwareApplication(Application):
             return answer
         upstream: Answer = super().do_PROPFIND(environ, base_prefix, path, user, user_groups, request_info)
         return upstream
+
+    def _respond_or(self, method: str, upstream: Callable[..., Answer], request: DavRequest) -> Answer:
+        """The first responder's answer to ``method``, else Radicale's handler ``upstream``."""
+        answer = self._respond(method, request)
+        if answer is not None:
+            return answer
+        return upstream(
+            request.environ,
+            request.base_prefix,
+            request.path,
+            request.user,
+            request.user_groups,
+            request.request_info,
+        )
+
+    def do_PROPPATCH(
+        self,
+        environ: radicale_types.WSGIEnviron,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> Answer:
+        """RFC 4918 §9.2, after the PROPPATCH responders (the property limits)."""
+        request = DavRequest(environ, base_prefix, path, user, user_groups, request_info)
+        return self._respond_or("PROPPATCH", super().do_PROPPATCH, request)
+
+    def do_MKCOL(
+        self,
+        environ: radicale_types.WSGIEnviron,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> Answer:
+        """RFC 4918 §9.3, RFC 5689 §3, after the MKCOL responders (the property limits)."""
+        request = DavRequest(environ, base_prefix, path, user, user_groups, request_info)
+        return self._respond_or("MKCOL", super().do_MKCOL, request)
+
+    def do_MKCALENDAR(
+        self,
+        environ: radicale_types.WSGIEnviron,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> Answer:
+        """RFC 4791 §5.3.1, after the MKCALENDAR responders (the property limits)."""
+        request = DavRequest(environ, base_prefix, path, user, user_groups, request_info)
+        return self._respond_or("MKCALENDAR", super().do_MKCALENDAR, request)
 
     def do_REPORT(
         self,
@@ -177,7 +236,7 @@ class GroupwareApplication(Application):
             upstream: ET.Element | None = super()._read_xml_request_body(environ, request_info)
         except defusedxml.DefusedXmlException as exc:
             raise RuntimeError(f"refused XML: {exc}") from exc
-        problem = None if upstream is None else shape_problem(upstream)
+        problem = None if upstream is None else shape_problem(upstream, self.services.config.limits)
         if problem is not None:
             raise RuntimeError(f"refused XML: {problem}")
         return upstream

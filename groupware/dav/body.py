@@ -15,19 +15,12 @@ from typing import Any, cast
 import defusedxml
 import defusedxml.ElementTree as DefusedET
 
-__all__ = [
-    "MAX_XML_DEPTH",
-    "MAX_XML_ELEMENTS",
-    "PARSED_BODY",
-    "already_parsed",
-    "parsed_body",
-    "shape_problem",
-]
+from groupware.config import LimitsConfig
 
-#: The deepest element nesting a request body may have (DAV bodies nest a dozen levels at most).
-MAX_XML_DEPTH = 100
-#: The most elements a request body may hold (a multiget of 20,000 hrefs stays under it).
-MAX_XML_ELEMENTS = 100_000
+__all__ = ["LIMITS", "PARSED_BODY", "already_parsed", "limits_of", "parsed_body", "shape_problem"]
+
+#: The WSGI environment key under which the application puts its limits for this request.
+LIMITS = "groupware.limits"
 
 #: The WSGI environment key holding the parsed body (or None).
 PARSED_BODY = "groupware.parsed_body"
@@ -51,7 +44,7 @@ def parsed_body(environ: Mapping[str, Any]) -> ET.Element | None:
             parsed = DefusedET.fromstring(body)
         except (ET.ParseError, defusedxml.DefusedXmlException, ValueError):
             parsed = None
-        if parsed is not None and shape_problem(parsed) is not None:
+        if parsed is not None and shape_problem(parsed, limits_of(environ)) is not None:
             parsed = None  # Radicale's reader, through the application's, refuses it with 400
     environ[PARSED_BODY] = parsed
     return parsed
@@ -63,19 +56,25 @@ def already_parsed(environ: Mapping[str, Any]) -> ET.Element | None:
     return parsed
 
 
-def shape_problem(root: ET.Element) -> str | None:
+def limits_of(environ: Mapping[str, Any]) -> LimitsConfig:
+    """The limits the application set for this request (the defaults when it set none)."""
+    limits = environ.get(LIMITS)
+    return limits if isinstance(limits, LimitsConfig) else LimitsConfig()
+
+
+def shape_problem(root: ET.Element, limits: LimitsConfig) -> str | None:
     """Why ``root`` is too deep or too large to be a request body, or None.
 
-    Walked without recursion: the documents it refuses are those a recursive walk (Radicale's debug
-    pretty-printer, ElementTree's serializer) would overflow on.
+    Walked without recursion: the documents it refuses (beyond ``max_xml_depth`` or ``max_xml_elements``)
+    are those Radicale's debug printer and ElementTree's serializer, which recurse, would overflow on.
     """
     count, stack = 0, [(root, 1)]
     while stack:
         element, depth = stack.pop()
         count += 1
-        if depth > MAX_XML_DEPTH:
-            return f"XML nested deeper than {MAX_XML_DEPTH} elements"
-        if count > MAX_XML_ELEMENTS:
-            return f"XML with more than {MAX_XML_ELEMENTS} elements"
+        if depth > limits.max_xml_depth:
+            return f"XML nested deeper than {limits.max_xml_depth} elements"
+        if count > limits.max_xml_elements:
+            return f"XML with more than {limits.max_xml_elements} elements"
         stack.extend((child, depth + 1) for child in element)
     return None

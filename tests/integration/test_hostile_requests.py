@@ -9,6 +9,7 @@ import base64
 import http.client
 import json
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -105,3 +106,56 @@ def test_deeply_nested_xml_gets_400(start_server: Callable[..., RunningServer]) 
         server, "PROPFIND", "/helene.lefevre/", *login("helene.lefevre"), body=body, headers={"Depth": "0"}
     )
     assert status == 400
+
+
+def _proppatch(name: str) -> str:
+    return (
+        '<propertyupdate xmlns="DAV:"><set><prop><displayname>'
+        + name
+        + "</displayname></prop></set></propertyupdate>"
+    )
+
+
+def test_oversized_properties_get_413_and_nothing_changes(start_server: Callable[..., RunningServer]) -> None:
+    server = start_server()
+    user = login("helene.lefevre")
+    request(server, "PROPFIND", OWN, *user, headers={"Depth": "0"})
+    assert request(server, "PROPPATCH", OWN, *user, body=_proppatch("Réunions"))[0] == 207
+    status, _, reason = request(server, "PROPPATCH", OWN, *user, body=_proppatch("x" * 5_000_000))
+    assert status == 413 and b"displayname" in reason
+    status, _, data = request(
+        server,
+        "PROPFIND",
+        OWN,
+        *user,
+        body='<propfind xmlns="DAV:"><prop><displayname/></prop></propfind>',
+        headers={"Depth": "0"},
+    )
+    assert status == 207 and b"R\xc3\xa9unions" in data and len(data) < 10_000
+    many = "".join(f'<X:p{i} xmlns:X="urn:x">{"y" * 4000}</X:p{i}>' for i in range(20))
+    body = f'<propertyupdate xmlns="DAV:"><set><prop>{many}</prop></set></propertyupdate>'
+    assert request(server, "PROPPATCH", OWN, *user, body=body)[0] == 413
+    mkcalendar = (
+        '<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>'
+        f"<C:calendar-description>{'z' * 10_000}</C:calendar-description></D:prop></D:set></C:mkcalendar>"
+    )
+    assert request(server, "MKCALENDAR", "/helene.lefevre/big/", *user, body=mkcalendar)[0] == 413
+    assert request(server, "PROPFIND", "/helene.lefevre/big/", *user, headers={"Depth": "0"})[0] == 404
+
+
+def test_limits_are_configurable(tmp_path: Path) -> None:
+    from support import LDIF_DIRECTORY, write_config
+
+    from groupware import config as config_module
+
+    path = write_config(tmp_path / "g.conf", LDIF_DIRECTORY)
+    path.write_text(path.read_text() + "[limits]\nmax_property_size = 10\nmax_xml_depth = 5\n")
+    server = RunningServer(config_module.load(path))
+    try:
+        user = login("helene.lefevre")
+        request(server, "PROPFIND", OWN, *user, headers={"Depth": "0"})
+        assert request(server, "PROPPATCH", OWN, *user, body=_proppatch("Un nom bien trop long"))[0] == 413
+        deep = '<propfind xmlns="DAV:"><prop><displayname><a><b><c/></b></a></displayname></prop></propfind>'
+        assert request(server, "PROPFIND", OWN, *user, body=deep, headers={"Depth": "0"})[0] == 400
+    finally:
+        server.stop()
