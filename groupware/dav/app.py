@@ -6,14 +6,17 @@ For each method it handles itself, the application tries an explicit, ordered li
 Every XML document it serializes passes an ordered list of rewriters. The lists, in order:
 
 * PROPFIND: the depth-1 listing of a whole collection from item facts (:mod:`groupware.dav.collections`);
-* REPORT: principal searches from the directory (:mod:`groupware.dav.people`), the initial sync-collection and
-  the queries the index decides (:mod:`groupware.dav.collections`), the vCard 4.0 mark
-  (:mod:`groupware.dav.vcard4`); then Radicale, whose 403 for an unknown sync token becomes 400;
+* REPORT: the CALDAV:valid-filter check of a calendar-query (:mod:`groupware.dav.validity`), principal
+  searches from the directory (:mod:`groupware.dav.people`), the initial sync-collection and the queries the
+  index decides (:mod:`groupware.dav.collections`), the vCard 4.0 mark (:mod:`groupware.dav.vcard4`); then
+  Radicale, whose 403 for an unknown sync token becomes 400;
+* PROPPATCH, MKCOL, MKCALENDAR: the property size limits (:mod:`groupware.dav.limits`);
 * rewriters: principals enriched from the directory, vCard 4.0 cards and advertisement.
 
-:func:`make_app` wraps the application in the agenda API middleware (:mod:`groupware.dav.agenda_api`). A
-directory outage answers 503 (:mod:`groupware.dav.outage`); that needs one override of Radicale's
-``_handle_request``, since Radicale turns every exception into a 500 before a middleware could see it.
+:func:`make_app` wraps the application in the agenda API middleware (:mod:`groupware.dav.agenda_api`). Two
+checks need the one override of Radicale's ``_handle_request``, since Radicale turns every exception into a
+500 before a middleware could see it: malformed Basic credentials answer 401
+(:mod:`groupware.dav.credentials`) and a directory outage 503 (:mod:`groupware.dav.outage`).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from groupware.dav.people import PrincipalRewriter, PrincipalSearchResponder
 from groupware.dav.principal_search import PeopleIndex
 from groupware.dav.request import Answer, DavRequest, Responder, Rewriter
 from groupware.dav.upstream import Application, Internals, patch_radicale
+from groupware.dav.validity import FilterCheckResponder
 from groupware.dav.vcard4 import VCard4Responder, VCard4Rewriter
 from groupware.directory.cache import CachedDirectory
 from groupware.errors import DirectoryUnavailable
@@ -87,7 +91,7 @@ class GroupwareApplication(Application):
         limit = PropertyLimitResponder()
         self.responders: dict[str, list[Responder]] = {
             "PROPFIND": [listing],
-            "REPORT": [PrincipalSearchResponder(people, self.internals), sync, query],
+            "REPORT": [FilterCheckResponder(), PrincipalSearchResponder(people, self.internals), sync, query],
             "PROPPATCH": [limit],
             "MKCOL": [limit],
             "MKCALENDAR": [limit],

@@ -6,8 +6,8 @@ Our books are stored as vCard 3.0 (what Thunderbird and iOS read); Radicale 3.9 
 * :class:`VCard4Responder` notes, for a REPORT whose ``address-data`` asks version 4.0, that the answer's
   cards are to be converted (it never answers itself);
 * :class:`VCard4Rewriter` converts every ``CR:address-data`` of such an answer
-(:func:`~groupware.addressbooks.
-  to_vcard4`) and lists vCard 4.0 beside 3.0 in the books' ``CR:supported-address-data``.
+  (:func:`~groupware.addressbooks.to_vcard4`) and lists vCard 4.0 beside 3.0 in the books'
+  ``CR:supported-address-data``.
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 stops them in the reverse order.
 
 The first process binds the HTTP sockets, builds the services once (:mod:`groupware.runtime.services`) and
-starts, as the configuration asks: the helper processes of ``[server] workers`` (:mod:`groupware.runtime.
-workers`), ManageSieve, LMTP (both on one shared event loop) and the periodic address-book sync; then it
-serves HTTP in its own thread until Ctrl-C, SIGTERM or :meth:`Supervisor.stop`. A helper process runs a
-supervisor on the inherited sockets that serves HTTP only.
+starts, as the configuration asks: the helper processes of ``[server] workers``
+(:mod:`groupware.runtime.workers`), ManageSieve, LMTP (both on one shared event loop) and the periodic
+address-book sync; then it serves HTTP in its own thread until Ctrl-C, SIGTERM or :meth:`Supervisor.stop`. A
+helper process runs a supervisor on the inherited sockets that serves HTTP only.
 """
 
 from __future__ import annotations

@@ -159,3 +159,54 @@ def test_limits_are_configurable(tmp_path: Path) -> None:
         assert request(server, "PROPFIND", OWN, *user, body=deep, headers={"Depth": "0"})[0] == 400
     finally:
         server.stop()
+
+
+EVENT = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:r1\r\nDTSTAMP:20260101T000000Z\r\n"
+    "DTSTART:20260105T090000Z\r\nRRULE:FREQ=DAILY;COUNT=5\r\nSUMMARY:Conseil\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+
+
+def _calendar_query(inner: str, data: str = "<D:getetag/>") -> str:
+    return (
+        '<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+        f"<D:prop>{data}</D:prop><C:filter>{inner}</C:filter></C:calendar-query>"
+    )
+
+
+INVALID_FILTERS = {
+    "prop-filter-on-a-component": '<C:comp-filter name="VCALENDAR"><C:prop-filter name="VEVENT">'
+    "<C:text-match>x</C:text-match></C:prop-filter></C:comp-filter>",
+    "alarm-in-calendar": '<C:comp-filter name="VCALENDAR"><C:comp-filter name="VALARM"/></C:comp-filter>',
+    "no-vcalendar": '<C:comp-filter name="VEVENT"/>',
+    "local-time": '<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">'
+    '<C:time-range start="20260105T000000"/></C:comp-filter></C:comp-filter>',
+    "end-before-start": '<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">'
+    '<C:time-range start="20260106T000000Z" end="20260105T000000Z"/></C:comp-filter></C:comp-filter>',
+    "year-zero": '<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">'
+    '<C:time-range start="00000101T000000Z"/></C:comp-filter></C:comp-filter>',
+}
+
+
+@pytest.mark.parametrize("inner", INVALID_FILTERS.values(), ids=INVALID_FILTERS.keys())
+def test_invalid_calendar_filters_get_valid_filter_precondition(
+    start_server: Callable[..., RunningServer], inner: str
+) -> None:
+    """RFC 4791 §7.8 CALDAV:valid-filter: 403 with the precondition, never a 500 for the collection."""
+    server = start_server()
+    user = login("helene.lefevre")
+    request(server, "PROPFIND", "/helene.lefevre/", *user, headers={"Depth": "1"})
+    headers = {"Content-Type": "text/calendar"}
+    assert request(server, "PUT", f"{OWN}r1.ics", *user, body=EVENT, headers=headers)[0] == 201
+    status, _, body = request(
+        server, "REPORT", OWN, *user, body=_calendar_query(inner), headers={"Depth": "1"}
+    )
+    assert status == 403 and b"valid-filter" in body
+    valid = (
+        '<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:prop-filter name="SUMMARY">'
+        "<C:text-match>conseil</C:text-match></C:prop-filter></C:comp-filter></C:comp-filter>"
+    )
+    status, _, body = request(
+        server, "REPORT", OWN, *user, body=_calendar_query(valid), headers={"Depth": "1"}
+    )
+    assert status == 207 and b"r1.ics" in body
