@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 
-__all__ = ["KeyValueFormatter", "setup"]
+__all__ = ["ClientErrorsAtInfo", "KeyValueFormatter", "setup"]
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 _SECRET_KEYS = ("password", "secret", "token", "authorization")
@@ -41,6 +41,18 @@ class _Worker(logging.Filter):
         return True
 
 
+class ClientErrorsAtInfo(logging.Filter):
+    """Radicale's warnings about a client's bad request (``Bad PUT request on …``), which carry a traceback,
+    become one info line: a malformed request is the client's error, not the server's (the answer is a
+    4xx)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING and str(record.msg).startswith("Bad "):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 def setup(level: str = "info", worker: int | None = None) -> None:
     """Send every log record (ours and Radicale's) to stderr in the key=value format; a helper process passes
     its ``worker`` id (its pid), which every line then carries."""
@@ -54,8 +66,9 @@ def setup(level: str = "info", worker: int | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
-    logging.getLogger("radicale").setLevel(
-        max(numeric, logging.WARNING) if numeric <= logging.INFO else numeric
-    )
+    radicale = logging.getLogger("radicale")
+    radicale.setLevel(max(numeric, logging.WARNING) if numeric <= logging.INFO else numeric)
+    if not any(isinstance(f, ClientErrorsAtInfo) for f in radicale.filters):
+        radicale.addFilter(ClientErrorsAtInfo())
     # waitress warns at every queued request under load; queueing is normal and measured by the benchmarks.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
