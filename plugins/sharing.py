@@ -365,6 +365,8 @@ def _request_data(environ: types.WSGIEnviron) -> dict[str, Any]:
             data = json.loads(body or "{}")
         except json.JSONDecodeError as exc:
             raise SharingError(f"invalid JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise SharingError("invalid JSON: nested too deep") from exc
         if not isinstance(data, dict):
             raise SharingError("the body must be a JSON object")
         return data

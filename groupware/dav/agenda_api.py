@@ -19,6 +19,7 @@ from typing import Any
 from radicale import pathutils, storage
 
 from groupware.accounts import Accounts
+from groupware.dav.credentials import basic_credentials_problem
 from groupware.dav.outage import unavailable
 from groupware.errors import AuthenticationError, DirectoryUnavailable
 from groupware.sharing import AgendaStore
@@ -29,6 +30,8 @@ __all__ = ["API_PREFIX", "AgendaApiMiddleware", "agenda_store", "basic_caller"]
 log = logging.getLogger("groupware.sharing")
 
 API_PREFIX = PREFIX
+#: The largest request body the API reads (its JSON objects hold a few short fields).
+MAX_BODY = 64 * 1024
 CALENDAR_PROPS = {"tag": "VCALENDAR", "C:supported-calendar-component-set": "VEVENT,VTODO"}
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -64,7 +67,7 @@ def basic_caller(environ: dict[str, Any], accounts: Accounts) -> Caller:
     """
     header = str(environ.get("HTTP_AUTHORIZATION", ""))
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "basic":
+    if scheme.lower() != "basic" or basic_credentials_problem(environ) is not None:
         return Caller(None)
     try:
         login, _, password = base64.b64decode(token.strip()).decode("utf-8").partition(":")
@@ -92,11 +95,20 @@ class AgendaApiMiddleware:
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else body
 
     def _answer(self, environ: dict[str, Any], path: str) -> tuple[str, list[tuple[str, str]], list[bytes]]:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length > 0 else b""
         caller = basic_caller(environ, self.accounts)
         method = str(environ.get("REQUEST_METHOD", "GET"))
-        status, answer = self.api.handle(method, path, str(environ.get("QUERY_STRING", "")), body, caller)
+        length = str(environ.get("CONTENT_LENGTH") or "0")
+        if not length.isdigit():
+            status, answer = client.BAD_REQUEST, {"error": "invalid Content-Length", "status": 400}
+        elif int(length) > MAX_BODY:
+            status, answer = (
+                client.REQUEST_ENTITY_TOO_LARGE,
+                {"error": f"body over {MAX_BODY} octets", "status": 413},
+            )
+        else:
+            body = environ["wsgi.input"].read(int(length)) if int(length) > 0 else b""
+            query = str(environ.get("QUERY_STRING", ""))
+            status, answer = self.api.handle(method, path, query, body, caller)
         log.info(
             "agenda API", extra={"event": "agenda_api", "user": caller.user, "status": status, "path": path}
         )

@@ -89,6 +89,8 @@ class AgendaApi:
             return self._route(method, parts, parse_qs(query), data, caller)
         except (ValueError, UnicodeDecodeError) as exc:
             return _error(400, f"invalid JSON body: {exc}")
+        except RecursionError:
+            return _error(400, "invalid JSON body: nested too deep")
         except SharingError as exc:
             return _error(exc.status, str(exc))
 

@@ -210,3 +210,28 @@ def test_invalid_calendar_filters_get_valid_filter_precondition(
         server, "REPORT", OWN, *user, body=_calendar_query(valid), headers={"Depth": "1"}
     )
     assert status == 207 and b"r1.ics" in body
+
+
+API = "/.groupware/api/v1/agendas"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, 413),
+        (b"[" * 5_000 + b"]" * 5_000, 400),
+        (b'{"path": "\xff\xfe"}', 400),
+        (b"{" * 10, 400),
+    ],
+    ids=["huge", "deep", "not-utf8", "broken"],
+)
+def test_agenda_api_refuses_bad_json(
+    start_server: Callable[..., RunningServer], body: bytes, expected: int
+) -> None:
+    server = start_server()
+    token = base64.b64encode(b"admin.groupware:admin-demo").decode()
+    headers = {"Authorization": f"Basic {token}", **JSON}
+    assert raw(server, "POST", API, headers, body) == expected
+    assert raw(server, "POST", "/.sharing/v1/map/create", headers, body) in (400, 413)
+    control = {"Authorization": "Basic " + base64.b64encode(b"admin.groupware:admin\x01demo").decode()}
+    assert raw(server, "GET", API, control) == 401
