@@ -309,6 +309,13 @@ SCHEMA: dict[str, dict[str, Option]] = {
         ),
         "max_xml_depth": Option("100", _positive_int, "element nesting of an XML request body"),
         "max_xml_elements": Option("100000", _positive_int, "elements in an XML request body"),
+        "max_connections": Option("1000", _positive_int, "HTTP connections one process holds open"),
+        "max_connections_per_address": Option(
+            "100", _positive_int, "HTTP connections one client address holds open (per process)"
+        ),
+        "header_timeout": Option(
+            "10", _positive_float, "seconds from a request's first byte to the end of its headers"
+        ),
     },
 }
 
@@ -427,6 +434,9 @@ class LimitsConfig:
     max_properties_size: int = 65536
     max_xml_depth: int = 100
     max_xml_elements: int = 100_000
+    max_connections: int = 1000
+    max_connections_per_address: int = 100
+    header_timeout: float = 10.0
 
 
 @dataclass(frozen=True)

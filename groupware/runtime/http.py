@@ -17,6 +17,9 @@ from typing import Any
 
 import radicale.config
 
+from groupware.config import LimitsConfig
+from groupware.runtime.connections import ConnectionPolicy, bound_connections
+
 __all__ = ["WORKER_THREADS", "HttpDoor"]
 
 log = logging.getLogger("groupware.server")
@@ -47,21 +50,28 @@ class HttpDoor:
         app: Callable[..., Any],
         sockets: list[socket.socket],
         threads: int = WORKER_THREADS,
+        limits: LimitsConfig | None = None,
     ) -> None:
         import waitress.server
 
+        limits = limits or LimitsConfig()
+        _allow_descriptors(limits.max_connections + 64)
         self._server = waitress.server.create_server(
             app,
             sockets=sockets,
             threads=threads,
             ident="groupware",
-            connection_limit=max(configuration.get("server", "max_connections"), 100),
+            connection_limit=limits.max_connections,
+            # poll(2), not select(2): no limit of 1,024 descriptors on the connections held open.
+            asyncore_use_poll=True,
             channel_timeout=max(int(configuration.get("server", "timeout")), 1),
             max_request_body_size=configuration.get("server", "max_content_length"),
             # A whole 52,000-card listing is 13 MB: keep answers that size in memory, not in a temporary file.
             outbuf_overflow=32 * 1024 * 1024,
             clear_untrusted_proxy_headers=True,
         )
+        policy = ConnectionPolicy(limits.max_connections_per_address, limits.header_timeout)
+        bound_connections(self._socket_map(), policy)
         self._stopped = threading.Event()
         self._running = threading.Event()
         self._done = threading.Event()
@@ -111,3 +121,13 @@ class HttpDoor:
             if self._done.wait(10):
                 return
         wasyncore.close_all(socket_map)
+
+
+def _allow_descriptors(wanted: int) -> None:
+    """Raise this process's soft limit of open files towards ``wanted`` (never above the hard limit)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))

@@ -60,7 +60,7 @@ class Supervisor:
         try:
             self.services: Services = build_services(config)
             wsgi, self.app = make_app(self.services)
-            self.http = HttpDoor(configuration, wsgi, sockets)
+            self.http = HttpDoor(configuration, wsgi, sockets, limits=config.limits)
             if self.first:
                 self._build_first_process_doors(sockets)
         except BaseException:

@@ -1,0 +1,107 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Connection bounds of the HTTP door: per client address, and a deadline for a request's headers.
+
+waitress reads requests in its one asynchronous loop and hands only complete ones to the worker threads, so a
+slow or idle client costs a socket, not a thread. What it lacks, and this module adds through its documented
+``channel_class`` seam (one subclass of :class:`waitress.channel.HTTPChannel`):
+
+* ``max_connections_per_address``: an address holding that many connections has its next one closed at once,
+  so one client cannot take the process's ``max_connections`` from everyone else;
+* ``header_timeout``: a request whose headers are not complete that many seconds after its first byte has its
+  connection closed (a slow-header client, RFC 9112 §9.5 lets a server close an idle or slow connection),
+  while waitress's own ``channel_timeout`` still closes connections silent for ``[server] timeout``.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from typing import Any
+
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer
+
+__all__ = ["ConnectionPolicy", "bound_connections"]
+
+log = logging.getLogger("groupware.server")
+
+
+class ConnectionPolicy:
+    """The connections each client address holds, across every listening socket of one process."""
+
+    def __init__(self, per_address: int, header_timeout: float) -> None:
+        self.per_address = per_address
+        self.header_timeout = header_timeout
+        self._held: collections.Counter[str] = collections.Counter()
+        self._lock = threading.Lock()
+
+    def admit(self, address: str) -> bool:
+        """Count one more connection from ``address``; False (and not counted) when it holds enough."""
+        with self._lock:
+            if self._held[address] >= self.per_address:
+                return False
+            self._held[address] += 1
+            return True
+
+    def release(self, address: str) -> None:
+        """One connection from ``address`` closed."""
+        with self._lock:
+            self._held[address] -= 1
+            if self._held[address] <= 0:
+                del self._held[address]
+
+    def held(self, address: str) -> int:
+        """How many connections ``address`` holds now."""
+        with self._lock:
+            return self._held[address]
+
+
+def _channel_class(policy: ConnectionPolicy) -> type[HTTPChannel]:
+    """An HTTPChannel that applies ``policy`` (admission, header deadline, release on close)."""
+
+    class BoundedChannel(HTTPChannel):  # type: ignore[misc]  # waitress is untyped
+        _held_for: str | None = None
+        _request_started = 0.0
+
+        def __init__(self, server: Any, sock: Any, addr: Any, adj: Any, map: Any = None) -> None:
+            super().__init__(server, sock, addr, adj, map)
+            address = str(addr[0]) if isinstance(addr, tuple) and addr else str(addr)
+            if policy.admit(address):
+                self._held_for = address
+            else:
+                log.info("too many connections", extra={"event": "connection_refused", "address": address})
+                self.will_close = True
+
+        def received(self, data: bytes) -> bool:
+            if self.request is None:
+                self._request_started = time.monotonic()
+            return bool(super().received(data))
+
+        def readable(self) -> bool:
+            request = self.request
+            if (
+                request is not None
+                and not request.headers_finished
+                and time.monotonic() - self._request_started > policy.header_timeout
+            ):
+                log.info("request headers too slow", extra={"event": "header_timeout", "address": self.addr})
+                self.will_close = True
+            return bool(super().readable())
+
+        def del_channel(self, map: Any = None) -> None:
+            if self._held_for is not None:
+                policy.release(self._held_for)
+                self._held_for = None
+            super().del_channel(map)
+
+    return BoundedChannel
+
+
+def bound_connections(socket_map: dict[int, Any], policy: ConnectionPolicy) -> None:
+    """Make every listening server of ``socket_map`` (a waitress map) accept through ``policy``."""
+    channel = _channel_class(policy)
+    for dispatcher in socket_map.values():
+        if isinstance(dispatcher, BaseWSGIServer):
+            dispatcher.channel_class = channel
