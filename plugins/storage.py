@@ -2,7 +2,9 @@
 """Radicale storage adapter over the indexed engine :mod:`groupware.store` (``[storage] type =
 groupware.plugins.storage``).
 
-* The database is ``<filesystem_folder>/groupware.sqlite`` unless ``[storage] database`` names another file;
+* Under ``groupware serve`` the store opens on the services' one :class:`~groupware.store.database.Database`
+  (shared with the sharing tables and the lockouts, :func:`groupware.plugins.services_of`). Run by Radicale
+  alone, it opens ``<filesystem_folder>/groupware.sqlite`` unless ``[storage] database`` names another file;
   ``[storage] synchronous`` (``FULL`` by default) is SQLite's durability level.
 * No global lock: ``acquire_lock("w")`` opens one write transaction for the request, so the checks Radicale
   makes (existence, If-Match, UID) and the write commit together, and the answer leaves only after the commit.
@@ -12,8 +14,7 @@ groupware.plugins.storage``).
   properties are one-row reads. Items come back with etag, UID, component and time range filled in, so nothing
   re-parses them.
 * An unknown sync token raises :class:`ValueError`, which Radicale answers ``403`` with
-``DAV:valid-sync-token``
-  (RFC 6578 §3.2); DAVx5 then re-syncs from scratch.
+  ``DAV:valid-sync-token`` (RFC 6578 §3.2); DAVx5 then re-syncs from scratch.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from radicale.log import logger
 
 from groupware.config import database_file
 from groupware.dav.fastpath import ItemSummary, http_date
+from groupware.plugins import services_of
 from groupware.store import (
     TIMESTAMP_MAX,
     TIMESTAMP_MIN,
@@ -44,6 +46,7 @@ from groupware.store import (
     StoredItem,
     contact_values,
 )
+from groupware.store.database import Database
 
 __all__ = ["Collection", "Storage", "close_store", "index_item", "open_store"]
 
@@ -56,17 +59,20 @@ _stores: dict[str, Store] = {}
 _stores_lock = threading.Lock()
 
 
-def open_store(path: str, synchronous: str = "FULL") -> Store:
-    """The process's :class:`Store` for the database ``path`` (one per file, shared by every thread)."""
-    path = os.path.abspath(path)
+def open_store(database: Database | str, synchronous: str = "FULL") -> Store:
+    """The process's :class:`Store` for ``database`` (one per file, shared by every thread): on the running
+    services' shared :class:`Database`, or on a file this process opens itself."""
+    path = os.path.abspath(database.path if isinstance(database, Database) else database)
     with _stores_lock:
-        if path not in _stores:
-            _stores[path] = Store(path, synchronous=synchronous)
+        cached = _stores.get(path)
+        if cached is None or (isinstance(database, Database) and cached.db is not database):
+            _stores[path] = Store(database, synchronous=synchronous)
         return _stores[path]
 
 
 def close_store(path: str) -> None:
-    """Close the process's store for ``path`` (at shutdown); the next :func:`open_store` opens it anew."""
+    """Close the process's store for ``path`` (at shutdown); the next :func:`open_store` opens it anew. A
+    shared database stays open: the services close it."""
     with _stores_lock:
         store = _stores.pop(os.path.abspath(path), None)
     if store is not None:
@@ -289,10 +295,20 @@ class Storage(storage.BaseStorage):
 
     def __init__(self, configuration: Any) -> None:
         super().__init__(configuration)
-        folder = configuration.get("storage", "filesystem_folder")
-        database = database_file(folder, self._option("database"))
-        self.store = open_store(database, self._option("synchronous") or "FULL")
+        self.store = open_store(self._database(), self._option("synchronous") or "FULL")
         logger.info("Storage database: %r", self.store.db.path)
+
+    def _database(self) -> Database | str:
+        """The running services' shared database (``groupware serve``) when it is the file the ``[storage]``
+        options name, else that file, opened here (Radicale runs this plugin without our runtime)."""
+        path = database_file(self.configuration.get("storage", "filesystem_folder"), self._option("database"))
+        try:
+            shared = getattr(services_of(self.configuration, "storage"), "database", None)
+        except RuntimeError:
+            shared = None
+        if isinstance(shared, Database) and os.path.abspath(shared.path) == os.path.abspath(path):
+            return shared
+        return path
 
     def close(self) -> None:
         """Release the database connections of this process (the server is stopping)."""

@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager
 from groupware.store import carddav
 from groupware.store.database import Database
 from groupware.store.errors import CollectionNotFound, UidConflict, UnknownSyncToken
+from groupware.store.migrations import ensure_schema
 from groupware.store.records import SYNC_PREFIX, CollectionRecord, ItemData, StoredItem
 from groupware.store.schema import SEARCHED_FIELDS
 
@@ -46,15 +47,21 @@ def _item(row: Sequence[object]) -> StoredItem:
 class Store:
     """Collections and items in one SQL database (SQLite in WAL mode)."""
 
-    def __init__(self, path: str, synchronous: str = "FULL") -> None:
-        self.db = Database(path, synchronous=synchronous)
+    def __init__(self, database: Database | str, synchronous: str = "FULL") -> None:
+        """Open the engine on ``database``: a shared :class:`Database` (``synchronous`` is then its own), or a
+        file to open (and to close with :meth:`close`)."""
+        self._owns_db = not isinstance(database, Database)
+        self.db = database if isinstance(database, Database) else Database(database, synchronous=synchronous)
+        ensure_schema(self.db)
         with self.db.write() as conn:
             if conn.execute("SELECT 1 FROM collections WHERE path = ''").fetchone() is None:
                 self._insert_collection(conn, "", {})
 
     def close(self) -> None:
-        """Close the database connections."""
-        self.db.close()
+        """Close the database connections, when this store opened the database (a shared one is its
+        owner's to close)."""
+        if self._owns_db:
+            self.db.close()
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """A write transaction that the engine's methods join (re-entrant; inner failures roll back alone)."""
