@@ -9,7 +9,8 @@ groupware.plugins.storage``).
 * No global lock: ``acquire_lock("w")`` opens one write transaction for the request, so the checks Radicale
   makes (existence, If-Match, UID) and the write commit together, and the answer leaves only after the commit.
   Readers take no lock at all.
-* ``get_filtered`` answers from the indexes and says ``True`` only where the index decides exactly;
+* ``get_filtered`` answers from the indexes (the REPORT's filters made typed queries by
+  :mod:`groupware.dav.filters`) and says ``True`` only where the index decides exactly;
   ``has_uid`` uses the UID index; ``sync`` reads the change log in O(changes) (RFC 6578); etag, ctag and
   properties are one-row reads. Items come back with etag, UID, component and time range filled in, so nothing
   re-parses them.
@@ -35,6 +36,7 @@ from radicale.item import filter as radicale_filter
 from radicale.log import logger
 
 from groupware.config import database_file
+from groupware.dav import filters as dav_filters
 from groupware.dav.fastpath import ItemSummary, http_date
 from groupware.plugins import services_of
 from groupware.store import (
@@ -214,9 +216,9 @@ class Collection(storage.BaseCollection):
         if not self.tag:
             return
         if self.tag == "VADDRESSBOOK" and filters:
-            stored_items, exact = self._store.contact_query(self._record.id, filters)
-            for stored in stored_items:
-                yield stored, exact
+            query = dav_filters.contact_query(filters)
+            for stored in self._store.contact_query(self._record.id, query):
+                yield stored, query.exact
             return
         if self.tag == "VCALENDAR":
             yield from self._time_filtered(filters)
@@ -226,8 +228,9 @@ class Collection(storage.BaseCollection):
 
     def _time_filtered(self, filters: list[ET.Element]) -> Iterator[tuple[StoredItem, bool]]:
         """RFC 4791 §9.9: span prefilter, then the instance index where Radicale's own rule is not exact."""
-        tag, start, end, simple = radicale_filter.simplify_prefilters(filters, self.tag)
-        for stored, overlaps in self._store.time_range(self._record.id, tag, start, end):
+        query, simple = dav_filters.time_range(filters, self.tag)
+        tag, start, end = query.component, query.start, query.end
+        for stored, overlaps in self._store.time_range(self._record.id, query):
             item_start, item_end = stored.span
             if simple and (start <= item_start or item_end <= end):
                 yield stored, True

@@ -12,7 +12,6 @@ import json
 import secrets
 import sqlite3
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 
@@ -20,6 +19,7 @@ from groupware.store import carddav
 from groupware.store.database import Database
 from groupware.store.errors import CollectionNotFound, UidConflict, UnknownSyncToken
 from groupware.store.migrations import ensure_schema
+from groupware.store.query import ContactQuery, TimeRange
 from groupware.store.records import SYNC_PREFIX, CollectionRecord, ItemData, StoredItem
 from groupware.store.schema import SEARCHED_FIELDS
 
@@ -497,11 +497,11 @@ class Store:
 
     # Queries ------------------------------------------------------------------------------------------------
 
-    def time_range(
-        self, collection_id: int, component: str | None, start: int, end: int
-    ) -> Iterator[tuple[StoredItem, bool | None]]:
-        """Items whose time span overlaps ``[start, end)`` (RFC 4791 §9.9), with what the instance index says:
-        ``True`` an instance overlaps, ``False`` none does (exactly), ``None`` the index cannot tell."""
+    def time_range(self, collection_id: int, query: TimeRange) -> Iterator[tuple[StoredItem, bool | None]]:
+        """Items whose time span overlaps ``[query.start, query.end)`` (RFC 4791 §9.9), of ``query.component``
+        when set, with what the instance index says: ``True`` an instance overlaps, ``False`` none does
+        (exactly), ``None`` the index cannot tell."""
+        start, end = query.start, query.end
         sql = (
             f"SELECT {ITEM_COLUMNS}, CASE WHEN i.instances_until >= ? THEN (CASE WHEN EXISTS ("
             "SELECT 1 FROM instances x WHERE x.collection_id = i.collection_id AND x.href = i.href "
@@ -509,25 +509,22 @@ class Store:
             "FROM items i WHERE i.collection_id = ? AND i.span_start < ? AND i.span_end > ?"
         )
         params: list[object] = [end, end, start, collection_id, end, start]
-        if component is not None:
+        if query.component is not None:
             sql += " AND i.component = ?"
-            params.append(component)
+            params.append(query.component)
         for row in self.db.connection().execute(sql + " ORDER BY i.href", params):
             yield _item(row[:9]), None if row[9] < 0 else bool(row[9])
 
-    def contact_query(
-        self, collection_id: int, elements: Iterable[ET.Element]
-    ) -> tuple[Iterator[StoredItem], bool]:
-        """Items that may match the CardDAV ``CR:filter`` elements (RFC 6352 §10.5), and whether they match
-        exactly (see :mod:`groupware.store.carddav`)."""
-        filters, exact = carddav.parse_filters(elements)
+    def contact_query(self, collection_id: int, query: ContactQuery) -> Iterator[StoredItem]:
+        """Items that match every filter of ``query`` (RFC 6352 §10.5) in the contact index, by href; they
+        match the request exactly when ``query.exact`` (see :mod:`groupware.store.carddav`)."""
         params: list[object] = [collection_id]
-        condition = carddav.contact_sql(filters, collection_id, params)
+        condition = carddav.contact_sql(query.filters, collection_id, params)
         cursor = self.db.connection().execute(
             f"SELECT {ITEM_COLUMNS} FROM items i WHERE i.collection_id = ? AND {condition} ORDER BY i.href",
             params,
         )
-        return (_item(row) for row in cursor), exact
+        return (_item(row) for row in cursor)
 
     # Consistency --------------------------------------------------------------------------------------------
 
