@@ -87,6 +87,7 @@ class Database:
         """
         if name in self._ensured:
             return self._ensured[name]
+        nested = self.in_transaction  # the caller's transaction may still roll back: remember nothing then
         with self.write() as conn:
             conn.execute(META)
             for statement in statements:
@@ -101,7 +102,8 @@ class Database:
                     "excluded.value",
                     (name, str(version)),
                 )
-        self._ensured[name] = found
+        if not nested:
+            self._ensured[name] = found
         return found
 
     @property

@@ -6,6 +6,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from groupware.dav import filters
 from groupware.store import ItemData, Store
 from groupware.store.schema import SCHEMA_VERSION
@@ -13,8 +15,9 @@ from groupware.store.schema import SCHEMA_VERSION
 CR = "urn:ietf:params:xml:ns:carddav"
 
 
-def _version_1_database(path: Path) -> None:
-    """A book written by version 1: ``Straße`` stored lower-cased (``straße``), trigram index and all."""
+def _version_1_database(path: Path, trigrams: bool) -> None:
+    """A book written by version 1: ``Straße`` stored lower-cased (``straße``), with or without the trigram
+    index (added during version 1)."""
     store = Store(str(path))
     book = store.create_collection("u/book", {"tag": "VADDRESSBOOK"})[0].id
     card = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\nFN:Anna Straße\r\nEND:VCARD\r\n"
@@ -22,6 +25,9 @@ def _version_1_database(path: Path) -> None:
     store.put_item(book, ItemData("a.vcf", card, '"a"', "a", "VCARD", "", contact=contact))
     with store.db.write() as conn:
         conn.execute("UPDATE meta SET value = '1' WHERE name = 'schema_version'")
+        if not trigrams:
+            conn.execute("DROP TRIGGER contact_fields_unsearch")
+            conn.execute("DROP TABLE contact_trigrams")
     store.close()
 
 
@@ -34,9 +40,10 @@ def _hrefs(store: Store, field: str, text: str) -> set[str]:
     return {item.href for item in store.contact_query(book, filters.contact_query([element]))}
 
 
-def test_an_old_database_is_refolded_on_open(tmp_path: Path) -> None:
+@pytest.mark.parametrize("trigrams", [True, False])
+def test_an_old_database_is_refolded_and_reindexed_on_open(tmp_path: Path, trigrams: bool) -> None:
     path = tmp_path / "groupware.sqlite"
-    _version_1_database(path)
+    _version_1_database(path, trigrams)
     store = Store(str(path))
     with store.db.read() as conn:
         values = dict(conn.execute("SELECT field, value FROM contact_fields").fetchall())
@@ -44,8 +51,11 @@ def test_an_old_database_is_refolded_on_open(tmp_path: Path) -> None:
         stale = conn.execute(
             "SELECT count(*) FROM contact_trigrams WHERE contact_trigrams MATCH '\"straße\"'"
         ).fetchone()[0]
+        indexed = conn.execute(
+            'SELECT count(*) FROM contact_trigrams WHERE contact_trigrams MATCH \'"strasse" OR "example"\''
+        ).fetchone()[0]
     assert values == {"FN": "anna strasse", "ORG": "σισυφοσ", "EMAIL": "anna@example.fr"}
-    assert version == str(SCHEMA_VERSION) == "2" and stale == 0
+    assert version == str(SCHEMA_VERSION) == "2" and stale == 0 and indexed == 2  # FN and EMAIL
     assert _hrefs(store, "FN", "STRASSE") == {"a.vcf"}  # through the trigram index
     assert _hrefs(store, "FN", "Straße") == {"a.vcf"}
     assert _hrefs(store, "ORG", "ΣΊΣΥΦΟΣ") == {"a.vcf"}  # final sigma, scanned field
