@@ -2,18 +2,20 @@
 """Radicale storage adapter over the indexed engine :mod:`groupware.store` (``[storage] type =
 groupware.plugins.storage``).
 
-* The database is ``<filesystem_folder>/groupware.sqlite`` unless ``[storage] database`` names another file;
+* Under ``groupware serve`` the store opens on the services' one :class:`~groupware.store.database.Database`
+  (shared with the sharing tables and the lockouts, :func:`groupware.plugins.services_of`). Run by Radicale
+  alone, it opens ``<filesystem_folder>/groupware.sqlite`` unless ``[storage] database`` names another file;
   ``[storage] synchronous`` (``FULL`` by default) is SQLite's durability level.
 * No global lock: ``acquire_lock("w")`` opens one write transaction for the request, so the checks Radicale
   makes (existence, If-Match, UID) and the write commit together, and the answer leaves only after the commit.
   Readers take no lock at all.
-* ``get_filtered`` answers from the indexes and says ``True`` only where the index decides exactly;
+* ``get_filtered`` answers from the indexes (the REPORT's filters made typed queries by
+  :mod:`groupware.dav.filters`) and says ``True`` only where the index decides exactly;
   ``has_uid`` uses the UID index; ``sync`` reads the change log in O(changes) (RFC 6578); etag, ctag and
   properties are one-row reads. Items come back with etag, UID, component and time range filled in, so nothing
   re-parses them.
 * An unknown sync token raises :class:`ValueError`, which Radicale answers ``403`` with
-``DAV:valid-sync-token``
-  (RFC 6578 §3.2); DAVx5 then re-syncs from scratch.
+  ``DAV:valid-sync-token`` (RFC 6578 §3.2); DAVx5 then re-syncs from scratch.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from radicale.item import filter as radicale_filter
 from radicale.log import logger
 
 from groupware.config import database_file
+from groupware.dav import filters as dav_filters
 from groupware.dav.fastpath import ItemSummary, http_date
+from groupware.plugins import services_of
 from groupware.store import (
     TIMESTAMP_MAX,
     TIMESTAMP_MIN,
@@ -44,6 +48,7 @@ from groupware.store import (
     StoredItem,
     contact_values,
 )
+from groupware.store.database import Database
 
 __all__ = ["Collection", "Storage", "close_store", "index_item", "open_store"]
 
@@ -56,17 +61,20 @@ _stores: dict[str, Store] = {}
 _stores_lock = threading.Lock()
 
 
-def open_store(path: str, synchronous: str = "FULL") -> Store:
-    """The process's :class:`Store` for the database ``path`` (one per file, shared by every thread)."""
-    path = os.path.abspath(path)
+def open_store(database: Database | str, synchronous: str = "FULL") -> Store:
+    """The process's :class:`Store` for ``database`` (one per file, shared by every thread): on the running
+    services' shared :class:`Database`, or on a file this process opens itself."""
+    path = os.path.abspath(database.path if isinstance(database, Database) else database)
     with _stores_lock:
-        if path not in _stores:
-            _stores[path] = Store(path, synchronous=synchronous)
+        cached = _stores.get(path)
+        if cached is None or (isinstance(database, Database) and cached.db is not database):
+            _stores[path] = Store(database, synchronous=synchronous)
         return _stores[path]
 
 
 def close_store(path: str) -> None:
-    """Close the process's store for ``path`` (at shutdown); the next :func:`open_store` opens it anew."""
+    """Close the process's store for ``path`` (at shutdown); the next :func:`open_store` opens it anew. A
+    shared database stays open: the services close it."""
     with _stores_lock:
         store = _stores.pop(os.path.abspath(path), None)
     if store is not None:
@@ -208,9 +216,9 @@ class Collection(storage.BaseCollection):
         if not self.tag:
             return
         if self.tag == "VADDRESSBOOK" and filters:
-            stored_items, exact = self._store.contact_query(self._record.id, filters)
-            for stored in stored_items:
-                yield stored, exact
+            query = dav_filters.contact_query(filters)
+            for stored in self._store.contact_query(self._record.id, query):
+                yield stored, query.exact
             return
         if self.tag == "VCALENDAR":
             yield from self._time_filtered(filters)
@@ -220,8 +228,9 @@ class Collection(storage.BaseCollection):
 
     def _time_filtered(self, filters: list[ET.Element]) -> Iterator[tuple[StoredItem, bool]]:
         """RFC 4791 §9.9: span prefilter, then the instance index where Radicale's own rule is not exact."""
-        tag, start, end, simple = radicale_filter.simplify_prefilters(filters, self.tag)
-        for stored, overlaps in self._store.time_range(self._record.id, tag, start, end):
+        query, simple = dav_filters.time_range(filters, self.tag)
+        tag, start, end = query.component, query.start, query.end
+        for stored, overlaps in self._store.time_range(self._record.id, query):
             item_start, item_end = stored.span
             if simple and (start <= item_start or item_end <= end):
                 yield stored, True
@@ -289,10 +298,20 @@ class Storage(storage.BaseStorage):
 
     def __init__(self, configuration: Any) -> None:
         super().__init__(configuration)
-        folder = configuration.get("storage", "filesystem_folder")
-        database = database_file(folder, self._option("database"))
-        self.store = open_store(database, self._option("synchronous") or "FULL")
+        self.store = open_store(self._database(), self._option("synchronous") or "FULL")
         logger.info("Storage database: %r", self.store.db.path)
+
+    def _database(self) -> Database | str:
+        """The running services' shared database (``groupware serve``) when it is the file the ``[storage]``
+        options name, else that file, opened here (Radicale runs this plugin without our runtime)."""
+        path = database_file(self.configuration.get("storage", "filesystem_folder"), self._option("database"))
+        try:
+            shared = getattr(services_of(self.configuration, "storage"), "database", None)
+        except RuntimeError:
+            shared = None
+        if isinstance(shared, Database) and os.path.abspath(shared.path) == os.path.abspath(path):
+            return shared
+        return path
 
     def close(self) -> None:
         """Release the database connections of this process (the server is stopping)."""

@@ -3,9 +3,11 @@
 
 ``groupware serve`` runs several worker processes (``[server] workers``); a counter in each process's memory
 would let a guesser try ``workers`` times the limit, and a restart would forget a lockout. This one keeps the
-failures and the lockouts in two small tables of the groupware database (the sharing tables' file), read and
-written in short transactions: a check is one indexed read, only failures and a first successful login after
-failures write. Times are wall-clock seconds, the one clock that processes share and that survives a restart.
+failures and the lockouts in two small tables of the groupware database (the one
+:class:`~groupware.store.database.Database` the runtime shares between the store, the sharing tables and
+this throttle), read and written in short transactions: a check is one indexed read, only failures and a
+first successful login after failures write. Times are wall-clock seconds, the one clock that processes share
+and that survives a restart.
 """
 
 from __future__ import annotations
@@ -53,9 +55,7 @@ class DatabaseThrottle:
         self._window = window
         self._lockout = lockout
         self._clock = clock
-        with db.write() as conn:
-            for statement in SCHEMA:
-                conn.execute(statement)
+        db.ensure("lockouts_version", SCHEMA)
 
     def locked(self, subject: Hashable) -> bool:
         """True while ``subject`` is locked out (by this process or another)."""

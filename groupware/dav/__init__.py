@@ -13,6 +13,7 @@
 * :mod:`~groupware.dav.agenda_api` — the agenda administration API (WSGI middleware);
 * :mod:`~groupware.dav.outage` — a directory outage as 503;
 * :mod:`~groupware.dav.body` — the request body, parsed once;
+* :mod:`~groupware.dav.filters` — REPORT filters (CardDAV, CalDAV time ranges) as typed store queries;
 * :mod:`~groupware.dav.configuration` — Radicale's configuration, our plugins and defaults, its checks;
 * :mod:`~groupware.dav.migration` — stock Radicale folders in and out (``groupware storage``);
 * :mod:`~groupware.dav.upstream` — every use of Radicale's internals and every patch, in one place.

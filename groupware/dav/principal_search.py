@@ -6,22 +6,30 @@ Clients (Thunderbird's and iOS's attendee pickers, DAVx5's sharing dialogs) sear
 or e-mail address. Searchable properties: ``DAV:displayname``, ``C:calendar-user-address-set`` (RFC 6638
 §2.4.1) and Apple's ``CS:email-address-set``. Several ``property-search`` elements must all match (RFC 3744
 §9.4), or any of them with ``test="anyof"`` (as CalendarServer accepts); a match is a case- and accent-
-insensitive substring. At most :data:`MAX_RESULTS` principals are returned, with ``507`` for the rest (RFC
-4918 §11.4). Works on ElementTree documents; knows nothing of Radicale; the caller authenticates.
+insensitive substring, compared in the one fold of the contact index (:func:`groupware.store.text.fold`,
+RFC 4790 ``i;unicode-casemap``). At most :data:`MAX_RESULTS` principals are returned, with ``507`` for the
+rest (RFC 4918 §11.4). Works on ElementTree documents; knows nothing of Radicale; the caller authenticates.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from groupware.directory import Person
+from groupware.store.text import fold
 
-__all__ = ["MAX_RESULTS", "PeopleIndex", "is_principal_search", "search_property_set", "search_response"]
+__all__ = [
+    "MAX_RESULTS",
+    "PeopleIndex",
+    "fold",
+    "is_principal_search",
+    "search_property_set",
+    "search_response",
+]
 
 DAV, CALDAV, CS = "{DAV:}", "{urn:ietf:params:xml:ns:caldav}", "{http://calendarserver.org/ns/}"
 MAX_RESULTS = 50
@@ -30,12 +38,6 @@ _SEARCHABLE = {
     CALDAV + "calendar-user-address-set": "Adresse électronique",
     CS + "email-address-set": "Adresse électronique",
 }
-
-
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form (``Hélène`` → ``helene``)."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A file-backed directory: an LDIF file (RFC 2849) read into memory.
+"""A file-backed directory: an LDIF file (RFC 2849) read into memory; and the one LDIF parser of groupware.
+
+:func:`read_records` yields typed :class:`LdifRecord` content records (base64 values, folded lines,
+comments; URL values and change records refused); :class:`LdifDirectory` and
+:mod:`groupware.directory.slapd` both read LDIF through it.
 
 The embedded default for demos and small sites. It honours the same ``[directory]`` filters as the LDAP
 implementation (user, group and "account disabled" filters, RFC 4515 syntax) and checks ``userPassword``
@@ -23,27 +27,72 @@ from groupware.directory import Group, Person, normalize_dn, normalize_login
 from groupware.directory.passwords import check_password
 from groupware.errors import AccountDisabled, DirectoryError, InvalidCredentials
 
-__all__ = ["Entry", "LdifDirectory", "matches", "parse_ldif"]
+__all__ = ["Entry", "LdifDirectory", "LdifError", "LdifRecord", "matches", "parse_ldif", "read_records"]
 
 Entry = dict[str, list[str]]  # lower-cased attribute name -> values; "dn" holds the DN
 
 
 class LdifError(DirectoryError):
-    """The LDIF file is malformed; the message carries the file and line."""
+    """The LDIF text is malformed or outside what we read; the message carries the source and line."""
+
+
+@dataclass(frozen=True)
+class LdifRecord:
+    """One LDIF content record (RFC 2849 ``ldif-attrval-record``): its DN and its attribute values.
+
+    ``attributes`` keeps the file's order and the attribute descriptions as written (options included,
+    ``cn;lang-fr``); values are decoded text. ``line`` is where the record starts, for messages.
+    """
+
+    dn: str
+    attributes: tuple[tuple[str, str], ...] = ()
+    line: int = 0
+
+    def values(self, name: str) -> list[str]:
+        """The values of the attribute ``name`` (any case), in file order."""
+        wanted = name.lower()
+        return [value for key, value in self.attributes if key.lower() == wanted]
+
+    def entry(self) -> Entry:
+        """The record as an :data:`Entry`: lower-cased names to values, the DN under ``dn``."""
+        entry: Entry = {"dn": [self.dn]}
+        for key, value in self.attributes:
+            entry.setdefault(key.lower(), []).append(value)
+        return entry
+
+    def text(self) -> str:
+        """The record written as LDIF, with a blank line after it: values that are not an RFC 2849
+        ``SAFE-STRING`` (non-ASCII, leading space, colon or ``<``, trailing space) in base64 (``::``)."""
+        lines = [_attrval("dn", self.dn), *(_attrval(key, value) for key, value in self.attributes)]
+        return "\n".join(lines) + "\n\n"
+
+
+def _attrval(name: str, value: str) -> str:
+    """RFC 2849 ``attrval-spec``: ``name: value``, or ``name:: BASE64`` when the value is not safe."""
+    safe = value.isascii() and not any(char in value for char in "\0\r\n")
+    safe = safe and not value.startswith((" ", ":", "<")) and not value.endswith(" ")
+    if safe:
+        return f"{name}: {value}"
+    return f"{name}:: {base64.b64encode(value.encode('utf-8')).decode('ascii')}"
 
 
 def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
-    """Unfold continuation lines (RFC 2849 "SEP SPACE") and drop comments; blank lines separate records."""
+    """RFC 2849 §"Notes on LDIF Syntax" 2 and 4: continuation lines (``SEP SPACE``) unfolded, comments
+    (folded ones too) dropped; a blank line, yielded as ``""``, ends a record."""
     current: list[str] = []
     start = 0
-    for number, raw in enumerate(text.splitlines(), 1):
-        if raw.startswith(" ") and current:
-            current.append(raw[1:])
+    in_comment = False
+    for number, raw in enumerate(text.split("\n"), 1):
+        raw = raw.removesuffix("\r")
+        if raw.startswith(" ") and (current or in_comment):
+            if not in_comment:
+                current.append(raw[1:])
             continue
         if current:
             yield start, "".join(current)
             current = []
-        if raw.startswith("#"):
+        in_comment = raw.startswith("#")
+        if in_comment:
             continue
         if not raw.strip():
             yield number, ""
@@ -54,6 +103,7 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
 
 
 def _value(line: str, number: int, source: str) -> tuple[str, str]:
+    """RFC 2849 ``attrval-spec``: ``name: value``, ``name:: BASE64`` (UTF-8 text); ``name:< URL`` refused."""
     name, sep, rest = line.partition(":")
     if not sep or not name.strip():
         raise LdifError(f"{source}:{number}: expected 'attribute: value'")
@@ -67,28 +117,42 @@ def _value(line: str, number: int, source: str) -> tuple[str, str]:
     return name.strip(), rest.strip()
 
 
-def parse_ldif(text: str, source: str = "<ldif>") -> list[Entry]:
-    """Parse LDIF content records into entries; change records are refused."""
-    entries: list[Entry] = []
-    entry: Entry | None = None
+def read_records(text: str, source: str = "<ldif>") -> Iterator[LdifRecord]:
+    """The content records of an LDIF text (RFC 2849), in file order: lines unfolded, comments and the
+    ``version`` line skipped, base64 values decoded.
+
+    Raises:
+        LdifError: a record not starting with ``dn:``, a change record (``changetype:``), a URL value
+            (``name:< URL``), malformed base64 or non-UTF-8 text, a line that is no ``name: value``.
+    """
+    dn: str | None = None
+    start = 0
+    attributes: list[tuple[str, str]] = []
     for number, line in _logical_lines(text):
         if not line:
-            entry = None
+            if dn is not None:
+                yield LdifRecord(dn, tuple(attributes), start)
+            dn, attributes = None, []
             continue
         name, value = _value(line, number, source)
         key = name.lower()
-        if entry is None:
+        if dn is None:
             if key == "version":
                 continue
             if key != "dn":
                 raise LdifError(f"{source}:{number}: a record must start with dn:")
-            entry = {"dn": [value]}
-            entries.append(entry)
+            dn, start = value, number
         elif key == "changetype":
             raise LdifError(f"{source}:{number}: change records are not supported")
         else:
-            entry.setdefault(key, []).append(value)
-    return entries
+            attributes.append((name, value))
+    if dn is not None:
+        yield LdifRecord(dn, tuple(attributes), start)
+
+
+def parse_ldif(text: str, source: str = "<ldif>") -> list[Entry]:
+    """The content records of an LDIF text as entries (see :func:`read_records`)."""
+    return [record.entry() for record in read_records(text, source)]
 
 
 def _node_matches(node: Any, entry: Entry) -> bool:

@@ -7,7 +7,8 @@ DN), loads an LDIF file with ``slapadd -q`` before starting (fast: 52,000 people
 ``slapd`` in the foreground on a free port, with LDAPS and StartTLS from a throwaway CA when ``tls=True``.
 
 ``slapadd`` does not run overlays, so the ``memberOf`` values are computed from the groups and written into
-the loaded LDIF; the overlay keeps them up to date for changes made over LDAP afterwards.
+the loaded LDIF; the overlay keeps them up to date for changes made over LDAP afterwards. LDIF is read by
+the directory's one parser, :func:`groupware.directory.ldif.read_records`.
 
 ``python -m groupware.directory.slapd --ldif FILE`` runs one until Ctrl-C and prints its URI and credentials.
 """
@@ -15,7 +16,6 @@ the loaded LDIF; the overlay keeps them up to date for changes made over LDAP af
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import secrets
 import shutil
@@ -33,6 +33,7 @@ from typing import Any, Self
 import ldap3
 
 from groupware.directory import schema
+from groupware.directory.ldif import LdifRecord, read_records
 from groupware.directory.passwords import ssha
 
 __all__ = ["Slapd", "SlapdError", "free_port", "prepare_ldif"]
@@ -69,52 +70,18 @@ def free_port() -> int:
 # --- LDIF preparation ---------------------------------------------------------------------------------------
 
 
-def _records(text: str) -> Iterator[list[str]]:
-    """Yield the logical lines of each LDIF record: continuations unfolded, comments and version dropped."""
-    record: list[str] = []
-    in_comment = False
-    for raw in text.split("\n"):
-        raw = raw.rstrip("\r")
-        if raw.startswith(" "):
-            if record and not in_comment:
-                record[-1] += raw[1:]
-            continue
-        in_comment = raw.startswith("#")
-        if in_comment:
-            continue
-        if not raw.strip():
-            if record:
-                yield record
-            record = []
-        elif not (not record and raw.lower().startswith("version:")):
-            record.append(raw)
-    if record:
-        yield record
-
-
-def _attribute(line: str) -> tuple[str, str]:
-    """Split ``name: value`` / ``name:: base64`` into the lower-cased name and the decoded value."""
-    name, _, rest = line.partition(":")
-    if rest.startswith(":"):
-        return name.strip().lower(), base64.b64decode(rest[1:].strip()).decode("utf-8")
-    return name.strip().lower(), rest.strip()
-
-
 def _dn_key(dn: str) -> str:
     return ",".join(part.strip() for part in dn.split(",")).lower()
 
 
-def _memberships(records: Sequence[list[str]]) -> dict[str, list[str]]:
+def _memberships(records: Sequence[LdifRecord]) -> dict[str, list[str]]:
     """Member DN key -> DNs of the ``groupOfNames`` listing it."""
     result: dict[str, list[str]] = {}
     for record in records:
-        pairs = [_attribute(line) for line in record]
-        if not any(name == "objectclass" and value.lower() == "groupofnames" for name, value in pairs):
+        if not any(value.lower() == "groupofnames" for value in record.values("objectClass")):
             continue
-        group_dn = pairs[0][1]
-        for name, value in pairs:
-            if name == "member":
-                result.setdefault(_dn_key(value), []).append(group_dn)
+        for member in record.values("member"):
+            result.setdefault(_dn_key(member), []).append(record.dn)
     return result
 
 
@@ -147,14 +114,14 @@ def prepare_ldif(
 
     The service account (and its ``ou``) is added under ``base_dn`` unless the LDIF already holds it.
     """
-    records = list(_records(text))
+    records = list(read_records(text))
     memberships = _memberships(records) if memberof else {}
-    keys = {_dn_key(_attribute(r[0])[1]) for r in records if r and r[0].lower().startswith("dn:")}
+    keys = {_dn_key(record.dn) for record in records}
     if _dn_key(base_dn) not in keys:
         raise SlapdError(f"the LDIF has no entry for the base DN {base_dn}")
     for record in records:
-        extra = [f"memberOf: {g}" for g in memberships.get(_dn_key(_attribute(record[0])[1]), ())]
-        yield "\n".join(record + extra) + "\n\n"
+        extra = tuple(("memberOf", group) for group in memberships.get(_dn_key(record.dn), ()))
+        yield LdifRecord(record.dn, record.attributes + extra).text()
     if _dn_key(service_dn) not in keys:
         has_services = _dn_key(service_dn.split(",", 1)[1]) in keys
         yield _service_entries(base_dn, service_dn, service_password, has_services)
@@ -480,15 +447,15 @@ class Slapd:
             conn.unbind()
 
     def add(self, ldif_text: str) -> list[str]:
-        """Add the entries of an LDIF text (content records); return their DNs."""
+        """Add the entries of an LDIF text (content records, read by
+        :func:`groupware.directory.ldif.read_records`); return their DNs."""
         added = []
         conn = self.connection()
         try:
-            for record in _records(ldif_text):
-                pairs = [_attribute(line) for line in record]
-                dn, attributes = pairs[0][1], _group_values(pairs[1:])
-                self._check(conn, conn.add(dn, attributes=attributes), f"add {dn}")
-                added.append(dn)
+            for record in read_records(ldif_text):
+                attributes = _group_values((name.lower(), value) for name, value in record.attributes)
+                self._check(conn, conn.add(record.dn, attributes=attributes), f"add {record.dn}")
+                added.append(record.dn)
         finally:
             conn.unbind()
         return added

@@ -2,9 +2,12 @@
 """The services of one running groupware, built once from the configuration and handed to every door.
 
 One directory (with its cache), one accounts layer (login policy, lockouts counted in the database), one
-sharing service, all on the groupware database. The DAV application receives them as an argument, Radicale's
-plugins through their configuration sections (:mod:`groupware.dav.configuration`), the ManageSieve and LMTP
-doors and the address-book sync from the supervisor: nothing is looked up in a process-wide registry.
+sharing service, and one :class:`~groupware.store.database.Database` (the groupware database file) shared by
+the lockouts, the sharing tables and the storage engine (the storage plugin opens its store on
+:attr:`Services.database`): one connection per thread for all three. The DAV application receives them as an
+argument, Radicale's plugins through their configuration sections (:mod:`groupware.dav.configuration`), the
+ManageSieve and LMTP doors and the address-book sync from the supervisor: nothing is looked up in a
+process-wide registry.
 """
 
 from __future__ import annotations
@@ -63,7 +66,8 @@ def build_services(config: Config) -> Services:
     every door (DAV, ManageSieve, the web) count the same failures.
     """
     directory = open_directory(config.directory)
-    database = Database(storage_database(config))
+    storage = config.radicale_sections.get("storage", {})
+    database = Database(storage_database(config), synchronous=str(storage.get("synchronous") or "FULL"))
     throttle = DatabaseThrottle(database, config.accounts.failure_window, config.accounts.lockout)
     accounts = Accounts(directory, config.accounts, throttle=throttle)
     sharing = build_sharing(config, directory, accounts, database)

@@ -93,10 +93,11 @@ class SharingDatabase:
     """Agendas and their grants, stored beside the collections in the storage engine's database."""
 
     def __init__(self, database: Database | str) -> None:
+        """Keep the tables in ``database``: the shared :class:`Database` of the store and the lockouts, or a
+        file of their own (opened here, closed by :meth:`close`)."""
+        self._owns_db = not isinstance(database, Database)
         self.db = database if isinstance(database, Database) else Database(database)
-        with self.db.write() as conn:
-            for statement in SHARING_SCHEMA:
-                conn.execute(statement)
+        self.db.ensure("sharing_version", SHARING_SCHEMA)
 
     def _bump(self, conn: sqlite3.Connection) -> None:
         conn.execute("UPDATE sharing_revision SET value = value + 1 WHERE id = 1")
@@ -261,5 +262,7 @@ class SharingDatabase:
             )
 
     def close(self) -> None:
-        """Close this object's connections."""
-        self.db.close()
+        """Close the database connections, when this object opened the database (a shared one is its
+        owner's to close)."""
+        if self._owns_db:
+            self.db.close()

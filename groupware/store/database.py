@@ -1,5 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""SQLite connections and transactions: one connection per thread (and per process), WAL journal.
+"""The one SQL connection layer of groupware: SQLite connections and transactions, one connection per thread
+(and per process), WAL journal.
+
+:class:`Database` knows no table of its own but ``meta`` (one row per user of the file, its schema version):
+the storage engine (:class:`groupware.store.Store`), the sharing tables and the login lockouts each call
+:meth:`Database.ensure` with their idempotent DDL, and share one object, hence one connection per thread and
+one transaction per request, when they live in one file.
 
 In WAL mode readers never wait for a writer and a writer never waits for readers; writers take the database's
 write lock at ``BEGIN IMMEDIATE`` and wait for each other up to ``busy_timeout``, across threads and
@@ -13,14 +19,17 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
-from groupware.store.schema import SCHEMA, SCHEMA_VERSION, SQLITE_SEARCH, SQLITE_SEARCH_FILL
-
-__all__ = ["Database"]
+__all__ = ["SYNCHRONOUS", "Database", "Upgrade"]
 
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+META = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+
+#: Brings the tables of one user from the version stored in ``meta`` to the current one, inside the write
+#: transaction of :meth:`Database.ensure` (``(connection, stored version)``).
+Upgrade = Callable[[sqlite3.Connection, int], None]
 
 
 class _ThreadState(threading.local):
@@ -41,9 +50,9 @@ class Database:
         self._state = _ThreadState()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self._ensured: dict[str, int] = {}
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
-        self._create_schema()
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -64,21 +73,38 @@ class Database:
             state.connection, state.pid, state.depth = self._open(), os.getpid(), 0
         return state.connection
 
-    def _create_schema(self) -> None:
+    def ensure(
+        self, name: str, statements: Iterable[str], version: int = 1, upgrade: Upgrade | None = None
+    ) -> int:
+        """Create the tables of the user ``name`` (idempotent DDL) and bring them to ``version``.
+
+        Runs once per object and name, in one write transaction (joined when the caller holds one). The
+        version is kept in ``meta`` under ``name``: a new file records ``version``; a file recorded at an
+        older version runs ``upgrade(connection, old_version)`` first (e.g. to rewrite derived values), in
+        the same transaction, so that every process sees either the old tables or the upgraded ones.
+        Returns the version found before (``version`` for a new file; a file recorded at a newer version is
+        left as it is).
+        """
+        if name in self._ensured:
+            return self._ensured[name]
+        nested = self.in_transaction  # the caller's transaction may still roll back: remember nothing then
         with self.write() as conn:
-            for statement in SCHEMA:
+            conn.execute(META)
+            for statement in statements:
                 conn.execute(statement)
-            new_index = (
-                conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'contact_trigrams'").fetchone() is None
-            )
-            for statement in SQLITE_SEARCH:
-                conn.execute(statement)
-            if new_index:  # a database written before the index existed: index what it holds
-                conn.execute(SQLITE_SEARCH_FILL)
-            conn.execute(
-                "INSERT INTO meta (name, value) VALUES ('schema_version', ?) ON CONFLICT (name) DO NOTHING",
-                (str(SCHEMA_VERSION),),
-            )
+            row = conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+            found = int(row[0]) if row else version
+            if found < version and upgrade is not None:
+                upgrade(conn, found)
+            if row is None or found < version:
+                conn.execute(
+                    "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = "
+                    "excluded.value",
+                    (name, str(version)),
+                )
+        if not nested:
+            self._ensured[name] = found
+        return found
 
     @property
     def in_transaction(self) -> bool:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "SEARCHED_FIELDS", "SQLITE_SEARCH", "SQLITE_SEARCH_FILL"]
 
-SCHEMA_VERSION = 1
+#: 2: contact values folded with full case folding (see :mod:`groupware.store.migrations`).
+SCHEMA_VERSION = 2
 
+# The ``meta`` table that records the version belongs to :class:`groupware.store.database.Database`.
 SCHEMA: tuple[str, ...] = (
-    """CREATE TABLE IF NOT EXISTS meta (
-        name TEXT PRIMARY KEY,
-        value TEXT NOT NULL)""",
     # One row per collection; ``revision`` is the change counter behind ctag and sync tokens (RFC 6578 §4).
     """CREATE TABLE IF NOT EXISTS collections (
         id INTEGER PRIMARY KEY,

@@ -12,13 +12,14 @@ import json
 import secrets
 import sqlite3
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 
 from groupware.store import carddav
 from groupware.store.database import Database
 from groupware.store.errors import CollectionNotFound, UidConflict, UnknownSyncToken
+from groupware.store.migrations import ensure_schema
+from groupware.store.query import ContactQuery, TimeRange
 from groupware.store.records import SYNC_PREFIX, CollectionRecord, ItemData, StoredItem
 from groupware.store.schema import SEARCHED_FIELDS
 
@@ -46,15 +47,21 @@ def _item(row: Sequence[object]) -> StoredItem:
 class Store:
     """Collections and items in one SQL database (SQLite in WAL mode)."""
 
-    def __init__(self, path: str, synchronous: str = "FULL") -> None:
-        self.db = Database(path, synchronous=synchronous)
+    def __init__(self, database: Database | str, synchronous: str = "FULL") -> None:
+        """Open the engine on ``database``: a shared :class:`Database` (``synchronous`` is then its own), or a
+        file to open (and to close with :meth:`close`)."""
+        self._owns_db = not isinstance(database, Database)
+        self.db = database if isinstance(database, Database) else Database(database, synchronous=synchronous)
+        ensure_schema(self.db)
         with self.db.write() as conn:
             if conn.execute("SELECT 1 FROM collections WHERE path = ''").fetchone() is None:
                 self._insert_collection(conn, "", {})
 
     def close(self) -> None:
-        """Close the database connections."""
-        self.db.close()
+        """Close the database connections, when this store opened the database (a shared one is its
+        owner's to close)."""
+        if self._owns_db:
+            self.db.close()
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """A write transaction that the engine's methods join (re-entrant; inner failures roll back alone)."""
@@ -490,11 +497,11 @@ class Store:
 
     # Queries ------------------------------------------------------------------------------------------------
 
-    def time_range(
-        self, collection_id: int, component: str | None, start: int, end: int
-    ) -> Iterator[tuple[StoredItem, bool | None]]:
-        """Items whose time span overlaps ``[start, end)`` (RFC 4791 §9.9), with what the instance index says:
-        ``True`` an instance overlaps, ``False`` none does (exactly), ``None`` the index cannot tell."""
+    def time_range(self, collection_id: int, query: TimeRange) -> Iterator[tuple[StoredItem, bool | None]]:
+        """Items whose time span overlaps ``[query.start, query.end)`` (RFC 4791 §9.9), of ``query.component``
+        when set, with what the instance index says: ``True`` an instance overlaps, ``False`` none does
+        (exactly), ``None`` the index cannot tell."""
+        start, end = query.start, query.end
         sql = (
             f"SELECT {ITEM_COLUMNS}, CASE WHEN i.instances_until >= ? THEN (CASE WHEN EXISTS ("
             "SELECT 1 FROM instances x WHERE x.collection_id = i.collection_id AND x.href = i.href "
@@ -502,25 +509,22 @@ class Store:
             "FROM items i WHERE i.collection_id = ? AND i.span_start < ? AND i.span_end > ?"
         )
         params: list[object] = [end, end, start, collection_id, end, start]
-        if component is not None:
+        if query.component is not None:
             sql += " AND i.component = ?"
-            params.append(component)
+            params.append(query.component)
         for row in self.db.connection().execute(sql + " ORDER BY i.href", params):
             yield _item(row[:9]), None if row[9] < 0 else bool(row[9])
 
-    def contact_query(
-        self, collection_id: int, elements: Iterable[ET.Element]
-    ) -> tuple[Iterator[StoredItem], bool]:
-        """Items that may match the CardDAV ``CR:filter`` elements (RFC 6352 §10.5), and whether they match
-        exactly (see :mod:`groupware.store.carddav`)."""
-        filters, exact = carddav.parse_filters(elements)
+    def contact_query(self, collection_id: int, query: ContactQuery) -> Iterator[StoredItem]:
+        """Items that match every filter of ``query`` (RFC 6352 §10.5) in the contact index, by href; they
+        match the request exactly when ``query.exact`` (see :mod:`groupware.store.carddav`)."""
         params: list[object] = [collection_id]
-        condition = carddav.contact_sql(filters, collection_id, params)
+        condition = carddav.contact_sql(query.filters, collection_id, params)
         cursor = self.db.connection().execute(
             f"SELECT {ITEM_COLUMNS} FROM items i WHERE i.collection_id = ? AND {condition} ORDER BY i.href",
             params,
         )
-        return (_item(row) for row in cursor), exact
+        return (_item(row) for row in cursor)
 
     # Consistency --------------------------------------------------------------------------------------------
 

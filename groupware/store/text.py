@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Normalized text for the contact index (RFC 6352 §10.5.4 text-match, §8.3 ``i;unicode-casemap``).
 
-Values are folded case- and accent-insensitively: decomposed (NFKD), combining marks dropped, lower-cased, so
-that ``helene`` finds ``Hélène``. The same fold is applied to the indexed values and to the searched text.
+:func:`fold` is the one text fold of groupware: the contact index, CardDAV text-match and the principal search
+(RFC 3744 §9.4) all compare folded text. The same fold is applied to the indexed values and to the searched
+text.
 """
 
 from __future__ import annotations
@@ -18,11 +19,19 @@ CONTACT_FIELDS: tuple[str, ...] = ("FN", "N", "NICKNAME", "EMAIL", "TEL", "ORG")
 
 
 def fold(text: str) -> str:
-    """Case- and accent-insensitive form of ``text``."""
+    """The case- and accent-insensitive form of ``text``: RFC 4790 §9.3 ``i;unicode-casemap`` as used for
+    contact search.
+
+    The rule: compatibility decomposition (Unicode NFKD), combining marks dropped, then full Unicode case
+    folding (``str.casefold``). So ``Hélène`` and ``HELENE`` fold to ``helene``, ``ﬁ`` to ``fi`` and
+    ``Straße`` to ``strasse``. RFC 5051 (the collation's definition) title-cases and keeps the accents;
+    dropping them is our deliberate accent-insensitive reading, the one address-book users expect. The fold
+    is idempotent (``fold(fold(x)) == fold(x)``), so folding an already folded value changes nothing.
+    """
     if text.isascii():
         return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
 def _values(children: Iterable[Any]) -> Iterator[str]:

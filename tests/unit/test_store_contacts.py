@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import vobject
 
+from groupware.dav import filters
 from groupware.store import ItemData, Store, contact_values, fold
 
 CR = "urn:ietf:params:xml:ns:carddav"
@@ -48,8 +49,8 @@ def book(tmp_path: Path) -> Iterator[tuple[Store, int]]:
 
 def query(store: Store, cid: int, xml: str) -> tuple[list[str], bool]:
     element = ET.fromstring(f'<C:filter xmlns:C="{CR}" {xml}</C:filter>')
-    items, exact = store.contact_query(cid, [element])
-    return [item.uid for item in items], exact
+    contact_query = filters.contact_query([element])
+    return [item.uid for item in store.contact_query(cid, contact_query)], contact_query.exact
 
 
 def test_fold_ignores_case_and_accents() -> None:

@@ -16,7 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from groupware.store import TIMESTAMP_MAX, CollectionNotFound, ItemData, Store, UidConflict, UnknownSyncToken
+from groupware.store import (
+    TIMESTAMP_MAX,
+    CollectionNotFound,
+    ItemData,
+    Store,
+    TimeRange,
+    UidConflict,
+    UnknownSyncToken,
+)
 
 
 def card(
@@ -190,9 +198,9 @@ class StoreContract:
         store.put_item(cid, event("one.ics", "one", (100, 200), ((100, 200),)))
         store.put_item(cid, event("weekly.ics", "weekly", (0, 10_000), ((0, 10), (1000, 1010), (2000, 2010))))
         store.put_item(cid, event("open.ics", "open", (0, TIMESTAMP_MAX), ((0, 10),), until=50))
-        found = {i.href: overlaps for i, overlaps in store.time_range(cid, "VEVENT", 150, 500)}
+        found = {i.href: overlaps for i, overlaps in store.time_range(cid, TimeRange(150, 500, "VEVENT"))}
         assert found == {"one.ics": True, "weekly.ics": False, "open.ics": None}
-        found = {i.href: overlaps for i, overlaps in store.time_range(cid, "VTODO", 0, 500)}
+        found = {i.href: overlaps for i, overlaps in store.time_range(cid, TimeRange(0, 500, "VTODO"))}
         assert found == {}
 
     def test_writers_in_threads_never_lose_a_write(self, store: Store) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from groupware.dav import filters
 from groupware.store import ItemData, Store
 from groupware.store.text import fold
 
@@ -25,9 +26,9 @@ def _found(store: Store, collection_id: int, field: str, text: str) -> set[str]:
         f'<C:filter xmlns:C="{CR}"><C:prop-filter name="{field}"><C:text-match '
         f'match-type="contains">{text}</C:text-match></C:prop-filter></C:filter>'
     )
-    items, exact = store.contact_query(collection_id, [ET.fromstring(query)])
-    assert exact
-    return {item.href for item in items}
+    contact_query = filters.contact_query([ET.fromstring(query)])
+    assert contact_query.exact
+    return {item.href for item in store.contact_query(collection_id, contact_query)}
 
 
 def test_replaced_deleted_and_recreated_cards_are_found_as_they_are_now(tmp_path: Path) -> None:
