@@ -290,6 +290,11 @@ class Compiler:
         for node in nodes:
             if node.name != "require":
                 break
+            if node.block is not None:
+                self.error(node, "the require command does not take a block")
+                continue
+            if not self._check_tests(node, COMMANDS["require"]):
+                continue
             bound = self.bind(node, COMMANDS["require"])
             if bound is None:
                 continue
@@ -313,7 +318,7 @@ class Compiler:
             raise SieveCompileError(
                 [Diagnostic(1, 1, f"script is too large ({size} > {self.policy.max_script_size} bytes)")]
             )
-        nodes = parse(text)
+        nodes = parse(text, max_size=self.policy.max_script_size)
         self.requires(nodes)
         block = self.block(nodes, 0, top=True)
         if self.errors:
