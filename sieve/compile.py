@@ -313,7 +313,7 @@ class Compiler:
 
     def compile(self, text: str) -> Program:
         """Compile a whole script text."""
-        size = len(text.encode("utf-8"))
+        size = len(text.encode("utf-8", "surrogatepass"))
         if size > self.policy.max_script_size:
             raise SieveCompileError(
                 [Diagnostic(1, 1, f"script is too large ({size} > {self.policy.max_script_size} bytes)")]

@@ -51,6 +51,7 @@ _TEXT_FIRST_LINE = re.compile(r"[ \t]*(?:#[^\n]*)?\r?\n")
 _TEXT_END = re.compile(r"^\.\r?(?:\n|\Z)", re.MULTILINE)
 _DOT_STUFFED = re.compile(r"^\.\.", re.MULTILINE)
 _UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Positions:
@@ -119,9 +120,12 @@ def lex(text: str, where: Positions | None = None) -> list[RawToken]:
 
     Raises:
         SieveSyntaxError: an unterminated string or comment, a malformed ``text:``, a character that starts
-            no token, a number above :data:`MAX_NUMBER`.
+            no token, a number above :data:`MAX_NUMBER`, a lone surrogate (bytes that were not UTF-8).
     """
     where = where if where is not None else Positions(text)
+    bad = None if text.isascii() else _SURROGATE.search(text)
+    if bad is not None:  # a str made from bytes that were not UTF-8 (RFC 5228 §1: scripts are UTF-8)
+        raise where.error(bad.start(), "invalid UTF-8 in the script")
     out: list[RawToken] = []
     append, match, size, pos = out.append, _TOKEN.match, len(text), 0
     while pos < size:
