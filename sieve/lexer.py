@@ -32,9 +32,8 @@ MAX_NUMBER = (1 << 63) - 1
 _QUANTIFIERS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
 _TOKEN = re.compile(
-    r"""
-      (?P<ws>[ \t\r\n\f\v]+)
-    | (?P<hash>\#[^\n]*)
+    r"""[ \t\r\n\f\v]*(?:
+      (?P<hash>\#[^\n]*)
     | (?P<comment>/\*)
     | (?P<text>text:)
     | (?P<string>"(?:[^"\\]|\\.)*")
@@ -43,9 +42,10 @@ _TOKEN = re.compile(
     | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
     | (?P<number>[0-9]+[KMGkmg]?)
     | (?P<punct>[\[\](){};,])
-    """,
+    )""",
     re.VERBOSE | re.DOTALL,
 )
+_BLANKS = re.compile(r"[ \t\r\n\f\v]*")
 _COMMENT_END = re.compile(r"\*/")
 _TEXT_FIRST_LINE = re.compile(r"[ \t]*(?:#[^\n]*)?\r?\n")
 _TEXT_END = re.compile(r"^\.\r?(?:\n|\Z)", re.MULTILINE)
@@ -128,32 +128,41 @@ def lex(text: str, where: Positions | None = None) -> list[RawToken]:
         raise where.error(bad.start(), "invalid UTF-8 in the script")
     out: list[RawToken] = []
     append, match, size, pos = out.append, _TOKEN.match, len(text), 0
-    while pos < size:
+    while True:
         m = match(text, pos)
-        kind = m.lastgroup if m is not None else None
-        if m is None or kind is None or kind == "quote":
-            raise _fail(text, pos, kind or "", where)
-        if kind == "ws" or kind == "hash":
-            pos = m.end()
-        elif kind == "comment":
-            close = _COMMENT_END.search(text, pos + 2)
-            if close is None:
-                raise _fail(text, pos, kind, where)
-            pos = close.end()
+        if m is None:  # only white space left, or a character that starts no token
+            pos = _BLANKS.match(text, pos).end()  # type: ignore[union-attr]
+            if pos >= size:
+                break
+            raise _fail(text, pos, "", where)
+        kind = m.lastgroup or ""
+        start = m.start(kind)
+        if kind == "punct":
+            raw = m.group(kind)
+            append((raw, raw, start))
+        elif kind == "ident" or kind == "tag":
+            append((kind, m.group(kind), start))
         elif kind == "string":
-            raw = m.group()
-            value = _UNESCAPE.sub(r"\1", raw[1:-1]) if "\\" in raw else raw[1:-1]
-            append(("string", value, pos))
-            pos = m.end()
+            raw = m.group(kind)
+            append(("string", _UNESCAPE.sub(r"\1", raw[1:-1]) if "\\" in raw else raw[1:-1], start))
+        elif kind == "number":
+            raw = m.group(kind)
+            if number_value(raw) > MAX_NUMBER:
+                raise where.error(start, f"number {raw} is too large")
+            append(("number", raw, start))
         elif kind == "text":
-            value, end = _multi_line(text, pos, where)
-            append(("string", value, pos))
+            value, end = _multi_line(text, start, where)
+            append(("string", value, start))
             pos = end
-        else:
-            raw = m.group()
-            if kind == "number" and number_value(raw) > MAX_NUMBER:
-                raise where.error(pos, f"number {raw} is too large")
-            append((raw if kind == "punct" else kind, raw, pos))
-            pos = m.end()
+            continue
+        elif kind == "comment":
+            close = _COMMENT_END.search(text, start + 2)
+            if close is None:
+                raise _fail(text, start, kind, where)
+            pos = close.end()
+            continue
+        elif kind == "quote":
+            raise _fail(text, start, kind, where)
+        pos = m.end()
     append(("end", "", size))
     return out
