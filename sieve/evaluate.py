@@ -2,10 +2,10 @@
 """Run a compiled :class:`~program.Program` against one message: pure, no I/O, returns actions.
 
 The result follows RFC 5228 §2.10 (implicit keep, cancelled by any action but those with ``:copy``, RFC 3894)
-and merges actions the way Pigeonhole does, so that our action lists compare equal to ``sieve-test``'s: stores
-into one mailbox become one (the last ``:flags`` win), a redirect to an address already redirected to is
-dropped, ``reject`` conflicts with any delivery (RFC 5429 §2.2), and a second ``vacation`` is an error (RFC
-5230 §4.7).
+and :class:`~actions.Result` merges actions the way Pigeonhole does, so that our action lists compare equal to
+``sieve-test``'s: stores into one mailbox become one (the last ``:flags`` win), a redirect to an address
+already redirected to is dropped, ``reject`` conflicts with any delivery (RFC 5429 §2.2), and a second
+``vacation`` is an error (RFC 5230 §4.7).
 """
 
 from __future__ import annotations

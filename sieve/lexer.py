@@ -115,6 +115,13 @@ def _fail(text: str, pos: int, kind: str, where: Positions) -> SieveSyntaxError:
     return where.error(pos, f"unexpected character {char!r}")
 
 
+def _check_utf8(text: str, where: Positions) -> None:
+    """Refuse a lone surrogate: a str made from bytes that were not UTF-8 (RFC 5228 §1: scripts are UTF-8)."""
+    bad = None if text.isascii() else _SURROGATE.search(text)
+    if bad is not None:
+        raise where.error(bad.start(), "invalid UTF-8 in the script")
+
+
 def lex(text: str, where: Positions | None = None) -> list[RawToken]:
     """The significant tokens of ``text``, comments and white space dropped, then an ``end`` token.
 
@@ -123,9 +130,7 @@ def lex(text: str, where: Positions | None = None) -> list[RawToken]:
             no token, a number above :data:`MAX_NUMBER`, a lone surrogate (bytes that were not UTF-8).
     """
     where = where if where is not None else Positions(text)
-    bad = None if text.isascii() else _SURROGATE.search(text)
-    if bad is not None:  # a str made from bytes that were not UTF-8 (RFC 5228 §1: scripts are UTF-8)
-        raise where.error(bad.start(), "invalid UTF-8 in the script")
+    _check_utf8(text, where)
     out: list[RawToken] = []
     append, match, size, pos = out.append, _TOKEN.match, len(text), 0
     while True:

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from groupware.sieve import SieveCompileError, SieveSyntaxError, compile_script, parse
+from groupware.sieve import Policy, SieveCompileError, SieveSyntaxError, compile_script, parse
 from groupware.sieve.parse import MAX_NESTING, Command, Number, Strings, Tag, tokens
 from groupware.sieve.parse import Test as SieveTest
 
@@ -201,6 +201,35 @@ def test_parses_share_nothing() -> None:
     for t in threads:
         t.join()
     assert failures == []
+
+
+def test_each_policy_has_its_own_extensions_in_parallel() -> None:
+    """The extension set is the compiling call's policy, not a table shared by the process: two threads with
+    different policies compile the same script at once and each gets its own verdict (RFC 5228 §3.2)."""
+    script = 'require ["fileinto", "vacation"];\nif true { fileinto "a"; vacation "away"; }\n'
+    narrow = Policy(extensions=frozenset({"fileinto"}))
+    verdicts: dict[str, list[bool]] = {"wide": [], "narrow": []}
+    barrier = threading.Barrier(2)
+
+    def work(name: str, policy: Policy) -> None:
+        barrier.wait()
+        for _ in range(50):
+            try:
+                compile_script(script, policy)
+                verdicts[name].append(True)
+            except SieveCompileError as exc:
+                assert str(exc) == "1:23: unknown Sieve capability 'vacation'"
+                verdicts[name].append(False)
+
+    threads = [
+        threading.Thread(target=work, args=("wide", Policy())),
+        threading.Thread(target=work, args=("narrow", narrow)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert verdicts == {"wide": [True] * 50, "narrow": [False] * 50}
 
 
 def test_the_package_does_not_import_sievelib() -> None:
