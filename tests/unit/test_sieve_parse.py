@@ -218,7 +218,7 @@ def test_each_policy_has_its_own_extensions_in_parallel() -> None:
                 compile_script(script, policy)
                 verdicts[name].append(True)
             except SieveCompileError as exc:
-                assert str(exc) == "1:23: unknown Sieve capability 'vacation'"
+                assert str(exc).startswith("1:9: unknown Sieve capability 'vacation'")
                 verdicts[name].append(False)
 
     threads = [
