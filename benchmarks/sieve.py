@@ -2,13 +2,17 @@
 """Sieve benchmark: compile a realistic 30-rule script (plus vacation) once, evaluate it on 10,000 messages.
 
 Prints a table: compile time, evaluations per second (messages already parsed by the email library, as
-delivery does once per message), the same including the parse, and Pigeonhole's ``sieve-test`` per message for
-scale. Targets (issue 6): ≥ 20,000 evaluations/s on one core, compile ≤ 5 ms.
+delivery does once per message), the same including the parse, the compile time and evaluation rate with two
+threads compiling in parallel (a process-wide parse lock would show here), and Pigeonhole's ``sieve-test`` per
+message for scale. Targets (issue 12): compile ≤ 2 ms, ≥ 20,000 evaluations/s on one core, both also with two
+threads parsing in parallel.
 
     python benchmarks/sieve.py [--messages 10000] [--passes 5] [--sieve-test-samples 20]
 
 Every figure is a median (of 200 compiles, of ``--passes`` runs through the messages), measured in CPU time of
 the benchmark's thread (the targets are per core); ``sieve-test``, a process per message, in wall-clock time.
+The two-thread rows also give the wall-clock time of one compile while the other thread compiles: with one
+interpreter lock it is about twice the CPU time, more if parses waited on each other.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -160,6 +165,53 @@ def bench_eval(text: str, raws: list[bytes], passes: int) -> tuple[float, float]
     return statistics.median(eval_rates), statistics.median(parse_rates)
 
 
+def bench_parallel(text: str, raws: list[bytes], rounds: int = 200) -> tuple[float, float, float]:
+    """Two threads compiling ``text`` at the same time, then one evaluating while the other compiles.
+
+    Returns the median CPU time of one compile (over both threads), its median wall-clock time, and the
+    evaluation rate (CPU of the evaluating thread) measured while the other thread keeps compiling.
+    """
+    compile_script(text)
+    cpu: list[float] = []
+    wall: list[float] = []
+    barrier = threading.Barrier(2)
+
+    def compiler(times_cpu: list[float], times_wall: list[float]) -> None:
+        barrier.wait()
+        for _ in range(rounds):
+            start, start_wall = _clock(), time.perf_counter()
+            compile_script(text)
+            times_cpu.append(_clock() - start)
+            times_wall.append(time.perf_counter() - start_wall)
+
+    threads = [threading.Thread(target=compiler, args=(cpu, wall)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    program = compile_script(text)
+    parser = email.parser.BytesParser(policy=email.policy.compat32)
+    parsed = [parser.parsebytes(r) for r in raws]
+    envs = _envs(len(raws))
+    done = threading.Event()
+
+    def background() -> None:
+        while not done.is_set():
+            compile_script(text)
+
+    other = threading.Thread(target=background)
+    other.start()
+    try:
+        start = _clock()
+        for raw, msg, env in zip(raws, parsed, envs, strict=True):
+            evaluate(program, MessageFacts(raw, msg), env)
+        rate = len(raws) / (_clock() - start)
+    finally:
+        done.set()
+        other.join()
+    return statistics.median(cpu), statistics.median(wall), rate
+
+
 def _envs(n: int) -> list[Environment]:
     now = dt.datetime.now().astimezone()
     return [
@@ -212,15 +264,24 @@ def main() -> None:
     raws = messages(args.messages)
     compile_s = bench_compile(text)
     eval_only, with_parse = bench_eval(text, raws, args.passes)
+    par_cpu, par_wall, par_eval = bench_parallel(text, raws)
     per_message = bench_sieve_test(text, raws[: args.sieve_test_samples])
     rows = [
         ("script", f"30 rules + vacation, {len(text)} bytes"),
-        ("compile (median of 200, CPU)", f"{compile_s * 1000:.2f} ms   (target ≤ 5 ms)"),
+        ("compile (median of 200, CPU)", f"{compile_s * 1000:.2f} ms   (target ≤ 2 ms)"),
         (
             f"evaluate, {len(raws)} parsed messages (median of {args.passes})",
             f"{eval_only:,.0f} eval/s   (target ≥ 20,000)",
         ),
         ("parse + evaluate (median)", f"{with_parse:,.0f} msg/s"),
+        (
+            "compile, 2 threads in parallel (median of 2×200)",
+            f"{par_cpu * 1000:.2f} ms CPU, {par_wall * 1000:.2f} ms wall   (target ≤ 2 ms CPU)",
+        ),
+        (
+            "evaluate while another thread compiles",
+            f"{par_eval:,.0f} eval/s   (target ≥ 20,000)",
+        ),
         (
             "sieve-test per message (process)",
             "n/a"

@@ -5,12 +5,16 @@ One dataclass per action of RFC 5228 §4 (keep, fileinto, redirect, discard) and
 reject/ereject, RFC 5230 and RFC 6131 vacation, RFC 5435 notify, RFC 5293 addheader/deleteheader), plus the
 implicit keep (RFC 5228 §2.10.2) and the run-time failure that replaces every action (§2.10.6). Delivery
 executes them; nothing here does I/O. The text form (:func:`describe`) is the one ``groupware sieve test``
-prints and the conformance suite compares with Pigeonhole's ``sieve-test``.
+prints and the conformance suite compares with Pigeonhole's ``sieve-test``. :class:`Result` gathers them
+during an evaluation and merges them as Pigeonhole does (RFC 5228 §2.10).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from .errors import SieveRuntimeError
+from .host import Policy
 
 __all__ = [
     "Action",
@@ -23,6 +27,7 @@ __all__ = [
     "Notify",
     "Redirect",
     "Reject",
+    "Result",
     "RuntimeFailure",
     "Vacation",
     "describe",
@@ -193,3 +198,108 @@ def _describe_notify(action: Notify) -> str:
     if action.message is not None:
         parts.append(f":message {quote(action.message)}")
     return " ".join(parts)
+
+
+def _norm_mailbox(name: str) -> str:
+    return name
+
+
+@dataclass(slots=True)
+class _Store:
+    mailbox: str
+    copy: bool
+    create: bool
+    flags: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Result:
+    """Actions gathered so far, merged as Pigeonhole merges them."""
+
+    policy: Policy
+    items: list[object] = field(default_factory=list)
+    implicit_keep: bool = True
+    redirects: set[str] = field(default_factory=set)
+    has_vacation: bool = False
+    rejected: bool = False
+    delivers: bool = False
+    count: int = 0
+
+    def _added(self) -> None:
+        self.count += 1
+        if self.count > self.policy.max_actions:
+            raise SieveRuntimeError(
+                f"total number of actions exceeds policy limit ({self.count} > {self.policy.max_actions})"
+            )
+
+    def store(self, mailbox: str, copy: bool, create: bool, flags: tuple[str, ...]) -> None:
+        """``keep`` and ``fileinto`` (RFC 5228 §4.1, §4.3)."""
+        if self.rejected:
+            raise SieveRuntimeError("store action conflicts with reject")
+        mailbox = _norm_mailbox(mailbox)
+        self.delivers = True
+        for item in self.items:
+            if isinstance(item, _Store) and item.mailbox == mailbox:
+                item.flags = flags
+                item.create = item.create or create
+                return
+        if not copy:
+            self.implicit_keep = False
+        self._added()
+        self.items.append(_Store(mailbox, copy, create, flags))
+
+    def redirect(self, address: str, copy: bool) -> None:
+        """``redirect`` (RFC 5228 §4.2), at most ``max_redirects`` distinct addresses."""
+        if self.rejected:
+            raise SieveRuntimeError("redirect action conflicts with reject")
+        self.delivers = True
+        at = address.rfind("@")
+        key = address[:at] + address[at:].lower()
+        if key in self.redirects:
+            return
+        if not copy:
+            self.implicit_keep = False
+        self.redirects.add(key)
+        if len(self.redirects) > self.policy.max_redirects:
+            n, limit = len(self.redirects), self.policy.max_redirects
+            raise SieveRuntimeError(f"number of redirect actions exceeds policy limit ({n} > {limit})")
+        self._added()
+        self.items.append(Redirect(address, copy))
+
+    def add(self, action: object) -> None:
+        """Any other action: discard, reject, vacation, notify, editheader."""
+        if isinstance(action, Discard):
+            self.implicit_keep = False
+            if any(isinstance(i, Discard) for i in self.items):
+                return
+        elif isinstance(action, Reject):
+            if self.delivers or self.rejected or self.has_vacation:
+                raise SieveRuntimeError("reject/ereject action conflicts with other action")
+            self.rejected = True
+            self.implicit_keep = False
+        elif isinstance(action, Vacation):
+            if self.has_vacation:
+                raise SieveRuntimeError("duplicate vacation action not allowed")
+            if self.rejected:
+                raise SieveRuntimeError("vacation action conflicts with reject (RFC 5230 §4.7)")
+            self.has_vacation = True
+        elif isinstance(action, Notify) and action in self.items:
+            return
+        if not isinstance(action, (AddHeader, DeleteHeader)):
+            self._added()
+        self.items.append(action)
+
+    def actions(self, flags: tuple[str, ...]) -> list[Action]:
+        """The final list: actions in order, then the implicit keep if it still applies."""
+        out: list[Action] = []
+        for item in self.items:
+            if isinstance(item, _Store):
+                if item.mailbox == "INBOX":
+                    out.append(Keep(item.flags))
+                else:
+                    out.append(FileInto(item.mailbox, item.copy, item.create, item.flags))
+            else:
+                out.append(item)  # type: ignore[arg-type]
+        if self.implicit_keep:
+            out.append(ImplicitKeep(flags))
+        return out

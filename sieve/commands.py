@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Commands compiled into operations over an evaluation :class:`~evaluate.Context`.
+"""Commands compiled into operations over an evaluation :class:`~program.Context`.
 
 RFC 5228 §3–§4 (control, keep, fileinto, redirect, discard), RFC 5429 (reject), RFC 5230/6131 (vacation), RFC
 5232 (imap4flags), RFC 5229 (set), RFC 5435/5436 (notify mailto), RFC 5293 (editheader), RFC 6609 (include),
@@ -11,23 +11,21 @@ from __future__ import annotations
 import re
 import urllib.parse
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from . import actions as A
+from .binding import Bound, Builder
 from .errors import SieveCompileError, SieveRuntimeError
-from .evaluate import Block, Context, ReturnScript, StopScript, Value, run_block
 from .grammar import KNOWN_EXTENSIONS
+from .mailto import ADDRESS as _ADDRESS
+from .mailto import mailto_recipients
+from .message import decode_header_value
 from .parse import Command, Strings
+from .program import Block, Context, Op, ReturnScript, StopScript, Value, run_block
 from .testops import make_matcher
 
-if TYPE_CHECKING:
-    from .compile import Bound, Compiler
+__all__ = ["PROTECTED_HEADERS", "Op", "build", "build_if", "merge_flags"]
 
-__all__ = ["PROTECTED_HEADERS", "Op", "build", "build_if", "merge_flags", "valid_mailto"]
-
-Op = Callable[[Context], None]
 _FIELD_NAME = re.compile(r"[!-9;-~]+\Z")
-_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\Z")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 #: Header fields deleteheader may not remove (RFC 5293 §6: Received; Auto-Submitted as Pigeonhole does).
 PROTECTED_HEADERS = frozenset({"received", "auto-submitted"})
@@ -45,37 +43,16 @@ def merge_flags(current: list[str], added: list[str]) -> list[str]:
     return out
 
 
-def valid_mailto(uri: str) -> bool:
-    """A syntactically valid ``mailto:`` URI with at least one recipient (RFC 5436 §2, RFC 6068)."""
-    return bool(mailto_recipients(uri))
-
-
-def mailto_recipients(uri: str) -> list[str] | None:
-    """The recipients of a ``mailto:`` URI (RFC 6068), or None when it is not a valid one."""
-    if uri[:7].lower() != "mailto:":
-        return None
-    rest = uri[7:]
-    to, _, query = rest.partition("?")
-    recipients = [urllib.parse.unquote(a) for a in to.split(",") if a]
-    for pair in query.split("&") if query else []:
-        name, eq, value = pair.partition("=")
-        if not eq:
-            return None
-        if name.lower() == "to":
-            recipients.extend(urllib.parse.unquote(a) for a in value.split(",") if a)
-    return recipients if all(_ADDRESS.match(a.strip()) for a in recipients) else None
-
-
 def _flag_values(ctx: Context, values: tuple[Value, ...]) -> tuple[str, ...]:
     return tuple(merge_flags([], ctx.expand_list(values)))
 
 
-def _const(c: Compiler, value: Value) -> str | None:
+def _const(c: Builder, value: Value) -> str | None:
     return value if isinstance(value, str) else None
 
 
 # -- control -------------------------------------------------------------------------------------------------
-def _compile_branch(c: Compiler, node: Command, depth: int) -> tuple[Callable[[Context], bool] | None, Block]:
+def _compile_branch(c: Builder, node: Command, depth: int) -> tuple[Callable[[Context], bool] | None, Block]:
     test = node.tests[0] if node.tests else None
     if test is not None and test.name == "ihave" and c.has("ihave") and _ihave_unknown(c, test):
         return c.test(test, depth + 1), ()
@@ -91,14 +68,14 @@ def _compile_branch(c: Compiler, node: Command, depth: int) -> tuple[Callable[[C
     return cond, block
 
 
-def _ihave_unknown(c: Compiler, test: object) -> bool:
+def _ihave_unknown(c: Builder, test: object) -> bool:
     arg = getattr(test, "args", [None])[0] if getattr(test, "args", None) else None
     if not isinstance(arg, Strings):
         return False
     return any(v not in KNOWN_EXTENSIONS or v not in c.policy.extensions for v in arg.values)
 
 
-def build_if(c: Compiler, nodes: list[Command], depth: int) -> Op | None:
+def build_if(c: Builder, nodes: list[Command], depth: int) -> Op | None:
     """``if``/``elsif``/``else`` (RFC 5228 §3.1): the first true branch runs."""
     branches: list[tuple[Callable[[Context], bool] | None, Block]] = []
     for node in nodes:
@@ -145,21 +122,21 @@ def _single_if(cond: Callable[[Context], bool], block: Block) -> Op:
     return op
 
 
-def _stop(c: Compiler, b: Bound, depth: int) -> Op:
+def _stop(c: Builder, b: Bound, depth: int) -> Op:
     def op(ctx: Context) -> None:
         raise StopScript
 
     return op
 
 
-def _return(c: Compiler, b: Bound, depth: int) -> Op:
+def _return(c: Builder, b: Bound, depth: int) -> Op:
     def op(ctx: Context) -> None:
         raise ReturnScript
 
     return op
 
 
-def _error(c: Compiler, b: Bound, depth: int) -> Op:
+def _error(c: Builder, b: Bound, depth: int) -> Op:
     message = c.string(b.pos[0])
 
     def op(ctx: Context) -> None:
@@ -169,7 +146,7 @@ def _error(c: Compiler, b: Bound, depth: int) -> Op:
 
 
 # -- delivery ------------------------------------------------------------------------------------------------
-def _keep(c: Compiler, b: Bound, depth: int) -> Op:
+def _keep(c: Builder, b: Bound, depth: int) -> Op:
     flags = c.strings(b.tags["flags"]) if "flags" in b.tags else None
 
     def op(ctx: Context) -> None:
@@ -179,7 +156,7 @@ def _keep(c: Compiler, b: Bound, depth: int) -> Op:
     return op
 
 
-def _fileinto(c: Compiler, b: Bound, depth: int) -> Op:
+def _fileinto(c: Builder, b: Bound, depth: int) -> Op:
     mailbox, copy, create = c.string(b.pos[0]), "copy" in b.tags, "create" in b.tags
     flags = c.strings(b.tags["flags"]) if "flags" in b.tags else None
     if _const(c, mailbox) == "":
@@ -192,7 +169,7 @@ def _fileinto(c: Compiler, b: Bound, depth: int) -> Op:
     return op
 
 
-def _redirect(c: Compiler, b: Bound, depth: int) -> Op:
+def _redirect(c: Builder, b: Bound, depth: int) -> Op:
     address, copy = c.string(b.pos[0]), "copy" in b.tags
     const = _const(c, address)
     c.note("redirect", b.pos[0] or b.node, const)
@@ -208,16 +185,16 @@ def _redirect(c: Compiler, b: Bound, depth: int) -> Op:
     return op
 
 
-def _discard(c: Compiler, b: Bound, depth: int) -> Op:
+def _discard(c: Builder, b: Bound, depth: int) -> Op:
     return lambda ctx: ctx.result.add(A.Discard())
 
 
-def _reject(c: Compiler, b: Bound, depth: int) -> Op:
+def _reject(c: Builder, b: Bound, depth: int) -> Op:
     reason, extended = c.string(b.pos[0]), b.node.name == "ereject"
     return lambda ctx: ctx.result.add(A.Reject(ctx.expand(reason), extended))
 
 
-def _vacation_seconds(c: Compiler, b: Bound) -> int:
+def _vacation_seconds(c: Builder, b: Bound) -> int:
     if "seconds" in b.tags:
         seconds = c.number(b.tags["seconds"])
     else:
@@ -227,7 +204,7 @@ def _vacation_seconds(c: Compiler, b: Bound) -> int:
     return min(max(seconds, low), high)
 
 
-def _vacation(c: Compiler, b: Bound, depth: int) -> Op:
+def _vacation(c: Builder, b: Bound, depth: int) -> Op:
     reason = c.string(b.pos[0])
     subject = c.string(b.tags["subject"]) if "subject" in b.tags else None
     sender = c.string(b.tags["from"]) if "from" in b.tags else None
@@ -261,7 +238,7 @@ def _vacation(c: Compiler, b: Bound, depth: int) -> Op:
 
 
 # -- imap4flags ----------------------------------------------------------------------------------------------
-def _flag_op(c: Compiler, b: Bound, depth: int) -> Op:
+def _flag_op(c: Builder, b: Bound, depth: int) -> Op:
     """``setflag``/``addflag``/``removeflag`` on the internal variable or a named one (RFC 5232 §3)."""
     name = b.node.name
     var = c.string(b.pos[0]) if b.pos[0] is not None else None
@@ -312,7 +289,7 @@ _MODIFIERS: tuple[tuple[str, Callable[[str], str]], ...] = (
 )
 
 
-def _set(c: Compiler, b: Bound, depth: int) -> Op:
+def _set(c: Builder, b: Bound, depth: int) -> Op:
     """``set`` with its modifiers applied in precedence order (RFC 5229 §4)."""
     name, value = c.string(b.pos[0]), c.string(b.pos[1])
     if not isinstance(name, str) or not _IDENT.match(name):
@@ -332,7 +309,7 @@ def _set(c: Compiler, b: Bound, depth: int) -> Op:
 
 
 # -- enotify -------------------------------------------------------------------------------------------------
-def _notify(c: Compiler, b: Bound, depth: int) -> Op:
+def _notify(c: Builder, b: Bound, depth: int) -> Op:
     """``notify`` with the mailto method (RFC 5435 §3, RFC 5436)."""
     method = c.string(b.pos[0])
     sender = c.string(b.tags["from"]) if "from" in b.tags else None
@@ -371,7 +348,7 @@ def _notify(c: Compiler, b: Bound, depth: int) -> Op:
 
 
 # -- editheader ----------------------------------------------------------------------------------------------
-def _addheader(c: Compiler, b: Bound, depth: int) -> Op:
+def _addheader(c: Builder, b: Bound, depth: int) -> Op:
     """``addheader [:last] name value`` (RFC 5293 §4)."""
     name, value, last = c.string(b.pos[0]), c.string(b.pos[1]), "last" in b.tags
     if isinstance(name, str) and not _FIELD_NAME.match(name):
@@ -389,7 +366,7 @@ def _addheader(c: Compiler, b: Bound, depth: int) -> Op:
     return op
 
 
-def _deleteheader(c: Compiler, b: Bound, depth: int) -> Op:
+def _deleteheader(c: Builder, b: Bound, depth: int) -> Op:
     """``deleteheader [:index N [:last]] [MATCH] name [value-patterns]`` (RFC 5293 §5)."""
     name = c.string(b.pos[0])
     patterns = make_matcher(c, b, c.strings(b.pos[1])) if b.pos[1] is not None else None
@@ -406,8 +383,6 @@ def _deleteheader(c: Compiler, b: Bound, depth: int) -> Op:
         positions = [i for i, (n, _) in enumerate(headers) if n.lower() == field]
         if index:
             positions = [positions[-index if last else index - 1]] if index <= len(positions) else []
-        from .message import decode_header_value
-
         if patterns is not None:
             positions = [i for i in positions if patterns(ctx, [decode_header_value(headers[i][1])])]
         if positions:
@@ -419,7 +394,7 @@ def _deleteheader(c: Compiler, b: Bound, depth: int) -> Op:
 
 
 # -- include -------------------------------------------------------------------------------------------------
-def _global(c: Compiler, b: Bound, depth: int) -> Op | None:
+def _global(c: Builder, b: Bound, depth: int) -> Op | None:
     """``global`` names variables shared with included scripts (RFC 6609 §3.3)."""
     if not c.has("variables"):
         c.error(b.node, 'the global command needs require "variables"')
@@ -431,10 +406,8 @@ def _global(c: Compiler, b: Bound, depth: int) -> Op | None:
     return None
 
 
-def _include(c: Compiler, b: Bound, depth: int) -> Op | None:
+def _include(c: Builder, b: Bound, depth: int) -> Op | None:
     """``include [:personal|:global] [:once] [:optional] name``, compiled now (RFC 6609 §3.2)."""
-    from .compile import Compiler as _Compiler
-
     name = c.string(b.pos[0])
     location = "global" if "global" in b.tags else "personal"
     if not isinstance(name, str) or not name or "/" in name:
@@ -448,9 +421,8 @@ def _include(c: Compiler, b: Bound, depth: int) -> Op | None:
         if "optional" not in b.tags:
             c.error(b.node, f"included {location} script '{name}' does not exist")
         return None
-    sub = _Compiler(c.policy, c.locator, c.depth + 1)
     try:
-        program = sub.compile(text)
+        program = c.include(text)
     except SieveCompileError as exc:
         c.error(b.node, f"failed to compile included script '{name}': {exc}")
         return None
@@ -472,7 +444,7 @@ def _include(c: Compiler, b: Bound, depth: int) -> Op | None:
     return op
 
 
-_BUILDERS: dict[str, Callable[[Compiler, Bound, int], Op | None]] = {
+_BUILDERS: dict[str, Callable[[Builder, Bound, int], Op | None]] = {
     "stop": _stop,
     "return": _return,
     "error": _error,
@@ -495,7 +467,7 @@ _BUILDERS: dict[str, Callable[[Compiler, Bound, int], Op | None]] = {
 }
 
 
-def build(c: Compiler, b: Bound, depth: int) -> Op | None:
+def build(c: Builder, b: Bound, depth: int) -> Op | None:
     """Build the operation of a bound command."""
     assert isinstance(b.node, Command)
     return _BUILDERS[b.node.name](c, b, depth)

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Syntax tree → :class:`Program`: capability, ``require`` placement and policy checks, then operations.
+"""Syntax tree → :class:`~program.Program`: capability, ``require`` placement and policy checks, then
+operations.
 
 Checks made here (each failure is a ``line:column: message`` diagnostic, and all of them are reported):
 unknown commands, tests, tags and comparators (RFC 5228 §2.6, §2.7.3); arguments of the wrong kind or number;
@@ -11,15 +12,15 @@ many times (:mod:`evaluate`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from . import commands as C
 from . import testops as T
+from .binding import Bound
 from .errors import Diagnostic, SieveCompileError, SieveSyntaxError
-from .evaluate import Block, MatchRef, Template, Value, VarRef
 from .grammar import COMMANDS, KNOWN_EXTENSIONS, TESTS, Signature
 from .host import Policy, ScriptLocator
 from .parse import Argument, Command, Number, Strings, Tag, Test, parse
+from .program import Block, MatchRef, Program, Template, Value, VarRef
 
 __all__ = ["Bound", "Compiler", "Program", "compile_script"]
 
@@ -30,29 +31,6 @@ _ENCODED = re.compile(r"\$\{(hex|unicode):([^}]*)\}", re.IGNORECASE)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _HEX_PAIRS = re.compile(r"[ \t\r\n]*(?:[0-9A-Fa-f]{1,2}(?:[ \t\r\n]+|(?=\Z)))*\Z")
 _UNICODE = re.compile(r"[ \t\r\n]*(?:[0-9A-Fa-f]+(?:[ \t\r\n]+|(?=\Z)))*\Z")
-
-
-@dataclass(slots=True)
-class Program:
-    """A compiled script: the extensions it requires, the policy it was checked against, its operations."""
-
-    block: Block
-    required: frozenset[str]
-    policy: Policy
-    source_size: int = 0
-    #: Literal facts noted while compiling, for checks made after it: ``(kind, line, column, value)`` with the
-    #: kinds ``redirect`` (the address, or None when computed) and ``vacation-seconds``.
-    notes: tuple[tuple[str, int, int, str | None], ...] = ()
-
-
-@dataclass(slots=True)
-class Bound:
-    """A command or test with its arguments matched to its signature."""
-
-    node: Command | Test
-    tags: dict[str, Argument | None] = field(default_factory=dict)
-    tag_nodes: dict[str, Tag] = field(default_factory=dict)
-    pos: list[Argument | None] = field(default_factory=list)
 
 
 class Compiler:
@@ -312,6 +290,11 @@ class Compiler:
         for node in nodes:
             if node.name != "require":
                 break
+            if node.block is not None:
+                self.error(node, "the require command does not take a block")
+                continue
+            if not self._check_tests(node, COMMANDS["require"]):
+                continue
             bound = self.bind(node, COMMANDS["require"])
             if bound is None:
                 continue
@@ -324,14 +307,18 @@ class Compiler:
                     self.required.add(name)
                     self.required.update(_IMPLIES.get(name, ()))
 
+    def include(self, text: str) -> Program:
+        """Compile an included script one level deeper, under the same policy (RFC 6609 §3.2)."""
+        return Compiler(self.policy, self.locator, self.depth + 1).compile(text)
+
     def compile(self, text: str) -> Program:
         """Compile a whole script text."""
-        size = len(text.encode("utf-8"))
+        size = len(text.encode("utf-8", "surrogatepass"))
         if size > self.policy.max_script_size:
             raise SieveCompileError(
                 [Diagnostic(1, 1, f"script is too large ({size} > {self.policy.max_script_size} bytes)")]
             )
-        nodes = parse(text)
+        nodes = parse(text, max_size=self.policy.max_script_size)
         self.requires(nodes)
         block = self.block(nodes, 0, top=True)
         if self.errors:

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Tests compiled into predicates over an evaluation :class:`~evaluate.Context` (RFC 5228 §5 and
+"""Tests compiled into predicates over an evaluation :class:`~program.Context` (RFC 5228 §5 and
 extensions).
 """
 
@@ -7,20 +7,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from . import dates
-from .evaluate import Context, Value
+from .binding import Bound, Builder, TestFn
 from .grammar import KNOWN_EXTENSIONS
+from .mailto import valid_mailto
 from .match import COMPARATORS, RELATIONAL_OPS, Matcher, ascii_lower, compiled_regex
 from .message import Address, MessageFacts
-
-if TYPE_CHECKING:
-    from .compile import Bound, Compiler
+from .program import Context, Value
 
 __all__ = ["ENVIRONMENT_DEFAULTS", "TestFn", "address_part", "build", "constant", "make_matcher"]
-
-TestFn = Callable[[Context], bool]
 
 #: Pigeonhole 0.5 restricts the address test to these header fields (RFC 5228 §5.1 "MUST restrict").
 ADDRESS_HEADERS = frozenset(
@@ -74,7 +70,7 @@ def constant(value: bool) -> TestFn:
 
 
 def make_matcher(
-    c: Compiler, b: Bound, keys: Sequence[Value], default: str = "i;ascii-casemap", capture: bool = True
+    c: Builder, b: Bound, keys: Sequence[Value], default: str = "i;ascii-casemap", capture: bool = True
 ) -> Matcher:
     """The match type, comparator and relational operator of a test (RFC 5228 §2.7, RFC 5231 §4)."""
     kind = next((k for k in ("is", "contains", "matches", "regex", "value", "count") if k in b.tags), "is")
@@ -111,7 +107,7 @@ def make_matcher(
     return Matcher(kind, comparator, keys, op, capture=capture and c.has("variables"))
 
 
-def _index(c: Compiler, b: Bound) -> tuple[int, bool]:
+def _index(c: Builder, b: Bound) -> tuple[int, bool]:
     if "last" in b.tags and "index" not in b.tags:
         c.error(b.tag_nodes["last"], ":last requires :index")
     if "index" in b.tags:
@@ -150,7 +146,7 @@ def _part_name(b: Bound) -> str:
     return next((p for p in ("localpart", "domain", "user", "detail") if p in b.tags), "all")
 
 
-def _header(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+def _header(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     names, m = c.strings(b.pos[0]), make_matcher(c, b, c.strings(b.pos[1]))
     index, last = _index(c, b)
     match = m.bind()
@@ -184,7 +180,7 @@ def _folded_header(key: str, folded: Callable[[Sequence[str]], bool]) -> TestFn:
     return test
 
 
-def _address(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+def _address(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     names, m = c.strings(b.pos[0]), make_matcher(c, b, c.strings(b.pos[1]))
     index, last, part = *_index(c, b), _part_name(b)
     match = m.bind()
@@ -244,7 +240,7 @@ def _simple_address(key: str, part: str, m: Matcher) -> TestFn:
     return test
 
 
-def _envelope(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+def _envelope(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     parts, m, part = c.strings(b.pos[0]), make_matcher(c, b, c.strings(b.pos[1])), _part_name(b)
     for p in parts:
         if isinstance(p, str) and p.lower() not in ("from", "to", "auth"):
@@ -269,7 +265,7 @@ def _envelope(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
     return test
 
 
-def _exists(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+def _exists(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     names = c.strings(b.pos[0])
     if all(isinstance(n, str) for n in names):
         keys = tuple(str(n).lower() for n in names)
@@ -277,7 +273,7 @@ def _exists(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
     return lambda ctx: all(ctx.msg.header_raw(n) for n in ctx.expand_list(names))
 
 
-def _size(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+def _size(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     limit = c.number(b.pos[0])
     if "over" in b.tags:
         return lambda ctx: ctx.msg.size > limit
@@ -286,14 +282,14 @@ def _size(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
     return lambda ctx: ctx.msg.size < limit
 
 
-def _body(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+def _body(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     m = make_matcher(c, b, c.strings(b.pos[0]), capture=False)
     transform = next((t for t in ("raw", "content") if t in b.tags), "text")
     types = tuple(str(t) for t in c.strings(b.tags["content"])) if transform == "content" else ()
     return lambda ctx: m(ctx, ctx.msg.body(transform, types))
 
 
-def _zone(c: Compiler, b: Bound) -> object:
+def _zone(c: Builder, b: Bound) -> object:
     if "zone" not in b.tags:
         return "original" if "originalzone" in b.tags else None
     text = c.string(b.tags["zone"])
@@ -301,12 +297,12 @@ def _zone(c: Compiler, b: Bound) -> object:
     return zone if zone is not None else None
 
 
-def _date_part(c: Compiler, b: Bound, arg: object) -> Value:
+def _date_part(c: Builder, b: Bound, arg: object) -> Value:
     part = c.string(b.pos[1] if arg is None else b.pos[0])
     return part.lower() if isinstance(part, str) else part
 
 
-def _date(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+def _date(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     header, part, m = c.string(b.pos[0]), _date_part(c, b, None), make_matcher(c, b, c.strings(b.pos[2]))
     index, last = _index(c, b)
     zone = _zone(c, b)
@@ -345,7 +341,7 @@ def _now_text(now: object, zone: object, part: str) -> str:
     return text
 
 
-def _currentdate(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+def _currentdate(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     part, m, zone = _date_part(c, b, 0), make_matcher(c, b, c.strings(b.pos[1])), _zone(c, b)
     if isinstance(part, str) and m.constant and not (m.capture and m.kind in ("matches", "regex")):
         return _constant_currentdate(part, m, zone)
@@ -375,7 +371,7 @@ def _constant_currentdate(part: str, m: Matcher, zone: object) -> TestFn:
     return test
 
 
-def _string(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+def _string(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     """``string`` (RFC 5229 §5); like Pigeonhole, its default comparator is i;octet."""
     source, m = c.strings(b.pos[0]), make_matcher(c, b, c.strings(b.pos[1]), default="i;octet")
     if m.kind == "count":
@@ -383,7 +379,7 @@ def _string(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
     return lambda ctx: m(ctx, ctx.expand_list(source))
 
 
-def _hasflag(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+def _hasflag(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     names = c.strings(b.pos[0]) if b.pos[0] is not None else None
     m = make_matcher(c, b, c.strings(b.pos[1]))
 
@@ -397,7 +393,7 @@ def _hasflag(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
     return test
 
 
-def _mailboxexists(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+def _mailboxexists(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     names = c.strings(b.pos[0])
 
     def test(ctx: Context) -> bool:
@@ -407,7 +403,7 @@ def _mailboxexists(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
     return test
 
 
-def _environment(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+def _environment(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     item, m = c.string(b.pos[0]), make_matcher(c, b, c.strings(b.pos[1]))
 
     def test(ctx: Context) -> bool:
@@ -418,13 +414,13 @@ def _environment(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
     return test
 
 
-def _ihave(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+def _ihave(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     names = c.strings(b.pos[0])
     known = KNOWN_EXTENSIONS & c.policy.extensions
     return lambda ctx: all(n in known for n in ctx.expand_list(names))
 
 
-def _duplicate(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+def _duplicate(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     handle = c.string(b.tags["handle"]) if "handle" in b.tags else ""
     header = c.string(b.tags["header"]) if "header" in b.tags else "message-id"
     uniqueid = c.string(b.tags["uniqueid"]) if "uniqueid" in b.tags else None
@@ -444,16 +440,13 @@ def _duplicate(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
     return test
 
 
-def _valid_notify_method(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+def _valid_notify_method(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     uris = c.strings(b.pos[0])
-    from .commands import valid_mailto
-
     return lambda ctx: all(valid_mailto(u) for u in ctx.expand_list(uris))
 
 
-def _notify_method_capability(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+def _notify_method_capability(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     uri, cap, m = c.string(b.pos[0]), c.string(b.pos[1]), make_matcher(c, b, c.strings(b.pos[2]))
-    from .commands import valid_mailto
 
     def test(ctx: Context) -> bool:
         if not valid_mailto(ctx.expand(uri)) or ctx.expand(cap).lower() != "online":
@@ -463,16 +456,16 @@ def _notify_method_capability(c: Compiler, b: Bound, subs: list[TestFn]) -> Test
     return test
 
 
-def _not(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+def _not(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     inner = subs[0]
     return lambda ctx: not inner(ctx)
 
 
-def _allof(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+def _allof(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     return _short_circuit(subs, stop_on=False)
 
 
-def _anyof(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+def _anyof(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     return _short_circuit(subs, stop_on=True)
 
 
@@ -495,7 +488,7 @@ def _short_circuit(subs: list[TestFn], stop_on: bool) -> TestFn:
     return test
 
 
-_BUILDERS: dict[str, Callable[[Compiler, Bound, list[TestFn]], TestFn]] = {
+_BUILDERS: dict[str, Callable[[Builder, Bound, list[TestFn]], TestFn]] = {
     "header": _header,
     "address": _address,
     "envelope": _envelope,
@@ -520,6 +513,6 @@ _BUILDERS: dict[str, Callable[[Compiler, Bound, list[TestFn]], TestFn]] = {
 }
 
 
-def build(c: Compiler, b: Bound, subs: list[TestFn]) -> TestFn:
+def build(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     """Build the predicate of a bound test."""
     return _BUILDERS[b.node.name](c, b, subs)
