@@ -12,7 +12,10 @@
 * :mod:`~groupware.dav.vcard4` — vCard 4.0 for the academic books;
 * :mod:`~groupware.dav.agenda_api` — the agenda administration API (WSGI middleware);
 * :mod:`~groupware.dav.outage` — a directory outage as 503;
-* :mod:`~groupware.dav.body` — the request body, parsed once;
+* :mod:`~groupware.dav.credentials` — malformed Basic credentials as 401;
+* :mod:`~groupware.dav.body` — the request body, parsed once, and its depth and size bounds;
+* :mod:`~groupware.dav.limits` — the size bounds of the properties a client sets (413);
+* :mod:`~groupware.dav.validity` — the CALDAV:valid-filter precondition of a calendar-query (403);
 * :mod:`~groupware.dav.filters` — REPORT filters (CardDAV, CalDAV time ranges) as typed store queries;
 * :mod:`~groupware.dav.configuration` — Radicale's configuration, our plugins and defaults, its checks;
 * :mod:`~groupware.dav.migration` — stock Radicale folders in and out (``groupware storage``);

@@ -5,7 +5,8 @@
   the configuration and handed explicitly to every door;
 * :mod:`~groupware.runtime.doors` — the :class:`~groupware.runtime.doors.Door` protocol (start, stop,
   addresses);
-* :mod:`~groupware.runtime.http` — the HTTP door (waitress around :mod:`groupware.dav`);
+* :mod:`~groupware.runtime.http` — the HTTP door (waitress around :mod:`groupware.dav`), and
+  :mod:`~groupware.runtime.connections`, its bounds per client address and on slow headers;
 * :mod:`~groupware.runtime.mail` and :mod:`~groupware.runtime.mail_doors` — ManageSieve and LMTP, from
   :mod:`groupware.sieve`, on the one shared event loop of :mod:`~groupware.runtime.loop`;
 * :mod:`~groupware.runtime.addressbooks` — the periodic sync of the academic address books;
