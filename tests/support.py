@@ -17,7 +17,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import pytest
@@ -89,7 +89,7 @@ class OnLoop:
         from groupware.runtime.loop import EventLoopThread
 
         self.server = server
-        self.loop = EventLoopThread(name="test-asyncio")
+        self.loop: EventLoopThread | None = EventLoopThread(name="test-asyncio")
         self.loop.run(server.start())
 
     @property
@@ -137,16 +137,16 @@ def start_with_storage(path: Path, storage: Path, **storage_options: str) -> Run
     return RunningServer(config_module.load(config))
 
 
-def ldap_directory_section(server: object, **overrides: str) -> dict[str, str]:
+def ldap_directory_section(server: Any, **overrides: str) -> dict[str, str]:
     """The [directory] section for the slapd fixture."""
     section = {
         "type": "ldap",
         "uri": server.uri,
-        "base_dn": server.base_dn,  # type: ignore[attr-defined]
+        "base_dn": server.base_dn,
         "people_dn": f"ou=people,{server.base_dn}",
-        "groups_dn": f"ou=groups,{server.base_dn}",  # type: ignore[attr-defined]
+        "groups_dn": f"ou=groups,{server.base_dn}",
         "bind_dn": server.service_dn,
-        "bind_password": server.service_password,  # type: ignore[attr-defined]
+        "bind_password": server.service_password,
         "disabled_filter": "(employeeType=inactif)",
         "connect_timeout": "2",
         "timeout": "5",
@@ -161,24 +161,31 @@ MAIL = "helene.lefevre@ac-montpellier.fr"
 DAV, CALDAV, CARDDAV = "{DAV:}", "{urn:ietf:params:xml:ns:caldav}", "{urn:ietf:params:xml:ns:carddav}"
 
 
+class HasUrl(Protocol):
+    """Anything serving HTTP at ``url`` (a :class:`RunningServer`, a ``groupware serve`` process)."""
+
+    @property
+    def url(self) -> str: ...
+
+
 def request(
-    server: RunningServer,
+    server: HasUrl,
     method: str,
     path: str,
     login: str | None = USER,
     password: str = PASSWORD,
-    body: str = "",
+    body: str | bytes = "",
     headers: dict[str, str] | None = None,
     conn: http.client.HTTPConnection | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
     """One HTTP request with Basic credentials; returns status, lower-cased headers and body."""
     parts = urlsplit(server.url)
-    conn = conn or http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn = conn or http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
     all_headers = {"Content-Type": "application/xml; charset=utf-8", **(headers or {})}
     if login is not None:
         token = base64.b64encode(f"{login}:{password}".encode()).decode()
         all_headers["Authorization"] = f"Basic {token}"
-    conn.request(method, path, body=body.encode(), headers=all_headers)
+    conn.request(method, path, body=body.encode() if isinstance(body, str) else body, headers=all_headers)
     response = conn.getresponse()
     return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
 

@@ -128,7 +128,7 @@ def test_well_known_redirects_for_every_method(server: RunningServer, path: str,
 
 def test_keep_alive_serves_many_requests_on_one_connection(server: RunningServer) -> None:
     parts = urlsplit(server.url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
     for _ in range(5):
         status, headers, _ = request(server, "PROPFIND", f"/{USER}/", headers={"Depth": "0"}, conn=conn)
         assert status == 207 and headers.get("connection", "").lower() != "close"

@@ -198,9 +198,8 @@ def _answers_propfind(host: str, port: int, user: str, password: str, server: su
             return connection.getresponse().status == 207
         except OSError:
             time.sleep(0.2)
-    raise AssertionError(
-        f"the demo did not answer: {server.stderr.read() if server.poll() is not None else ''}"
-    )
+    logged = server.stderr.read() if server.stderr and server.poll() is not None else ""
+    raise AssertionError(f"the demo did not answer: {logged}")
 
 
 def test_package_guard_refuses_a_top_level_import() -> None:
