@@ -17,13 +17,14 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import pytest
 
 from groupware import config as config_module
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_LDIF = ROOT / "config" / "demo-directory.ldif"
 ADMIN_GROUP = "cn=groupware-admins,ou=groups,dc=ac-montpellier,dc=fr"
@@ -33,6 +34,27 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until(
+    predicate: Callable[[], T],
+    timeout: float = 10.0,
+    message: str | Callable[[], str] = "",
+    interval: float = 0.02,
+) -> T:
+    """Call ``predicate`` until it returns something true, and return that; after ``timeout`` seconds,
+    fail with ``message`` (a string, or a function that makes one then). Tests wait on conditions, not times.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                (message() if callable(message) else message) or f"not true after {timeout} s"
+            )
+        time.sleep(interval)
 
 
 def require_binaries(*names: str, packages: str) -> None:
@@ -117,12 +139,7 @@ class RunningServer:
         self.url = f"http://{host}:{port}"
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
-        for _ in range(100):
-            try:
-                socket.create_connection((host, port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.02)
+        wait_for_port(host, port, timeout=10)
 
     def stop(self) -> None:
         self.server.stop()
@@ -220,15 +237,15 @@ def child_pids(pid: int) -> list[int]:
 
 def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
     """Wait until something accepts connections on (host, port)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def accepts() -> bool:
         try:
             socket.create_connection((host, port), timeout=0.5).close()
-            return
         except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+            return False
+        return True
+
+    wait_until(accepts, timeout, f"nothing accepts connections on {host}:{port} after {timeout} s")
 
 
 def write_sieve_config(path: Path, sieve: dict[str, str], directory: dict[str, str] | None = None) -> Path:
@@ -264,7 +281,7 @@ class ServeProcess:
         )
         try:
             wait_for_port("127.0.0.1", self.sieve_port)
-        except OSError:
+        except AssertionError:
             self.process.kill()
             raise AssertionError(f"groupware serve did not start: {self.process.communicate()[1]}") from None
 
