@@ -142,8 +142,10 @@ class RunningServer:
         wait_for_port(host, port, timeout=10)
 
     def stop(self) -> None:
+        """Stop the server and wait for its thread: one still running would outlive the test it belongs to."""
         self.server.stop()
-        self.thread.join(timeout=5)
+        self.thread.join(timeout=15)
+        assert not self.thread.is_alive(), "the server thread did not end within 15 s of stop()"
 
 
 def start_with_storage(path: Path, storage: Path, **storage_options: str) -> RunningServer:
