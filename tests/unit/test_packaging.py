@@ -225,6 +225,13 @@ def _answers_propfind(host: str, port: int, user: str, password: str, server: su
     raise AssertionError(f"the demo did not answer: {logged}")
 
 
+def test_no_two_test_modules_share_a_name() -> None:
+    """One test module name per file name (ARCHITECTURE.md): ``mypy tests`` and test reports need them
+    unique."""
+    names = sorted(path.name for path in (ROOT / "tests").rglob("test_*.py"))
+    assert len(names) > 20 and sorted(set(names)) == names
+
+
 def test_package_guard_refuses_a_top_level_import() -> None:
     code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); import plugins"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
