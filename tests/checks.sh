@@ -16,5 +16,8 @@ tar --exclude=./.git --exclude=./.venv --exclude=./build --exclude=./dist --excl
     --exclude='*.egg-info' --exclude=__pycache__ -cf - . | (mkdir "$work/source" && tar -xf - -C "$work/source")
 "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation --target "$work/site" "$work/source" 2>/dev/null
 (cd "$work/site" && MYPYPATH="$work/site" "$VENV/bin/mypy" --config-file "$ROOT/pyproject.toml" -p groupware)
+# The tests, against the same installed package (module names relative to tests/, as pytest imports them).
+(cd "$work" && MYPYPATH="$work/site:$ROOT/tests" "$VENV/bin/mypy" --config-file "$ROOT/pyproject.toml" \
+    --explicit-package-bases --follow-imports=silent "$ROOT/tests")
 (cd "$work/site" && PYTHONPATH="$work/site" "$VENV/bin/lint-imports" "$ROOT/pyproject.toml")
-echo "checks: ruff, ruff format, mypy --strict, import-linter: all passed"
+echo "checks: ruff, ruff format, mypy --strict, mypy on the tests, import-linter: all passed"

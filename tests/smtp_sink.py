@@ -56,7 +56,7 @@ class SmtpSink:
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"220 sink ESMTP\r\n")
-        sender, recipients = "", []
+        sender, recipients = "", list[str]()
         try:
             while line := await reader.readline():
                 verb = line[:4].upper()

@@ -17,13 +17,14 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import pytest
 
 from groupware import config as config_module
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_LDIF = ROOT / "config" / "demo-directory.ldif"
 ADMIN_GROUP = "cn=groupware-admins,ou=groups,dc=ac-montpellier,dc=fr"
@@ -33,6 +34,27 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until(
+    predicate: Callable[[], T],
+    timeout: float = 10.0,
+    message: str | Callable[[], str] = "",
+    interval: float = 0.02,
+) -> T:
+    """Call ``predicate`` until it returns something true, and return that; after ``timeout`` seconds,
+    fail with ``message`` (a string, or a function that makes one then). Tests wait on conditions, not times.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                (message() if callable(message) else message) or f"not true after {timeout} s"
+            )
+        time.sleep(interval)
 
 
 def require_binaries(*names: str, packages: str) -> None:
@@ -89,7 +111,7 @@ class OnLoop:
         from groupware.runtime.loop import EventLoopThread
 
         self.server = server
-        self.loop = EventLoopThread(name="test-asyncio")
+        self.loop: EventLoopThread | None = EventLoopThread(name="test-asyncio")
         self.loop.run(server.start())
 
     @property
@@ -117,16 +139,13 @@ class RunningServer:
         self.url = f"http://{host}:{port}"
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
-        for _ in range(100):
-            try:
-                socket.create_connection((host, port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.02)
+        wait_for_port(host, port, timeout=10)
 
     def stop(self) -> None:
+        """Stop the server and wait for its thread: one still running would outlive the test it belongs to."""
         self.server.stop()
-        self.thread.join(timeout=5)
+        self.thread.join(timeout=15)
+        assert not self.thread.is_alive(), "the server thread did not end within 15 s of stop()"
 
 
 def start_with_storage(path: Path, storage: Path, **storage_options: str) -> RunningServer:
@@ -137,16 +156,16 @@ def start_with_storage(path: Path, storage: Path, **storage_options: str) -> Run
     return RunningServer(config_module.load(config))
 
 
-def ldap_directory_section(server: object, **overrides: str) -> dict[str, str]:
+def ldap_directory_section(server: Any, **overrides: str) -> dict[str, str]:
     """The [directory] section for the slapd fixture."""
     section = {
         "type": "ldap",
         "uri": server.uri,
-        "base_dn": server.base_dn,  # type: ignore[attr-defined]
+        "base_dn": server.base_dn,
         "people_dn": f"ou=people,{server.base_dn}",
-        "groups_dn": f"ou=groups,{server.base_dn}",  # type: ignore[attr-defined]
+        "groups_dn": f"ou=groups,{server.base_dn}",
         "bind_dn": server.service_dn,
-        "bind_password": server.service_password,  # type: ignore[attr-defined]
+        "bind_password": server.service_password,
         "disabled_filter": "(employeeType=inactif)",
         "connect_timeout": "2",
         "timeout": "5",
@@ -161,24 +180,31 @@ MAIL = "helene.lefevre@ac-montpellier.fr"
 DAV, CALDAV, CARDDAV = "{DAV:}", "{urn:ietf:params:xml:ns:caldav}", "{urn:ietf:params:xml:ns:carddav}"
 
 
+class HasUrl(Protocol):
+    """Anything serving HTTP at ``url`` (a :class:`RunningServer`, a ``groupware serve`` process)."""
+
+    @property
+    def url(self) -> str: ...
+
+
 def request(
-    server: RunningServer,
+    server: HasUrl,
     method: str,
     path: str,
     login: str | None = USER,
     password: str = PASSWORD,
-    body: str = "",
+    body: str | bytes = "",
     headers: dict[str, str] | None = None,
     conn: http.client.HTTPConnection | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
     """One HTTP request with Basic credentials; returns status, lower-cased headers and body."""
     parts = urlsplit(server.url)
-    conn = conn or http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn = conn or http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
     all_headers = {"Content-Type": "application/xml; charset=utf-8", **(headers or {})}
     if login is not None:
         token = base64.b64encode(f"{login}:{password}".encode()).decode()
         all_headers["Authorization"] = f"Basic {token}"
-    conn.request(method, path, body=body.encode(), headers=all_headers)
+    conn.request(method, path, body=body.encode() if isinstance(body, str) else body, headers=all_headers)
     response = conn.getresponse()
     return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
 
@@ -213,15 +239,15 @@ def child_pids(pid: int) -> list[int]:
 
 def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
     """Wait until something accepts connections on (host, port)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def accepts() -> bool:
         try:
             socket.create_connection((host, port), timeout=0.5).close()
-            return
         except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+            return False
+        return True
+
+    wait_until(accepts, timeout, f"nothing accepts connections on {host}:{port} after {timeout} s")
 
 
 def write_sieve_config(path: Path, sieve: dict[str, str], directory: dict[str, str] | None = None) -> Path:
@@ -257,7 +283,7 @@ class ServeProcess:
         )
         try:
             wait_for_port("127.0.0.1", self.sieve_port)
-        except OSError:
+        except AssertionError:
             self.process.kill()
             raise AssertionError(f"groupware serve did not start: {self.process.communicate()[1]}") from None
 

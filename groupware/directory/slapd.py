@@ -531,9 +531,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         service_password=args.service_password,
     ) as server:
-        print(_banner(server, ldif, time.monotonic() - started), flush=True)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        try:
+        try:  # from the banner on, Ctrl-C stops slapd and exits with 0 (a reader of the banner may press it)
+            print(_banner(server, ldif, time.monotonic() - started), flush=True)
             while server.running:
                 time.sleep(0.5)
         except KeyboardInterrupt:

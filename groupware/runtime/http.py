@@ -117,7 +117,12 @@ class HttpDoor:
         socket_map = self._socket_map()
         waker = next((channel for channel in socket_map.values() if isinstance(channel, trigger)), None)
         if self._running.is_set() and not self._done.is_set() and waker is not None:
-            waker.pull_trigger(lambda: wasyncore.close_all(socket_map))
+            # The loop runs the trigger's thunks under its lock, maybe woken by an earlier pull (a worker's,
+            # at the end of a request): holding the lock until our byte is written keeps the thunk, which
+            # closes the trigger's pipe, from running before the write (EBADF, or a byte in a reused fd).
+            with waker.lock:
+                waker.thunks.append(lambda: wasyncore.close_all(socket_map))
+                waker.pull_trigger()
             if self._done.wait(10):
                 return
         wasyncore.close_all(socket_map)

@@ -11,6 +11,7 @@ import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import (
@@ -199,7 +200,7 @@ def test_vdirsyncer_pulls_the_academie_book(books: RunningServer, tmp_path: Path
 
 
 @pytest.fixture(scope="module")
-def staff_slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def staff_slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     require_binaries("slapd", "slapadd", "ldapsearch", packages="slapd ldap-utils")
     from groupware.directory.generate import write_directory
     from groupware.directory.slapd import Slapd
@@ -227,7 +228,7 @@ def _sync_collection(
     return root.findtext(DAV + "sync-token") or "", changes
 
 
-def test_resync_after_ldap_changes_shows_exactly_them(staff_slapd: object, tmp_path: Path) -> None:
+def test_resync_after_ldap_changes_shows_exactly_them(staff_slapd: Any, tmp_path: Path) -> None:
     from groupware.addressbooks import card_uid
     from groupware.config import DirectoryConfig
     from groupware.directory.ldap import LdapDirectory
@@ -239,7 +240,7 @@ def test_resync_after_ldap_changes_shows_exactly_them(staff_slapd: object, tmp_p
         assert first is not None and first.books[0].added == first.people
         ldap = LdapDirectory(
             DirectoryConfig(
-                **{
+                **{  # type: ignore[arg-type]
                     **{
                         k: v
                         for k, v in directory.items()
@@ -248,7 +249,7 @@ def test_resync_after_ldap_changes_shows_exactly_them(staff_slapd: object, tmp_p
                     "uri": (staff_slapd.uri,),
                 }
             )
-        )  # type: ignore[attr-defined]
+        )
         people = sorted(ldap.iter_people(), key=lambda p: p.uid)
         ldap.close()
         reader = people[0]
@@ -257,9 +258,9 @@ def test_resync_after_ldap_changes_shows_exactly_them(staff_slapd: object, tmp_p
         assert len(everything) == len(people)
         changed, removed = people[10:20], people[30:32]
         for person in changed:
-            staff_slapd.modify(person.dn, {"title": [f"{person.title} (changé)"]})  # type: ignore[attr-defined]
+            staff_slapd.modify(person.dn, {"title": [f"{person.title} (changé)"]})
         for person in removed:
-            staff_slapd.delete(person.dn)  # type: ignore[attr-defined]
+            staff_slapd.delete(person.dn)
         done = subprocess.run(
             [
                 sys.executable,

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import caldav
 import pytest
+from caldav.davclient import DAVClient
+from caldav.lib import error as caldav_error
 from support import MAIL, PASSWORD, USER, RunningServer
 
 EVENT = """BEGIN:VCALENDAR
@@ -35,12 +36,12 @@ def _event(uid: str, start: datetime, summary: str) -> str:
 
 
 @pytest.fixture
-def client(start_server: Callable[..., RunningServer]) -> caldav.DAVClient:
+def client(start_server: Callable[..., RunningServer]) -> DAVClient:
     server = start_server()
-    return caldav.DAVClient(url=server.url + "/", username=USER, password=PASSWORD)
+    return DAVClient(url=server.url + "/", username=USER, password=PASSWORD)
 
 
-def test_discovery_create_search_and_sync(client: caldav.DAVClient) -> None:
+def test_discovery_create_search_and_sync(client: DAVClient) -> None:
     principal = client.principal()
     assert str(principal.url).rstrip("/").endswith(f"/{USER}")
     calendars = principal.calendars()
@@ -70,6 +71,6 @@ def test_discovery_create_search_and_sync(client: caldav.DAVClient) -> None:
 
 def test_wrong_password_is_refused_by_the_client(start_server: Callable[..., RunningServer]) -> None:
     server = start_server()
-    client = caldav.DAVClient(url=server.url + "/", username=USER, password="wrong")
-    with pytest.raises(caldav.lib.error.AuthorizationError):
+    client = DAVClient(url=server.url + "/", username=USER, password="wrong")
+    with pytest.raises(caldav_error.AuthorizationError):
         client.principal()

@@ -128,11 +128,14 @@ def test_well_known_redirects_for_every_method(server: RunningServer, path: str,
 
 def test_keep_alive_serves_many_requests_on_one_connection(server: RunningServer) -> None:
     parts = urlsplit(server.url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    for _ in range(5):
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+    status, _, _ = request(server, "PROPFIND", f"/{USER}/", headers={"Depth": "0"}, conn=conn)
+    first = conn.sock
+    assert status == 207 and first is not None, "the server closed the connection"
+    for _ in range(4):
         status, headers, _ = request(server, "PROPFIND", f"/{USER}/", headers={"Depth": "0"}, conn=conn)
         assert status == 207 and headers.get("connection", "").lower() != "close"
-    assert conn.sock is not None, "the server closed the connection"
+        assert conn.sock is first, "http.client opened a new connection: the server closed the first one"
 
 
 def test_oversized_request_is_refused_before_its_body_is_read(server: RunningServer) -> None:

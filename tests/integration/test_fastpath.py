@@ -410,7 +410,7 @@ def test_a_calendar_shared_into_a_home_equals_radicale(
     assert status == 200, body
     rendered = count_fast_renders(monkeypatch)
     app = server.server.app
-    for method, body, depth in [
+    for method, query, depth in [
         ("PROPFIND", PROPFINDS["every-item-property"], "1"),
         ("PROPFIND", PROPFINDS["thunderbird-caldav"], "1"),
         ("REPORT", SYNCS["davx5"], None),
@@ -425,7 +425,7 @@ def test_a_calendar_shared_into_a_home_equals_radicale(
                 SHARED,
                 login="marie.martin",
                 password="marie.martin-demo",
-                body=body,
+                body=query,
                 headers={"Depth": depth} if depth else {},
             )
             assert status == 207

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from lmtp_client import LmtpClient
 from smtp_sink import SmtpSink
-from support import ServeProcess, free_port, require_binaries, wait_for_port, write_sieve_config
+from support import ServeProcess, free_port, require_binaries, wait_for_port, wait_until, write_sieve_config
 
 from groupware.sieve.scripts import ScriptStore
 
@@ -226,8 +226,12 @@ def test_sigkill_in_a_burst_loses_nothing_acknowledged_and_retries_add_no_duplic
     ]
     for thread in threads:
         thread.start()
-    while len(acked) < 150 and any(t.is_alive() for t in threads):
-        threading.Event().wait(0.01)
+    wait_until(
+        lambda: len(acked) >= 150 or not any(t.is_alive() for t in threads),
+        60,
+        lambda: f"{len(acked)} deliveries acknowledged after 60 s",
+        interval=0.01,
+    )
     serve.process.process.send_signal(signal.SIGKILL)
     serve.process.process.wait(10)
     stop.set()

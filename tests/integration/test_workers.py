@@ -12,12 +12,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import LDIF_DIRECTORY, USER, child_pids, request, wait_for_port, write_config
+from support import LDIF_DIRECTORY, USER, child_pids, request, wait_for_port, wait_until, write_config
 
 CARD = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:Carte {uid}\r\nEND:VCARD\r\n"
 
@@ -47,15 +46,19 @@ class Serve:
         return child_pids(self.process.pid)
 
     def wait_for_helpers(self, count: int, timeout: float = 30.0, without: int | None = None) -> list[int]:
-        """Wait until ``count`` helpers (none of them ``without``) serve: each has its request threads."""
-        deadline = time.monotonic() + timeout
-        while True:
+        """Wait until ``count`` helpers (none of them ``without``) serve: each has its request threads, and
+        answers a request while every other process is frozen (its accept loop runs)."""
+
+        def started() -> list[int]:
             pids = [pid for pid in self.helpers() if pid != without and _threads(pid) >= 5]
-            if len(pids) == count:
-                time.sleep(0.3)  # past create_server: the accept loop starts right after
-                return pids
-            assert time.monotonic() < deadline, f"{count} helpers expected, found {self.helpers()}"
-            time.sleep(0.1)
+            return pids if len(pids) == count else []
+
+        pids = wait_until(started, timeout, lambda: f"{count} helpers expected, found {self.helpers()}")
+        for pid in pids:
+            with frozen(self.process.pid, *(other for other in pids if other != pid)):
+                status, _, _ = request(self, "OPTIONS", "/", login=None)
+            assert status < 500, f"helper {pid} answered {status}"
+        return pids
 
     def stop(self, group_signal: int | None = None) -> str:
         """SIGTERM (or ``group_signal`` to its whole process group, as Ctrl-C does), then what it logged."""
@@ -97,13 +100,15 @@ def _alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def frozen(pid: int) -> Iterator[None]:
-    """SIGSTOP ``pid`` for the block: new connections go to the other processes."""
-    os.kill(pid, signal.SIGSTOP)
+def frozen(*pids: int) -> Iterator[None]:
+    """SIGSTOP ``pids`` for the block: new connections go to the other processes."""
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
     try:
         yield
     finally:
-        os.kill(pid, signal.SIGCONT)
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
 
 
 @pytest.fixture
@@ -211,7 +216,4 @@ def test_helpers_stop_with_the_first_process(tmp_path: Path) -> None:
     (helper,) = killed.helpers()
     killed.process.kill()
     killed.process.wait()
-    deadline = time.monotonic() + 15
-    while _alive(helper):
-        assert time.monotonic() < deadline, "a helper outlived its first process"
-        time.sleep(0.1)
+    wait_until(lambda: not _alive(helper), 15, "a helper outlived its first process")

@@ -62,9 +62,9 @@ def delivery(
         policy,
         [compile_script(s, policy) for s in before],
         [compile_script(s, policy) for s in after],
-        relay,
+        relay,  # type: ignore[arg-type]
         hostname="mx.test",
-    )  # type: ignore[arg-type]
+    )
 
 
 def stored(tmp_path: Path) -> dict[str, list[tuple[str, bytes]]]:

@@ -89,7 +89,12 @@ def test_prepared_file_is_synced_and_abort_leaves_nothing(
 ) -> None:
     synced: list[int] = []
     real_fsync = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+
+    def fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
     box = Maildir(tmp_path)
     prepared = box.prepare(box.ensure("INBOX"), b"x\n", "u@x")
     assert synced, "the message file is fsync-ed before it may be renamed"

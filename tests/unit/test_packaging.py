@@ -3,16 +3,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import tomllib
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = {
@@ -170,15 +176,32 @@ def test_wheel_in_a_fresh_venv_serves_the_demo(wheel: Path, tmp_path: Path) -> N
         cwd=workdir,
     ).stdout
     assert located.startswith(site), located
-    server = subprocess.Popen(
-        [str(fresh / "bin" / "groupware"), "serve"], cwd=workdir, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert _answers_propfind("127.0.0.1", 5232, "helene.lefevre", "helene.lefevre-demo", server)
-        assert (workdir / "var" / "collections" / "groupware.sqlite").is_file()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with _demo_port() as port:
+        server = subprocess.Popen(
+            [str(fresh / "bin" / "groupware"), "serve"], cwd=workdir, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            assert _answers_propfind("127.0.0.1", port, "helene.lefevre", "helene.lefevre-demo", server)
+            assert (workdir / "var" / "collections" / "groupware.sqlite").is_file()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def _demo_port() -> Iterator[int]:
+    """The demo's fixed port (5232), once free: test runs of other checkouts on this machine take turns
+    (a lock file), and a server of someone else's there fails the test by name rather than answering it."""
+    port = 5232
+    with open(Path(tempfile.gettempdir()) / f"groupware-tests-port-{port}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+
+        def free() -> bool:
+            with socket.socket() as sock:
+                return sock.connect_ex(("127.0.0.1", port)) != 0
+
+        wait_until(free, 30, f"something else listens on 127.0.0.1:{port}, the demo's port")
+        yield port
 
 
 def _answers_propfind(host: str, port: int, user: str, password: str, server: subprocess.Popen[str]) -> bool:
@@ -198,9 +221,15 @@ def _answers_propfind(host: str, port: int, user: str, password: str, server: su
             return connection.getresponse().status == 207
         except OSError:
             time.sleep(0.2)
-    raise AssertionError(
-        f"the demo did not answer: {server.stderr.read() if server.poll() is not None else ''}"
-    )
+    logged = server.stderr.read() if server.stderr and server.poll() is not None else ""
+    raise AssertionError(f"the demo did not answer: {logged}")
+
+
+def test_no_two_test_modules_share_a_name() -> None:
+    """One test module name per file name (ARCHITECTURE.md): ``mypy tests`` and test reports need them
+    unique."""
+    names = sorted(path.name for path in (ROOT / "tests").rglob("test_*.py"))
+    assert len(names) > 20 and sorted(set(names)) == names
 
 
 def test_package_guard_refuses_a_top_level_import() -> None:

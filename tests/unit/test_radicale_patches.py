@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+import radicale.app
 import radicale.app.base
 import radicale.app.propfind
 import radicale.utils
@@ -46,7 +47,7 @@ def test_trace_patch_skips_disabled_trace_and_keeps_enabled_records() -> None:
     assert getattr(logger.trace, "groupware_fast", False)
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler.emit = records.append  # type: ignore[method-assign,assignment]
     logger.addHandler(handler)
     level = logger.level
     try:
@@ -65,7 +66,7 @@ def test_every_internal_we_use_is_still_there_with_the_same_parameters() -> None
     """The names and signatures of upstream.RELIED_ON and the overridden Application methods hold."""
     assert upstream.upstream_drift() == []
     sources = inspect.getsource(radicale.app.base.ApplicationBase.__init__) + inspect.getsource(
-        radicale.Application.__init__
+        radicale.app.Application.__init__
     )
     for name in upstream.ATTRIBUTES:  # what Internals reads of a running application
         assert f"self.{name} = " in sources, name

@@ -118,8 +118,12 @@ def test_names_refused(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["roundcube", "Filtres été", ".hidden", "a b", "x" * 200])
-def test_names_accepted(name: str) -> None:
+def test_names_accepted(name: str, tmp_path: Path) -> None:
     check_name(name)
+    s = store(tmp_path)
+    s.put(USER, name, b"keep;")
+    assert s.names(USER) == [name] and s.get(USER, name) == b"keep;"
+    assert s.set_active(USER, name) and s.active(USER) == name
 
 
 def test_concurrent_writers_never_corrupt(tmp_path: Path) -> None:

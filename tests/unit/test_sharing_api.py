@@ -64,9 +64,9 @@ def test_api_routes_and_errors(api: AgendaApi) -> None:
         == 400
     )
     assert (
-        call(api, "GET", "", query="owner=etab-0341234A")[1]["agendas"][0]["slug"]
+        call(api, "GET", "", query="owner=etab-0341234A")[1]["agendas"][0]["slug"]  # type: ignore[index]
         == "etab-0341234A-direction"
-    )  # type: ignore[index]
+    )
     revoke = "/etab-0341234A/direction/grants/" + DIRECTION.replace(",", "%2C").replace("=", "%3D")
     assert call(api, "DELETE", revoke)[0] == 200
     assert call(api, "DELETE", "/etab-0341234A/direction")[0] == 200

@@ -5,6 +5,7 @@ again.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ def test_cpu_quota_of_a_cgroup(line: str, cpus: int | None) -> None:
 def test_auto_stays_within_the_container_quota(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cpu_max = tmp_path / "cpu.max"
     monkeypatch.setattr(workers, "CGROUP_CPU_MAX", cpu_max)
-    monkeypatch.setattr(workers.os, "sched_getaffinity", lambda pid: set(range(64)))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
     cpu_max.write_text("300000 100000\n")
     assert worker_count("auto") == 3
     cpu_max.write_text("max 100000\n")
@@ -47,7 +48,8 @@ def test_auto_stays_within_the_container_quota(tmp_path: Path, monkeypatch: pyte
 
 class FakeProcess:
     def __init__(self, pid: int) -> None:
-        self.pid, self.status, self.stdin = pid, None, None
+        self.pid, self.stdin = pid, None
+        self.status: int | None = None
 
     def poll(self) -> int | None:
         return self.status
