@@ -25,7 +25,7 @@ def login(user: str) -> tuple[str, str]:
 
 def raw(server: RunningServer, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> int:
     parts = urlsplit(server.url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
     conn.request(method, path, body=body, headers=headers)
     response = conn.getresponse()
     response.read()
@@ -43,8 +43,8 @@ def test_malformed_basic_credentials_get_401(
     server = start_server()
     header = {"Authorization": "Basic " + base64.b64encode(credentials).decode(), "Depth": "0"}
     assert raw(server, "PROPFIND", "/helene.lefevre/", header) == 401
-    for header in ("Basic %%%not-base64", "BasicaGVsZW5lOng=", "Basic aGVsZW5lOng= x"):
-        assert raw(server, "PROPFIND", "/", {"Authorization": header, "Depth": "0"}) == 401, header
+    for value in ("Basic %%%not-base64", "BasicaGVsZW5lOng=", "Basic aGVsZW5lOng= x"):
+        assert raw(server, "PROPFIND", "/", {"Authorization": value, "Depth": "0"}) == 401, value
 
 
 def test_sharing_lists_only_what_the_caller_may_see(start_server: Callable[..., RunningServer]) -> None:

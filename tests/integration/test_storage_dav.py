@@ -9,8 +9,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
-import caldav
 import pytest
+from caldav.davclient import DAVClient
 from support import DAV, PASSWORD, USER, RunningServer, ok_prop, request, responses, start_with_storage
 
 HOME = f"/{USER}/"
@@ -150,7 +150,7 @@ def test_two_concurrent_puts_of_one_uid_cannot_both_succeed(server: RunningServe
 
 
 def test_caldav_client_create_modify_delete_and_sync(server: RunningServer) -> None:
-    client = caldav.DAVClient(url=server.url + "/", username=USER, password=PASSWORD)
+    client = DAVClient(url=server.url + "/", username=USER, password=PASSWORD)
     calendar = client.principal().calendars()[0]
     event = calendar.save_event(ics("client-1"))
     calendar.save_event(ics("client-2"))

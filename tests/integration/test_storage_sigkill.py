@@ -12,11 +12,10 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
-from support import LDIF_DIRECTORY, USER, child_pids, free_port, request, write_config
+from support import LDIF_DIRECTORY, USER, child_pids, free_port, request, wait_until, write_config
 
 from groupware.store import Store
 
@@ -33,15 +32,22 @@ def _serve(config: Path, port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [*GROUPWARE, "serve", "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    pytest.fail("groupware serve did not start")
+    try:
+        wait_until(lambda: process.poll() is not None or _accepts(port), 30, "groupware serve did not start")
+    except AssertionError:
+        process.kill()
+        raise
+    if process.poll() is not None:
+        pytest.fail(f"groupware serve exited with {process.returncode}")
+    return process
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
 
 
 def _card(uid: str, n: int) -> str:
@@ -95,15 +101,16 @@ def test_sigkill_during_a_burst_loses_nothing_acknowledged(tmp_path: Path, worke
     try:
         assert request(server, "PROPFIND", f"/{USER}/", headers={"Depth": "1"})[0] == 207  # type: ignore[arg-type]
         stop = threading.Event()
-        workers = [threading.Thread(target=_burst, args=(server, w, acked, stop)) for w in range(4)]
-        for worker in workers:
-            worker.start()
-        time.sleep(2.0)
+        writers = [threading.Thread(target=_burst, args=(server, w, acked, stop)) for w in range(4)]
+        for writer in writers:
+            writer.start()
+        # Kill in the middle of the burst: once every writer has had writes acknowledged.
+        wait_until(lambda: len(acked) >= 60, 60, "the burst did too little before the kill")
         _kill_every_process(process)
         process.wait(timeout=10)
         stop.set()
-        for worker in workers:
-            worker.join(timeout=30)
+        for writer in writers:
+            writer.join(timeout=30)
     finally:
         process.kill()
     assert len(acked) > 20, "the burst did too little before the kill"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,7 +72,7 @@ def clock() -> Clock:
     return Clock()
 
 
-def make(clock: Clock, database: Path | None = None, **overrides: object) -> tuple[Accounts, FakeDirectory]:
+def make(clock: Clock, database: Path | None = None, **overrides: Any) -> tuple[Accounts, FakeDirectory]:
     """Accounts over a fake directory; with ``database``, failures are counted in that database's tables."""
     directory = FakeDirectory()
     config = replace(

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from groupware.sieve import (
+    Action,
     Discard,
     Environment,
     FileInto,
@@ -31,8 +33,8 @@ MESSAGES = Path(__file__).resolve().parents[1] / "data" / "sieve" / "messages"
 PLAIN = (MESSAGES / "plain.eml").read_bytes()
 
 
-def run(script: str, message: bytes = PLAIN, **env: object) -> list[object]:
-    return list(evaluate(compile_script(script), MessageFacts(message), Environment(**env)))  # type: ignore[arg-type]
+def run(script: str, message: bytes = PLAIN, **env: Any) -> list[Action]:
+    return list(evaluate(compile_script(script), MessageFacts(message), Environment(**env)))
 
 
 def errors(script: str, policy: Policy | None = None) -> list[str]:
