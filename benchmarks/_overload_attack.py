@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
+from _common import BenchmarkError
+
 __all__ = ["Attack", "attacker_sources", "count_connections"]
 
 # Linux: bind the source address now and choose the port at connect(), so that thousands of connections bound
@@ -222,12 +224,19 @@ class Attack:
         stats = self.stats()
         return stats["idle_open"] + stats["slow_open"]
 
-    def wait_open(self, timeout: float) -> float:
-        """Wait until every attacker is connected or ``timeout`` s have passed; return the seconds waited."""
-        started = time.monotonic()
-        while time.monotonic() - started < timeout and self.open_now() < self.idle + self.slow:
+    def wait_open(self, timeout: float, stall: float = 5.0) -> float:
+        """Wait until every attacker is connected, their count has not grown for ``stall`` s (the server's
+        listen queue is full) or ``timeout`` s have passed; return the seconds waited."""
+        started = last_growth = time.monotonic()
+        best = 0
+        while (now := time.monotonic()) - started < timeout and now - last_growth < stall:
             if not self._process.is_alive():
-                raise RuntimeError(f"the attack process died ({self._process.exitcode})")
+                raise BenchmarkError(f"the attack process died ({self._process.exitcode})")
+            current = self.open_now()
+            if current >= self.idle + self.slow:
+                break
+            if current > best:
+                best, last_growth = current, now
             time.sleep(0.1)
         return time.monotonic() - started
 

@@ -64,6 +64,9 @@ from _common import (
     percentile,
     process_cpu_seconds,
     provision,
+    py_spy,
+    start_profile,
+    summarize_profile,
 )
 from _overload_attack import Attack, count_connections
 
@@ -77,6 +80,16 @@ OURS, STOCK = "groupware", "stock"
 BASELINE, ATTACK = "baseline", "under attack"
 REQUESTS, LOGINS = "requests", "logins"
 TARGET_P99_MS = 200.0
+
+# Where groupware's interpreter time goes under attack: each sample goes to the first area a frame is in.
+PROFILE_AREAS: list[tuple[str, list[str]]] = [
+    ("request in a worker thread (Radicale, ours, waitress task)", ["waitress/task.py"]),
+    ("loop: our channel's checks (connections.py)", ["groupware/runtime/connections.py"]),
+    ("loop: a channel's readable()/writable() (waitress)", ["readable (", "writable ("]),
+    ("loop: reading, parsing, accepting, closing (waitress)", ["readwrite (", "handle_accept"]),
+    ("loop: poll(2) registration of every channel, the wait", ["poll2 ("]),
+    ("maintenance (idle timeouts)", ["maintenance ("]),
+]
 
 
 @dataclass
@@ -344,8 +357,15 @@ def run_client(
     return results
 
 
-def measure(server: ServerProcess, people: Sequence[str], args: argparse.Namespace) -> list[Result]:
-    """Provision the people, then run the baseline and the attack scenarios on one running server."""
+def measure(
+    server: ServerProcess,
+    people: Sequence[str],
+    args: argparse.Namespace,
+    workdir: Path,
+    profiles: list[str],
+) -> list[Result]:
+    """Provision the people, then run the baseline and the attack scenarios on one running server (with
+    ``--profile``, groupware is then sampled under the attack and the same client, not measured)."""
     failed = provision(server.port, [propfind(uid) for uid in people], timeout=args.timeout * 4)
     if failed == len(people):
         raise BenchmarkError(f"{server.name}: every first login failed: {server.log_tail()}")
@@ -362,9 +382,24 @@ def measure(server: ServerProcess, people: Sequence[str], args: argparse.Namespa
         )
         results += run_client(server, ATTACK, people, args, attack)
         log(f"{server.name}: attack counters {attack.stats()}")
+        if args.profile and server.name == OURS:
+            profiles.append(profile(server, people, args, workdir))
     server.check_alive()
     log(f"{server.name}: under attack " + ", ".join(f"{r.kind} p99 {r.p99_ms:.1f} ms" for r in results[2:]))
     return results
+
+
+def profile(server: ServerProcess, people: Sequence[str], args: argparse.Namespace, workdir: Path) -> str:
+    """Sample ``server`` with py-spy (the thread holding the GIL) while the client runs once more under the
+    attack still held; the summary by area."""
+    raw = workdir / f"{server.name}.gil.pyspy.txt"
+    profiler = start_profile(server.pid, args.seconds, raw, gil=True)
+    time.sleep(1.0)  # py-spy attaches
+    run_client(server, ATTACK, people, args, None)
+    _, error = profiler.communicate(timeout=120)
+    if not raw.exists():
+        return f"py-spy gave nothing: {error.decode(errors='replace').strip()[-500:]}"
+    return summarize_profile(raw, areas=PROFILE_AREAS)
 
 
 # --- report -------------------------------------------------------------------------------------------------
@@ -381,6 +416,14 @@ def error_cell(result: Result) -> str:
 def count_cell(value: int | None, of: int) -> str:
     """``held / attackers`` or ``-``."""
     return "-" if value is None else f"{value:,} / {of:,}"
+
+
+def ratio(value: float, base: float) -> str:
+    """``value / base`` as ``1.23x`` (two significant digits under 0.1), or ``-``."""
+    if not base:
+        return "-"
+    quotient = value / base
+    return f"{quotient:.2f}x" if quotient >= 0.1 else f"{quotient:.2g}x"
 
 
 def report(results: Sequence[Result], args: argparse.Namespace) -> tuple[str, list[str], list[str]]:
@@ -421,9 +464,9 @@ def report(results: Sequence[Result], args: argparse.Namespace) -> tuple[str, li
             ours, stock = by_key.get((OURS, scenario, kind)), by_key.get((STOCK, scenario, kind))
             if ours and stock and stock.p99_ms and stock.latencies:
                 ratios.append(
-                    f"- {scenario}, {kind}: p99 {ours.p99_ms / stock.p99_ms:.2f}x, "
-                    f"p50 {ours.p50_ms / max(stock.p50_ms, 1e-9):.2f}x, "
-                    f"requests {len(ours.latencies) / len(stock.latencies):.2f}x"
+                    f"- {scenario}, {kind}: p99 {ratio(ours.p99_ms, stock.p99_ms)}, "
+                    f"p50 {ratio(ours.p50_ms, stock.p50_ms)}, "
+                    f"requests {ratio(len(ours.latencies), len(stock.latencies))}"
                 )
     verdicts = []
     for kind in (REQUESTS, LOGINS):
@@ -464,6 +507,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--servers", default=f"{OURS},{STOCK}", help="comma-separated subset of the servers")
     parser.add_argument("--quick", action="store_true", help="smoke test: 100 idle, 30 slow, 3 s")
     parser.add_argument("--check", action="store_true", help="exit 1 when groupware misses the target")
+    parser.add_argument(
+        "--profile", action="store_true", help="then sample groupware under attack with py-spy (not measured)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.idle, args.slow = min(args.idle, 100), min(args.slow, 30)
@@ -471,6 +517,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     if set(args.servers) - {OURS, STOCK}:
         parser.error(f"unknown servers: {', '.join(sorted(set(args.servers) - {OURS, STOCK}))}")
+    if args.profile and py_spy() is None:
+        parser.error("--profile needs py-spy: pip install py-spy")
     if args.threads < 2:
         parser.error("--threads must be at least 2 (requests and logins)")
     return args
@@ -482,12 +530,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     people = demo_people()
     results: list[Result] = []
+    profiles: list[str] = []
     try:
         with tempfile.TemporaryDirectory(prefix="groupware-bench-overload-") as tmp:
             for name in args.servers:
                 log(f"{name}: starting")
                 with server_process(name, Path(tmp), people, args.max_connections) as server:
-                    results += measure(server, people, args)
+                    results += measure(server, people, args, Path(tmp), profiles)
     except BenchmarkError as exc:
         print(f"overload benchmark: {exc}", file=sys.stderr)
         return 2
@@ -500,6 +549,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if verdicts:
         print(f"\nTarget for groupware (issue 13): p99 ≤ {TARGET_P99_MS:.0f} ms under attack")
         print("\n".join(verdicts))
+    for summary in profiles:
+        print("\n## Profile of groupware under attack: GIL-holding samples (py-spy)\n")
+        print(summary)
     print("\nEnvironment:\n")
     extra = {
         "groupware server": f"waitress, 1 process, [limits] max_connections = {args.max_connections}",
