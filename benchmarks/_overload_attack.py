@@ -267,11 +267,13 @@ def count_connections(port: int, sources: list[str]) -> tuple[int, int]:
     established on the attackers' side).
 
     A connection still waiting in the server's listen queue is established on both sides but its server side
-    has inode 0 in ``/proc/net/tcp`` until the server calls ``accept()``.
+    has inode 0 in ``/proc/net/tcp`` until the server calls ``accept()``. The file is not read atomically (a
+    line can appear twice while connections come and go), so connections are counted by their addresses.
     """
     wanted = {_hex_address(source) for source in sources}
     port_hex = f"{port:04X}"
-    accepted = established = 0
+    accepted: set[str] = set()
+    established: set[str] = set()
     for line in Path("/proc/net/tcp").read_text(encoding="ascii").splitlines()[1:]:
         fields = line.split()
         if len(fields) < 10 or fields[3] != "01":
@@ -279,7 +281,7 @@ def count_connections(port: int, sources: list[str]) -> tuple[int, int]:
         local_ip, _, local_port = fields[1].partition(":")
         remote_ip, _, remote_port = fields[2].partition(":")
         if local_port == port_hex and remote_ip in wanted and fields[9] != "0":
-            accepted += 1
+            accepted.add(fields[2])
         elif remote_port == port_hex and local_ip in wanted:
-            established += 1
-    return accepted, established
+            established.add(fields[1])
+    return len(accepted), len(established)
