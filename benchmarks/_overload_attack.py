@@ -74,9 +74,13 @@ class _AttackLoop:
     """The selector loop of the attack process."""
 
     def __init__(self, port: int, slots: list[_Slot], interval: float, counters: Any) -> None:
-        self.port, self.slots, self.interval, self.counters = port, slots, interval, counters
+        self.port, self.interval, self.counters = port, interval, counters
         self.selector = selectors.DefaultSelector()
         self.random = random.Random(13)
+        # Idle and slow connections in a mixed order, so that when a full listen queue lets only some
+        # through, both kinds are among them.
+        self.slots = list(slots)
+        self.random.shuffle(self.slots)
 
     def run(self, stop: Any) -> None:
         """Open, hold and reopen every slot's connection until ``stop`` is set; then close them all."""
