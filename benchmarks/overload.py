@@ -16,7 +16,8 @@ For each server, two scenarios with the same normal client:
 * ``under attack``: a child process holds 1,000 idle connections (connected, silent) and 300 slow-header
   connections (one byte of a never-ending header every second), from 127.0.0.2 up with at most 50 per source
   address, and opens again every connection the server closes (see ``_overload_attack.py``). The attack is
-  given up to 30 s to connect, then the client runs while it holds.
+  given up to 30 s to connect (less once their count has stopped growing for 5 s: the server's listen queue
+  is full), then the client runs while it holds.
 
 The normal client, from 127.0.0.1, runs 4 threads for a warm-up (not measured) and then 15 s: half of them do
 *requests* (``PROPFIND Depth: 0`` of the own home with Basic credentials on a kept-alive connection, a new one
@@ -28,7 +29,8 @@ overlaps the measured window, however long it takes (a timeout that began in the
 the benchmark reads ``/proc/net/tcp`` for the attacking connections the server has accepted (not just queued)
 and those established on the attackers' side; the table gives their medians over the measured window.
 
-    python benchmarks/overload.py [--idle 1000] [--slow 300] [--seconds 15] [--quick] [--check]
+    python benchmarks/overload.py [--idle 1000] [--slow 300] [--per-address 50] [--seconds 15] [--quick]
+                                  [--profile] [--check]
 
 Target (issue 13): under attack, groupware's logins and requests keep p99 ≤ 200 ms. Exit status: 2 when a
 server fails to start or dies; 1 with ``--check`` when groupware misses the target.
@@ -304,22 +306,20 @@ def run_client(
     start = time.monotonic() + 0.2
     window = Window(start, start + args.warmup, start + args.warmup + args.seconds)
     requests = [propfind(uid) for uid in people]
-    samples: dict[str, list[float]] = {REQUESTS: [], LOGINS: []}
+    kinds = [REQUESTS if index % 2 == 0 else LOGINS for index in range(args.threads)]
+    samples: list[list[float]] = [[] for _ in kinds]
     errors: dict[str, collections.Counter[str]] = {
         REQUESTS: collections.Counter(),
         LOGINS: collections.Counter(),
     }
     threads = []
-    for index in range(args.threads):
-        kind = REQUESTS if index % 2 == 0 else LOGINS
+    for index, kind in enumerate(kinds):
         offset = index * len(requests) // args.threads
         plan = requests[offset:] + requests[:offset]
-        mine: list[float] = []
-        samples[kind + f"#{index}"] = mine
         threads.append(
             threading.Thread(
                 target=client_thread,
-                args=(server.port, plan, kind == REQUESTS, window, args, mine, errors[kind]),
+                args=(server.port, plan, kind == REQUESTS, window, args, samples[index], errors[kind]),
                 daemon=True,
             )
         )
@@ -340,7 +340,7 @@ def run_client(
     stats = attack.stats() if attack is not None else {}
     results = []
     for kind in (REQUESTS, LOGINS):
-        merged = [x for name, values in samples.items() if name.startswith(kind + "#") for x in values]
+        merged = [x for index, values in enumerate(samples) if kinds[index] == kind for x in values]
         results.append(
             Result(
                 server.name,
