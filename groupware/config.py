@@ -43,6 +43,13 @@ DATA = Path(str(importlib.resources.files("groupware.data")))
 DEMO_CONFIG = DATA / "demo.conf"
 
 
+def _at_least_one(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be 1 or more")
+    return number
+
+
 def _positive_int(value: str) -> int:
     number = int(value)
     if number < 0:
@@ -302,16 +309,16 @@ SCHEMA: dict[str, dict[str, Option]] = {
     },
     "limits": {
         "max_property_size": Option(
-            "4096", _positive_int, "characters in one property a client sets (display name, description…)"
+            "4096", _at_least_one, "characters in one property a client sets (display name, description…)"
         ),
         "max_properties_size": Option(
-            "65536", _positive_int, "characters in all the properties one PROPPATCH or MKCOL sets"
+            "65536", _at_least_one, "characters in all the properties one PROPPATCH or MKCOL sets"
         ),
-        "max_xml_depth": Option("100", _positive_int, "element nesting of an XML request body"),
-        "max_xml_elements": Option("100000", _positive_int, "elements in an XML request body"),
-        "max_connections": Option("1000", _positive_int, "HTTP connections one process holds open"),
+        "max_xml_depth": Option("100", _at_least_one, "element nesting of an XML request body"),
+        "max_xml_elements": Option("100000", _at_least_one, "elements in an XML request body"),
+        "max_connections": Option("1000", _at_least_one, "HTTP connections one process holds open"),
         "max_connections_per_address": Option(
-            "100", _positive_int, "HTTP connections one client address holds open (per process)"
+            "100", _at_least_one, "HTTP connections one client address holds open (per process)"
         ),
         "header_timeout": Option(
             "10", _positive_float, "seconds from a request's first byte to the end of its headers"

@@ -9,12 +9,14 @@ slow or idle client costs a socket, not a thread. What it lacks, and this module
   so one client cannot take the process's ``max_connections`` from everyone else;
 * ``header_timeout``: a request whose headers are not complete that many seconds after its first byte has its
   connection closed (a slow-header client, RFC 9112 §9.5 lets a server close an idle or slow connection),
-  while waitress's own ``channel_timeout`` still closes connections silent for ``[server] timeout``.
+  while waitress's own ``channel_timeout`` still closes connections silent for ``[server] timeout``. Both are
+  checked in waitress's periodic maintenance pass, once a second, not at every turn of its loop.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import threading
 import time
@@ -59,36 +61,41 @@ class ConnectionPolicy:
 
 
 def _channel_class(policy: ConnectionPolicy) -> type[HTTPChannel]:
-    """An HTTPChannel that applies ``policy`` (admission, header deadline, release on close)."""
+    """An HTTPChannel that applies ``policy``: admission (a refused connection is closed before any channel
+    is built or registered), the start time of each request, release on close."""
 
     class BoundedChannel(HTTPChannel):  # type: ignore[misc]  # waitress is untyped
         _held_for: str | None = None
         _request_started = 0.0
 
         def __init__(self, server: Any, sock: Any, addr: Any, adj: Any, map: Any = None) -> None:
-            super().__init__(server, sock, addr, adj, map)
             address = str(addr[0]) if isinstance(addr, tuple) and addr else str(addr)
-            if policy.admit(address):
-                self._held_for = address
-            else:
-                log.info("too many connections", extra={"event": "connection_refused", "address": address})
-                self.will_close = True
+            if not policy.admit(address):
+                log.debug("too many connections", extra={"event": "connection_refused", "address": address})
+                with contextlib.suppress(OSError):
+                    sock.close()
+                return
+            self._held_for = address
+            try:
+                super().__init__(server, sock, addr, adj, map)
+            except BaseException:
+                policy.release(address)
+                self._held_for = None
+                raise
 
         def received(self, data: bytes) -> bool:
             if self.request is None:
                 self._request_started = time.monotonic()
             return bool(super().received(data))
 
-        def readable(self) -> bool:
+        def headers_overdue(self, now: float) -> bool:
+            """Whether a request has been arriving for longer than the header deadline, headers unfinished."""
             request = self.request
-            if (
+            return (
                 request is not None
                 and not request.headers_finished
-                and time.monotonic() - self._request_started > policy.header_timeout
-            ):
-                log.info("request headers too slow", extra={"event": "header_timeout", "address": self.addr})
-                self.will_close = True
-            return bool(super().readable())
+                and now - self._request_started > policy.header_timeout
+            )
 
         def del_channel(self, map: Any = None) -> None:
             if self._held_for is not None:
@@ -99,9 +106,31 @@ def _channel_class(policy: ConnectionPolicy) -> type[HTTPChannel]:
     return BoundedChannel
 
 
+def _sweeping(server: Any) -> Any:
+    """``server.maintenance`` (waitress calls it every ``cleanup_interval`` seconds; it closes idle channels)
+    extended to close the channels whose request headers are overdue: one pass a second over the channels,
+    instead of a check in every channel at every turn of the loop."""
+    original = server.maintenance
+
+    def maintenance(now: float) -> None:
+        original(now)
+        monotonic = time.monotonic()
+        for channel in list(server.active_channels.values()):
+            overdue = getattr(channel, "headers_overdue", None)
+            if overdue is not None and not channel.will_close and overdue(monotonic):
+                log.info(
+                    "request headers too slow", extra={"event": "header_timeout", "address": channel.addr}
+                )
+                channel.will_close = True
+
+    return maintenance
+
+
 def bound_connections(socket_map: dict[int, Any], policy: ConnectionPolicy) -> None:
-    """Make every listening server of ``socket_map`` (a waitress map) accept through ``policy``."""
+    """Make every listening server of ``socket_map`` (a waitress map) accept through ``policy`` and sweep
+    overdue headers (waitress must run with ``cleanup_interval`` of about a second)."""
     channel = _channel_class(policy)
     for dispatcher in socket_map.values():
         if isinstance(dispatcher, BaseWSGIServer):
             dispatcher.channel_class = channel
+            dispatcher.maintenance = _sweeping(dispatcher)

@@ -64,6 +64,8 @@ class HttpDoor:
             connection_limit=limits.max_connections,
             # poll(2), not select(2): no limit of 1,024 descriptors on the connections held open.
             asyncore_use_poll=True,
+            # The idle and header deadlines are checked in the maintenance pass: once a second.
+            cleanup_interval=1,
             channel_timeout=max(int(configuration.get("server", "timeout")), 1),
             max_request_body_size=configuration.get("server", "max_content_length"),
             # A whole 52,000-card listing is 13 MB: keep answers that size in memory, not in a temporary file.

@@ -82,3 +82,15 @@ def test_slow_headers_are_cut_off_and_others_are_served(server: RunningServer) -
     assert _closed_by_server(slow, 5)
     assert time.monotonic() - started < 3
     slow.close()
+
+
+@pytest.mark.parametrize("option", ["max_connections", "max_connections_per_address", "max_xml_depth"])
+def test_a_limit_of_zero_is_refused(tmp_path: Path, option: str) -> None:
+    """A zero bound would make the door accept nothing: check-config and start-up refuse it."""
+    from groupware.errors import ConfigError
+
+    path = write_config(tmp_path / "g.conf", LDIF_DIRECTORY)
+    path.write_text(path.read_text() + f"[limits]\n{option} = 0\n")
+    with pytest.raises(ConfigError) as error:
+        config_module.load(path)
+    assert [(p.section, p.key) for p in error.value.problems] == [("limits", option)]
