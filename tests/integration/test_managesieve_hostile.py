@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Hostile ManageSieve clients against ``groupware serve``'s door (RFC 5804), in the test process: passwords
+the directory refuses to send (SASLprep, RFC 4013) with a real slapd, oversized SASL literals, and idle
+connections held from one address while another logs in."""
+
+from __future__ import annotations
+
+import base64
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from support import (
+    LDIF_DIRECTORY,
+    PASSWORD,
+    USER,
+    RunningServer,
+    free_port,
+    ldap_directory_section,
+    wait_for_port,
+    write_config,
+)
+
+from groupware import config as config_module
+
+
+def read_status(sock: socket.socket) -> bytes:
+    """Everything up to and including the next ``OK``/``NO``/``BYE`` line (or the end of the stream)."""
+    data = b""
+    while not any(line.startswith((b"OK", b"NO", b"BYE")) for line in data.split(b"\r\n")):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def plain(login: str, password: str) -> bytes:
+    """An ``AUTHENTICATE "PLAIN"`` command (RFC 4616) with the credentials inline."""
+    return b'AUTHENTICATE "PLAIN" "' + base64.b64encode(f"\0{login}\0{password}".encode()) + b'"\r\n'
+
+
+@pytest.fixture
+def sieve_server(tmp_path: Path) -> Iterator[Callable[..., tuple[str, int]]]:
+    """Start ``groupware serve``'s doors in this process with a [sieve] section; returns its address."""
+    running: list[RunningServer] = []
+
+    def start(
+        directory: dict[str, str] | None = None,
+        accounts: dict[str, str] | None = None,
+        sieve: dict[str, str] | None = None,
+    ) -> tuple[str, int]:
+        path = write_config(tmp_path / f"groupware{len(running)}.conf", directory or LDIF_DIRECTORY, accounts)
+        port = free_port()
+        options = {
+            "enabled": "true",
+            "hosts": f"127.0.0.1:{port}",
+            "mail_root": str(tmp_path / "mail"),
+            "allow_plaintext": "true",
+            **(sieve or {}),
+        }
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write("\n[sieve]\n" + "".join(f"{k} = {v}\n" for k, v in options.items()))
+        running.append(RunningServer(config_module.load(path)))
+        wait_for_port("127.0.0.1", port)
+        return "127.0.0.1", port
+
+    yield start
+    for server in running:
+        server.stop()
+
+
+@pytest.mark.slapd
+@pytest.mark.parametrize("bad", ["\x01", "\ufffe", "\x7f"])
+def test_password_saslprep_refuses_is_an_ordinary_failure_that_counts(
+    sieve_server: Callable[..., tuple[str, int]], slapd: object, bad: str
+) -> None:
+    """RFC 4013 §2.3 forbids control characters and non-characters in a password: over ManageSieve that is
+    ``NO "Authentication failed."`` on a connection that stays open (RFC 5804 §2.1), counted toward the
+    lockout, not a dropped connection."""
+    address = sieve_server(
+        ldap_directory_section(slapd),
+        {"max_failures_per_login": "2", "failure_window": "60", "lockout": "60"},
+    )
+    with socket.create_connection(address, timeout=10) as sock:
+        read_status(sock)
+        for _ in range(2):
+            sock.sendall(plain(USER, PASSWORD + bad))
+            assert read_status(sock) == b'NO "Authentication failed."\r\n'
+        sock.sendall(b"NOOP\r\n")
+        assert read_status(sock) == b'OK "NOOP completed."\r\n'
+        sock.sendall(plain(USER, PASSWORD))
+        assert read_status(sock) == b'NO "Authentication failed."\r\n', "locked out, even with the password"
