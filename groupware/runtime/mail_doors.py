@@ -56,6 +56,9 @@ class ManageSieveDoor:
             hosts=section.hosts,
             ssl_context=context,
             idle_timeout=section.idle_timeout,
+            auth_timeout=section.auth_timeout,
+            max_connections=section.max_connections,
+            max_connections_per_address=section.max_connections_per_address,
             max_literal=max(section.max_script_size, 1024),
         )
 
@@ -102,7 +105,10 @@ class LmtpDoor:
             max_size=section.max_message_size,
             max_recipients=section.max_recipients or 1000,
             timeout=section.timeout,
+            handshake_timeout=section.handshake_timeout,
             workers=max(section.workers, 1),
+            max_connections=section.max_connections,
+            max_connections_per_address=section.max_connections_per_address,
         )
         self.server = LmtpServer(settings, DirectoryRecipients(services.accounts), delivery)
         self._loop = loop

@@ -6,7 +6,9 @@ connections held from one address while another logs in."""
 from __future__ import annotations
 
 import base64
+import resource
 import socket
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -92,3 +94,41 @@ def test_password_saslprep_refuses_is_an_ordinary_failure_that_counts(
         assert read_status(sock) == b'OK "NOOP completed."\r\n'
         sock.sendall(plain(USER, PASSWORD))
         assert read_status(sock) == b'NO "Authentication failed."\r\n', "locked out, even with the password"
+
+
+def test_a_literal_over_a_mebibyte_in_authenticate_gets_no(
+    sieve_server: Callable[..., tuple[str, int]],
+) -> None:
+    """The SASL initial response as a 1.5 MiB literal: ``NO`` with a reason, and the session goes on."""
+    address = sieve_server()
+    with socket.create_connection(address, timeout=10) as sock:
+        read_status(sock)
+        size = 3 << 19
+        sock.sendall(b'AUTHENTICATE "PLAIN" {%d+}\r\n' % size + b"A" * size + b"\r\n")
+        assert read_status(sock) == b'NO "Invalid SASL response: too long (%d bytes)."\r\n' % size
+        sock.sendall(plain(USER, PASSWORD))
+        assert read_status(sock) == b'OK "Logged in."\r\n'
+
+
+def test_idle_connections_from_one_address_do_not_lock_others_out(
+    sieve_server: Callable[..., tuple[str, int]],
+) -> None:
+    """1,000 idle connections from 127.0.0.2 (the door's default bounds): 127.0.0.1 still logs in, quickly."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 4096 <= hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))
+    address = sieve_server()
+    held: list[socket.socket] = []
+    try:
+        for _ in range(1000):
+            held.append(socket.create_connection(address, timeout=10, source_address=("127.0.0.2", 0)))
+        started = time.monotonic()
+        with socket.create_connection(address, timeout=10, source_address=("127.0.0.1", 0)) as sock:
+            greeting = read_status(sock)
+            assert greeting.endswith(b'OK "groupware ManageSieve ready."\r\n'), greeting
+            sock.sendall(plain(USER, PASSWORD))
+            assert read_status(sock) == b'OK "Logged in."\r\n'
+        assert time.monotonic() - started < 1.0
+    finally:
+        for sock in held:
+            sock.close()
