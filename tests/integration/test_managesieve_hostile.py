@@ -21,6 +21,7 @@ from support import (
     free_port,
     ldap_directory_section,
     wait_for_port,
+    wait_until,
     write_config,
 )
 
@@ -52,6 +53,7 @@ def sieve_server(tmp_path: Path) -> Iterator[Callable[..., tuple[str, int]]]:
         directory: dict[str, str] | None = None,
         accounts: dict[str, str] | None = None,
         sieve: dict[str, str] | None = None,
+        lmtp: dict[str, str] | None = None,
     ) -> tuple[str, int]:
         path = write_config(tmp_path / f"groupware{len(running)}.conf", directory or LDIF_DIRECTORY, accounts)
         port = free_port()
@@ -64,6 +66,8 @@ def sieve_server(tmp_path: Path) -> Iterator[Callable[..., tuple[str, int]]]:
         }
         with path.open("a", encoding="utf-8") as handle:
             handle.write("\n[sieve]\n" + "".join(f"{k} = {v}\n" for k, v in options.items()))
+            if lmtp is not None:
+                handle.write("\n[lmtp]\nenabled = true\n" + "".join(f"{k} = {v}\n" for k, v in lmtp.items()))
         running.append(RunningServer(config_module.load(path)))
         wait_for_port("127.0.0.1", port)
         return "127.0.0.1", port
@@ -132,3 +136,36 @@ def test_idle_connections_from_one_address_do_not_lock_others_out(
     finally:
         for sock in held:
             sock.close()
+
+
+def admitted(address: tuple[str, int], greeting: bytes) -> socket.socket:
+    """A connection whose first answer starts with ``greeting``, once the port probe's one is released."""
+    found: list[socket.socket] = []
+
+    def connect() -> bool:
+        sock = socket.create_connection(address, timeout=5)
+        if sock.recv(100).startswith(greeting):
+            found.append(sock)
+            return True
+        sock.close()
+        return False
+
+    wait_until(connect, 5, f"no connection to {address} admitted")
+    return found[0]
+
+
+def test_bounds_come_from_the_configuration(sieve_server: Callable[..., tuple[str, int]]) -> None:
+    """``[sieve]`` and ``[lmtp]`` ``max_connections_per_address`` reach the doors of ``groupware serve``."""
+    lmtp = ("127.0.0.1", free_port())
+    address = sieve_server(
+        sieve={"max_connections_per_address": "2"},
+        lmtp={"hosts": f"{lmtp[0]}:{lmtp[1]}", "max_connections_per_address": "1"},
+    )
+    wait_for_port(*lmtp)
+    held = [admitted(address, b'"IMPLEMENTATION"') for _ in range(2)]
+    with socket.create_connection(address, timeout=5) as extra:
+        assert read_status(extra) == b'BYE "Too many connections from your address."\r\n'
+    with admitted(lmtp, b"220 "), socket.create_connection(lmtp, timeout=5) as second:
+        assert second.recv(100).startswith(b"421 4.7.0 Too many connections from your address")
+    for sock in held:
+        sock.close()
