@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ DELETESCRIPT_DONE = "Deletescript completed."
 RENAMESCRIPT_DONE = "Renamescript completed."
 HAVESPACE_DONE = "Putscript would succeed."
 TOO_LARGE = "Script is too large."
+NAME_TOO_LONG = "Invalid Sieve script name: too long."
 TOO_MANY_ERRORS = "Too many invalid commands."
 
 #: Pigeonhole's capability order (REFERENCES); extensions it does not know follow, sorted.
@@ -165,6 +167,10 @@ def _takes(kinds: str) -> Callable[[Callable[..., Reply]], Callable[[Session, st
                 return method(self, *values)
             except ScriptError as exc:
                 return _no(exc.message, exc.code)
+            except OSError as exc:  # a name within the store's character limit, beyond the file system's
+                if exc.errno != errno.ENAMETOOLONG:
+                    raise
+                return _no(NAME_TOO_LONG)
 
         return handler
 
