@@ -52,6 +52,9 @@ MAX_COMMAND_LINE: Final = 512
 MAX_ERRORS: Final = 20
 _MAIL = re.compile(r"FROM:\s*<([^<>]*)>\s*(.*)\Z", re.IGNORECASE | re.DOTALL)
 _RCPT = re.compile(r"TO:\s*<([^<>]+)>\s*(.*)\Z", re.IGNORECASE | re.DOTALL)
+# What a client sent and a reply echoes loses its control characters (RFC 5321 §4.2: a reply's text is
+# printable), so that an address with a CR cannot break our replies' lines.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 OK: Final = "250 2.0.0 Ok"
 BAD_SEQUENCE: Final = "503 5.5.1 Bad sequence of commands"
@@ -94,7 +97,7 @@ class MessageReady:
 
 
 def _lines(*lines: str) -> bytes:
-    return "".join(line + "\r\n" for line in lines).encode("utf-8", "replace")
+    return "".join(_CONTROL.sub("?", line) + "\r\n" for line in lines).encode("utf-8", "replace")
 
 
 @dataclass(slots=True)
