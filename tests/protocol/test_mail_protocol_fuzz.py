@@ -28,7 +28,7 @@ from groupware.sieve.delivery import LmtpConnection, MessageReady, RecipientChec
 from groupware.sieve.delivery.execute import Outcome
 from groupware.sieve.delivery.lmtp import NeedData
 from groupware.sieve.host import AuthenticationUnavailable, Policy
-from groupware.sieve.managesieve import Capabilities, ProtocolViolation, Reader, Session
+from groupware.sieve.managesieve import Atom, Capabilities, ProtocolViolation, Reader, Session
 from groupware.sieve.scripts import Quotas, ScriptStore
 
 SESSIONS = int(os.environ.get("GROUPWARE_FUZZ_SESSIONS", "100"))
@@ -453,3 +453,33 @@ def test_lmtp_sessions(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(LMTP_GENERATORS))
 def test_lmtp_sessions_slow(name: str) -> None:
     run_lmtp(name, seed=1000 + sorted(LMTP_GENERATORS).index(name), cases=SLOW_SESSIONS)
+
+
+# -- what the fuzzer found, kept as transcripts --------------------------------------------------------------
+def test_a_script_name_too_long_for_the_file_system_is_no(tmp_path: Path) -> None:
+    """70 characters of four octets each: within the store's 200 characters, beyond a file name's 255
+    octets."""
+    store = ScriptStore(tmp_path)
+    session = Session(store, Accounts(), Capabilities(POLICY.extensions, allow_plaintext=True), "192.0.2.1")
+    session.handle([Atom("AUTHENTICATE"), b"PLAIN", PLAIN])
+    name = ("\U0001d11e" * 70).encode()
+    for line in ([Atom("PUTSCRIPT"), name, b"keep;"], [Atom("GETSCRIPT"), name]):
+        assert session.handle(line).data == b'NO "Invalid Sieve script name: too long."\r\n'
+
+
+def test_a_control_character_echoed_by_lmtp_does_not_break_the_reply() -> None:
+    conn = LmtpConnection("mx.test")
+    conn.feed(
+        b"LHLO x\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<he\rlene@ac.fr>\r\nRSET\r\nMAIL FROM:<a@b.org> \x00Z\r\n"
+    )
+    replies = b""
+    while not isinstance(event := conn.next_event(), NeedData):
+        if isinstance(event, RecipientCheck):
+            replies += conn.recipient_checked(None)
+        else:
+            assert isinstance(event, Reply)
+            replies += event.data
+    assert replies.endswith(
+        b"250 2.1.0 Ok\r\n550 5.1.1 <he?lene@ac.fr> User doesn't exist\r\n"
+        b"250 2.0.0 Ok\r\n555 5.5.4 Unsupported parameter ?Z\r\n"
+    )
