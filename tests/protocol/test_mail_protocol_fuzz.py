@@ -29,6 +29,7 @@ from groupware.sieve.delivery.execute import Outcome
 from groupware.sieve.delivery.lmtp import NeedData
 from groupware.sieve.host import AuthenticationUnavailable, Policy
 from groupware.sieve.managesieve import Atom, Capabilities, ProtocolViolation, Reader, Session
+from groupware.sieve.managesieve.protocol import Token
 from groupware.sieve.scripts import Quotas, ScriptStore
 
 SESSIONS = int(os.environ.get("GROUPWARE_FUZZ_SESSIONS", "100"))
@@ -463,7 +464,8 @@ def test_a_script_name_too_long_for_the_file_system_is_no(tmp_path: Path) -> Non
     session = Session(store, Accounts(), Capabilities(POLICY.extensions, allow_plaintext=True), "192.0.2.1")
     session.handle([Atom("AUTHENTICATE"), b"PLAIN", PLAIN])
     name = ("\U0001d11e" * 70).encode()
-    for line in ([Atom("PUTSCRIPT"), name, b"keep;"], [Atom("GETSCRIPT"), name]):
+    lines: list[list[Token]] = [[Atom("PUTSCRIPT"), name, b"keep;"], [Atom("GETSCRIPT"), name]]
+    for line in lines:
         assert session.handle(line).data == b'NO "Invalid Sieve script name: too long."\r\n'
 
 
