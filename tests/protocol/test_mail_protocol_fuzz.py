@@ -39,6 +39,13 @@ PLAIN = base64.b64encode(b"\0helene.lefevre\0secret")
 LOGIN_USER, LOGIN_PASSWORD = base64.b64encode(b"helene.lefevre"), base64.b64encode(b"secret")
 
 
+@pytest.fixture(autouse=True)
+def no_fsync(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The script store's ``fsync`` calls are skipped: durability is not under test, and they would make
+    10,000 sessions take minutes."""
+    monkeypatch.setattr(os, "fsync", lambda fd: None)
+
+
 def chunks(rng: random.Random, data: bytes) -> Iterator[bytes]:
     """``data`` cut where a network might cut it: whole, in octets, or in random pieces."""
     mode = rng.randrange(3)
