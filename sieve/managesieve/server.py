@@ -167,6 +167,20 @@ class ManageSieveServer:
             log.exception("command failed", extra={"event": "managesieve_error"})
             return Reply(response("NO", INTERNAL_ERROR, "TRYLATER"))
 
+    async def _start_tls(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, wire: Reader, timeout: float
+    ) -> bool:
+        """Upgrade to TLS after ``OK`` to STARTTLS (RFC 5804 §2.2); False (after ``BYE``) when the client
+        sent more before the handshake, whose injection §2.2 forbids."""
+        assert self.settings.ssl_context is not None
+        if wire.pending or len(getattr(reader, "_buffer", b"")):
+            writer.write(response("BYE", "Data sent before the TLS handshake."))
+            return False
+        async with asyncio.timeout(timeout):  # a handshake that never ends counts as idle
+            await writer.start_tls(self.settings.ssl_context)
+        wire.reset()
+        return True
+
     async def _converse(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: Session
     ) -> None:
@@ -207,9 +221,6 @@ class ManageSieveServer:
             if reply.close:
                 return
             if reply.starttls and s.ssl_context is not None:
-                if wire.pending or len(getattr(reader, "_buffer", b"")):  # plaintext sent after STARTTLS
-                    writer.write(response("BYE", "Data sent before the TLS handshake."))
+                if not await self._start_tls(reader, writer, wire, self._wait(session, deadline)[0]):
                     return
-                await writer.start_tls(s.ssl_context)
-                wire.reset()
                 writer.write(session.tls_started())

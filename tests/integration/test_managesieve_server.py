@@ -196,3 +196,17 @@ def test_a_failure_of_ours_is_no_trylater_not_a_dropped_connection(
         sock.sendall(b"LISTSCRIPTS\r\nNOOP\r\n")
         assert read_until_status(sock) == b'NO (TRYLATER) "Internal server error; try again later."\r\n'
         assert read_until_status(sock) == b'OK "NOOP completed."\r\n'
+
+
+def test_a_tls_handshake_that_never_comes_is_closed(tmp_path: Path, servers: list[OnLoop]) -> None:
+    """STARTTLS (RFC 5804 §2.2), then silence: the connection ends with the time to authenticate."""
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    servers.append(server := start(tmp_path, ssl_context=context, auth_timeout=0.5))
+    with connect_from(server.addresses[0], "127.0.0.1") as sock:
+        sock.sendall(b"STARTTLS\r\n")
+        assert read_until_status(sock) == b'OK "Begin TLS negotiation now."\r\n'
+        started = time.monotonic()
+        assert sock.recv(10) == b""
+        assert time.monotonic() - started < 3
