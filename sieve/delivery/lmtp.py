@@ -371,7 +371,10 @@ class LmtpServer:
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        # Commands already running finish before the host closes what they use (its database, its directory).
+        stopping = asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping, 10)
 
     # -- one connection -----------------------------------------------------------------------------------
     def _admit(self, remote: str) -> str | None:
