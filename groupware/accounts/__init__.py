@@ -95,8 +95,11 @@ class Accounts:
         is_admin = bool(self._admin_group) and self._admin_group in {normalize_dn(g) for g in groups}
         return Account(self.user_name(person), person, groups, is_admin)
 
-    def authenticate(self, login: str, password: str, remote_addr: str = "") -> Account:
+    def authenticate(self, login: str, password: str, remote_addr: str = "", wait: bool = True) -> Account:
         """Check a login and its password under the policy.
+
+        ``wait=False``: a failure is raised at once, and the caller makes it take ``failure_delay`` (an
+        asyncio door waits on its event loop instead of holding a worker thread for it).
 
         Raises:
             LoginThrottled: the login or the client address is locked out.
@@ -110,7 +113,7 @@ class Accounts:
             return self._authenticate(key, login, password, remote_addr)
         except AuthenticationError:
             remaining = self.config.failure_delay - (self._clock() - started)
-            if remaining > 0:
+            if wait and remaining > 0:
                 self._sleep(remaining)
             raise
 

@@ -43,7 +43,7 @@ class ManageSieveDoor:
             raise ConfigError(problems)
         section = config.sieve
         store = build_store(section)
-        authenticator = AccountsAuthenticator(services.accounts)
+        authenticator = AccountsAuthenticator(services.accounts, wait=False)
         context = ssl_context(section)
         policy = site_policy(section)
         caps = Capabilities(
@@ -57,6 +57,7 @@ class ManageSieveDoor:
             ssl_context=context,
             idle_timeout=section.idle_timeout,
             auth_timeout=section.auth_timeout,
+            failure_delay=config.accounts.failure_delay,
             max_connections=section.max_connections,
             max_connections_per_address=section.max_connections_per_address,
             max_literal=max(section.max_script_size, 1024),

@@ -110,11 +110,14 @@ class Capabilities:
 
 @dataclass(slots=True)
 class Reply:
-    """What the server sends, and what it does next: start TLS, or close the connection."""
+    """What the server sends, and what it does next: start TLS, or close the connection; ``failed_login``
+    marks a refused AUTHENTICATE, whose answer the server may hold back (a failed login takes a minimum
+    time)."""
 
     data: bytes
     starttls: bool = False
     close: bool = False
+    failed_login: bool = False
 
 
 @dataclass(slots=True)
@@ -369,7 +372,9 @@ class Session:
         except AuthenticationUnavailable:
             return _no(AUTH_TRYLATER, "TRYLATER")
         if user is None:
-            return self._count(_no(AUTH_FAILED))
+            reply = self._count(_no(AUTH_FAILED))
+            reply.failed_login = True
+            return reply
         self.user = user
         self._errors = 0
         return _ok(LOGGED_IN)

@@ -16,6 +16,9 @@ of at least 30 minutes once authenticated, sooner before):
   ``UNAUTHENTICATE``) gets ``BYE``, however busy it keeps itself;
 * ``idle_timeout``: a connection silent that long gets ``BYE``; a client that stops reading our answers is
   closed after as long;
+* ``failure_delay``: a refused login is answered no sooner, the wait spent on the event loop, not in a
+  worker thread, and ``commands_per_address`` commands of one address run at once, so that many failing
+  logins from a few addresses do not delay the others';
 * a client that breaks the wire format (:class:`~.protocol.ProtocolViolation`) gets ``BYE``; an unexpected
   failure of a command is ``NO (TRYLATER)``, logged with its traceback, never a dropped connection.
 
@@ -57,12 +60,18 @@ class ServerSettings:
     ssl_context: ssl.SSLContext | None = None
     idle_timeout: float = 1800.0
     auth_timeout: float = 30.0
+    #: Minimum seconds before a refused AUTHENTICATE is answered, waited here on the event loop (the host's
+    #: authenticator then refuses at once, without holding a worker thread for the delay).
+    failure_delay: float = 0.0
     max_line: int = 8192
     max_literal: int = 1 << 20
     max_skip: int = 16 << 20
     workers: int = 64
     max_connections: int = 1000
     max_connections_per_address: int = 20
+    #: Commands of one client address running at once in the thread pool (the others wait their turn), so
+    #: that a few addresses cannot queue the pool's ``workers`` threads in front of everyone else's.
+    commands_per_address: int = 4
     #: Connections the kernel queues before we accept them (asyncio's default, 100, makes a burst of new
     #: connections wait a second for a SYN retry: too long for the others' logins).
     backlog: int = 1024
@@ -78,6 +87,7 @@ class ManageSieveServer:
         self._executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="managesieve")
         self._connections: set[asyncio.Task[None]] = set()
         self._per_address: collections.Counter[str] = collections.Counter()
+        self._turns: dict[str, asyncio.Semaphore] = {}  # per address with connections: commands running
         self.addresses: list[tuple[str, int]] = []
 
     # -- lifecycle ----------------------------------------------------------------------------------------
@@ -103,7 +113,10 @@ class ManageSieveServer:
             await asyncio.wait(self._connections, timeout=5)
         for server in self._servers:
             await server.wait_closed()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        # Commands already running finish before the host closes what they use (its database, its directory).
+        stopping = asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping, 10)
 
     # -- one connection -----------------------------------------------------------------------------------
     def _admit(self, remote: str) -> str | None:
@@ -113,12 +126,15 @@ class ManageSieveServer:
         if self._per_address[remote] >= self.settings.max_connections_per_address:
             return TOO_MANY_FROM_ADDRESS_BYE
         self._per_address[remote] += 1
+        if remote not in self._turns:
+            self._turns[remote] = asyncio.Semaphore(self.settings.commands_per_address)
         return None
 
     def _release(self, remote: str) -> None:
         self._per_address[remote] -= 1
         if self._per_address[remote] <= 0:
             del self._per_address[remote]
+            del self._turns[remote]
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -134,7 +150,7 @@ class ManageSieveServer:
         assert task is not None
         self._connections.add(task)
         try:
-            await self._converse(reader, writer, self.session_factory(remote))
+            await self._converse(reader, writer, self.session_factory(remote), self._turns[remote])
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 writer.write(response("BYE", SHUTDOWN_BYE))
@@ -158,14 +174,19 @@ class ManageSieveServer:
         left = max(deadline - asyncio.get_running_loop().time(), 0.0)
         return (left, AUTH_TIMEOUT_BYE) if left < idle else (idle, IDLE_BYE)
 
-    async def _handle(self, session: Session, line: list[Token]) -> Reply:
+    async def _handle(self, session: Session, line: list[Token], turn: asyncio.Semaphore) -> Reply:
         """Run one command in the pool; a failure of ours is ``NO (TRYLATER)`` (RFC 5804 §1.3), logged."""
         loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
-            return await loop.run_in_executor(self._executor, session.handle, line)
+            async with turn:  # the address's turn
+                reply: Reply = await loop.run_in_executor(self._executor, session.handle, line)
         except Exception:
             log.exception("command failed", extra={"event": "managesieve_error"})
             return Reply(response("NO", INTERNAL_ERROR, "TRYLATER"))
+        if reply.failed_login:
+            await asyncio.sleep(max(started + self.settings.failure_delay - loop.time(), 0.0))
+        return reply
 
     async def _start_tls(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, wire: Reader, timeout: float
@@ -182,7 +203,11 @@ class ManageSieveServer:
         return True
 
     async def _converse(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: Session
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        session: Session,
+        turn: asyncio.Semaphore,
     ) -> None:
         s = self.settings
         wire = Reader(s.max_line, s.max_literal, s.max_skip)
@@ -208,7 +233,7 @@ class ManageSieveServer:
                 wire.feed(data)
                 continue
             authenticated = session.user is not None
-            reply = await self._handle(session, line)
+            reply = await self._handle(session, line, turn)
             if authenticated and session.user is None:
                 deadline = loop.time() + s.auth_timeout
             writer.write(reply.data)

@@ -169,3 +169,29 @@ def test_bounds_come_from_the_configuration(sieve_server: Callable[..., tuple[st
         assert second.recv(100).startswith(b"421 4.7.0 Too many connections from your address")
     for sock in held:
         sock.close()
+
+
+def test_failing_logins_from_many_addresses_do_not_delay_others(
+    sieve_server: Callable[..., tuple[str, int]],
+) -> None:
+    """15 addresses × 20 connections, each pipelining 9 wrong logins that take ``failure_delay`` (0.4 s)
+    each: the delays are waited on the event loop, not in the worker threads, so 127.0.0.1 still logs in
+    within a second."""
+    address = sieve_server(accounts={"failure_delay": "0.4"})
+    attackers: list[socket.socket] = []
+    try:
+        for n in range(2, 17):
+            for i in range(20):
+                sock = socket.create_connection(address, timeout=10, source_address=(f"127.0.0.{n}", 0))
+                sock.sendall(plain(f"nobody{n}.{i}", "wrong") * 9)
+                attackers.append(sock)
+        time.sleep(0.2)  # the failures are under way
+        started = time.monotonic()
+        with socket.create_connection(address, timeout=10, source_address=("127.0.0.1", 0)) as sock:
+            read_status(sock)
+            sock.sendall(plain(USER, PASSWORD))
+            assert read_status(sock) == b'OK "Logged in."\r\n'
+        assert time.monotonic() - started < 1.0
+    finally:
+        for sock in attackers:
+            sock.close()

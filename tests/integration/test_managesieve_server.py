@@ -210,3 +210,16 @@ def test_a_tls_handshake_that_never_comes_is_closed(tmp_path: Path, servers: lis
         started = time.monotonic()
         assert sock.recv(10) == b""
         assert time.monotonic() - started < 3
+
+
+def test_a_refused_login_is_answered_after_the_failure_delay(tmp_path: Path, servers: list[OnLoop]) -> None:
+    """The minimum time of a failed login is waited by the server on its loop; a good login is not delayed."""
+    servers.append(server := start(tmp_path, failure_delay=0.4))
+    with connect_from(server.addresses[0], "127.0.0.1") as sock:
+        started = time.monotonic()
+        sock.sendall(b'AUTHENTICATE "PLAIN" "' + base64.b64encode(b"\0helene.lefevre\0wrong") + b'"\r\n')
+        assert read_until_status(sock) == b'NO "Authentication failed."\r\n'
+        assert time.monotonic() - started >= 0.4
+        started = time.monotonic()
+        assert login_ok(sock) == b'OK "Logged in."\r\n'
+        assert time.monotonic() - started < 0.3

@@ -284,3 +284,15 @@ def test_ldap_refuses_a_password_saslprep_forbids_as_invalid_credentials(passwor
     directory = LdapDirectory(DirectoryConfig(type="ldap", uri=("ldap://127.0.0.1:9",), base_dn="dc=x"))
     with pytest.raises(InvalidCredentials):
         directory.authenticate("marie.martin", password)
+
+
+def test_without_waiting_a_failure_is_raised_at_once_and_still_counts(clock: Clock) -> None:
+    """``wait=False`` (the ManageSieve door, which waits on its event loop): no sleep, same lockout."""
+    accounts, _ = make(clock)
+    for _ in range(3):
+        with pytest.raises(InvalidCredentials):
+            accounts.authenticate("marie.martin", "wrong", "192.0.2.1", wait=False)
+    assert clock.slept == []
+    with pytest.raises(LoginThrottled):
+        accounts.authenticate("marie.martin", "secret", "192.0.2.1", wait=False)
+    assert clock.slept == []
