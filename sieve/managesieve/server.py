@@ -65,6 +65,9 @@ class ServerSettings:
     failure_delay: float = 0.0
     max_line: int = 8192
     max_literal: int = 1 << 20
+    #: Literal octets kept before authentication (SASL responses are small; the rest is dropped unread and
+    #: refused), so that connections not logged in hold little memory each.
+    max_auth_literal: int = 8192
     max_skip: int = 16 << 20
     workers: int = 64
     max_connections: int = 1000
@@ -188,6 +191,25 @@ class ManageSieveServer:
             await asyncio.sleep(max(started + self.settings.failure_delay - loop.time(), 0.0))
         return reply
 
+    async def _receive(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        wire: Reader,
+        wait: tuple[float, str],
+    ) -> bool:
+        """Feed ``wire`` what arrives within ``wait[0]`` seconds; False when the client left, or after ``BYE``
+        with the text ``wait[1]`` when it said nothing in time."""
+        timeout, bye = wait
+        try:  # asyncio.timeout, not wait_for: wait_for may swallow the cancellation of close()
+            async with asyncio.timeout(timeout):
+                data = await reader.read(1 << 16)
+        except TimeoutError:
+            writer.write(response("BYE", bye))
+            return False
+        wire.feed(data)
+        return bool(data)
+
     async def _start_tls(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, wire: Reader, timeout: float
     ) -> bool:
@@ -215,22 +237,17 @@ class ManageSieveServer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + s.auth_timeout  # to authenticate (again, after UNAUTHENTICATE)
         while True:
+            wire.max_literal = (
+                s.max_literal if session.user is not None else min(s.max_literal, s.max_auth_literal)
+            )
             try:
                 line = wire.next_line()
             except ProtocolViolation as exc:
                 writer.write(response("BYE", str(exc)))
                 return
             if line is None:
-                timeout, bye = self._wait(session, deadline)
-                try:  # asyncio.timeout, not wait_for: wait_for may swallow the cancellation of close()
-                    async with asyncio.timeout(timeout):
-                        data = await reader.read(1 << 16)
-                except TimeoutError:
-                    writer.write(response("BYE", bye))
+                if not await self._receive(reader, writer, wire, self._wait(session, deadline)):
                     return
-                if not data:
-                    return
-                wire.feed(data)
                 continue
             authenticated = session.user is not None
             reply = await self._handle(session, line, turn)

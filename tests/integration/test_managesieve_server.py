@@ -223,3 +223,17 @@ def test_a_refused_login_is_answered_after_the_failure_delay(tmp_path: Path, ser
         started = time.monotonic()
         assert login_ok(sock) == b'OK "Logged in."\r\n'
         assert time.monotonic() - started < 0.3
+
+
+def test_literals_before_authentication_are_kept_small(tmp_path: Path, servers: list[OnLoop]) -> None:
+    """Before login a literal over ``max_auth_literal`` is dropped unread and refused; after it, scripts of
+    the full ``max_literal`` go through."""
+    servers.append(server := start(tmp_path, max_auth_literal=1000))
+    token = base64.b64encode(b"\0helene.lefevre\0secret" + b"\0" * 1000)
+    script = b"#" + b"x" * 4998 + b"\n"
+    with connect_from(server.addresses[0], "127.0.0.1") as sock:
+        sock.sendall(b'AUTHENTICATE "PLAIN" {%d+}\r\n%s\r\n' % (len(token), token))
+        assert read_until_status(sock) == b'NO "Invalid SASL response: too long (%d bytes)."\r\n' % len(token)
+        assert login_ok(sock) == b'OK "Logged in."\r\n'
+        sock.sendall(b'PUTSCRIPT "big" {%d+}\r\n%s\r\n' % (len(script), script))
+        assert read_until_status(sock) == b'OK "PUTSCRIPT completed."\r\n'
