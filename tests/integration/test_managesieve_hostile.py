@@ -126,6 +126,7 @@ def test_idle_connections_from_one_address_do_not_lock_others_out(
     try:
         for _ in range(1000):
             held.append(socket.create_connection(address, timeout=10, source_address=("127.0.0.2", 0)))
+        assert read_status(held[-1]).startswith(b'BYE "Too many connections'), "the burst is answered"
         started = time.monotonic()
         with socket.create_connection(address, timeout=10, source_address=("127.0.0.1", 0)) as sock:
             greeting = read_status(sock)
