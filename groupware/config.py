@@ -278,6 +278,11 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "tls_key": Option("", str, "PEM private key of the certificate"),
         "allow_plaintext": Option("false", _boolean, "allow AUTHENTICATE without TLS (loopback tests only)"),
         "idle_timeout": Option("1800", _positive_float, "seconds an idle ManageSieve connection is kept"),
+        "auth_timeout": Option("30", _positive_float, "seconds a ManageSieve connection has to log in"),
+        "max_connections": Option("1000", _positive_int, "ManageSieve connections one process holds open"),
+        "max_connections_per_address": Option(
+            "20", _positive_int, "ManageSieve connections one client address holds open"
+        ),
         "max_scripts": Option("25", _positive_int, "scripts per user (0: no limit)"),
         "max_script_size": Option("262144", _positive_int, "octets per script"),
         "max_storage": Option("1048576", _positive_int, "octets of all of a user's scripts (0: no limit)"),
@@ -303,6 +308,11 @@ SCHEMA: dict[str, dict[str, Option]] = {
         ),
         "max_recipients": Option("1000", _positive_int, "recipients per transaction"),
         "timeout": Option("300", _positive_float, "seconds a client may stay silent (RFC 5321 §4.5.3.2)"),
+        "handshake_timeout": Option("60", _positive_float, "seconds from connecting to an accepted LHLO"),
+        "max_connections": Option("500", _positive_int, "LMTP connections one process holds open"),
+        "max_connections_per_address": Option(
+            "50", _positive_int, "LMTP connections one client address holds open"
+        ),
         "relay": Option("", _relay, "SMTP relay host:port for redirects and vacation replies (empty: none)"),
         "autocreate": Option("false", _boolean, "fileinto creates missing folders even without :create"),
         "workers": Option("16", _positive_int, "threads that look recipients up and store messages"),
@@ -407,6 +417,9 @@ class SieveConfig:
     tls_key: str = ""
     allow_plaintext: bool = False
     idle_timeout: float = 1800.0
+    auth_timeout: float = 30.0
+    max_connections: int = 1000
+    max_connections_per_address: int = 20
     max_scripts: int = 25
     max_script_size: int = 262144
     max_storage: int = 1048576
@@ -428,6 +441,9 @@ class LmtpConfig:
     max_message_size: int = 52428800
     max_recipients: int = 1000
     timeout: float = 300.0
+    handshake_timeout: float = 60.0
+    max_connections: int = 500
+    max_connections_per_address: int = 50
     relay: tuple[str, int] | None = None
     autocreate: bool = False
     workers: int = 16

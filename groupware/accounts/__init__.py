@@ -7,6 +7,8 @@
   locked out for a while, and a log line says so (counted in the database when several processes serve, see
   :mod:`groupware.accounts.lockouts`);
 * failed logins take at least ``failure_delay`` seconds, so timing does not reveal whether a login exists;
+* a login or password that is not valid Unicode text (a lone surrogate) is an ordinary failed login, counted
+  like a wrong password, and so is a password the directory refuses to send (SASLprep, RFC 4013, at LDAP);
 * when the directory is down, logins in the cache keep working and the others get
   :class:`~groupware.errors.DirectoryUnavailable` (HTTP 503 with ``Retry-After`` at the DAV door).
 """
@@ -25,11 +27,25 @@ from groupware.accounts.throttle import FailureCounter, Throttle
 from groupware.config import AccountsConfig
 from groupware.directory import Directory, Person, normalize_dn, normalize_login
 from groupware.directory.cache import TtlCache
-from groupware.errors import AuthenticationError, LoginThrottled
+from groupware.errors import AuthenticationError, InvalidCredentials, LoginThrottled
 
 __all__ = ["Account", "Accounts", "FailureCounter", "Throttle"]
 
 log = logging.getLogger("groupware.accounts")
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` can be encoded as UTF-8 (RFC 3629 §3), i.e. holds no lone surrogate."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable_key(login: str) -> str:
+    """``login`` with lone surrogates replaced, so that it can be a lockout key in the database."""
+    return login if _is_unicode(login) else login.encode("utf-8", "replace").decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -79,8 +95,11 @@ class Accounts:
         is_admin = bool(self._admin_group) and self._admin_group in {normalize_dn(g) for g in groups}
         return Account(self.user_name(person), person, groups, is_admin)
 
-    def authenticate(self, login: str, password: str, remote_addr: str = "") -> Account:
+    def authenticate(self, login: str, password: str, remote_addr: str = "", wait: bool = True) -> Account:
         """Check a login and its password under the policy.
+
+        ``wait=False``: a failure is raised at once, and the caller makes it take ``failure_delay`` (an
+        asyncio door waits on its event loop instead of holding a worker thread for it).
 
         Raises:
             LoginThrottled: the login or the client address is locked out.
@@ -88,13 +107,13 @@ class Accounts:
             DirectoryUnavailable: the directory is down and the login is not in the cache.
         """
         started = self._clock()
-        key = normalize_login(login)
+        key = normalize_login(_printable_key(login))
         try:
             self._check_throttle(key, remote_addr)
             return self._authenticate(key, login, password, remote_addr)
         except AuthenticationError:
             remaining = self.config.failure_delay - (self._clock() - started)
-            if remaining > 0:
+            if wait and remaining > 0:
                 self._sleep(remaining)
             raise
 
@@ -109,6 +128,10 @@ class Accounts:
             raise LoginThrottled(f"{key} from {remote_addr} is locked out")
 
     def _authenticate(self, key: str, login: str, password: str, remote_addr: str) -> Account:
+        if not _is_unicode(password) or not _is_unicode(login):
+            exc = InvalidCredentials("login or password is not valid Unicode")
+            self._record_failure(key, remote_addr, exc)
+            raise exc
         digest = self._digest(key, password)
         found, cached = self._cache.get(key)
         if found and cached is not None and hmac.compare_digest(cached[0], digest):

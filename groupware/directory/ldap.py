@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import ldap3
 from ldap3.core import exceptions as ldap_errors
+from ldap3.protocol.sasl.sasl import validate_simple_password
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
@@ -64,6 +65,9 @@ _CONNECTION_ERRORS = (
     ldap_errors.LDAPResponseTimeoutError,
     OSError,
 )
+# A password SASLprep (RFC 4013) refuses: control characters, non-characters such as U+FFFE, unassigned
+# mappings to nothing. ldap3 raises these before sending the bind (RFC 4513 §5.1.1).
+_PASSWORD_REFUSED = (ldap_errors.LDAPSASLPrepError, ldap_errors.LDAPPasswordIsMandatoryError)
 
 
 def _first(entry: dict[str, Any], name: str) -> str:
@@ -98,6 +102,21 @@ def _to_person(entry: dict[str, Any], groups: frozenset[str], disabled: bool = F
         disabled=disabled,
         entry_uuid=_first(entry, "entryUUID"),
     )
+
+
+def _check_password(password: str) -> None:
+    """Refuse, as wrong, a password that SASLprep (RFC 4013 §2-§4, applied to simple binds by RFC 4513
+    §5.1.1) rejects, before anything is sent: it can match no account, and it must count as a failed login.
+
+    Raises:
+        InvalidCredentials: the password has a prohibited character (control, U+FFFE…) or maps to nothing.
+    """
+    try:
+        validate_simple_password(password)
+    except _PASSWORD_REFUSED as exc:
+        raise InvalidCredentials(f"password refused by SASLprep: {exc}") from None
+    except ValueError as exc:  # e.g. a lone surrogate that normalization cannot take
+        raise InvalidCredentials(f"password refused by SASLprep: {exc}") from None
 
 
 class _Pool:
@@ -308,6 +327,7 @@ class LdapDirectory:
         """
         if not password or not login.strip():
             raise InvalidCredentials("empty login or password")
+        _check_password(password)
         dn = self._user_dn(login)
         if dn is None:
             raise InvalidCredentials("unknown login")
@@ -329,7 +349,11 @@ class LdapDirectory:
     def _rebind(conn: ldap3.Connection, dn: str, password: str) -> bool:
         if conn.closed:
             conn.open()
-        ok = bool(conn.rebind(user=dn, password=password))
+        try:
+            ok = bool(conn.rebind(user=dn, password=password))
+        except _PASSWORD_REFUSED:  # checked before; kept so that no ldap3 refusal escapes as a crash
+            conn.unbind()
+            return False
         code = conn.result.get("result") if conn.result else None
         if not ok and (conn.closed or code in _UNAVAILABLE_CODES):
             raise ldap_errors.LDAPCommunicationError(f"bind failed: {conn.result}")

@@ -49,15 +49,24 @@ log = logging.getLogger("groupware.managesieve")
 
 
 class AccountsAuthenticator:
-    """The Sieve module's ``Authenticator`` over :class:`~groupware.accounts.Accounts` (RFC 5804 §2.1)."""
+    """The Sieve module's ``Authenticator`` over :class:`~groupware.accounts.Accounts` (RFC 5804 §2.1).
 
-    def __init__(self, accounts: Accounts) -> None:
+    ``wait=False``: a refusal is answered at once, without ``[accounts] failure_delay``, which the ManageSieve
+    server then waits on its event loop (``ServerSettings.failure_delay``), so that failing logins from many
+    clients do not hold every worker thread and delay everyone else's.
+    """
+
+    def __init__(self, accounts: Accounts, wait: bool = True) -> None:
         self.accounts = accounts
+        self.wait = wait
 
     def authenticate(self, login: str, password: str, authzid: str = "", remote_addr: str = "") -> str | None:
         """The user's name, None when refused; raises AuthenticationUnavailable when the directory is down."""
         try:
-            account = self.accounts.authenticate(login, password, remote_addr)
+            if self.wait:
+                account = self.accounts.authenticate(login, password, remote_addr)
+            else:
+                account = self.accounts.authenticate(login, password, remote_addr, wait=False)
         except DirectoryUnavailable as exc:
             raise AuthenticationUnavailable(str(exc)) from exc
         except AuthenticationError:

@@ -43,7 +43,7 @@ class ManageSieveDoor:
             raise ConfigError(problems)
         section = config.sieve
         store = build_store(section)
-        authenticator = AccountsAuthenticator(services.accounts)
+        authenticator = AccountsAuthenticator(services.accounts, wait=False)
         context = ssl_context(section)
         policy = site_policy(section)
         caps = Capabilities(
@@ -56,6 +56,10 @@ class ManageSieveDoor:
             hosts=section.hosts,
             ssl_context=context,
             idle_timeout=section.idle_timeout,
+            auth_timeout=section.auth_timeout,
+            failure_delay=config.accounts.failure_delay,
+            max_connections=section.max_connections,
+            max_connections_per_address=section.max_connections_per_address,
             max_literal=max(section.max_script_size, 1024),
         )
 
@@ -102,7 +106,10 @@ class LmtpDoor:
             max_size=section.max_message_size,
             max_recipients=section.max_recipients or 1000,
             timeout=section.timeout,
+            handshake_timeout=section.handshake_timeout,
             workers=max(section.workers, 1),
+            max_connections=section.max_connections,
+            max_connections_per_address=section.max_connections_per_address,
         )
         self.server = LmtpServer(settings, DirectoryRecipients(services.accounts), delivery)
         self._loop = loop

@@ -12,13 +12,18 @@ time, and the message at most ``max_size`` octets (beyond, the rest is read and 
 gets 552).
 
 :class:`LmtpServer` runs the core over asyncio with the RFC 5321 §4.5.3.2 timeouts (one ``timeout`` for
-commands and data blocks), looks recipients up and delivers in a thread pool (the directory and ``fsync``
-block).
+commands and data blocks, and for a client that stops reading our replies), looks recipients up and delivers
+in a thread pool (the directory and ``fsync`` block). Its bounds, from :class:`LmtpSettings`: at most
+``max_connections`` per process and ``max_connections_per_address`` per client address (beyond, ``421`` and
+the connection is closed at once, RFC 5321 §3.8), and ``handshake_timeout`` seconds from connecting to an
+accepted ``LHLO``. A failure of ours while serving a connection is answered ``421`` (RFC 5321 §4.2.2), logged
+with its traceback, never a silently dropped connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import re
@@ -47,6 +52,9 @@ MAX_COMMAND_LINE: Final = 512
 MAX_ERRORS: Final = 20
 _MAIL = re.compile(r"FROM:\s*<([^<>]*)>\s*(.*)\Z", re.IGNORECASE | re.DOTALL)
 _RCPT = re.compile(r"TO:\s*<([^<>]+)>\s*(.*)\Z", re.IGNORECASE | re.DOTALL)
+# What a client sent and a reply echoes loses its control characters (RFC 5321 §4.2: a reply's text is
+# printable), so that an address with a CR cannot break our replies' lines.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 OK: Final = "250 2.0.0 Ok"
 BAD_SEQUENCE: Final = "503 5.5.1 Bad sequence of commands"
@@ -89,7 +97,7 @@ class MessageReady:
 
 
 def _lines(*lines: str) -> bytes:
-    return "".join(line + "\r\n" for line in lines).encode("utf-8", "replace")
+    return "".join(_CONTROL.sub("?", line) + "\r\n" for line in lines).encode("utf-8", "replace")
 
 
 @dataclass(slots=True)
@@ -139,6 +147,11 @@ class LmtpConnection:
         """What to say before closing an idle connection (RFC 5321 §4.5.3.2)."""
         self.closed = True
         return _lines(f"421 4.4.2 {self.hostname} Timeout exceeded, closing connection")
+
+    @property
+    def greeted(self) -> bool:
+        """Whether an ``LHLO`` was accepted (RFC 2033 §4.1): the server's handshake deadline ends there."""
+        return self._greeted
 
     def next_event(self) -> Reply | RecipientCheck | MessageReady | NeedData:
         """The next thing to do; :data:`NEED_DATA` while waiting for bytes or for the host's answer."""
@@ -313,8 +326,17 @@ class LmtpSettings:
     max_size: int = 50 << 20
     max_recipients: int = 1000
     timeout: float = 300.0
+    handshake_timeout: float = 60.0
     workers: int = 16
     max_connections: int = 500
+    max_connections_per_address: int = 50
+    #: Connections the kernel queues before we accept them (asyncio's default, 100, delays a burst).
+    backlog: int = 1024
+
+
+TOO_MANY: Final = "421 4.3.2 Too many connections, try again later"
+TOO_MANY_FROM_ADDRESS: Final = "421 4.7.0 Too many connections from your address, try again later"
+INTERNAL_ERROR: Final = "421 4.3.0 Internal server error, try again later"
 
 
 class LmtpServer:
@@ -328,11 +350,14 @@ class LmtpServer:
         self._executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="lmtp")
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._per_address: collections.Counter[str] = collections.Counter()
 
     async def start(self) -> None:
         """Bind every configured address (port 0 picks one; see :attr:`addresses`)."""
         for host, port in self.settings.hosts:
-            server = await asyncio.start_server(self._connection, host, port, limit=1 << 17)
+            server = await asyncio.start_server(
+                self._connection, host, port, limit=1 << 17, backlog=self.settings.backlog
+            )
             self._servers.append(server)
             self.addresses.extend(sock.getsockname()[:2] for sock in server.sockets)
         for host, port in self.addresses:
@@ -346,41 +371,78 @@ class LmtpServer:
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        # Commands already running finish before the host closes what they use (its database, its directory).
+        stopping = asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping, 10)
 
     # -- one connection -----------------------------------------------------------------------------------
+    def _admit(self, remote: str) -> str | None:
+        """Count a new connection from ``remote``; the 421 reply when it is one too many (not counted)."""
+        if len(self._tasks) >= self.settings.max_connections:
+            return TOO_MANY
+        if self._per_address[remote] >= self.settings.max_connections_per_address:
+            return TOO_MANY_FROM_ADDRESS
+        self._per_address[remote] += 1
+        return None
+
+    def _release(self, remote: str) -> None:
+        self._per_address[remote] -= 1
+        if self._per_address[remote] <= 0:
+            del self._per_address[remote]
+
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        remote = str(peer[0]) if peer else ""
+        refusal = self._admit(remote)
+        if refusal is not None:
+            log.info("connection refused", extra={"event": "connection_refused", "remote_addr": remote})
+            with contextlib.suppress(Exception):
+                writer.write(_lines(refusal))
+                writer.close()
+            return
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
         try:
-            if len(self._tasks) > self.settings.max_connections:
-                writer.write(_lines("421 4.3.2 Too many connections, try again later"))
-                return
             await self._converse(reader, writer)
-        except (ConnectionError, OSError, asyncio.CancelledError) as exc:
+        except (ConnectionError, OSError, TimeoutError, asyncio.CancelledError) as exc:
             log.debug("connection ended", extra={"event": "connection_lost", "error": repr(exc)})
+        except Exception:
+            log.exception("connection failed", extra={"event": "lmtp_error"})
+            with contextlib.suppress(Exception):
+                writer.write(_lines(INTERNAL_ERROR))
+                await asyncio.wait_for(writer.drain(), 2)
         finally:
             self._tasks.discard(task)
+            self._release(remote)
             with contextlib.suppress(Exception):
                 writer.close()
+
+    def _wait(self, conn: LmtpConnection, deadline: float) -> float:
+        """Seconds the next read or write may take: ``timeout``, and before ``LHLO`` the handshake's rest."""
+        if conn.greeted:
+            return self.settings.timeout
+        return max(min(deadline - asyncio.get_running_loop().time(), self.settings.timeout), 0.0)
 
     async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         s = self.settings
         conn = LmtpConnection(s.hostname, s.max_size, s.max_recipients)
         writer.write(conn.greeting())
         loop = asyncio.get_running_loop()
+        deadline = loop.time() + s.handshake_timeout
         while True:
             event = conn.next_event()
             if isinstance(event, NeedData):
                 if conn.closed:
                     return
-                await writer.drain()
-                try:
-                    data = await asyncio.wait_for(reader.read(1 << 16), s.timeout)
+                try:  # asyncio.timeout, not wait_for: wait_for may swallow the cancellation of close()
+                    async with asyncio.timeout(self._wait(conn, deadline)):
+                        await writer.drain()
+                        data = await reader.read(1 << 16)
                 except TimeoutError:
                     writer.write(conn.timeout())
-                    await writer.drain()
+                    await asyncio.wait_for(writer.drain(), 2)
                     return
                 if not data:
                     return
@@ -388,7 +450,7 @@ class LmtpServer:
             elif isinstance(event, Reply):
                 writer.write(event.data)
                 if event.close:
-                    await writer.drain()
+                    await asyncio.wait_for(writer.drain(), 2)
                     return
             elif isinstance(event, RecipientCheck):
                 found, unavailable = await loop.run_in_executor(self._executor, self._lookup, event.address)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ LOGGED_IN = "Logged in."
 AUTH_FAILED = "Authentication failed."
 AUTH_ABORTED = "Authentication aborted by client."
 AUTH_BAD_RESPONSE = "Invalid SASL response."
+AUTH_TOO_LONG = "Invalid SASL response: too long"
+ARGUMENT_TOO_LONG = "Argument too long"
 AUTH_UNKNOWN_MECH = "Unsupported authentication mechanism."
 AUTH_TRYLATER = "The account directory is unreachable; try again later."
 ENCRYPT_NEEDED = "Plaintext authentication is not allowed without TLS; use STARTTLS first."
@@ -53,6 +56,7 @@ DELETESCRIPT_DONE = "Deletescript completed."
 RENAMESCRIPT_DONE = "Renamescript completed."
 HAVESPACE_DONE = "Putscript would succeed."
 TOO_LARGE = "Script is too large."
+NAME_TOO_LONG = "Invalid Sieve script name: too long."
 TOO_MANY_ERRORS = "Too many invalid commands."
 
 #: Pigeonhole's capability order (REFERENCES); extensions it does not know follow, sorted.
@@ -106,11 +110,14 @@ class Capabilities:
 
 @dataclass(slots=True)
 class Reply:
-    """What the server sends, and what it does next: start TLS, or close the connection."""
+    """What the server sends, and what it does next: start TLS, or close the connection; ``failed_login``
+    marks a refused AUTHENTICATE, whose answer the server may hold back (a failed login takes a minimum
+    time)."""
 
     data: bytes
     starttls: bool = False
     close: bool = False
+    failed_login: bool = False
 
 
 @dataclass(slots=True)
@@ -151,9 +158,11 @@ def _takes(kinds: str) -> Callable[[Callable[..., Reply]], Callable[[Session, st
                 return checked
             values: list[object] = []
             for i, arg in enumerate(checked):
-                if isinstance(arg, Oversized):
-                    return _no(f"{TOO_LARGE} ({arg.size} bytes)", QUOTA_MAXSIZE)
                 is_script = script_arg and i == len(checked) - 1
+                if isinstance(arg, Oversized) and is_script:
+                    return _no(f"{TOO_LARGE[:-1]} ({arg.size} bytes).", QUOTA_MAXSIZE)
+                if isinstance(arg, Oversized):
+                    return self._count(_syntax(command, f"{ARGUMENT_TOO_LONG} ({arg.size} bytes)."))
                 values.append(
                     arg.decode("utf-8", "replace") if isinstance(arg, bytes) and not is_script else arg
                 )
@@ -161,6 +170,10 @@ def _takes(kinds: str) -> Callable[[Callable[..., Reply]], Callable[[Session, st
                 return method(self, *values)
             except ScriptError as exc:
                 return _no(exc.message, exc.code)
+            except OSError as exc:  # a name within the store's character limit, beyond the file system's
+                if exc.errno != errno.ENAMETOOLONG:
+                    raise
+                return _no(NAME_TOO_LONG)
 
         return handler
 
@@ -250,8 +263,7 @@ class Session:
         return args
 
     @staticmethod
-    def _name(arg: Token) -> str:
-        assert isinstance(arg, bytes)
+    def _name(arg: bytes) -> str:
         return arg.decode("utf-8", "replace")
 
     # -- not authenticated --------------------------------------------------------------------------------
@@ -285,19 +297,28 @@ class Session:
         return _ok(NOOP_DONE)
 
     def cmd_AUTHENTICATE(self, command: str, args: list[Token]) -> Reply:
-        """RFC 5804 §2.1 with SASL PLAIN (RFC 4616) and LOGIN; plaintext needs TLS unless allowed."""
+        """RFC 5804 §2.1 with SASL PLAIN (RFC 4616) and LOGIN; plaintext needs TLS unless allowed.
+
+        An initial response longer than the reader's literal bound was dropped unread (an
+        :class:`~.protocol.Oversized` token): it is refused with ``NO``, as an invalid response.
+        """
         if self.user is not None:
             return _syntax(command, "Already authenticated.")
         checked = self._args(command, args, "sS")
         if isinstance(checked, Reply):
             return checked
-        mechanism = self._name(checked[0]).upper()
+        mechanism_arg, initial = checked[0], checked[1] if len(checked) > 1 else None
+        if not isinstance(mechanism_arg, bytes):
+            return self._count(_no(AUTH_UNKNOWN_MECH))
+        mechanism = self._name(mechanism_arg).upper()
         if mechanism not in ("PLAIN", "LOGIN"):
             return _no(AUTH_UNKNOWN_MECH)
         if not (self.secure or self.caps.allow_plaintext):
             return _no(ENCRYPT_NEEDED, "ENCRYPT-NEEDED")
-        initial = checked[1] if len(checked) > 1 else None
-        assert initial is None or isinstance(initial, bytes)
+        if isinstance(initial, Oversized):
+            return self._count(_no(f"{AUTH_TOO_LONG} ({initial.size} bytes)."))
+        if not (initial is None or isinstance(initial, bytes)):
+            return self._count(_no(AUTH_BAD_RESPONSE))
         self._sasl = _Sasl(mechanism, initial)
         return self._sasl_next()
 
@@ -333,6 +354,9 @@ class Session:
     def _sasl_step(self, line: list[Token]) -> Reply:
         sasl = self._sasl
         assert sasl is not None
+        if len(line) == 1 and isinstance(line[0], Oversized):
+            self._sasl = None
+            return self._count(_no(f"{AUTH_TOO_LONG} ({line[0].size} bytes)."))
         if len(line) != 1 or not isinstance(line[0], bytes) or isinstance(line[0], Atom):
             self._sasl = None
             return self._count(_no(AUTH_BAD_RESPONSE))
@@ -348,7 +372,9 @@ class Session:
         except AuthenticationUnavailable:
             return _no(AUTH_TRYLATER, "TRYLATER")
         if user is None:
-            return self._count(_no(AUTH_FAILED))
+            reply = self._count(_no(AUTH_FAILED))
+            reply.failed_login = True
+            return reply
         self.user = user
         self._errors = 0
         return _ok(LOGGED_IN)

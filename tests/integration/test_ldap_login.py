@@ -150,3 +150,21 @@ def test_tls_with_an_untrusted_certificate_is_refused(
     section = ldap_directory_section(tls_slapd, uri=tls_slapd.ldaps_uri)  # type: ignore[attr-defined]
     server = start_server(section)
     assert request(server, "PROPFIND", f"/{USER}/", headers={"Depth": "0"})[0] == 503
+
+
+@pytest.mark.parametrize(
+    "password", [PASSWORD + "\ufffe", PASSWORD + "\ue000", PASSWORD + "\u0085", "\u00ad"]
+)
+def test_password_saslprep_refuses_is_a_401_that_counts_toward_the_lockout(
+    start_server: Callable[..., RunningServer], slapd: object, password: str
+) -> None:
+    """A password with a non-character, a private-use or a non-ASCII control character, or one that maps to
+    nothing (RFC 4013 §2) is a wrong password: 401, not 500, and it counts toward the lockout like any other.
+    (ASCII control characters are refused earlier by the DAV door, RFC 7617 §2; ManageSieve lets them reach
+    the directory, see test_managesieve_hostile.py.)"""
+    accounts = {"max_failures_per_login": "2", "failure_window": "60", "lockout": "60"}
+    server = start_server(ldap_directory_section(slapd), accounts)
+    for _ in range(2):
+        status, headers, _ = request(server, "PROPFIND", "/", password=password)
+        assert status == 401 and "www-authenticate" in headers
+    assert request(server, "PROPFIND", "/", headers={"Depth": "0"})[0] == 401, "locked out"

@@ -7,11 +7,12 @@ from __future__ import annotations
 import base64
 import socket
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import OnLoop, self_signed_certificate
+from support import OnLoop, self_signed_certificate, wait_until
 
 from groupware.sieve.host import DEFAULT_EXTENSIONS
 from groupware.sieve.managesieve import Capabilities, ManageSieveServer, ServerSettings, Session
@@ -118,3 +119,121 @@ def test_plaintext_pipelined_after_starttls_is_refused(tmp_path: Path, servers: 
         sock.sendall(b'STARTTLS\r\nAUTHENTICATE "PLAIN" "AGEAYg=="\r\n')  # RFC 5804 §2.2: no injection
         answer = read_until_status(sock) + read_until_status(sock)
         assert b'BYE "Data sent before the TLS handshake."' in answer
+
+
+def connect_from(address: tuple[str, int], source: str) -> socket.socket:
+    """A connection from the loopback address ``source`` (127.0.0.N), greeting read."""
+    sock = socket.create_connection(address, timeout=5, source_address=(source, 0))
+    read_until_status(sock)
+    return sock
+
+
+def login_ok(sock: socket.socket) -> bytes:
+    sock.sendall(b'AUTHENTICATE "PLAIN" "' + base64.b64encode(b"\0helene.lefevre\0secret") + b'"\r\n')
+    return read_until_status(sock)
+
+
+def test_connections_per_address_are_bounded(tmp_path: Path, servers: list[OnLoop]) -> None:
+    """One address holding its share gets ``BYE`` at once on its next connection; others still log in."""
+    servers.append(server := start(tmp_path, max_connections_per_address=3))
+    held = [connect_from(server.addresses[0], "127.0.0.2") for _ in range(3)]
+    with socket.create_connection(server.addresses[0], timeout=5, source_address=("127.0.0.2", 0)) as extra:
+        assert read_until_status(extra) == b'BYE "Too many connections from your address."\r\n'
+        assert extra.recv(10) == b""
+    with connect_from(server.addresses[0], "127.0.0.1") as other:
+        assert login_ok(other) == b'OK "Logged in."\r\n'
+    held.pop().close()
+    wait_until(lambda: server.server._per_address["127.0.0.2"] == 2, 5, "the closed connection is released")
+    with connect_from(server.addresses[0], "127.0.0.2") as again:
+        assert login_ok(again) == b'OK "Logged in."\r\n'
+    for sock in held:
+        sock.close()
+
+
+def test_connections_per_process_are_bounded(tmp_path: Path, servers: list[OnLoop]) -> None:
+    servers.append(server := start(tmp_path, max_connections=2))
+    held = [connect_from(server.addresses[0], f"127.0.0.{n}") for n in (2, 3)]
+    with socket.create_connection(server.addresses[0], timeout=5) as extra:
+        assert read_until_status(extra) == b'BYE "Too many connections, try again later."\r\n'
+    for sock in held:
+        sock.close()
+
+
+def test_unauthenticated_connections_get_bye_after_auth_timeout(
+    tmp_path: Path, servers: list[OnLoop]
+) -> None:
+    """Keeping busy does not extend the time to log in; once logged in, only ``idle_timeout`` applies; after
+    UNAUTHENTICATE the clock starts again."""
+    servers.append(server := start(tmp_path, auth_timeout=0.5, idle_timeout=5))
+    with connect_from(server.addresses[0], "127.0.0.1") as sock:
+        started = time.monotonic()
+        answers = b""
+        while b"BYE" not in answers and time.monotonic() - started < 5:
+            sock.sendall(b"NOOP\r\n")
+            answers += read_until_status(sock)
+            time.sleep(0.05)
+        assert answers.endswith(b'BYE "Disconnected: authentication took too long."\r\n')
+        assert 0.4 < time.monotonic() - started < 2
+    with connect_from(server.addresses[0], "127.0.0.1") as sock:
+        assert login_ok(sock) == b'OK "Logged in."\r\n'
+        time.sleep(0.8)
+        sock.sendall(b"UNAUTHENTICATE\r\n")
+        assert read_until_status(sock) == b'OK "Unauthenticate completed."\r\n'
+        assert read_until_status(sock) == b'BYE "Disconnected: authentication took too long."\r\n'
+
+
+def test_a_failure_of_ours_is_no_trylater_not_a_dropped_connection(
+    tmp_path: Path, servers: list[OnLoop], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    servers.append(server := start(tmp_path))
+
+    def broken(self: ScriptStore, user: str) -> list[tuple[str, bool]]:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(ScriptStore, "list", broken)
+    with connect_from(server.addresses[0], "127.0.0.1") as sock:
+        assert login_ok(sock) == b'OK "Logged in."\r\n'
+        sock.sendall(b"LISTSCRIPTS\r\nNOOP\r\n")
+        assert read_until_status(sock) == b'NO (TRYLATER) "Internal server error; try again later."\r\n'
+        assert read_until_status(sock) == b'OK "NOOP completed."\r\n'
+
+
+def test_a_tls_handshake_that_never_comes_is_closed(tmp_path: Path, servers: list[OnLoop]) -> None:
+    """STARTTLS (RFC 5804 §2.2), then silence: the connection ends with the time to authenticate."""
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    servers.append(server := start(tmp_path, ssl_context=context, auth_timeout=0.5))
+    with connect_from(server.addresses[0], "127.0.0.1") as sock:
+        sock.sendall(b"STARTTLS\r\n")
+        assert read_until_status(sock) == b'OK "Begin TLS negotiation now."\r\n'
+        started = time.monotonic()
+        assert sock.recv(10) == b""
+        assert time.monotonic() - started < 3
+
+
+def test_a_refused_login_is_answered_after_the_failure_delay(tmp_path: Path, servers: list[OnLoop]) -> None:
+    """The minimum time of a failed login is waited by the server on its loop; a good login is not delayed."""
+    servers.append(server := start(tmp_path, failure_delay=0.4))
+    with connect_from(server.addresses[0], "127.0.0.1") as sock:
+        started = time.monotonic()
+        sock.sendall(b'AUTHENTICATE "PLAIN" "' + base64.b64encode(b"\0helene.lefevre\0wrong") + b'"\r\n')
+        assert read_until_status(sock) == b'NO "Authentication failed."\r\n'
+        assert time.monotonic() - started >= 0.4
+        started = time.monotonic()
+        assert login_ok(sock) == b'OK "Logged in."\r\n'
+        assert time.monotonic() - started < 0.3
+
+
+def test_literals_before_authentication_are_kept_small(tmp_path: Path, servers: list[OnLoop]) -> None:
+    """Before login a literal over ``max_auth_literal`` is dropped unread and refused; after it, scripts of
+    the full ``max_literal`` go through."""
+    servers.append(server := start(tmp_path, max_auth_literal=1000))
+    token = base64.b64encode(b"\0helene.lefevre\0secret" + b"\0" * 1000)
+    script = b"#" + b"x" * 4998 + b"\n"
+    with connect_from(server.addresses[0], "127.0.0.1") as sock:
+        sock.sendall(b'AUTHENTICATE "PLAIN" {%d+}\r\n%s\r\n' % (len(token), token))
+        assert read_until_status(sock) == b'NO "Invalid SASL response: too long (%d bytes)."\r\n' % len(token)
+        assert login_ok(sock) == b'OK "Logged in."\r\n'
+        sock.sendall(b'PUTSCRIPT "big" {%d+}\r\n%s\r\n' % (len(script), script))
+        assert read_until_status(sock) == b'OK "PUTSCRIPT completed."\r\n'

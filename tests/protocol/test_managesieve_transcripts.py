@@ -219,3 +219,28 @@ def test_bye_after_too_many_errors(tmp_path: Path) -> None:
     sess = session(tmp_path)
     out = run(sess, b"FOO\r\n" * 10)
     assert out.count(b"NO ") == 10 and out.endswith(b'BYE "Too many invalid commands."\r\n')
+
+
+def test_oversized_literals_get_no_with_a_reason(tmp_path: Path) -> None:
+    """A literal beyond the reader's bound (dropped unread) is refused with ``NO`` and a reason wherever it
+    stands (RFC 5804 §2.1 for SASL, §1.3 ``QUOTA/MAXSIZE`` for a script), and the session goes on."""
+    sess = session(tmp_path)
+    big = b"QUFB" * 100  # 400 octets of base64, over the 300 octets the test reader keeps
+
+    def literal(before: bytes) -> bytes:
+        return before + b"{400+}\r\n" + big + b"\r\n"
+
+    too_long = b'NO "Invalid SASL response: too long (400 bytes)."\r\n'
+    assert run(sess, literal(b'AUTHENTICATE "PLAIN" ')) == too_long
+    assert run(sess, literal(b"AUTHENTICATE ")) == b'NO "Unsupported authentication mechanism."\r\n'
+    assert run(sess, b'AUTHENTICATE "LOGIN"\r\n') == b'"VXNlcm5hbWU6"\r\n'
+    assert run(sess, literal(b"")) == too_long
+    assert run(sess, b"NOOP\r\n") == b'OK "NOOP completed."\r\n'
+    login(sess)
+    out = run(sess, literal(b"GETSCRIPT "))
+    assert out == b'NO "Error in MANAGESIEVE command GETSCRIPT: Argument too long (400 bytes)."\r\n'
+    assert (
+        run(sess, literal(b'PUTSCRIPT "a" ')) == b'NO (QUOTA/MAXSIZE) "Script is too large (400 bytes)."\r\n'
+    )
+    assert run(sess, literal(b"CHECKSCRIPT ")).startswith(b"NO (QUOTA/MAXSIZE)")
+    assert run(sess, literal(b"PUTSCRIPT ") + b"\r\n").startswith(b"NO ")

@@ -258,3 +258,41 @@ def test_a_clock_set_back_does_not_lengthen_a_lockout(clock: Clock, tmp_path: Pa
     assert throttle.locked(("login", "a"))
     clock.now += 121
     assert not throttle.locked(("login", "a")), "the lockout ends `lockout` seconds after the clock went back"
+
+
+@pytest.mark.parametrize("login, password", [("marie.martin", "se\ud800cret"), ("marie\udcff", "secret")])
+def test_text_that_is_not_unicode_is_a_counted_failure(
+    clock: Clock, counted_in: Path | None, login: str, password: str
+) -> None:
+    """A lone surrogate (no UTF-8 form, RFC 3629 §3) never reaches the directory: it fails and counts."""
+    accounts, directory = make(clock, counted_in, max_failures_per_address=3)
+    for _ in range(3):
+        with pytest.raises(InvalidCredentials):
+            accounts.authenticate(login, password, "192.0.2.1")
+    assert directory.calls == 0
+    with pytest.raises(LoginThrottled):
+        accounts.authenticate("marie.martin", "secret", "192.0.2.1")
+
+
+@pytest.mark.parametrize("password", ["pass\x01word", "pass\ufffeword", "\u00ad", "tab\there"])
+def test_ldap_refuses_a_password_saslprep_forbids_as_invalid_credentials(password: str) -> None:
+    """RFC 4013 §2.3 prohibits control characters and non-characters, and a password mapped to nothing is
+    empty: the LDAP directory refuses them as a wrong password before any server is asked."""
+    from groupware.config import DirectoryConfig
+    from groupware.directory.ldap import LdapDirectory
+
+    directory = LdapDirectory(DirectoryConfig(type="ldap", uri=("ldap://127.0.0.1:9",), base_dn="dc=x"))
+    with pytest.raises(InvalidCredentials):
+        directory.authenticate("marie.martin", password)
+
+
+def test_without_waiting_a_failure_is_raised_at_once_and_still_counts(clock: Clock) -> None:
+    """``wait=False`` (the ManageSieve door, which waits on its event loop): no sleep, same lockout."""
+    accounts, _ = make(clock)
+    for _ in range(3):
+        with pytest.raises(InvalidCredentials):
+            accounts.authenticate("marie.martin", "wrong", "192.0.2.1", wait=False)
+    assert clock.slept == []
+    with pytest.raises(LoginThrottled):
+        accounts.authenticate("marie.martin", "secret", "192.0.2.1", wait=False)
+    assert clock.slept == []
