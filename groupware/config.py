@@ -57,6 +57,13 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _seconds(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError("must be more than zero seconds")
+    return number
+
+
 def _positive_float(value: str) -> float:
     number = float(value)
     if number < 0:
@@ -278,10 +285,10 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "tls_key": Option("", str, "PEM private key of the certificate"),
         "allow_plaintext": Option("false", _boolean, "allow AUTHENTICATE without TLS (loopback tests only)"),
         "idle_timeout": Option("1800", _positive_float, "seconds an idle ManageSieve connection is kept"),
-        "auth_timeout": Option("30", _positive_float, "seconds a ManageSieve connection has to log in"),
-        "max_connections": Option("1000", _positive_int, "ManageSieve connections one process holds open"),
+        "auth_timeout": Option("30", _seconds, "seconds a ManageSieve connection has to log in"),
+        "max_connections": Option("1000", _at_least_one, "ManageSieve connections one process holds open"),
         "max_connections_per_address": Option(
-            "20", _positive_int, "ManageSieve connections one client address holds open"
+            "20", _at_least_one, "ManageSieve connections one client address holds open"
         ),
         "max_scripts": Option("25", _positive_int, "scripts per user (0: no limit)"),
         "max_script_size": Option("262144", _positive_int, "octets per script"),
@@ -308,10 +315,10 @@ SCHEMA: dict[str, dict[str, Option]] = {
         ),
         "max_recipients": Option("1000", _positive_int, "recipients per transaction"),
         "timeout": Option("300", _positive_float, "seconds a client may stay silent (RFC 5321 §4.5.3.2)"),
-        "handshake_timeout": Option("60", _positive_float, "seconds from connecting to an accepted LHLO"),
-        "max_connections": Option("500", _positive_int, "LMTP connections one process holds open"),
+        "handshake_timeout": Option("60", _seconds, "seconds from connecting to an accepted LHLO"),
+        "max_connections": Option("500", _at_least_one, "LMTP connections one process holds open"),
         "max_connections_per_address": Option(
-            "50", _positive_int, "LMTP connections one client address holds open"
+            "50", _at_least_one, "LMTP connections one client address holds open"
         ),
         "relay": Option("", _relay, "SMTP relay host:port for redirects and vacation replies (empty: none)"),
         "autocreate": Option("false", _boolean, "fileinto creates missing folders even without :create"),
@@ -331,7 +338,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
             "100", _at_least_one, "HTTP connections one client address holds open (per process)"
         ),
         "header_timeout": Option(
-            "10", _positive_float, "seconds from a request's first byte to the end of its headers"
+            "10", _seconds, "seconds from a request's first byte to the end of its headers"
         ),
     },
 }

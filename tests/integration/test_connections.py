@@ -84,7 +84,9 @@ def test_slow_headers_are_cut_off_and_others_are_served(server: RunningServer) -
     slow.close()
 
 
-@pytest.mark.parametrize("option", ["max_connections", "max_connections_per_address", "max_xml_depth"])
+@pytest.mark.parametrize(
+    "option", ["max_connections", "max_connections_per_address", "max_xml_depth", "header_timeout"]
+)
 def test_a_limit_of_zero_is_refused(tmp_path: Path, option: str) -> None:
     """A zero bound would make the door accept nothing: check-config and start-up refuse it."""
     from groupware.errors import ConfigError
