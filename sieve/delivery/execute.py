@@ -45,7 +45,7 @@ from ..compile import Program, compile_script
 from ..errors import SieveError
 from ..evaluate import evaluate
 from ..host import Environment, Policy, Recipient, ReplyTracker
-from ..message import MessageFacts
+from ..message import MAX_MIME_DEPTH, MessageFacts
 from ..vacation import build_reply, decide
 from .maildir import InvalidFolder, Maildir, PreparedMessage
 from .relay import Relay, RelayError, RelayPermanentError, RelayTemporaryError
@@ -93,9 +93,9 @@ class Incoming:
     facts: MessageFacts
 
     @classmethod
-    def parse(cls, raw: bytes) -> Incoming:
-        """Parse once; every recipient's evaluation reuses the parsed message."""
-        return cls(raw, raw.replace(b"\r\n", b"\n"), MessageFacts(raw))
+    def parse(cls, raw: bytes, max_mime_depth: int = MAX_MIME_DEPTH) -> Incoming:
+        """Parse once, MIME nesting bounded (RFC 2046 §5); every recipient's evaluation reuses the result."""
+        return cls(raw, raw.replace(b"\r\n", b"\n"), MessageFacts(raw, max_mime_depth=max_mime_depth))
 
 
 @dataclass(slots=True)

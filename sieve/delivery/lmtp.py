@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from ..host import LookupUnavailable, Recipient, RecipientLookup
-from .execute import Delivery, Incoming, Outcome
+from .execute import Delivery, Outcome
 
 __all__ = [
     "NEED_DATA",
@@ -446,7 +446,7 @@ class LmtpServer:
     async def _deliver(self, ready: MessageReady) -> list[Outcome]:
         loop = asyncio.get_running_loop()
         try:
-            incoming = await loop.run_in_executor(self._executor, Incoming.parse, ready.message)
+            incoming = await loop.run_in_executor(self._executor, self.delivery.parse, ready.message)
         except Exception:
             log.exception("cannot parse message", extra={"event": "delivery_failed"})
             return [Outcome(451, "4.3.0", f"<{a}> cannot parse the message") for a, _ in ready.recipients]
