@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from . import actions as A
 from .actions import Result
-from .errors import SieveRuntimeError
+from .errors import SieveBudgetExceeded, SieveRuntimeError
 from .host import Environment
 from .message import MessageFacts
 from .program import (
@@ -68,6 +68,8 @@ def evaluate(
         run_block(ctx, program.block)
     except (StopScript, ReturnScript):
         pass
+    except SieveBudgetExceeded as exc:
+        return [A.RuntimeFailure(str(exc), over_budget=True), A.ImplicitKeep()]
     except SieveRuntimeError as exc:
         return [A.RuntimeFailure(str(exc)), A.ImplicitKeep()]
     return ctx.result.actions(tuple(ctx.flags))

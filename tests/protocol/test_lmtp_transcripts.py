@@ -267,3 +267,20 @@ def test_server_closes_a_probing_connection(server: OnLoop) -> None:
     assert client.reply() == "421 4.7.0 Too many errors, closing connection"
     with pytest.raises((ConnectionError, OSError)):
         client.command(b"NOOP")
+
+
+def test_server_delivers_a_message_of_2000_nested_multiparts(tmp_path: Path) -> None:
+    """Issue 13: it got 451 forever (the parser ran out of stack); parts past the bound are opaque."""
+    settings = LmtpSettings(hosts=(("127.0.0.1", 0),), hostname="mx.test", max_size=1 << 20)
+    delivery = Delivery(ScriptStore(tmp_path / "mail"), Policy(), hostname="mx.test")
+    server = OnLoop(LmtpServer(settings, Lookup(), delivery))
+    head = b"Subject: deep\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n"
+    opening = b"".join(
+        b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (i - 1, i) for i in range(1, 2000)
+    )
+    closing = b"".join(b"--b%d--\r\n" % i for i in range(1998, -1, -1))
+    client = LmtpClient(*server.addresses[0])
+    answer = client.send("a@b.org", ["helene@ac.fr"], head + opening + b"--b1999--\r\n" + closing)
+    assert answer.data == ["250 2.0.0 <helene@ac.fr> delivered"]
+    client.close()
+    server.stop()
