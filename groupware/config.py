@@ -284,6 +284,13 @@ SCHEMA: dict[str, dict[str, Option]] = {
         ),
         "before": Option("", _words, "admin scripts run before every user's script (paths)"),
         "after": Option("", _words, "admin scripts run after every user's script (paths)"),
+        "max_variable_size": Option("4096", _positive_int, "octets a Sieve variable holds, cut beyond"),
+        "max_cpu_time": Option(
+            "5", _positive_float, "CPU seconds the scripts may spend on one message (0: no limit)"
+        ),
+        "max_mime_depth": Option(
+            "100", _positive_int, "MIME nesting parsed for Sieve; deeper parts are opaque"
+        ),
     },
     "lmtp": {
         "enabled": Option("false", _boolean, "deliver mail over LMTP (RFC 2033) in `groupware serve`"),
@@ -409,6 +416,9 @@ class SieveConfig:
     min_vacation_period: int = 86400
     before: tuple[str, ...] = ()
     after: tuple[str, ...] = ()
+    max_variable_size: int = 4096
+    max_cpu_time: float = 5.0
+    max_mime_depth: int = 100
 
 
 @dataclass(frozen=True)

@@ -310,3 +310,29 @@ def test_the_cpu_budget_is_shared_by_the_script_sequence(tmp_path: Path) -> None
     d.budget = Budget(steps=60)
     assert deliver(d) == f"250 2.0.0 <{ME}> delivered"
     assert list(stored(tmp_path)) == ["INBOX"]
+
+
+def test_the_sieve_bounds_come_from_the_configuration(tmp_path: Path) -> None:
+    from groupware import config
+    from groupware.runtime.mail import build_delivery
+
+    (tmp_path / "people.ldif").write_text("")
+    path = tmp_path / "groupware.conf"
+    path.write_text(
+        "[directory]\ntype = ldif\nfile = people.ldif\n[sieve]\nmail_root = mail\nmax_variable_size = 100\n"
+        "max_cpu_time = 2.5\nmax_mime_depth = 7\n",
+        encoding="utf-8",
+    )
+    built = build_delivery(config.load(path))
+    assert built.policy.max_variable_size == 100
+    assert built.budget.cpu_seconds == 2.5 and built.max_mime_depth == 7
+    defaults = build_delivery(config.load(path.parent / write_default(tmp_path)))
+    assert defaults.policy.max_variable_size == 4096
+    assert defaults.budget.cpu_seconds == 5.0 and defaults.max_mime_depth == 100
+
+
+def write_default(tmp_path: Path) -> str:
+    (tmp_path / "default.conf").write_text(
+        "[directory]\ntype = ldif\nfile = people.ldif\n[sieve]\nmail_root = mail\n", encoding="utf-8"
+    )
+    return "default.conf"
