@@ -7,11 +7,12 @@ the keys hold variables (RFC 5229) they are expanded and their patterns built (a
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from .errors import SieveRuntimeError
+from .regex import BoundedRegex, bounded_regex, regex_problem
 from .wildcard import Glob, compiled_glob
 
 __all__ = ["COMPARATORS", "RELATIONAL_OPS", "MatchContext", "Matcher", "ascii_lower", "glob_to_regex"]
@@ -124,14 +125,14 @@ def _folded_globs(keys: tuple[str, ...]) -> Callable[[Sequence[str]], bool] | No
 
 
 def _searches(
-    searches: tuple[Callable[[str], re.Match[str] | None], ...],
+    searches: tuple[Callable[[str], bool], ...],
 ) -> Callable[[MatchContext, Sequence[str]], bool]:
     """``:regex`` with constant keys and no match variables: whether any key finds a match in any value."""
 
     def match(ctx: MatchContext, values: Sequence[str]) -> bool:
         for v in values:
             for search in searches:
-                if search(v) is not None:
+                if search(v):
                     return True
         return False
 
@@ -149,17 +150,21 @@ def _substring(key: str) -> Callable[[Sequence[str]], bool]:
     return test
 
 
-@functools.lru_cache(maxsize=4096)
-def compiled_regex(pattern: str, casefold: bool) -> re.Pattern[str]:
-    """A ``:regex`` key as a Python pattern (POSIX extended syntax is mostly a subset)."""
-    flags = re.DOTALL | (re.IGNORECASE | re.ASCII if casefold else 0)
-    return re.compile(pattern, flags)
-
-
 class Matcher:
     """One match type, comparator and key list; ``__call__`` tells whether any value matches any key."""
 
-    __slots__ = ("_folded", "_globs", "_patterns", "capture", "comparator", "constant", "keys", "kind", "op")
+    __slots__ = (
+        "_folded",
+        "_globs",
+        "_patterns",
+        "capture",
+        "comparator",
+        "constant",
+        "keys",
+        "kind",
+        "max_cost",
+        "op",
+    )
 
     def __init__(
         self,
@@ -168,8 +173,10 @@ class Matcher:
         keys: Sequence[object],
         op: str = "eq",
         capture: bool = False,
+        max_cost: int = 10**8,
     ) -> None:
         self.kind = kind
+        self.max_cost = max_cost
         self.comparator = comparator
         self.op = op
         self.keys = list(keys)
@@ -177,7 +184,7 @@ class Matcher:
         self.capture = capture
         casefold = comparator == "i;ascii-casemap"
         self._folded: list[str] = []
-        self._patterns: list[re.Pattern[str]] = []
+        self._patterns: list[BoundedRegex] = []
         self._globs: list[Glob] = []
         if self.constant:
             strs = [k for k in keys if isinstance(k, str)]
@@ -185,14 +192,14 @@ class Matcher:
             if kind == "matches":
                 self._globs = [compiled_glob(k, casefold) for k in strs]
             elif kind == "regex":
-                self._patterns = [compiled_regex(k, casefold) for k in strs]
+                self._patterns = [bounded_regex(k, casefold, max_cost) for k in strs]
 
     def bind(self) -> Callable[[MatchContext, Sequence[str]], bool]:
         """The fastest function doing what ``__call__`` does: specialised for constant keys."""
         if self.constant and self.kind == "value" and self.comparator == "i;ascii-numeric":
             return self._bind_numeric()
         if self.constant and self.kind == "regex" and not self.capture:
-            return _searches(tuple(p.search for p in self._patterns))
+            return _searches(tuple(p.test for p in self._patterns))
         if self.constant and self.kind == "matches" and not self.capture:
             casefold = self.comparator == "i;ascii-casemap"
             tests = [_plain_glob(k, casefold) for k in self.keys if isinstance(k, str)]
@@ -250,11 +257,22 @@ class Matcher:
         keys = [k if isinstance(k, str) else ctx.expand(k) for k in self.keys]
         return [ascii_lower(k) for k in keys] if self.comparator == "i;ascii-casemap" else keys
 
-    def _pattern_list(self, ctx: MatchContext) -> list[re.Pattern[str]]:
+    def _pattern_list(self, ctx: MatchContext) -> list[BoundedRegex]:
+        """The regex keys; one built from variables is checked as the compiler checks constant ones."""
         if self.constant:
             return self._patterns
         casefold = self.comparator == "i;ascii-casemap"
-        return [compiled_regex(k if isinstance(k, str) else ctx.expand(k), casefold) for k in self.keys]
+        out = []
+        for key in self.keys:
+            text = key if isinstance(key, str) else ctx.expand(key)
+            problem = regex_problem(text)
+            if problem is not None:
+                raise SieveRuntimeError(f"regex {text!r} refused: {problem}")
+            try:
+                out.append(bounded_regex(text, casefold, self.max_cost))
+            except re.error as exc:
+                raise SieveRuntimeError(f"invalid regex {text!r}: {exc}") from exc
+        return out
 
     def _glob_list(self, ctx: MatchContext) -> list[Glob]:
         if self.constant:
@@ -289,8 +307,11 @@ class Matcher:
     def _pattern_match(self, ctx: MatchContext, values: Sequence[str]) -> bool:
         if self.kind == "matches":
             return self._glob_match(ctx, values)
+        patterns = self._pattern_list(ctx)
+        if not self.capture:
+            return any(pattern.test(value) for value in values for pattern in patterns)
         for value in values:
-            for pattern in self._pattern_list(ctx):
+            for pattern in patterns:
                 m = pattern.search(value)
                 if m is None:
                     continue
