@@ -178,8 +178,27 @@ def _varies_inside(node: _Node) -> bool:
     )
 
 
+#: Groups nested deeper than this are refused: both ``re`` and :class:`_Parser` recurse once per level.
+MAX_GROUP_DEPTH = 64
+
+
+def _group_depth(pattern: str) -> int:
+    """How deep parentheses nest (escaped ones and those in brackets counted too: an upper bound)."""
+    depth = deepest = 0
+    for ch in pattern:
+        if ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
 def regex_problem(pattern: str) -> str | None:
-    """Why a ``:regex`` key is refused (nested repetition: exponential backtracking), or None."""
+    """Why a ``:regex`` key is refused (nested repetition: exponential backtracking; groups nested past
+    :data:`MAX_GROUP_DEPTH`), or None. Call it before compiling the key."""
+    if _group_depth(pattern) > MAX_GROUP_DEPTH:
+        return f"groups nested too deeply (max {MAX_GROUP_DEPTH})"
     if _nested([n for seq in _parse(pattern) for n in seq]):
         return "nested repetition can take exponential time; write it without a repeated group that repeats"
     return None

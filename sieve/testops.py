@@ -100,15 +100,15 @@ def make_matcher(
     if kind == "regex":
         for key in keys:
             if isinstance(key, str):
+                problem = regex_problem(key)
+                if problem is not None:
+                    c.error(b.tag_nodes["regex"], f"regular expression {key!r} refused: {problem}")
+                    kind = "is"
+                    continue
                 try:
                     compiled_regex(key, comparator == "i;ascii-casemap")
                 except re.error as exc:
                     c.error(b.tag_nodes["regex"], f"invalid regular expression {key!r}: {exc}")
-                    kind = "is"
-                    continue
-                problem = regex_problem(key)
-                if problem is not None:
-                    c.error(b.tag_nodes["regex"], f"regular expression {key!r} refused: {problem}")
                     kind = "is"
     capture = capture and c.has("variables")
     return Matcher(kind, comparator, keys, op, capture=capture, max_cost=c.policy.max_regex_cost)

@@ -81,3 +81,27 @@ def test_a_regex_built_from_variables_is_checked_when_it_runs() -> None:
     broken = script.replace("(a+)+b", "(")
     actions = evaluate(compile_script(broken), b"Subject: a\r\n\r\nb\r\n")
     assert isinstance(actions[0], RuntimeFailure) and "invalid regex" in actions[0].message
+
+
+@pytest.mark.parametrize("depth", [65, 500, 50_000])
+def test_deeply_nested_groups_are_a_compile_error_not_a_crash(depth: int) -> None:
+    """``re`` recursed past the interpreter's limit on 500 nested groups; the error escaped the compiler."""
+    with pytest.raises(SieveCompileError, match="nested too deeply"):
+        compile_script(_rule("(" * depth + "a" + ")" * depth))
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # re's warnings about "[[" and "--" in a class
+def test_the_structure_reader_survives_any_pattern() -> None:
+    import random
+    import re
+
+    rng = random.Random(5)
+    for _ in range(20_000):
+        pattern = "".join(rng.choice("()[]|*+?{},1a.^$\\-") for _ in range(rng.randint(0, 12)))
+        problem = regex_problem(pattern)
+        try:
+            re.compile(pattern)
+        except re.error:
+            continue
+        if problem is None:
+            assert BoundedRegex(pattern, False, 10**8).cost(50) >= 1
