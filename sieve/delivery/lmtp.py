@@ -9,7 +9,8 @@ per accepted recipient (RFC 2033 §4.2), or :data:`NEED_DATA`. Commands are thos
 3463), 8BITMIME (RFC 6152) and SIZE (RFC 1870) are offered. Command lines are bounded to 512 octets (RFC 5321
 §4.5.3.1.4); message lines are dot-unstuffed (RFC 5321 §4.5.2) and buffered at most ``max_data_line`` at a
 time, and the message at most ``max_size`` octets (beyond, the rest is read and dropped and every recipient
-gets 552).
+gets 552). Refused commands and unknown recipients count toward ``max_errors``, past which the connection is
+closed with 421 (after the current transaction, when it has recipients).
 
 :class:`LmtpServer` runs the core over asyncio with the RFC 5321 §4.5.3.2 timeouts (one ``timeout`` for
 commands and data blocks), looks recipients up and delivers in a thread pool (the directory and ``fsync``
