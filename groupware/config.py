@@ -303,6 +303,13 @@ SCHEMA: dict[str, dict[str, Option]] = {
         ),
         "before": Option("", _words, "admin scripts run before every user's script (paths)"),
         "after": Option("", _words, "admin scripts run after every user's script (paths)"),
+        "max_variable_size": Option("4096", _positive_int, "octets a Sieve variable holds, cut beyond"),
+        "max_cpu_time": Option(
+            "5", _positive_float, "CPU seconds the scripts may spend on one message (0: no limit)"
+        ),
+        "max_mime_depth": Option(
+            "100", _positive_int, "MIME nesting parsed for Sieve; deeper parts are opaque"
+        ),
     },
     "lmtp": {
         "enabled": Option("false", _boolean, "deliver mail over LMTP (RFC 2033) in `groupware serve`"),
@@ -315,6 +322,11 @@ SCHEMA: dict[str, dict[str, Option]] = {
         ),
         "max_recipients": Option("1000", _positive_int, "recipients per transaction"),
         "timeout": Option("300", _positive_float, "seconds a client may stay silent (RFC 5321 §4.5.3.2)"),
+        "max_errors": Option(
+            "20",
+            _positive_int,
+            "refused commands and unknown recipients before a connection is closed (0: none)",
+        ),
         "handshake_timeout": Option("60", _seconds, "seconds from connecting to an accepted LHLO"),
         "max_connections": Option("500", _at_least_one, "LMTP connections one process holds open"),
         "max_connections_per_address": Option(
@@ -436,6 +448,9 @@ class SieveConfig:
     min_vacation_period: int = 86400
     before: tuple[str, ...] = ()
     after: tuple[str, ...] = ()
+    max_variable_size: int = 4096
+    max_cpu_time: float = 5.0
+    max_mime_depth: int = 100
 
 
 @dataclass(frozen=True)
@@ -451,6 +466,7 @@ class LmtpConfig:
     handshake_timeout: float = 60.0
     max_connections: int = 500
     max_connections_per_address: int = 50
+    max_errors: int = 20
     relay: tuple[str, int] | None = None
     autocreate: bool = False
     workers: int = 16

@@ -124,9 +124,11 @@ class DeleteHeader:
 
 @dataclass(frozen=True, slots=True)
 class RuntimeFailure:
-    """Evaluation failed: every action is dropped and the implicit keep applies (RFC 5228 §2.10.6)."""
+    """Evaluation failed: every action is dropped and the implicit keep applies (RFC 5228 §2.10.6);
+    ``over_budget`` when it spent its budget of steps or CPU time rather than met an error of the script."""
 
     message: str
+    over_budget: bool = False
 
 
 Action = (

@@ -40,6 +40,9 @@ class Builder(Protocol):
     depth: int
     required: set[str]
     globals: set[str]
+    variables: set[str]
+    #: Scripts of the include tree, compiled once: a program, None (not found) or the compile error's text.
+    includes: dict[tuple[str, str], Program | str | None]
 
     def error(self, node: Command | Test | Argument, message: str) -> None:
         """Record a diagnostic at a node."""

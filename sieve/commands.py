@@ -20,7 +20,7 @@ from .mailto import ADDRESS as _ADDRESS
 from .mailto import mailto_recipients
 from .message import decode_header_value
 from .parse import Command, Strings
-from .program import Block, Context, Op, ReturnScript, StopScript, Value, run_block
+from .program import Block, Context, Op, Program, ReturnScript, StopScript, Value, run_block, truncate_utf8
 from .testops import make_matcher
 
 __all__ = ["PROTECTED_HEADERS", "Op", "build", "build_if", "merge_flags"]
@@ -247,6 +247,8 @@ def _flag_op(c: Builder, b: Bound, depth: int) -> Op:
         c.error(b.pos[0] or b.node, f'the variable form of {name} needs require "variables"')
     elif var is not None and isinstance(var, str) and not _IDENT.match(var):
         c.error(b.pos[0] or b.node, f"invalid variable name '{var}'")
+    elif isinstance(var, str):
+        _declare(c, b, var.lower())
     is_global = isinstance(var, str) and var.lower() in c.globals
 
     def apply(current: list[str], given: list[str]) -> list[str]:
@@ -264,7 +266,7 @@ def _flag_op(c: Builder, b: Bound, depth: int) -> Op:
             return
         store = ctx.globals if is_global else ctx.vars
         key = ctx.expand(var).lower()
-        store[key] = " ".join(apply(store.get(key, "").split(), given))
+        ctx.assign(key, " ".join(apply(store.get(key, "").split(), given)), is_global)
 
     return op
 
@@ -296,16 +298,32 @@ def _set(c: Builder, b: Bound, depth: int) -> Op:
         c.error(b.pos[0] or b.node, f"invalid variable name '{name}'")
         return lambda ctx: None
     key = name.lower()
+    _declare(c, b, key)
     mods = [fn for mod, fn in _MODIFIERS if mod in b.tags]
     is_global = key in c.globals
+    limit = c.policy.max_variable_size
 
     def op(ctx: Context) -> None:
-        text = ctx.expand(value)
+        text = truncate_utf8(ctx.expand(value), limit)  # cut before the modifiers, as Pigeonhole does
         for fn in mods:
             text = fn(text)
-        (ctx.globals if is_global else ctx.vars)[key] = text
+        ctx.assign(key, text, is_global)
 
     return op
+
+
+def _declare(c: Builder, b: Bound, key: str) -> None:
+    """Count a variable of the script's scope (RFC 5229 §3); past ``max_variables``, a compile error."""
+    if key in c.globals or key in c.variables:
+        return
+    if len(c.variables) >= c.policy.max_variables:
+        c.error(
+            b.pos[0] or b.node,
+            f"(implicit) declaration of new variable '{key}' exceeds the limit "
+            f"(max variables: {c.policy.max_variables})",
+        )
+        return
+    c.variables.add(key)
 
 
 # -- enotify -------------------------------------------------------------------------------------------------
@@ -401,9 +419,37 @@ def _global(c: Builder, b: Bound, depth: int) -> Op | None:
     for name in c.strings(b.pos[0]):
         if not isinstance(name, str) or not _IDENT.match(name):
             c.error(b.pos[0] or b.node, f"invalid variable name '{name}'")
+        elif name.lower() not in c.globals and len(c.globals) >= c.policy.max_variables:
+            c.error(
+                b.pos[0] or b.node,
+                f"declaration of new global variable '{name}' exceeds the limit "
+                f"(max variables: {c.policy.max_variables})",
+            )
         else:
             c.globals.add(name.lower())
     return None
+
+
+def _included(c: Builder, b: Bound, location: str, name: str) -> Program | None:
+    """The compiled script an ``include`` names, loaded and compiled once for the whole include tree, which
+    holds at most ``max_includes`` scripts (RFC 6609 §3.2; Pigeonhole's ``sieve_include_max_includes``).
+    Compiling every ``include`` anew would take time exponential in the nesting depth."""
+    key = (location, name)
+    if key not in c.includes:
+        if len(c.includes) >= c.policy.max_includes:
+            c.error(b.node, f"too many scripts included (max {c.policy.max_includes})")
+            return None
+        text = c.locator.load(location, name) if c.locator is not None else None
+        try:
+            c.includes[key] = None if text is None else c.include(text)
+        except SieveCompileError as exc:
+            c.includes[key] = str(exc)
+    found = c.includes[key]
+    if found is None and "optional" not in b.tags:
+        c.error(b.node, f"included {location} script '{name}' does not exist")
+    elif isinstance(found, str):
+        c.error(b.node, f"failed to compile included script '{name}': {found}")
+    return found if isinstance(found, Program) else None
 
 
 def _include(c: Builder, b: Bound, depth: int) -> Op | None:
@@ -416,21 +462,15 @@ def _include(c: Builder, b: Bound, depth: int) -> Op | None:
     if c.depth + 1 > c.policy.max_include_depth:
         c.error(b.node, f"includes are nested too deeply (max {c.policy.max_include_depth})")
         return None
-    text = c.locator.load(location, name) if c.locator is not None else None
-    if text is None:
-        if "optional" not in b.tags:
-            c.error(b.node, f"included {location} script '{name}' does not exist")
-        return None
-    try:
-        program = c.include(text)
-    except SieveCompileError as exc:
-        c.error(b.node, f"failed to compile included script '{name}': {exc}")
+    program = _included(c, b, location, name)
+    if program is None:
         return None
     key, once = f"{location}:{name}", "once" in b.tags
 
     def op(ctx: Context) -> None:
         if once and key in ctx.included:
             return
+        ctx.meter.tick()  # a script included many times is run as many times
         ctx.included.add(key)
         saved, saved_match = ctx.vars, ctx.match_vars
         ctx.vars, ctx.match_vars = {}, []

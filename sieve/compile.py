@@ -20,7 +20,7 @@ from .errors import Diagnostic, SieveCompileError, SieveSyntaxError
 from .grammar import COMMANDS, KNOWN_EXTENSIONS, TESTS, Signature
 from .host import Policy, ScriptLocator
 from .parse import Argument, Command, Number, Strings, Tag, Test, parse
-from .program import Block, MatchRef, Program, Template, Value, VarRef
+from .program import Block, Context, MatchRef, Program, Template, Value, VarRef
 
 __all__ = ["Bound", "Compiler", "Program", "compile_script"]
 
@@ -36,13 +36,21 @@ _UNICODE = re.compile(r"[ \t\r\n]*(?:[0-9A-Fa-f]+(?:[ \t\r\n]+|(?=\Z)))*\Z")
 class Compiler:
     """Compiles one script (and the scripts it includes) under a policy."""
 
-    def __init__(self, policy: Policy, locator: ScriptLocator | None = None, depth: int = 0) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        locator: ScriptLocator | None = None,
+        depth: int = 0,
+        includes: dict[tuple[str, str], Program | str | None] | None = None,
+    ) -> None:
         self.policy = policy
+        self.includes: dict[tuple[str, str], Program | str | None] = includes if includes is not None else {}
         self.locator = locator
         self.depth = depth
         self.errors: list[Diagnostic] = []
         self.required: set[str] = set()
         self.globals: set[str] = set()
+        self.variables: set[str] = set()
         self.included: set[tuple[str, str]] = set()
         self.notes: list[tuple[str, int, int, str | None]] = []
 
@@ -218,7 +226,7 @@ class Compiler:
         if bound is None:
             return T.constant(False)
         subs = [self.test(t, depth + 1) for t in node.tests]
-        return T.build(self, bound, subs)
+        return _counted(T.build(self, bound, subs))
 
     def _check_tests(self, node: Command | Test, sig: Signature) -> bool:
         n, has_list = len(node.tests), node.has_test_list
@@ -309,7 +317,7 @@ class Compiler:
 
     def include(self, text: str) -> Program:
         """Compile an included script one level deeper, under the same policy (RFC 6609 §3.2)."""
-        return Compiler(self.policy, self.locator, self.depth + 1).compile(text)
+        return Compiler(self.policy, self.locator, self.depth + 1, self.includes).compile(text)
 
     def compile(self, text: str) -> Program:
         """Compile a whole script text."""
@@ -324,6 +332,19 @@ class Compiler:
         if self.errors:
             raise SieveCompileError(self.errors)
         return Program(block, frozenset(self.required), self.policy, size, tuple(self.notes))
+
+
+def _counted(test: T.TestFn) -> T.TestFn:
+    """A test that counts one step of the evaluation's budget (see :class:`~program.Meter`) before it runs."""
+
+    def counted(ctx: Context) -> bool:
+        meter = ctx.meter
+        meter.left -= 1
+        if meter.left <= 0:
+            meter.over()
+        return test(ctx)
+
+    return counted
 
 
 def _what(node: Command | Test) -> str:

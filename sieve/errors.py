@@ -44,3 +44,7 @@ class SieveSyntaxError(SieveCompileError):
 
 class SieveRuntimeError(SieveError):
     """Evaluation failed; the host falls back to the implicit keep (RFC 5228 §2.10.6)."""
+
+
+class SieveBudgetExceeded(SieveRuntimeError):
+    """Evaluation spent its budget of steps or CPU time; the host keeps the message (RFC 5228 §2.10.6)."""

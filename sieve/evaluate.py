@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from . import actions as A
 from .actions import Result
-from .errors import SieveRuntimeError
+from .errors import SieveBudgetExceeded, SieveRuntimeError
 from .host import Environment
 from .message import MessageFacts
 from .program import (
     Block,
     Context,
     MatchRef,
+    Meter,
     Program,
     ReturnScript,
     StopScript,
@@ -32,6 +33,7 @@ __all__ = [
     "Block",
     "Context",
     "MatchRef",
+    "Meter",
     "Result",
     "ReturnScript",
     "StopScript",
@@ -47,10 +49,13 @@ def evaluate(
     program: Program,
     message: MessageFacts | bytes,
     env: Environment | None = None,
+    meter: Meter | None = None,
 ) -> list[A.Action]:
     """Evaluate a compiled program on a message and return its actions (RFC 5228 §2.10).
 
-    A run-time error drops every action and returns ``[RuntimeFailure, ImplicitKeep]`` (RFC 5228 §2.10.6).
+    A run-time error drops every action and returns ``[RuntimeFailure, ImplicitKeep]`` (RFC 5228 §2.10.6);
+    so does an evaluation over its budget (``env.budget``, or what is left of ``meter`` when several scripts
+    share one): the message is kept.
     """
     if not isinstance(message, MessageFacts):
         msg = MessageFacts(message)
@@ -58,11 +63,13 @@ def evaluate(
         msg = MessageFacts(message.raw, message.message)  # edits must not leak to the caller's facts
     else:
         msg = message
-    ctx = Context(msg, env if env is not None else Environment(), program.policy)
+    ctx = Context(msg, env if env is not None else Environment(), program.policy, meter)
     try:
         run_block(ctx, program.block)
     except (StopScript, ReturnScript):
         pass
+    except SieveBudgetExceeded as exc:
+        return [A.RuntimeFailure(str(exc), over_budget=True), A.ImplicitKeep()]
     except SieveRuntimeError as exc:
         return [A.RuntimeFailure(str(exc)), A.ImplicitKeep()]
     return ctx.result.actions(tuple(ctx.flags))

@@ -9,6 +9,7 @@ and tests fulfil them with dictionaries.
 from __future__ import annotations
 
 import datetime as _dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -19,6 +20,7 @@ __all__ = [
     "DEFAULT_EXTENSIONS",
     "AuthenticationUnavailable",
     "Authenticator",
+    "Budget",
     "Environment",
     "LookupUnavailable",
     "Policy",
@@ -95,6 +97,13 @@ class Policy:
     ``max_vacation_seconds`` at compile time; the minimum is 0 by default (Pigeonhole with
     ``sieve_vacation_min_period = 0``), while a stock Pigeonhole raises periods under a day: set 86400 to
     answer as it does.
+
+    Variables (RFC 5229 §3) are bounded as in Pigeonhole: ``max_variable_size`` octets per value (its
+    ``sieve_variables_max_variable_size``; longer values are cut at a UTF-8 boundary) and ``max_variables``
+    per scope (``sieve_variables_max_scope_size``; one more is a compile error). An expanded string may hold
+    at most ``max_string_size`` characters beyond its longest part (a run-time error beyond: RFC 5228 §2.10.6
+    keeps the message). ``max_regex_cost`` bounds the worst-case work of one ``:regex`` match (see
+    :func:`~regex.regex_cost`).
     """
 
     max_script_size: int = 1 << 20
@@ -109,6 +118,25 @@ class Policy:
     extensions: frozenset[str] = DEFAULT_EXTENSIONS
     #: Domains ``redirect`` may forward to (their subdomains too); empty: any domain.
     redirect_domains: frozenset[str] = frozenset()
+    max_variable_size: int = 4096
+    max_variables: int = 255
+    max_string_size: int = 1 << 20
+    max_regex_cost: int = 10**8
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """What one evaluation may spend (RFC 5228 §2.10.6 lets an implementation fail a script at run time):
+    ``steps`` tests, commands and string expansions, and ``cpu_seconds`` of the thread's CPU time, for all the
+    scripts run on one message for one recipient. Over budget, the evaluation fails and the message is kept.
+    0 is no limit.
+    """
+
+    steps: int = 1_000_000
+    cpu_seconds: float = 0.0
+    #: The clock ``cpu_seconds`` are measured on: the calling thread's CPU time (other threads' work and
+    #: waiting for the GIL do not count).
+    clock: Callable[[], float] = time.thread_time
 
 
 @dataclass(slots=True)
@@ -127,3 +155,5 @@ class Environment:
     values: dict[str, str] = field(default_factory=dict)
     seen: Callable[[str, int], bool] | None = None
     mailbox_exists: Callable[[str], bool] | None = None
+    #: What the evaluation may spend; a script sequence spends one budget for all its scripts.
+    budget: Budget = field(default_factory=lambda: Budget())

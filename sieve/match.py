@@ -7,10 +7,13 @@ the keys hold variables (RFC 5229) they are expanded and their patterns built (a
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Sequence
 from typing import Protocol
+
+from .errors import SieveRuntimeError
+from .regex import BoundedRegex, bounded_regex, regex_problem
+from .wildcard import Glob, compiled_glob
 
 __all__ = ["COMPARATORS", "RELATIONAL_OPS", "MatchContext", "Matcher", "ascii_lower", "glob_to_regex"]
 
@@ -66,7 +69,9 @@ def glob_to_regex(pattern: str) -> tuple[str, int]:
     """Translate a ``:matches`` pattern (``*``, ``?``, ``\\`` escapes) into a regex and its wildcard count.
 
     Each wildcard is a group so that it can fill ``${1}``…; ``*`` matches as little as possible, so the last
-    one takes the rest, as Pigeonhole does (RFC 5229 §3.2 leaves the choice to the implementation).
+    one takes the rest, as Pigeonhole does (RFC 5229 §3.2 leaves the choice to the implementation). This is
+    the reference form only: a backtracking engine takes time exponential in the number of ``*`` on it, so
+    the matcher uses :class:`~wildcard.Glob`, which gives the same answers in linear time.
     """
     out: list[str] = []
     groups = 0
@@ -88,26 +93,9 @@ def glob_to_regex(pattern: str) -> tuple[str, int]:
     return "".join(out) + r"\Z", groups
 
 
-@functools.lru_cache(maxsize=4096)
-def _compiled_glob(pattern: str, casefold: bool) -> re.Pattern[str]:
-    flags = re.DOTALL | (re.IGNORECASE | re.ASCII if casefold else 0)
-    return re.compile(glob_to_regex(pattern)[0], flags)
-
-
 def _plain_glob(pattern: str, casefold: bool) -> Callable[[str], bool]:
-    """A ``:matches`` pattern when no match variable is wanted: no groups, and a leading or trailing ``*``
-    becomes an unanchored search instead of a scan that backtracks."""
-    body = pattern
-    lead = body.startswith("*")
-    body = body.lstrip("*") if lead else body
-    trail = body.endswith("*") and not body.endswith("\\*")
-    body = body.rstrip("*") if trail else body
-    regex = glob_to_regex(body)[0].removesuffix(r"\Z").replace("(.*?)", ".*").replace("(.)", ".")
-    flags = re.DOTALL | (re.IGNORECASE | re.ASCII if casefold else 0)
-    compiled = re.compile(regex + ("" if trail else r"\Z"), flags)
-    if lead:
-        return lambda v: compiled.search(v) is not None
-    return lambda v: compiled.match(v) is not None
+    """A ``:matches`` pattern when no match variable is wanted (RFC 5228 §2.7.1), linear in the value."""
+    return compiled_glob(pattern, casefold).test
 
 
 def _folded_glob(key: str) -> Callable[[str], bool] | None:
@@ -137,14 +125,14 @@ def _folded_globs(keys: tuple[str, ...]) -> Callable[[Sequence[str]], bool] | No
 
 
 def _searches(
-    searches: tuple[Callable[[str], re.Match[str] | None], ...],
+    searches: tuple[Callable[[str], bool], ...],
 ) -> Callable[[MatchContext, Sequence[str]], bool]:
     """``:regex`` with constant keys and no match variables: whether any key finds a match in any value."""
 
     def match(ctx: MatchContext, values: Sequence[str]) -> bool:
         for v in values:
             for search in searches:
-                if search(v) is not None:
+                if search(v):
                     return True
         return False
 
@@ -162,17 +150,21 @@ def _substring(key: str) -> Callable[[Sequence[str]], bool]:
     return test
 
 
-@functools.lru_cache(maxsize=4096)
-def compiled_regex(pattern: str, casefold: bool) -> re.Pattern[str]:
-    """A ``:regex`` key as a Python pattern (POSIX extended syntax is mostly a subset)."""
-    flags = re.DOTALL | (re.IGNORECASE | re.ASCII if casefold else 0)
-    return re.compile(pattern, flags)
-
-
 class Matcher:
     """One match type, comparator and key list; ``__call__`` tells whether any value matches any key."""
 
-    __slots__ = ("_folded", "_patterns", "capture", "comparator", "constant", "keys", "kind", "op")
+    __slots__ = (
+        "_folded",
+        "_globs",
+        "_patterns",
+        "capture",
+        "comparator",
+        "constant",
+        "keys",
+        "kind",
+        "max_cost",
+        "op",
+    )
 
     def __init__(
         self,
@@ -181,8 +173,10 @@ class Matcher:
         keys: Sequence[object],
         op: str = "eq",
         capture: bool = False,
+        max_cost: int = 10**8,
     ) -> None:
         self.kind = kind
+        self.max_cost = max_cost
         self.comparator = comparator
         self.op = op
         self.keys = list(keys)
@@ -190,21 +184,22 @@ class Matcher:
         self.capture = capture
         casefold = comparator == "i;ascii-casemap"
         self._folded: list[str] = []
-        self._patterns: list[re.Pattern[str]] = []
+        self._patterns: list[BoundedRegex] = []
+        self._globs: list[Glob] = []
         if self.constant:
             strs = [k for k in keys if isinstance(k, str)]
             self._folded = [ascii_lower(k) for k in strs] if casefold else strs
             if kind == "matches":
-                self._patterns = [_compiled_glob(k, casefold) for k in strs]
+                self._globs = [compiled_glob(k, casefold) for k in strs]
             elif kind == "regex":
-                self._patterns = [compiled_regex(k, casefold) for k in strs]
+                self._patterns = [bounded_regex(k, casefold, max_cost) for k in strs]
 
     def bind(self) -> Callable[[MatchContext, Sequence[str]], bool]:
         """The fastest function doing what ``__call__`` does: specialised for constant keys."""
         if self.constant and self.kind == "value" and self.comparator == "i;ascii-numeric":
             return self._bind_numeric()
         if self.constant and self.kind == "regex" and not self.capture:
-            return _searches(tuple(p.search for p in self._patterns))
+            return _searches(tuple(p.test for p in self._patterns))
         if self.constant and self.kind == "matches" and not self.capture:
             casefold = self.comparator == "i;ascii-casemap"
             tests = [_plain_glob(k, casefold) for k in self.keys if isinstance(k, str)]
@@ -262,14 +257,28 @@ class Matcher:
         keys = [k if isinstance(k, str) else ctx.expand(k) for k in self.keys]
         return [ascii_lower(k) for k in keys] if self.comparator == "i;ascii-casemap" else keys
 
-    def _pattern_list(self, ctx: MatchContext) -> list[re.Pattern[str]]:
+    def _pattern_list(self, ctx: MatchContext) -> list[BoundedRegex]:
+        """The regex keys; one built from variables is checked as the compiler checks constant ones."""
         if self.constant:
             return self._patterns
         casefold = self.comparator == "i;ascii-casemap"
-        keys = [k if isinstance(k, str) else ctx.expand(k) for k in self.keys]
-        if self.kind == "matches":
-            return [_compiled_glob(k, casefold) for k in keys]
-        return [compiled_regex(k, casefold) for k in keys]
+        out = []
+        for key in self.keys:
+            text = key if isinstance(key, str) else ctx.expand(key)
+            problem = regex_problem(text)
+            if problem is not None:
+                raise SieveRuntimeError(f"regex {text!r} refused: {problem}")
+            try:
+                out.append(bounded_regex(text, casefold, self.max_cost))
+            except re.error as exc:
+                raise SieveRuntimeError(f"invalid regex {text!r}: {exc}") from exc
+        return out
+
+    def _glob_list(self, ctx: MatchContext) -> list[Glob]:
+        if self.constant:
+            return self._globs
+        casefold = self.comparator == "i;ascii-casemap"
+        return [compiled_glob(k if isinstance(k, str) else ctx.expand(k), casefold) for k in self.keys]
 
     def __call__(self, ctx: MatchContext, values: Sequence[str]) -> bool:
         kind = self.kind
@@ -296,14 +305,30 @@ class Matcher:
         return any(test(_order(str(count), k, self.comparator)) for k in self._keys(ctx))
 
     def _pattern_match(self, ctx: MatchContext, values: Sequence[str]) -> bool:
-        search = self.kind == "regex"
+        if self.kind == "matches":
+            return self._glob_match(ctx, values)
+        patterns = self._pattern_list(ctx)
+        if not self.capture:
+            return any(pattern.test(value) for value in values for pattern in patterns)
         for value in values:
-            for pattern in self._pattern_list(ctx):
-                m = pattern.search(value) if search else pattern.match(value)
+            for pattern in patterns:
+                m = pattern.search(value)
                 if m is None:
                     continue
                 if self.capture:
                     groups = [g or "" for g in m.groups()]
                     ctx.match_vars = [m.group(0), *groups]
                 return True
+        return False
+
+    def _glob_match(self, ctx: MatchContext, values: Sequence[str]) -> bool:
+        """``:matches`` (RFC 5228 §2.7.1); the first match fills ``${0}``… (RFC 5229 §3.2)."""
+        globs = self._glob_list(ctx)
+        for value in values:
+            for glob in globs:
+                found = glob.match(value, self.capture)
+                if found is not None:
+                    if self.capture:
+                        ctx.match_vars = [value, *found]
+                    return True
         return False

@@ -4,12 +4,18 @@
 Header values are unfolded and MIME-decoded (RFC 5228 §2.7.2, RFC 2047); addresses are parsed as RFC 5322
 address lists (groups flattened, RFC 5228 §2.7.4); body parts are transfer-decoded and charset-decoded for the
 ``body`` test (RFC 5173 §5). Everything is computed lazily and cached, once per message.
+
+MIME nesting (RFC 2046 §5.1, §5.2) is bounded: a part deeper than ``max_mime_depth`` containers is read as an
+opaque leaf, its content not parsed, as Dovecot's message parser does beyond ``max_nested_mime_parts`` (100).
+The standard parser recurses once per level, so thousands of nested multiparts would otherwise exhaust the
+stack and the message could never be delivered.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import email.feedparser
 import email.parser
 import email.policy
 import email.utils
@@ -17,12 +23,21 @@ import quopri
 import re
 from email.message import Message
 
-__all__ = ["Address", "MessageFacts", "decode_header_value", "parse_addresses"]
+__all__ = [
+    "MAX_MIME_DEPTH",
+    "Address",
+    "MessageFacts",
+    "decode_header_value",
+    "parse_addresses",
+    "parse_message",
+]
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=")
 _GAP = re.compile(r"(\?=)\s+(=\?)")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _PARSER = email.parser.BytesParser(policy=email.policy.compat32)
+#: Containers (multipart, message/rfc822) a part may be nested in before it is opaque: Dovecot's default.
+MAX_MIME_DEPTH = 100
 
 _SIMPLE_ADDRESS = re.compile(
     r"\s*(?:[^\s<>,;:()\"\\@\[\]][^<>,;:()\"\\@\[\]]*)?<([^\s<>,;:()\"\\@\[\]]+)@([^\s<>,;:()\"\\@\[\]]+)>"
@@ -107,14 +122,58 @@ def parse_addresses(value: str) -> list[Address] | None:
     return out or None
 
 
+class _OpaquePart(Message):
+    """A part past the nesting bound: it says it is not a container, so the parser keeps it as a leaf."""
+
+    opaque = False
+
+    def get_content_maintype(self) -> str:
+        main = super().get_content_maintype()
+        return "application" if self.opaque and main in ("multipart", "message") else main
+
+
+class _BoundedParser(email.feedparser.FeedParser):
+    """The standard feed parser with parts past ``max_depth`` containers marked opaque (RFC 2046 §5)."""
+
+    def __init__(self, max_depth: int) -> None:
+        super().__init__(_OpaquePart, policy=email.policy.compat32)
+        self.max_depth = max_depth
+
+    def _parse_headers(self, lines: list[str]) -> None:
+        super()._parse_headers(lines)  # type: ignore[misc]
+        stack: list[Message] = getattr(self, "_msgstack", [])
+        current = getattr(self, "_cur", None)
+        if len(stack) > self.max_depth and isinstance(current, _OpaquePart):
+            current.opaque = True
+
+
+def parse_message(raw: bytes, max_depth: int = MAX_MIME_DEPTH) -> Message:
+    """Parse a message with MIME nesting bounded to ``max_depth`` containers (0: the standard parser).
+
+    Should the standard parser still fail on some input, the header is parsed and the rest is one opaque body,
+    so that the message can be delivered (its body tests see less, nothing is lost).
+    """
+    if not max_depth:
+        return _PARSER.parsebytes(raw)
+    parser = _BoundedParser(max_depth)
+    text = raw.decode("ascii", "surrogateescape")
+    try:
+        parser.feed(text)
+        return parser.close()
+    except (RecursionError, MemoryError):
+        return email.parser.Parser(policy=email.policy.compat32).parsestr(text, headersonly=True)
+
+
 class MessageFacts:
     """A parsed message and the lazily computed views the tests need."""
 
     __slots__ = ("_addresses", "_decoded", "_headers", "_index", "_text_parts", "memo", "message", "raw")
 
-    def __init__(self, raw: bytes, message: Message | None = None) -> None:
+    def __init__(
+        self, raw: bytes, message: Message | None = None, max_mime_depth: int = MAX_MIME_DEPTH
+    ) -> None:
         self.raw = raw
-        self.message = message if message is not None else _PARSER.parsebytes(raw)
+        self.message = message if message is not None else parse_message(raw, max_mime_depth)
         self._headers: list[tuple[str, str]] | None = None
         self._index: dict[str, list[str]] | None = None
         self._decoded: dict[str, list[str]] = {}

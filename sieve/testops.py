@@ -12,9 +12,10 @@ from . import dates
 from .binding import Bound, Builder, TestFn
 from .grammar import KNOWN_EXTENSIONS
 from .mailto import valid_mailto
-from .match import COMPARATORS, RELATIONAL_OPS, Matcher, ascii_lower, compiled_regex
+from .match import COMPARATORS, RELATIONAL_OPS, Matcher, ascii_lower
 from .message import Address, MessageFacts
 from .program import Context, Value
+from .regex import compiled_regex, regex_problem
 
 __all__ = ["ENVIRONMENT_DEFAULTS", "TestFn", "address_part", "build", "constant", "make_matcher"]
 
@@ -99,12 +100,18 @@ def make_matcher(
     if kind == "regex":
         for key in keys:
             if isinstance(key, str):
+                problem = regex_problem(key)
+                if problem is not None:
+                    c.error(b.tag_nodes["regex"], f"regular expression {key!r} refused: {problem}")
+                    kind = "is"
+                    continue
                 try:
                     compiled_regex(key, comparator == "i;ascii-casemap")
                 except re.error as exc:
                     c.error(b.tag_nodes["regex"], f"invalid regular expression {key!r}: {exc}")
                     kind = "is"
-    return Matcher(kind, comparator, keys, op, capture=capture and c.has("variables"))
+    capture = capture and c.has("variables")
+    return Matcher(kind, comparator, keys, op, capture=capture, max_cost=c.policy.max_regex_cost)
 
 
 def _index(c: Builder, b: Bound) -> tuple[int, bool]:

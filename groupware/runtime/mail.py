@@ -29,6 +29,7 @@ from groupware.sieve.errors import SieveCompileError
 from groupware.sieve.host import (
     DEFAULT_EXTENSIONS,
     AuthenticationUnavailable,
+    Budget,
     LookupUnavailable,
     Policy,
     Recipient,
@@ -78,7 +79,8 @@ class AccountsAuthenticator:
 
 
 def site_policy(section: SieveConfig) -> Policy:
-    """The compile-time policy of ``[sieve]``: extensions, redirects, forwarding domains, vacation period."""
+    """The compile-time policy of ``[sieve]``: extensions, redirects, forwarding domains, vacation period,
+    the size of a variable (RFC 5229 §3)."""
     extensions = frozenset(section.extensions) if section.extensions else DEFAULT_EXTENSIONS
     return Policy(
         max_script_size=section.max_script_size or Policy().max_script_size,
@@ -86,6 +88,7 @@ def site_policy(section: SieveConfig) -> Policy:
         extensions=extensions,
         redirect_domains=frozenset(d.lower() for d in section.redirect_domains),
         min_vacation_seconds=section.min_vacation_period,
+        max_variable_size=section.max_variable_size,
     )
 
 
@@ -168,7 +171,9 @@ def _admin_programs(paths: tuple[str, ...], policy: Policy) -> list[Program]:
 
 
 def build_delivery(config: Config) -> Delivery:
-    """Delivery into ``[sieve] mail_root`` with the site policy, admin scripts and ``[lmtp] relay``.
+    """Delivery into ``[sieve] mail_root`` with the site policy, admin scripts and ``[lmtp] relay``; the
+    scripts of one message spend at most ``[sieve] max_cpu_time`` (over it the message is kept), and MIME is
+    parsed to ``max_mime_depth`` (RFC 2046 §5).
 
     Raises:
         ConfigError: an admin script does not pass the checks.
@@ -181,4 +186,15 @@ def build_delivery(config: Config) -> Delivery:
     hostname = section.hostname or socket.getfqdn()
     relay = Relay(section.relay[0], section.relay[1], local_hostname=hostname) if section.relay else None
     before, after = _admin_programs(config.sieve.before, policy), _admin_programs(config.sieve.after, policy)
-    return Delivery(build_store(config.sieve), policy, before, after, relay, section.autocreate, hostname)
+    budget = Budget(cpu_seconds=config.sieve.max_cpu_time)
+    return Delivery(
+        build_store(config.sieve),
+        policy,
+        before,
+        after,
+        relay,
+        section.autocreate,
+        hostname,
+        budget=budget,
+        max_mime_depth=config.sieve.max_mime_depth,
+    )

@@ -110,6 +110,7 @@ class LmtpDoor:
             workers=max(section.workers, 1),
             max_connections=section.max_connections,
             max_connections_per_address=section.max_connections_per_address,
+            max_errors=section.max_errors,
         )
         self.server = LmtpServer(settings, DirectoryRecipients(services.accounts), delivery)
         self._loop = loop

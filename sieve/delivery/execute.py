@@ -43,9 +43,9 @@ from typing import Protocol
 from .. import actions as A
 from ..compile import Program, compile_script
 from ..errors import SieveError
-from ..evaluate import evaluate
-from ..host import Environment, Policy, Recipient, ReplyTracker
-from ..message import MessageFacts
+from ..evaluate import Meter, evaluate
+from ..host import Budget, Environment, Policy, Recipient, ReplyTracker
+from ..message import MAX_MIME_DEPTH, MessageFacts
 from ..vacation import build_reply, decide
 from .maildir import InvalidFolder, Maildir, PreparedMessage
 from .relay import Relay, RelayError, RelayPermanentError, RelayTemporaryError
@@ -60,6 +60,9 @@ REDIRECTED_FROM = "X-Sieve-Redirected-From"
 REDIRECT_PERIOD = 12 * 3600
 #: Compiled personal scripts kept in memory (the least recently compiled are dropped first).
 MAX_COMPILED = 4096
+#: CPU seconds the scripts may spend on one message for one recipient (Pigeonhole's ``sieve_max_cpu_time``
+#: is 30 s; our scripts run in the server's own threads, so less).
+DEFAULT_CPU_SECONDS = 5.0
 
 
 class ScriptSource(Protocol):
@@ -93,9 +96,9 @@ class Incoming:
     facts: MessageFacts
 
     @classmethod
-    def parse(cls, raw: bytes) -> Incoming:
-        """Parse once; every recipient's evaluation reuses the parsed message."""
-        return cls(raw, raw.replace(b"\r\n", b"\n"), MessageFacts(raw))
+    def parse(cls, raw: bytes, max_mime_depth: int = MAX_MIME_DEPTH) -> Incoming:
+        """Parse once, MIME nesting bounded (RFC 2046 §5); every recipient's evaluation reuses the result."""
+        return cls(raw, raw.replace(b"\r\n", b"\n"), MessageFacts(raw, max_mime_depth=max_mime_depth))
 
 
 @dataclass(slots=True)
@@ -108,7 +111,7 @@ class Plan:
     vacation: A.Vacation | None = None
     notifies: list[A.Notify] = field(default_factory=list)
     reject: A.Reject | None = None
-    failures: list[str] = field(default_factory=list)
+    failures: list[A.RuntimeFailure] = field(default_factory=list)
 
     def store(self, mailbox: str, create: bool, flags: tuple[str, ...]) -> None:
         """A store into ``mailbox`` (INBOX in any case is one folder); the last flags win."""
@@ -137,17 +140,22 @@ class Plan:
                     plan.notifies.append(action)
                 case A.Reject():
                     plan.reject = action
-                case A.RuntimeFailure(message):
-                    plan.failures.append(message)
+                case A.RuntimeFailure():
+                    plan.failures.append(action)
         return plan
 
 
 def run_sequence(programs: Sequence[Program], facts: MessageFacts, env: Environment) -> list[A.Action]:
-    """Evaluate scripts in order while the implicit keep holds; the last implicit keep is the final one."""
+    """Evaluate scripts in order while the implicit keep holds; the last implicit keep is the final one.
+
+    The scripts share one budget (``env.budget``): past it, the script running fails and the message is kept
+    (RFC 5228 §2.10.6), whatever the scripts before it decided.
+    """
     out: list[A.Action] = []
     keep: A.ImplicitKeep | None = A.ImplicitKeep()
+    meter = Meter(env.budget)
     for program in programs:
-        actions = evaluate(program, facts, env)
+        actions = evaluate(program, facts, env, meter)
         keep = next((a for a in actions if isinstance(a, A.ImplicitKeep)), None)
         out.extend(a for a in actions if not isinstance(a, A.ImplicitKeep))
         if keep is None or any(isinstance(a, A.RuntimeFailure) for a in actions):
@@ -227,8 +235,12 @@ class Delivery:
         autocreate: bool = False,
         hostname: str | None = None,
         clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now().astimezone(),
+        budget: Budget | None = None,
+        max_mime_depth: int = MAX_MIME_DEPTH,
     ) -> None:
         self.scripts = scripts
+        self.budget = budget if budget is not None else Budget(cpu_seconds=DEFAULT_CPU_SECONDS)
+        self.max_mime_depth = max_mime_depth
         self.policy = policy
         self.before, self.after = tuple(before), tuple(after)
         self.relay = relay
@@ -237,6 +249,10 @@ class Delivery:
         self.clock = clock
         self._compiled: OrderedDict[Path, tuple[tuple[int, int, int], Program | None]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def parse(self, raw: bytes) -> Incoming:
+        """The received message, parsed once for all its recipients (MIME nesting bounded, RFC 2046 §5)."""
+        return Incoming.parse(raw, self.max_mime_depth)
 
     # -- scripts ------------------------------------------------------------------------------------------
     def _personal(self, user: str) -> Program | None:
@@ -293,6 +309,7 @@ class Delivery:
             values=values,
             seen=seen,
             mailbox_exists=maildir.exists,
+            budget=self.budget,
         )
 
     def deliver(self, incoming: Incoming, sender: str, address: str, recipient: Recipient) -> Outcome:
@@ -323,8 +340,12 @@ class Delivery:
         plan = Plan.of(run_sequence(self.programs(recipient.user), incoming.facts, env))
         for failure in plan.failures:
             log.warning(
-                "script failed",
-                extra={"event": "sieve_runtime_error", "user": recipient.user, "error": failure},
+                "script over its budget, message kept" if failure.over_budget else "script failed",
+                extra={
+                    "event": "sieve_over_budget" if failure.over_budget else "sieve_runtime_error",
+                    "user": recipient.user,
+                    "error": failure.message,
+                },
             )
         if plan.reject is not None:
             reason = " ".join(plan.reject.reason.split())[:200].encode("ascii", "replace").decode("ascii")

@@ -9,7 +9,8 @@ per accepted recipient (RFC 2033 §4.2), or :data:`NEED_DATA`. Commands are thos
 3463), 8BITMIME (RFC 6152) and SIZE (RFC 1870) are offered. Command lines are bounded to 512 octets (RFC 5321
 §4.5.3.1.4); message lines are dot-unstuffed (RFC 5321 §4.5.2) and buffered at most ``max_data_line`` at a
 time, and the message at most ``max_size`` octets (beyond, the rest is read and dropped and every recipient
-gets 552).
+gets 552). Refused commands and unknown recipients count toward ``max_errors``, past which the connection is
+closed with 421 (after the current transaction, when it has recipients).
 
 :class:`LmtpServer` runs the core over asyncio with the RFC 5321 §4.5.3.2 timeouts (one ``timeout`` for
 commands and data blocks, and for a client that stops reading our replies), looks recipients up and delivers
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from ..host import LookupUnavailable, Recipient, RecipientLookup
-from .execute import Delivery, Incoming, Outcome
+from .execute import Delivery, Outcome
 
 __all__ = [
     "NEED_DATA",
@@ -63,6 +64,7 @@ UNKNOWN: Final = "500 5.5.2 Command unrecognized"
 TOO_LONG: Final = "500 5.5.2 Line too long"
 USE_LHLO: Final = "500 5.5.1 This is LMTP: say LHLO (RFC 2033 §4.1)"
 TOO_BIG: Final = "552 5.3.4 Message size exceeds fixed maximum message size"
+TOO_MANY_ERRORS: Final = "421 4.7.0 Too many errors, closing connection"
 
 
 class NeedData:
@@ -115,8 +117,10 @@ class LmtpConnection:
         max_size: int = 50 << 20,
         max_recipients: int = 1000,
         max_data_line: int = 1 << 16,
+        max_errors: int = MAX_ERRORS,
     ) -> None:
         self.hostname = hostname
+        self.max_errors = max_errors
         self.max_size = max_size
         self.max_recipients = max_recipients
         self.max_data_line = max_data_line
@@ -132,6 +136,7 @@ class LmtpConnection:
         self._line_start = True
         self._skipping = False
         self._errors = 0
+        self._closing = False  # the error limit was reached: close once the transaction is over
         self.closed = False
 
     # -- input --------------------------------------------------------------------------------------------
@@ -177,14 +182,18 @@ class LmtpConnection:
 
     # -- commands -----------------------------------------------------------------------------------------
     def _error(self, text: str) -> Reply:
+        """A refused command; the ``max_errors``-th closes the connection (RFC 5321 §4.5.3.1.10 lets a server
+        end a session that only produces errors, as Postfix's ``smtpd_hard_error_limit`` does)."""
         self._errors += 1
-        if self._errors >= MAX_ERRORS:
+        if self.max_errors and self._errors >= self.max_errors:
             self.closed = True
-            return Reply(_lines(text, "421 4.7.0 Too many errors, closing connection"), close=True)
+            return Reply(_lines(text, TOO_MANY_ERRORS), close=True)
         return Reply(_lines(text))
 
     def _command(self, line: str) -> Reply | RecipientCheck:
         verb, _, arg = line.partition(" ")
+        if self._closing and verb.upper() not in ("RCPT", "DATA"):
+            return self._closing_reply()
         handler = getattr(self, "lmtp_" + verb.upper(), None) if verb.isalpha() else None
         if handler is None:
             return self._error(USE_LHLO if verb.upper() in ("HELO", "EHLO") else UNKNOWN)
@@ -227,6 +236,8 @@ class LmtpConnection:
             return self._error(SYNTAX)
         if len(self._txn.recipients) >= self.max_recipients:
             return Reply(_lines("452 4.5.3 Too many recipients"))
+        if self._closing:
+            return Reply(_lines("452 4.5.3 Too many errors, send this recipient again later"))
         self._waiting, self._pending_rcpt = "rcpt", match.group(1).strip()
         return RecipientCheck(self._pending_rcpt)
 
@@ -240,10 +251,27 @@ class LmtpConnection:
         if unavailable:
             return _lines(f"451 4.3.0 <{address}> Directory unavailable, try again later")
         if found is None:
-            self._errors += 1
-            return _lines(f"550 5.1.1 <{address}> User doesn't exist")
+            return self._unknown(address)
         self._txn.recipients.append((address, found))
         return _lines("250 2.1.5 Ok")
+
+    def _unknown(self, address: str) -> bytes:
+        """550 for an address that is not ours, counted as an error so that a client probing addresses is cut
+        off. When the limit is reached in a transaction that has recipients, the connection closes once that
+        transaction is over, and the ``RCPT`` between get 452 (RFC 5321 §4.5.3.1.10: the client sends those
+        recipients again later), so that a message with many unknown recipients still reaches the others.
+        """
+        line = f"550 5.1.1 <{address}> User doesn't exist"
+        if self._txn is None or not self._txn.recipients:
+            return self._error(line).data
+        self._errors += 1
+        if self.max_errors and self._errors >= self.max_errors:
+            self._closing = True
+        return _lines(line)
+
+    def _closing_reply(self, *lines: str) -> Reply:
+        self.closed = True
+        return Reply(_lines(*lines, TOO_MANY_ERRORS), close=True)
 
     def lmtp_DATA(self, arg: str) -> Reply:
         """``DATA`` (RFC 2033 §4.2): 503 without an accepted recipient."""
@@ -305,6 +333,8 @@ class LmtpConnection:
         assert self._txn is not None
         txn, self._txn, self._in_data = self._txn, None, False
         if self._too_big:
+            if self._closing:
+                return self._closing_reply(*(TOO_BIG for _ in txn.recipients))
             return Reply(_lines(*(TOO_BIG for _ in txn.recipients)))
         message, self._data = b"".join(self._data), []
         self._waiting = "data"
@@ -314,6 +344,9 @@ class LmtpConnection:
         """One reply per accepted recipient, in the order of their ``RCPT`` (RFC 2033 §4.2)."""
         assert self._waiting == "data"
         self._waiting = None
+        if self._closing:
+            self.closed = True
+            return _lines(*(o.line for o in outcomes), TOO_MANY_ERRORS)
         return _lines(*(o.line for o in outcomes))
 
 
@@ -330,6 +363,8 @@ class LmtpSettings:
     workers: int = 16
     max_connections: int = 500
     max_connections_per_address: int = 50
+    #: Refused commands and unknown recipients before the connection is closed (0: no limit).
+    max_errors: int = MAX_ERRORS
     #: Connections the kernel queues before we accept them (asyncio's default, 100, delays a burst).
     backlog: int = 1024
 
@@ -427,7 +462,7 @@ class LmtpServer:
 
     async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         s = self.settings
-        conn = LmtpConnection(s.hostname, s.max_size, s.max_recipients)
+        conn = LmtpConnection(s.hostname, s.max_size, s.max_recipients, max_errors=s.max_errors)
         writer.write(conn.greeting())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + s.handshake_timeout
@@ -455,8 +490,14 @@ class LmtpServer:
             elif isinstance(event, RecipientCheck):
                 found, unavailable = await loop.run_in_executor(self._executor, self._lookup, event.address)
                 writer.write(conn.recipient_checked(found, unavailable))
+                if conn.closed:
+                    await writer.drain()
+                    return
             else:
                 writer.write(conn.delivered(await self._deliver(event)))
+                if conn.closed:
+                    await writer.drain()
+                    return
 
     def _lookup(self, address: str) -> tuple[Recipient | None, bool]:
         try:
@@ -468,7 +509,7 @@ class LmtpServer:
     async def _deliver(self, ready: MessageReady) -> list[Outcome]:
         loop = asyncio.get_running_loop()
         try:
-            incoming = await loop.run_in_executor(self._executor, Incoming.parse, ready.message)
+            incoming = await loop.run_in_executor(self._executor, self.delivery.parse, ready.message)
         except Exception:
             log.exception("cannot parse message", extra={"event": "delivery_failed"})
             return [Outcome(451, "4.3.0", f"<{a}> cannot parse the message") for a, _ in ready.recipients]

@@ -393,6 +393,24 @@ ACTION_SCRIPTS: list[str] = [
         '{ fileinto "any"; }'
     ),
     'require "fileinto"; fileinto "a"; fileinto "b"; fileinto "c"; redirect "x@example.org";',
+    # Variables are cut to 4096 octets at a UTF-8 boundary (sieve_variables_max_variable_size), before the
+    # modifiers; an expanded string is not (issue 13).
+    'require ["fileinto", "variables"]; set "a" "0123456789"; '
+    + 'set "a" "${a}${a}"; ' * 12
+    + 'set :length "n" "${a}"; set :length "m" "${a}${a}"; fileinto "len${n}-${m}";',
+    'require ["fileinto", "variables"]; set "e" "é"; '
+    + 'set "e" "${e}${e}${e}${e}${e}${e}${e}${e}"; ' * 4
+    + 'set :length "n" "${e}"; set "f" "x${e}"; set :length "m" "${f}"; set "g" "xy${e}"; '
+    'set :length "o" "${g}"; fileinto "${n}-${m}-${o}";',
+    'require ["fileinto", "variables"]; set "a" "' + "ab" * 2100 + '"; '
+    'if string :matches "${a}${a}" "*b*b" { set :length "n" "${1}"; set :length "m" "${2}"; '
+    'fileinto "n${n}-${m}"; }',
+    'require ["fileinto", "variables"]; ' + "".join(f'set "v{i}" "{i}"; ' for i in range(255)) + "keep;",
+    # :matches with many stars fills the match variables leftmost, the last star taking the rest.
+    (
+        'require ["fileinto", "variables"]; if header :matches "subject" "*e*e*?" '
+        '{ fileinto "${1}|${2}|${3}|${4}"; }'
+    ),
 ]
 
 

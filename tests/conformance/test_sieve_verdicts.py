@@ -172,6 +172,10 @@ INVALID: list[str] = [
     " }",
     'require ["regex", "variables"]; set :quoteregex "a" "b.c";',
     'require "enotify"; notify :options ["a"] :message "m" :from "a@b.c" "mailto:x@y.z?subject=hi&body=b";',
+    # at most 255 variables per scope (sieve_variables_max_scope_size, issue 13)
+    'require "variables"; ' + "".join(f'set "v{i}" "{i}"; ' for i in range(256)),
+    'require ["variables", "imap4flags"]; ' + "".join(f'addflag "f{i}" "x"; ' for i in range(256)),
+    'require ["variables", "include"]; ' + "".join(f'global "g{i}"; ' for i in range(256)),
 ]
 
 VALID: list[str] = [
@@ -223,6 +227,8 @@ VALID: list[str] = [
     'redirect "a+b@example.com";',
     "/* multi\nline */ keep;",
     'require "copy"; redirect :copy "x@example.org";',
+    'require "variables"; ' + "".join(f'set "v{i}" "{i}"; set "V{i}" "again"; ' for i in range(255)),
+    'require ["variables", "include"]; ' + "".join(f'global "g{i}"; set "v{i}" "x"; ' for i in range(255)),
     'require ["imap4flags", "fileinto"]; fileinto :flags ["a", "\\\\Seen"] "x";',
 ]
 

@@ -226,3 +226,61 @@ def test_server_stop_ends_open_connections(server: OnLoop) -> None:
     server.stop()
     with pytest.raises((ConnectionError, OSError)):
         client.command(b"NOOP")
+
+
+def test_unknown_recipients_count_as_errors_and_close_a_probing_connection() -> None:
+    """Issue 13: a client probing addresses was never cut off (RFC 5321 §4.5.3.1.10)."""
+    probes = b"".join(b"RCPT TO:<ghost%d@ac.fr>\r\n" % i for i in range(25))
+    said = converse(connection(), b"LHLO mta.test\r\nMAIL FROM:<a@b.org>\r\n" + probes + b"NOOP\r\n")
+    assert said.count(b"User doesn't exist") == 20
+    assert said.endswith(
+        b"<ghost19@ac.fr> User doesn't exist\r\n421 4.7.0 Too many errors, closing connection\r\n"
+    )
+
+
+def test_error_limit_in_a_transaction_with_recipients_delivers_them_then_closes() -> None:
+    """The known recipient still gets the message; the recipients after the limit are deferred with 452."""
+    got: list[MessageReady] = []
+    ghosts = b"".join(b"RCPT TO:<ghost%d@ac.fr>\r\n" % i for i in range(22))
+    said = converse(
+        connection(),
+        b"LHLO mta.test\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<helene@ac.fr>\r\n"
+        + ghosts
+        + b"RCPT TO:<paul@ac.fr>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\nMAIL FROM:<c@d.org>\r\n",
+        got,
+    )
+    assert said.count(b"User doesn't exist") == 20
+    assert said.count(b"452 4.5.3 Too many errors, send this recipient again later\r\n") == 3
+    assert said.endswith(
+        b"354 Start mail input; end with <CRLF>.<CRLF>\r\n250 2.0.0 <helene@ac.fr> delivered\r\n"
+        b"421 4.7.0 Too many errors, closing connection\r\n"
+    )
+    assert [r for r, _ in got[0].recipients] == ["helene@ac.fr"]
+
+
+def test_server_closes_a_probing_connection(server: OnLoop) -> None:
+    client = LmtpClient(*server.addresses[0])
+    assert client.command(b"MAIL FROM:<a@b.org>").startswith("250")
+    answers = [client.command(b"RCPT TO:<ghost%d@ac.fr>" % i) for i in range(19)]
+    assert all(a.startswith("550 5.1.1") for a in answers)
+    assert client.command(b"RCPT TO:<ghost19@ac.fr>").startswith("550 5.1.1")
+    assert client.reply() == "421 4.7.0 Too many errors, closing connection"
+    with pytest.raises((ConnectionError, OSError)):
+        client.command(b"NOOP")
+
+
+def test_server_delivers_a_message_of_2000_nested_multiparts(tmp_path: Path) -> None:
+    """Issue 13: it got 451 forever (the parser ran out of stack); parts past the bound are opaque."""
+    settings = LmtpSettings(hosts=(("127.0.0.1", 0),), hostname="mx.test", max_size=1 << 20)
+    delivery = Delivery(ScriptStore(tmp_path / "mail"), Policy(), hostname="mx.test")
+    server = OnLoop(LmtpServer(settings, Lookup(), delivery))
+    head = b"Subject: deep\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n"
+    opening = b"".join(
+        b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (i - 1, i) for i in range(1, 2000)
+    )
+    closing = b"".join(b"--b%d--\r\n" % i for i in range(1998, -1, -1))
+    client = LmtpClient(*server.addresses[0])
+    answer = client.send("a@b.org", ["helene@ac.fr"], head + opening + b"--b1999--\r\n" + closing)
+    assert answer.data == ["250 2.0.0 <helene@ac.fr> delivered"]
+    client.close()
+    server.stop()

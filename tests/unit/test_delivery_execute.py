@@ -21,7 +21,7 @@ from groupware.sieve.delivery import (
     SqliteReplyTracker,
     edit_headers,
 )
-from groupware.sieve.host import Policy, Recipient
+from groupware.sieve.host import Budget, Policy, Recipient
 from groupware.sieve.scripts import ScriptStore
 
 ME = "helene.lefevre@ac-montpellier.fr"
@@ -284,3 +284,55 @@ def test_a_redirect_that_could_not_be_sent_is_sent_on_retry(tmp_path: Path) -> N
     assert deliver(d).startswith("451 4.4.0")
     relay.fail = None
     assert deliver(d).startswith("250 ") and len(relay.sent) == 1
+
+
+def test_a_script_over_its_budget_keeps_the_message_and_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 13: includes that run a script 10^8 times stop at the budget; the message lands in INBOX."""
+    store = ScriptStore(tmp_path)
+    for i in range(8):
+        store.put(HELENE.user, f"s{i}", ('require "include";' + f' include "s{i + 1}";' * 10).encode())
+    store.put(HELENE.user, "s8", b'require "fileinto"; if header :contains "subject" "x" { fileinto "X"; }')
+    store.put(HELENE.user, "rules", b'require ["include", "fileinto"]; include "s0"; fileinto "Never";')
+    store.set_active(HELENE.user, "rules")
+    d = Delivery(store, Policy(), hostname="mx.test", budget=Budget(steps=50_000, cpu_seconds=5))
+    with caplog.at_level("WARNING", logger="groupware.sieve.delivery"):
+        assert deliver(d) == f"250 2.0.0 <{ME}> delivered"
+    assert list(stored(tmp_path)) == ["INBOX"]
+    (record,) = [r for r in caplog.records if getattr(r, "event", "") == "sieve_over_budget"]
+    assert "50000 steps" in getattr(record, "error", "")
+
+
+def test_the_cpu_budget_is_shared_by_the_script_sequence(tmp_path: Path) -> None:
+    heavy = 'require "fileinto";' + ' if header :contains "subject" "nomatch" { fileinto "A"; }' * 40
+    d = delivery(tmp_path, heavy, before=[heavy])
+    d.budget = Budget(steps=60)
+    assert deliver(d) == f"250 2.0.0 <{ME}> delivered"
+    assert list(stored(tmp_path)) == ["INBOX"]
+
+
+def test_the_sieve_bounds_come_from_the_configuration(tmp_path: Path) -> None:
+    from groupware import config
+    from groupware.runtime.mail import build_delivery
+
+    (tmp_path / "people.ldif").write_text("")
+    path = tmp_path / "groupware.conf"
+    path.write_text(
+        "[directory]\ntype = ldif\nfile = people.ldif\n[sieve]\nmail_root = mail\nmax_variable_size = 100\n"
+        "max_cpu_time = 2.5\nmax_mime_depth = 7\n",
+        encoding="utf-8",
+    )
+    built = build_delivery(config.load(path))
+    assert built.policy.max_variable_size == 100
+    assert built.budget.cpu_seconds == 2.5 and built.max_mime_depth == 7
+    defaults = build_delivery(config.load(path.parent / write_default(tmp_path)))
+    assert defaults.policy.max_variable_size == 4096
+    assert defaults.budget.cpu_seconds == 5.0 and defaults.max_mime_depth == 100
+
+
+def write_default(tmp_path: Path) -> str:
+    (tmp_path / "default.conf").write_text(
+        "[directory]\ntype = ldif\nfile = people.ldif\n[sieve]\nmail_root = mail\n", encoding="utf-8"
+    )
+    return "default.conf"

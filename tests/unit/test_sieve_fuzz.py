@@ -5,6 +5,11 @@ Four generators, no hypothesis: token soup from the language's own vocabulary, m
 random characters, and random well-formed trees printed and parsed back. The properties: nothing but a
 ``SieveSyntaxError``/``SieveCompileError`` ever escapes, every error is located inside the text, and a
 printed tree parses back to itself. ``GROUPWARE_FUZZ_ROUNDS`` raises the number of cases (default 2,000 each).
+
+Then evaluation under bounds (issue 13): random scripts built from costly pieces (many-star ``:matches``,
+``:regex`` with repetitions, doubling variables, match variables repeated) on random messages (long and
+repeated header fields, deep MIME nesting) must each finish within the evaluation budget, and so must mutated
+real scripts that still compile.
 """
 
 from __future__ import annotations
@@ -12,11 +17,13 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import time
 from pathlib import Path
 
 import pytest
 
-from groupware.sieve import SieveCompileError, SieveSyntaxError, compile_script, parse
+from groupware.sieve import Environment, SieveCompileError, SieveSyntaxError, compile_script, evaluate, parse
+from groupware.sieve.host import Budget
 from groupware.sieve.parse import Argument, Command, Number, Strings, Tag, tokens
 from groupware.sieve.parse import Test as SieveTest
 
@@ -275,3 +282,101 @@ def test_printed_trees_parse_back(seed: int) -> None:
         tree = _random_commands(rng, 0)
         text = _print(tree)
         assert _shape(parse(text)) == _shape(tree), text
+
+
+# -- evaluation under bounds: random scripts on random messages, each within its time ------------------------
+EVAL_ROUNDS = max(ROUNDS // 10, 50)
+#: Seconds one evaluation may take here: the budget's CPU time plus room for a slow machine.
+EVAL_SECONDS = 2.0
+_KEYS = ['"*a*b*c*d*e*f*g*h*z"', '"?*?*?*?*?*x"', '"*"', '"${1}${1}${1}"', '"a"', '""', '"${v}${v}"']
+_REGEXES = ['".*a.*b.*c.*x"', '"^(.*)@(.*)$"', '"[0-9]+%"', '"(foo|bar)+"', '"a{1,50}b"', '"(dev)"']
+_FIELDS = ['"subject"', '"from"', '["to", "cc"]', '"x-long"', '"received"']
+
+
+def _costly_test(rng: random.Random, depth: int = 0) -> str:
+    kind = rng.randrange(8 if depth < 3 else 6)
+    match = rng.choice([":is", ":contains", ":matches", ":matches", ":regex"])
+    key = rng.choice(_REGEXES if match == ":regex" else _KEYS)
+    if kind == 0:
+        return f"header {match} {rng.choice(_FIELDS)} {key}"
+    if kind == 1:
+        field = rng.choice(['"from"', '"to"'])
+        return f"address {match} :localpart {field} {key}"
+    if kind == 2:
+        return f"body :text {match} {key}"
+    if kind == 3:
+        return f'string {match} "${{v}}${{1}}" {key}'
+    if kind == 4:
+        return f"size :over {rng.choice(['1', '1K', '1M'])}"
+    if kind == 5:
+        return rng.choice(["true", "false", 'exists "subject"'])
+    tests = ", ".join(_costly_test(rng, depth + 1) for _ in range(rng.randint(1, 3)))
+    return f"{rng.choice(['anyof', 'allof'])} ({tests})"
+
+
+def _costly_command(rng: random.Random, depth: int) -> str:
+    kind = rng.randrange(6 if depth < 3 else 4)
+    if kind == 0:
+        return 'set "v" "${v}${v}${1}";'
+    if kind == 1:
+        return rng.choice(['fileinto "F${1}";', 'addflag "\\\\Seen";', "keep;", 'addflag "w" "${v}";'])
+    if kind == 2:
+        return rng.choice(['set :length "n" "${v}";', 'set :quotewildcard "v" "${v}*?";', "stop;"])
+    if kind == 3:
+        return 'if string :matches "${v}" "*" { set "v" "${1}${1}"; }'
+    body = " ".join(_costly_command(rng, depth + 1) for _ in range(rng.randint(1, 4)))
+    return f"if {_costly_test(rng)} {{ {body} }}" + (" else { keep; }" if kind == 5 else "")
+
+
+def _costly_script(rng: random.Random) -> str:
+    head = 'require ["fileinto", "variables", "regex", "body", "imap4flags"]; set "v" "ab";'
+    return head + " ".join(_costly_command(rng, 0) for _ in range(rng.randint(1, 12)))
+
+
+def _costly_message(rng: random.Random) -> bytes:
+    n = rng.choice([0, 10, 100, 5_000, 60_000])
+    subject = "".join(rng.choice("abcdefghz*?x@ ") for _ in range(n))
+    fields = [f"Subject: {subject}", f"From: {'a' * rng.randrange(300)}@example.org", "To: b@example.net"]
+    fields += [f"X-Long: {'y' * rng.randrange(20_000)}"] * rng.randint(0, 3)
+    fields += ["Received: from x by y; Mon, 1 Jan 2024 00:00:00 +0000"] * rng.randint(0, 30)
+    depth = rng.choice([0, 1, 5, 300])
+    if not depth:
+        return ("\r\n".join(fields) + "\r\n\r\n" + "body abc " * rng.randrange(2000)).encode()
+    fields.append("Content-Type: multipart/mixed; boundary=b0")
+    opening = "".join(
+        f"--b{i - 1}\r\nContent-Type: multipart/mixed; boundary=b{i}\r\n\r\n" for i in range(1, depth)
+    )
+    inner = f"--b{depth - 1}\r\nContent-Type: text/plain\r\n\r\nhello {subject[:50]}\r\n"
+    return ("\r\n".join(fields) + "\r\n\r\n" + opening + inner).encode()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_scripts_on_random_messages_finish_in_bounded_time(seed: int) -> None:
+    """Issue 13: nothing a script does on a message takes more than its budget, and nothing escapes."""
+    rng = random.Random(300 + seed)
+    budget = Budget(steps=200_000, cpu_seconds=0.5)
+    for _ in range(EVAL_ROUNDS // 4):
+        script, message = _costly_script(rng), _costly_message(rng)
+        program = compile_script(script)
+        start = time.perf_counter()
+        actions = evaluate(program, message, Environment(budget=budget))
+        elapsed = time.perf_counter() - start
+        assert elapsed < EVAL_SECONDS, (elapsed, script, message[:200])
+        assert actions, script
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_mutated_scripts_that_compile_evaluate_in_bounded_time(seed: int) -> None:
+    rng = random.Random(400 + seed)
+    message = b"Subject: " + b"ab*c?" * 2000 + b"\r\nFrom: a@example.org\r\n\r\nbody\r\n"
+    for _ in range(EVAL_ROUNDS // 2):
+        text = list(rng.choice(SCRIPTS))
+        for _ in range(rng.randint(0, 3)):
+            text.insert(rng.randrange(len(text) + 1), rng.choice('*?"${}1'))
+        try:
+            program = compile_script("".join(text))
+        except (SieveSyntaxError, SieveCompileError):
+            continue
+        start = time.perf_counter()
+        evaluate(program, message, Environment(budget=Budget(cpu_seconds=0.5)))
+        assert time.perf_counter() - start < EVAL_SECONDS, "".join(text)
