@@ -37,11 +37,13 @@ from groupware.dav.body import LIMITS, already_parsed, shape_problem
 from groupware.dav.collections import ListingResponder, QueryResponder, SyncResponder
 from groupware.dav.configuration import radicale_configuration
 from groupware.dav.credentials import basic_credentials_problem, unauthorized
+from groupware.dav.item_data import ItemDataResponder
 from groupware.dav.limits import PropertyLimitResponder
 from groupware.dav.outage import unavailable
 from groupware.dav.people import PrincipalRewriter, PrincipalSearchResponder
 from groupware.dav.principal_search import PeopleIndex
 from groupware.dav.request import Answer, DavRequest, Responder, Rewriter
+from groupware.dav.screening import QueryTooLong, beyond_bounds
 from groupware.dav.upstream import Application, Internals, patch_radicale
 from groupware.dav.validity import FilterCheckResponder
 from groupware.dav.vcard4 import VCard4Responder, VCard4Rewriter
@@ -95,6 +97,7 @@ class GroupwareApplication(Application):
             "PROPPATCH": [limit],
             "MKCOL": [limit],
             "MKCALENDAR": [limit],
+            "PUT": [ItemDataResponder(self.internals)],
         }
         self.rewriters: list[Rewriter] = [PrincipalRewriter(services.accounts)]
         section = services.config.addressbooks
@@ -202,6 +205,19 @@ class GroupwareApplication(Application):
         request = DavRequest(environ, base_prefix, path, user, user_groups, request_info)
         return self._respond_or("MKCALENDAR", super().do_MKCALENDAR, request)
 
+    def do_PUT(
+        self,
+        environ: radicale_types.WSGIEnviron,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> Answer:
+        """RFC 4918 §9.7, RFC 4791 §5.3.2, RFC 6352 §6.3.2, after the PUT responders (the data checks)."""
+        request = DavRequest(environ, base_prefix, path, user, user_groups, request_info)
+        return self._respond_or("PUT", super().do_PUT, request)
+
     def do_REPORT(
         self,
         environ: radicale_types.WSGIEnviron,
@@ -216,9 +232,12 @@ class GroupwareApplication(Application):
         answer = self._respond("REPORT", request)
         if answer is not None:
             return answer
-        status, headers, body, xml_request = super().do_REPORT(
-            environ, base_prefix, path, user, user_groups, request_info
-        )
+        try:
+            status, headers, body, xml_request = super().do_REPORT(
+                environ, base_prefix, path, user, user_groups, request_info
+            )
+        except (QueryTooLong, OverflowError) as exc:
+            return beyond_bounds(exc, request_info)
         if status == client.FORBIDDEN and isinstance(body, bytes) and b"valid-sync-token" in body:
             # RFC 6578 §3.2 says 403 with DAV:valid-sync-token; Thunderbird starts over only on 400 (and loses
             # its address-book sync on 403), DAVx5 reads the error element whatever the status.
