@@ -193,7 +193,10 @@ class Collection(storage.BaseCollection):
         screen = QueryScreen(self.path, self.tag, filters, self._storage.limits)
         for stored, exact in self._filtered(filters):
             item = self._item(stored)
-            if exact or not screen.applies:
+            if exact and screen.every_item:
+                if screen.verdict(item, decided=True):
+                    yield item, True
+            elif exact or not screen.applies:
                 yield item, exact
             elif screen.verdict(item):
                 yield item, True

@@ -33,7 +33,7 @@ from radicale import types as radicale_types
 from groupware.accounts import Accounts
 from groupware.config import Config
 from groupware.dav.agenda_api import AgendaApiMiddleware, WsgiApp, agenda_store
-from groupware.dav.body import LIMITS, already_parsed, shape_problem
+from groupware.dav.body import LIMITS, already_parsed, parsed_body, shape_problem
 from groupware.dav.collections import ListingResponder, QueryResponder, SyncResponder
 from groupware.dav.configuration import radicale_configuration
 from groupware.dav.credentials import basic_credentials_problem, unauthorized
@@ -43,7 +43,7 @@ from groupware.dav.outage import unavailable
 from groupware.dav.people import PrincipalRewriter, PrincipalSearchResponder
 from groupware.dav.principal_search import PeopleIndex
 from groupware.dav.request import Answer, DavRequest, Responder, Rewriter
-from groupware.dav.screening import QueryTooLong, beyond_bounds
+from groupware.dav.screening import QueryTooLong, beyond_bounds, every_item_read, reads_every_item
 from groupware.dav.upstream import Application, Internals, patch_radicale
 from groupware.dav.validity import FilterCheckResponder
 from groupware.dav.vcard4 import VCard4Responder, VCard4Rewriter
@@ -233,9 +233,10 @@ class GroupwareApplication(Application):
         if answer is not None:
             return answer
         try:
-            status, headers, body, xml_request = super().do_REPORT(
-                environ, base_prefix, path, user, user_groups, request_info
-            )
+            with every_item_read(reads_every_item(parsed_body(environ))):
+                status, headers, body, xml_request = super().do_REPORT(
+                    environ, base_prefix, path, user, user_groups, request_info
+                )
         except (QueryTooLong, OverflowError) as exc:
             return beyond_bounds(exc, request_info)
         if status == client.FORBIDDEN and isinstance(body, bytes) and b"valid-sync-token" in body:

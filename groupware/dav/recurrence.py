@@ -12,6 +12,7 @@ within the ``[limits]`` bounds — before any expansion:
 * a rule bounded by ``COUNT`` or ``UNTIL`` that gives more than ``max_recurrence_count`` instances (``UNTIL``:
   estimated from ``DTSTART``, the frequency, the interval and the ``BYxxx`` parts that expand it, §3.3.10's
   table);
+* rules of one component of which some are bounded and some are not;
 * a rule without bound that gives more than ``max_daily_instances`` instances a day (``FREQ=SECONDLY`` and
   ``FREQ=MINUTELY`` need ``COUNT`` or ``UNTIL``).
 
@@ -161,6 +162,10 @@ def recurrence_problem(component: Any, limits: LimitsConfig) -> str | None:
             count = _values(current.contents.get(prop, []))
             if count > limits.max_rdates:
                 return f"{name} has {count} {prop.upper()} values, over {limits.max_rdates}"
+        bounded = {"COUNT" in _parts(str(rule.value)) or "UNTIL" in _parts(str(rule.value)) for rule in rules}
+        if len(bounded) > 1:
+            # Radicale counts the instances of every rule when the first is bounded: endless if one is not.
+            return f"{name}: its RRULEs are all bounded (COUNT or UNTIL) or none is"
         start = _start(current)
         for rule in rules:
             problem = rule_problem(str(rule.value), start, limits)

@@ -20,9 +20,12 @@ The screen also bounds the time a query spends testing items (``max_query_second
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextvars import ContextVar
 from http import client
 from typing import Any
 
@@ -31,11 +34,12 @@ from groupware.dav.item_data import stored_item_problem
 from groupware.dav.request import Answer
 from groupware.dav.upstream import filter_item
 
-__all__ = ["QueryScreen", "QueryTooLong", "beyond_bounds"]
+__all__ = ["QueryScreen", "QueryTooLong", "beyond_bounds", "every_item_read", "reads_every_item"]
 
 log = logging.getLogger("groupware.server")
 
 #: The filter element each collection type evaluates (RFC 4791 §9.7, RFC 6352 §10.5).
+CALDAV = "{urn:ietf:params:xml:ns:caldav}"
 FILTER_OF = {
     "VCALENDAR": "{urn:ietf:params:xml:ns:caldav}filter",
     "VADDRESSBOOK": "{urn:ietf:params:xml:ns:carddav}filter",
@@ -52,6 +56,28 @@ def _well_formed(tag: str, filter_: ET.Element) -> bool:
     return filter_.get("test", "anyof") in ("anyof", "allof") and all(
         child.tag.endswith("}prop-filter") for child in filter_
     )
+
+
+#: Whether the REPORT being answered in this thread reads every item it returns (expansion, free-busy).
+_READS_EVERY_ITEM: ContextVar[bool] = ContextVar("groupware_reads_every_item", default=False)
+
+
+def reads_every_item(root: ET.Element | None) -> bool:
+    """Whether a REPORT body makes Radicale read (parse and expand) every item its filter selects, even those
+    the index decided: a free-busy-query (RFC 4791 §7.10) or a calendar-data with expand (§9.6.5)."""
+    if root is None:
+        return False
+    return root.tag == CALDAV + "free-busy-query" or root.find(f".//{CALDAV}expand") is not None
+
+
+@contextlib.contextmanager
+def every_item_read(enabled: bool) -> Iterator[None]:
+    """While answering one REPORT: whether the items the index decided are screened too."""
+    token = _READS_EVERY_ITEM.set(enabled)
+    try:
+        yield
+    finally:
+        _READS_EVERY_ITEM.reset(token)
 
 
 class QueryTooLong(RuntimeError):
@@ -74,15 +100,21 @@ class QueryScreen:
         items are converted first and Radicale tests them itself)."""
         return bool(self.filters) and all(_well_formed(self.tag, f) for f in self.filters)
 
-    def verdict(self, item: Any) -> bool | None:
-        """Whether ``item`` matches every filter; None when it cannot be evaluated (logged)."""
+    @property
+    def every_item(self) -> bool:
+        """Whether the items the index decided are screened too (the REPORT reads each of them)."""
+        return self.tag == "VCALENDAR" and _READS_EVERY_ITEM.get()
+
+    def verdict(self, item: Any, decided: bool = False) -> bool | None:
+        """Whether ``item`` matches every filter (``decided``: the index says it does); None when it cannot
+        be evaluated (logged)."""
         if time.monotonic() > self.deadline:
             seconds = self.limits.max_query_seconds
             raise QueryTooLong(f"the query took more than {seconds:g} s to test the items of {self.path}")
         try:
             problem = stored_item_problem(item.vobject_item, self.limits)
             if problem is None:
-                return all(filter_item(self.tag, item, filter_) for filter_ in self.filters)
+                return decided or all(filter_item(self.tag, item, filter_) for filter_ in self.filters)
         except Exception as exc:  # whatever the test raises: this item cannot be evaluated
             problem = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
         log.warning(
