@@ -330,7 +330,9 @@ SCHEMA: dict[str, dict[str, Option]] = {
             "24", _positive_int, "instances per day an unbounded RRULE may produce (24: hourly)"
         ),
         "max_query_seconds": Option(
-            "20", _positive_float, "seconds one REPORT may spend testing items against its filter"
+            "20",
+            _positive_float,
+            "seconds one REPORT may spend testing items, and one PUT reading its object back",
         ),
     },
 }

@@ -9,8 +9,11 @@ Every XML document it serializes passes an ordered list of rewriters. The lists,
 * REPORT: the CALDAV:valid-filter check of a calendar-query (:mod:`groupware.dav.validity`), principal
   searches from the directory (:mod:`groupware.dav.people`), the initial sync-collection and the queries the
   index decides (:mod:`groupware.dav.collections`), the vCard 4.0 mark (:mod:`groupware.dav.vcard4`); then
-  Radicale, whose 403 for an unknown sync token becomes 400;
+  Radicale, whose 403 for an unknown sync token becomes 400, and whose items are screened by the storage
+  (:mod:`groupware.dav.screening`: an item that cannot be evaluated is left out; a query over its time bound
+  answers 507, a range beyond computable dates 403);
 * PROPPATCH, MKCOL, MKCALENDAR: the property size limits (:mod:`groupware.dav.limits`);
+* PUT: calendar objects and vCards within bounds and readable back (:mod:`groupware.dav.item_data`);
 * rewriters: principals enriched from the directory, vCard 4.0 cards and advertisement.
 
 :func:`make_app` wraps the application in the agenda API middleware (:mod:`groupware.dav.agenda_api`). Two

@@ -16,7 +16,8 @@ its text the reason, an object that
   (every instance of its events, to-dos and journals, RFC 4791 §9.9; every property value as a text-match
   reads it; the contact fields the store indexes). A VTIMEZONE whose DTSTART is a date, for example, is
   accepted by the parser but written back with ``VALUE=DATE``, which the parser then refuses: stored, it made
-  free-busy, expansion and text-match of its whole calendar fail.
+  free-busy, expansion and text-match of its whole calendar fail. The walk has the time bound of a query
+  (``max_query_seconds``).
 
 Anything else (not iCalendar or vCard, not parseable) goes to Radicale, which answers as it always did.
 """
@@ -30,6 +31,8 @@ import xml.etree.ElementTree as ET
 from datetime import datetime
 from http import client
 from typing import Any, cast
+
+import vobject
 
 from groupware.config import LimitsConfig
 from groupware.dav.body import limits_of
@@ -49,8 +52,6 @@ CARDDAV = "{urn:ietf:params:xml:ns:carddav}"
 BINARY = frozenset({"PHOTO", "LOGO", "SOUND", "KEY", "ATTACH"})
 #: Components whose instances the queries walk (RFC 4791 §9.9).
 RECURRING = ("VEVENT", "VTODO", "VJOURNAL")
-#: Seconds the read-back walk of one object may take.
-READBACK_SECONDS = 5.0
 
 
 def _nesting_problem(parent: Any) -> str | None:
@@ -97,14 +98,27 @@ def _line_problem(component: Any, limits: LimitsConfig) -> str | None:
     return None
 
 
+def _object_key(top: Any, component: Any) -> str:
+    """The calendar object (RFC 4791 §4.1: the components of one UID) a component counts toward; a whole
+    calendar PUT at a collection holds many."""
+    if component is top or top.name.upper() != "VCALENDAR":
+        return ""
+    uid = component.contents.get("uid")
+    return str(uid[0].value) if uid else component.name.upper()
+
+
 def content_problem(objects: list[Any], limits: LimitsConfig) -> str | None:
-    """Why the parsed objects of a PUT are beyond the limits (components, nesting, sizes, recurrence)."""
-    count = 0
+    """Why the parsed objects of a PUT are beyond the limits (components per object, nesting, sizes,
+    recurrence)."""
     for top in objects:
+        counts: dict[str, int] = {}
+        for child in top.components():
+            key = _object_key(top, child)
+            for _component in iter_components(child):
+                counts[key] = counts.get(key, 0) + 1
+                if counts[key] > limits.max_components:
+                    return f"more than {limits.max_components} components in one object"
         for component in iter_components(top):
-            count += 1
-            if count > limits.max_components:
-                return f"more than {limits.max_components} components in one object"
             problem = _nesting_problem(component) or _line_problem(component, limits)
             if problem is not None:
                 return problem
@@ -123,12 +137,32 @@ def _walk_instances(calendar: Any, limits: LimitsConfig, deadline: float) -> Non
         seen += 1
         _ = start.timestamp(), end.timestamp()  # what the index and free-busy compute of each instance
         if time.monotonic() > deadline:
-            raise ValueError(f"its instances take more than {READBACK_SECONDS:.0f} s to walk")
+            raise ValueError(f"its instances take more than {limits.max_query_seconds:g} s to walk")
         return seen > limits.max_recurrence_count * limits.max_rrules
 
-    for name in RECURRING:
-        if name.lower() in calendar.contents:
-            visit_time_ranges(calendar, name, range_fn, lambda start: True)
+    for one in _calendar_objects(calendar):
+        for name in RECURRING:
+            if name.lower() in one.contents:
+                visit_time_ranges(one, name, range_fn, lambda start: True)
+
+
+def _calendar_objects(calendar: Any) -> list[Any]:
+    """The calendar objects of a calendar (RFC 4791 §4.1: one UID each, with the calendar's time zones), as
+    Radicale stores a whole calendar PUT at a collection."""
+    groups: dict[str, list[Any]] = {}
+    for child in calendar.components():
+        if child.name.upper() in RECURRING:
+            uid = child.contents.get("uid")
+            groups.setdefault(str(uid[0].value) if uid else "", []).append(child)
+    if len(groups) <= 1:
+        return [calendar]
+    objects = []
+    for components in groups.values():
+        one = vobject.iCalendar()
+        for component in [*calendar.contents.get("vtimezone", []), *components]:
+            one.add(component)
+        objects.append(one)
+    return objects
 
 
 def _read_values(component: Any) -> None:
@@ -142,7 +176,7 @@ def _read_values(component: Any) -> None:
 
 def readback_problem(objects: list[Any], limits: LimitsConfig) -> str | None:
     """Why the text the server would store of ``objects`` cannot be read back as the queries read it."""
-    deadline = time.monotonic() + READBACK_SECONDS
+    deadline = time.monotonic() + limits.max_query_seconds
     for top in objects:
         try:
             text = top.serialize()

@@ -21,6 +21,7 @@ The screen also bounds the time a query spends testing items (``max_query_second
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import time
 import xml.etree.ElementTree as ET
@@ -111,10 +112,14 @@ class QueryScreen:
         if time.monotonic() > self.deadline:
             seconds = self.limits.max_query_seconds
             raise QueryTooLong(f"the query took more than {seconds:g} s to test the items of {self.path}")
+        # A copy is parsed, not the item handed on: Radicale expands shallow copies of the item it is given,
+        # once per property asked, and an expansion changes the parsed object in place (a second one on a
+        # shared parse then fails); each copy of an item not yet parsed parses its own.
+        probe = copy.copy(item)
         try:
-            problem = stored_item_problem(item.vobject_item, self.limits)
+            problem = stored_item_problem(probe.vobject_item, self.limits)
             if problem is None:
-                return decided or all(filter_item(self.tag, item, filter_) for filter_ in self.filters)
+                return decided or all(filter_item(self.tag, probe, filter_) for filter_ in self.filters)
         except Exception as exc:  # whatever the test raises: this item cannot be evaluated
             problem = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
         log.warning(

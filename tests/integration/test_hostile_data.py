@@ -219,8 +219,9 @@ def test_expansion_over_years_1_to_9999_is_not_a_server_error(server: RunningSer
             assert b"valid-filter" in answer
 
 
+@pytest.mark.usefixtures("unchecked")
 def test_a_query_beyond_its_time_bound_answers_507(tmp_path: Path) -> None:
-    path = write_config(tmp_path / "groupware.conf", LIMITED_DIRECTORY)
+    path = write_config(tmp_path / "groupware.conf", LDIF_DIRECTORY)
     path.write_text(path.read_text() + "\n[limits]\nmax_query_seconds = 0.000001\n")
     server = RunningServer(config_module.load(path))
     try:
@@ -231,4 +232,17 @@ def test_a_query_beyond_its_time_bound_answers_507(tmp_path: Path) -> None:
         server.stop()
 
 
-LIMITED_DIRECTORY = LDIF_DIRECTORY
+def test_expanding_an_event_with_an_override_still_works(server: RunningServer) -> None:
+    """The screen of an expansion parses a copy: Radicale expands the item it is handed once per property."""
+    override = (
+        "END:VEVENT\r\nBEGIN:VEVENT\r\nUID:m\r\nRECURRENCE-ID:20260112T100000Z\r\nDTSTART:20260112T110000Z\r\n"
+        "DURATION:PT1H\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:moved\r\n"
+    )
+    body = event("m", "RRULE:FREQ=WEEKLY\r\n" + override)
+    assert put(server, CAL + "m.ics", body)[0] == 201
+    week = '<C:time-range start="20260112T000000Z" end="20260113T000000Z"/>'
+    expand = '<C:expand start="20260112T000000Z" end="20260113T000000Z"/>'
+    status, _, answer = request(
+        server, "REPORT", CAL, body=calendar_query(week, expand), headers={"Depth": "1"}
+    )
+    assert status == 207 and b"moved" in answer and b"RRULE" not in answer, answer
