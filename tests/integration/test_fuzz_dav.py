@@ -74,7 +74,7 @@ RULE_PARTS = st.sampled_from(
     ]
 )
 RULES = st.lists(RULE_PARTS, min_size=0, max_size=5).map(";".join)
-TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+TEXT = st.text(st.characters(codec="utf-8"), max_size=40)
 PARAMS = st.sampled_from(
     [
         "",
