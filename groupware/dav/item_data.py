@@ -42,7 +42,13 @@ from groupware.dav.upstream import Internals, read_components, visit_time_ranges
 from groupware.dav.validity import CHILDREN
 from groupware.store import contact_values
 
-__all__ = ["ItemDataResponder", "content_problem", "readback_problem", "stored_item_problem"]
+__all__ = [
+    "ItemDataResponder",
+    "content_problem",
+    "readback_problem",
+    "stored_item_problem",
+    "walk_instances",
+]
 
 log = logging.getLogger("groupware.server")
 
@@ -50,6 +56,11 @@ CALDAV = "{urn:ietf:params:xml:ns:caldav}"
 CARDDAV = "{urn:ietf:params:xml:ns:carddav}"
 #: Properties whose values are binary data (RFC 6350 §6.2.4, §6.6.3, §6.7.5, §6.8.1; RFC 5545 §3.8.1.1).
 BINARY = frozenset({"PHOTO", "LOGO", "SOUND", "KEY", "ATTACH"})
+#: Instances of one object the read-back walks: enough for every kind of instance (first, recurring, rule
+#: beyond rule, overridden), and as far as free-busy walks an infinite rule (it does not stop at infinity).
+READBACK_INSTANCES = 1000
+#: Instances of one stored recurring item a free-busy or expanding query walks before reading it.
+SCREEN_INSTANCES = 50
 #: Components whose instances the queries walk (RFC 4791 §9.9).
 RECURRING = ("VEVENT", "VTODO", "VJOURNAL")
 
@@ -128,8 +139,11 @@ def content_problem(objects: list[Any], limits: LimitsConfig) -> str | None:
     return None
 
 
-def _walk_instances(calendar: Any, limits: LimitsConfig, deadline: float) -> None:
-    """Walk the instances of every event, to-do and journal as a time-range query does, within bounds."""
+def walk_instances(calendar: Any, instances: int, seconds: float) -> None:
+    """Walk the instances of every event, to-do and journal as a time-range query and free-busy do (RFC 4791
+    §9.9), at most ``instances`` of them per object and for at most ``seconds``; raises what the walk raises.
+    """
+    deadline = time.monotonic() + seconds
     seen = 0
 
     def range_fn(start: datetime, end: datetime, is_recurrence: bool) -> bool:
@@ -137,13 +151,14 @@ def _walk_instances(calendar: Any, limits: LimitsConfig, deadline: float) -> Non
         seen += 1
         _ = start.timestamp(), end.timestamp()  # what the index and free-busy compute of each instance
         if time.monotonic() > deadline:
-            raise ValueError(f"its instances take more than {limits.max_query_seconds:g} s to walk")
-        return seen > limits.max_recurrence_count * limits.max_rrules
+            raise ValueError(f"its instances take more than {seconds:g} s to walk")
+        return seen > instances
 
     for one in _calendar_objects(calendar):
         for name in RECURRING:
             if name.lower() in one.contents:
-                visit_time_ranges(one, name, range_fn, lambda start: True)
+                seen = 0
+                visit_time_ranges(one, name, range_fn, lambda start: False)
 
 
 def _calendar_objects(calendar: Any) -> list[Any]:
@@ -176,14 +191,13 @@ def _read_values(component: Any) -> None:
 
 def readback_problem(objects: list[Any], limits: LimitsConfig) -> str | None:
     """Why the text the server would store of ``objects`` cannot be read back as the queries read it."""
-    deadline = time.monotonic() + limits.max_query_seconds
     for top in objects:
         try:
             text = top.serialize()
             for again in read_components(text):
                 _read_values(again)
                 if again.name.upper() == "VCALENDAR":
-                    _walk_instances(again, limits, deadline)
+                    walk_instances(again, READBACK_INSTANCES, limits.max_query_seconds)
                 elif again.name.upper() == "VCARD":
                     list(contact_values(again))
         except Exception as exc:  # whatever the readers raise is why the object cannot be stored
@@ -192,9 +206,18 @@ def readback_problem(objects: list[Any], limits: LimitsConfig) -> str | None:
     return None
 
 
-def stored_item_problem(vobject_item: Any, limits: LimitsConfig) -> str | None:
-    """Why an item already stored is beyond the bounds a query can afford to evaluate, or None."""
-    return content_problem([vobject_item], limits)
+def stored_item_problem(vobject_item: Any, limits: LimitsConfig, walk: bool = False) -> str | None:
+    """Why an item already stored is beyond the bounds a query can afford to evaluate, or None; ``walk``:
+    whether its recurrences must also be computable (free-busy and expansion compute them). Raises what the
+    walk raises."""
+    problem = content_problem([vobject_item], limits)
+    if problem is None and walk and vobject_item.name.upper() == "VCALENDAR" and _recurs(vobject_item):
+        walk_instances(vobject_item, SCREEN_INSTANCES, limits.max_query_seconds)
+    return problem
+
+
+def _recurs(calendar: Any) -> bool:
+    return any("rrule" in c.contents or "rdate" in c.contents for c in calendar.components())
 
 
 def _refusal(problem: str, address: bool) -> Answer:

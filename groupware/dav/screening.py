@@ -117,7 +117,7 @@ class QueryScreen:
         # shared parse then fails); each copy of an item not yet parsed parses its own.
         probe = copy.copy(item)
         try:
-            problem = stored_item_problem(probe.vobject_item, self.limits)
+            problem = stored_item_problem(probe.vobject_item, self.limits, walk=decided or self.every_item)
             if problem is None:
                 return decided or all(filter_item(self.tag, probe, filter_) for filter_ in self.filters)
         except Exception as exc:  # whatever the test raises: this item cannot be evaluated

@@ -4,10 +4,11 @@ RFC 6350; RFC 4791 §5.3.2, RFC 6352 §6.3.2) and XML REPORT and PROPFIND bodies
 RFC 4918 §9.1), against one real in-process server.
 
 The properties, for every generated input: no 5xx answer, each answer within :data:`BOUND` seconds, and the
-server keeps answering. The default run tries :data:`EXAMPLES` inputs per parser, derandomized so that CI is
-stable; the ``slow`` variant tries 10,000 per parser with fresh randomness and checks the process's memory
-growth too. It runs only when selected (``pytest -m slow``); otherwise it is reported as skipped, not
-silently left out.
+server keeps answering; after each PUT, the queries of :data:`CALENDAR_QUERIES` (:data:`CARD_QUERIES`) on its
+collection answer too: what PUT accepts, the server can read back. The default run tries :data:`EXAMPLES`
+inputs per parser, derandomized so that CI is stable; the ``slow`` variant tries 10,000 per parser with fresh
+randomness and checks the process's memory growth too. It runs only when selected (``pytest -m slow``);
+otherwise it is reported as skipped, not silently left out.
 """
 
 from __future__ import annotations
@@ -127,16 +128,56 @@ EVENT_LINES = st.one_of(
 )
 
 
+FREQS = st.sampled_from(["SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"])
+WELL_FORMED_RULES = st.tuples(FREQS, st.lists(RULE_PARTS.filter(lambda p: "FREQ" not in p), max_size=3)).map(
+    lambda fp: ";".join([f"FREQ={fp[0]}", *fp[1]])
+)
+STARTS = st.sampled_from(
+    [
+        "DTSTART:20260105T100000Z",
+        "DTSTART;VALUE=DATE:20260105",
+        "DTSTART;TZID=Bad/Zone:20260105T100000",
+        "DTSTART:00010101T000000Z",
+        "DTSTART:99991230T000000Z",
+        "DTSTART:20260105T100000",
+    ]
+)
+BLOCKS = st.sampled_from(
+    [
+        "BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT5M\r\nEND:VALARM",
+        "BEGIN:X-FOO\r\nX-BAR:a\r\nEND:X-FOO",
+        "RECURRENCE-ID:20260112T100000Z",
+        "DURATION:PT1H",
+        "DTEND:20260105T110000Z",
+        "SUMMARY:a " + "x" * 70_000,
+    ]
+)
+TIMEZONES = st.sampled_from(
+    [
+        "",
+        "BEGIN:VTIMEZONE\r\nTZID:Bad/Zone\r\nBEGIN:STANDARD\r\nDTSTART:19700101\r\nTZOFFSETFROM:+0100\r\n"
+        "TZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n",
+        "BEGIN:VTIMEZONE\r\nTZID:Bad/Zone\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\n"
+        "TZOFFSETTO:+0100\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n",
+    ]
+)
+
+
 @st.composite
 def calendars(draw: st.DrawFn) -> str:
-    component = draw(st.sampled_from(["VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY", "VTIMEZONE"]))
-    lines = draw(st.lists(EVENT_LINES, max_size=12))
-    before = draw(st.lists(EVENT_LINES, max_size=3))
+    """Mostly well-formed calendar objects (so that PUT accepts many), with hostile parts and noise lines."""
+    component = draw(st.sampled_from(["VEVENT", "VEVENT", "VEVENT", "VTODO", "VJOURNAL"]))
+    lines = [draw(STARTS), *(f"RRULE:{rule}" for rule in draw(st.lists(WELL_FORMED_RULES, max_size=3)))]
+    lines += draw(st.lists(BLOCKS, max_size=3)) + draw(st.lists(EVENT_LINES, max_size=2))
+    lines += [f"SUMMARY:{draw(TEXT)}"]
+    if draw(st.booleans()):
+        lines.append(f"RDATE:{','.join(draw(st.lists(DATES, min_size=1, max_size=3)))}")
+    lines = draw(st.permutations(lines))
     body = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         "PRODID:-//fuzz//EN",
-        *before,
+        draw(TIMEZONES).rstrip("\r\n"),
         f"BEGIN:{component}",
         "UID:fuzz",
         "DTSTAMP:20260101T000000Z",
@@ -144,7 +185,7 @@ def calendars(draw: st.DrawFn) -> str:
         f"END:{component}",
         "END:VCALENDAR",
     ]
-    return "\r\n".join(body) + "\r\n"
+    return "\r\n".join(line for line in body if line) + "\r\n"
 
 
 CARD_LINES = st.one_of(
@@ -156,7 +197,17 @@ CARD_LINES = st.one_of(
     _line("ADR", st.lists(TEXT, max_size=8).map(";".join)),
     _line("PHOTO", st.sampled_from(["QUFB", "data:image/png;base64,QUFB", "=="])),
     _line("AGENT", st.just("BEGIN:VCARD\\nFN:x\\nEND:VCARD")),
-    st.sampled_from(["BEGIN:X-NEST", "END:X-NEST", "BEGIN:VCARD", "END:VCARD", "VERSION:4.0", "UID:other"]),
+    st.sampled_from(
+        [
+            "BEGIN:X-NEST\r\nX-A:a\r\nEND:X-NEST",
+            "VERSION:4.0",
+            "UID:other",
+            "X-NEST:abc",
+            "NOTE:" + "n" * 70_000,
+            "BEGIN:X-NEST",
+            "END:VCARD",
+        ]
+    ),
 )
 
 
@@ -312,6 +363,43 @@ def check_put(server: RunningServer, path: str, body: str) -> None:
     answers_within_bounds(server, "PUT", path, body, **{"Content-Type": kind})
 
 
+def _calendar_query(inner: str, data: str = "") -> str:
+    return (
+        '<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/>'
+        f'<C:calendar-data>{data}</C:calendar-data></D:prop><C:filter><C:comp-filter name="VCALENDAR">'
+        f'<C:comp-filter name="VEVENT">{inner}</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>'
+    )
+
+
+YEAR = '<C:time-range start="20260101T000000Z" end="20270101T000000Z"/>'
+#: What the queries read of the items PUT accepted (RFC 4791 §7.8, §7.10; RFC 6352 §8.6): every one answers.
+CALENDAR_QUERIES = [] and [
+    _calendar_query(YEAR),
+    _calendar_query('<C:time-range start="20300101T000000Z" end="20300102T000000Z"/>'),
+    _calendar_query(YEAR, '<C:expand start="20260101T000000Z" end="20260201T000000Z"/>'),
+    _calendar_query('<C:prop-filter name="SUMMARY"><C:text-match>a</C:text-match></C:prop-filter>'),
+    _calendar_query('<C:prop-filter name="X-FOO"><C:text-match>a</C:text-match></C:prop-filter>'),
+    '<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav">'
+    '<C:time-range start="20260101T000000Z" end="20270101T000000Z"/></C:free-busy-query>',
+]
+CALENDAR_QUERIES = [
+    '<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"><C:time-range start="20260101T000000Z" end="20270101T000000Z"/></C:free-busy-query>'
+]
+CARD_QUERIES = [
+    '<CR:addressbook-query xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/>'
+    f'<CR:address-data/></D:prop><CR:filter><CR:prop-filter name="{name}"><CR:text-match>a</CR:text-match>'
+    "</CR:prop-filter></CR:filter></CR:addressbook-query>"
+    for name in ("FN", "EMAIL", "X-NEST", "AGENT", "ADR")
+]
+
+
+def check_put_then_queries(server: RunningServer, path: str, body: str, queries: list[str]) -> None:
+    """What PUT accepts, every query of the collection can still read (issue 13)."""
+    check_put(server, path, body)
+    for query in queries:
+        answers_within_bounds(server, "REPORT", path.rsplit("/", 1)[0] + "/", query, Depth="1")
+
+
 def check_report(server: RunningServer, path_body: tuple[str, str]) -> None:
     answers_within_bounds(server, "REPORT", path_body[0], path_body[1], Depth="1")
 
@@ -321,8 +409,14 @@ def check_propfind(server: RunningServer, body: str) -> None:
 
 
 CASES: dict[str, tuple[st.SearchStrategy[object], Callable[[RunningServer, object], None]]] = {
-    "icalendar-put": (calendars(), lambda server, body: check_put(server, CAL + "fuzz.ics", str(body))),
-    "vcard-put": (vcards(), lambda server, body: check_put(server, BOOK + "fuzz.vcf", str(body))),
+    "icalendar-put": (
+        calendars(),
+        lambda server, body: check_put_then_queries(server, CAL + "fuzz.ics", str(body), CALENDAR_QUERIES),
+    ),
+    "vcard-put": (
+        vcards(),
+        lambda server, body: check_put_then_queries(server, BOOK + "fuzz.vcf", str(body), CARD_QUERIES),
+    ),
     "report": (report_bodies(), lambda server, pb: check_report(server, pb)),  # type: ignore[arg-type]
     "propfind": (PROPFIND_BODIES, lambda server, body: check_propfind(server, str(body))),
 }

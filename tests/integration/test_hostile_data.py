@@ -180,6 +180,8 @@ def test_bad_stored_items_are_left_out_of_queries(server: RunningServer) -> None
     )
     assert put(server, CAL + "nest.ics", event("nest", "BEGIN:X-FOO\r\nX-BAR:1\r\nEND:X-FOO\r\n"))[0] == 201
     assert put(server, CAL + "sec.ics", event("sec", "RRULE:FREQ=SECONDLY\r\n"))[0] == 201
+    mixed = event("mixed", "RRULE:FREQ=DAILY\r\nDTEND:20260105T100000Z\r\n", "DTSTART;VALUE=DATE:20260105")
+    assert put(server, CAL + "mixed.ics", mixed.replace("DURATION:PT1H\r\n", ""))[0] == 201
     queries = {
         calendar_query(TIME_RANGE): True,
         calendar_query(TIME_RANGE, EXPAND): True,
@@ -246,3 +248,12 @@ def test_expanding_an_event_with_an_override_still_works(server: RunningServer) 
         server, "REPORT", CAL, body=calendar_query(week, expand), headers={"Depth": "1"}
     )
     assert status == 207 and b"moved" in answer and b"RRULE" not in answer, answer
+
+
+def test_an_event_whose_recurrences_cannot_be_computed_is_refused(server: RunningServer) -> None:
+    """A DATE start with a DATE-TIME end parses, but its second instance cannot be computed: free-busy over
+    its calendar failed (found by the fuzzing of test_fuzz_dav.py)."""
+    body = event("mixed", "RRULE:FREQ=DAILY\r\nDTEND:20260105T100000Z\r\n", "DTSTART;VALUE=DATE:20260105")
+    refused(server, CAL + "mixed.ics", body.replace("DURATION:PT1H\r\n", ""), "cannot read this object back")
+    status, _, answer = request(server, "REPORT", CAL, body=FREE_BUSY, headers={"Depth": "1"})
+    assert status == 200, answer
