@@ -13,6 +13,9 @@ within the ``[limits]`` bounds — before any expansion:
   estimated from ``DTSTART``, the frequency, the interval and the ``BYxxx`` parts that expand it, §3.3.10's
   table);
 * rules of one component of which some are bounded and some are not;
+* a rule whose days never come, or not within :data:`RECUR_WITHIN_YEARS` years (``BYMONTH=2;BYMONTHDAY=30``),
+  or whose ``BYSETPOS`` or ordinal weekday no period has: finding that a rule has no instance scans every day
+  up to the year 9999 (seconds of CPU for every expansion);
 * a rule without bound that gives more than ``max_daily_instances`` instances a day (``FREQ=SECONDLY`` and
   ``FREQ=MINUTELY`` need ``COUNT`` or ``UNTIL``).
 
@@ -24,6 +27,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
+
+import vobject
 
 from groupware.config import LimitsConfig
 
@@ -81,6 +86,28 @@ def _count(value: str) -> int:
     return max(1, len(value.split(",")))
 
 
+def _positions_exist(parts: dict[str, str]) -> bool:
+    """Whether some ``BYSETPOS`` value is within the most instances one period can hold."""
+    freq = parts.get("FREQ", "")
+    per_period = _per_period(parts, freq)
+    positions = [abs(int(p)) for p in parts["BYSETPOS"].split(",") if p.strip().lstrip("+-").isdigit()]
+    return any(0 < p <= per_period for p in positions)
+
+
+def _per_period(parts: dict[str, str], freq: str) -> float:
+    """Most instances one period of the rule can hold (RFC 5545 §3.3.10, the table)."""
+    period = PERIOD[freq]
+    per_period = 1.0
+    for name, expands_from in _TIME_PARTS.items():
+        if name in parts and period >= expands_from:
+            per_period *= _count(parts[name])
+    days = 1.0
+    for name, weight in _DAY_PARTS.get(freq, {}).items():
+        if name in parts:
+            days *= _count(parts[name]) * weight
+    return per_period * min(days, max(1.0, period / _DAY + 1))
+
+
 def _daily_rate(parts: dict[str, str]) -> float | None:
     """Most instances a day the rule can give (None: not a rule this module can judge)."""
     freq = parts.get("FREQ", "")
@@ -92,17 +119,48 @@ def _daily_rate(parts: dict[str, str]) -> float | None:
         return None
     if interval < 1:
         return None
-    period = PERIOD[freq]
-    per_period = 1.0
-    for name, expands_from in _TIME_PARTS.items():
-        if name in parts and period >= expands_from:
-            per_period *= _count(parts[name])
-    days = 1.0
-    for name, weight in _DAY_PARTS.get(freq, {}).items():
-        if name in parts:
-            days *= _count(parts[name]) * weight
-    per_period *= min(days, max(1.0, period / _DAY + 1))
-    return per_period * _DAY / (period * interval)
+    return _per_period(parts, freq) * _DAY / (PERIOD[freq] * interval)
+
+
+#: The parts that select days (RFC 5545 §3.3.10), whatever the frequency.
+_DAY_LIMITERS = ("BYMONTH", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYDAY")
+#: Years within which a rule must recur: the calendar repeats its weekdays and leap days every 28 years (but
+#: at non-leap centuries). Finding the instances of a rule that never recurs scans every day up to 9999.
+RECUR_WITHIN_YEARS = 28
+
+
+def _ordinals(value: str) -> list[int]:
+    found = []
+    for day in value.split(","):
+        digits = day.strip().rstrip("AEFHMORSTUW")
+        if digits not in ("", "+", "-") and digits.lstrip("+-").isdigit():
+            found.append(abs(int(digits)))
+    return found
+
+
+def _sparse_problem(parts: dict[str, str], start: dt.date) -> str | None:
+    """Why the days a rule selects are too few to be found without scanning centuries, or None.
+
+    The day-selecting parts are tried as a yearly rule from ``start``'s year (one step a year, cheap even when
+    it never matches, where a daily or hourly one steps through every day up to the year 9999)."""
+    freq = parts.get("FREQ", "")
+    limit = {"MONTHLY": 5, "YEARLY": 53}.get(freq)
+    if "BYDAY" in parts and any(n > (limit or 0) for n in _ordinals(parts["BYDAY"])):
+        return "BYDAY has an ordinal that no period has"
+    limiters = {name: parts[name] for name in _DAY_LIMITERS if name in parts}
+    if not limiters:
+        return None
+    if "BYDAY" in limiters:
+        limiters["BYDAY"] = ",".join(d.strip().lstrip("+-0123456789") for d in limiters["BYDAY"].split(","))
+    probe = ";".join(["FREQ=YEARLY", *(f"{name}={value}" for name, value in limiters.items())])
+    try:
+        rule = vobject.icalendar.rrule.rrulestr(probe, dtstart=dt.datetime(start.year, 1, 1))
+        first = next(iter(rule), None)
+    except (ValueError, TypeError, OverflowError) as exc:
+        return f"its BYxxx parts are not valid ({exc})"
+    if first is None or first.year - start.year > RECUR_WITHIN_YEARS:
+        return f"it does not recur within {RECUR_WITHIN_YEARS} years"
+    return None
 
 
 def rule_problem(rule: str, start: dt.date | None, limits: LimitsConfig) -> str | None:
@@ -111,6 +169,11 @@ def rule_problem(rule: str, start: dt.date | None, limits: LimitsConfig) -> str 
     rate = _daily_rate(parts)
     if rate is None:
         return f"RRULE {rule[:80]!r} has no valid FREQ and INTERVAL (RFC 5545 §3.3.10)"
+    sparse = _sparse_problem(parts, start or dt.date(2000, 1, 1))
+    if sparse is not None:
+        return f"RRULE {rule[:80]!r}: {sparse}"
+    if "BYSETPOS" in parts and not _positions_exist(parts):
+        return f"RRULE {rule[:80]!r}: BYSETPOS selects a position no period has"
     bound = limits.max_recurrence_count
     if "COUNT" in parts:
         count = int(parts["COUNT"]) if parts["COUNT"].isdigit() else -1

@@ -27,6 +27,9 @@ START = dt.date(2026, 1, 5)
         "FREQ=WEEKLY;BYDAY=MO,TU;UNTIL=20360101",
         "FREQ=SECONDLY;COUNT=500",
         "FREQ=MINUTELY;UNTIL=20260106T000000Z",
+        "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
+        "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO",
+        "FREQ=MONTHLY;BYDAY=-1FR",
     ],
 )
 def test_rules_the_server_can_expand_pass(rule: str) -> None:
@@ -45,6 +48,10 @@ def test_rules_the_server_can_expand_pass(rule: str) -> None:
         ("FREQ=DAILY;UNTIL=x", "UNTIL"),
         ("FREQ=NEVER", "FREQ"),
         ("FREQ=DAILY;INTERVAL=0", "INTERVAL"),
+        ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "does not recur within 28 years"),
+        ("FREQ=SECONDLY;COUNT=3;BYMONTH=2;BYMONTHDAY=30", "does not recur"),
+        ("FREQ=DAILY;BYSETPOS=5;BYDAY=MO", "BYSETPOS"),
+        ("FREQ=MONTHLY;BYDAY=6MO", "ordinal"),
     ],
 )
 def test_rules_beyond_the_bounds_are_refused(rule: str, reason: str) -> None:
