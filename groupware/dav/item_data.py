@@ -24,6 +24,7 @@ Anything else (not iCalendar or vCard, not parseable) goes to Radicale, which an
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 import time
@@ -38,7 +39,7 @@ from groupware.config import LimitsConfig
 from groupware.dav.body import limits_of
 from groupware.dav.recurrence import iter_components, recurrence_problem
 from groupware.dav.request import Answer, DavRequest
-from groupware.dav.upstream import Internals, read_components, visit_time_ranges
+from groupware.dav.upstream import Internals, expand_item, make_item, read_components, visit_time_ranges
 from groupware.dav.validity import CHILDREN
 from groupware.store import contact_values
 
@@ -118,6 +119,48 @@ def _object_key(top: Any, component: Any) -> str:
     return str(uid[0].value) if uid else component.name.upper()
 
 
+def _kind(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return "floating date-time" if value.tzinfo is None else "date-time"
+    return "date" if isinstance(value, dt.date) else "text"
+
+
+def _value_type_problem(component: Any) -> str | None:
+    """Why DTEND or DUE is not of DTSTART's value type, or is floating where DTSTART is not (or the other way
+    round), against RFC 5545 §3.8.2.2 and §3.8.2.3; or None. Radicale's expansion fails on such a mix."""
+    starts = component.contents.get("dtstart")
+    if not starts:
+        return None
+    start = _kind(starts[0].value)
+    for name in ("dtend", "due"):
+        for line in component.contents.get(name, []):
+            if _kind(line.value) != start:
+                return f"{component.name} has a {_kind(line.value)} {name.upper()} and a {start} DTSTART"
+    return None
+
+
+def expansion_problem(calendar: Any) -> str | None:
+    """Why Radicale's expansion (RFC 4791 §9.6.5) of a recurring event fails, or None; run on an object of
+    its own (the expansion changes it)."""
+    events = calendar.contents.get("vevent", [])
+    base = next((e for e in events if "rrule" in e.contents and "recurrence-id" not in e.contents), None)
+    if base is None or "dtstart" not in base.contents:
+        return None
+    value = base.dtstart.value
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    start = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+    try:
+        expand_item(make_item(calendar), start, start + dt.timedelta(days=2), READBACK_INSTANCES)
+    except Exception as exc:  # whatever the expansion raises
+        return f"it cannot be expanded: {_first_line(exc)}"
+    return None
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+
+
 def content_problem(objects: list[Any], limits: LimitsConfig) -> str | None:
     """Why the parsed objects of a PUT are beyond the limits (components per object, nesting, sizes,
     recurrence)."""
@@ -130,7 +173,11 @@ def content_problem(objects: list[Any], limits: LimitsConfig) -> str | None:
                 if counts[key] > limits.max_components:
                     return f"more than {limits.max_components} components in one object"
         for component in iter_components(top):
-            problem = _nesting_problem(component) or _line_problem(component, limits)
+            problem = (
+                _nesting_problem(component)
+                or _line_problem(component, limits)
+                or _value_type_problem(component)
+            )
             if problem is not None:
                 return problem
         problem = recurrence_problem(top, limits)
@@ -198,11 +245,13 @@ def readback_problem(objects: list[Any], limits: LimitsConfig) -> str | None:
                 _read_values(again)
                 if again.name.upper() == "VCALENDAR":
                     walk_instances(again, READBACK_INSTANCES, limits.max_query_seconds)
+                    problem = next(filter(None, map(expansion_problem, _calendar_objects(again))), None)
+                    if problem is not None:
+                        return f"the server cannot read this object back as it would store it: {problem}"
                 elif again.name.upper() == "VCARD":
                     list(contact_values(again))
         except Exception as exc:  # whatever the readers raise is why the object cannot be stored
-            reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-            return f"the server cannot read this object back as it would store it: {reason}"
+            return f"the server cannot read this object back as it would store it: {_first_line(exc)}"
     return None
 
 

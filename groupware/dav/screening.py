@@ -31,7 +31,7 @@ from http import client
 from typing import Any
 
 from groupware.config import LimitsConfig
-from groupware.dav.item_data import stored_item_problem
+from groupware.dav.item_data import expansion_problem, stored_item_problem
 from groupware.dav.request import Answer
 from groupware.dav.upstream import filter_item
 
@@ -59,22 +59,25 @@ def _well_formed(tag: str, filter_: ET.Element) -> bool:
     )
 
 
-#: Whether the REPORT being answered in this thread reads every item it returns (expansion, free-busy).
-_READS_EVERY_ITEM: ContextVar[bool] = ContextVar("groupware_reads_every_item", default=False)
+FREE_BUSY, EXPAND = "free-busy", "expand"
+#: How the REPORT being answered in this thread reads every item it returns ("": it does not).
+_READS_EVERY_ITEM: ContextVar[str] = ContextVar("groupware_reads_every_item", default="")
 
 
-def reads_every_item(root: ET.Element | None) -> bool:
-    """Whether a REPORT body makes Radicale read (parse and expand) every item its filter selects, even those
-    the index decided: a free-busy-query (RFC 4791 §7.10) or a calendar-data with expand (§9.6.5)."""
+def reads_every_item(root: ET.Element | None) -> str:
+    """How a REPORT body makes Radicale read (parse, walk or expand) every item its filter selects, even those
+    the index decided: a free-busy-query (RFC 4791 §7.10), a calendar-data with expand (§9.6.5); else ""."""
     if root is None:
-        return False
-    return root.tag == CALDAV + "free-busy-query" or root.find(f".//{CALDAV}expand") is not None
+        return ""
+    if root.tag == CALDAV + "free-busy-query":
+        return FREE_BUSY
+    return EXPAND if root.find(f".//{CALDAV}expand") is not None else ""
 
 
 @contextlib.contextmanager
-def every_item_read(enabled: bool) -> Iterator[None]:
-    """While answering one REPORT: whether the items the index decided are screened too."""
-    token = _READS_EVERY_ITEM.set(enabled)
+def every_item_read(kind: str) -> Iterator[None]:
+    """While answering one REPORT: how the items the index decided are screened too ("": they are not)."""
+    token = _READS_EVERY_ITEM.set(kind)
     try:
         yield
     finally:
@@ -104,7 +107,7 @@ class QueryScreen:
     @property
     def every_item(self) -> bool:
         """Whether the items the index decided are screened too (the REPORT reads each of them)."""
-        return self.tag == "VCALENDAR" and _READS_EVERY_ITEM.get()
+        return self.tag == "VCALENDAR" and bool(_READS_EVERY_ITEM.get())
 
     def verdict(self, item: Any, decided: bool = False) -> bool | None:
         """Whether ``item`` matches every filter (``decided``: the index says it does); None when it cannot
@@ -118,6 +121,8 @@ class QueryScreen:
         probe = copy.copy(item)
         try:
             problem = stored_item_problem(probe.vobject_item, self.limits, walk=decided or self.every_item)
+            if problem is None and _READS_EVERY_ITEM.get() == EXPAND and self.tag == "VCALENDAR":
+                problem = expansion_problem(copy.copy(item).vobject_item)
             if problem is None:
                 return decided or all(filter_item(self.tag, probe, filter_) for filter_ in self.filters)
         except Exception as exc:  # whatever the test raises: this item cannot be evaluated

@@ -28,7 +28,7 @@ from radicale import item as radicale_item
 from radicale.app import Application
 from radicale.app.base import Access
 from radicale.app.propfind import xml_propfind
-from radicale.app.report import test_filter, xml_item_response
+from radicale.app.report import _expand, test_filter, xml_item_response
 from radicale.item import filter as radicale_filter
 
 __all__ = [
@@ -36,8 +36,10 @@ __all__ = [
     "Application",
     "RELIED_ON",
     "Internals",
+    "expand_item",
     "filter_item",
     "item_response",
+    "make_item",
     "read_components",
     "visit_time_ranges",
     "patch_radicale",
@@ -71,6 +73,10 @@ RELIED_ON: dict[str, tuple[Any, tuple[str, ...]]] = {
     ),
     "radicale.utils.package_version": (radicale.utils.package_version, ("name",)),
     "radicale.app.report.test_filter": (test_filter, ("collection_tag", "item", "filter_")),
+    "radicale.app.report._expand": (
+        _expand,
+        ("element", "item", "start", "end", "time_range_start", "time_range_end", "max_occurrence"),
+    ),
     "radicale.item.read_components": (radicale_item.read_components, ("s",)),
     "radicale.item.filter.visit_time_ranges": (
         radicale_filter.visit_time_ranges,
@@ -128,6 +134,19 @@ def filter_item(collection_tag: str, item: Any, filter_: ET.Element) -> bool:
     """Whether ``item`` matches one ``filter`` of a REPORT, decided by Radicale's own test (the one its REPORT
     loop applies to every item the storage did not decide, RFC 4791 §9.7, RFC 6352 §10.5)."""
     return bool(test_filter(collection_tag, item, filter_))
+
+
+def expand_item(item: Any, start: datetime, end: datetime, max_occurrence: int) -> int:
+    """How many instances Radicale's expansion of ``item`` gives between ``start`` and ``end`` (aware), as
+    a calendar-data ``expand`` computes them (RFC 4791 §9.6.5); raises what the expansion raises."""
+    element = ET.Element("{urn:ietf:params:xml:ns:caldav}calendar-data")
+    _, count = _expand(element, item, start, end, max_occurrence=max_occurrence)
+    return int(count)
+
+
+def make_item(vobject_item: Any) -> Any:
+    """A Radicale item holding ``vobject_item`` (to hand to Radicale's readers)."""
+    return radicale_item.Item(collection_path="", vobject_item=vobject_item)
 
 
 def read_components(text: str) -> list[Any]:

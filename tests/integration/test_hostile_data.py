@@ -252,9 +252,29 @@ def test_expanding_an_event_with_an_override_still_works(server: RunningServer) 
 
 
 def test_an_event_whose_recurrences_cannot_be_computed_is_refused(server: RunningServer) -> None:
-    """A DATE start with a DATE-TIME end parses, but its second instance cannot be computed: free-busy over
-    its calendar failed (found by the fuzzing of test_fuzz_dav.py)."""
+    """A DATE start with a DATE-TIME end (against RFC 5545 §3.8.2.2) parses, but its second instance cannot be
+    computed: free-busy over its calendar failed (found by the fuzzing of test_fuzz_dav.py)."""
     body = event("mixed", "RRULE:FREQ=DAILY\r\nDTEND:20260105T100000Z\r\n", "DTSTART;VALUE=DATE:20260105")
-    refused(server, CAL + "mixed.ics", body.replace("DURATION:PT1H\r\n", ""), "cannot read this object back")
+    refused(server, CAL + "mixed.ics", body.replace("DURATION:PT1H\r\n", ""), "and a date DTSTART")
     status, _, answer = request(server, "REPORT", CAL, body=FREE_BUSY, headers={"Depth": "1"})
     assert status == 200, answer
+
+
+def test_floating_start_with_a_utc_end_is_refused_and_left_out_of_expansions(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RFC 5545 §3.8.2.2: DTEND is floating if and only if DTSTART is; the mix broke every expansion of the
+    calendar (a TypeError in Radicale's expansion). A floating recurring event Radicale cannot expand, stored
+    as before, is left out of expansions."""
+    mixed = event("fl", "RRULE:FREQ=DAILY\r\nDTEND:20260105T110000Z\r\n", "DTSTART:20260105T100000")
+    refused(server, CAL + "fl.ics", mixed.replace("DURATION:PT1H\r\n", ""), "floating date-time DTSTART")
+    assert put(server, CAL + "good.ics", event("good"))[0] == 201
+    floating = event("fl2", "RRULE:FREQ=DAILY\r\n", "DTSTART:20260105T100000")
+    status, _ = put(server, CAL + "fl2.ics", floating)
+    if status == 403:  # refused as unexpandable: store it as an older server did
+        monkeypatch.setattr(ItemDataResponder, "answer", lambda self, request: None)
+        assert put(server, CAL + "fl2.ics", floating)[0] == 201
+    status, _, answer = request(
+        server, "REPORT", CAL, body=calendar_query(TIME_RANGE, EXPAND), headers={"Depth": "1"}
+    )
+    assert status == 207 and CAL + "good.ics" in responses(answer), answer
