@@ -175,6 +175,8 @@ def rule_problem(rule: str, start: dt.date | None, limits: LimitsConfig) -> str 
     if "BYSETPOS" in parts and not _positions_exist(parts):
         return f"RRULE {rule[:80]!r}: BYSETPOS selects a position no period has"
     bound = limits.max_recurrence_count
+    if "COUNT" in parts and "UNTIL" in parts:
+        return f"RRULE {rule[:80]!r} has both COUNT and UNTIL (RFC 5545 §3.3.10)"
     if "COUNT" in parts:
         count = int(parts["COUNT"]) if parts["COUNT"].isdigit() else -1
         if not 0 < count <= bound:

@@ -52,6 +52,7 @@ def test_rules_the_server_can_expand_pass(rule: str) -> None:
         ("FREQ=SECONDLY;COUNT=3;BYMONTH=2;BYMONTHDAY=30", "does not recur"),
         ("FREQ=DAILY;BYSETPOS=5;BYDAY=MO", "BYSETPOS"),
         ("FREQ=MONTHLY;BYDAY=6MO", "ordinal"),
+        ("FREQ=DAILY;COUNT=3;UNTIL=20270101", "both COUNT and UNTIL"),
     ],
 )
 def test_rules_beyond_the_bounds_are_refused(rule: str, reason: str) -> None:
