@@ -352,6 +352,24 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "header_timeout": Option(
             "10", _seconds, "seconds from a request's first byte to the end of its headers"
         ),
+        "max_components": Option("1000", _positive_int, "components in one calendar object or vCard (PUT)"),
+        "max_item_property_size": Option(
+            "65536", _positive_int, "characters of one text property value in a calendar object or vCard"
+        ),
+        "max_parameter_size": Option("1024", _positive_int, "characters of one property parameter value"),
+        "max_rrules": Option("4", _positive_int, "RRULE properties in one component"),
+        "max_rdates": Option("1000", _positive_int, "RDATE values, and EXDATE values, in one component"),
+        "max_recurrence_count": Option(
+            "10000", _positive_int, "instances one bounded RRULE (COUNT, UNTIL) may produce"
+        ),
+        "max_daily_instances": Option(
+            "24", _positive_int, "instances per day an unbounded RRULE may produce (24: hourly)"
+        ),
+        "max_query_seconds": Option(
+            "20",
+            _positive_float,
+            "seconds one REPORT may spend testing items, and one PUT reading its object back",
+        ),
     },
 }
 
@@ -483,6 +501,14 @@ class LimitsConfig:
     max_connections: int = 1000
     max_connections_per_address: int = 100
     header_timeout: float = 10.0
+    max_components: int = 1000
+    max_item_property_size: int = 65536
+    max_parameter_size: int = 1024
+    max_rrules: int = 4
+    max_rdates: int = 1000
+    max_recurrence_count: int = 10000
+    max_daily_instances: int = 24
+    max_query_seconds: float = 20.0
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,10 @@ from radicale import pathutils, storage, types
 from radicale.item import filter as radicale_filter
 from radicale.log import logger
 
-from groupware.config import database_file
+from groupware.config import LimitsConfig, database_file
 from groupware.dav import filters as dav_filters
 from groupware.dav.fastpath import ItemSummary, http_date
+from groupware.dav.screening import QueryScreen
 from groupware.plugins import services_of
 from groupware.store import (
     TIMESTAMP_MAX,
@@ -185,9 +186,20 @@ class Collection(storage.BaseCollection):
         return (self._item(stored) for stored in self._store.iter_items(self._record.id))
 
     def get_filtered(self, filters: Iterable[ET.Element]) -> Iterator[tuple[radicale_item.Item, bool]]:
-        """Items that may match ``filters``, flagged ``True`` where the index decided exactly."""
-        for stored, exact in self._filtered(list(filters)):
-            yield self._item(stored), exact
+        """Items that may match ``filters``, flagged ``True`` where decided: exactly by the index, or by
+        Radicale's own test run here, where an item that cannot be evaluated is left out and logged rather
+        than failing the whole query (:mod:`groupware.dav.screening`)."""
+        filters = list(filters)
+        screen = QueryScreen(self.path, self.tag, filters, self._storage.limits)
+        for stored, exact in self._filtered(filters):
+            item = self._item(stored)
+            if exact and screen.every_item:
+                if screen.verdict(item, decided=True):
+                    yield item, True
+            elif exact or not screen.applies:
+                yield item, exact
+            elif screen.verdict(item):
+                yield item, True
 
     def fast_query(self, filters: Iterable[ET.Element]) -> list[tuple[ItemSummary, str]] | None:
         """The facts and text of the items matching ``filters`` in :meth:`get_filtered` order, when the index
@@ -299,6 +311,10 @@ class Storage(storage.BaseStorage):
     def __init__(self, configuration: Any) -> None:
         super().__init__(configuration)
         self.store = open_store(self._database(), self._option("synchronous") or "FULL")
+        try:
+            self.limits: LimitsConfig = services_of(configuration, "storage").config.limits
+        except RuntimeError:  # run by Radicale alone: the defaults
+            self.limits = LimitsConfig()
         logger.info("Storage database: %r", self.store.db.path)
 
     def _database(self) -> Database | str:

@@ -9,8 +9,11 @@ Every XML document it serializes passes an ordered list of rewriters. The lists,
 * REPORT: the CALDAV:valid-filter check of a calendar-query (:mod:`groupware.dav.validity`), principal
   searches from the directory (:mod:`groupware.dav.people`), the initial sync-collection and the queries the
   index decides (:mod:`groupware.dav.collections`), the vCard 4.0 mark (:mod:`groupware.dav.vcard4`); then
-  Radicale, whose 403 for an unknown sync token becomes 400;
+  Radicale, whose 403 for an unknown sync token becomes 400, and whose items are screened by the storage
+  (:mod:`groupware.dav.screening`: an item that cannot be evaluated is left out; a query over its time bound
+  answers 507, a range beyond computable dates 403);
 * PROPPATCH, MKCOL, MKCALENDAR: the property size limits (:mod:`groupware.dav.limits`);
+* PUT: calendar objects and vCards within bounds and readable back (:mod:`groupware.dav.item_data`);
 * rewriters: principals enriched from the directory, vCard 4.0 cards and advertisement.
 
 :func:`make_app` wraps the application in the agenda API middleware (:mod:`groupware.dav.agenda_api`). Two
@@ -33,15 +36,17 @@ from radicale import types as radicale_types
 from groupware.accounts import Accounts
 from groupware.config import Config
 from groupware.dav.agenda_api import AgendaApiMiddleware, WsgiApp, agenda_store
-from groupware.dav.body import LIMITS, already_parsed, shape_problem
+from groupware.dav.body import LIMITS, already_parsed, parsed_body, shape_problem
 from groupware.dav.collections import ListingResponder, QueryResponder, SyncResponder
 from groupware.dav.configuration import radicale_configuration
 from groupware.dav.credentials import basic_credentials_problem, unauthorized
+from groupware.dav.item_data import ItemDataResponder
 from groupware.dav.limits import PropertyLimitResponder
 from groupware.dav.outage import unavailable
 from groupware.dav.people import PrincipalRewriter, PrincipalSearchResponder
 from groupware.dav.principal_search import PeopleIndex
 from groupware.dav.request import Answer, DavRequest, Responder, Rewriter
+from groupware.dav.screening import QueryTooLong, beyond_bounds, every_item_read, reads_every_item
 from groupware.dav.upstream import Application, Internals, patch_radicale
 from groupware.dav.validity import FilterCheckResponder
 from groupware.dav.vcard4 import VCard4Responder, VCard4Rewriter
@@ -95,6 +100,7 @@ class GroupwareApplication(Application):
             "PROPPATCH": [limit],
             "MKCOL": [limit],
             "MKCALENDAR": [limit],
+            "PUT": [ItemDataResponder(self.internals)],
         }
         self.rewriters: list[Rewriter] = [PrincipalRewriter(services.accounts)]
         section = services.config.addressbooks
@@ -202,6 +208,19 @@ class GroupwareApplication(Application):
         request = DavRequest(environ, base_prefix, path, user, user_groups, request_info)
         return self._respond_or("MKCALENDAR", super().do_MKCALENDAR, request)
 
+    def do_PUT(
+        self,
+        environ: radicale_types.WSGIEnviron,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> Answer:
+        """RFC 4918 §9.7, RFC 4791 §5.3.2, RFC 6352 §6.3.2, after the PUT responders (the data checks)."""
+        request = DavRequest(environ, base_prefix, path, user, user_groups, request_info)
+        return self._respond_or("PUT", super().do_PUT, request)
+
     def do_REPORT(
         self,
         environ: radicale_types.WSGIEnviron,
@@ -216,9 +235,13 @@ class GroupwareApplication(Application):
         answer = self._respond("REPORT", request)
         if answer is not None:
             return answer
-        status, headers, body, xml_request = super().do_REPORT(
-            environ, base_prefix, path, user, user_groups, request_info
-        )
+        try:
+            with every_item_read(reads_every_item(parsed_body(environ))):
+                status, headers, body, xml_request = super().do_REPORT(
+                    environ, base_prefix, path, user, user_groups, request_info
+                )
+        except (QueryTooLong, OverflowError) as exc:
+            return beyond_bounds(exc, request_info)
         if status == client.FORBIDDEN and isinstance(body, bytes) and b"valid-sync-token" in body:
             # RFC 6578 §3.2 says 403 with DAV:valid-sync-token; Thunderbird starts over only on 400 (and loses
             # its address-book sync on 403), DAVx5 reads the error element whatever the status.

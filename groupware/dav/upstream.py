@@ -17,22 +17,31 @@ from __future__ import annotations
 
 import functools
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 import radicale.log
 import radicale.utils
+from radicale import httputils
+from radicale import item as radicale_item
 from radicale.app import Application
 from radicale.app.base import Access
 from radicale.app.propfind import xml_propfind
-from radicale.app.report import xml_item_response
+from radicale.app.report import _expand, test_filter, xml_item_response
+from radicale.item import filter as radicale_filter
 
 __all__ = [
     "OVERRIDDEN",
     "Application",
     "RELIED_ON",
     "Internals",
+    "expand_item",
+    "filter_item",
     "item_response",
+    "make_item",
+    "read_components",
+    "visit_time_ranges",
     "patch_radicale",
     "upstream_drift",
 ]
@@ -63,6 +72,17 @@ RELIED_ON: dict[str, tuple[Any, tuple[str, ...]]] = {
         ("self", "items", "user", "user_groups"),
     ),
     "radicale.utils.package_version": (radicale.utils.package_version, ("name",)),
+    "radicale.app.report.test_filter": (test_filter, ("collection_tag", "item", "filter_")),
+    "radicale.app.report._expand": (
+        _expand,
+        ("element", "item", "start", "end", "time_range_start", "time_range_end", "max_occurrence"),
+    ),
+    "radicale.item.read_components": (radicale_item.read_components, ("s",)),
+    "radicale.item.filter.visit_time_ranges": (
+        radicale_filter.visit_time_ranges,
+        ("vobject_item", "child_name", "range_fn", "infinity_fn"),
+    ),
+    "radicale.httputils.decode_request": (httputils.decode_request, ("configuration", "environ", "text")),
 }
 
 #: ``Application`` methods overridden by groupware's application, with their parameters.
@@ -70,6 +90,7 @@ OVERRIDDEN: dict[str, tuple[str, ...]] = {
     "_handle_request": ("self", "environ"),
     "do_PROPFIND": ("self", "environ", "base_prefix", "path", "user", "user_groups", "request_info"),
     "do_REPORT": ("self", "environ", "base_prefix", "path", "user", "user_groups", "request_info"),
+    "do_PUT": ("self", "environ", "base_prefix", "path", "user", "user_groups", "request_info"),
     "_read_xml_request_body": ("self", "environ", "request_info"),
     "_xml_response": ("self", "xml_content", "request_info"),
 }
@@ -109,6 +130,41 @@ def item_response(
     )
 
 
+def filter_item(collection_tag: str, item: Any, filter_: ET.Element) -> bool:
+    """Whether ``item`` matches one ``filter`` of a REPORT, decided by Radicale's own test (the one its REPORT
+    loop applies to every item the storage did not decide, RFC 4791 §9.7, RFC 6352 §10.5)."""
+    return bool(test_filter(collection_tag, item, filter_))
+
+
+def expand_item(item: Any, start: datetime, end: datetime, max_occurrence: int) -> int:
+    """How many instances Radicale's expansion of ``item`` gives between ``start`` and ``end`` (aware), as
+    a calendar-data ``expand`` computes them (RFC 4791 §9.6.5); raises what the expansion raises."""
+    element = ET.Element("{urn:ietf:params:xml:ns:caldav}calendar-data")
+    _, count = _expand(element, item, start, end, max_occurrence=max_occurrence)
+    return int(count)
+
+
+def make_item(vobject_item: Any) -> Any:
+    """A Radicale item holding ``vobject_item`` (to hand to Radicale's readers)."""
+    return radicale_item.Item(collection_path="", vobject_item=vobject_item)
+
+
+def read_components(text: str) -> list[Any]:
+    """The vobject components of a PUT body, parsed as Radicale's PUT parses them."""
+    return list(radicale_item.read_components(text))
+
+
+def visit_time_ranges(
+    vobject_item: Any,
+    child_name: str,
+    range_fn: Callable[[datetime, datetime, bool], bool],
+    infinity_fn: Callable[[datetime], bool],
+) -> None:
+    """Radicale's walk over the instances of ``child_name`` components (RFC 4791 §9.9), as its time-range
+    filters, free-busy and prefilter bounds walk them."""
+    radicale_filter.visit_time_ranges(vobject_item, child_name, range_fn, infinity_fn)
+
+
 class Internals:
     """What the DAV edge reads of a running Radicale ``Application`` beyond its public WSGI interface."""
 
@@ -134,6 +190,10 @@ class Internals:
     def max_expand_occurrence(self) -> int:
         """``[reporting] max_expand_occurrence``: how many events a REPORT may serve (0: no limit)."""
         return int(self._app.configuration.get("reporting", "max_expand_occurrence"))
+
+    def decode_body(self, environ: Any, body: bytes) -> str:
+        """A request body decoded as Radicale decodes it (charset of the request, then fallbacks)."""
+        return str(httputils.decode_request(self._app.configuration, environ, body))
 
     def resolve_share(self, path: str, user: str, user_groups: set[str]) -> dict[str, Any] | None:
         """The map share ``path`` reaches for ``user`` (Radicale's resolver), None without one."""

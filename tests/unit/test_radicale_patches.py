@@ -100,3 +100,21 @@ def test_no_other_module_uses_radicale_internals() -> None:
         for match in private.finditer(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def test_report_loop_still_skips_the_test_of_items_the_storage_decided() -> None:
+    """groupware.dav.screening runs Radicale's filter test in the storage and hands matching items on as
+    decided; that keeps one bad item from failing a query only while Radicale's REPORT loops test just the
+    undecided items, with ``test_filter``, and read every item of a free-busy query through get_filtered."""
+    import radicale.app.report
+
+    source = inspect.getsource(radicale.app.report.xml_report)
+    assert "if filters and not filters_matched:" in source
+    assert "test_filter(collection_tag, item, filter_)" in source
+    assert "Failed to filter item" in source
+    assert "item=copy.copy(item)" in source  # expansion works on copies: the screen parses a copy too
+    freebusy = inspect.getsource(radicale.app.report.freebusy_collection_text)
+    assert "collection.get_filtered(filters)" in freebusy and "if not filter_matched:" in freebusy
+    assert "retrieve_items(" in source and "collection.get_filtered(filters)" in inspect.getsource(
+        radicale.app.report.retrieve_items
+    )
