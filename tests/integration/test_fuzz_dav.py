@@ -27,7 +27,7 @@ from groupware import config as config_module
 CAL = "/helene.lefevre/calendar/"
 BOOK = "/helene.lefevre/contacts/"
 BOUND = 10.0
-EXAMPLES = 75
+EXAMPLES = 300
 SLOW_EXAMPLES = 10_000
 
 # -- iCalendar and vCard -------------------------------------------------------------------------------------
