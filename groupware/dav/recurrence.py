@@ -196,6 +196,26 @@ def rule_problem(rule: str, start: dt.date | None, limits: LimitsConfig) -> str 
             f"RRULE {rule[:80]!r} has no COUNT or UNTIL and gives up to {rate:.0f} instances a day, "
             f"over {limits.max_daily_instances}"
         )
+    return _past_problem(rule, start, rate, limits)
+
+
+#: How many instances an endless rule may have had before today, in ``max_recurrence_count``\ s: every walk
+#: (free-busy, expansion, a time-range test, the read-back of a PUT) starts at DTSTART (RFC 5545 §3.8.5.3).
+PAST_INSTANCES_FACTOR = 10
+
+
+def _past_problem(rule: str, start: dt.date | None, rate: float, limits: LimitsConfig) -> str | None:
+    """Why an endless rule started too long ago for a query of today to reach today quickly, or None (an
+    hourly rule from the year 1 has 17 million instances to walk before today's)."""
+    if start is None:
+        return None
+    bound = PAST_INSTANCES_FACTOR * limits.max_recurrence_count
+    elapsed = (dt.date.today() - start).days * rate
+    if elapsed > bound:
+        return (
+            f"RRULE {rule[:80]!r} has no COUNT or UNTIL and had about {elapsed:.0f} instances since its "
+            f"DTSTART {start.isoformat()}, over {bound}: every query would walk them first"
+        )
     return None
 
 

@@ -120,6 +120,16 @@ def test_recurrence_beyond_bounds_is_refused_before_expansion(
     assert put(server, CAL + "ok.ics", event("ok", "RRULE:FREQ=WEEKLY;BYDAY=MO,TU\r\n"))[0] == 201
 
 
+def test_an_endless_hourly_rule_from_the_year_1_is_refused_at_once(server: RunningServer) -> None:
+    """Found by the 10,000-input fuzzing: every walk starts at DTSTART, so this PUT ran for seconds while it
+    held the database's write lock, and the PUTs after it failed."""
+    body = event("y1", "RRULE:FREQ=HOURLY\r\n", start="DTSTART:00010101T000000Z")
+    started = time.monotonic()
+    refused(server, CAL + "y1.ics", body, "since its DTSTART")
+    assert time.monotonic() - started < 2
+    assert put(server, CAL + "ok.ics", event("ok", "RRULE:FREQ=HOURLY\r\n"))[0] == 201
+
+
 def test_bounded_fast_rules_and_timezone_rules_are_accepted(server: RunningServer) -> None:
     assert put(server, CAL + "s.ics", event("s", "RRULE:FREQ=SECONDLY;COUNT=9000\r\n"))[0] == 201
     paris = (

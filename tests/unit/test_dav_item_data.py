@@ -60,6 +60,24 @@ def test_rules_beyond_the_bounds_are_refused(rule: str, reason: str) -> None:
     assert problem is not None and reason in problem
 
 
+@pytest.mark.parametrize(
+    "rule,start,refused",
+    [
+        ("FREQ=HOURLY", dt.date(1, 1, 1), True),  # 17 million hours to walk before today's
+        ("FREQ=DAILY", dt.date(1700, 1, 1), True),
+        ("FREQ=HOURLY", dt.date(2020, 1, 1), False),
+        ("FREQ=DAILY", dt.date(1990, 1, 1), False),  # a daily reminder kept since 1990
+        ("FREQ=YEARLY", dt.date(1, 1, 1), False),  # a birthday or a feast
+        ("FREQ=HOURLY;COUNT=24", dt.date(1, 1, 1), False),
+    ],
+)
+def test_an_endless_rule_may_not_start_too_long_ago(rule: str, start: dt.date, refused: bool) -> None:
+    """Every walk starts at DTSTART (RFC 5545 §3.8.5.3): an endless hourly rule from the year 1 makes every
+    query of its calendar walk 17 million instances first."""
+    problem = rule_problem(rule, start, LIMITS)
+    assert (problem is not None and "since its DTSTART" in problem) is refused, problem
+
+
 def calendar(*events: str) -> str:
     body = "".join(
         f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nEND:VEVENT\r\n"
