@@ -93,7 +93,9 @@ def _instances(vobject_item: Any, component: str) -> tuple[tuple[tuple[int, int]
 
     def range_fn(start: datetime, end: datetime, is_recurrence: bool) -> bool:
         nonlocal until
-        if not is_recurrence and (len(spans) >= MAX_INSTANCES or start > horizon):
+        # Overrides (RECURRENCE-ID) are recorded past the horizon, but never more than MAX_INSTANCES in all:
+        # a master that carries a RECURRENCE-ID makes every instance of its endless rule one.
+        if len(spans) >= MAX_INSTANCES or (not is_recurrence and start > horizon):
             until = math.floor(start.timestamp())
             return True
         spans.append((math.floor(start.timestamp()), math.ceil(end.timestamp())))

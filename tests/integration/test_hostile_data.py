@@ -130,6 +130,16 @@ def test_an_endless_hourly_rule_from_the_year_1_is_refused_at_once(server: Runni
     assert put(server, CAL + "ok.ics", event("ok", "RRULE:FREQ=HOURLY\r\n"))[0] == 201
 
 
+def test_a_master_with_a_recurrence_id_and_an_endless_rule_is_indexed_at_once(server: RunningServer) -> None:
+    """Found by the 10,000-input fuzzing: every instance of such a master counts as an override, and the
+    index recorded them all, to the year 9999, inside the write transaction."""
+    body = event("ri", "RRULE:FREQ=DAILY\r\nRECURRENCE-ID:20260105T100000Z\r\n")
+    started = time.monotonic()
+    assert put(server, CAL + "ri.ics", body)[0] in (201, 403)
+    assert time.monotonic() - started < 3
+    assert put(server, CAL + "ok.ics", event("ok", "RRULE:FREQ=WEEKLY\r\n"))[0] == 201
+
+
 def test_bounded_fast_rules_and_timezone_rules_are_accepted(server: RunningServer) -> None:
     assert put(server, CAL + "s.ics", event("s", "RRULE:FREQ=SECONDLY;COUNT=9000\r\n"))[0] == 201
     paris = (
