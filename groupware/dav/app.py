@@ -74,6 +74,31 @@ class DavServices(Protocol):
     def sharing(self) -> SharingService: ...
 
 
+def _responding(method: str) -> Callable[..., Answer]:
+    """The handler of ``method``: the first responder's answer, else Radicale's ``do_<method>``."""
+
+    def handler(
+        self: GroupwareApplication,
+        environ: radicale_types.WSGIEnviron,
+        base_prefix: str,
+        path: str,
+        user: str,
+        user_groups: set[str],
+        request_info: dict[str, Any],
+    ) -> Answer:
+        request = DavRequest(environ, base_prefix, path, user, user_groups, request_info)
+        answer = self._respond(method, request)
+        if answer is not None:
+            return answer
+        upstream: Answer = getattr(super(GroupwareApplication, self), f"do_{method}")(
+            environ, base_prefix, path, user, user_groups, request_info
+        )
+        return upstream
+
+    handler.__name__ = handler.__qualname__ = f"do_{method}"
+    return handler
+
+
 class GroupwareApplication(Application):
     """Radicale's WSGI application with groupware's responders and rewriters (see the module docstring)."""
 
@@ -138,88 +163,14 @@ class GroupwareApplication(Application):
         except DirectoryUnavailable as exc:
             return unavailable(exc)
 
-    def do_PROPFIND(
-        self,
-        environ: radicale_types.WSGIEnviron,
-        base_prefix: str,
-        path: str,
-        user: str,
-        user_groups: set[str],
-        request_info: dict[str, Any],
-    ) -> Answer:
-        """RFC 4918 §9.1, after the PROPFIND responders."""
-        request = DavRequest(environ, base_prefix, path, user, user_groups, request_info)
-        answer = self._respond("PROPFIND", request)
-        if answer is not None:
-            return answer
-        upstream: Answer = super().do_PROPFIND(environ, base_prefix, path, user, user_groups, request_info)
-        return upstream
-
-    def _respond_or(self, method: str, upstream: Callable[..., Answer], request: DavRequest) -> Answer:
-        """The first responder's answer to ``method``, else Radicale's handler ``upstream``."""
-        answer = self._respond(method, request)
-        if answer is not None:
-            return answer
-        return upstream(
-            request.environ,
-            request.base_prefix,
-            request.path,
-            request.user,
-            request.user_groups,
-            request.request_info,
-        )
-
-    def do_PROPPATCH(
-        self,
-        environ: radicale_types.WSGIEnviron,
-        base_prefix: str,
-        path: str,
-        user: str,
-        user_groups: set[str],
-        request_info: dict[str, Any],
-    ) -> Answer:
-        """RFC 4918 §9.2, after the PROPPATCH responders (the property limits)."""
-        request = DavRequest(environ, base_prefix, path, user, user_groups, request_info)
-        return self._respond_or("PROPPATCH", super().do_PROPPATCH, request)
-
-    def do_MKCOL(
-        self,
-        environ: radicale_types.WSGIEnviron,
-        base_prefix: str,
-        path: str,
-        user: str,
-        user_groups: set[str],
-        request_info: dict[str, Any],
-    ) -> Answer:
-        """RFC 4918 §9.3, RFC 5689 §3, after the MKCOL responders (the property limits)."""
-        request = DavRequest(environ, base_prefix, path, user, user_groups, request_info)
-        return self._respond_or("MKCOL", super().do_MKCOL, request)
-
-    def do_MKCALENDAR(
-        self,
-        environ: radicale_types.WSGIEnviron,
-        base_prefix: str,
-        path: str,
-        user: str,
-        user_groups: set[str],
-        request_info: dict[str, Any],
-    ) -> Answer:
-        """RFC 4791 §5.3.1, after the MKCALENDAR responders (the property limits)."""
-        request = DavRequest(environ, base_prefix, path, user, user_groups, request_info)
-        return self._respond_or("MKCALENDAR", super().do_MKCALENDAR, request)
-
-    def do_PUT(
-        self,
-        environ: radicale_types.WSGIEnviron,
-        base_prefix: str,
-        path: str,
-        user: str,
-        user_groups: set[str],
-        request_info: dict[str, Any],
-    ) -> Answer:
-        """RFC 4918 §9.7, RFC 4791 §5.3.2, RFC 6352 §6.3.2, after the PUT responders (the data checks)."""
-        request = DavRequest(environ, base_prefix, path, user, user_groups, request_info)
-        return self._respond_or("PUT", super().do_PUT, request)
+    # The responders of each method, then Radicale's handler: PROPFIND (RFC 4918 §9.1), PROPPATCH (§9.2),
+    # MKCOL (§9.3, RFC 5689 §3), MKCALENDAR (RFC 4791 §5.3.1), PUT (RFC 4918 §9.7, RFC 4791 §5.3.2,
+    # RFC 6352 §6.3.2).
+    do_PROPFIND = _responding("PROPFIND")
+    do_PROPPATCH = _responding("PROPPATCH")
+    do_MKCOL = _responding("MKCOL")
+    do_MKCALENDAR = _responding("MKCALENDAR")
+    do_PUT = _responding("PUT")
 
     def do_REPORT(
         self,
