@@ -24,7 +24,6 @@ with its traceback, never a silently dropped connection.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 import re
@@ -33,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Final
 
+from ..admission import Admission
 from ..host import LookupUnavailable, Recipient, RecipientLookup
 from .execute import Delivery, Outcome
 
@@ -385,7 +385,7 @@ class LmtpServer:
         self._executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="lmtp")
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self._per_address: collections.Counter[str] = collections.Counter()
+        self._admission = Admission(settings.max_connections, settings.max_connections_per_address)
 
     async def start(self) -> None:
         """Bind every configured address (port 0 picks one; see :attr:`addresses`)."""
@@ -414,17 +414,11 @@ class LmtpServer:
     # -- one connection -----------------------------------------------------------------------------------
     def _admit(self, remote: str) -> str | None:
         """Count a new connection from ``remote``; the 421 reply when it is one too many (not counted)."""
-        if len(self._tasks) >= self.settings.max_connections:
-            return TOO_MANY
-        if self._per_address[remote] >= self.settings.max_connections_per_address:
-            return TOO_MANY_FROM_ADDRESS
-        self._per_address[remote] += 1
-        return None
+        refused = self._admission.admit(remote, len(self._tasks))
+        return None if refused is None else TOO_MANY if refused == "total" else TOO_MANY_FROM_ADDRESS
 
     def _release(self, remote: str) -> None:
-        self._per_address[remote] -= 1
-        if self._per_address[remote] <= 0:
-            del self._per_address[remote]
+        self._admission.release(remote)
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")

@@ -29,7 +29,6 @@ choosing (groupware runs every asyncio door on one shared loop).
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 import ssl
@@ -37,6 +36,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from ..admission import Admission
 from .commands import Reply, Session
 from .protocol import ProtocolViolation, Reader, Token, response
 
@@ -89,7 +89,7 @@ class ManageSieveServer:
         self._servers: list[asyncio.Server] = []
         self._executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="managesieve")
         self._connections: set[asyncio.Task[None]] = set()
-        self._per_address: collections.Counter[str] = collections.Counter()
+        self._admission = Admission(settings.max_connections, settings.max_connections_per_address)
         self._turns: dict[str, asyncio.Semaphore] = {}  # per address with connections: commands running
         self.addresses: list[tuple[str, int]] = []
 
@@ -124,19 +124,15 @@ class ManageSieveServer:
     # -- one connection -----------------------------------------------------------------------------------
     def _admit(self, remote: str) -> str | None:
         """Count a new connection from ``remote``; the ``BYE`` text when it is one too many (not counted)."""
-        if len(self._connections) >= self.settings.max_connections:
-            return TOO_MANY_BYE
-        if self._per_address[remote] >= self.settings.max_connections_per_address:
-            return TOO_MANY_FROM_ADDRESS_BYE
-        self._per_address[remote] += 1
+        refused = self._admission.admit(remote, len(self._connections))
+        if refused is not None:
+            return TOO_MANY_BYE if refused == "total" else TOO_MANY_FROM_ADDRESS_BYE
         if remote not in self._turns:
             self._turns[remote] = asyncio.Semaphore(self.settings.commands_per_address)
         return None
 
     def _release(self, remote: str) -> None:
-        self._per_address[remote] -= 1
-        if self._per_address[remote] <= 0:
-            del self._per_address[remote]
+        if self._admission.release(remote):
             del self._turns[remote]
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -143,7 +143,9 @@ def test_connections_per_address_are_bounded(tmp_path: Path, servers: list[OnLoo
     with connect_from(server.addresses[0], "127.0.0.1") as other:
         assert login_ok(other) == b'OK "Logged in."\r\n'
     held.pop().close()
-    wait_until(lambda: server.server._per_address["127.0.0.2"] == 2, 5, "the closed connection is released")
+    wait_until(
+        lambda: server.server._admission.held("127.0.0.2") == 2, 5, "the closed connection is released"
+    )
     with connect_from(server.addresses[0], "127.0.0.2") as again:
         assert login_ok(again) == b'OK "Logged in."\r\n'
     for sock in held:

@@ -81,7 +81,9 @@ def test_connections_per_address_get_421_beyond_the_bound(start: Callable[..., O
         assert extra.recv(10) == b""
     assert deliver(server, "127.0.0.1") == ["250 2.0.0 <helene@ac.fr> delivered"]
     held.pop().close()
-    wait_until(lambda: server.server._per_address["127.0.0.2"] == 2, 5, "the closed connection is released")
+    wait_until(
+        lambda: server.server._admission.held("127.0.0.2") == 2, 5, "the closed connection is released"
+    )
     assert deliver(server, "127.0.0.2") == ["250 2.0.0 <helene@ac.fr> delivered"]
     for sock in held:
         sock.close()
