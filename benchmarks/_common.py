@@ -85,8 +85,8 @@ def generated_directory(staff: int, seed: int = 1) -> Path:
     return path
 
 
-def active_uids(ldif: Path, count: int, exclude: Sequence[str] = ("admin.groupware",)) -> list[str]:
-    """``count`` uids of people who may log in, spread evenly over the whole directory (deterministic)."""
+def all_active_uids(ldif: Path, exclude: Sequence[str] = ("admin.groupware",)) -> list[str]:
+    """The uids of the people of ``ldif`` who may log in (not disabled), in file order, but ``exclude``."""
     uids: list[str] = []
     uid, active = "", True
     with open(ldif, encoding="utf-8") as lines:
@@ -101,7 +101,12 @@ def active_uids(ldif: Path, count: int, exclude: Sequence[str] = ("admin.groupwa
                 active = False
     if uid and active:
         uids.append(uid)
-    uids = [u for u in uids if u not in exclude]
+    return [u for u in uids if u not in exclude]
+
+
+def active_uids(ldif: Path, count: int, exclude: Sequence[str] = ("admin.groupware",)) -> list[str]:
+    """``count`` uids of people who may log in, spread evenly over the whole directory (deterministic)."""
+    uids = all_active_uids(ldif, exclude)
     if len(uids) < count:
         raise BenchmarkError(f"{ldif} has {len(uids)} active people, fewer than the {count} asked for")
     step = len(uids) / count

@@ -59,6 +59,7 @@ from _common import (
     BenchmarkError,
     Request,
     ServerProcess,
+    all_active_uids,
     environment,
     free_port,
     log,
@@ -121,17 +122,7 @@ class Result:
 
 def demo_people(ldif: Path = DEMO_LDIF) -> list[str]:
     """The uids of the demo directory's people who may log in (not the admin, not the disabled)."""
-    people, uid, active = [], "", True
-    for line in [*ldif.read_text(encoding="utf-8").splitlines(), "dn: end"]:
-        if line.startswith("dn: "):
-            if uid and active and uid != "admin.groupware":
-                people.append(uid)
-            uid, active = "", True
-            if line.startswith("dn: uid=") and ",ou=people," in line:
-                uid = line[len("dn: uid=") :].split(",", 1)[0]
-        elif line.startswith("employeeType:") and "inactif" in line:
-            active = False
-    return people
+    return all_active_uids(ldif)
 
 
 def propfind(uid: str) -> Request:
