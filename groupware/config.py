@@ -370,6 +370,11 @@ SCHEMA: dict[str, dict[str, Option]] = {
             _positive_float,
             "seconds one REPORT may spend testing items, and one PUT reading its object back",
         ),
+        "max_request_seconds": Option(
+            "60",
+            _positive_float,
+            "seconds of work one HTTP request may take before it is stopped (answered 503)",
+        ),
     },
 }
 
@@ -509,6 +514,7 @@ class LimitsConfig:
     max_recurrence_count: int = 10000
     max_daily_instances: int = 24
     max_query_seconds: float = 20.0
+    max_request_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
