@@ -83,7 +83,7 @@ def test_the_work_of_a_client_that_has_gone_stops(tmp_path: Path, caplog: pytest
             time.sleep(0.5)  # the walk has started
         gone = lambda: [r for r in caplog.records if getattr(r, "event", "") == "request_cancelled"]  # noqa: E731
         records = wait_until(gone, timeout=10, message="the request went on after its client left")
-        assert records[0].reason == "the client has gone"
+        assert getattr(records[0], "reason", "") == "the client has gone"
         assert request(server, "GET", CAL + "h0.ics")[0] == 200
     finally:
         server.stop()

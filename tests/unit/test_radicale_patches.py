@@ -139,9 +139,12 @@ def test_every_instance_walk_goes_through_the_module_and_spends_the_request_budg
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:20260105T100000Z\r\n"
         "RRULE:FREQ=HOURLY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
-    seen: list[int] = []
+    seen: list[object] = []
+
+    def range_fn(start: object, end: object, recurrence: bool) -> bool:
+        seen.append(start)
+        return False
+
     with pytest.raises(RequestCancelled), request_budget({}, 0.0):
-        radicale.item.filter.visit_time_ranges(
-            endless, "VEVENT", lambda start, end, recurrence: seen.append(1) is not None, lambda start: False
-        )
+        radicale.item.filter.visit_time_ranges(endless, "VEVENT", range_fn, lambda start: False)
     assert 0 < len(seen) < 1000
