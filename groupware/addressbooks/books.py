@@ -91,7 +91,7 @@ class _Context:
 
     def __init__(self, people: Sequence[Person], groups: Sequence[Group], settings: BookSettings) -> None:
         self.settings = settings
-        self.people = [p for p in people if not p.disabled]
+        self.people = [p for p in people if not p.disabled and p.listed]  # the red list: in no book
         self.groups = list(groups) if settings.groups else []
         self.uids = {normalize_dn(p.dn): card_uid(p) for p in self.people}
         self.names = _establishment_names(self.people, groups)
