@@ -300,7 +300,7 @@ class LdapDirectory:
 
         def work(conn: ldap3.Connection) -> Person | None:
             entry = self._lookup(conn, login)
-            if entry is None or self._is_disabled(conn, entry["dn"]):
+            if entry is None or self._is_disabled(conn, entry["dn"][0]):
                 return None
             return self._person(conn, entry)
 
