@@ -80,6 +80,8 @@ class SyncReport:
     people: int = 0
     seconds: float = 0.0
     skipped: bool = False
+    #: Why a book is empty or unread (:func:`groupware.directory.survey.book_warnings`), for the operator.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changes(self) -> int:
