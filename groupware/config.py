@@ -156,6 +156,17 @@ def _attributes(value: str) -> tuple[str, ...]:
     return tuple(_attribute(word) for word in value.split())
 
 
+def _branches(items: Any) -> bool:
+    """Whether a parsed pattern holds an alternation, at any depth."""
+    for op, argument in items:
+        name = str(op)
+        if name == "BRANCH":
+            return True
+        if name in ("SUBPATTERN", "ATOMIC_GROUP") and _branches(argument[-1]):
+            return True
+    return False
+
+
 def _repeats(items: Any, inside: bool) -> int:
     """The variable-length repetitions of a parsed pattern; refuses nested repetition, backreferences and
     look-arounds, whose cost on a hostile value is not bounded by a small power of its length."""
@@ -166,7 +177,7 @@ def _repeats(items: Any, inside: bool) -> int:
             raise ValueError("backreferences and look-arounds are not allowed")
         if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
             low, high, body = argument
-            if inside or _repeats(body, True) or any(str(o) == "BRANCH" for o, _ in body):
+            if inside or _repeats(body, True) or _branches(body):
                 raise ValueError("a repetition inside a repetition is not allowed, e.g. (a+)+")
             count += int(low != high)
         elif name in ("SUBPATTERN", "ATOMIC_GROUP"):
