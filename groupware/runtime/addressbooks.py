@@ -60,7 +60,9 @@ def sync_once(
         return SyncReport(skipped=True)
     people = list(source.iter_people())
     groups = list(source.iter_groups())
-    report = sync_books(store, people, groups, settings, sharing, progress, fingerprint)
+    entries = getattr(source, "iter_establishments", None)
+    departements = {e.uai: e.departement for e in entries()} if callable(entries) else {}
+    report = sync_books(store, people, groups, settings, sharing, progress, fingerprint, departements)
     report.warnings = book_warnings(people, groups, config.directory)
     for warning in report.warnings:
         log.warning("address books: %s", warning, extra={"event": "addressbooks_warning"})

@@ -188,3 +188,29 @@ def test_red_listed_people_are_in_no_book_and_no_search() -> None:
     assert group_card.text.count("X-ADDRESSBOOKSERVER-MEMBER:") == 1  # Anne only
     index = PeopleIndex(lambda: [shown, hidden], lambda p: p.uid)
     assert [entry.user for entry in index.entries()] == ["a"]
+
+
+def test_an_establishment_entry_gives_the_departement(tmp_path: Path) -> None:
+    from groupware.directory.mapping import establishment_from
+
+    loaded = _load(
+        tmp_path,
+        preset="supann",
+        establishment_departement_attribute="departement",
+        establishment_uai_pattern=r"^\{UAI\}(?P<uai>[0-9]{7}[A-Z])$",
+    ).directory
+    entry = {
+        "dn": ["o=x"],
+        "supannetablissement": ["{UAI}0341234A"],
+        "o": ["Collège"],
+        "departement": ["099"],
+    }
+    found = establishment_from(entry, loaded)
+    assert found is not None and (found.uai, found.name, found.departement) == ("0341234A", "Collège", "099")
+    assert establishment_from({**entry, "supannetablissement": ["0341234A"]}, loaded) is None
+    person = Person("a", "uid=a", "Anne", mail="a@x.fr", establishments=("0341234A",))
+    settings = BookSettings(kinds=("departements",))
+    assert [book.path for book in build_books([person], [], settings, {"0341234A": "099"})] == [
+        "annuaire/dep-099"
+    ]
+    assert [book.path for book in build_books([person], [], settings)] == ["annuaire/dep-034"]
