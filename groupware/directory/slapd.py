@@ -524,14 +524,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--ldif", help="LDIF file to load (default: config/demo-directory.ldif if present)")
+    parser.add_argument(
+        "--ldif", help="LDIF file to load (default: the demo directory, the SupAnn one with --supann)"
+    )
     parser.add_argument("--no-memberof", action="store_true", help="without the memberof overlay")
     parser.add_argument("--tls", action="store_true", help="also LDAPS and StartTLS, with a throwaway CA")
     parser.add_argument("--port", type=int, help="LDAP port (default: a free one)")
     parser.add_argument("--service-password", help="service account password (default: random)")
     parser.add_argument("--supann", action="store_true", help="load the SupAnn schema too (supann.schema)")
     args = parser.parse_args(argv)
-    ldif = args.ldif or _default_ldif()
+    ldif = args.ldif or _default_ldif(args.supann)
     started = time.monotonic()
     with Slapd(
         ldif,
@@ -569,10 +571,10 @@ def _banner(server: Slapd, ldif: str | None, seconds: float) -> str:
     return "\n".join([head, *(f"{name:<17}{value}" for name, value in rows), "Ctrl-C stops it."])
 
 
-def _default_ldif() -> str | None:
+def _default_ldif(supann: bool = False) -> str | None:
     from groupware.config import DATA
 
-    demo = DATA / "demo-directory.ldif"
+    demo = DATA / ("demo-supann-directory.ldif" if supann else "demo-directory.ldif")
     return str(demo) if demo.exists() else None
 
 

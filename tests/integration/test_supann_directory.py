@@ -216,3 +216,17 @@ def test_ldif_and_ldap_read_the_supann_directory_alike(supann_slapd: Any) -> Non
         assert ldif.authenticate("zoe.nguyen", "zoe.nguyen-demo").listed is False
     finally:
         ldap.close()
+
+
+def test_the_command_line(supann_slapd: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from groupware.cli import main
+
+    path = _config(tmp_path, supann_slapd)
+    assert main(["directory", "test", "--config", str(path)]) == 0
+    assert "red-listed 3" in capsys.readouterr().out
+    wrong = _config(tmp_path, supann_slapd, bind_password="not-the-password")
+    assert main(["directory", "test", "--config", str(wrong)]) == 1
+    assert "service account bind refused" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["directory", "--help"])
+    assert "test" in capsys.readouterr().out
