@@ -77,8 +77,10 @@ def report(config: DirectoryConfig, found: Survey, out: TextIO) -> None:
     print("\n".join(lines), file=out)
 
 
-def run(config: Config, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """``directory test``: 0 once the directory answered (warnings or not), 1 when it cannot be read."""
+def run(config: Config, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """``directory test``: 0 once the directory answered (warnings or not), 1 when it cannot be read.
+    Printed to ``out`` and ``err`` (default: the standard output and error at the time of the call)."""
+    out, err = out or sys.stdout, err or sys.stderr
     try:
         directory = open_directory(config.directory)
     except (DirectoryError, OSError) as exc:
