@@ -214,3 +214,12 @@ def test_an_establishment_entry_gives_the_departement(tmp_path: Path) -> None:
         "annuaire/dep-099"
     ]
     assert [book.path for book in build_books([person], [], settings)] == ["annuaire/dep-034"]
+
+
+def test_the_demo_directory_gives_no_warning(tmp_path: Path) -> None:
+    loaded = _load(tmp_path, disabled_filter="(employeeType=inactif)")
+    found = survey(LdifDirectory(loaded.directory), loaded.directory)
+    assert (found.people, found.disabled, found.red_listed, found.without_establishment) == (24, 1, 0, 1)
+    assert [e.uai for e in found.establishments] == ["0110089C", "0300567B", "0341234A"]
+    assert found.establishment is not None and found.establishment.name == "École Jules Ferry"
+    assert found.person is not None and found.person.establishments and found.warnings == []
