@@ -163,6 +163,9 @@ def _add_directory_commands(sub: Any) -> None:
     gen.add_argument("--seed", type=int, default=1)
     gen.add_argument("--out", required=True)
     gen.set_defaults(func=cmd_directory_generate)
+    from groupware.cli.directory import add_test_command
+
+    add_test_command(directory_sub)
 
 
 def build_parser() -> argparse.ArgumentParser:
