@@ -4,9 +4,10 @@ stops them in the reverse order.
 
 The first process binds the HTTP sockets, builds the services once (:mod:`groupware.runtime.services`) and
 starts, as the configuration asks: the helper processes of ``[server] workers``
-(:mod:`groupware.runtime.workers`), ManageSieve, LMTP (both on one shared event loop) and the periodic
-address-book sync; then it serves HTTP in its own thread until Ctrl-C, SIGTERM or :meth:`Supervisor.stop`. A
-helper process runs a supervisor on the inherited sockets that serves HTTP only.
+(:mod:`groupware.runtime.workers`), ManageSieve, LMTP (both on one shared event loop), the retries of the
+outgoing mail queue and the periodic address-book sync; then it serves HTTP in its own thread until Ctrl-C,
+SIGTERM or :meth:`Supervisor.stop`. A helper process runs a supervisor on the inherited sockets that serves
+HTTP only.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class Supervisor:
             raise
 
     def _build_first_process_doors(self, sockets: list[socket.socket]) -> None:
-        from groupware.runtime.mail_doors import LmtpDoor, ManageSieveDoor
+        from groupware.runtime.mail_doors import LmtpDoor, ManageSieveDoor, queue_door
 
         helpers = server_workers(self.config) - 1
         if helpers > 0:
@@ -80,6 +81,9 @@ class Supervisor:
             self.doors.append(ManageSieveDoor(self.config, self.services, self.loop))
         if self.config.lmtp.enabled:
             self.doors.append(LmtpDoor(self.config, self.services, self.loop))
+        mail_queue = queue_door(self.config)
+        if mail_queue is not None:
+            self.doors.append(mail_queue)
         self.addressbooks = _address_book_sync(self.config, self.app, self.services)
         if self.addressbooks is not None:
             self.doors.append(self.addressbooks)
