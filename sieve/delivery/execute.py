@@ -413,7 +413,7 @@ class Delivery:
                 log.info("redirect already sent", extra={"event": "redirect_duplicate", "to": target})
                 continue
             item = Outgoing(
-                "redirect", sender, (target,), str(tracker.path.parent), "", str(maildir.root), address
+                "redirect", sender, (target,), keep_maildir=str(maildir.root), keep_address=address
             )
             try:
                 if not self._transmit(item, outgoing):
