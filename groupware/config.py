@@ -452,6 +452,16 @@ SCHEMA: dict[str, dict[str, Option]] = {
             "50", _at_least_one, "LMTP connections one client address holds open"
         ),
         "relay": Option("", _relay, "SMTP relay host:port for redirects and vacation replies (empty: none)"),
+        "queue": Option("", str, "folder of the outgoing queue (default: <[sieve] mail_root>/.queue)"),
+        "queue_retry": Option(
+            "300", _seconds, "seconds before the first retry of a message the relay deferred"
+        ),
+        "queue_max_retry": Option(
+            "3600", _seconds, "longest wait between retries (the wait doubles up to it)"
+        ),
+        "queue_lifetime": Option(
+            "432000", _seconds, "seconds a message is retried before it is given up (default 5 days)"
+        ),
         "autocreate": Option("false", _boolean, "fileinto creates missing folders even without :create"),
         "workers": Option("16", _positive_int, "threads that look recipients up and store messages"),
     },
@@ -636,6 +646,10 @@ class LmtpConfig:
     max_connections_per_address: int = 50
     max_errors: int = 20
     relay: tuple[str, int] | None = None
+    queue: str = ""
+    queue_retry: float = 300.0
+    queue_max_retry: float = 3600.0
+    queue_lifetime: float = 432000.0
     autocreate: bool = False
     workers: int = 16
 
@@ -780,6 +794,10 @@ def load(path: str | os.PathLike[str]) -> Config:
     parsed = {name: _parse_section(file, name, sections.get(name, {}), problems) for name in SCHEMA}
     _check_directory(file, base, parsed["directory"], problems)
     _check_sieve(file, base, parsed["sieve"], problems)
+    queue = parsed["lmtp"].get("queue")
+    parsed["lmtp"]["queue"] = (
+        _resolve(base, queue) if queue else os.path.join(parsed["sieve"]["mail_root"], ".queue")
+    )
     if parsed["sharing"].get("database"):
         parsed["sharing"]["database"] = _resolve(base, parsed["sharing"]["database"])
     if problems:
