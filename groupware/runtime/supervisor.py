@@ -101,7 +101,8 @@ class Supervisor:
         return self.http.addresses
 
     def run(self) -> None:
-        """Start the other doors, then serve HTTP in this thread until :meth:`stop`, Ctrl-C or SIGTERM."""
+        """Start the other doors, then serve HTTP in this thread (or, when helpers serve it, wait) until
+        :meth:`stop`, Ctrl-C or SIGTERM."""
         started: list[Door] = []
         with self._state:
             if self._stopped:
