@@ -13,6 +13,7 @@ from __future__ import annotations
 import configparser
 import importlib
 import importlib.resources
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -33,6 +34,7 @@ __all__ = [
     "DirectoryConfig",
     "LimitsConfig",
     "LmtpConfig",
+    "OperationsConfig",
     "Option",
     "SharingConfig",
     "SieveConfig",
@@ -204,6 +206,16 @@ def _pattern(value: str) -> re.Pattern[str] | None:
     if _repeats(parsed, False) > _MAX_VARIABLE_REPEATS:
         raise ValueError(f"more than {_MAX_VARIABLE_REPEATS} repetitions of variable length (*, +, {{m,n}})")
     return compiled
+
+
+def _networks(value: str) -> tuple[str, ...]:
+    """Addresses and networks (``127.0.0.1``, ``10.0.0.0/8``, ``::1``), comma-separated, normalized."""
+    try:
+        return tuple(
+            str(ipaddress.ip_network(word, strict=False)) for word in value.replace(",", " ").split()
+        )
+    except ValueError as exc:
+        raise ValueError(f"not an address or network: {exc}") from None
 
 
 def _book_kinds(value: str) -> tuple[str, ...]:
@@ -465,6 +477,13 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "autocreate": Option("false", _boolean, "fileinto creates missing folders even without :create"),
         "workers": Option("16", _positive_int, "threads that look recipients up and store messages"),
     },
+    "operations": {
+        "allowed": Option(
+            "127.0.0.0/8, ::1",
+            _networks,
+            "client addresses and networks that may read /.groupware/health (others get 404)",
+        ),
+    },
     "limits": {
         "max_property_size": Option(
             "4096", _at_least_one, "characters in one property a client sets (display name, description…)"
@@ -677,6 +696,13 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class OperationsConfig:
+    """The ``[operations]`` section, parsed: who may read the health of the server."""
+
+    allowed: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration: our typed sections plus Radicale's, raw."""
 
@@ -689,6 +715,7 @@ class Config:
     lmtp: LmtpConfig = field(default_factory=LmtpConfig)
     addressbooks: AddressBooksConfig = field(default_factory=AddressBooksConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    operations: OperationsConfig = field(default_factory=OperationsConfig)
 
 
 def read_sections(path: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
@@ -817,6 +844,7 @@ def load(path: str | os.PathLike[str]) -> Config:
         addressbooks=AddressBooksConfig(**parsed["addressbooks"]),
         lmtp=LmtpConfig(**parsed["lmtp"]),
         limits=LimitsConfig(**parsed["limits"]),
+        operations=OperationsConfig(**parsed["operations"]),
     )
 
 
