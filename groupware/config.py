@@ -481,7 +481,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "allowed": Option(
             "127.0.0.0/8, ::1",
             _networks,
-            "client addresses and networks that may read /.groupware/health (others get 404)",
+            "client addresses and networks that may read /.groupware/health and /metrics (others: 404)",
         ),
     },
     "limits": {

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""What the HTTP door answers besides DAV: a page of ours at ``/`` for a browser, and the health of the
-server at ``/.groupware/health`` for its administrators.
+"""What the HTTP door answers besides DAV: a page of ours at ``/`` for a browser, and the health and the
+metrics of the server at ``/.groupware/health`` and ``/.groupware/metrics`` for its administrators.
 
 ``GET /`` (RFC 9110 §9.3.1) answers a short HTML page: what this server is and the addresses to give a
 calendar or contacts client (the server's own URL; clients find the rest from ``/.well-known/caldav`` and
@@ -9,8 +9,10 @@ application.
 
 ``GET /.groupware/health`` answers JSON: the database (a read), the directory (a search as the service
 account), and each mail door of ``[sieve]`` and ``[lmtp]`` (a connection to its address); ``200`` when all
-answer, ``503`` otherwise. It is readable only from the addresses of ``[operations] allowed`` (loopback by
-default): anyone else gets 404, as for any path that is not there.
+answer, ``503`` otherwise. ``GET /.groupware/metrics`` answers the Prometheus text format
+(:mod:`groupware.metrics`; this middleware counts every HTTP answer). Both are readable only from the
+addresses of ``[operations] allowed`` (loopback by default): anyone else gets 404, as for any path that is not
+there.
 """
 
 from __future__ import annotations
@@ -24,16 +26,18 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from groupware import metrics
 from groupware.config import Config
 from groupware.directory.cache import CachedDirectory
 from groupware.errors import DirectoryUnavailable
 from groupware.store.database import Database
 
-__all__ = ["HEALTH", "OperationsMiddleware"]
+__all__ = ["HEALTH", "METRICS", "OperationsMiddleware"]
 
 log = logging.getLogger("groupware.server")
 
 HEALTH = "/.groupware/health"
+METRICS = "/.groupware/metrics"
 #: A uid no directory holds: the health check's search finds nothing, but it must reach the directory.
 PROBE_UID = "groupware-health-probe"
 DOOR_TIMEOUT = 2.0
@@ -122,17 +126,39 @@ class OperationsMiddleware:
         self.app, self.services = app, services
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """Answer, and count the answer by method and status (:mod:`groupware.metrics`)."""
+        started = time.monotonic()
+        method = str(environ.get("REQUEST_METHOD", ""))
+        statuses: list[str] = []
+
+        def counting(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            statuses.append(status.split(" ", 1)[0])
+            return start_response(status, headers, *args)
+
+        try:
+            return self._answer(environ, counting)
+        finally:
+            metrics.count("groupware_http_requests_total", method=method, status=(statuses or ["500"])[-1])
+            metrics.observe("groupware_http_request_seconds", time.monotonic() - started, method=method)
+
+    def _answer(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = str(environ.get("PATH_INFO", ""))
         method = str(environ.get("REQUEST_METHOD", ""))
         if method in ("GET", "HEAD") and path in ("", "/"):
             return self._send(environ, start_response, "200 OK", "text/html", home_page(environ))
-        if path != HEALTH:
+        if path not in (HEALTH, METRICS):
             return self.app(environ, start_response)
         allowed = self.services.config.operations.allowed
         if not _allowed(str(environ.get("REMOTE_ADDR", "")), allowed):
             return self._send(environ, start_response, "404 Not Found", "text/plain", b"Not found.\n")
         if method not in ("GET", "HEAD"):
             return self._send(environ, start_response, "405 Method Not Allowed", "text/plain", b"GET only.\n")
+        if path == METRICS:
+            body, kind = metrics.exposition()
+            return self._send(environ, start_response, "200 OK", kind.split(";")[0], body)
+        return self._health(environ, start_response)
+
+    def _health(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.monotonic()
         found = health(self.services)
         healthy = all(value == "ok" for value in found.values())

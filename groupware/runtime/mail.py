@@ -21,12 +21,13 @@ import socket
 import ssl
 from pathlib import Path
 
+from groupware import metrics
 from groupware.accounts import Accounts
 from groupware.config import Config, SieveConfig
 from groupware.errors import AuthenticationError, ConfigError, ConfigProblem, DirectoryUnavailable
 from groupware.sieve.checks import check_script, report
 from groupware.sieve.compile import Program, compile_script
-from groupware.sieve.delivery import Delivery, OutgoingQueue, Relay, RetryPolicy
+from groupware.sieve.delivery import Delivery, Incoming, Outcome, OutgoingQueue, Plan, Relay, RetryPolicy
 from groupware.sieve.errors import SieveCompileError
 from groupware.sieve.host import (
     DEFAULT_EXTENSIONS,
@@ -173,6 +174,33 @@ def _admin_programs(paths: tuple[str, ...], policy: Policy) -> list[Program]:
     return [compile_script(Path(path).read_text(encoding="utf-8"), policy) for path in paths]
 
 
+class MeteredDelivery(Delivery):
+    """:class:`Delivery` that counts its outcomes and the Sieve actions it carries out
+    (:mod:`groupware.metrics`)."""
+
+    def deliver(self, incoming: Incoming, sender: str, address: str, recipient: Recipient) -> Outcome:
+        """RFC 2033 §4.2: one outcome per recipient, counted by its class (2xx, 5xx, 4xx)."""
+        outcome = super().deliver(incoming, sender, address, recipient)
+        kind = {2: "delivered", 5: "rejected"}.get(outcome.code // 100, "deferred")
+        metrics.count("groupware_deliveries_total", outcome=kind)
+        return outcome
+
+    def planned(self, plan: Plan) -> None:
+        """Count each action of the plan: stores by folder kind, redirects, replies, notifications."""
+        for mailbox in plan.stores:
+            action = "keep" if mailbox == "INBOX" else "fileinto"
+            metrics.count("groupware_sieve_actions_total", action=action)
+        for action, number in (
+            ("redirect", len(plan.redirects)),
+            ("vacation", int(plan.vacation is not None)),
+            ("notify", len(plan.notifies)),
+            ("reject", int(plan.reject is not None)),
+            ("failure", len(plan.failures)),
+        ):
+            for _ in range(number):
+                metrics.count("groupware_sieve_actions_total", action=action)
+
+
 def build_queue(config: Config) -> OutgoingQueue | None:
     """The outgoing queue in ``[lmtp] queue`` sending through ``[lmtp] relay`` with the ``queue_*`` retry
     policy; None without a relay."""
@@ -201,7 +229,7 @@ def build_delivery(config: Config) -> Delivery:
     hostname = section.hostname or socket.getfqdn()
     before, after = _admin_programs(config.sieve.before, policy), _admin_programs(config.sieve.after, policy)
     budget = Budget(cpu_seconds=config.sieve.max_cpu_time)
-    return Delivery(
+    return MeteredDelivery(
         build_store(config.sieve),
         policy,
         before,

@@ -22,6 +22,7 @@ import socket
 import threading
 from typing import Any
 
+from groupware import metrics
 from groupware.config import Config
 from groupware.dav.app import GroupwareApplication, make_app
 from groupware.dav.configuration import radicale_configuration
@@ -57,6 +58,8 @@ class Supervisor:
         #: Whether this process accepts HTTP connections: a helper, or a first process without helpers.
         self.serves_http = not self.first or server_workers(config) == 1
         self._stop_requested = threading.Event()
+        #: The folder where every process of this server counts its metrics (helpers only).
+        self.metrics_folder = metrics.share_between_processes() if not self.serves_http else None
         configuration = radicale_configuration(config)
         sockets = bind_sockets(listen_string(configuration)) if sockets is None else sockets
         self.doors: list[Door] = []
@@ -157,6 +160,8 @@ class Supervisor:
         close_storage = getattr(app.internals.storage, "close", None) if app is not None else None
         if callable(close_storage):  # the engine holds database connections; Radicale's storage holds none
             close_storage()
+        if self.metrics_folder is not None:
+            metrics.remove_shared(self.metrics_folder)
         if http is not None:
             log.info("stopped", extra={"event": "stopped"})
 

@@ -348,6 +348,7 @@ class Delivery:
         tracker = SqliteReplyTracker(home)
         env = self.environment(sender, address, maildir, tracker)
         plan = Plan.of(run_sequence(self.programs(recipient.user), incoming.facts, env))
+        self.planned(plan)
         for failure in plan.failures:
             log.warning(
                 "script over its budget, message kept" if failure.over_budget else "script failed",
@@ -366,6 +367,10 @@ class Delivery:
         self._store(maildir, plan, copy, address)
         self._replies(plan, incoming.facts, env, tracker, recipient)
         return Outcome(250, "2.0.0", f"<{address}> delivered")
+
+    def planned(self, plan: Plan) -> None:
+        """What the scripts decided for one recipient, before it is carried out (for a subclass that counts
+        actions; nothing here)."""
 
     def _transmit(self, item: Outgoing, message: bytes) -> bool:
         """Send through the queue when there is one (True: accepted, False: queued for later), else straight

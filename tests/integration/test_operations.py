@@ -38,13 +38,15 @@ def test_health_answers_what_works_from_loopback(start_server: Callable[..., Run
     assert request(server, "POST", HEALTH, login=None)[0] == 405
 
 
-def test_health_is_not_public(tmp_path: Path) -> None:
+def test_health_and_metrics_are_not_public(tmp_path: Path) -> None:
     path = write_config(tmp_path / "g.conf", LDIF_DIRECTORY)
     path.write_text(path.read_text() + "\n[operations]\nallowed = 10.0.0.0/8\n")
     server = RunningServer(config_module.load(path))
     try:
         status, _, body = request(server, "GET", HEALTH, login=None)
         assert status == 404 and b"database" not in body, (status, body)
+        status, _, body = request(server, "GET", "/.groupware/metrics", login=None)
+        assert status == 404 and b"groupware_" not in body, (status, body)
     finally:
         server.stop()
 
@@ -67,3 +69,17 @@ def test_a_bad_allowed_network_is_a_configuration_error(tmp_path: Path) -> None:
         assert "operations" in str(exc) and "allowed" in str(exc), str(exc)
     else:
         raise AssertionError("a network of /33 was accepted")
+
+
+def test_metrics_count_requests_with_bounded_labels(start_server: Callable[..., RunningServer]) -> None:
+    server = start_server()
+    for _ in range(3):
+        assert request(server, "PROPFIND", "/helene.lefevre/", headers={"Depth": "0"})[0] == 207
+    assert request(server, "BREW", "/", login=None)[0] >= 400
+    status, headers, body = request(server, "GET", "/.groupware/metrics", login=None)
+    assert status == 200 and headers["content-type"].startswith("text/plain"), (status, headers)
+    lines = body.decode().splitlines()
+    counted = [line for line in lines if line.startswith('groupware_http_requests_total{method="PROPFIND"')]
+    assert any('status="207"' in line and float(line.split()[-1]) >= 3 for line in counted), lines
+    assert not any('method="BREW"' in line for line in lines), "methods are a bounded label"
+    assert any(line.startswith('groupware_http_request_seconds_count{method="PROPFIND"}') for line in lines)
