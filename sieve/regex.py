@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import SieveBudgetExceeded
+from .posix import translate
 
 __all__ = ["BoundedRegex", "bounded_regex", "compiled_regex", "regex_problem"]
 
@@ -33,9 +34,15 @@ _QUANT = re.compile(r"\*|\+|\?|\{(\d*)(,?)(\d*)\}")
 
 @functools.lru_cache(maxsize=4096)
 def compiled_regex(pattern: str, casefold: bool) -> re.Pattern[str]:
-    """A ``:regex`` key as a Python pattern (POSIX extended syntax is mostly a subset)."""
-    flags = re.DOTALL | (re.IGNORECASE | re.ASCII if casefold else 0)
-    return re.compile(pattern, flags)
+    """A ``:regex`` key (POSIX extended syntax, draft-ietf-sieve-regex §3) as a Python pattern: see
+    :mod:`.posix`; ``re.error`` when the C library would refuse it."""
+    return _python(translate(pattern), casefold)
+
+
+@functools.lru_cache(maxsize=4096)
+def _python(translated: str, casefold: bool) -> re.Pattern[str]:
+    """An already translated pattern; classes and ``\\w``/``\\b`` are those of the C locale (ASCII)."""
+    return re.compile(translated, re.DOTALL | re.ASCII | (re.IGNORECASE if casefold else 0))
 
 
 @dataclass(slots=True)
@@ -196,9 +203,13 @@ def _group_depth(pattern: str) -> int:
 
 def regex_problem(pattern: str) -> str | None:
     """Why a ``:regex`` key is refused (nested repetition: exponential backtracking; groups nested past
-    :data:`MAX_GROUP_DEPTH`), or None. Call it before compiling the key."""
+    :data:`MAX_GROUP_DEPTH`), or None. Call it before compiling the key (which reports invalid syntax)."""
     if _group_depth(pattern) > MAX_GROUP_DEPTH:
         return f"groups nested too deeply (max {MAX_GROUP_DEPTH})"
+    try:
+        pattern = translate(pattern)
+    except re.error:
+        return None
     if _nested([n for seq in _parse(pattern) for n in seq]):
         return "nested repetition can take exponential time; write it without a repeated group that repeats"
     return None
@@ -225,13 +236,14 @@ class BoundedRegex:
 
     def __init__(self, pattern: str, casefold: bool, max_cost: int) -> None:
         self.regex = compiled_regex(pattern, casefold)
+        pattern = self.regex.pattern
         self.max_cost = max_cost
         alts = _parse(pattern)
         self.anchored = all(seq and seq[0].first is None and pattern[seq[0].start] == "^" for seq in alts)
         self.factors = self._collect(alts)
         self.plain, self.plain_factors = self.regex, self.factors
         if len(alts) == 1 and alts[0] and _is_dot_star(pattern, alts[0][0]):
-            self.plain = compiled_regex(pattern[alts[0][0].end :], casefold)
+            self.plain = _python(pattern[alts[0][0].end :], casefold)
             self.plain_factors = self._collect(_parse(pattern[alts[0][0].end :]))
 
     @staticmethod

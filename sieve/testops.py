@@ -108,7 +108,8 @@ def make_matcher(
                 try:
                     compiled_regex(key, comparator == "i;ascii-casemap")
                 except re.error as exc:
-                    c.error(b.tag_nodes["regex"], f"invalid regular expression {key!r}: {exc}")
+                    message = f"invalid regular expression '{key}' for regex match: {exc}"
+                    c.error(b.tag_nodes["regex"], message)
                     kind = "is"
     capture = capture and c.has("variables")
     return Matcher(kind, comparator, keys, op, capture=capture, max_cost=c.policy.max_regex_cost)

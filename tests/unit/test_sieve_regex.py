@@ -10,7 +10,7 @@ import pytest
 
 from groupware.sieve import SieveCompileError, compile_script, evaluate
 from groupware.sieve.actions import FileInto, ImplicitKeep, RuntimeFailure
-from groupware.sieve.regex import BoundedRegex, regex_problem
+from groupware.sieve.regex import BoundedRegex, compiled_regex, regex_problem
 
 
 def _rule(pattern: str, variables: bool = False) -> str:
@@ -100,8 +100,44 @@ def test_the_structure_reader_survives_any_pattern() -> None:
         pattern = "".join(rng.choice("()[]|*+?{},1a.^$\\-") for _ in range(rng.randint(0, 12)))
         problem = regex_problem(pattern)
         try:
-            re.compile(pattern)
+            compiled_regex(pattern, False)  # translated, or re.error where the C library refuses it
         except re.error:
             continue
         if problem is None:
             assert BoundedRegex(pattern, False, 10**8).cost(50) >= 1
+
+
+def test_posix_translation_either_refuses_or_compiles() -> None:
+    """Any key is refused with ``re.error`` or translated into a pattern Python compiles, without warnings."""
+    import random
+    import re
+    import warnings
+
+    from groupware.sieve.posix import translate
+
+    rng = random.Random(7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(20_000):
+            pattern = "".join(rng.choice("()[]|&~*+?{},1a.^$\\-:=") for _ in range(rng.randint(0, 12)))
+            try:
+                text = translate(pattern)
+            except re.error:
+                continue
+            re.compile(text)
+
+
+def test_posix_classes_are_those_of_the_c_locale() -> None:
+    """``[[:alpha:]]`` is ASCII as in Pigeonhole's C locale (draft-ietf-sieve-regex §3, POSIX §7.3.1)."""
+    assert compiled_regex("^[[:alpha:]]+$", False).search("abcXYZ")
+    assert not compiled_regex("^[[:alpha:]]+$", False).search("été")
+    assert compiled_regex("^[^[:digit:][:space:]]$", False).search("x")
+    assert not compiled_regex("^[^[:digit:][:space:]]$", False).search("7")
+    assert not compiled_regex("a$", False).search("a\n")  # ERE ``$`` is the end, not before a final newline
+
+
+def test_escaped_letters_are_literal() -> None:
+    """``\\d`` is ``d`` in POSIX ERE as the C library reads it, not a digit (draft-ietf-sieve-regex §3)."""
+    assert compiled_regex("a\\d", False).search("ad")
+    assert not compiled_regex("a\\d", False).search("a1")
+    assert compiled_regex("a\\d", True).search("AD")
