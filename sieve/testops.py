@@ -388,17 +388,33 @@ def _string(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
 
 
 def _hasflag(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
+    """RFC 5232 §3.2, §4: the flags are space-separated lists; under ``:is`` and ``:contains`` each key is
+    one too (``hasflag :is "\\Flagged \\Seen"`` is true when either flag is set), as Pigeonhole reads them;
+    Pigeonhole matches ``:matches``, ``:regex``, ``:value`` and ``:count`` keys whole, and so do we."""
     names = c.strings(b.pos[0]) if b.pos[0] is not None else None
-    m = make_matcher(c, b, c.strings(b.pos[1]))
+    keys = c.strings(b.pos[1])
+    m = make_matcher(c, b, keys)
+    split = m.kind in ("is", "contains")
+    if split and m.constant:
+        m = Matcher(m.kind, m.comparator, _split_flags(keys), m.op, m.capture, m.max_cost)
+    split_at_run = split and not m.constant
 
     def test(ctx: Context) -> bool:
         if names is None:
             flags = ctx.flags
         else:
             flags = [f for n in ctx.expand_list(names) for f in ctx.vars.get(n.lower(), "").split()]
+        if split_at_run:
+            runtime = Matcher(m.kind, m.comparator, _split_flags(ctx.expand_list(keys)), m.op, m.capture)
+            return runtime(ctx, flags)
         return m(ctx, flags)
 
     return test
+
+
+def _split_flags(keys: Sequence[object]) -> list[str]:
+    """The flags of a list of space-separated flag lists (RFC 5232 §3.2)."""
+    return [flag for key in keys if isinstance(key, str) for flag in key.split()]
 
 
 def _mailboxexists(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:

@@ -97,7 +97,63 @@ REGEX_INVALID = [
     "a{2,1}",
 ]
 
+
+def _flags(setup: str, test: str) -> str:
+    return (
+        'require ["imap4flags", "fileinto", "relational", "comparator-i;ascii-numeric", "variables",'
+        ' "regex"];\n'
+        f'{setup}\nif {test} {{ fileinto "yes"; }} else {{ fileinto "no"; }}\n'
+    )
+
+
+#: hasflag (RFC 5232 §3.2, §4): under :is and :contains the keys are space-separated lists of flags too.
+HASFLAG = [
+    ('addflag ["\\\\Seen", "\\\\Flagged"];', 'hasflag :is "\\\\Flagged \\\\Seen"'),
+    ('addflag "\\\\Seen";', 'hasflag :is "\\\\Flagged \\\\Seen"'),
+    ('addflag "\\\\Answered";', 'hasflag :is "\\\\Flagged \\\\Seen"'),
+    ('addflag "\\\\Seen \\\\Flagged";', 'hasflag :is "\\\\Flagged"'),
+    ('addflag ["\\\\Seen", "\\\\Flagged"];', 'hasflag :count "eq" :comparator "i;ascii-numeric" "2"'),
+    ('addflag ["\\\\Seen", "\\\\Flagged"];', 'hasflag :matches "*Seen *"'),
+    ('addflag ["\\\\Seen", "\\\\Flagged"];', 'hasflag :contains "Seen  \\\\Fl"'),
+    ('addflag ["\\\\Seen", "\\\\Flagged"];', 'hasflag :is " "'),
+    ('addflag "$Label1";', 'hasflag :regex "^x ^\\\\$label"'),
+    ('set "v" "\\\\Seen \\\\Flagged";', 'hasflag :is "v" "\\\\Flagged \\\\Deleted"'),
+    ('set "k" "\\\\Deleted \\\\Seen"; addflag "\\\\Seen";', 'hasflag :is "${k}"'),
+    ('set "k" "\\\\Deleted"; addflag "\\\\Seen";', 'hasflag :is "${k} x"'),
+    ('addflag ["seen", "flagged"];', 'hasflag :value "eq" "x seen"'),
+    ('addflag ["seen", "flagged"];', 'hasflag :contains "d s"'),
+    ('addflag ["seen", "flagged"];', 'hasflag :regex "d s"'),
+    ('addflag ["seen", "flagged"];', 'hasflag :matches "seen flagged"'),
+    ('addflag ["seen", "flagged"];', 'hasflag :is "seen flagged x"'),
+    ('set "k" "x see"; addflag ["seen", "flagged"];', 'hasflag :contains "${k}"'),
+]
+
+#: redirect takes one RFC 5322 mailbox (RFC 5228 §4.2); vacation's :from must be one (RFC 5230 §4.4).
+ADDRESSES = [
+    'redirect "Secrétariat <secretariat@ac-montpellier.fr>";',
+    'redirect "\\"Secrétariat\\" <secretariat@ac-montpellier.fr>";',
+    'redirect "<secretariat@ac-montpellier.fr>";',
+    'redirect "secretariat@ac-montpellier.fr (Secrétariat)";',
+    'redirect " a@b.example ";',
+    'redirect "a@b.example, d@e.example";',
+    'redirect "Group: a@b.example;";',
+    'redirect "pas une adresse";',
+    'redirect "a@";',
+    'redirect "a@b.example <d@e.example>";',
+    'redirect "A <a@b.example";',
+    'redirect "";',
+    'require "variables"; set "t" "Secrétariat <s@ac-montpellier.fr>"; redirect "${t}";',
+    'require "vacation"; vacation :from "pas une adresse" "x";',
+    'require "vacation"; vacation :from "" "x";',
+    'require "vacation"; vacation :from "Secrétariat <secretariat@ac-montpellier.fr>" "x";',
+    'require "vacation"; vacation :from "a@b" "x";',
+    'require "vacation"; vacation :from "a@b.example (Moi)" "x";',
+    'require "vacation"; vacation :addresses ["pas une adresse", "A <a@b.example>"] "x";',
+]
+
 RUN_CASES: list[tuple[str, Path]] = [
+    *[(script, PARITY / "regex.eml") for script in ADDRESSES],
+    *[(_flags(setup, test), PARITY / "regex.eml") for setup, test in HASFLAG],
     *[(_regex(k), PARITY / "regex.eml") for k in REGEX_KEYS],
     *[(_regex(k, ':comparator "i;octet" '), PARITY / "regex.eml") for k in REGEX_KEYS[:6]],
 ]
