@@ -16,11 +16,10 @@ from . import actions as A
 from .binding import Bound, Builder
 from .errors import SieveCompileError, SieveRuntimeError
 from .grammar import KNOWN_EXTENSIONS
-from .mailto import ADDRESS as _ADDRESS
-from .mailto import mailto_recipients
 from .message import decode_header_value
 from .parse import Command, Strings
 from .program import Block, Context, Op, Program, ReturnScript, StopScript, Value, run_block, truncate_utf8
+from .sending import notify, redirect, vacation
 from .testops import make_matcher
 
 __all__ = ["PROTECTED_HEADERS", "Op", "build", "build_if", "merge_flags"]
@@ -169,22 +168,6 @@ def _fileinto(c: Builder, b: Bound, depth: int) -> Op:
     return op
 
 
-def _redirect(c: Builder, b: Bound, depth: int) -> Op:
-    address, copy = c.string(b.pos[0]), "copy" in b.tags
-    const = _const(c, address)
-    c.note("redirect", b.pos[0] or b.node, const)
-    if const is not None and not _ADDRESS.match(const.strip()):
-        c.error(b.pos[0] or b.node, f"specified redirect address '{const}' is invalid")
-
-    def op(ctx: Context) -> None:
-        target = ctx.expand(address).strip()
-        if not _ADDRESS.match(target):
-            raise SieveRuntimeError(f"specified redirect address '{target}' is invalid")
-        ctx.result.redirect(target, copy)
-
-    return op
-
-
 def _discard(c: Builder, b: Bound, depth: int) -> Op:
     return lambda ctx: ctx.result.add(A.Discard())
 
@@ -192,49 +175,6 @@ def _discard(c: Builder, b: Bound, depth: int) -> Op:
 def _reject(c: Builder, b: Bound, depth: int) -> Op:
     reason, extended = c.string(b.pos[0]), b.node.name == "ereject"
     return lambda ctx: ctx.result.add(A.Reject(ctx.expand(reason), extended))
-
-
-def _vacation_seconds(c: Builder, b: Bound) -> int:
-    if "seconds" in b.tags:
-        seconds = c.number(b.tags["seconds"])
-    else:
-        seconds = c.number(b.tags["days"]) * 86400 if "days" in b.tags else 7 * 86400
-    c.note("vacation-seconds", b.node, str(seconds))
-    low, high = c.policy.min_vacation_seconds, c.policy.max_vacation_seconds
-    return min(max(seconds, low), high)
-
-
-def _vacation(c: Builder, b: Bound, depth: int) -> Op:
-    reason = c.string(b.pos[0])
-    subject = c.string(b.tags["subject"]) if "subject" in b.tags else None
-    sender = c.string(b.tags["from"]) if "from" in b.tags else None
-    addresses = c.strings(b.tags["addresses"]) if "addresses" in b.tags else ()
-    handle = c.string(b.tags["handle"]) if "handle" in b.tags else None
-    mime, seconds = "mime" in b.tags, _vacation_seconds(c, b)
-
-    def op(ctx: Context) -> None:
-        text = ctx.expand(reason)
-        subj = ctx.expand(subject) if subject is not None else None
-        frm = ctx.expand(sender) if sender is not None else None
-        if handle is not None:
-            key = ctx.expand(handle)
-        else:
-            key = (
-                text
-                + (subj or "<default-subject>")
-                + (frm or "<default-from>")
-                + ("<MIME>" if mime else "<NO-MIME>")
-            )
-        if subj is None or subj == "":
-            original = ctx.msg.header("subject")
-            subj = f"Auto: {original[0]}" if original else "Automated reply"
-        ctx.result.add(
-            A.Vacation(
-                text, subj, seconds, key, frm, tuple(ctx.expand_list(addresses)), mime, subject is not None
-            )
-        )
-
-    return op
 
 
 # -- imap4flags ----------------------------------------------------------------------------------------------
@@ -324,45 +264,6 @@ def _declare(c: Builder, b: Bound, key: str) -> None:
         )
         return
     c.variables.add(key)
-
-
-# -- enotify -------------------------------------------------------------------------------------------------
-def _notify(c: Builder, b: Bound, depth: int) -> Op:
-    """``notify`` with the mailto method (RFC 5435 §3, RFC 5436)."""
-    method = c.string(b.pos[0])
-    sender = c.string(b.tags["from"]) if "from" in b.tags else None
-    importance = c.string(b.tags["importance"]) if "importance" in b.tags else "2"
-    options = c.strings(b.tags["options"]) if "options" in b.tags else ()
-    message = c.string(b.tags["message"]) if "message" in b.tags else None
-    const = _const(c, method)
-    if const is not None:
-        scheme = const.split(":", 1)[0].lower() if ":" in const else ""
-        if scheme != "mailto":
-            c.error(b.pos[0] or b.node, f"invalid notify method '{scheme or const}'")
-    for option in options:
-        if isinstance(option, str) and not re.match(r"[A-Za-z0-9][A-Za-z0-9_.-]*=", option):
-            c.error(b.tags["options"] or b.node, f"invalid :options value '{option}' (expected name=value)")
-    if isinstance(importance, str) and importance not in ("1", "2", "3"):
-        c.error(b.tags["importance"] or b.node, f"invalid :importance value '{importance}'")
-    if isinstance(sender, str) and not _ADDRESS.match(sender.strip().strip("<>")) and "<" not in sender:
-        c.error(b.tags["from"] or b.node, f"invalid :from address '{sender}'")
-
-    def op(ctx: Context) -> None:
-        uri = ctx.expand(method)
-        recipients = mailto_recipients(uri)
-        if recipients is None:
-            raise SieveRuntimeError(f"invalid notify method URI '{uri}'")
-        # Without recipients the action stays but has no effect, as in Pigeonhole.
-        action = A.Notify(
-            uri,
-            ctx.expand(sender) if sender is not None else None,
-            ctx.expand(importance),
-            tuple(ctx.expand_list(options)),
-            ctx.expand(message) if message is not None else None,
-        )
-        ctx.result.add(action)
-
-    return op
 
 
 # -- editheader ----------------------------------------------------------------------------------------------
@@ -490,16 +391,16 @@ _BUILDERS: dict[str, Callable[[Builder, Bound, int], Op | None]] = {
     "error": _error,
     "keep": _keep,
     "fileinto": _fileinto,
-    "redirect": _redirect,
+    "redirect": redirect,
     "discard": _discard,
     "reject": _reject,
     "ereject": _reject,
-    "vacation": _vacation,
+    "vacation": vacation,
     "setflag": _flag_op,
     "addflag": _flag_op,
     "removeflag": _flag_op,
     "set": _set,
-    "notify": _notify,
+    "notify": notify,
     "addheader": _addheader,
     "deleteheader": _deleteheader,
     "global": _global,
