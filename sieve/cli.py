@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _compile(path: Path, global_dir: Path | None) -> object:
-    text = path.read_bytes().decode("utf-8", "replace")
+    text = path.read_bytes().decode("utf-8", "surrogateescape")  # invalid UTF-8 is refused (RFC 5228 §1)
     return compile_script(text, Policy(), DirectoryLocator(path.resolve().parent, global_dir))
 
 

@@ -156,10 +156,9 @@ def _keep(c: Builder, b: Bound, depth: int) -> Op:
 
 
 def _fileinto(c: Builder, b: Bound, depth: int) -> Op:
+    """RFC 5228 §4.1; an empty name compiles and stores into INBOX at delivery, as in Pigeonhole."""
     mailbox, copy, create = c.string(b.pos[0]), "copy" in b.tags, "create" in b.tags
     flags = c.strings(b.tags["flags"]) if "flags" in b.tags else None
-    if _const(c, mailbox) == "":
-        c.error(b.pos[0] or b.node, "invalid folder name: empty")
 
     def op(ctx: Context) -> None:
         fl = _flag_values(ctx, flags) if flags is not None else tuple(ctx.flags)

@@ -151,6 +151,14 @@ class Compiler:
                 positional.append(arg)
                 continue
             ok = self._bind_tag(bound, sig, arg, args, i) and ok
+            if ok and positional:  # RFC 5228 §2.6.2: tagged arguments come before positional ones
+                what = f"{node.name} {_what(node)}"
+                self.error(
+                    arg,
+                    f"encountered an unexpected tagged argument ':{arg.name}' while validating "
+                    f"positional arguments for the {what}",
+                )
+                ok = False
             if ok and sig.tags[arg.name].arg is not None:
                 i += 1
         if not ok:

@@ -88,7 +88,10 @@ def date_part(when: dt.datetime, part: str) -> str:
         return when.time().isoformat("seconds")
     zone = _zone_text(when)
     if part == "iso8601":
-        return when.strftime("%Y-%m-%dT%H:%M:%S") + zone[:3] + ":" + zone[3:]
+        # RFC 5260 §4.2 (RFC 3339 §5.6): UTC is written "Z", as Pigeonhole does
+        return when.strftime("%Y-%m-%dT%H:%M:%S") + (
+            "Z" if zone in ("+0000", "-0000") else zone[:3] + ":" + zone[3:]
+        )
     if part == "std11":
         day, month = _DAYS[when.weekday()], _MONTHS[when.month - 1]
         return (

@@ -34,7 +34,9 @@ __all__ = [
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=")
 _GAP = re.compile(r"(\?=)\s+(=\?)")
-_FOLD = re.compile(r"\r?\n(?=[ \t])")
+#: A line break and the white-space character after it become one space (RFC 5322 §2.2.3 unfolding as
+#: Pigeonhole does it: a tab that continues a field is read as a space, RFC 5228 §2.4.2.2).
+_FOLD = re.compile(r"\r?\n[ \t]")
 _PARSER = email.parser.BytesParser(policy=email.policy.compat32)
 #: Containers (multipart, message/rfc822) a part may be nested in before it is opaque: Dovecot's default.
 MAX_MIME_DEPTH = 100
@@ -71,7 +73,7 @@ def _decode_word(m: re.Match[str]) -> str:
 
 def decode_header_value(value: str) -> str:
     """Unfold and decode RFC 2047 encoded words; white space between adjacent words is dropped (§6.2)."""
-    return _decode_text(_FOLD.sub("", _bytes_text(value)))
+    return _decode_text(_FOLD.sub(" ", _bytes_text(value)))
 
 
 def _decode_text(value: str) -> str:
@@ -79,7 +81,7 @@ def _decode_text(value: str) -> str:
     holds).
     """
     if "\n" in value:
-        value = _FOLD.sub("", value)
+        value = _FOLD.sub(" ", value)
     value = value.strip(" \t\r\n")
     if "=?" not in value:
         return value
@@ -188,7 +190,7 @@ class MessageFacts:
         """All header fields in order, as (name, raw unfolded value)."""
         if self._headers is None:
             self._headers = [
-                (n, _FOLD.sub("", _bytes_text(v)) if "\n" in v else _bytes_text(v))
+                (n, _FOLD.sub(" ", _bytes_text(v)) if "\n" in v else _bytes_text(v))
                 for n, v in self.message.raw_items()
             ]
         return self._headers

@@ -121,7 +121,7 @@ class Plan:
 
     def store(self, mailbox: str, create: bool, flags: tuple[str, ...]) -> None:
         """A store into ``mailbox`` (INBOX in any case is one folder); the last flags win."""
-        key = "INBOX" if mailbox.upper() == "INBOX" else mailbox
+        key = "INBOX" if mailbox.upper() == "INBOX" or not mailbox else mailbox  # "": INBOX, as Pigeonhole
         previous = self.stores.get(key)
         self.stores[key] = (key, create or (previous is not None and previous[1]), flags)
 

@@ -97,8 +97,8 @@ def _notify(details: list[str]) -> str:
 
 
 def _one(head: str, details: list[str], body: list[str], implicit: bool, message: Path) -> str:
-    if head.startswith("store message in folder: "):
-        return _store(head.split(": ", 1)[1], details, implicit)
+    if head.startswith("store message in folder:"):
+        return _store(head.split(":", 1)[1].removeprefix(" "), details, implicit)
     if head.startswith("redirect message to: "):
         copy = " :copy" if "+ preserve implicit keep" in details else ""
         return f"redirect {_quote(head.split(': ', 1)[1].strip('<>'))}{copy}"

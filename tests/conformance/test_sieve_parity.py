@@ -151,14 +151,67 @@ ADDRESSES = [
     'require "vacation"; vacation :addresses ["pas une adresse", "A <a@b.example>"] "x";',
 ]
 
+#: Unfolding (RFC 5322 §2.2.3; RFC 5228 §2.4.2.2): a line break and the white space after it become one space.
+#: sieve-test prints a tab as "?", so values holding one are compared with :is (the key holds a real tab).
+FOLDED = ["x-d", "x-f", "x-g", "x-h", "subject"]
+FOLDED_TABS = [
+    ("x-a", "x \ty"),
+    ("x-a", "x  y"),
+    ("x-b", "x \ty"),
+    ("x-c", "x\t y"),
+    ("x-h", "first second third"),
+]
+
+#: Smaller differences: ISO 8601 at UTC (RFC 5260 §4.2), ``fileinto ""`` (RFC 5228 §4.1).
+MISC = [
+    'require ["date", "variables", "fileinto"];\n'
+    'if date :zone "+0000" :matches "date" "iso8601" "*" { fileinto "${1}"; }',
+    'require ["date", "variables", "fileinto"];\n'
+    'if date :zone "-0000" :matches "date" "iso8601" "*" { fileinto "${1}"; }',
+    'require ["date", "variables", "fileinto"];\n'
+    'if date :originalzone :matches "date" "iso8601" "*" { fileinto "${1}"; }',
+    'require ["date", "variables", "fileinto"];\n'
+    'if date :zone "+0130" :matches "date" "iso8601" "*" { fileinto "${1}"; }',
+    'require ["date", "fileinto"];\n'
+    'if date :zone "+0000" :is "date" "iso8601" "2024-03-05T10:00:00Z" { fileinto "y"; }',
+    'require "fileinto"; fileinto "";',
+    'require "fileinto"; if true { fileinto ""; }',
+    'require ["fileinto", "variables"]; set "e" ""; fileinto "${e}";',
+]
+
 RUN_CASES: list[tuple[str, Path]] = [
+    *[
+        (
+            f'require ["fileinto", "variables"];\nif header :matches "{h}" "*" {{ fileinto "[${{1}}]"; }}',
+            PARITY / "fold.eml",
+        )
+        for h in FOLDED
+    ],
+    *[
+        (f'require "fileinto"; if header :is "{h}" "{v}" {{ fileinto "y"; }}', PARITY / "fold.eml")
+        for h, v in FOLDED_TABS
+    ],
+    *[(script, PARITY / "fold.eml") for script in MISC],
     *[(script, PARITY / "regex.eml") for script in ADDRESSES],
     *[(_flags(setup, test), PARITY / "regex.eml") for setup, test in HASFLAG],
     *[(_regex(k), PARITY / "regex.eml") for k in REGEX_KEYS],
     *[(_regex(k, ':comparator "i;octet" '), PARITY / "regex.eml") for k in REGEX_KEYS[:6]],
 ]
 
-VERDICT_CASES: list[str] = [_regex(k) for k in REGEX_INVALID]
+#: RFC 5228 §2.6.2: tagged arguments come before positional ones.
+TAG_ORDER = [
+    'require "copy"; fileinto "x" :copy;',
+    'require ["fileinto", "copy"]; fileinto "x" :copy;',
+    'require "copy"; redirect "a@b.example" :copy;',
+    'if header "subject" :contains "x" { keep; }',
+    'if header :contains "subject" "x" :comparator "i;octet" { keep; }',
+    'if address "from" :all "x" { keep; }',
+    "if size 100 :over { keep; }",
+    'require "fileinto"; fileinto "";',
+    'if header :contains :comparator "i;octet" "subject" "x" { keep; }',
+]
+
+VERDICT_CASES: list[str] = [_regex(k) for k in REGEX_INVALID] + TAG_ORDER
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,16 @@ def test_check_ok_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert capsys.readouterr().err == "2:1: unknown command 'foo'\n"
 
 
+def test_check_refuses_invalid_utf8_like_managesieve(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """RFC 5228 §1 (scripts are UTF-8): the CLI refuses what PUTSCRIPT refuses, with the same position."""
+    path = tmp_path / "latin1.sieve"
+    path.write_bytes(b'require "fileinto";\nfileinto "r\xe9union";\n')
+    assert main(["check", str(path)]) == 1
+    assert capsys.readouterr().err == "2:12: invalid UTF-8 in the script\n"
+
+
 def test_test_prints_actions_in_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     script = write(
         tmp_path,
