@@ -5,9 +5,10 @@ compiling.
 The compiler (:mod:`compile`) already refuses extensions the policy does not allow (RFC 5228 §3.2, as an
 unknown capability, like Pigeonhole) and limits size and nesting. Here, over the literal facts it noted
 (:attr:`Program.notes`), we add what an académie asks: ``redirect`` only to allowed domains and at most
-``max_redirects`` distinct addresses (RFC 5228 §4.2), and no vacation period below the minimum (RFC 5230
-§4.1). A redirect to a computed address (a variable, RFC 5229) is refused when the domains are restricted,
-since it cannot be checked before the message arrives.
+``max_redirects`` distinct addresses (RFC 5228 §4.2), ``notify`` recipients and vacation's ``:from`` and
+``:addresses`` in the same domains, and no vacation period below the minimum (RFC 5230 §4.1). A
+redirect to a computed address (a variable, RFC 5229) is refused when the domains are restricted, since
+it cannot be checked before the message arrives; delivery checks the actions again (`delivery.forwarding`).
 
 :func:`report` formats errors the way Pigeonhole's ManageSieve does (RFC 5804 §2.6 answers ``NO`` with them):
 ``name: line N: error: message.`` and a last line ``name: error: validation failed.`` (``parse failed.`` for a
@@ -19,6 +20,7 @@ from __future__ import annotations
 from .compile import Program, compile_script
 from .errors import Diagnostic, SieveCompileError, SieveSyntaxError
 from .host import Policy, ScriptLocator
+from .mailto import mailto_recipients
 
 __all__ = ["check_script", "policy_problems", "redirect_allowed", "report"]
 
@@ -42,6 +44,8 @@ def policy_problems(program: Program, policy: Policy) -> list[Diagnostic]:
     for kind, line, column, value in program.notes:
         if kind == "redirect":
             problems.extend(_redirect_problems(line, column, value, policy, targets))
+        elif kind in _OUTBOUND:
+            problems.extend(_outbound_problems(kind, line, column, value, policy.redirect_domains))
         elif kind == "vacation-seconds" and value is not None and int(value) < policy.min_vacation_seconds:
             problems.append(
                 Diagnostic(line, column, _vacation_message(int(value), policy.min_vacation_seconds))
@@ -85,6 +89,33 @@ def _redirect_problems(
             )
         ]
     return []
+
+
+#: What else sends mail out or speaks for the user, held to ``redirect_domains`` like redirect: notify
+#: recipients (RFC 5435 §3, RFC 5436 §2), vacation's :from and :addresses (RFC 5230 §4.4, §4.5).
+_OUTBOUND = {
+    "notify": ("notify", "notifications may only be sent to"),
+    "vacation-from": ("vacation :from", "replies may only be sent from"),
+    "vacation-address": ("vacation :addresses", "replies may only be sent for"),
+}
+
+
+def _outbound_problems(
+    kind: str, line: int, column: int, value: str | None, domains: frozenset[str]
+) -> list[Diagnostic]:
+    """The forwarding policy for notify and vacation: every address in ``domains`` (any when empty)."""
+    if not domains:
+        return []
+    what, rule = _OUTBOUND[kind]
+    allowed = f"{rule} addresses in {_allowed_text(domains)}"
+    if value is None:
+        return [Diagnostic(line, column, f"{what} with a computed address is not allowed: {allowed}")]
+    addresses = (mailto_recipients(value) or []) if kind == "notify" else [value]
+    return [
+        Diagnostic(line, column, f"{what} '{address.strip()}' is not allowed: {allowed}")
+        for address in addresses
+        if not redirect_allowed(address, domains)
+    ]
 
 
 def _vacation_message(seconds: int, minimum: int) -> str:

@@ -62,12 +62,26 @@ def _vacation_seconds(c: Builder, b: Bound) -> int:
 def _check_vacation_from(c: Builder, b: Bound, sender: Value | None) -> None:
     """RFC 5230 §4.4: ``:from`` must be one mailbox; a literal one that is not is a compile error, worded
     as Pigeonhole's."""
+    if sender is None:
+        return
     if isinstance(sender, str):
         try:
             parse_mailbox(sender)
         except MailboxError as exc:
             message = f"specified :from address '{sender}' is invalid for vacation action: {exc}"
             c.error(b.tags["from"] or b.node, message)
+            return
+    c.note("vacation-from", b.tags["from"] or b.node, _addr_spec(sender))
+
+
+def _addr_spec(value: Value) -> str | None:
+    """The address of a literal mailbox for the forwarding policy (None: computed; the text if unparsable)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_mailbox(value)
+    except MailboxError:
+        return value
 
 
 def _vacation_from(text: str) -> str | None:
@@ -87,6 +101,8 @@ def vacation(c: Builder, b: Bound, depth: int) -> Op:
     handle = c.string(b.tags["handle"]) if "handle" in b.tags else None
     mime, seconds = "mime" in b.tags, _vacation_seconds(c, b)
     _check_vacation_from(c, b, sender)
+    for value in addresses:
+        c.note("vacation-address", b.tags["addresses"] or b.node, _addr_spec(value))
 
     def op(ctx: Context) -> None:
         text = ctx.expand(reason)
@@ -122,6 +138,7 @@ def notify(c: Builder, b: Bound, depth: int) -> Op:
     options = c.strings(b.tags["options"]) if "options" in b.tags else ()
     message = c.string(b.tags["message"]) if "message" in b.tags else None
     const = _const(method)
+    c.note("notify", b.pos[0] or b.node, const)
     if const is not None:
         scheme = const.split(":", 1)[0].lower() if ":" in const else ""
         if scheme != "mailto":

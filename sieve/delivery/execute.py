@@ -51,6 +51,7 @@ from ..evaluate import Meter, evaluate
 from ..host import Budget, Environment, Policy, Recipient, ReplyTracker
 from ..message import MAX_MIME_DEPTH, MessageFacts
 from ..vacation import build_reply, decide
+from .forwarding import enforce_forwarding
 from .maildir import InvalidFolder, Maildir, PreparedMessage
 from .outgoing import Outgoing, OutgoingQueue, Sender
 from .relay import RelayError, RelayPermanentError, RelayTemporaryError
@@ -348,6 +349,7 @@ class Delivery:
         tracker = SqliteReplyTracker(home)
         env = self.environment(sender, address, maildir, tracker)
         plan = Plan.of(run_sequence(self.programs(recipient.user), incoming.facts, env))
+        enforce_forwarding(plan, self.policy.redirect_domains, recipient.user)
         self.planned(plan)
         for failure in plan.failures:
             log.warning(

@@ -69,6 +69,10 @@ def test_put_applies_the_same_policy_as_managesieve(config: Path) -> None:
     refused = sieve(config, "put", USER, "fwd", "-", stdin='redirect "moi@gmail.com";\n')
     assert refused.returncode == 1
     assert "fwd: line 1: error: redirect to 'moi@gmail.com' is not allowed" in refused.stderr
+    script = 'require "enotify";\nnotify "mailto:moi@gmail.com";\n'
+    notify = sieve(config, "put", USER, "note", "-", stdin=script)
+    assert notify.returncode == 1
+    assert "note: line 2: error: notify 'moi@gmail.com' is not allowed" in notify.stderr
     bad = sieve(config, "put", USER, "bad", "-", stdin="keep;\nif true {\n")
     assert bad.returncode == 1 and "bad: line" in bad.stderr
     assert sieve(config, "list", USER).stdout == ""

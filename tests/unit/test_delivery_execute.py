@@ -53,12 +53,13 @@ def delivery(
     relay: FakeRelay | None = None,
     before: Sequence[str] = (),
     after: Sequence[str] = (),
+    policy: Policy | None = None,
 ) -> Delivery:
     store = ScriptStore(tmp_path)
     if script is not None:
         store.put(HELENE.user, "rules", script.encode())
         store.set_active(HELENE.user, "rules")
-    policy = Policy()
+    policy = policy or Policy()
     return Delivery(
         store,
         policy,
@@ -391,3 +392,37 @@ def test_a_vacation_reply_to_a_non_ascii_address_has_utf8_headers(tmp_path: Path
     ((_, to, message),) = relay.sent
     assert to == ["\u00e9lodie@example.org"]
     assert "To: \u00e9lodie@example.org\n".encode() in message and b"=?utf-8?" not in message
+
+
+ACADEMY = Policy(redirect_domains=frozenset({"ac-montpellier.fr"}))
+
+
+def test_a_script_stored_before_the_policy_cannot_forward_outside(tmp_path: Path) -> None:
+    """The forwarding policy holds again at delivery (RFC 5228 §4.2, RFC 5435 §3, RFC 5230 §4.4): a
+    redirect outside becomes a keep, a notify outside is not sent, a vacation :from outside is replaced."""
+    script = (
+        'require ["enotify", "vacation", "variables", "copy"];\r\n'
+        'redirect "boss@outside.example";\r\n'
+        'redirect :copy "col@ac-montpellier.fr";\r\n'
+        'set "m" "mailto:spy@outside.example";\r\n'
+        'notify "${m}";\r\n'
+        'notify "mailto:col@ac-montpellier.fr?to=x@outside.example";\r\n'
+        'notify "mailto:sec@ac-montpellier.fr";\r\n'
+        'vacation :from "Boss <boss@outside.example>" :addresses ["x@outside.example"] "Absente";\r\n'
+    )
+    relay = FakeRelay()
+    assert deliver(delivery(tmp_path, script, relay, policy=ACADEMY)).startswith("250 ")
+    recipients = [r for _, rs, _ in relay.sent for r in rs]
+    assert not any("outside.example" in r for r in recipients), recipients
+    assert "col@ac-montpellier.fr" in recipients and "sec@ac-montpellier.fr" in recipients
+    assert len(stored(tmp_path)["INBOX"]) == 1
+    replies = [m for _, rs, m in relay.sent if rs == ["paul@example.org"]]
+    assert replies and all(b"outside.example" not in m for m in replies)
+    assert any(ME.encode() in m for m in replies)
+
+
+def test_the_same_script_forwards_without_a_policy(tmp_path: Path) -> None:
+    relay = FakeRelay()
+    script = 'require "enotify"; redirect "boss@outside.example"; notify "mailto:spy@outside.example";'
+    assert deliver(delivery(tmp_path, script, relay)).startswith("250 ")
+    assert {r for _, rs, _ in relay.sent for r in rs} == {"boss@outside.example", "spy@outside.example"}
