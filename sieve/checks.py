@@ -10,9 +10,9 @@ unknown capability, like Pigeonhole) and limits size and nesting. Here, over the
 redirect to a computed address (a variable, RFC 5229) is refused when the domains are restricted, since
 it cannot be checked before the message arrives; delivery checks the actions again (`delivery.forwarding`).
 
-:func:`report` formats errors the way Pigeonhole's ManageSieve does (RFC 5804 §2.6 answers ``NO`` with them):
-``name: line N: error: message.`` and a last line ``name: error: validation failed.`` (``parse failed.`` for a
-syntax error).
+:func:`report` formats errors for ManageSieve (RFC 5804 §2.6 answers ``NO`` with them) and the CLI:
+``name: line:column: message.`` (Pigeonhole's wording of the message, with the column it leaves out) and a
+last line ``name: error: validation failed.`` (``parse failed.`` for a syntax error), as Pigeonhole ends.
 """
 
 from __future__ import annotations
@@ -139,13 +139,11 @@ def check_script(text: str, policy: Policy, locator: ScriptLocator | None = None
 
 
 def report(name: str | None, error: SieveCompileError) -> str:
-    """Errors in Pigeonhole's form: ``name: line N: error: message.`` then ``name: error: validation
-    failed.``
-    """
+    """Errors as ``name: line:column: message.`` then ``name: error: validation failed.``"""
     prefix = f"{name}: " if name else ""
     lines = []
     for diag in error.diagnostics:
         message = diag.message.rstrip(".")
-        lines.append(f"{prefix}line {diag.line}: error: {message}.")
+        lines.append(f"{prefix}{diag.line}:{diag.column}: {message}.")
     lines.append(f"{prefix}error: {'parse' if isinstance(error, SieveSyntaxError) else 'validation'} failed.")
     return "\r\n".join(lines) + "\r\n"

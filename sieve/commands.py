@@ -74,12 +74,21 @@ def _ihave_unknown(c: Builder, test: object) -> bool:
     return any(v not in KNOWN_EXTENSIONS or v not in c.policy.extensions for v in arg.values)
 
 
+def _branch_tests_message(node: Command) -> str:
+    """Pigeonhole's wording for an ``if``/``elsif``/``else`` with the wrong tests (RFC 5228 §3.1)."""
+    if node.name == "else":
+        return "the else command accepts no sub-tests, but tests are specified"
+    if not node.tests:
+        return f"the {node.name} command requires one sub-test, but none is specified"
+    return f"the {node.name} command requires one sub-test, but a list of tests is specified"
+
+
 def build_if(c: Builder, nodes: list[Command], depth: int) -> Op | None:
     """``if``/``elsif``/``else`` (RFC 5228 §3.1): the first true branch runs."""
     branches: list[tuple[Callable[[Context], bool] | None, Block]] = []
     for node in nodes:
         if node.block is None:
-            c.error(node, f"the {node.name} command needs a block")
+            c.error(node, f"the {node.name} command requires a command block, but it is missing")
             return None
         if (
             (node.name == "else") == bool(node.tests)
@@ -87,7 +96,7 @@ def build_if(c: Builder, nodes: list[Command], depth: int) -> Op | None:
             or node.has_test_list
             or node.args
         ):
-            c.error(node, f"the {node.name} command takes {'no test' if node.name == 'else' else 'one test'}")
+            c.error(node, _branch_tests_message(node))
             return None
         branches.append(_compile_branch(c, node, depth))
     if len(branches) == 1 and branches[0][0] is not None:

@@ -204,8 +204,8 @@ class Compiler:
         if len(given) != len(kinds):
             self.error(
                 bound.node,
-                f"the {bound.node.name} {_what(bound.node)} takes {len(sig.positional)} "
-                f"positional argument(s), not {len(given)}",
+                f"the {bound.node.name} {_what(bound.node)} requires {len(sig.positional)} "
+                f"positional argument(s), but {len(given)} is/are specified",
             )
             return False
         for arg, kind in zip(given, kinds, strict=True):
@@ -244,11 +244,17 @@ class Compiler:
             return True
         if sig.tests == "list" and has_list:
             return True
-        self.error(
-            node,
-            f"the {node.name} {_what(node)} takes "
-            f"{ {'none': 'no test', 'one': 'one test', 'list': 'a test list'}[sig.tests] }",
-        )
+        if sig.tests == "none":
+            message = f"the {node.name} {_what(node)} accepts no sub-tests, but tests are specified"
+            if isinstance(node, Command):
+                message = f"missing semicolon ';' after {node.name} command"
+        elif sig.tests == "one":
+            message = f"the {node.name} {_what(node)} requires one sub-test, but {_given_tests(n, has_list)}"
+        else:
+            message = (
+                f"the {node.name} {_what(node)} requires a list of sub-tests, but {_given_tests(n, False)}"
+            )
+        self.error(node, message)
         return False
 
     # -- commands -----------------------------------------------------------------------------------------
@@ -288,7 +294,7 @@ class Compiler:
         """Compile one non-control command (RFC 5228 §4 and extensions)."""
         sig = COMMANDS.get(node.name)
         if node.name in ("elsif", "else"):
-            self.error(node, f"{node.name} command must follow an if or elseif command")
+            self.error(node, f"the {node.name} command must follow an if or elseif command")
             return None
         if sig is None or (sig.ext is not None and not self.has(sig.ext)):
             self.error(node, f"unknown command '{node.name}'" + _needs(sig))
@@ -359,8 +365,18 @@ def _what(node: Command | Test) -> str:
     return "command" if isinstance(node, Command) else "test"
 
 
+def _given_tests(n: int, has_list: bool) -> str:
+    return (
+        "a list of tests is specified"
+        if has_list
+        else "none is specified"
+        if n == 0
+        else "a single test is specified"
+    )
+
+
 def _needs(sig: Signature | None) -> str:
-    return f' (missing require "{sig.ext}")' if sig is not None and sig.ext else ""
+    return f" (missing require for '{sig.ext}')" if sig is not None and sig.ext else ""
 
 
 def compile_script(text: str, policy: Policy | None = None, locator: ScriptLocator | None = None) -> Program:

@@ -123,9 +123,9 @@ def _found(token: RawToken) -> str:
     """How an error names the token it stopped on."""
     kind, value = token[0], token[1]
     if kind == "end":
-        return "end of script"
+        return "end of file"
     if kind == "string":
-        return "a string"
+        return "string"
     if kind in ("ident", "tag", "number"):
         return f"{ {'ident': 'identifier', 'tag': 'tag', 'number': 'number'}[kind] } '{value}'"
     return f"'{value}'"
@@ -148,7 +148,7 @@ class _Parser:
 
     def expected(self, what: str) -> SieveSyntaxError:
         token = self.toks[self.i]
-        return self.fail(token, f"expected {what} but found {_found(token)}")
+        return self.fail(token, f"expected {what}, but found {_found(token)}")
 
     def enter(self, token: RawToken) -> None:
         """One more level of block or test nesting, within :data:`MAX_NESTING`."""
@@ -167,7 +167,10 @@ class _Parser:
             elif kind == ("}" if in_block else "end"):
                 return out
             else:
-                raise self.expected("a command or '}'" if in_block else "a command")
+                if in_block:
+                    raise self.expected("end of compound block '}'")
+                token = toks[self.i]
+                raise self.fail(token, f"unexpected {_found(token)} found at (the presumed) end of file")
 
     def command(self) -> Command:
         """``command = identifier arguments (";" / block)`` (RFC 5228 §2.9, §8.2)."""
@@ -197,7 +200,7 @@ class _Parser:
         after = self.toks[self.i + 1] if token[0] == "," else token
         if after[0] == "ident":
             return self.fail(after, f"unexpected test '{after[1]}' (several tests need a test list in '( )')")
-        return self.expected("';' or '{'")
+        return self.expected("end of command ';' or the beginning of a compound block '{'")
 
     def arguments(self, args: list[Argument], tests: list[Test]) -> bool:
         """``arguments = *argument [test / test-list]`` into ``args`` and ``tests``; whether a test list was
@@ -242,7 +245,8 @@ class _Parser:
                 self.i += 1
                 return Strings(values, True, line, column)
             if kind != ",":
-                raise self.expected("',' or ']'")
+                token = self.toks[self.i]
+                raise self.fail(token, f"expecting ',' or end of string list ']', but found {_found(token)}")
 
     def test(self) -> Test:
         """``test = identifier arguments`` (RFC 5228 §5, §8.2)."""

@@ -7,6 +7,8 @@ cases compare only whether the script compiles.
 
 from __future__ import annotations
 
+import re
+import subprocess
 import warnings
 from pathlib import Path
 from typing import Any
@@ -247,3 +249,58 @@ def test_same_verdict_as_pigeonhole(verdicts: list[bool], index: int) -> None:
 
 def test_messages_exist() -> None:
     assert all(m.is_file() for _, m in RUN_CASES)
+
+
+#: Errors worded as Pigeonhole's (its message, our ``line:column:`` position).
+WORDED = [
+    "keep",
+    "if true { keep }",
+    "keep; }",
+    "foo;",
+    'require "fileinto"; fileinto;',
+    "if { keep; }",
+    "stop stop;",
+    "if true { keep; ",
+    '"x";',
+    "keep;;",
+    "if anyof(true false) { keep; }",
+    'if header :contains ["a" "b"] "x" { keep; }',
+    "elsif true { keep; }",
+    "if anyof true { keep; }",
+    "if true { keep; } else true { keep; }",
+    "if not (true) { keep; }",
+    'keep;\nif exists "a" true {keep;}',
+    'require "vacation";\nvacation :from "pas une adresse" "x";',
+    'redirect "pas une adresse";',
+    'require "copy";\nredirect "a@b.example" :copy;',
+    'require "regex";\nif header :regex "subject" "[[:foo:]]" { keep; }',
+]
+
+
+def _pigeonhole_errors(pigeonhole: Any, script: str) -> list[tuple[int, str]]:
+    path = pigeonhole._write(script)
+    proc = subprocess.run(
+        ["sievec", "-c", str(pigeonhole.conf), str(path), str(path.with_suffix(".svbin"))],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    path.unlink()
+    found = re.findall(r": line (\d+): error: (.*?)\.?$", proc.stdout + proc.stderr, re.MULTILINE)
+    return [
+        (int(line), text.removesuffix(" (only reported once at first occurrence)")) for line, text in found
+    ]
+
+
+@pytest.mark.parametrize("script", WORDED, ids=[f"worded{i:03d}" for i in range(len(WORDED))])
+def test_errors_worded_as_pigeonhole(pigeonhole: Any, script: str) -> None:
+    expected = _pigeonhole_errors(pigeonhole, script)[:1]
+    try:
+        compile_script(script)
+    except SieveCompileError as exc:
+        first = exc.diagnostics[0]
+    else:
+        pytest.fail(f"compiled: {script}")
+    assert [(first.line, first.message)] == expected, script
+    assert str(first) == f"{first.line}:{first.column}: {first.message}"

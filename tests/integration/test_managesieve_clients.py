@@ -75,9 +75,9 @@ def test_sievelib_full_cycle(serve: ServeProcess) -> None:
 def test_invalid_script_is_refused_with_its_line_number(serve: ServeProcess) -> None:
     c = client(serve)
     assert not c.putscript("bad", BAD)
-    assert "bad: line 5: error: unknown command 'foo'" in c.errmsg.decode()
+    assert "bad: 5:1: unknown command 'foo'" in c.errmsg.decode()
     assert not c.checkscript(BAD)
-    assert "line 5: error" in c.errmsg.decode()
+    assert "5:1: unknown command 'foo'" in c.errmsg.decode()
     c.logout()
 
 
@@ -179,7 +179,7 @@ def test_sieve_connect_full_cycle(serve: ServeProcess, tmp_path: Path) -> None:
     out = result.stdout.splitlines()
     assert '"sc" ACTIVE' in out and out.count('"sc"') == 1, result.stdout + result.stderr
     assert (tmp_path / "got.sieve").read_text() == 'require "fileinto";\nfileinto "Lu";\n'
-    assert "bad: line 5" not in result.stderr and "line 5: error: unknown command 'foo'" in result.stderr
+    assert "bad: 5:1" not in result.stderr and "5:1: unknown command 'foo'" in result.stderr
     assert "saw 1 problems" in result.stderr  # only the invalid script's check failed
     c = client(serve)
     assert "sc" not in c.listscripts()[1]

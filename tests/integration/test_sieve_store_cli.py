@@ -68,11 +68,11 @@ def test_put_list_show_activate_deactivate_delete(config: Path, tmp_path: Path) 
 def test_put_applies_the_same_policy_as_managesieve(config: Path) -> None:
     refused = sieve(config, "put", USER, "fwd", "-", stdin='redirect "moi@gmail.com";\n')
     assert refused.returncode == 1
-    assert "fwd: line 1: error: redirect to 'moi@gmail.com' is not allowed" in refused.stderr
+    assert "fwd: 1:10: redirect to 'moi@gmail.com' is not allowed" in refused.stderr
     script = 'require "enotify";\nnotify "mailto:moi@gmail.com";\n'
     notify = sieve(config, "put", USER, "note", "-", stdin=script)
     assert notify.returncode == 1
-    assert "note: line 2: error: notify 'moi@gmail.com' is not allowed" in notify.stderr
+    assert "note: 2:8: notify 'moi@gmail.com' is not allowed" in notify.stderr
     bad = sieve(config, "put", USER, "bad", "-", stdin="keep;\nif true {\n")
     assert bad.returncode == 1 and "bad: line" in bad.stderr
     assert sieve(config, "list", USER).stdout == ""
@@ -160,7 +160,7 @@ def test_check_config_reports_a_refused_admin_script(tmp_path: Path) -> None:
         timeout=60,
         check=False,
     )
-    assert result.returncode == 1 and "[sieve] after: fwd: line 1: error: redirect to" in result.stderr
+    assert result.returncode == 1 and "[sieve] after: fwd: 1:10: redirect to" in result.stderr
 
 
 def test_queue_list_and_flush(config: Path) -> None:

@@ -167,10 +167,10 @@ def test_invalid_script_refused_with_line_number(tmp_path: Path) -> None:
     sess = session(tmp_path)
     login(sess)
     out = run(sess, b'PUTSCRIPT "bad" {27+}\r\nrequire "fileinto";\r\nfoo;\r\n\r\n')
-    text = "bad: line 2: error: unknown command 'foo'.\r\nbad: error: validation failed.\r\n"
+    text = "bad: 2:1: unknown command 'foo'.\r\nbad: error: validation failed.\r\n"
     assert out == b"NO {%d}\r\n%s\r\n" % (len(text), text.encode())
     out = run(sess, b"CHECKSCRIPT {5+}\r\nfoo;\n\r\n")
-    assert out.startswith(b"NO {") and b"line 1: error: unknown command 'foo'" in out and b"bad:" not in out
+    assert out.startswith(b"NO {") and b"1:1: unknown command 'foo'" in out and b"bad:" not in out
     assert run(sess, b"CHECKSCRIPT {6+}\r\nkeep;\r\n") == b'OK "Script checked successfully."\r\n'
     assert not (tmp_path / "helene.lefevre" / "sieve" / "bad.sieve").exists()
 

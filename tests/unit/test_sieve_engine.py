@@ -80,7 +80,7 @@ def test_every_error_is_reported_with_its_position() -> None:
     assert found == [
         "1:4: unknown test 'foo'",
         "4:1: require commands can only be placed at top level at the beginning of the file",
-        "5:1: unknown command 'fileinto' (missing require \"fileinto\")",
+        "5:1: unknown command 'fileinto' (missing require for 'fileinto')",
     ]
 
 
