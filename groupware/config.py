@@ -430,7 +430,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
             "", _words, "domains redirect may forward to, e.g. ac-montpellier.fr (empty: any)"
         ),
         "min_vacation_period": Option(
-            "86400", _positive_int, "shortest vacation period in seconds (:days/:seconds)"
+            "86400", _positive_int, "shortest vacation period in seconds (shorter periods raised to it)"
         ),
         "before": Option("", _words, "admin scripts run before every user's script (paths)"),
         "after": Option("", _words, "admin scripts run after every user's script (paths)"),

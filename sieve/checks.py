@@ -6,7 +6,8 @@ The compiler (:mod:`compile`) already refuses extensions the policy does not all
 unknown capability, like Pigeonhole) and limits size and nesting. Here, over the literal facts it noted
 (:attr:`Program.notes`), we add what an académie asks: ``redirect`` only to allowed domains and at most
 ``max_redirects`` distinct addresses (RFC 5228 §4.2), ``notify`` recipients and vacation's ``:from`` and
-``:addresses`` in the same domains, and no vacation period below the minimum (RFC 5230 §4.1). A
+``:addresses`` in the same domains (a vacation period outside the site's bounds is not refused: the
+compiler clamps it, as Pigeonhole does, RFC 5230 §4.1). A
 redirect to a computed address (a variable, RFC 5229) is refused when the domains are restricted, since
 it cannot be checked before the message arrives; delivery checks the actions again (`delivery.forwarding`).
 
@@ -46,10 +47,6 @@ def policy_problems(program: Program, policy: Policy) -> list[Diagnostic]:
             problems.extend(_redirect_problems(line, column, value, policy, targets))
         elif kind in _OUTBOUND:
             problems.extend(_outbound_problems(kind, line, column, value, policy.redirect_domains))
-        elif kind == "vacation-seconds" and value is not None and int(value) < policy.min_vacation_seconds:
-            problems.append(
-                Diagnostic(line, column, _vacation_message(int(value), policy.min_vacation_seconds))
-            )
     return problems
 
 
@@ -116,13 +113,6 @@ def _outbound_problems(
         for address in addresses
         if not redirect_allowed(address, domains)
     ]
-
-
-def _vacation_message(seconds: int, minimum: int) -> str:
-    def show(n: int) -> str:
-        return f"{n // 86400} day(s)" if n % 86400 == 0 else f"{n} second(s)"
-
-    return f"vacation period of {show(seconds)} is below the minimum of {show(minimum)}"
 
 
 def check_script(text: str, policy: Policy, locator: ScriptLocator | None = None) -> Program:

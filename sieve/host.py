@@ -94,9 +94,9 @@ class Policy:
     The defaults are Pigeonhole's: ``sieve_max_script_size`` 1M, ``sieve_max_actions`` 32,
     ``sieve_max_redirects`` 4; nesting limits follow its ``SIEVE_MAX_*_NESTING`` constants. The vacation
     period (RFC 5230 §4.1, RFC 6131 §2) is raised to ``min_vacation_seconds`` and lowered to
-    ``max_vacation_seconds`` at compile time; the minimum is 0 by default (Pigeonhole with
-    ``sieve_vacation_min_period = 0``), while a stock Pigeonhole raises periods under a day: set 86400 to
-    answer as it does.
+    ``max_vacation_seconds`` at compile time, never refused; the minimum is one day by default, as
+    Pigeonhole's ``sieve_vacation_min_period``, so ``:days 0`` or ``:seconds 60`` mean one day. The maximum
+    is 90 days (Pigeonhole has none by default; RFC 5230 §4.1 lets the site bound the period).
 
     Variables (RFC 5229 §3) are bounded as in Pigeonhole: ``max_variable_size`` octets per value (its
     ``sieve_variables_max_variable_size``; longer values are cut at a UTF-8 boundary) and ``max_variables``
@@ -113,7 +113,7 @@ class Policy:
     max_test_nesting: int = 32
     max_include_depth: int = 10
     max_includes: int = 255
-    min_vacation_seconds: int = 0
+    min_vacation_seconds: int = 86400
     max_vacation_seconds: int = 90 * 24 * 3600
     extensions: frozenset[str] = DEFAULT_EXTENSIONS
     #: Domains ``redirect`` may forward to (their subdomains too); empty: any domain.

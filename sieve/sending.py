@@ -50,11 +50,12 @@ def redirect(c: Builder, b: Bound, depth: int) -> Op:
 
 
 def _vacation_seconds(c: Builder, b: Bound) -> int:
+    """The period (RFC 5230 §4.1, RFC 6131 §2) raised or lowered into the site's bounds, never refused, as
+    Pigeonhole does (``:days 0`` is the minimum)."""
     if "seconds" in b.tags:
         seconds = c.number(b.tags["seconds"])
     else:
         seconds = c.number(b.tags["days"]) * 86400 if "days" in b.tags else 7 * 86400
-    c.note("vacation-seconds", b.node, str(seconds))
     low, high = c.policy.min_vacation_seconds, c.policy.max_vacation_seconds
     return min(max(seconds, low), high)
 

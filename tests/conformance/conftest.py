@@ -36,7 +36,6 @@ plugin {{
   sieve = file:{personal};active={root}/active.sieve
   sieve_global = {global_dir}
   sieve_extensions = +vacation-seconds +editheader
-  sieve_vacation_min_period = 0
   sieve_vacation_max_period = 0
 }}
 """

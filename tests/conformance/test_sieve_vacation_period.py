@@ -16,6 +16,7 @@ from groupware.sieve import Environment, MessageFacts, Policy, compile_script, d
 MESSAGE = Path(__file__).resolve().parents[1] / "data" / "sieve" / "messages" / "plain.eml"
 SENDER, RECIPIENT = "alice@example.com", "me@example.net"
 PERIODS = [
+    ":days 0",
     ":seconds 0",
     ":seconds 60",
     ":seconds 3600",
@@ -56,9 +57,18 @@ def test_one_day_minimum_matches_stock_pigeonhole(
     assert stock_vacation_pigeonhole.normalise(ours(script(period), DAY)) == stock[period]
 
 
+@pytest.mark.parametrize("period", PERIODS)
+def test_default_policy_is_stock_pigeonhole(
+    stock_vacation_pigeonhole: Any, stock: dict[str, list[str]], period: str
+) -> None:
+    """``min_vacation_seconds`` is one day by default, as ``sieve_vacation_min_period``: clamped."""
+    assert stock_vacation_pigeonhole.normalise(ours(script(period), Policy())) == stock[period]
+
+
 def test_policy_bounds_the_period() -> None:
     assert ours(script(":seconds 60"), DAY)[0].startswith("vacation :seconds 86400 ")
-    assert ours(script(":seconds 60"), Policy())[0].startswith("vacation :seconds 60 ")
+    assert ours(script(":seconds 60"), Policy())[0].startswith("vacation :seconds 86400 ")  # as Pigeonhole
+    assert ours(script(":seconds 60"), Policy(min_vacation_seconds=0))[0].startswith("vacation :seconds 60 ")
     capped = Policy(min_vacation_seconds=3600, max_vacation_seconds=7 * 86400)
     assert ours(script(":days 30"), capped)[0].startswith(f"vacation :seconds {7 * 86400} ")
     assert ours(script(":seconds 1"), capped)[0].startswith("vacation :seconds 3600 ")

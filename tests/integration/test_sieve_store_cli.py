@@ -74,7 +74,7 @@ def test_put_applies_the_same_policy_as_managesieve(config: Path) -> None:
     assert notify.returncode == 1
     assert "note: 2:8: notify 'moi@gmail.com' is not allowed" in notify.stderr
     bad = sieve(config, "put", USER, "bad", "-", stdin="keep;\nif true {\n")
-    assert bad.returncode == 1 and "bad: line" in bad.stderr
+    assert bad.returncode == 1 and "bad: 3:1: expected end of compound block" in bad.stderr
     assert sieve(config, "list", USER).stdout == ""
 
 
@@ -112,6 +112,13 @@ def test_vacation_without_a_script_creates_and_activates_roundcube(config: Path)
     assert sieve(config, "vacation", USER, "on", "--message", "Absente.").returncode == 0
     assert sieve(config, "list", USER).stdout == "roundcube\tACTIVE\n"
     assert sieve(config, "vacation", USER, "on").returncode == 2  # --message is required
+
+
+def test_vacation_days_0_means_the_minimum(config: Path) -> None:
+    """RFC 5230 §4.1: a period under min_vacation_period is raised to it, as Pigeonhole, never refused."""
+    done = sieve(config, "vacation", USER, "on", "--days", "0", "--message", "Absente.")
+    assert done.returncode == 0, done.stderr
+    assert "vacation :days 0" in sieve(config, "show", USER, "roundcube").stdout
 
 
 class FakeAccounts:
