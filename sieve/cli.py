@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from .actions import describe
-from .compile import compile_script
+from .checks import check_script
 from .errors import SieveCompileError
 from .evaluate import evaluate
 from .host import Environment, Policy
@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="compile a script and report its errors")
     check.add_argument("script", type=Path)
     check.add_argument("--global-dir", type=Path, default=None, help="folder of global scripts for include")
+    check.add_argument(
+        "--redirect-domain",
+        action="append",
+        default=[],
+        help="forwarding policy: redirect, notify and vacation addresses only in this domain (repeatable)",
+    )
     test = sub.add_parser("test", help="run a script on a message and print the actions")
     test.add_argument("script", type=Path)
     test.add_argument("message", type=Path)
@@ -57,14 +63,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _compile(path: Path, global_dir: Path | None) -> object:
+def _compile(path: Path, global_dir: Path | None, domains: frozenset[str] = frozenset()) -> object:
+    """The compiled script; with ``domains``, the site's forwarding policy is checked as at PUTSCRIPT."""
     text = path.read_bytes().decode("utf-8", "surrogateescape")  # invalid UTF-8 is refused (RFC 5228 §1)
-    return compile_script(text, Policy(), DirectoryLocator(path.resolve().parent, global_dir))
+    policy = Policy(redirect_domains=domains)
+    return check_script(text, policy, DirectoryLocator(path.resolve().parent, global_dir))
 
 
 def _check(args: argparse.Namespace) -> int:
     try:
-        _compile(args.script, args.global_dir)
+        _compile(args.script, args.global_dir, frozenset(d.lower() for d in args.redirect_domain))
     except SieveCompileError as exc:
         for diag in exc.diagnostics:
             print(diag, file=sys.stderr)

@@ -36,6 +36,15 @@ def test_check_refuses_invalid_utf8_like_managesieve(
     assert capsys.readouterr().err == "2:12: invalid UTF-8 in the script\n"
 
 
+def test_check_applies_the_forwarding_policy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The same policy as PUTSCRIPT: notify outside the allowed domains is refused (RFC 5435 §3)."""
+    path = write(tmp_path, 'require "enotify";\nnotify "mailto:someone@outside.example";\n')
+    assert main(["check", str(path)]) == 0
+    assert main(["check", "--redirect-domain", "ac-montpellier.fr", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("2:8: notify 'someone@outside.example' is not allowed: "), err
+
+
 def test_test_prints_actions_in_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     script = write(
         tmp_path,
