@@ -156,11 +156,13 @@ _SYSTEM_FLAGS = ("\\answered", "\\flagged", "\\deleted", "\\seen", "\\draft")
 
 
 def _flags(flags: tuple[str, ...]) -> str:
-    """Flags lower-cased, system flags first in IMAP order then keywords, as Pigeonhole lists them."""
+    """System flags lower-cased first in IMAP order, then keywords as written (RFC 5232 §3: keywords keep
+    their case), as Pigeonhole lists them."""
     if not flags:
         return ""
-    lowered = [f.lower() for f in flags]
-    ordered = [f for f in _SYSTEM_FLAGS if f in lowered] + [f for f in lowered if f not in _SYSTEM_FLAGS]
+    lowered = {f.lower() for f in flags}
+    keywords = [f for f in flags if f.lower() not in _SYSTEM_FLAGS]
+    ordered = [f for f in _SYSTEM_FLAGS if f in lowered] + keywords
     return f" :flags {quote(' '.join(ordered))}"
 
 

@@ -47,7 +47,7 @@ def _quote(text: str) -> str:
 
 
 def _flags(text: str) -> str:
-    return f" :flags {_quote(text.strip().lower())}" if text.strip() else ""
+    return f" :flags {_quote(text.strip())}" if text.strip() else ""
 
 
 def _default_subject(message: Path) -> str:

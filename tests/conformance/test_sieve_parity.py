@@ -128,6 +128,8 @@ HASFLAG = [
     ('addflag ["seen", "flagged"];', 'hasflag :matches "seen flagged"'),
     ('addflag ["seen", "flagged"];', 'hasflag :is "seen flagged x"'),
     ('set "k" "x see"; addflag ["seen", "flagged"];', 'hasflag :contains "${k}"'),
+    ('addflag ["$Label1", "MyKey", "\\\\Seen", "mykey", "\\\\FLAGGED"];', "true"),
+    ('setflag "Projet \\\\Answered projet";', "true"),
 ]
 
 #: redirect takes one RFC 5322 mailbox (RFC 5228 §4.2); vacation's :from must be one (RFC 5230 §4.4).

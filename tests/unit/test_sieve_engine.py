@@ -214,7 +214,7 @@ def test_date_index_follows_rfc5260() -> None:
 def test_describe_escapes_and_orders_flags() -> None:
     assert (
         describe(FileInto('a"b\\', copy=True, create=True, flags=("$X", "\\Seen")))
-        == 'fileinto "a\\"b\\\\" :copy :create :flags "\\\\seen $x"'
+        == 'fileinto "a\\"b\\\\" :copy :create :flags "\\\\seen $X"'
     )
     assert (
         describe(Vacation("l1\nl2\t", "S", 60, "h", "f@x"))
