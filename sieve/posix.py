@@ -18,6 +18,7 @@ raises ``re.error`` with the C library's wording:
 
 from __future__ import annotations
 
+import functools
 import re
 
 __all__ = ["translate"]
@@ -269,6 +270,7 @@ def _quantifier(rep: tuple[int, int | None] | None) -> str:
     return f"{{{low},}}" if high is None else f"{{{low},{high}}}"
 
 
+@functools.lru_cache(maxsize=4096)
 def translate(pattern: str) -> str:
     """The Python pattern matching what the POSIX extended ``pattern`` matches (``re.error`` if the C
     library refuses it)."""

@@ -108,7 +108,7 @@ def vacation(c: Builder, b: Bound, depth: int) -> Op:
     def op(ctx: Context) -> None:
         text = ctx.expand(reason)
         subj = ctx.expand(subject) if subject is not None else None
-        frm = _vacation_from(ctx.expand(sender)) if sender is not None else None
+        frm = sender if sender is None or isinstance(sender, str) else _vacation_from(ctx.expand(sender))
         if handle is not None:
             key = ctx.expand(handle)
         else:
