@@ -70,7 +70,8 @@ class HttpDoor:
             max_request_body_size=configuration.get("server", "max_content_length"),
             # A whole 52,000-card listing is 13 MB: keep answers that size in memory, not in a temporary file.
             outbuf_overflow=32 * 1024 * 1024,
-            clear_untrusted_proxy_headers=True,
+            # Forwarding headers are read (from trusted proxies only) and removed by groupware.dav.forwarded.
+            clear_untrusted_proxy_headers=False,
             # Read ahead while a request runs: a client that has gone is seen, and its request's work stops
             # (groupware.dav.budget); one request read ahead per connection at most.
             channel_request_lookahead=1,
