@@ -94,6 +94,10 @@ class Proxies:
             address.version == net.version and address in net for net in self.networks
         )
 
+    def is_proxy(self, text: str) -> bool:
+        """Whether the address written ``text`` (a TCP peer) is one of the trusted proxies."""
+        return bool(self.networks) and self.trusts(parse_address(text))
+
 
 def parse_proxies(value: str) -> tuple[Network, ...]:
     """``[server] trusted_proxies``: addresses and CIDR networks, IPv4 or IPv6, separated by blanks or commas.

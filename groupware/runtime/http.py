@@ -18,6 +18,7 @@ from typing import Any
 import radicale.config
 
 from groupware.config import LimitsConfig
+from groupware.dav.forwarded import ForwardedMiddleware, Proxies
 from groupware.runtime.connections import ConnectionPolicy, bound_connections
 
 __all__ = ["WORKER_THREADS", "HttpDoor"]
@@ -76,7 +77,8 @@ class HttpDoor:
             # (groupware.dav.budget); one request read ahead per connection at most.
             channel_request_lookahead=1,
         )
-        policy = ConnectionPolicy(limits.max_connections_per_address, limits.header_timeout)
+        proxies = app.proxies if isinstance(app, ForwardedMiddleware) else Proxies()
+        policy = ConnectionPolicy(limits.max_connections_per_address, limits.header_timeout, proxies.is_proxy)
         bound_connections(self._socket_map(), policy)
         self._stopped = threading.Event()
         self._running = threading.Event()
