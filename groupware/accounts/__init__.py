@@ -136,7 +136,7 @@ class Accounts:
         try:
             person = self._person_key(key, login)
             self._check_lockout(key, person, remote_addr)
-            return self._authenticate(key, person, login, password)
+            return self._authenticate(key, login, password)
         except AuthenticationError as exc:
             delay = self._failure(key, person, remote_addr, exc)
             waited = self._clock() - started
@@ -166,7 +166,7 @@ class Accounts:
             )
             raise LoginThrottled(f"{person} is locked out")
 
-    def _authenticate(self, key: str, person: str | None, login: str, password: str) -> Account:
+    def _authenticate(self, key: str, login: str, password: str) -> Account:
         if not _is_unicode(password) or not _is_unicode(login):
             raise InvalidCredentials("login or password is not valid Unicode")
         digest = self._digest(key, password)
@@ -180,8 +180,6 @@ class Accounts:
             raise
         account = self.account(found_person)
         self._cache.put(key, (digest, account))
-        if person is not None:
-            self._throttle.reset(("login", person))
         self._throttle.reset(("login", normalize_login(found_person.uid)))
         return account
 
