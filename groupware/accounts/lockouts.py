@@ -109,7 +109,7 @@ class DatabaseThrottle:
         try:
             with self._db.write() as conn:
                 return self._insert(conn, key, now)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreBusy) as exc:
             _unavailable("failure not counted", exc)
             return 0
 
