@@ -123,7 +123,7 @@ def proxied(tmp_path: Path) -> Iterator[Proxied]:
         {"max_failures_per_address": "50", "max_failure_delay": "0.3", "failure_delay": "0.05"},
     )
     text = config.read_text(encoding="utf-8").replace("[server]\n", "[server]\ntrusted_proxies = 127.0.0.1\n")
-    config.write_text(text, encoding="utf-8")
+    config.write_text(text + "\n[operations]\nallowed = 127.0.0.1\n", encoding="utf-8")
     server = RunningServer(config_module.load(config))
     folder = tmp_path / "nginx"
     folder.mkdir()
@@ -220,3 +220,11 @@ def test_sixty_failures_from_one_client_lock_nobody_else_out(
     lockouts = [getattr(r, "subject", "") for r in caplog.records if getattr(r, "event", "") == "lockout"]
     assert lockouts == ["francois.muller"]
     assert not re.search(r"\b10\.[01]\.\d+\.1\b", caplog.text), "no spoofed address reached the logs"
+
+
+def test_the_health_check_sees_the_real_client(proxied: Proxied) -> None:
+    """``[operations] allowed = 127.0.0.1``: through nginx (whose address is 127.0.0.1) only the client at
+    127.0.0.1 reads the health check; 127.0.0.2 does not pass for the proxy."""
+    status, _, body = proxied.request("GET", "/.groupware/health", login=None, source=CLIENT)
+    assert status == 200 and b"database" in body, body
+    assert proxied.request("GET", "/.groupware/health", login=None, source=ATTACKER)[0] == 404
