@@ -357,11 +357,20 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "admin_group": Option("", str, "DN of the group whose members manage everything"),
         "cache_ttl": Option("600", _positive_float, "seconds a successful login is remembered (0: off)"),
         "max_failures_per_login": Option(
-            "10", _positive_int, "failures for one login before lockout (0: no limit)"
+            "10",
+            _positive_int,
+            "failures for one person (any form of their login: uid, mail, case) before lockout (0: no limit)",
         ),
-        "max_failures_per_address": Option("50", _positive_int, "failures from one address before lockout"),
+        "max_failures_per_address": Option(
+            "50",
+            _positive_int,
+            "failures from one client address (IPv6: its /64) before each further one takes longer (0: off)",
+        ),
+        "max_failure_delay": Option(
+            "10", _positive_float, "longest a failed login from an address over its limit is made to take"
+        ),
         "failure_window": Option("300", _positive_float, "seconds over which failures are counted"),
-        "lockout": Option("300", _positive_float, "seconds a locked login or address is refused"),
+        "lockout": Option("300", _positive_float, "seconds a locked-out person is refused"),
         "failure_delay": Option(
             "0.4", _positive_float, "minimum seconds a failed login takes (hides timing)"
         ),
@@ -592,6 +601,7 @@ class AccountsConfig:
     cache_ttl: float = 600.0
     max_failures_per_login: int = 10
     max_failures_per_address: int = 50
+    max_failure_delay: float = 10.0
     failure_window: float = 300.0
     lockout: float = 300.0
     failure_delay: float = 0.4

@@ -146,10 +146,10 @@ def cmd_accounts(args: argparse.Namespace) -> int:
 def _add_accounts_commands(sub: Any) -> None:
     accounts = sub.add_parser("accounts", help="login lockouts: list, unlock")
     accounts_sub = accounts.add_subparsers(dest="accounts_command", required=True)
-    listing = accounts_sub.add_parser("lockouts", help="logins and client addresses locked out now")
+    listing = accounts_sub.add_parser("lockouts", help="people locked out now")
     listing.add_argument("--config", help=CONFIG_HELP)
     unlock = accounts_sub.add_parser("unlock", help="lift a lockout at once (it also ends by itself)")
-    unlock.add_argument("subject", help="as listed: login:prenom.nom or addr:192.0.2.1")
+    unlock.add_argument("subject", help="as listed: login:prenom.nom (the uid)")
     unlock.add_argument("--config", help=CONFIG_HELP)
     for command in (listing, unlock):
         command.set_defaults(func=cmd_accounts)

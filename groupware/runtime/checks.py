@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Every problem of a configuration file, as ``groupware check-config`` and ``groupware serve`` report them:
-our sections (:mod:`groupware.config`), Radicale's (:mod:`groupware.dav.configuration`), ``[server] workers``,
+our sections (:mod:`groupware.config`), Radicale's (:mod:`groupware.dav.configuration`), ``[server] workers``
+and trusted proxies,
 the address books' vCard mapping, and the admin Sieve scripts (checked like users' scripts)."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from groupware import config as config_module
 from groupware.addressbooks.mapping import mapping_from
 from groupware.dav.configuration import check_radicale_sections
+from groupware.dav.forwarded import proxies_from
 from groupware.errors import ConfigError, ConfigProblem
 from groupware.runtime.mail import admin_script_problems
 from groupware.runtime.workers import worker_count
@@ -16,15 +18,23 @@ __all__ = ["configuration_problems", "mapping_problems", "runtime_option_problem
 
 
 def runtime_option_problems(path: str, radicale_sections: dict[str, dict[str, str]]) -> list[ConfigProblem]:
-    """Problems of the options the runtime keeps in Radicale's sections (``[server] workers``)."""
-    workers = radicale_sections.get("server", {}).get("workers")
+    """Problems of the options the runtime keeps in Radicale's sections (``[server] workers``,
+    ``trusted_proxies``, ``forwarded_headers``)."""
+    server = radicale_sections.get("server", {})
+    problems = []
+    try:
+        proxies_from(server)
+    except ValueError as exc:
+        key, _, reason = str(exc).partition(": ")
+        problems.append(ConfigProblem(path, "server", key, f"invalid value {server.get(key)!r}: {reason}"))
+    workers = server.get("workers")
     if workers is None:
-        return []
+        return problems
     try:
         worker_count(workers)
     except ValueError as exc:
-        return [ConfigProblem(path, "server", "workers", f"invalid value {workers!r}: {exc}")]
-    return []
+        problems.append(ConfigProblem(path, "server", "workers", f"invalid value {workers!r}: {exc}"))
+    return problems
 
 
 def mapping_problems(path: str, config: config_module.Config) -> list[ConfigProblem]:
