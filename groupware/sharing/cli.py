@@ -25,7 +25,6 @@ ACTOR = "groupware-cli"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``agenda`` sub-commands and their options."""
-    parser.add_argument("--config", help="configuration file (default: the demo configuration)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     sub = parser.add_subparsers(dest="agenda_command", required=True)
     create = sub.add_parser(
