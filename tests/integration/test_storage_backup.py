@@ -140,6 +140,10 @@ def test_backup_under_write_load_then_restore_serves_every_acknowledged_item(
         report = backup(str(serve.database), str(tmp_path / "backup.sqlite"), slowly, step_pages=16)
         ended = time.monotonic()
         time.sleep(0.3)
+        command_began = time.monotonic()  # the command too, while the writes go on
+        command = cli("storage", "backup", str(tmp_path / "command.sqlite"), "--config", str(serve.config))
+        command_ended = time.monotonic()
+        time.sleep(0.3)
     finally:
         watchdog.cancel()
         stop.set()
@@ -155,6 +159,12 @@ def test_backup_under_write_load_then_restore_serves_every_acknowledged_item(
     assert after, "no write after the backup: the load ended too early"
     assert {p.href for p in before} <= saved
     assert not {p.href for p in after} & saved  # one snapshot: nothing written after the copy ended
+
+    assert command.returncode == 0, command.stderr
+    assert "integrity ok" in command.stdout and "backup: 100%" in command.stderr  # its progress bar
+    by_command = backed_up_hrefs(tmp_path / "command.sqlite")
+    assert {p.href for p in done if p.acked < command_began} <= by_command
+    assert not {p.href for p in done if p.sent > command_ended} & by_command
 
     fresh = Serve(tmp_path / "fresh")
     restored = cli("storage", "restore", str(tmp_path / "backup.sqlite"), "--config", str(fresh.config))
