@@ -42,7 +42,12 @@ def _progress(label: str) -> Callable[[str], Callable[[int, int], None]]:
 
 
 def _configured(path: str | None) -> Any:
-    return configured_storage(config_module.load(path or config_module.DEMO_CONFIG))
+    """The configured storage, or None after printing the configuration's problems."""
+    try:
+        return configured_storage(config_module.load(path or config_module.DEMO_CONFIG))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return None
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -50,8 +55,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not os.path.isdir(os.path.join(args.folder, "collection-root")):
         print(f"{args.folder}: no collection-root inside: not a Radicale storage folder", file=sys.stderr)
         return 1
+    storage = _configured(args.config)
+    if storage is None:
+        return 1
     collections, items, refused = copy_collections(
-        folder_collections(args.folder), _configured(args.config), "import", _progress("import")
+        folder_collections(args.folder), storage, "import", _progress("import")
     )
     print(
         f"imported {collections} collections, {items} items from {args.folder}"
@@ -65,8 +73,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     if os.path.exists(os.path.join(args.dir, "collection-root")):
         print(f"{args.dir}: already holds a collection-root; export into an empty folder", file=sys.stderr)
         return 1
+    storage = _configured(args.config)
+    if storage is None:
+        return 1
     collections, items, refused = copy_collections(
-        storage_collections(_configured(args.config)),
+        storage_collections(storage),
         radicale_folder(args.dir, fsync=True),
         "export",
         _progress("export"),

@@ -175,20 +175,21 @@ def ensure_unused(path: str) -> None:
 
 
 def _keep(target: str) -> str | None:
-    """Keep the database about to be replaced (and any WAL of it) as ``<target>.before-restore``."""
-    if not os.path.exists(target):
-        return None
+    """Keep the database about to be replaced (and any WAL of it) as ``<target>.before-restore``; the path
+    kept, or None when there was no database."""
     kept = target + KEPT_SUFFIX
     for suffix in ("", "-wal", "-shm", "-journal"):
         _remove(kept + suffix)
-    try:
-        os.link(target, kept)
-    except OSError:
-        shutil.copy2(target, kept)
-    for suffix in ("-wal", "-shm", "-journal"):  # a WAL left beside it belongs to the old file, not the new
+    existed = os.path.exists(target)
+    if existed:
+        try:
+            os.link(target, kept)
+        except OSError:
+            shutil.copy2(target, kept)
+    for suffix in ("-wal", "-shm", "-journal"):  # left beside it, they belong to the old file, not the new
         if os.path.exists(target + suffix):
             os.replace(target + suffix, kept + suffix)
-    return kept
+    return kept if existed else None
 
 
 def restore(source: str, target: str, force: bool = False, progress: Progress | None = None) -> BackupReport:

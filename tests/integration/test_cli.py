@@ -182,9 +182,27 @@ def test_without_a_configuration_an_admin_command_says_it_acts_on_the_demo(tmp_p
     assert "--config" in result.stderr and "GROUPWARE_CONFIG" in result.stderr
 
 
-def test_a_missing_configuration_file_is_named_and_refused(tmp_path: Path) -> None:
-    result = run("agenda", "list", "--config", str(tmp_path / "absent.conf"), cwd=tmp_path)
-    assert result.returncode == 1 and "absent.conf" in result.stderr and "cannot read" in result.stderr
+@pytest.mark.parametrize(
+    ("command", "status"),
+    [
+        (["agenda", "list"], 1),
+        (["accounts", "lockouts"], 1),
+        (["addressbooks", "sync"], 1),
+        (["storage", "export", "out"], 1),
+        (["storage", "backup", "copy.sqlite"], 1),
+        (["sieve", "list", USER], 2),
+        (["serve"], 1),
+    ],
+    ids=lambda value: "-".join(value) if isinstance(value, list) else str(value),
+)
+def test_a_missing_configuration_file_is_named_and_refused(
+    tmp_path: Path, command: list[str], status: int
+) -> None:
+    result = run(*command, "--config", str(tmp_path / "absent.conf"), cwd=tmp_path)
+    assert result.returncode == status, result.stderr
+    assert "absent.conf" in result.stderr and "cannot read" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing made anywhere
 
 
 def test_commands_that_read_no_configuration_do_not_name_one(tmp_path: Path) -> None:
