@@ -11,8 +11,10 @@ the file, the section and the key.
 from __future__ import annotations
 
 import configparser
+import importlib
 import importlib.resources
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,8 @@ from groupware.errors import ConfigError, ConfigProblem
 
 __all__ = [
     "DEMO_CONFIG",
+    "DIRECTORY_PRESETS",
+    "MAX_PATTERN_LENGTH",
     "SCHEMA",
     "AccountsConfig",
     "AddressBooksConfig",
@@ -133,6 +137,75 @@ def _ldap_uris(value: str) -> tuple[str, ...]:
     return uris
 
 
+_ATTRIBUTE = re.compile(r"[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)+")
+#: The longest ``*_pattern`` accepted; the values a pattern reads are cut at 256 characters by the directory.
+MAX_PATTERN_LENGTH = 200
+# Repetitions of variable length a pattern may hold (each multiplies the worst case by a value's length).
+_MAX_VARIABLE_REPEATS = 2
+_REFUSED_NODES = {"GROUPREF", "GROUPREF_EXISTS", "ASSERT", "ASSERT_NOT"}
+
+
+def _attribute(value: str) -> str:
+    """An attribute description (RFC 4512 §2.5: a ``descr`` or a numeric OID), or empty for none."""
+    if value and not _ATTRIBUTE.fullmatch(value):
+        raise ValueError(f"{value!r} is not an attribute name (RFC 4512 §2.5)")
+    return value
+
+
+def _attributes(value: str) -> tuple[str, ...]:
+    return tuple(_attribute(word) for word in value.split())
+
+
+def _branches(items: Any) -> bool:
+    """Whether a parsed pattern holds an alternation, at any depth."""
+    for op, argument in items:
+        name = str(op)
+        if name == "BRANCH":
+            return True
+        if name in ("SUBPATTERN", "ATOMIC_GROUP") and _branches(argument[-1]):
+            return True
+    return False
+
+
+def _repeats(items: Any, inside: bool) -> int:
+    """The variable-length repetitions of a parsed pattern; refuses nested repetition, backreferences and
+    look-arounds, whose cost on a hostile value is not bounded by a small power of its length."""
+    count = 0
+    for op, argument in items:
+        name = str(op)
+        if name in _REFUSED_NODES:
+            raise ValueError("backreferences and look-arounds are not allowed")
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, high, body = argument
+            if inside or _repeats(body, True) or _branches(body):
+                raise ValueError("a repetition inside a repetition is not allowed, e.g. (a+)+")
+            count += int(low != high)
+        elif name in ("SUBPATTERN", "ATOMIC_GROUP"):
+            count += _repeats(argument[-1], inside)
+        elif name == "BRANCH":
+            count += sum(_repeats(branch, inside) for branch in argument[1])
+    return count
+
+
+def _pattern(value: str) -> re.Pattern[str] | None:
+    """A bounded regular expression extracting a UAI from a directory value (``re`` syntax): at most
+    :data:`MAX_PATTERN_LENGTH` characters, no nested repetition, no backreference or look-around, at most two
+    repetitions of variable length. The UAI is the group named ``uai``, else the first group, else the match.
+    """
+    if not value:
+        return None
+    if len(value) > MAX_PATTERN_LENGTH:
+        raise ValueError(f"longer than {MAX_PATTERN_LENGTH} characters")
+    try:
+        compiled = re.compile(value)
+        parsed = importlib.import_module("re._parser").parse(value)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc}") from None
+    if _repeats(parsed, False) > _MAX_VARIABLE_REPEATS:
+        raise ValueError(f"more than {_MAX_VARIABLE_REPEATS} repetitions of variable length (*, +, {{m,n}})")
+    return compiled
+
+
 def _book_kinds(value: str) -> tuple[str, ...]:
     kinds = _words(value)
     for kind in kinds:
@@ -176,6 +249,9 @@ class Option:
     help: str
 
 
+#: The attribute mappings that ``[directory] preset`` names (one section each), as written in a file.
+DIRECTORY_PRESETS = DATA / "directory-presets.conf"
+
 SCHEMA: dict[str, dict[str, Option]] = {
     "directory": {
         "type": Option(
@@ -206,6 +282,49 @@ SCHEMA: dict[str, dict[str, Option]] = {
         ),
         "group_filter": Option("(objectClass=groupOfNames)", _ldap_filter, "filter selecting groups"),
         "member_attribute": Option("member", str, "attribute of a group listing its members' DNs"),
+        "preset": Option(
+            "inetorgperson",
+            _choice("inetorgperson", "supann"),
+            "attribute mapping to start from: inetorgperson or supann (SupAnn 2021); keys below override it",
+        ),
+        "uid_attribute": Option("", _attribute, "person: the uid, name of the person's home"),
+        "mail_attribute": Option("", _attribute, "person: mail addresses (the first is the main one)"),
+        "display_name_attributes": Option("", _attributes, "person: the shown name, first one present"),
+        "given_name_attribute": Option("", _attribute, "person: given name"),
+        "surname_attribute": Option("", _attribute, "person: family name"),
+        "title_attributes": Option("", _attributes, "person: title or function, first one present"),
+        "phone_attributes": Option("", _attributes, "person: telephone numbers, all of them"),
+        "establishment_attributes": Option("", _attributes, "person: values naming their établissements"),
+        "establishment_pattern": Option(
+            "", _pattern, "person: regular expression taking the UAI out of such a value (empty: all of it)"
+        ),
+        "organization_attribute": Option(
+            "",
+            _attribute,
+            "person: établissement names, in the order of their UAI (without établissement entries)",
+        ),
+        "entry_uuid_attribute": Option("", _attribute, "person: a stable identifier (RFC 4530 entryUUID)"),
+        "member_of_attribute": Option("", _attribute, "person: group DNs, with groups_from = memberof"),
+        "red_list_filter": Option(
+            "", _ldap_filter, "people who asked not to be listed: out of every book and search, not of login"
+        ),
+        "establishments_dn": Option("", str, "search base for établissement entries (default: base_dn)"),
+        "establishment_filter": Option(
+            "", _ldap_filter, "filter selecting établissement entries (empty: none, names come from people)"
+        ),
+        "establishment_uai_attribute": Option(
+            "", _attribute, "établissement entry: the value holding its UAI"
+        ),
+        "establishment_uai_pattern": Option("", _pattern, "établissement entry: the UAI out of that value"),
+        "establishment_name_attribute": Option("", _attribute, "établissement entry: its name"),
+        "establishment_departement_attribute": Option(
+            "", _attribute, "établissement entry: its département code (empty: the UAI's first three digits)"
+        ),
+        "group_name_attribute": Option("", _attribute, "group: its name (agenda paths, provisioning)"),
+        "group_description_attribute": Option("", _attribute, "group: its description (titles)"),
+        "group_category_attribute": Option("", _attribute, "group: its category"),
+        "group_establishment_attribute": Option("", _attribute, "group: the établissement it belongs to"),
+        "group_establishment_pattern": Option("", _pattern, "group: the UAI out of that value"),
         "starttls": Option("false", _boolean, "ldap: upgrade ldap:// connections with StartTLS"),
         "ca_file": Option("", str, "ldap: CA certificates (PEM) to verify the server; empty: system store"),
         "connect_timeout": Option(
@@ -370,6 +489,11 @@ SCHEMA: dict[str, dict[str, Option]] = {
             _positive_float,
             "seconds one REPORT may spend testing items, and one PUT reading its object back",
         ),
+        "max_request_seconds": Option(
+            "60",
+            _positive_float,
+            "seconds of work one HTTP request may take before it is stopped (answered 503)",
+        ),
     },
 }
 
@@ -402,6 +526,32 @@ class DirectoryConfig:
     page_size: int = 500
     cache_ttl: float = 300.0
     retry_after: int = 30
+    # The attribute mapping (DIRECTORY_PRESETS; these defaults are the inetorgperson preset's).
+    preset: str = "inetorgperson"
+    uid_attribute: str = "uid"
+    mail_attribute: str = "mail"
+    display_name_attributes: tuple[str, ...] = ("displayName", "cn")
+    given_name_attribute: str = "givenName"
+    surname_attribute: str = "sn"
+    title_attributes: tuple[str, ...] = ("title",)
+    phone_attributes: tuple[str, ...] = ("telephoneNumber", "mobile")
+    establishment_attributes: tuple[str, ...] = ("departmentNumber",)
+    establishment_pattern: re.Pattern[str] | None = None
+    organization_attribute: str = "o"
+    entry_uuid_attribute: str = "entryUUID"
+    member_of_attribute: str = "memberOf"
+    red_list_filter: str = ""
+    establishments_dn: str = ""
+    establishment_filter: str = ""
+    establishment_uai_attribute: str = ""
+    establishment_uai_pattern: re.Pattern[str] | None = None
+    establishment_name_attribute: str = ""
+    establishment_departement_attribute: str = ""
+    group_name_attribute: str = "cn"
+    group_description_attribute: str = "description"
+    group_category_attribute: str = "businessCategory"
+    group_establishment_attribute: str = "ou"
+    group_establishment_pattern: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -509,6 +659,7 @@ class LimitsConfig:
     max_recurrence_count: int = 10000
     max_daily_instances: int = 24
     max_query_seconds: float = 20.0
+    max_request_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -561,7 +712,22 @@ def _resolve(base: Path, value: str) -> str:
     return str((base / value).resolve()) if value and not os.path.isabs(value) else value
 
 
+def _apply_preset(file: str, values: dict[str, Any], problems: list[ConfigProblem]) -> None:
+    """Fill the mapping keys the file does not set from ``preset``; an establishment filter needs a UAI."""
+    schema = SCHEMA["directory"]
+    for key, text in read_sections(DIRECTORY_PRESETS)[values.get("preset", "inetorgperson")].items():
+        if key not in values:
+            values[key] = schema[key].parse(text)
+    if values["establishment_filter"] and not values["establishment_uai_attribute"]:
+        problems.append(
+            ConfigProblem(
+                file, "directory", "establishment_uai_attribute", "required with establishment_filter"
+            )
+        )
+
+
 def _check_directory(file: str, base: Path, values: dict[str, Any], problems: list[ConfigProblem]) -> None:
+    _apply_preset(file, values, problems)
     kind = values.get("type", "ldif")
     if kind == "ldif":
         values["file"] = _resolve(base, values.get("file", ""))

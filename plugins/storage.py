@@ -37,6 +37,7 @@ from radicale.log import logger
 
 from groupware.config import LimitsConfig, database_file
 from groupware.dav import filters as dav_filters
+from groupware.dav.budget import spend
 from groupware.dav.fastpath import ItemSummary, http_date
 from groupware.dav.screening import QueryScreen
 from groupware.plugins import services_of
@@ -147,6 +148,7 @@ class Collection(storage.BaseCollection):
         return http_date(self._record.modified)
 
     def _item(self, stored: StoredItem) -> radicale_item.Item:
+        spend()  # every item a request reads is a step of its budget
         return radicale_item.Item(
             collection=self,
             href=stored.href,

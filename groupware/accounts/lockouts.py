@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Hashable
 
 from groupware.store.database import Database
+from groupware.store.errors import StoreBusy
 
 __all__ = ["DatabaseThrottle"]
 
@@ -82,7 +83,7 @@ class DatabaseThrottle:
             with self._db.write() as conn:  # expired: the failures that led to it are forgotten with it
                 conn.execute("DELETE FROM login_lockouts WHERE subject = ? AND until <= ?", (key, now))
                 conn.execute("DELETE FROM login_failures WHERE subject = ?", (key,))
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreBusy) as exc:
             _unavailable("lockout not checked", exc)
         return False
 
@@ -109,7 +110,7 @@ class DatabaseThrottle:
                     (key, now + self._lockout),
                 )
                 return inserted.rowcount == 1
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreBusy) as exc:
             _unavailable("failure not counted", exc)
             return False
 
@@ -125,7 +126,7 @@ class DatabaseThrottle:
                 return
             with self._db.write() as conn:
                 conn.execute("DELETE FROM login_failures WHERE subject = ?", (key,))
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreBusy) as exc:
             _unavailable("failures not reset", exc)
 
     def lockouts(self) -> list[tuple[str, float]]:
@@ -147,5 +148,5 @@ class DatabaseThrottle:
         return lifted > 0
 
 
-def _unavailable(what: str, exc: sqlite3.Error) -> None:
+def _unavailable(what: str, exc: sqlite3.Error | StoreBusy) -> None:
     log.warning(f"{what}: database unavailable", extra={"event": "lockout_database_error", "error": str(exc)})

@@ -5,8 +5,8 @@
   directory's people, i.e. every authenticated member of staff;
 * ``etablissements``: one book per UAI code (``/<owner>/etab-<UAI>/``), its staff with ORG naming that
   établissement, readable by the members of that établissement's directory groups;
-* ``departements``: one book per département (the first three characters of the UAI, ``/<owner>/dep-034/``),
-  readable by the groups of its établissements.
+* ``departements``: one book per département (the first three characters of the UAI, ``/<owner>/dep-034/``,
+  unless an établissement entry says otherwise), readable by the groups of its établissements.
 
 Établissement books also hold their directory groups as contact groups (RFC 6350 §6.1.4), when ``groups`` is
 on; the académie book holds people only (its 52,000 cards would otherwise carry some 10,000 groups that repeat
@@ -18,7 +18,7 @@ from the directory's ``entryUUID`` (RFC 4530); an entry without one gets a name-
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from groupware.addressbooks.mapping import DEFAULT_MAPPING, VCardMapping
@@ -89,9 +89,16 @@ def _establishment_names(people: Iterable[Person], groups: Iterable[Group]) -> d
 class _Context:
     """People and groups read once, indexed for every book."""
 
-    def __init__(self, people: Sequence[Person], groups: Sequence[Group], settings: BookSettings) -> None:
+    def __init__(
+        self,
+        people: Sequence[Person],
+        groups: Sequence[Group],
+        settings: BookSettings,
+        departements: Mapping[str, str] | None = None,
+    ) -> None:
         self.settings = settings
-        self.people = [p for p in people if not p.disabled]
+        self._departements = departements or {}
+        self.people = [p for p in people if not p.disabled and p.listed]  # the red list: in no book
         self.groups = list(groups) if settings.groups else []
         self.uids = {normalize_dn(p.dn): card_uid(p) for p in self.people}
         self.names = _establishment_names(self.people, groups)
@@ -127,6 +134,11 @@ class _Context:
                     group_card(group_uid(group), group.description or group.name, members, s.academie, unit)
                 )
         return tuple(cards)
+
+    def departement(self, uai: str) -> str:
+        """The département code of an établissement: from its entry when known, else the UAI's first three
+        digits."""
+        return self._departements.get(uai) or uai[:3]
 
     def readers(self, uais: Iterable[str]) -> tuple[Grantee, ...]:
         return tuple(
@@ -175,11 +187,11 @@ def _departements(ctx: _Context) -> Iterator[Book]:
     s = ctx.settings
     members: dict[str, list[Person]] = {}
     for person in ctx.people:
-        for code in sorted({uai[:3] for uai in person.establishments}):
+        for code in sorted({ctx.departement(uai) for uai in person.establishments}):
             members.setdefault(code, []).append(person)
     for code in sorted(members):
         name = DEPARTEMENTS.get(code, code)
-        uais = sorted(uai for uai in ctx.groups_of if uai[:3] == code)
+        uais = sorted(uai for uai in ctx.groups_of if ctx.departement(uai) == code)
         yield Book(
             f"{s.owner}/dep-{code}",
             f"Annuaire – {name}",
@@ -189,9 +201,16 @@ def _departements(ctx: _Context) -> Iterator[Book]:
         )
 
 
-def build_books(people: Sequence[Person], groups: Sequence[Group], settings: BookSettings) -> Iterator[Book]:
-    """The books ``settings.kinds`` call for, one at a time (each holds its cards until written)."""
-    ctx = _Context(people, groups, settings)
+def build_books(
+    people: Sequence[Person],
+    groups: Sequence[Group],
+    settings: BookSettings,
+    departements: Mapping[str, str] | None = None,
+) -> Iterator[Book]:
+    """The books ``settings.kinds`` call for, one at a time (each holds its cards until written);
+    ``departements`` (UAI -> département code, from établissement entries) overrides the UAI's first three
+    digits."""
+    ctx = _Context(people, groups, settings, departements)
     if "academie" in settings.kinds:
         yield _academie(ctx)
     if "etablissements" in settings.kinds:

@@ -25,7 +25,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from groupware.addressbooks.books import Book, BookSettings, build_books
@@ -80,6 +80,8 @@ class SyncReport:
     people: int = 0
     seconds: float = 0.0
     skipped: bool = False
+    #: Why a book is empty or unread (:func:`groupware.directory.survey.book_warnings`), for the operator.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changes(self) -> int:
@@ -197,13 +199,14 @@ def sync_books(
     sharing: SharingDatabase | None = None,
     progress: Progress | None = None,
     fingerprint: str = "",
+    departements: Mapping[str, str] | None = None,
 ) -> SyncReport:
     """Bring every book to what ``people`` and ``groups`` call for; returns what changed. ``fingerprint`` (the
     directory's, taken before ``people`` were read) is recorded once every book is written."""
     started = time.monotonic()
     report = SyncReport(people=len(people))
     with _lock:
-        books = list(build_books(people, groups, settings))
+        books = list(build_books(people, groups, settings, departements))
         writer = _Writer(store, sum(len(book.cards) for book in books), progress)
         for book in books:
             record = store.get_collection(book.path)

@@ -171,6 +171,9 @@ def _add_directory_commands(sub: Any) -> None:
     gen.add_argument("--seed", type=int, default=1)
     gen.add_argument("--out", required=True)
     gen.set_defaults(func=cmd_directory_generate, needs_config=False)
+    from groupware.cli.directory import add_test_command
+
+    add_test_command(directory_sub)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,13 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _finish(parser: argparse.ArgumentParser, top: bool = False) -> None:
-    """Give ``parser`` and every parser under it ``--config`` (a command's own ``--config`` is replaced, and
-    only the top level has a default, so that one given higher up is kept), and make a group given no
-    sub-command print its help (``help_parser``)."""
-    parser.conflict_handler = "resolve"
-    parser.add_argument(
-        "--config", metavar="FILE", help=CONFIG_HELP, default=None if top else argparse.SUPPRESS
-    )
+    """Give ``parser`` and every parser under it ``--config`` (only the top level has a default, so that one
+    given higher up is kept), and make a group given no sub-command print its help (``help_parser``)."""
+    default = None if top else argparse.SUPPRESS
+    own = parser._option_string_actions.get("--config")
+    if own is None:
+        parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP, default=default)
+    else:  # a command that declares its own: the same option, so that one given higher up is kept
+        own.default, own.metavar, own.help = default, "FILE", CONFIG_HELP
     groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     parser.set_defaults(help_parser=parser if groups else None)
     if top:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from groupware.cli.progress import ProgressBar
 from groupware.config import Config, storage_database
@@ -33,6 +34,8 @@ def run(config: Config, args: argparse.Namespace) -> int:
             print(f"/{book.path}/: +{book.added} ~{book.changed} -{book.removed} ={book.unchanged}")
     for path in report.deleted_books:
         print(f"/{path}/: deleted")
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if report.skipped:
         print("directory unchanged since the last sync: 0 changes (--full reads it all the same)")
         return 0

@@ -20,10 +20,11 @@ from radicale import pathutils, storage
 
 from groupware.accounts import Accounts
 from groupware.dav.credentials import basic_credentials_problem
-from groupware.dav.outage import unavailable
+from groupware.dav.outage import busy, unavailable, wsgi_answer
 from groupware.errors import AuthenticationError, DirectoryUnavailable
 from groupware.sharing import AgendaStore
 from groupware.sharing.api import PREFIX, AgendaApi, Caller
+from groupware.store.errors import StoreBusy
 
 __all__ = ["API_PREFIX", "AgendaApiMiddleware", "agenda_store", "basic_caller"]
 
@@ -87,10 +88,13 @@ class AgendaApiMiddleware:
         path = str(environ.get("PATH_INFO", ""))
         if not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
             return self.app(environ, start_response)
+        body: Iterable[bytes]
         try:
             status, headers, body = self._answer(environ, path)
         except DirectoryUnavailable as exc:
             status, headers, body = unavailable(exc)
+        except StoreBusy as exc:
+            status, headers, body = wsgi_answer(busy(exc))
         start_response(status, headers)
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else body
 

@@ -25,7 +25,7 @@ checks need the one override of Radicale's ``_handle_request``, since Radicale t
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from http import client
 from typing import Any, Protocol
 
@@ -37,12 +37,13 @@ from groupware.accounts import Accounts
 from groupware.config import Config
 from groupware.dav.agenda_api import AgendaApiMiddleware, WsgiApp, agenda_store
 from groupware.dav.body import LIMITS, already_parsed, parsed_body, shape_problem
+from groupware.dav.budget import RequestCancelled, cancelled_answer, request_budget
 from groupware.dav.collections import ListingResponder, QueryResponder, SyncResponder
 from groupware.dav.configuration import radicale_configuration
 from groupware.dav.credentials import basic_credentials_problem, unauthorized
 from groupware.dav.item_data import ItemDataResponder
 from groupware.dav.limits import PropertyLimitResponder
-from groupware.dav.outage import unavailable
+from groupware.dav.outage import WsgiAnswer, busy, unavailable, wsgi_answer
 from groupware.dav.people import PrincipalRewriter, PrincipalSearchResponder
 from groupware.dav.principal_search import PeopleIndex
 from groupware.dav.request import Answer, DavRequest, Responder, Rewriter
@@ -54,6 +55,7 @@ from groupware.directory.cache import CachedDirectory
 from groupware.errors import DirectoryUnavailable
 from groupware.sharing import SharingService
 from groupware.sharing.api import AgendaApi
+from groupware.store.errors import StoreBusy
 
 __all__ = ["DavServices", "GroupwareApplication", "make_app"]
 
@@ -87,12 +89,15 @@ def _responding(method: str) -> Callable[..., Answer]:
         request_info: dict[str, Any],
     ) -> Answer:
         request = DavRequest(environ, base_prefix, path, user, user_groups, request_info)
-        answer = self._respond(method, request)
-        if answer is not None:
-            return answer
-        upstream: Answer = getattr(super(GroupwareApplication, self), f"do_{method}")(
-            environ, base_prefix, path, user, user_groups, request_info
-        )
+        try:
+            answer = self._respond(method, request)
+            if answer is not None:
+                return answer
+            upstream: Answer = getattr(super(GroupwareApplication, self), f"do_{method}")(
+                environ, base_prefix, path, user, user_groups, request_info
+            )
+        except StoreBusy as exc:
+            return busy(exc)
         return upstream
 
     handler.__name__ = handler.__qualname__ = f"do_{method}"
@@ -150,27 +155,38 @@ class GroupwareApplication(Application):
                 return answer
         return None
 
-    def _handle_request(
-        self, environ: radicale_types.WSGIEnviron
-    ) -> tuple[str, list[tuple[str, str]], Iterable[bytes]]:
-        environ[LIMITS] = self.services.config.limits  # type: ignore[index]  # WSGI hands a dict (PEP 3333)
+    def _handle_request(self, environ: radicale_types.WSGIEnviron) -> WsgiAnswer:
+        limits = self.services.config.limits
+        environ[LIMITS] = limits  # type: ignore[index]  # WSGI hands a dict (PEP 3333)
         problem = basic_credentials_problem(environ)
         if problem is not None:
             return unauthorized(problem, str(self.configuration.get("auth", "realm")))
         try:
-            upstream: tuple[str, list[tuple[str, str]], Iterable[bytes]] = super()._handle_request(environ)
+            with request_budget(environ, limits.max_request_seconds):
+                upstream: WsgiAnswer = super()._handle_request(environ)
             return upstream
         except DirectoryUnavailable as exc:
             return unavailable(exc)
+        except StoreBusy as exc:  # a lockout or grant written while logging in
+            return wsgi_answer(busy(exc))
+        except RequestCancelled as exc:
+            method, path = str(environ.get("REQUEST_METHOD", "")), str(environ.get("PATH_INFO", ""))
+            return wsgi_answer(cancelled_answer(exc, method, path))
 
     # The responders of each method, then Radicale's handler: PROPFIND (RFC 4918 §9.1), PROPPATCH (§9.2),
     # MKCOL (§9.3, RFC 5689 §3), MKCALENDAR (RFC 4791 §5.3.1), PUT (RFC 4918 §9.7, RFC 4791 §5.3.2,
     # RFC 6352 §6.3.2).
+    # The other methods have no responder: their handler answers a busy database 503 like the others.
     do_PROPFIND = _responding("PROPFIND")
     do_PROPPATCH = _responding("PROPPATCH")
     do_MKCOL = _responding("MKCOL")
     do_MKCALENDAR = _responding("MKCALENDAR")
     do_PUT = _responding("PUT")
+    do_DELETE = _responding("DELETE")
+    do_GET = _responding("GET")
+    do_HEAD = _responding("HEAD")
+    do_MOVE = _responding("MOVE")
+    do_POST = _responding("POST")
 
     def do_REPORT(
         self,
@@ -193,6 +209,8 @@ class GroupwareApplication(Application):
                 )
         except (QueryTooLong, OverflowError) as exc:
             return beyond_bounds(exc, request_info)
+        except StoreBusy as exc:
+            return busy(exc)
         if status == client.FORBIDDEN and isinstance(body, bytes) and b"valid-sync-token" in body:
             # RFC 6578 §3.2 says 403 with DAV:valid-sync-token; Thunderbird starts over only on 400 (and loses
             # its address-book sync on 403), DAVx5 reads the error element whatever the status.

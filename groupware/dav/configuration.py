@@ -67,7 +67,17 @@ RADICALE_DEFAULTS: dict[str, dict[str, str]] = {
 STORAGE_OPTIONS: dict[str, Callable[[str], str | None]] = {
     "database": lambda value: None if value.strip() else "empty path",
     "synchronous": lambda value: None if value.upper() in SYNCHRONOUS else "one of OFF, NORMAL, FULL, EXTRA",
+    "busy_timeout": lambda value: None if _positive_seconds(value) else "a number of seconds over 0",
 }
+
+
+def _positive_seconds(value: str) -> bool:
+    try:
+        return 0 < float(value) < float("inf")
+    except ValueError:
+        return False
+
+
 #: Options kept in Radicale's sections that the runtime reads and checks (``[server] workers``); Radicale
 #: never sees them.
 RUNTIME_OPTIONS: dict[str, tuple[str, ...]] = {"server": ("workers",)}

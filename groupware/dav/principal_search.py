@@ -73,6 +73,7 @@ class PeopleIndex:
                         fold(p.mail or ""),
                     )
                     for p in self._people()
+                    if p.listed  # a red-listed person is found by no search
                 ]
                 self._loaded = time.monotonic()
             return self._entries

@@ -241,6 +241,10 @@ def recurrence_problem(component: Any, limits: LimitsConfig) -> str | None:
     for current in iter_components(component):
         rules = current.contents.get("rrule", [])
         name = current.name
+        if "recurrence-id" in current.contents and (rules or "rdate" in current.contents):
+            # RFC 5545 §3.8.4.4: RECURRENCE-ID names one instance of the rule of its master; an instance that
+            # recurs itself is walked to its end by free-busy (Radicale never stops an overridden instance).
+            return f"{name} with RECURRENCE-ID may not carry RRULE or RDATE (it names one instance)"
         if len(rules) > limits.max_rrules:
             return f"{name} has {len(rules)} RRULE properties, over {limits.max_rrules}"
         for prop in ("rdate", "exdate"):

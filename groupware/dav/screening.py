@@ -31,6 +31,7 @@ from http import client
 from typing import Any
 
 from groupware.config import LimitsConfig
+from groupware.dav.budget import spend
 from groupware.dav.item_data import expansion_problem, stored_item_problem
 from groupware.dav.request import Answer
 from groupware.dav.upstream import filter_item
@@ -112,6 +113,7 @@ class QueryScreen:
     def verdict(self, item: Any, decided: bool = False) -> bool | None:
         """Whether ``item`` matches every filter (``decided``: the index says it does); None when it cannot
         be evaluated (logged)."""
+        spend()
         if time.monotonic() > self.deadline:
             seconds = self.limits.max_query_seconds
             raise QueryTooLong(f"the query took more than {seconds:g} s to test the items of {self.path}")

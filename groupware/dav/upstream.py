@@ -31,6 +31,8 @@ from radicale.app.propfind import xml_propfind
 from radicale.app.report import _expand, test_filter, xml_item_response
 from radicale.item import filter as radicale_filter
 
+from groupware.dav.budget import spend
+
 __all__ = [
     "OVERRIDDEN",
     "Application",
@@ -243,8 +245,8 @@ class Internals:
 def patch_radicale() -> None:
     """The one place where Radicale is patched (``tests/unit/test_radicale_patches.py`` guards it).
 
-    Two patches: memoized package versions (below) and a cheap ``logger.trace`` when tracing is off
-    (:func:`_fast_trace`).
+    Three patches: memoized package versions (below), a cheap ``logger.trace`` when tracing is off
+    (:func:`_fast_trace`), and walks over recurrences that stop with their request (:func:`_budgeted_walks`).
 
     ``radicale.utils.package_version`` reads package metadata from disk on every call, and Radicale calls it
     for every ``RADICALE:version`` property and every address book's ``supported-address-data``: about a fifth
@@ -254,6 +256,33 @@ def patch_radicale() -> None:
     if not hasattr(radicale.utils.package_version, "cache_info"):
         radicale.utils.package_version = functools.cache(radicale.utils.package_version)
     _fast_trace()
+    _budgeted_walks()
+
+
+def _budgeted_walks() -> None:
+    """Every walk over the instances of a recurrence (time-range filters, free-busy, the storage's index:
+    all call ``radicale.item.filter.visit_time_ranges`` through the module) spends the request's budget at
+    each instance (:func:`groupware.dav.budget.spend`), so that an endless walk stops with its request."""
+    original = radicale_filter.visit_time_ranges
+    if getattr(original, "groupware_budgeted", False):
+        return
+
+    def walk(
+        vobject_item: Any,
+        child_name: str,
+        range_fn: Callable[[datetime, datetime, bool], bool],
+        infinity_fn: Callable[[datetime], bool],
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        def spending(start: datetime, end: datetime, is_recurrence: bool) -> bool:
+            spend()
+            return range_fn(start, end, is_recurrence)
+
+        original(vobject_item, child_name, spending, infinity_fn, *args, **kwargs)
+
+    walk.groupware_budgeted = True  # type: ignore[attr-defined]
+    radicale_filter.visit_time_ranges = walk
 
 
 def _fast_trace() -> None:

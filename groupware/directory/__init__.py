@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Directory", "Group", "Person", "normalize_dn", "normalize_login"]
+__all__ = ["Directory", "Establishment", "Group", "Person", "normalize_dn", "normalize_login"]
 
 
 def normalize_dn(dn: str) -> str:
@@ -43,6 +43,19 @@ class Person:
     groups: frozenset[str] = field(default_factory=frozenset)
     disabled: bool = False
     entry_uuid: str = ""
+    #: False for a person on the red list (``[directory] red_list_filter``): they log in, but no book and no
+    #: search shows them.
+    listed: bool = True
+
+
+@dataclass(frozen=True)
+class Establishment:
+    """An établissement: its UAI code, name and département code, and its entry's DN when it has one."""
+
+    uai: str
+    name: str
+    departement: str
+    dn: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,7 +88,7 @@ class Directory(Protocol):
         ...
 
     def iter_people(self) -> Iterator[Person]:
-        """Yield every enabled person, reading the directory page by page."""
+        """Yield every enabled person who may be listed (not on the red list), page by page."""
         ...
 
     def iter_groups(self) -> Iterator[Group]:

@@ -16,7 +16,7 @@ import queue
 import ssl
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import ldap3
 from ldap3.core import exceptions as ldap_errors
@@ -25,29 +25,24 @@ from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
 from groupware.config import DirectoryConfig
-from groupware.directory import Group, Person, normalize_dn
+from groupware.directory import Establishment, Group, Person, normalize_dn
+from groupware.directory.cache import TtlCache
+from groupware.directory.mapping import (
+    Entry,
+    establishment_attributes,
+    establishment_from,
+    group_attributes,
+    group_from,
+    lower_entry,
+    person_attributes,
+    person_from,
+)
 from groupware.errors import AccountDisabled, DirectoryUnavailable, InvalidCredentials
 
-__all__ = ["PERSON_ATTRIBUTES", "LdapDirectory"]
+__all__ = ["LdapDirectory"]
 
 log = logging.getLogger("groupware.directory.ldap")
 
-PERSON_ATTRIBUTES = (
-    "uid",
-    "cn",
-    "displayName",
-    "givenName",
-    "sn",
-    "mail",
-    "telephoneNumber",
-    "mobile",
-    "title",
-    "departmentNumber",
-    "o",
-    "entryUUID",
-    "memberOf",
-)
-GROUP_ATTRIBUTES = ("cn", "description", "businessCategory", "ou")
 _T = TypeVar("_T")
 # Result codes meaning "the server cannot answer now" (RFC 4511 §4.1.9): busy, unavailable, other, server
 # down.
@@ -70,38 +65,13 @@ _CONNECTION_ERRORS = (
 _PASSWORD_REFUSED = (ldap_errors.LDAPSASLPrepError, ldap_errors.LDAPPasswordIsMandatoryError)
 
 
-def _first(entry: dict[str, Any], name: str) -> str:
-    values = entry.get(name) or []
-    if isinstance(values, (str, bytes)):
-        values = [values]
-    return str(values[0]) if values else ""
+def _first(entry: Entry, name: str) -> str:
+    values = entry.get(name.lower()) or []
+    return values[0] if values else ""
 
 
-def _all(entry: dict[str, Any], name: str) -> tuple[str, ...]:
-    values = entry.get(name) or []
-    if isinstance(values, (str, bytes)):
-        values = [values]
-    return tuple(str(value) for value in values)
-
-
-def _to_person(entry: dict[str, Any], groups: frozenset[str], disabled: bool = False) -> Person:
-    mails = _all(entry, "mail")
-    return Person(
-        uid=_first(entry, "uid"),
-        dn=entry["dn"],
-        display_name=_first(entry, "displayName") or _first(entry, "cn") or _first(entry, "uid"),
-        mail=mails[0] if mails else None,
-        given_name=_first(entry, "givenName"),
-        surname=_first(entry, "sn"),
-        emails=mails,
-        phones=_all(entry, "telephoneNumber") + _all(entry, "mobile"),
-        title=_first(entry, "title"),
-        establishments=_all(entry, "departmentNumber"),
-        organizations=_all(entry, "o"),
-        groups=groups,
-        disabled=disabled,
-        entry_uuid=_first(entry, "entryUUID"),
-    )
+def _not(search_filter: str) -> str:
+    return f"(!{search_filter})" if search_filter else ""
 
 
 def _check_password(password: str) -> None:
@@ -171,6 +141,9 @@ class LdapDirectory:
         self._preferred = 0  # index of the server that answered last: failover sticks to it
         self._people_dn = config.people_dn or config.base_dn
         self._groups_dn = config.groups_dn or config.base_dn
+        self._establishments_dn = config.establishments_dn or config.base_dn
+        self._person_attributes = person_attributes(config)
+        self._establishment_names: TtlCache[str, dict[str, str]] = TtlCache(max(config.cache_ttl, 1.0))
         self._search_pool = _Pool(self._service_connection, config.pool_size)
         self._bind_pool = _Pool(lambda: self._open(None, None), config.pool_size)
 
@@ -259,7 +232,7 @@ class LdapDirectory:
         search_filter: str,
         attributes: tuple[str, ...],
         scope: str = ldap3.SUBTREE,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Entry]:
         ok = conn.search(
             base, search_filter, scope, attributes=list(attributes), time_limit=int(self._config.timeout)
         )
@@ -268,7 +241,7 @@ class LdapDirectory:
                 raise ldap_errors.LDAPCommunicationError(str(conn.result.get("description")))
             log.warning("ldap search failed", extra={"event": "ldap_search_error", "result": conn.result})
         return [
-            {"dn": e["dn"], **e["attributes"]}
+            lower_entry(e["dn"], e["attributes"])
             for e in conn.response or []
             if e.get("type") == "searchResEntry"
         ]
@@ -281,31 +254,53 @@ class LdapDirectory:
         alternatives = "".join(f"({attr}={value})" for attr in self._config.login_attributes)
         return f"(&{self._config.user_filter}(|{alternatives}))"
 
-    def _lookup(self, conn: ldap3.Connection, login: str) -> dict[str, Any] | None:
-        entries = self._search(conn, self._people_dn, self._login_filter(login), PERSON_ATTRIBUTES)
+    def _lookup(self, conn: ldap3.Connection, login: str) -> Entry | None:
+        entries = self._search(conn, self._people_dn, self._login_filter(login), self._person_attributes)
         return entries[0] if len(entries) == 1 else None
 
-    def _is_disabled(self, conn: ldap3.Connection, dn: str) -> bool:
-        if not self._config.disabled_filter:
+    def _matches(self, conn: ldap3.Connection, dn: str, search_filter: str) -> bool:
+        """Whether the entry ``dn`` matches ``search_filter`` (a base search; RFC 4511 §4.5.1.2)."""
+        if not search_filter:
             return False
-        return bool(self._search(conn, dn, self._config.disabled_filter, ("cn",), scope=ldap3.BASE))
+        return bool(self._search(conn, dn, search_filter, ("cn",), scope=ldap3.BASE))
 
-    def _groups_of(self, conn: ldap3.Connection, entry: dict[str, Any]) -> frozenset[str]:
+    def _is_disabled(self, conn: ldap3.Connection, dn: str) -> bool:
+        return self._matches(conn, dn, self._config.disabled_filter)
+
+    def _groups_of(self, conn: ldap3.Connection, entry: Entry) -> frozenset[str]:
         if self._config.groups_from == "memberof":
-            return frozenset(_all(entry, "memberOf"))
-        member = f"({self._config.member_attribute}={escape_filter_chars(entry['dn'])})"
+            return frozenset(entry.get(self._config.member_of_attribute.lower(), []))
+        member = f"({self._config.member_attribute}={escape_filter_chars(entry['dn'][0])})"
         groups = self._search(conn, self._groups_dn, f"(&{self._config.group_filter}{member})", ("cn",))
-        return frozenset(group["dn"] for group in groups)
+        return frozenset(group["dn"][0] for group in groups)
 
-    def _person(self, conn: ldap3.Connection, entry: dict[str, Any], disabled: bool = False) -> Person:
-        return _to_person(entry, self._groups_of(conn, entry), disabled)
+    def _person(self, conn: ldap3.Connection, entry: Entry, disabled: bool = False) -> Person:
+        dn = entry["dn"][0]
+        listed = not self._matches(conn, dn, self._config.red_list_filter)
+        names = self._names(conn)
+        return person_from(entry, self._config, self._groups_of(conn, entry), disabled, listed, names)
+
+    def _names(self, conn: ldap3.Connection) -> dict[str, str]:
+        """UAI -> name of the établissement entries, kept for ``cache_ttl`` (empty without a filter)."""
+        if not self._config.establishment_filter:
+            return {}
+        found, names = self._establishment_names.get("all")
+        if not found or names is None:
+            search_filter = self._config.establishment_filter
+            entries = self._search(
+                conn, self._establishments_dn, search_filter, establishment_attributes(self._config)
+            )
+            establishments = (establishment_from(entry, self._config) for entry in entries)
+            names = {e.uai: e.name for e in reversed([e for e in establishments if e is not None])}
+            self._establishment_names.put("all", names)
+        return names
 
     def find_person(self, login: str) -> Person | None:
         """Return the enabled person whose uid or mail is ``login`` (any case), or ``None``."""
 
         def work(conn: ldap3.Connection) -> Person | None:
             entry = self._lookup(conn, login)
-            if entry is None or self._is_disabled(conn, entry["dn"]):
+            if entry is None or self._is_disabled(conn, entry["dn"][0]):
                 return None
             return self._person(conn, entry)
 
@@ -315,7 +310,7 @@ class LdapDirectory:
         if self._config.user_dn_template:
             return self._config.user_dn_template.format(login=escape_rdn(login.strip()))
         entry = self._with_retry(self._search_pool, lambda conn: self._lookup(conn, login))
-        return entry["dn"] if entry else None
+        return entry["dn"][0] if entry else None
 
     def authenticate(self, login: str, password: str) -> Person:
         """Bind as the person (RFC 4513 §5.1.3); an empty password is refused, never sent as an
@@ -335,7 +330,9 @@ class LdapDirectory:
             raise InvalidCredentials("wrong password")
 
         def load(conn: ldap3.Connection) -> Person:
-            entries = self._search(conn, dn, self._config.user_filter, PERSON_ATTRIBUTES, scope=ldap3.BASE)
+            entries = self._search(
+                conn, dn, self._config.user_filter, self._person_attributes, scope=ldap3.BASE
+            )
             if not entries:
                 raise InvalidCredentials("bound entry is not a person")
             return self._person(conn, entries[0], self._is_disabled(conn, dn))
@@ -362,7 +359,7 @@ class LdapDirectory:
     # -- bulk reads
     # --------------------------------------------------------------------------------------------
 
-    def _paged(self, base: str, search_filter: str, attributes: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    def _paged(self, base: str, search_filter: str, attributes: tuple[str, ...]) -> Iterator[Entry]:
         try:
             with self._search_pool.connection() as conn:
                 for entry in conn.extend.standard.paged_search(
@@ -374,54 +371,80 @@ class LdapDirectory:
                     generator=True,
                 ):
                     if entry.get("type") == "searchResEntry":
-                        yield {"dn": entry["dn"], **entry["attributes"]}
+                        yield lower_entry(entry["dn"], entry["attributes"])
         except _CONNECTION_ERRORS as exc:
             self._search_pool.clear()
             raise DirectoryUnavailable(f"directory unreachable: {exc}", self._config.retry_after) from exc
 
-    def iter_people(self) -> Iterator[Person]:
-        """Yield every enabled person, page by page (RFC 2696); groups are read in bulk, not per person."""
-        disabled = f"(!{self._config.disabled_filter})" if self._config.disabled_filter else ""
+    def _dns(self, search_filter: str) -> set[str]:
+        """The normalized DNs of the people matching ``search_filter`` too (none without a filter)."""
+        if not search_filter:
+            return set()
+        people = f"(&{self._config.user_filter}{search_filter})"
+        return {normalize_dn(entry["dn"][0]) for entry in self._paged(self._people_dn, people, ("cn",))}
+
+    def _bulk_people(self, search_filter: str, disabled: set[str], red: set[str]) -> Iterator[Person]:
+        """The people matching ``search_filter``, groups read in bulk, flags from the DN sets."""
         memberships: dict[str, set[str]] = {}
         if self._config.groups_from == "search":
             for group in self.iter_groups():
                 for member in group.members:
                     memberships.setdefault(member, set()).add(group.dn)
-        for entry in self._paged(
-            self._people_dn, f"(&{self._config.user_filter}{disabled})", PERSON_ATTRIBUTES
-        ):
+        names = {e.uai: e.name for e in reversed(list(self.iter_establishments()))}
+        for entry in self._paged(self._people_dn, search_filter, self._person_attributes):
+            key = normalize_dn(entry["dn"][0])
             if self._config.groups_from == "search":
-                entry = {**entry, "memberOf": sorted(memberships.get(normalize_dn(entry["dn"]), ()))}
-            yield _to_person(entry, frozenset(_all(entry, "memberOf")))
+                groups = frozenset(memberships.get(key, ()))
+            else:
+                groups = frozenset(entry.get(self._config.member_of_attribute.lower(), []))
+            yield person_from(entry, self._config, groups, key in disabled, key not in red, names)
+
+    def iter_people(self) -> Iterator[Person]:
+        """Yield every enabled person not on the red list, page by page (RFC 2696); groups are read in bulk,
+        not per person."""
+        config = self._config
+        search_filter = f"(&{config.user_filter}{_not(config.disabled_filter)}{_not(config.red_list_filter)})"
+        return self._bulk_people(search_filter, set(), set())
+
+    def iter_everyone(self) -> Iterator[Person]:
+        """Yield every person, the disabled and the red-listed too, flagged (``groupware directory test``)."""
+        disabled = self._dns(self._config.disabled_filter)
+        red = self._dns(self._config.red_list_filter)
+        return self._bulk_people(self._config.user_filter, disabled, red)
+
+    def iter_establishments(self) -> Iterator[Establishment]:
+        """Yield the établissement entries (``establishment_filter``), page by page; none without a filter."""
+        if not self._config.establishment_filter:
+            return
+        attributes = establishment_attributes(self._config)
+        for entry in self._paged(self._establishments_dn, self._config.establishment_filter, attributes):
+            found = establishment_from(entry, self._config)
+            if found is not None:
+                yield found
 
     def fingerprint(self) -> str:
-        """A digest of every enabled person's and every group's DN and ``modifyTimestamp`` (RFC 4512 §3.4).
+        """A digest of every listed person's, every group's and every établissement entry's DN and
+        ``modifyTimestamp`` (RFC 4512 §3.4).
 
-        It changes when anyone is added, changed, disabled or removed, or a group's members change, and reads
-        one small attribute per entry: bulk readers (the address books) compare it to skip a full read.
+        It changes when anyone is added, changed, disabled, red-listed or removed, or a group's members
+        change, and reads one small attribute per entry: bulk readers (the address books) compare it to skip a
+        full read.
         """
-        disabled = f"(!{self._config.disabled_filter})" if self._config.disabled_filter else ""
+        config = self._config
+        people = f"(&{config.user_filter}{_not(config.disabled_filter)}{_not(config.red_list_filter)})"
         digest = hashlib.sha256()
-        for base, search_filter in (
-            (self._people_dn, f"(&{self._config.user_filter}{disabled})"),
-            (self._groups_dn, self._config.group_filter),
-        ):
+        searches = [(self._people_dn, people), (self._groups_dn, config.group_filter)]
+        if config.establishment_filter:
+            searches.append((self._establishments_dn, config.establishment_filter))
+        for base, search_filter in searches:
             for entry in self._paged(base, search_filter, ("modifyTimestamp",)):
-                digest.update(f"{entry['dn']}\0{_first(entry, 'modifyTimestamp')}\n".encode())
+                digest.update(f"{entry['dn'][0]}\0{_first(entry, 'modifyTimestamp')}\n".encode())
         return digest.hexdigest()
 
     def iter_groups(self) -> Iterator[Group]:
         """Yield every group with its member DNs (normalized), page by page."""
-        attributes = (*GROUP_ATTRIBUTES, self._config.member_attribute)
-        for entry in self._paged(self._groups_dn, self._config.group_filter, attributes):
-            yield Group(
-                dn=entry["dn"],
-                name=_first(entry, "cn"),
-                description=_first(entry, "description"),
-                category=_first(entry, "businessCategory"),
-                establishment=_first(entry, "ou"),
-                members=frozenset(normalize_dn(m) for m in _all(entry, self._config.member_attribute)),
-            )
+        for entry in self._paged(self._groups_dn, self._config.group_filter, group_attributes(self._config)):
+            yield group_from(entry, self._config)
 
     def close(self) -> None:
         """Close every pooled connection."""

@@ -17,13 +17,14 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ldap3.operation import search as ldap_filter
 
 from groupware.config import DirectoryConfig
-from groupware.directory import Group, Person, normalize_dn, normalize_login
+from groupware.directory import Establishment, Group, Person, normalize_dn, normalize_login
+from groupware.directory.mapping import establishment_from, group_from, person_from
 from groupware.directory.passwords import check_password
 from groupware.errors import AccountDisabled, DirectoryError, InvalidCredentials
 
@@ -209,6 +210,7 @@ class _Snapshot:
     ordered_people: list[Entry]
     groups: list[Group]
     memberships: dict[str, frozenset[str]]  # normalized person DN -> group DNs
+    establishments: dict[str, Establishment]  # UAI -> établissement, from établissement entries
 
 
 class LdifDirectory:
@@ -226,7 +228,13 @@ class LdifDirectory:
         with open(path, encoding="utf-8") as handle:
             entries = parse_ldif(handle.read(), path)
         self._stamp = (stat.st_mtime, stat.st_size)
-        groups = [self._group(e) for e in entries if matches(self._config.group_filter, e)]
+        groups = [group_from(e, self._config) for e in entries if matches(self._config.group_filter, e)]
+        establishments: dict[str, Establishment] = {}
+        for entry in entries:
+            if matches(self._config.establishment_filter, entry):
+                found = establishment_from(entry, self._config)
+                if found is not None:
+                    establishments.setdefault(found.uai, found)
         memberships: dict[str, set[str]] = {}
         for group in groups:
             for member in group.members:
@@ -237,7 +245,9 @@ class LdifDirectory:
             for attr in self._config.login_attributes:
                 for value in entry.get(attr.lower(), []):
                     people.setdefault(normalize_login(value), entry)
-        return _Snapshot(people, ordered, groups, {k: frozenset(v) for k, v in memberships.items()})
+        return _Snapshot(
+            people, ordered, groups, {k: frozenset(v) for k, v in memberships.items()}, establishments
+        )
 
     def _current(self) -> _Snapshot:
         stat = os.stat(self._config.file)
@@ -247,35 +257,20 @@ class LdifDirectory:
                     self._snapshot = self._load()
         return self._snapshot
 
-    def _group(self, entry: Entry) -> Group:
-        return Group(
-            dn=_first(entry, "dn"),
-            name=_first(entry, "cn"),
-            description=_first(entry, "description"),
-            category=_first(entry, "businesscategory"),
-            establishment=_first(entry, "ou"),
-            members=frozenset(normalize_dn(m) for m in entry.get(self._config.member_attribute.lower(), [])),
-        )
-
     def _person(self, snapshot: _Snapshot, entry: Entry) -> Person:
         dn = _first(entry, "dn")
-        mails = tuple(entry.get("mail", []))
-        return Person(
-            uid=_first(entry, "uid"),
-            dn=dn,
-            display_name=_first(entry, "displayname") or _first(entry, "cn") or _first(entry, "uid"),
-            mail=mails[0] if mails else None,
-            given_name=_first(entry, "givenname"),
-            surname=_first(entry, "sn"),
-            emails=mails,
-            phones=tuple(entry.get("telephonenumber", []) + entry.get("mobile", [])),
-            title=_first(entry, "title"),
-            establishments=tuple(entry.get("departmentnumber", [])),
-            organizations=tuple(entry.get("o", [])),
-            groups=snapshot.memberships.get(normalize_dn(dn), frozenset()),
+        names = {uai: etab.name for uai, etab in snapshot.establishments.items()}
+        person = person_from(
+            entry,
+            self._config,
+            snapshot.memberships.get(normalize_dn(dn), frozenset()),
             disabled=matches(self._config.disabled_filter, entry),
-            entry_uuid=_first(entry, "entryuuid") or str(uuid.uuid5(uuid.NAMESPACE_X500, normalize_dn(dn))),
+            listed=not matches(self._config.red_list_filter, entry),
+            names=names,
         )
+        if person.entry_uuid:
+            return person
+        return replace(person, entry_uuid=str(uuid.uuid5(uuid.NAMESPACE_X500, normalize_dn(dn))))
 
     def find_person(self, login: str) -> Person | None:
         """Return the enabled person whose uid or mail is ``login`` (any case), or ``None``."""
@@ -305,12 +300,20 @@ class LdifDirectory:
         return person
 
     def iter_people(self) -> Iterator[Person]:
-        """Yield every enabled person in file order."""
+        """Yield every enabled person not on the red list, in file order."""
+        for person in self.iter_everyone():
+            if not person.disabled and person.listed:
+                yield person
+
+    def iter_everyone(self) -> Iterator[Person]:
+        """Yield every person, disabled and red-listed ones too (flagged), in file order."""
         snapshot = self._current()
         for entry in snapshot.ordered_people:
-            person = self._person(snapshot, entry)
-            if not person.disabled:
-                yield person
+            yield self._person(snapshot, entry)
+
+    def iter_establishments(self) -> Iterator[Establishment]:
+        """Yield the établissement entries (``establishment_filter``), in file order."""
+        yield from self._current().establishments.values()
 
     def iter_groups(self) -> Iterator[Group]:
         """Yield every group in file order."""

@@ -16,6 +16,7 @@ the directory's one parser, :func:`groupware.directory.ldif.read_records`.
 from __future__ import annotations
 
 import argparse
+import importlib.resources
 import os
 import secrets
 import shutil
@@ -36,13 +37,15 @@ from groupware.directory import schema
 from groupware.directory.ldif import LdifRecord, read_records
 from groupware.directory.passwords import ssha
 
-__all__ = ["Slapd", "SlapdError", "free_port", "prepare_ldif"]
+__all__ = ["SUPANN_SCHEMA", "Slapd", "SlapdError", "free_port", "prepare_ldif"]
 
 INSTALL_HINT = "apt-get install slapd ldap-utils"
 SCHEMA_DIR = Path("/etc/ldap/schema")
 MODULE_DIR = Path("/usr/lib/ldap")
 SCHEMAS = ("core", "cosine", "inetorgperson", "nis")
 SIZE_LIMIT = 500
+#: The SupAnn 2021 and eduPerson attribute types and object classes a SupAnn directory needs (a subset).
+SUPANN_SCHEMA = Path(str(importlib.resources.files("groupware.data"))) / "supann.schema"
 
 
 class SlapdError(RuntimeError):
@@ -133,6 +136,7 @@ def prepare_ldif(
 def _config_text(slapd: Slapd) -> str:
     """The ``slapd.conf`` of ``slapd`` (see slapd.conf(5), slapd.access(5), slapo-memberof(5))."""
     lines = [f"include {SCHEMA_DIR}/{name}.schema" for name in SCHEMAS]
+    lines += [f"include {path}" for path in slapd.schemas]
     lines += [f"modulepath {MODULE_DIR}", "moduleload back_mdb"]
     lines += ["moduleload memberof"] if slapd.memberof else []
     lines += [
@@ -265,6 +269,8 @@ class Slapd:
         root_password: password of the root DN (random if not given).
         port: the LDAP port (a free one if not given).
         startup_timeout: seconds to wait for slapd to answer.
+        schemas: more schema files (slapd.conf ``include`` syntax) loaded after OpenLDAP's, e.g.
+            :data:`SUPANN_SCHEMA`.
     """
 
     def __init__(
@@ -278,8 +284,10 @@ class Slapd:
         root_password: str | None = None,
         port: int | None = None,
         startup_timeout: float = 15.0,
+        schemas: Sequence[str | Path] = (),
     ) -> None:
         self.ldif = Path(ldif) if ldif is not None else None
+        self.schemas = tuple(Path(path).resolve() for path in schemas)
         self.memberof, self.tls, self.base_dn = memberof, tls, base_dn
         self.root_dn = f"cn=admin,{base_dn}"
         self.service_dn = f"cn=groupware,ou=services,{base_dn}"
@@ -516,13 +524,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--ldif", help="LDIF file to load (default: config/demo-directory.ldif if present)")
+    parser.add_argument(
+        "--ldif", help="LDIF file to load (default: the demo directory, the SupAnn one with --supann)"
+    )
     parser.add_argument("--no-memberof", action="store_true", help="without the memberof overlay")
     parser.add_argument("--tls", action="store_true", help="also LDAPS and StartTLS, with a throwaway CA")
     parser.add_argument("--port", type=int, help="LDAP port (default: a free one)")
     parser.add_argument("--service-password", help="service account password (default: random)")
+    parser.add_argument("--supann", action="store_true", help="load the SupAnn schema too (supann.schema)")
     args = parser.parse_args(argv)
-    ldif = args.ldif or _default_ldif()
+    ldif = args.ldif or _default_ldif(args.supann)
     started = time.monotonic()
     with Slapd(
         ldif,
@@ -530,6 +541,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tls=args.tls,
         port=args.port,
         service_password=args.service_password,
+        schemas=[SUPANN_SCHEMA] if args.supann else [],
     ) as server:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:  # from the banner on, Ctrl-C stops slapd and exits with 0 (a reader of the banner may press it)
@@ -559,10 +571,10 @@ def _banner(server: Slapd, ldif: str | None, seconds: float) -> str:
     return "\n".join([head, *(f"{name:<17}{value}" for name, value in rows), "Ctrl-C stops it."])
 
 
-def _default_ldif() -> str | None:
+def _default_ldif(supann: bool = False) -> str | None:
     from groupware.config import DATA
 
-    demo = DATA / "demo-directory.ldif"
+    demo = DATA / ("demo-supann-directory.ldif" if supann else "demo-directory.ldif")
     return str(demo) if demo.exists() else None
 
 

@@ -19,6 +19,7 @@ from groupware.addressbooks.mapping import mapping_from
 from groupware.addressbooks.sync import up_to_date
 from groupware.config import Config
 from groupware.directory import Directory
+from groupware.directory.survey import book_warnings
 from groupware.sharing.database import SharingDatabase
 from groupware.store import Store
 
@@ -59,7 +60,13 @@ def sync_once(
         return SyncReport(skipped=True)
     people = list(source.iter_people())
     groups = list(source.iter_groups())
-    return sync_books(store, people, groups, settings, sharing, progress, fingerprint)
+    entries = getattr(source, "iter_establishments", None)
+    departements = {e.uai: e.departement for e in entries()} if callable(entries) else {}
+    report = sync_books(store, people, groups, settings, sharing, progress, fingerprint, departements)
+    report.warnings = book_warnings(people, groups, config.directory)
+    for warning in report.warnings:
+        log.warning("address books: %s", warning, extra={"event": "addressbooks_warning"})
+    return report
 
 
 class AddressBookSync:

@@ -71,6 +71,9 @@ class HttpDoor:
             # A whole 52,000-card listing is 13 MB: keep answers that size in memory, not in a temporary file.
             outbuf_overflow=32 * 1024 * 1024,
             clear_untrusted_proxy_headers=True,
+            # Read ahead while a request runs: a client that has gone is seen, and its request's work stops
+            # (groupware.dav.budget); one request read ahead per connection at most.
+            channel_request_lookahead=1,
         )
         policy = ConnectionPolicy(limits.max_connections_per_address, limits.header_timeout)
         bound_connections(self._socket_map(), policy)

@@ -67,7 +67,11 @@ def build_services(config: Config) -> Services:
     """
     directory = open_directory(config.directory)
     storage = config.radicale_sections.get("storage", {})
-    database = Database(storage_database(config), synchronous=str(storage.get("synchronous") or "FULL"))
+    database = Database(
+        storage_database(config),
+        synchronous=str(storage.get("synchronous") or "FULL"),
+        busy_timeout=float(storage.get("busy_timeout") or 30),
+    )
     throttle = DatabaseThrottle(database, config.accounts.failure_window, config.accounts.lockout)
     accounts = Accounts(directory, config.accounts, throttle=throttle)
     sharing = build_sharing(config, directory, accounts, database)

@@ -5,8 +5,13 @@ stops them in the reverse order.
 The first process binds the HTTP sockets, builds the services once (:mod:`groupware.runtime.services`) and
 starts, as the configuration asks: the helper processes of ``[server] workers``
 (:mod:`groupware.runtime.workers`), ManageSieve, LMTP (both on one shared event loop) and the periodic
-address-book sync; then it serves HTTP in its own thread until Ctrl-C, SIGTERM or :meth:`Supervisor.stop`. A
-helper process runs a supervisor on the inherited sockets that serves HTTP only.
+address-book sync; then it waits until Ctrl-C, SIGTERM or :meth:`Supervisor.stop`. A helper process runs a
+supervisor on the inherited sockets that serves HTTP only.
+
+With ``workers = 1`` the first process serves HTTP itself, in its own thread, and there is no helper. With
+more, every HTTP request is served by a helper: a request that runs away with the CPU or the memory of its
+process, or kills it, never takes ManageSieve, LMTP or the sync with it, and the first process starts a new
+helper in the place of one that died.
 """
 
 from __future__ import annotations
@@ -49,6 +54,9 @@ class Supervisor:
     def __init__(self, config: Config, sockets: list[socket.socket] | None = None) -> None:
         self.config = config
         self.first = sockets is None
+        #: Whether this process accepts HTTP connections: a helper, or a first process without helpers.
+        self.serves_http = not self.first or server_workers(config) == 1
+        self._stop_requested = threading.Event()
         configuration = radicale_configuration(config)
         sockets = bind_sockets(listen_string(configuration)) if sockets is None else sockets
         self.doors: list[Door] = []
@@ -72,7 +80,7 @@ class Supervisor:
     def _build_first_process_doors(self, sockets: list[socket.socket]) -> None:
         from groupware.runtime.mail_doors import LmtpDoor, ManageSieveDoor
 
-        helpers = server_workers(self.config) - 1
+        helpers = server_workers(self.config) if not self.serves_http else 0
         if helpers > 0:
             self.workers = Workers(self.config, sockets, helpers)
             self.doors.append(self.workers)
@@ -106,7 +114,11 @@ class Supervisor:
             if self.first:
                 for host, port in self.addresses:
                     log.info("listening", extra={"event": "listening", "url": f"http://{host}:{port}/"})
-            self.http.run()
+            if self.serves_http:
+                self.http.run()
+            else:
+                while not self._stop_requested.wait(1.0):
+                    pass
         except (KeyboardInterrupt, SystemExit):
             pass
         finally:
@@ -117,6 +129,7 @@ class Supervisor:
         """Ask :meth:`run` to return (thread-safe); closes the doors here if it never ran."""
         with self._state:
             self._stopped, running = True, self._running
+        self._stop_requested.set()
         self.http.stop()
         if not running:
             self.close()

@@ -2,11 +2,12 @@
 """Several server processes on the same listening sockets (``[server] workers``).
 
 The DAV work is Python under one interpreter lock: one process uses one core whatever its thread count. So
-``groupware serve`` binds its sockets, then starts ``workers - 1`` helper processes (fresh interpreters,
-started with ``python -m groupware.runtime.workers``) that inherit those sockets and accept on them beside the
-first process; the kernel hands each new connection to one of them. Everything they share lives in the
-database (collections, grants, lockouts); each keeps its own caches (logins, directory entries), which only
-ever hold what the database or the directory said within their time to live.
+``groupware serve`` binds its sockets, then starts ``workers`` helper processes (fresh interpreters, started
+with ``python -m groupware.runtime.helper``) that inherit those sockets and accept on them; the kernel hands
+each new connection to one of them (with ``workers = 1``, the first process serves HTTP itself and starts
+none). Everything they share lives in the database (collections, grants, lockouts); each keeps its own caches
+(logins, directory entries), which only ever hold what the database or the directory said within their time
+to live.
 
 The first process keeps the other doors (ManageSieve, LMTP) and the periodic address-book sync, watches the
 helpers and starts a new one when one dies. A helper's standard input is a pipe from the first process: the
@@ -69,13 +70,14 @@ def _available_cpus() -> int:
 
 
 def worker_count(value: str) -> int:
-    """``auto`` (one per processor core available, container quota included) or a positive number.
+    """``auto`` (one per processor core available, container quota included, and at least two: HTTP then never
+    runs in the process of the mail doors) or a positive number.
 
     Raises:
         ValueError: anything else.
     """
     if value.strip().lower() == "auto":
-        return _available_cpus()
+        return max(2, _available_cpus())
     try:
         count = int(value)
     except ValueError:
@@ -156,7 +158,7 @@ class Workers:
             "workers started",
             extra={
                 "event": "workers_started",
-                "workers": len(self._slots) + 1,
+                "workers": len(self._slots),
                 "pids": ",".join(str(pid) for pid in self.pids),
             },
         )

@@ -77,10 +77,16 @@ def _provision(service: SharingService, as_json: bool, out: TextIO) -> None:
         f"{len(report.created)} created, {len(report.granted)} grants added, "
         f"{len(report.unchanged)} unchanged"
     )
+    summary += "".join(f"\nwarning: {warning}" for warning in report.warnings)
     _print(
         out,
         as_json,
-        {"created": report.created, "granted": report.granted, "unchanged": report.unchanged},
+        {
+            "created": report.created,
+            "granted": report.granted,
+            "unchanged": report.unchanged,
+            "warnings": report.warnings,
+        },
         summary,
     )
 

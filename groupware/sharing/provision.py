@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from groupware.directory import Group, normalize_dn
+from groupware.directory.survey import provision_warnings
 from groupware.sharing.model import Grantee, GranteeKind, Level
 from groupware.sharing.service import ORGANISATION, SharingService
 
@@ -29,6 +30,8 @@ class ProvisionReport:
     created: list[str] = field(default_factory=list)
     granted: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    #: Why nothing could be provisioned (:func:`groupware.directory.survey.provision_warnings`).
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,9 @@ def provision(
 ) -> ProvisionReport:
     """Create the missing agendas and grants; ``progress(done, total, path, what)`` after each agenda."""
     report = ProvisionReport()
-    planned = plan(service.directory.iter_groups())
+    groups = list(service.directory.iter_groups())
+    report.warnings = provision_warnings(groups)
+    planned = plan(groups)
     for index, item in enumerate(planned, 1):
         what = "unchanged"
         if service.db.agenda(item.path) is None:

@@ -22,9 +22,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
+from groupware.store.errors import StoreBusy
+
 __all__ = ["SYNCHRONOUS", "Database", "Upgrade"]
 
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+#: SQLite's answers when the lock stayed taken for the whole busy timeout (result codes 5 and 6).
+BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 META = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 #: Brings the tables of one user from the version stored in ``meta`` to the current one, inside the write
@@ -111,13 +115,22 @@ class Database:
         """Whether this thread is inside :meth:`write`."""
         return self._state.depth > 0 and self._state.pid == os.getpid()
 
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        """Take the write lock, waiting up to ``busy_timeout``; :class:`StoreBusy` when it stays taken."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode in BUSY_CODES:
+                raise StoreBusy(self.path) from exc
+            raise
+
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction; nested calls run in a savepoint of the outer one."""
         conn = self.connection()
         state = self._state
         if state.depth == 0:
-            conn.execute("BEGIN IMMEDIATE")
+            self._begin(conn)
             state.depth = 1
             try:
                 yield conn

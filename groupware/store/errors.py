@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from groupware.errors import GroupwareError
 
-__all__ = ["CollectionNotFound", "StoreError", "UidConflict", "UnknownSyncToken"]
+__all__ = ["CollectionNotFound", "StoreBusy", "StoreError", "UidConflict", "UnknownSyncToken"]
 
 
 class StoreError(GroupwareError):
@@ -40,3 +40,13 @@ class UnknownSyncToken(StoreError, ValueError):
     def __init__(self, token: str, reason: str) -> None:
         super().__init__(f"unknown sync token {token!r}: {reason}")
         self.token = token
+
+
+class StoreBusy(StoreError):
+    """The database's write lock stayed taken for the whole ``busy_timeout`` (other writers, a backup): the
+    request may be retried later (``retry_after`` seconds)."""
+
+    def __init__(self, path: str, retry_after: int = 5) -> None:
+        super().__init__(f"the database {path!r} is busy")
+        self.path = path
+        self.retry_after = retry_after

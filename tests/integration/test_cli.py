@@ -261,3 +261,18 @@ def test_sieve_store_command_takes_config_at_every_position(tmp_path: Path) -> N
         result = run(*argv, env={"GROUPWARE_CONFIG": ""})
         assert result.stdout == "k\tACTIVE\n", (argv, result.stderr)
         assert f"configuration {config}" in result.stderr
+
+
+def test_a_command_declaring_its_own_config_keeps_one_given_higher_up() -> None:
+    from groupware.cli import _finish
+
+    parser = argparse.ArgumentParser(prog="groupware")
+    sub = parser.add_subparsers(dest="command")
+    own = sub.add_parser("own")
+    own.add_argument("--config", help="its own")
+    _finish(parser, top=True)
+    assert parser.parse_args(["--config", "top.conf", "own"]).config == "top.conf"
+    assert parser.parse_args(["own", "--config", "low.conf"]).config == "low.conf"
+    assert parser.parse_args(["own"]).config is None
+    assert parser.parse_args([]).help_parser is parser
+    assert parser.parse_args(["own"]).help_parser is None

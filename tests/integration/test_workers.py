@@ -1,22 +1,37 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """``[server] workers``: real ``groupware serve`` processes sharing one listening socket and one database.
 
-Which process accepts a connection is the kernel's choice; to know who answered, a test freezes the other one
-with SIGSTOP: a connection made meanwhile can only be accepted by the process still running.
+With two workers or more, the first process serves no HTTP: the helpers do, beside it, and the first process
+keeps ManageSieve, LMTP and the sync. Which helper accepts a connection is the kernel's choice; to know who
+answered, a test freezes the others with SIGSTOP: a connection made meanwhile can only be accepted by the
+process still running.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import http.client
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import LDIF_DIRECTORY, USER, child_pids, request, wait_for_port, wait_until, write_config
+from support import (
+    LDIF_DIRECTORY,
+    PASSWORD,
+    USER,
+    child_pids,
+    free_port,
+    request,
+    wait_for_port,
+    wait_until,
+    write_config,
+)
 
 CARD = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:Carte {uid}\r\nEND:VCARD\r\n"
 
@@ -24,9 +39,15 @@ CARD = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:Carte {uid}\r\nEND:VCARD\r
 class Serve:
     """``groupware serve`` with ``workers`` processes; ``url`` for :func:`support.request`."""
 
-    def __init__(self, tmp_path: Path, workers: int = 2, **accounts: str) -> None:
+    def __init__(self, tmp_path: Path, workers: int = 2, sieve_port: int = 0, **accounts: str) -> None:
         tmp_path.mkdir(exist_ok=True)
         config = write_config(tmp_path / "groupware.conf", LDIF_DIRECTORY, accounts=accounts, workers=workers)
+        if sieve_port:
+            with config.open("a", encoding="utf-8") as handle:
+                handle.write(
+                    f"\n[sieve]\nenabled = true\nhosts = 127.0.0.1:{sieve_port}\n"
+                    f"mail_root = {tmp_path / 'mail'}\nallow_plaintext = true\n"
+                )
         hosts = next(line for line in config.read_text().splitlines() if line.startswith("hosts"))
         self.port = int(hosts.rpartition(":")[2])
         self.url = f"http://127.0.0.1:{self.port}"
@@ -39,7 +60,7 @@ class Serve:
             start_new_session=True,
         )  # its own process group, as in a terminal
         wait_for_port("127.0.0.1", self.port)
-        self.wait_for_helpers(workers - 1)
+        self.wait_for_helpers(workers if workers > 1 else 0)
 
     def helpers(self) -> list[int]:
         """Process ids of the first process's children (the helpers)."""
@@ -119,48 +140,87 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
 
 
 def test_each_process_answers_and_sees_what_the_other_wrote(serve: Serve) -> None:
-    (helper,) = serve.helpers()
-    with frozen(serve.process.pid):
+    one, other = serve.helpers()
+    with frozen(one):
         status, _, _ = request(
             serve,
             "PUT",
-            f"/{USER}/contacts/by-helper.vcf",
-            body=CARD.format(uid="by-helper"),
+            f"/{USER}/contacts/by-other.vcf",
+            body=CARD.format(uid="by-other"),
             headers={"Content-Type": "text/vcard"},
         )
         assert status == 201
-    with frozen(helper):
+    with frozen(other):
         status, _, _ = request(
             serve,
             "PUT",
-            f"/{USER}/contacts/by-first.vcf",
-            body=CARD.format(uid="by-first"),
+            f"/{USER}/contacts/by-one.vcf",
+            body=CARD.format(uid="by-one"),
             headers={"Content-Type": "text/vcard"},
         )
         assert status == 201
-        status, _, body = request(serve, "GET", f"/{USER}/contacts/by-helper.vcf")
-        assert status == 200 and b"UID:by-helper" in body
+        status, _, body = request(serve, "GET", f"/{USER}/contacts/by-other.vcf")
+        assert status == 200 and b"UID:by-other" in body
         status, _, _ = request(
             serve,
             "PUT",
             f"/{USER}/contacts/again.vcf",
-            body=CARD.format(uid="by-helper"),
+            body=CARD.format(uid="by-other"),
             headers={"Content-Type": "text/vcard"},
         )
         assert status == 409, "the UID written through the other process is known here"
-    with frozen(serve.process.pid):
-        status, _, body = request(serve, "GET", f"/{USER}/contacts/by-first.vcf")
-        assert status == 200 and b"UID:by-first" in body
+    with frozen(one):
+        status, _, body = request(serve, "GET", f"/{USER}/contacts/by-one.vcf")
+        assert status == 200 and b"UID:by-one" in body
+
+
+def test_the_first_process_serves_no_http(serve: Serve) -> None:
+    """Every helper frozen: a request waits (the first process does not accept it), then is answered."""
+    helpers = serve.helpers()
+    waiting = http.client.HTTPConnection("127.0.0.1", serve.port, timeout=1.5)
+    with frozen(*helpers), pytest.raises(TimeoutError):
+        request(serve, "OPTIONS", "/", login=None, conn=waiting)
+    assert request(serve, "OPTIONS", "/", login=None)[0] < 500
+
+
+def _managesieve_login(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        answer = b""
+        while b"\r\nOK" not in b"\r\n" + answer:
+            chunk = sock.recv(65536)
+            assert chunk, answer
+            answer += chunk
+        token = base64.b64encode(f"\0{USER}\0{PASSWORD}".encode())
+        sock.sendall(b'AUTHENTICATE "PLAIN" "' + token + b'"\r\n')
+        return sock.recv(65536)
+
+
+def test_stuck_or_killed_http_processes_never_stop_managesieve(tmp_path: Path) -> None:
+    """A request that runs away takes at most its own process: ManageSieve lives in the first one."""
+    port = free_port()
+    serve = Serve(tmp_path, sieve_port=port)
+    try:
+        wait_for_port("127.0.0.1", port)
+        helpers = serve.helpers()
+        with frozen(*helpers):  # every HTTP process busy forever
+            assert _managesieve_login(port).startswith(b"OK"), "ManageSieve answered while HTTP was stuck"
+        for pid in helpers:
+            os.kill(pid, signal.SIGKILL)
+        assert _managesieve_login(port).startswith(b"OK")
+        serve.wait_for_helpers(2, without=helpers[0])
+        assert request(serve, "PROPFIND", f"/{USER}/", headers={"Depth": "0"})[0] == 207
+    finally:
+        serve.stop()
 
 
 def test_a_lockout_counts_failures_made_in_every_process(tmp_path: Path) -> None:
     serve = Serve(tmp_path, max_failures_per_login="3")
     try:
-        (helper,) = serve.helpers()
-        for frozen_pid in (serve.process.pid, helper, serve.process.pid):
+        one, other = serve.helpers()
+        for frozen_pid in (one, other, one):
             with frozen(frozen_pid):
                 assert request(serve, "PROPFIND", f"/{USER}/", password="wrong")[0] == 401
-        for frozen_pid in (serve.process.pid, helper):
+        for frozen_pid in (one, other):
             with frozen(frozen_pid):
                 assert request(serve, "PROPFIND", f"/{USER}/", headers={"Depth": "0"})[0] == 401, (
                     "locked out in both processes"
@@ -185,15 +245,15 @@ def test_a_lockout_counts_failures_made_in_every_process(tmp_path: Path) -> None
     finally:
         log = serve.stop()
     lockouts = [line for line in log.splitlines() if "event=lockout " in line]
-    assert len(lockouts) == 1 and f"worker={helper}" in lockouts[0], log  # the third failure was the helper's
+    assert len(lockouts) == 1 and f"worker={other}" in lockouts[0], log  # the third failure was there
 
 
 def test_a_helper_that_dies_is_replaced(serve: Serve) -> None:
-    (helper,) = serve.helpers()
-    os.kill(helper, signal.SIGKILL)
-    (replacement,) = serve.wait_for_helpers(1, without=helper)
-    assert replacement != helper
-    with frozen(serve.process.pid):
+    one, other = serve.helpers()
+    os.kill(one, signal.SIGKILL)
+    replacement = next(pid for pid in serve.wait_for_helpers(2, without=one) if pid != other)
+    assert replacement != one
+    with frozen(other):
         assert request(serve, "PROPFIND", f"/{USER}/", headers={"Depth": "0"})[0] == 207
     assert "worker died" in serve.stop()
 
@@ -201,19 +261,19 @@ def test_a_helper_that_dies_is_replaced(serve: Serve) -> None:
 def test_helpers_stop_with_the_first_process(tmp_path: Path) -> None:
     terminated = Serve(tmp_path / "terminated", workers=3)
     helpers = terminated.helpers()
-    assert len(helpers) == 2
+    assert len(helpers) == 3
     terminated.stop()
     assert terminated.process.returncode == 0
     assert not any(_alive(pid) for pid in helpers)
 
     interrupted = Serve(tmp_path / "interrupted")  # Ctrl-C in a terminal: SIGINT to the process group
-    (helper,) = interrupted.helpers()
+    helpers = interrupted.helpers()
     log = interrupted.stop(group_signal=signal.SIGINT)
-    assert interrupted.process.returncode == 0 and not _alive(helper)
+    assert interrupted.process.returncode == 0 and not any(_alive(pid) for pid in helpers)
     assert "worker died" not in log and "Traceback" not in log, log
 
     killed = Serve(tmp_path / "killed")
-    (helper,) = killed.helpers()
+    helpers = killed.helpers()
     killed.process.kill()
     killed.process.wait()
-    wait_until(lambda: not _alive(helper), 15, "a helper outlived its first process")
+    wait_until(lambda: not any(_alive(pid) for pid in helpers), 15, "a helper outlived its first process")

@@ -143,7 +143,8 @@ def test_wheel_contains_every_package(wheel: Path) -> None:
     assert not any(name.startswith(("sieve/", "plugins/")) for name in names), "a top-level sieve or plugins"
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "groupware = groupware.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
-    for data in ("demo.conf", "demo-directory.ldif", "groupware.conf"):
+    data_files = ("demo.conf", "demo-directory.ldif", "groupware.conf", "directory-presets.conf")
+    for data in (*data_files, "demo-supann-directory.ldif", "supann.schema"):
         assert f"groupware/data/{data}" in names, data
 
 

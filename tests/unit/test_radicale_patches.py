@@ -118,3 +118,33 @@ def test_report_loop_still_skips_the_test_of_items_the_storage_decided() -> None
     assert "retrieve_items(" in source and "collection.get_filtered(filters)" in inspect.getsource(
         radicale.app.report.retrieve_items
     )
+
+
+def test_every_instance_walk_goes_through_the_module_and_spends_the_request_budget() -> None:
+    """Radicale's callers of ``visit_time_ranges`` (free-busy, time-range filters, the index) look it up on
+    the module at each call; the patched walk stops with its request."""
+    import radicale.app.report
+    import radicale.item
+    import radicale.item.filter
+    import vobject
+
+    from groupware.dav.budget import RequestCancelled, request_budget
+
+    for module in (radicale.app.report, radicale.item):
+        assert "radicale_filter.visit_time_ranges(" in inspect.getsource(module)
+    assert "visit_time_ranges(vobject_item, child_name" in inspect.getsource(radicale.item.filter)
+    patch_radicale()
+    assert getattr(radicale.item.filter.visit_time_ranges, "groupware_budgeted", False)
+    endless = vobject.readOne(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:20260105T100000Z\r\n"
+        "RRULE:FREQ=HOURLY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    seen: list[object] = []
+
+    def range_fn(start: object, end: object, recurrence: bool) -> bool:
+        seen.append(start)
+        return False
+
+    with pytest.raises(RequestCancelled), request_budget({}, 0.0):
+        radicale.item.filter.visit_time_ranges(endless, "VEVENT", range_fn, lambda start: False)
+    assert 0 < len(seen) < 1000

@@ -284,6 +284,39 @@ def test_printed_trees_parse_back(seed: int) -> None:
         assert _shape(parse(text)) == _shape(tree), text
 
 
+#: The ``slow`` run: this many inputs from each generator (deterministic seeds, so that CI replays them).
+SLOW_ROUNDS = 10_000
+
+
+def _token_soup(rng: random.Random) -> str:
+    return " ".join(rng.choice(VOCABULARY) for _ in range(rng.randint(1, 30)))
+
+
+def _mutation(rng: random.Random) -> str:
+    text = list(rng.choice(SCRIPTS))
+    for _ in range(rng.randint(1, 4)):
+        text.insert(rng.randrange(len(text) + 1), rng.choice('{}()[];,":#/*\\ \n\r.tx0K'))
+    return "".join(text)
+
+
+def _characters(rng: random.Random) -> str:
+    return bytes(rng.randrange(256) for _ in range(rng.randint(0, 60))).decode("utf-8", "surrogateescape")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("generator", [_token_soup, _mutation, _characters], ids=lambda g: g.__name__)
+def test_ten_thousand_scripts_per_generator(generator: object) -> None:
+    """Issue 13: at least 10,000 generated scripts for the parser and compiler, none escaping their errors,
+    each parsed within a second."""
+    rng = random.Random(500)
+    assert callable(generator)
+    for _ in range(SLOW_ROUNDS):
+        text = generator(rng)
+        started = time.perf_counter()
+        _check(text)
+        assert time.perf_counter() - started < 1.0, text
+
+
 # -- evaluation under bounds: random scripts on random messages, each within its time ------------------------
 EVAL_ROUNDS = max(ROUNDS // 10, 50)
 #: Seconds one evaluation may take here: the budget's CPU time plus room for a slow machine.

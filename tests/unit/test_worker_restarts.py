@@ -40,6 +40,9 @@ def test_auto_stays_within_the_container_quota(tmp_path: Path, monkeypatch: pyte
     assert worker_count("auto") == 64
     cpu_max.unlink()
     assert worker_count("AUTO") == 64
+    cpu_max.write_text("50000 100000\n")  # half a core: still two, so that HTTP has processes of its own
+    assert worker_count("auto") == 2
+    assert worker_count("1") == 1
     assert worker_count("5") == 5
     for bad in ("0", "-2", "two", ""):
         with pytest.raises(ValueError, match="auto or a whole number"):
