@@ -13,6 +13,7 @@ from __future__ import annotations
 import configparser
 import importlib
 import importlib.resources
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -33,6 +34,7 @@ __all__ = [
     "DirectoryConfig",
     "LimitsConfig",
     "LmtpConfig",
+    "OperationsConfig",
     "Option",
     "SharingConfig",
     "SieveConfig",
@@ -204,6 +206,16 @@ def _pattern(value: str) -> re.Pattern[str] | None:
     if _repeats(parsed, False) > _MAX_VARIABLE_REPEATS:
         raise ValueError(f"more than {_MAX_VARIABLE_REPEATS} repetitions of variable length (*, +, {{m,n}})")
     return compiled
+
+
+def _networks(value: str) -> tuple[str, ...]:
+    """Addresses and networks (``127.0.0.1``, ``10.0.0.0/8``, ``::1``), comma-separated, normalized."""
+    try:
+        return tuple(
+            str(ipaddress.ip_network(word, strict=False)) for word in value.replace(",", " ").split()
+        )
+    except ValueError as exc:
+        raise ValueError(f"not an address or network: {exc}") from None
 
 
 def _book_kinds(value: str) -> tuple[str, ...]:
@@ -452,8 +464,25 @@ SCHEMA: dict[str, dict[str, Option]] = {
             "50", _at_least_one, "LMTP connections one client address holds open"
         ),
         "relay": Option("", _relay, "SMTP relay host:port for redirects and vacation replies (empty: none)"),
+        "queue": Option("", str, "folder of the outgoing queue (default: <[sieve] mail_root>/.queue)"),
+        "queue_retry": Option(
+            "300", _seconds, "seconds before the first retry of a message the relay deferred"
+        ),
+        "queue_max_retry": Option(
+            "3600", _seconds, "longest wait between retries (the wait doubles up to it)"
+        ),
+        "queue_lifetime": Option(
+            "432000", _seconds, "seconds a message is retried before it is given up (default 5 days)"
+        ),
         "autocreate": Option("false", _boolean, "fileinto creates missing folders even without :create"),
         "workers": Option("16", _positive_int, "threads that look recipients up and store messages"),
+    },
+    "operations": {
+        "allowed": Option(
+            "127.0.0.0/8, ::1",
+            _networks,
+            "client addresses and networks that may read /.groupware/health and /metrics (others: 404)",
+        ),
     },
     "limits": {
         "max_property_size": Option(
@@ -636,6 +665,10 @@ class LmtpConfig:
     max_connections_per_address: int = 50
     max_errors: int = 20
     relay: tuple[str, int] | None = None
+    queue: str = ""
+    queue_retry: float = 300.0
+    queue_max_retry: float = 3600.0
+    queue_lifetime: float = 432000.0
     autocreate: bool = False
     workers: int = 16
 
@@ -663,6 +696,13 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class OperationsConfig:
+    """The ``[operations]`` section, parsed: who may read the health of the server."""
+
+    allowed: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration: our typed sections plus Radicale's, raw."""
 
@@ -675,6 +715,7 @@ class Config:
     lmtp: LmtpConfig = field(default_factory=LmtpConfig)
     addressbooks: AddressBooksConfig = field(default_factory=AddressBooksConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    operations: OperationsConfig = field(default_factory=OperationsConfig)
 
 
 def read_sections(path: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
@@ -780,6 +821,10 @@ def load(path: str | os.PathLike[str]) -> Config:
     parsed = {name: _parse_section(file, name, sections.get(name, {}), problems) for name in SCHEMA}
     _check_directory(file, base, parsed["directory"], problems)
     _check_sieve(file, base, parsed["sieve"], problems)
+    queue = parsed["lmtp"].get("queue")
+    parsed["lmtp"]["queue"] = (
+        _resolve(base, queue) if queue else os.path.join(parsed["sieve"]["mail_root"], ".queue")
+    )
     if parsed["sharing"].get("database"):
         parsed["sharing"]["database"] = _resolve(base, parsed["sharing"]["database"])
     if problems:
@@ -799,6 +844,7 @@ def load(path: str | os.PathLike[str]) -> Config:
         addressbooks=AddressBooksConfig(**parsed["addressbooks"]),
         lmtp=LmtpConfig(**parsed["lmtp"]),
         limits=LimitsConfig(**parsed["limits"]),
+        operations=OperationsConfig(**parsed["operations"]),
     )
 
 

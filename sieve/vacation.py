@@ -40,10 +40,11 @@ _RECIPIENT_HEADERS = ("to", "cc", "bcc", "resent-to", "resent-cc", "resent-bcc")
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """Send or not, and why not (for the log)."""
+    """Send or not, why not (for the log), and the tracker key reserved for the reply when sending."""
 
     send: bool
     reason: str = ""
+    key: str = ""
 
 
 def tracking_key(action: Vacation, sender: str) -> str:
@@ -88,15 +89,21 @@ def decide(
     tracker: ReplyTracker,
     user_addresses: Iterable[str] = (),
 ) -> Decision:
-    """Apply the suppression rules, then the once-per-period rule (checked and recorded atomically)."""
+    """Apply the suppression rules, then the once-per-period rule (checked and recorded atomically).
+
+    A reply allowed is recorded at once under :attr:`Decision.key`, so that two messages delivered at the
+    same time get one reply; delivery forgets the key again when the reply is not sent, and records it anew
+    when the relay accepts it (RFC 5230 §4.2: the period starts with a reply that was sent).
+    """
     mine = {a.lower() for a in (env.envelope_to, *user_addresses, *action.addresses) if a}
     why = _suppressed(action, message, env, mine)
     if why:
         return Decision(False, why)
     sender = env.envelope_from.strip().strip("<>")
-    if tracker.check_and_record(tracking_key(action, sender), action.seconds, env.now):
+    key = tracking_key(action, sender)
+    if tracker.check_and_record(key, action.seconds, env.now):
         return Decision(False, "already replied to this sender within the period (RFC 5230 §4.1)")
-    return Decision(True)
+    return Decision(True, key=key)
 
 
 def build_reply(action: Vacation, message: MessageFacts, env: Environment) -> EmailMessage:

@@ -2,7 +2,8 @@
 """A tiny SMTP server (RFC 5321) that keeps what it receives: the relay of delivery tests and benchmarks.
 
 ``with SmtpSink() as sink:`` listens on 127.0.0.1 (a free port, :attr:`SmtpSink.port`) in a thread;
-:attr:`SmtpSink.messages` holds ``(mail_from, recipients, data)`` for each message accepted.
+:attr:`SmtpSink.messages` holds ``(mail_from, recipients, data, MAIL parameters)`` for each message accepted.
+``extensions`` are the EHLO keywords it offers; :attr:`SmtpSink.rcpt_reply` is its answer to every RCPT.
 """
 
 from __future__ import annotations
@@ -21,12 +22,15 @@ class Received:
     sender: str
     recipients: tuple[str, ...]
     data: bytes
+    options: tuple[str, ...] = ()
 
 
 class SmtpSink:
     """An SMTP sink on 127.0.0.1 in a thread of its own."""
 
-    def __init__(self) -> None:
+    def __init__(self, extensions: tuple[str, ...] = ("8BITMIME",)) -> None:
+        self.extensions = extensions
+        self.rcpt_reply = b"250 2.1.5 Ok"
         self.messages: list[Received] = []
         self.port = 0
         self._loop = asyncio.new_event_loop()
@@ -56,22 +60,25 @@ class SmtpSink:
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"220 sink ESMTP\r\n")
-        sender, recipients = "", list[str]()
+        sender, recipients, options = "", list[str](), list[str]()
+        keywords = ("sink", *self.extensions)
+        ehlo = "".join(f"250-{k}\r\n" for k in keywords[:-1]) + f"250 {keywords[-1]}\r\n"
         try:
             while line := await reader.readline():
                 verb = line[:4].upper()
                 if verb in (b"EHLO", b"HELO"):
-                    writer.write(b"250-sink\r\n250 8BITMIME\r\n" if verb == b"EHLO" else b"250 sink\r\n")
+                    writer.write(ehlo.encode() if verb == b"EHLO" else b"250 sink\r\n")
                 elif verb == b"MAIL":
-                    sender, recipients = line.decode().split(":", 1)[1].strip().split()[0].strip("<>"), []
+                    sender, *options = line.decode().split(":", 1)[1].strip().split()
+                    sender, recipients = sender.strip("<>"), []
                     writer.write(b"250 2.1.0 Ok\r\n")
                 elif verb == b"RCPT":
                     recipients.append(line.decode().split(":", 1)[1].strip().strip("<>"))
-                    writer.write(b"250 2.1.5 Ok\r\n")
+                    writer.write(self.rcpt_reply + b"\r\n")
                 elif verb == b"DATA":
                     writer.write(b"354 go on\r\n")
                     data = await self._data(reader)
-                    self.messages.append(Received(sender, tuple(recipients), data))
+                    self.messages.append(Received(sender, tuple(recipients), data, tuple(options)))
                     writer.write(b"250 2.0.0 Ok: queued\r\n")
                 elif verb == b"QUIT":
                     writer.write(b"221 2.0.0 Bye\r\n")

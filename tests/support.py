@@ -103,6 +103,16 @@ def write_config(
 LDIF_DIRECTORY = {"type": "ldif", "file": str(DEMO_LDIF), "disabled_filter": "(employeeType=inactif)"}
 
 
+def dead_ldap_directory() -> dict[str, str]:
+    """A ``[directory]`` section whose only LDAP server does not answer (nothing listens on its port)."""
+    return {
+        "type": "ldap",
+        "uri": f"ldap://127.0.0.1:{free_port()}",
+        "base_dn": "dc=ac-montpellier,dc=fr",
+        "connect_timeout": "1",
+    }
+
+
 class OnLoop:
     """An asyncio server of ``groupware.sieve`` (ManageSieve, LMTP) started on an event loop in a thread, as
     the runtime runs it; :meth:`stop` closes it and the loop."""

@@ -16,7 +16,8 @@ Every XML document it serializes passes an ordered list of rewriters. The lists,
 * PUT: calendar objects and vCards within bounds and readable back (:mod:`groupware.dav.item_data`);
 * rewriters: principals enriched from the directory, vCard 4.0 cards and advertisement.
 
-:func:`make_app` wraps the application in the agenda API middleware (:mod:`groupware.dav.agenda_api`). Two
+:func:`make_app` wraps the application in the agenda API middleware (:mod:`groupware.dav.agenda_api`), and
+that in the operations middleware (:mod:`groupware.dav.operations`: the page at ``/``, the health check). Two
 checks need the one override of Radicale's ``_handle_request``, since Radicale turns every exception into a
 500 before a middleware could see it: malformed Basic credentials answer 401
 (:mod:`groupware.dav.credentials`) and a directory outage 503 (:mod:`groupware.dav.outage`).
@@ -43,6 +44,7 @@ from groupware.dav.configuration import radicale_configuration
 from groupware.dav.credentials import basic_credentials_problem, unauthorized
 from groupware.dav.item_data import ItemDataResponder
 from groupware.dav.limits import PropertyLimitResponder
+from groupware.dav.operations import OperationsMiddleware
 from groupware.dav.outage import WsgiAnswer, busy, unavailable, wsgi_answer
 from groupware.dav.people import PrincipalRewriter, PrincipalSearchResponder
 from groupware.dav.principal_search import PeopleIndex
@@ -55,6 +57,7 @@ from groupware.directory.cache import CachedDirectory
 from groupware.errors import DirectoryUnavailable
 from groupware.sharing import SharingService
 from groupware.sharing.api import AgendaApi
+from groupware.store.database import Database
 from groupware.store.errors import StoreBusy
 
 __all__ = ["DavServices", "GroupwareApplication", "make_app"]
@@ -74,6 +77,9 @@ class DavServices(Protocol):
 
     @property
     def sharing(self) -> SharingService: ...
+
+    @property
+    def database(self) -> Database: ...
 
 
 def _responding(method: str) -> Callable[..., Answer]:
@@ -249,4 +255,4 @@ def make_app(services: DavServices) -> tuple[WsgiApp, GroupwareApplication]:
     patch_radicale()
     dav = GroupwareApplication(radicale_configuration(services.config, services), services)
     api = AgendaApiMiddleware(dav, AgendaApi(services.sharing), services.accounts)
-    return api, dav
+    return OperationsMiddleware(api, services), dav

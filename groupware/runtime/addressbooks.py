@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
+from groupware import metrics
 from groupware.addressbooks import BookSettings, SyncReport, sync_books
 from groupware.addressbooks.mapping import mapping_from
 from groupware.addressbooks.sync import up_to_date
@@ -92,10 +94,13 @@ class AddressBookSync:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
                 self.last = sync_once(self._config, self._store, self._directory, self._sharing)
+                metrics.observe("groupware_addressbook_sync_seconds", time.monotonic() - started)
             except Exception:  # the next round may succeed (directory back, disk freed)
                 log.exception("address book sync failed", extra={"event": "addressbooks_failed"})
+                metrics.count("groupware_addressbook_sync_failures_total")
             self.done.set()
             if self._stop.wait(self._config.addressbooks.interval):
                 return

@@ -9,7 +9,9 @@ the ``groupware sieve`` commands are built from.
   person found by mail address (also without a ``+detail``, RFC 5233) or by uid; unknown and disabled accounts
   get 550 5.1.1, a directory outage 451 so that the MTA retries (RFC 5321 §4.2.5);
 * :func:`site_policy`, :func:`build_store` and :func:`build_delivery` turn ``[sieve]`` and ``[lmtp]`` into the
-  policy, the script store and the delivery that every writer of scripts and the LMTP door use.
+  policy, the script store and the delivery that every writer of scripts and the LMTP door use;
+  :func:`build_queue` the outgoing queue (RFC 5321 §4.5.4.1) of ``[lmtp] relay`` that delivery sends through
+  and that the queue door and ``groupware sieve queue`` flush.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ import socket
 import ssl
 from pathlib import Path
 
+from groupware import metrics
 from groupware.accounts import Accounts
 from groupware.config import Config, SieveConfig
 from groupware.errors import AuthenticationError, ConfigError, ConfigProblem, DirectoryUnavailable
 from groupware.sieve.checks import check_script, report
 from groupware.sieve.compile import Program, compile_script
-from groupware.sieve.delivery import Delivery, Relay
+from groupware.sieve.delivery import Delivery, Incoming, Outcome, OutgoingQueue, Plan, Relay, RetryPolicy
 from groupware.sieve.errors import SieveCompileError
 from groupware.sieve.host import (
     DEFAULT_EXTENSIONS,
@@ -41,6 +44,7 @@ __all__ = [
     "DirectoryRecipients",
     "admin_script_problems",
     "build_delivery",
+    "build_queue",
     "build_store",
     "site_policy",
     "ssl_context",
@@ -170,10 +174,49 @@ def _admin_programs(paths: tuple[str, ...], policy: Policy) -> list[Program]:
     return [compile_script(Path(path).read_text(encoding="utf-8"), policy) for path in paths]
 
 
+class MeteredDelivery(Delivery):
+    """:class:`Delivery` that counts its outcomes and the Sieve actions it carries out
+    (:mod:`groupware.metrics`)."""
+
+    def deliver(self, incoming: Incoming, sender: str, address: str, recipient: Recipient) -> Outcome:
+        """RFC 2033 §4.2: one outcome per recipient, counted by its class (2xx, 5xx, 4xx)."""
+        outcome = super().deliver(incoming, sender, address, recipient)
+        kind = {2: "delivered", 5: "rejected"}.get(outcome.code // 100, "deferred")
+        metrics.count("groupware_deliveries_total", outcome=kind)
+        return outcome
+
+    def planned(self, plan: Plan) -> None:
+        """Count each action of the plan: stores by folder kind, redirects, replies, notifications."""
+        for mailbox in plan.stores:
+            action = "keep" if mailbox == "INBOX" else "fileinto"
+            metrics.count("groupware_sieve_actions_total", action=action)
+        for action, number in (
+            ("redirect", len(plan.redirects)),
+            ("vacation", int(plan.vacation is not None)),
+            ("notify", len(plan.notifies)),
+            ("reject", int(plan.reject is not None)),
+            ("failure", len(plan.failures)),
+        ):
+            for _ in range(number):
+                metrics.count("groupware_sieve_actions_total", action=action)
+
+
+def build_queue(config: Config) -> OutgoingQueue | None:
+    """The outgoing queue in ``[lmtp] queue`` sending through ``[lmtp] relay`` with the ``queue_*`` retry
+    policy; None without a relay."""
+    section = config.lmtp
+    if section.relay is None:
+        return None
+    hostname = section.hostname or socket.getfqdn()
+    relay = Relay(section.relay[0], section.relay[1], local_hostname=hostname)
+    retry = RetryPolicy(section.queue_retry, section.queue_max_retry, section.queue_lifetime)
+    return OutgoingQueue(Path(section.queue), relay, retry, hostname)
+
+
 def build_delivery(config: Config) -> Delivery:
-    """Delivery into ``[sieve] mail_root`` with the site policy, admin scripts and ``[lmtp] relay``; the
-    scripts of one message spend at most ``[sieve] max_cpu_time`` (over it the message is kept), and MIME is
-    parsed to ``max_mime_depth`` (RFC 2046 §5).
+    """Delivery into ``[sieve] mail_root`` with the site policy, admin scripts and the outgoing queue of
+    ``[lmtp] relay`` (:func:`build_queue`); the scripts of one message spend at most ``[sieve] max_cpu_time``
+    (over it the message is kept), and MIME is parsed to ``max_mime_depth`` (RFC 2046 §5).
 
     Raises:
         ConfigError: an admin script does not pass the checks.
@@ -184,17 +227,16 @@ def build_delivery(config: Config) -> Delivery:
     section = config.lmtp
     policy = site_policy(config.sieve)
     hostname = section.hostname or socket.getfqdn()
-    relay = Relay(section.relay[0], section.relay[1], local_hostname=hostname) if section.relay else None
     before, after = _admin_programs(config.sieve.before, policy), _admin_programs(config.sieve.after, policy)
     budget = Budget(cpu_seconds=config.sieve.max_cpu_time)
-    return Delivery(
+    return MeteredDelivery(
         build_store(config.sieve),
         policy,
         before,
         after,
-        relay,
-        section.autocreate,
-        hostname,
+        autocreate=section.autocreate,
+        hostname=hostname,
         budget=budget,
         max_mime_depth=config.sieve.max_mime_depth,
+        queue=build_queue(config),
     )

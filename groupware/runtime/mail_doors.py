@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The ManageSieve (RFC 5804) and LMTP (RFC 2033) doors: the Sieve module's asyncio servers on the runtime's
 shared event loop (:class:`~groupware.runtime.loop.EventLoopThread`), wired by
-:mod:`groupware.runtime.mail`."""
+:mod:`groupware.runtime.mail`; and :class:`OutgoingQueueDoor`, the background duty that retries the outgoing
+queue (RFC 5321 §4.5.4.1) of redirects, vacation replies and notifications."""
 
 from __future__ import annotations
 
 import logging
+import threading
 
 from groupware.config import Config
 from groupware.errors import ConfigError
@@ -15,15 +17,19 @@ from groupware.runtime.mail import (
     DirectoryRecipients,
     admin_script_problems,
     build_delivery,
+    build_queue,
     build_store,
     site_policy,
     ssl_context,
 )
 from groupware.runtime.services import Services
-from groupware.sieve.delivery import LmtpServer, LmtpSettings
+from groupware.sieve.delivery import LmtpServer, LmtpSettings, OutgoingQueue
 from groupware.sieve.managesieve import Capabilities, ManageSieveServer, ServerSettings, Session
 
-__all__ = ["LmtpDoor", "ManageSieveDoor"]
+__all__ = ["LmtpDoor", "ManageSieveDoor", "OutgoingQueueDoor", "queue_door"]
+
+#: Longest sleep between two looks at the queue (seconds): a message due is retried at most this late.
+MAX_QUEUE_TICK = 60.0
 
 log = logging.getLogger("groupware.runtime")
 
@@ -132,3 +138,48 @@ class LmtpDoor:
     def addresses(self) -> list[tuple[str, int]]:
         """Where it listens."""
         return list(self.server.addresses)
+
+
+class OutgoingQueueDoor:
+    """A door without an address: a daemon thread that flushes the outgoing queue at once (messages left by a
+    previous run), then every ``min([lmtp] queue_retry, 60)`` seconds, until :meth:`stop`."""
+
+    name = "mailqueue"
+
+    def __init__(self, queue: OutgoingQueue, tick: float) -> None:
+        self.queue = queue
+        self.tick = tick
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="mail-queue", daemon=True)
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """None: it listens nowhere."""
+        return []
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.queue.flush()
+            except Exception:  # a full disk or an unreadable folder: the next round may succeed
+                log.exception("outgoing queue flush failed", extra={"event": "mailqueue_failed"})
+            if self._stop.wait(self.tick):
+                return
+
+    def stop(self) -> None:
+        """Ask the thread to finish (after the message being sent, if any) and wait a little for it."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=40)
+
+
+def queue_door(config: Config) -> OutgoingQueueDoor | None:
+    """The queue door of a server that delivers (``[lmtp] enabled``) through a relay; None otherwise."""
+    queue = build_queue(config) if config.lmtp.enabled else None
+    if queue is None:
+        return None
+    return OutgoingQueueDoor(queue, min(config.lmtp.queue_retry, MAX_QUEUE_TICK))

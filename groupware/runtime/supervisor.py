@@ -4,14 +4,14 @@ stops them in the reverse order.
 
 The first process binds the HTTP sockets, builds the services once (:mod:`groupware.runtime.services`) and
 starts, as the configuration asks: the helper processes of ``[server] workers``
-(:mod:`groupware.runtime.workers`), ManageSieve, LMTP (both on one shared event loop) and the periodic
-address-book sync; then it waits until Ctrl-C, SIGTERM or :meth:`Supervisor.stop`. A helper process runs a
-supervisor on the inherited sockets that serves HTTP only.
+(:mod:`groupware.runtime.workers`), ManageSieve, LMTP (both on one shared event loop), the retries of the
+outgoing mail queue and the periodic address-book sync; then it waits until Ctrl-C, SIGTERM or
+:meth:`Supervisor.stop`. A helper process runs a supervisor on the inherited sockets that serves HTTP only.
 
 With ``workers = 1`` the first process serves HTTP itself, in its own thread, and there is no helper. With
 more, every HTTP request is served by a helper: a request that runs away with the CPU or the memory of its
-process, or kills it, never takes ManageSieve, LMTP or the sync with it, and the first process starts a new
-helper in the place of one that died.
+process, or kills it, never takes ManageSieve, LMTP, the queue or the sync with it, and the first process
+starts a new helper in the place of one that died.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import socket
 import threading
 from typing import Any
 
+from groupware import metrics
 from groupware.config import Config
 from groupware.dav.app import GroupwareApplication, make_app
 from groupware.dav.configuration import radicale_configuration
@@ -57,6 +58,8 @@ class Supervisor:
         #: Whether this process accepts HTTP connections: a helper, or a first process without helpers.
         self.serves_http = not self.first or server_workers(config) == 1
         self._stop_requested = threading.Event()
+        #: The folder where every process of this server counts its metrics (helpers only).
+        self.metrics_folder = metrics.share_between_processes() if not self.serves_http else None
         configuration = radicale_configuration(config)
         sockets = bind_sockets(listen_string(configuration)) if sockets is None else sockets
         self.doors: list[Door] = []
@@ -78,7 +81,7 @@ class Supervisor:
             raise
 
     def _build_first_process_doors(self, sockets: list[socket.socket]) -> None:
-        from groupware.runtime.mail_doors import LmtpDoor, ManageSieveDoor
+        from groupware.runtime.mail_doors import LmtpDoor, ManageSieveDoor, queue_door
 
         helpers = server_workers(self.config) if not self.serves_http else 0
         if helpers > 0:
@@ -88,6 +91,9 @@ class Supervisor:
             self.doors.append(ManageSieveDoor(self.config, self.services, self.loop))
         if self.config.lmtp.enabled:
             self.doors.append(LmtpDoor(self.config, self.services, self.loop))
+        mail_queue = queue_door(self.config)
+        if mail_queue is not None:
+            self.doors.append(mail_queue)
         self.addressbooks = _address_book_sync(self.config, self.app, self.services)
         if self.addressbooks is not None:
             self.doors.append(self.addressbooks)
@@ -98,7 +104,8 @@ class Supervisor:
         return self.http.addresses
 
     def run(self) -> None:
-        """Start the other doors, then serve HTTP in this thread until :meth:`stop`, Ctrl-C or SIGTERM."""
+        """Start the other doors, then serve HTTP in this thread (or, when helpers serve it, wait) until
+        :meth:`stop`, Ctrl-C or SIGTERM."""
         started: list[Door] = []
         with self._state:
             if self._stopped:
@@ -153,6 +160,8 @@ class Supervisor:
         close_storage = getattr(app.internals.storage, "close", None) if app is not None else None
         if callable(close_storage):  # the engine holds database connections; Radicale's storage holds none
             close_storage()
+        if self.metrics_folder is not None:
+            metrics.remove_shared(self.metrics_folder)
         if http is not None:
             log.info("stopped", extra={"event": "stopped"})
 

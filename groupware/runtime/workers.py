@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from groupware import metrics
+
 if TYPE_CHECKING:
     from groupware.config import Config
 
@@ -203,6 +205,7 @@ class Workers:
             return
         _close(process.stdin)
         slot.process = None
+        metrics.process_gone(process.pid)
         if status == 0:
             log.info("worker stopped", extra={"event": "worker_stopped", "pid": process.pid})
             return

@@ -6,8 +6,9 @@ Pigeonhole's ``sieve_before``/``sieve_after`` do: the next script runs only whil
 previous ones still holds (RFC 5228 §2.10.2), so an admin rule that files spam and stops is final. The merged
 actions are then executed (RFC 5228 §4):
 
-* ``redirect`` first, through the relay (RFC 5228 §4.2, with ``X-Sieve-Redirected-From`` against loops); a
-  temporary relay failure fails the whole delivery with 4xx before anything is stored, a permanent one keeps
+* ``redirect`` first, through the relay (RFC 5228 §4.2, with ``X-Sieve-Redirected-From`` against loops); with
+  an outgoing queue (:mod:`.outgoing`) a temporary relay failure leaves the redirect queued for a later
+  attempt, without one it fails the whole delivery with 4xx before anything is stored; a permanent one keeps
   the message in INBOX so that nothing is lost;
 * ``keep``/``fileinto`` into Maildir++ folders with their flags, on the copy edited by ``addheader`` and
   ``deleteheader`` (RFC 5293), every copy synced before any is renamed into place;
@@ -18,7 +19,9 @@ actions are then executed (RFC 5228 §4):
   5436).
 
 A failure to send a reply or notification is logged and does not fail the delivery (it would duplicate the
-stored message on retry).
+stored message on retry); a temporary one leaves it in the outgoing queue when there is one. A vacation reply
+counts as sent (RFC 5230 §4.2) only once the relay has accepted it: a reply given up, refused or never sent
+is forgotten, so that the sender's next message is answered.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import email.header
+import email.policy
 import email.utils
 import hashlib
 import logging
@@ -48,7 +52,8 @@ from ..host import Budget, Environment, Policy, Recipient, ReplyTracker
 from ..message import MAX_MIME_DEPTH, MessageFacts
 from ..vacation import build_reply, decide
 from .maildir import InvalidFolder, Maildir, PreparedMessage
-from .relay import Relay, RelayError, RelayPermanentError, RelayTemporaryError
+from .outgoing import Outgoing, OutgoingQueue, Sender
+from .relay import RelayError, RelayPermanentError, RelayTemporaryError
 from .replies import SqliteReplyTracker
 
 __all__ = ["Delivery", "Incoming", "Outcome", "Plan", "ScriptSource", "edit_headers", "run_sequence"]
@@ -56,6 +61,7 @@ __all__ = ["Delivery", "Incoming", "Outcome", "Plan", "ScriptSource", "edit_head
 log = logging.getLogger("groupware.sieve.delivery")
 
 REDIRECTED_FROM = "X-Sieve-Redirected-From"
+_ADDRESS_FIELDS = ("from", "sender", "reply-to", "to", "cc")
 #: Seconds a sent redirect is remembered (Pigeonhole's ``sieve_redirect_duplicate_period`` default, 12 hours).
 REDIRECT_PERIOD = 12 * 3600
 #: Compiled personal scripts kept in memory (the least recently compiled are dropped first).
@@ -219,7 +225,7 @@ def _notification(
     note["Date"] = email.utils.format_datetime(now)
     note["Auto-Submitted"] = "auto-notified"
     note.set_content(query.get("body") or action.message or "You have new mail.")
-    return urllib.parse.unquote(parts.path), note.as_bytes()
+    return urllib.parse.unquote(parts.path), message_bytes(note)
 
 
 class Delivery:
@@ -231,19 +237,23 @@ class Delivery:
         policy: Policy,
         before: Sequence[Program] = (),
         after: Sequence[Program] = (),
-        relay: Relay | None = None,
+        relay: Sender | None = None,
         autocreate: bool = False,
         hostname: str | None = None,
         clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now().astimezone(),
         budget: Budget | None = None,
         max_mime_depth: int = MAX_MIME_DEPTH,
+        queue: OutgoingQueue | None = None,
     ) -> None:
+        """``queue``: the outgoing queue that sends through its relay (``relay`` is then its relay); without
+        it, outgoing messages go straight to ``relay``."""
         self.scripts = scripts
         self.budget = budget if budget is not None else Budget(cpu_seconds=DEFAULT_CPU_SECONDS)
         self.max_mime_depth = max_mime_depth
         self.policy = policy
         self.before, self.after = tuple(before), tuple(after)
-        self.relay = relay
+        self.queue = queue
+        self.relay = queue.relay if queue is not None else relay
         self.autocreate = autocreate
         self.hostname = hostname or socket.gethostname()
         self.clock = clock
@@ -338,6 +348,7 @@ class Delivery:
         tracker = SqliteReplyTracker(home)
         env = self.environment(sender, address, maildir, tracker)
         plan = Plan.of(run_sequence(self.programs(recipient.user), incoming.facts, env))
+        self.planned(plan)
         for failure in plan.failures:
             log.warning(
                 "script over its budget, message kept" if failure.over_budget else "script failed",
@@ -351,29 +362,45 @@ class Delivery:
             reason = " ".join(plan.reject.reason.split())[:200].encode("ascii", "replace").decode("ascii")
             return Outcome(550, "5.7.1", reason or "Message rejected")
         edited = edit_headers(incoming.stored, plan.edits)
-        self._redirect(plan, edited, sender, address, tracker, env.now)
+        self._redirect(plan, edited, (sender, address), maildir, tracker, env.now)
         copy = f"Return-Path: <{sender}>\nDelivered-To: {address}\n".encode() + edited
         self._store(maildir, plan, copy, address)
         self._replies(plan, incoming.facts, env, tracker, recipient)
         return Outcome(250, "2.0.0", f"<{address}> delivered")
 
+    def planned(self, plan: Plan) -> None:
+        """What the scripts decided for one recipient, before it is carried out (for a subclass that counts
+        actions; nothing here)."""
+
+    def _transmit(self, item: Outgoing, message: bytes) -> bool:
+        """Send through the queue when there is one (True: accepted, False: queued for later), else straight
+        through the relay (True, or the relay's error)."""
+        if self.queue is not None:
+            return self.queue.send(item, message)
+        assert self.relay is not None
+        self.relay.send(item.sender, item.recipients, message)
+        return True
+
     def _redirect(
         self,
         plan: Plan,
         message: bytes,
-        sender: str,
-        address: str,
+        envelope: tuple[str, str],
+        maildir: Maildir,
         tracker: SqliteReplyTracker,
         now: _dt.datetime,
     ) -> None:
-        """Send the redirects; a refused one (5xx, a loop, no relay) is replaced by a keep.
+        """Send the redirects (``envelope``: the sender and this recipient's address); a refused one (5xx, a
+        loop, no relay) is replaced by a keep.
 
-        Each sent redirect is remembered for :data:`REDIRECT_PERIOD` by Message-ID and target, as Pigeonhole's
-        ``sieve_redirect_duplicate_period`` does, so a delivery retried after a later failure does not forward
-        the message twice; a send that fails is forgotten again so that the retry sends it.
+        Each redirect sent or queued is remembered for :data:`REDIRECT_PERIOD` by Message-ID and target, as
+        Pigeonhole's ``sieve_redirect_duplicate_period`` does, so a delivery retried after a later failure
+        does not forward the message twice; a send that fails unqueued is forgotten again so that the retry
+        sends it. A queued redirect that is finally given up is stored in INBOX by the queue.
         """
         if not plan.redirects:
             return
+        sender, address = envelope
         loops = {v.strip().lower() for v in plan_headers(message, REDIRECTED_FROM)}
         outgoing = _header_line(REDIRECTED_FROM, address) + b"\n" + message
         ids = plan_headers(message, "message-id")
@@ -390,8 +417,12 @@ class Delivery:
             if tracker.check_and_record(key, REDIRECT_PERIOD, now):
                 log.info("redirect already sent", extra={"event": "redirect_duplicate", "to": target})
                 continue
+            item = Outgoing(
+                "redirect", sender, (target,), keep_maildir=str(maildir.root), keep_address=address
+            )
             try:
-                self.relay.send(sender, [target], outgoing)
+                if not self._transmit(item, outgoing):
+                    log.info("redirect queued", extra={"event": "redirect_queued", "to": target})
             except RelayPermanentError as exc:
                 log.warning(
                     "redirect refused", extra={"event": "redirect_refused", "to": target, "error": str(exc)}
@@ -425,7 +456,12 @@ class Delivery:
         maildir.commit(prepared)
 
     def _replies(
-        self, plan: Plan, facts: MessageFacts, env: Environment, tracker: ReplyTracker, recipient: Recipient
+        self,
+        plan: Plan,
+        facts: MessageFacts,
+        env: Environment,
+        tracker: SqliteReplyTracker,
+        recipient: Recipient,
     ) -> None:
         """Vacation and notifications, once the message is stored; failures are logged only."""
         if plan.vacation is not None:
@@ -441,21 +477,41 @@ class Delivery:
                     extra={"event": "vacation_suppressed", "user": recipient.user, "reason": decision.reason},
                 )
             else:
-                self._send("vacation", env.envelope_from, build_reply(vacation, facts, env).as_bytes())
+                to = env.envelope_from.strip().strip("<>")
+                home = str(tracker.path.parent)
+                reply = message_bytes(build_reply(vacation, facts, env))
+                self._send(Outgoing("vacation", "", (to,), home, decision.key), reply, tracker)
         for action in plan.notifies:
             if action.method.lower().startswith("mailto:"):
                 target, note = _notification(action, facts, env.envelope_to, env.now)
-                self._send("notify", target, note)
+                self._send(Outgoing("notify", "", (target,)), note, tracker)
 
-    def _send(self, kind: str, to: str, message: bytes) -> None:
+    def _send(self, item: Outgoing, message: bytes, tracker: SqliteReplyTracker) -> None:
+        """Send a reply or notification; when it is neither sent nor queued, forget its tracker key."""
+        kind, to = item.kind, ", ".join(item.recipients)
         if self.relay is None:
             log.warning("reply not sent: no relay", extra={"event": f"{kind}_unsent", "to": to})
-            return
-        try:
-            self.relay.send("", [to], message)
-            log.info("reply sent", extra={"event": f"{kind}_sent", "to": to})
-        except RelayError as exc:
-            log.warning("reply not sent", extra={"event": f"{kind}_unsent", "to": to, "error": str(exc)})
+        else:
+            try:
+                if self._transmit(item, message):
+                    log.info("reply sent", extra={"event": f"{kind}_sent", "to": to})
+                return
+            except (RelayError, OSError) as exc:
+                log.warning("reply not sent", extra={"event": f"{kind}_unsent", "to": to, "error": str(exc)})
+        if item.tracker_key:
+            tracker.forget(item.tracker_key)
+
+
+def message_bytes(message: EmailMessage) -> bytes:
+    """The bytes of a message we build; UTF-8 header fields (RFC 6532 §3) only when an address needs them
+    (a non-ASCII local part cannot be an encoded word, RFC 2047 §5), else RFC 2047 encoded words."""
+    utf8 = any(
+        not address.addr_spec.isascii()
+        for name in _ADDRESS_FIELDS
+        for value in message.get_all(name, [])
+        for address in getattr(value, "addresses", ())
+    )
+    return message.as_bytes(policy=email.policy.default.clone(utf8=True) if utf8 else email.policy.default)
 
 
 def plan_headers(message: bytes, name: str) -> list[str]:

@@ -78,8 +78,18 @@ class SqliteReplyTracker:
             conn.close()
         return False
 
+    def record(self, key: str, now: _dt.datetime | float) -> None:
+        """Record ``key`` at ``now`` whatever was there: a reply reserved by :meth:`check_and_record` has been
+        accepted by the relay, and its period (RFC 5230 §4.2) counts from then."""
+        at = now if isinstance(now, float | int) else now.timestamp()
+        conn = self._connect()
+        try:
+            conn.execute("INSERT OR REPLACE INTO replies (key, at) VALUES (?, ?)", (key, float(at)))
+        finally:
+            conn.close()
+
     def forget(self, key: str) -> None:
-        """Drop ``key`` (an action recorded before it was carried out, and then failed)."""
+        """Drop ``key`` (an action recorded before it was carried out, and then failed or was given up)."""
         conn = self._connect()
         try:
             conn.execute("DELETE FROM replies WHERE key = ?", (key,))

@@ -14,6 +14,7 @@ from support import (
     PASSWORD,
     USER,
     RunningServer,
+    dead_ldap_directory,
     free_port,
     ldap_directory_section,
     request,
@@ -111,13 +112,7 @@ def test_failover_to_the_second_uri(start_server: Callable[..., RunningServer], 
 
 
 def test_every_uri_dead_gives_503(start_server: Callable[..., RunningServer]) -> None:
-    section = {
-        "type": "ldap",
-        "uri": f"ldap://127.0.0.1:{free_port()}",
-        "base_dn": "dc=ac-montpellier,dc=fr",
-        "connect_timeout": "1",
-    }
-    server = start_server(section)
+    server = start_server(dead_ldap_directory())
     status, headers, _ = request(server, "PROPFIND", "/", headers={"Depth": "0"})
     assert status == 503 and int(headers["retry-after"]) > 0
 

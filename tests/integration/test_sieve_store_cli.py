@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """``groupware sieve list|show|put|activate|deactivate|delete|vacation`` on the configured store, and the
-door's pieces that need no network: the accounts-backed authenticator, the site policy, admin scripts."""
+door's pieces that need no network: the accounts-backed authenticator, the site policy, admin scripts; and
+``groupware sieve queue list|flush`` on the outgoing queue."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import USER, write_sieve_config
+from smtp_sink import SmtpSink
+from support import USER, free_port, write_sieve_config
 
 from groupware import config as config_module
 from groupware.errors import DirectoryUnavailable, InvalidCredentials
 from groupware.runtime import mail as managesieve_door
+from groupware.sieve.delivery import Outgoing, OutgoingQueue, Relay
 from groupware.sieve.host import AuthenticationUnavailable
 from groupware.sieve.rules import parse_rules
 
@@ -168,3 +171,21 @@ def test_check_config_reports_a_refused_admin_script(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 1 and "[sieve] after: fwd: line 1: error: redirect to" in result.stderr
+
+
+def test_queue_list_and_flush(config: Path) -> None:
+    """``groupware sieve queue``: what waits for the relay, and a flush that sends it once it is back."""
+    assert "no [lmtp] relay" in sieve(config, "queue", "list").stderr
+    with SmtpSink() as sink:
+        with config.open("a", encoding="utf-8") as handle:
+            handle.write(f"\n[lmtp]\nrelay = 127.0.0.1:{sink.port}\n")
+        folder = Path(config_module.load(config).lmtp.queue)
+        down = OutgoingQueue(folder, Relay("127.0.0.1", free_port()))
+        assert down.send(Outgoing("vacation", "", ("paul@example.org",)), b"Subject: x\n\nhi\n") is False
+        listed = sieve(config, "queue", "list")
+        assert listed.returncode == 0 and listed.stdout.count("\tvacation\tpaul@example.org\t") == 1
+        assert "1 attempt(s)" in listed.stdout and "1 message(s)" in listed.stderr
+        flushed = sieve(config, "queue", "flush")
+        assert flushed.returncode == 0 and flushed.stdout.strip() == "sent 1, deferred 0, given up 0"
+        assert [m.recipients for m in sink.wait_for(1)] == [("paul@example.org",)]
+        assert sieve(config, "queue", "list").stdout == ""

@@ -277,3 +277,22 @@ def test_helpers_stop_with_the_first_process(tmp_path: Path) -> None:
     killed.process.kill()
     killed.process.wait()
     wait_until(lambda: not any(_alive(pid) for pid in helpers), 15, "a helper outlived its first process")
+
+
+def test_metrics_sum_every_process(serve: Serve) -> None:
+    """Each helper counts in its own file; whichever answers /.groupware/metrics sums them all."""
+    one, other = serve.helpers()
+    for frozen_pid, times in ((one, 2), (other, 3)):
+        with frozen(frozen_pid):
+            for _ in range(times):
+                assert request(serve, "PROPFIND", f"/{USER}/", headers={"Depth": "0"})[0] == 207
+    for frozen_pid in (one, other):
+        with frozen(frozen_pid):
+            status, _, body = request(serve, "GET", "/.groupware/metrics", login=None)
+            assert status == 200, (status, body)
+            line = next(
+                line
+                for line in body.decode().splitlines()
+                if line.startswith('groupware_http_requests_total{method="PROPFIND",status="207"}')
+            )
+            assert float(line.split()[-1]) == 5, line

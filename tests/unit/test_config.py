@@ -107,3 +107,23 @@ def test_storage_database_is_found_relative_to_the_file(tmp_path: Path) -> None:
     assert config.storage_database(config.load(path)) == str(tmp_path / "data" / "groupware.sqlite")
     path.write_text(directory + "[storage]\nfilesystem_folder = data\ndatabase = db/main.sqlite\n")
     assert config.storage_database(config.load(path)) == str(tmp_path / "db" / "main.sqlite")
+
+
+def test_outgoing_queue_options(tmp_path: Path) -> None:
+    (tmp_path / "people.ldif").write_text("")
+    base = "[directory]\ntype = ldif\nfile = people.ldif\n[sieve]\nmail_root = mail\n"
+    loaded = config.load(write(tmp_path, base))
+    assert loaded.lmtp.queue == str(tmp_path / "mail" / ".queue")
+    assert (loaded.lmtp.queue_retry, loaded.lmtp.queue_max_retry, loaded.lmtp.queue_lifetime) == (
+        300.0,
+        3600.0,
+        432000.0,
+    )
+    loaded = config.load(write(tmp_path, base + "[lmtp]\nqueue = spool/out\nqueue_retry = 30\n"))
+    assert loaded.lmtp.queue == str(tmp_path / "spool" / "out") and loaded.lmtp.queue_retry == 30.0
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, base + "[lmtp]\nqueue_retry = 0\nqueue_lifetime = soon\n"))
+    assert {(p.section, p.key) for p in caught.value.problems} == {
+        ("lmtp", "queue_retry"),
+        ("lmtp", "queue_lifetime"),
+    }

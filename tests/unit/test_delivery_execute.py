@@ -16,8 +16,10 @@ from groupware.sieve import AddHeader, DeleteHeader, compile_script
 from groupware.sieve.delivery import (
     Delivery,
     Incoming,
+    OutgoingQueue,
     RelayPermanentError,
     RelayTemporaryError,
+    RetryPolicy,
     SqliteReplyTracker,
     edit_headers,
 )
@@ -336,3 +338,56 @@ def write_default(tmp_path: Path) -> str:
         "[directory]\ntype = ldif\nfile = people.ldif\n[sieve]\nmail_root = mail\n", encoding="utf-8"
     )
     return "default.conf"
+
+
+def queued_delivery(tmp_path: Path, script: str, relay: FakeRelay) -> tuple[Delivery, OutgoingQueue]:
+    outgoing = OutgoingQueue(tmp_path / ".queue", relay, RetryPolicy(first=60), "mx.test")
+    d = delivery(tmp_path, script)
+    return Delivery(d.scripts, d.policy, hostname="mx.test", queue=outgoing), outgoing
+
+
+def test_a_vacation_reply_not_sent_is_not_recorded(tmp_path: Path) -> None:
+    """Issue 14: with no relay, or a relay refusing, the sender's next message still gets a reply."""
+    unsent = delivery(tmp_path, VACATION, None)
+    deliver(unsent)
+    relay = FakeRelay()
+    deliver(delivery(tmp_path, VACATION, relay), MESSAGE.replace(b"m1@", b"m2@"))
+    assert len(relay.sent) == 1
+    refused = delivery(tmp_path / "r", VACATION, FakeRelay(RelayPermanentError("550 5.1.1 no")))
+    deliver(refused)
+    relay = FakeRelay()
+    deliver(delivery(tmp_path / "r", VACATION, relay), MESSAGE.replace(b"m1@", b"m2@"))
+    assert len(relay.sent) == 1
+
+
+def test_a_vacation_reply_queued_while_the_relay_is_down_is_sent_once(tmp_path: Path) -> None:
+    relay = FakeRelay(RelayTemporaryError("connection refused"))
+    d, outgoing = queued_delivery(tmp_path, VACATION, relay)
+    for n in range(3):
+        assert deliver(d, MESSAGE.replace(b"m1@", f"m{n}@".encode())).startswith("250 ")
+    assert len(outgoing.entries()) == 1 and len(stored(tmp_path)["INBOX"]) == 3
+    relay.fail = None
+    assert len(outgoing.flush(force=True).sent) == 1
+    deliver(d, MESSAGE.replace(b"m1@", b"m7@"))
+    assert [to for _, to, _ in relay.sent] == [["paul@example.org"]] and outgoing.entries() == []
+
+
+def test_a_redirect_queued_while_the_relay_is_down_is_sent_once(tmp_path: Path) -> None:
+    relay = FakeRelay(RelayTemporaryError("451 4.3.0 try later"))
+    d, outgoing = queued_delivery(tmp_path, 'redirect "paul.martin@ac-montpellier.fr";', relay)
+    assert deliver(d).startswith("250 ")
+    assert deliver(d).startswith("250 ")  # the MTA retrying the same message queues nothing more
+    assert stored(tmp_path) == {} and len(outgoing.entries()) == 1
+    relay.fail = None
+    outgoing.flush(force=True)
+    ((sender, to, message),) = relay.sent
+    assert (sender, to) == ("paul@example.org", ["paul.martin@ac-montpellier.fr"])
+    assert message.startswith(b"X-Sieve-Redirected-From: " + ME.encode() + b"\n")
+
+
+def test_a_vacation_reply_to_a_non_ascii_address_has_utf8_headers(tmp_path: Path) -> None:
+    relay = FakeRelay()
+    deliver(delivery(tmp_path, VACATION, relay), sender="\u00e9lodie@example.org")
+    ((_, to, message),) = relay.sent
+    assert to == ["\u00e9lodie@example.org"]
+    assert "To: \u00e9lodie@example.org\n".encode() in message and b"=?utf-8?" not in message
