@@ -520,7 +520,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
             "10000", _positive_int, "instances one bounded RRULE (COUNT, UNTIL) may produce"
         ),
         "max_daily_instances": Option(
-            "24", _positive_int, "instances per day an unbounded RRULE may produce (24: hourly)"
+            "24", _positive_int, "instances per day the unbounded RRULEs of a component may give (24: hourly)"
         ),
         "max_query_seconds": Option(
             "20",
