@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from groupware import metrics
 from groupware.accounts.throttle import FailureCounter, Throttle
 from groupware.config import AccountsConfig
 from groupware.directory import Directory, Person, normalize_dn, normalize_login
@@ -136,14 +137,18 @@ class Accounts:
         try:
             person = self._person_key(key, login)
             self._check_lockout(key, person, remote_addr)
-            return self._authenticate(key, login, password)
+            account = self._authenticate(key, login, password)
         except AuthenticationError as exc:
+            outcome = "locked" if isinstance(exc, LoginThrottled) else "failed"
+            metrics.count("groupware_logins_total", outcome=outcome)
             delay = self._failure(key, person, remote_addr, exc)
             waited = self._clock() - started
             remaining = (delay if wait else delay - self.config.failure_delay) - waited
             if remaining > 0:
                 self._sleep(remaining)
             raise
+        metrics.count("groupware_logins_total", outcome="ok")
+        return account
 
     def _person_key(self, key: str, login: str) -> str | None:
         """The lockout key of the person ``login`` names (their uid, case-folded), whatever form was typed;
