@@ -97,17 +97,8 @@ def test_metrics_count_logins_by_outcome(start_server: Callable[..., RunningServ
         return float(line.split()[-1]) if line else 0.0
 
     before = {outcome: logins(outcome) for outcome in ("ok", "failed", "locked")}
-    assert (
-        request(
-            server,
-            "PROPFIND",
-            "/chloe.mas/",
-            login="chloe.mas",
-            password="chloe.mas-demo",
-            headers={"Depth": "0"},
-        )[0]
-        == 207
-    )
+    depth = {"Depth": "0"}
+    assert request(server, "PROPFIND", "/chloe.mas/", "chloe.mas", "chloe.mas-demo", headers=depth)[0] == 207
     for _ in range(3):
         assert request(server, "PROPFIND", "/helene.lefevre/", password="wrong")[0] == 401
     assert logins("ok") == before["ok"] + 1
