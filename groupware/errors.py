@@ -72,4 +72,4 @@ class AccountDisabled(AuthenticationError, DirectoryError):
 
 
 class LoginThrottled(AuthenticationError):
-    """Too many failures for this login or this client address within the window."""
+    """The person a login names is locked out: too many failures within the window, under any form of it."""

@@ -19,10 +19,10 @@ multiprocess mode). The metrics are made at their first use, so that this choice
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import tempfile
+import threading
 from typing import Any
 
 __all__ = ["count", "exposition", "observe", "process_gone", "remove_shared", "share_between_processes"]
@@ -57,13 +57,24 @@ def share_between_processes() -> str:
     return folder
 
 
-@functools.cache
-def _metric(name: str) -> Any:
-    import prometheus_client
+_MADE: dict[str, Any] = {}
+_MAKING = threading.Lock()
 
-    kind, documentation, labels = DEFINITIONS[name]
-    factory = prometheus_client.Counter if kind == "counter" else prometheus_client.Histogram
-    return factory(name, documentation, labels)
+
+def _metric(name: str) -> Any:
+    """The metric ``name``, made once (a second registration of a name is an error in prometheus_client:
+    threads delivering to several recipients at once ask for the same metric together)."""
+    found = _MADE.get(name)
+    if found is not None:
+        return found
+    with _MAKING:
+        if name not in _MADE:
+            import prometheus_client
+
+            kind, documentation, labels = DEFINITIONS[name]
+            factory = prometheus_client.Counter if kind == "counter" else prometheus_client.Histogram
+            _MADE[name] = factory(name, documentation, labels)
+        return _MADE[name]
 
 
 def _labelled(name: str, labels: dict[str, str]) -> Any:

@@ -22,7 +22,7 @@ from .evaluate import evaluate
 from .host import Environment, Policy
 from .message import MessageFacts
 
-__all__ = ["DirectoryLocator", "main"]
+__all__ = ["DirectoryLocator", "add_commands", "main", "run"]
 
 
 class DirectoryLocator:
@@ -42,9 +42,8 @@ class DirectoryLocator:
         return None
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="groupware sieve", description="Check or test a Sieve script.")
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], **defaults: object) -> None:
+    """Add ``check`` and ``test`` to ``sub``; each sets ``sieve_command`` and ``defaults`` (:func:`run`)."""
     check = sub.add_parser("check", help="compile a script and report its errors")
     check.add_argument("script", type=Path)
     check.add_argument("--global-dir", type=Path, default=None, help="folder of global scripts for include")
@@ -54,12 +53,19 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="forwarding policy: redirect, notify and vacation addresses only in this domain (repeatable)",
     )
+    check.set_defaults(sieve_command="check", **defaults)
     test = sub.add_parser("test", help="run a script on a message and print the actions")
     test.add_argument("script", type=Path)
     test.add_argument("message", type=Path)
     test.add_argument("--from", dest="sender", default=None, help="envelope sender (MAIL FROM)")
     test.add_argument("--to", dest="recipient", default=None, help="envelope recipient (RCPT TO)")
     test.add_argument("--global-dir", type=Path, default=None, help="folder of global scripts for include")
+    test.set_defaults(sieve_command="test", **defaults)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="groupware sieve", description="Check or test a Sieve script.")
+    add_commands(parser.add_subparsers(dest="sieve_command", required=True))
     return parser
 
 
@@ -110,18 +116,23 @@ def _test(args: argparse.Namespace) -> int:
     return 0
 
 
+def run(args: argparse.Namespace) -> int:
+    """Run the ``check`` or ``test`` command parsed by :func:`add_commands`; returns the exit status."""
+    try:
+        return _check(args) if args.sieve_command == "check" else _test(args)
+    except OSError as exc:
+        print(f"groupware sieve: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str]) -> int:
-    """Entry point of ``groupware sieve``; returns the exit status."""
+    """Entry point of ``python -m groupware.sieve.cli``; returns the exit status."""
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) if exc.code not in (None, 0) else 0
-    try:
-        return _check(args) if args.command == "check" else _test(args)
-    except OSError as exc:
-        print(f"groupware sieve: {exc}", file=sys.stderr)
-        return 2
+    return run(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

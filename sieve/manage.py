@@ -22,16 +22,16 @@ from .errors import SieveCompileError
 from .rules import RuleSet, RulesFormatError, VacationSettings, parse_rules, render, with_vacation
 from .scripts import ScriptError, ScriptStore
 
-__all__ = ["COMMANDS", "main"]
+__all__ = ["COMMANDS", "add_commands", "main", "run"]
 
 COMMANDS = ("list", "show", "put", "activate", "deactivate", "delete", "vacation")
 DEFAULT_SCRIPT = "roundcube"
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="groupware sieve", description="Manage a user's Sieve scripts.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list the scripts, the active one marked").add_argument("user")
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], **defaults: object) -> None:
+    """Add the store commands to ``sub``; each sets ``sieve_command`` and ``defaults`` (see :func:`run`)."""
+    commands = [sub.add_parser("list", help="list a user's scripts, the active one marked")]
+    commands[0].add_argument("user")
     for name, text in (
         ("show", "print a script"),
         ("activate", "make a script the active one"),
@@ -40,12 +40,20 @@ def _parser() -> argparse.ArgumentParser:
         one = sub.add_parser(name, help=text)
         one.add_argument("user")
         one.add_argument("name")
-    sub.add_parser("deactivate", help="leave the user without an active script").add_argument("user")
+        commands.append(one)
+    commands.append(sub.add_parser("deactivate", help="leave the user without an active script"))
+    commands[-1].add_argument("user")
     put = sub.add_parser("put", help="check and store a script from a file ('-': standard input)")
     put.add_argument("user")
     put.add_argument("name")
     put.add_argument("file")
     put.add_argument("--activate", action="store_true", help="make it the active script")
+    commands += [put, _add_vacation(sub)]
+    for command in commands:
+        command.set_defaults(sieve_command=command.prog.rsplit(" ", 1)[-1], **defaults)
+
+
+def _add_vacation(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     vac = sub.add_parser("vacation", help="switch the vacation auto-reply on or off, keeping other rules")
     vac.add_argument("user")
     vac.add_argument("state", choices=("on", "off"))
@@ -56,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     vac.add_argument("--days", type=int, default=7, help="days before the same sender gets another reply")
     vac.add_argument("--zone", default=None, help="time zone of the dates, e.g. +0100 (default: local)")
     vac.add_argument("--address", action="append", default=[], help="the user's other addresses")
+    return vac
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="groupware sieve", description="Manage a user's Sieve scripts.")
+    add_commands(parser.add_subparsers(dest="sieve_command", required=True))
     return parser
 
 
@@ -110,7 +124,7 @@ def _vacation(store: ScriptStore, args: argparse.Namespace) -> int:
 
 
 def _run(store: ScriptStore, args: argparse.Namespace) -> int:
-    user, command = args.user, args.command
+    user, command = args.user, args.sieve_command
     if command == "list":
         for name, active in store.list(user):
             print(f"{name}\tACTIVE" if active else name)
@@ -132,12 +146,8 @@ def _run(store: ScriptStore, args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str], store: ScriptStore) -> int:
-    """Run one command against ``store``; returns the exit status."""
-    try:
-        args = _parser().parse_args(list(argv))
-    except SystemExit as exc:
-        return int(exc.code or 0)
+def run(args: argparse.Namespace, store: ScriptStore) -> int:
+    """Run one command parsed by :func:`add_commands` against ``store``; returns the exit status."""
     try:
         return _run(store, args)
     except SieveCompileError as exc:
@@ -150,3 +160,12 @@ def main(argv: Sequence[str], store: ScriptStore) -> int:
     except OSError as exc:
         print(f"groupware sieve: {exc}", file=sys.stderr)
         return 2
+
+
+def main(argv: Sequence[str], store: ScriptStore) -> int:
+    """Parse ``argv`` and run one command against ``store``; returns the exit status."""
+    try:
+        args = _parser().parse_args(list(argv))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return run(args, store)

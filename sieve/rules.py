@@ -4,7 +4,8 @@
 The format: the script's leading comments (Roundcube writes them first, then an empty line), one sorted
 ``require ["a","b"];`` line, then for each rule ``# rule:[Name]``, ``if TEST`` (one test with *any*), ``if
 allof (T1, T2)`` / ``if anyof (…)``, or ``if false # …`` for a disabled rule, then ``{``, one TAB-indented
-action per line, ``}``; lines end with CRLF; no nested ``if``. Comments between the ``require`` line and the
+action per line, ``}``; lines end with CRLF (RFC 5228 §2.2; a script saved with bare LF or mixed endings reads
+the same, and is written back with CRLF); no nested ``if``. Comments between the ``require`` line and the
 first rule (as other editors leave them) are kept too. A script in this format reads into :class:`RuleSet` and
 writes out byte for byte the same. The ``require`` line lists what the rules use as Roundcube computes it (RFC
 5228 §3.2): ``vacation-seconds`` stands alone (RFC 6131 §2 makes it include ``vacation``) and the
@@ -39,6 +40,7 @@ __all__ = [
 
 NL = "\r\n"
 VACATION_RULE = "Vacation"
+_LINE_END = re.compile(r"\r?\n")
 _RULE = re.compile(r"# rule:\[(.*)\]\Z")
 _REQUIRE = re.compile(r'require \[("[^"]*"(?:,"[^"]*")*)\];\Z')
 _EXTENSION_WORDS = {
@@ -186,6 +188,7 @@ def parse_rules(text: str) -> RuleSet:
     Raises:
         RulesFormatError: the script holds something the rules format cannot express.
     """
+    text = _LINE_END.sub(NL, text)  # an editor may have saved it with LF: the format is the same
     lines = text.split(NL)
     rules, requires, prefix_lines = RuleSet(), None, []
     i = _header_end(lines)

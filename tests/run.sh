@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES="slapd ldap-utils openssl dovecot-sieve dovecot-managesieved sieve-connect litmus vdirsyncer python3-venv swaks dovecot-lmtpd postfix"
+PACKAGES="slapd ldap-utils openssl dovecot-sieve dovecot-managesieved sieve-connect litmus vdirsyncer python3-venv swaks dovecot-lmtpd postfix nginx systemd"
 need() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 missing=""
 for package in $PACKAGES; do
@@ -23,7 +23,7 @@ if [ -n "$missing" ]; then
         exit 1
     fi
 fi
-for binary in slapd slapadd ldapsearch openssl sieve-test sievec sieve-connect litmus vdirsyncer swaks postfix postconf; do
+for binary in slapd slapadd ldapsearch openssl sieve-test sievec sieve-connect litmus vdirsyncer swaks postfix postconf nginx systemd-analyze; do
     need "$binary" || { echo "still missing after install: $binary" >&2; exit 1; }
 done
 

@@ -87,21 +87,38 @@ class DatabaseThrottle:
             _unavailable("lockout not checked", exc)
         return False
 
+    def _insert(self, conn: sqlite3.Connection, key: str, now: float) -> int:
+        """Forget what the window and expired lockouts let go, record one failure of ``key``, count its
+        failures."""
+        conn.execute(
+            "DELETE FROM login_failures WHERE at < ? OR subject IN "
+            "(SELECT subject FROM login_lockouts WHERE until <= ?)",
+            (now - self._window, now),
+        )
+        conn.execute("DELETE FROM login_lockouts WHERE until <= ?", (now,))
+        conn.execute("INSERT INTO login_failures (subject, at) VALUES (?, ?)", (key, now))
+        count: int = conn.execute("SELECT count(*) FROM login_failures WHERE subject = ?", (key,)).fetchone()[
+            0
+        ]
+        return count
+
+    def record(self, subject: Hashable) -> int:
+        """Record one failure of ``subject`` that never locks it out; return its failures within the window
+        (0 when the database cannot count)."""
+        key, now = _key(subject), self._clock()
+        try:
+            with self._db.write() as conn:
+                return self._insert(conn, key, now)
+        except (sqlite3.Error, StoreBusy) as exc:
+            _unavailable("failure not counted", exc)
+            return 0
+
     def fail(self, subject: Hashable, limit: int) -> bool:
         """Record one failure; return True when this failure locks ``subject`` out."""
         key, now = _key(subject), self._clock()
         try:
             with self._db.write() as conn:
-                conn.execute(
-                    "DELETE FROM login_failures WHERE at < ? OR subject IN "
-                    "(SELECT subject FROM login_lockouts WHERE until <= ?)",
-                    (now - self._window, now),
-                )
-                conn.execute("DELETE FROM login_lockouts WHERE until <= ?", (now,))
-                conn.execute("INSERT INTO login_failures (subject, at) VALUES (?, ?)", (key, now))
-                count = conn.execute(
-                    "SELECT count(*) FROM login_failures WHERE subject = ?", (key,)
-                ).fetchone()[0]
+                count = self._insert(conn, key, now)
                 if count < limit:
                     return False
                 inserted = conn.execute(

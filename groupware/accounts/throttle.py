@@ -26,6 +26,9 @@ class FailureCounter(Protocol):
     def reset(self, subject: Hashable) -> None:
         """Forget the failures of ``subject``."""
 
+    def record(self, subject: Hashable) -> int:
+        """Record one failure of ``subject`` that never locks it out; return its failures in the window."""
+
 
 class Throttle:
     """Counts failures per subject (a login, a client address) in this process's memory and locks a subject
@@ -67,16 +70,27 @@ class Throttle:
         """Record one failure; return True when this failure locks ``subject`` out."""
         now = self._clock()
         with self._lock:
-            times = self._failures.setdefault(subject, deque())
-            times.append(now)
-            while times and now - times[0] > self._window:
-                times.popleft()
-            if len(self._failures) > self._max:
-                self._prune(now)
+            times = self._count(subject, now)
             if len(times) >= limit and subject not in self._locked_until:
                 self._locked_until[subject] = now + self._lockout
                 return True
             return False
+
+    def record(self, subject: Hashable) -> int:
+        """Record one failure of ``subject`` that never locks it out; return its failures in the window."""
+        now = self._clock()
+        with self._lock:
+            times = self._count(subject, now)
+            return len(times)
+
+    def _count(self, subject: Hashable, now: float) -> deque[float]:
+        times = self._failures.setdefault(subject, deque())
+        times.append(now)
+        while times and now - times[0] > self._window:
+            times.popleft()
+        if len(self._failures) > self._max:
+            self._prune(now)
+        return times
 
     def reset(self, subject: Hashable) -> None:
         """Forget the failures of ``subject`` (after a successful login)."""

@@ -50,7 +50,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``groupware addressbooks sync [--config FILE] [--quiet] [--verbose] [--full]``."""
     sub = parser.add_subparsers(dest="addressbooks_command", required=True)
     sync = sub.add_parser("sync", help="build or update the address books from the directory")
-    sync.add_argument("--config", help="configuration file (default: the demo configuration)")
     sync.add_argument("--quiet", action="store_true", help="no progress bar")
     sync.add_argument("--verbose", action="store_true", help="list unchanged books too")
     sync.add_argument(

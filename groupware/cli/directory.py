@@ -112,5 +112,4 @@ def add_test_command(directory_sub: Any) -> None:
     test = directory_sub.add_parser(
         "test", help="bind and report what the product will see of the directory, with warnings"
     )
-    test.add_argument("--config", help="configuration file (default: the demo configuration)")
     test.set_defaults(func=command)

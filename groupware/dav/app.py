@@ -17,7 +17,9 @@ Every XML document it serializes passes an ordered list of rewriters. The lists,
 * rewriters: principals enriched from the directory, vCard 4.0 cards and advertisement.
 
 :func:`make_app` wraps the application in the agenda API middleware (:mod:`groupware.dav.agenda_api`), and
-that in the operations middleware (:mod:`groupware.dav.operations`: the page at ``/``, the health check). Two
+that in the operations middleware (:mod:`groupware.dav.operations`: the page at ``/``, the health check),
+and that in the trusted proxies' layer (:mod:`groupware.dav.forwarded`), outermost, so that both see the
+real client. Two
 checks need the one override of Radicale's ``_handle_request``, since Radicale turns every exception into a
 500 before a middleware could see it: malformed Basic credentials answer 401
 (:mod:`groupware.dav.credentials`) and a directory outage 503 (:mod:`groupware.dav.outage`).
@@ -42,6 +44,7 @@ from groupware.dav.budget import RequestCancelled, cancelled_answer, request_bud
 from groupware.dav.collections import ListingResponder, QueryResponder, SyncResponder
 from groupware.dav.configuration import radicale_configuration
 from groupware.dav.credentials import basic_credentials_problem, unauthorized
+from groupware.dav.forwarded import ForwardedMiddleware, proxies_from
 from groupware.dav.item_data import ItemDataResponder
 from groupware.dav.limits import PropertyLimitResponder
 from groupware.dav.operations import OperationsMiddleware
@@ -251,8 +254,10 @@ class GroupwareApplication(Application):
 
 
 def make_app(services: DavServices) -> tuple[WsgiApp, GroupwareApplication]:
-    """The WSGI application serving ``services`` (agenda API in front of DAV), and the DAV application."""
+    """The WSGI application serving ``services`` (the real client behind trusted proxies, then the operations
+    pages, then the agenda API in front of DAV), and the DAV application."""
     patch_radicale()
     dav = GroupwareApplication(radicale_configuration(services.config, services), services)
     api = AgendaApiMiddleware(dav, AgendaApi(services.sharing), services.accounts)
-    return OperationsMiddleware(api, services), dav
+    proxies = proxies_from(services.config.radicale_sections.get("server", {}))
+    return ForwardedMiddleware(OperationsMiddleware(api, services), proxies), dav

@@ -78,9 +78,9 @@ def _positive_seconds(value: str) -> bool:
         return False
 
 
-#: Options kept in Radicale's sections that the runtime reads and checks (``[server] workers``); Radicale
-#: never sees them.
-RUNTIME_OPTIONS: dict[str, tuple[str, ...]] = {"server": ("workers",)}
+#: Options kept in Radicale's sections that the runtime reads and checks (``[server] workers``, the trusted
+#: proxies of :mod:`groupware.dav.forwarded`); Radicale never sees them.
+RUNTIME_OPTIONS: dict[str, tuple[str, ...]] = {"server": ("workers", "trusted_proxies", "forwarded_headers")}
 # Options we decide ourselves: a file setting them is told why.
 FORCED = {
     ("auth", "type"): "groupware authenticates through [directory] and [accounts]",

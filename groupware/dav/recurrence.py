@@ -260,4 +260,22 @@ def recurrence_problem(component: Any, limits: LimitsConfig) -> str | None:
             problem = rule_problem(str(rule.value), start, limits)
             if problem is not None:
                 return f"{name}: {problem}"
+        problem = _combined_rate_problem([str(rule.value) for rule in rules], limits)
+        if problem is not None:
+            return f"{name}: {problem}"
+    return None
+
+
+def _combined_rate_problem(rules: list[str], limits: LimitsConfig) -> str | None:
+    """Why the endless rules of one component give together more instances a day than the limits allow
+    (each walk merges them: three hourly rules cost three times one), or None."""
+    endless = [parts for parts in map(_parts, rules) if "COUNT" not in parts and "UNTIL" not in parts]
+    if len(endless) < 2:
+        return None
+    rate = sum(_daily_rate(parts) or 0.0 for parts in endless)
+    if rate > limits.max_daily_instances:
+        return (
+            f"its {len(endless)} RRULEs without COUNT or UNTIL give up to {rate:.0f} instances a day "
+            f"together, over {limits.max_daily_instances}"
+        )
     return None

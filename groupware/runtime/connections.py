@@ -6,7 +6,8 @@ slow or idle client costs a socket, not a thread. What it lacks, and this module
 ``channel_class`` seam (one subclass of :class:`waitress.channel.HTTPChannel`):
 
 * ``max_connections_per_address``: an address holding that many connections has its next one closed at once,
-  so one client cannot take the process's ``max_connections`` from everyone else;
+  so one client cannot take the process's ``max_connections`` from everyone else (a trusted reverse proxy,
+  ``[server] trusted_proxies``, carries everyone's connections and is not bounded so);
 * ``header_timeout``: a request whose headers are not complete that many seconds after its first byte has its
   connection closed (a slow-header client, RFC 9112 §9.5 lets a server close an idle or slow connection),
   while waitress's own ``channel_timeout`` still closes connections silent for ``[server] timeout``. Both are
@@ -20,6 +21,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from waitress.channel import HTTPChannel
@@ -33,16 +35,22 @@ log = logging.getLogger("groupware.server")
 class ConnectionPolicy:
     """The connections each client address holds, across every listening socket of one process."""
 
-    def __init__(self, per_address: int, header_timeout: float) -> None:
+    def __init__(
+        self, per_address: int, header_timeout: float, unbounded: Callable[[str], bool] | None = None
+    ) -> None:
         self.per_address = per_address
         self.header_timeout = header_timeout
+        self._unbounded = unbounded or (lambda address: False)
         self._held: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
 
     def admit(self, address: str) -> bool:
-        """Count one more connection from ``address``; False (and not counted) when it holds enough."""
+        """Count one more connection from ``address``; False (and not counted) when it holds enough. An
+        ``unbounded`` address (a trusted reverse proxy, which carries every client's connections) is only
+        bounded by the process's ``max_connections``."""
+        unbounded = self._unbounded(address)
         with self._lock:
-            if self._held[address] >= self.per_address:
+            if self._held[address] >= self.per_address and not unbounded:
                 return False
             self._held[address] += 1
             return True

@@ -18,6 +18,7 @@ from typing import Any
 import radicale.config
 
 from groupware.config import LimitsConfig
+from groupware.dav.forwarded import ForwardedMiddleware, Proxies
 from groupware.runtime.connections import ConnectionPolicy, bound_connections
 
 __all__ = ["WORKER_THREADS", "HttpDoor"]
@@ -70,12 +71,14 @@ class HttpDoor:
             max_request_body_size=configuration.get("server", "max_content_length"),
             # A whole 52,000-card listing is 13 MB: keep answers that size in memory, not in a temporary file.
             outbuf_overflow=32 * 1024 * 1024,
-            clear_untrusted_proxy_headers=True,
+            # Forwarding headers are read (from trusted proxies only) and removed by groupware.dav.forwarded.
+            clear_untrusted_proxy_headers=False,
             # Read ahead while a request runs: a client that has gone is seen, and its request's work stops
             # (groupware.dav.budget); one request read ahead per connection at most.
             channel_request_lookahead=1,
         )
-        policy = ConnectionPolicy(limits.max_connections_per_address, limits.header_timeout)
+        proxies = app.proxies if isinstance(app, ForwardedMiddleware) else Proxies()
+        policy = ConnectionPolicy(limits.max_connections_per_address, limits.header_timeout, proxies.is_proxy)
         bound_connections(self._socket_map(), policy)
         self._stopped = threading.Event()
         self._running = threading.Event()

@@ -25,7 +25,6 @@ ACTOR = "groupware-cli"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``agenda`` sub-commands and their options."""
-    parser.add_argument("--config", help="configuration file (default: the demo configuration)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     sub = parser.add_subparsers(dest="agenda_command", required=True)
     create = sub.add_parser(
@@ -124,12 +123,18 @@ def _dispatch(service: SharingService, args: argparse.Namespace, out: TextIO) ->
 
 
 def run(
-    service: SharingService, args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+    service: SharingService,
+    args: argparse.Namespace,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
-    """Run one ``agenda`` command; 0 on success, 1 with a one-line error (unknown agenda, person, group …)."""
+    """Run one ``agenda`` command; 0 on success, 1 with a one-line error (unknown agenda, person, group …).
+
+    ``out`` and ``err`` default to the standard streams of the moment of the call, not of the import.
+    """
     try:
-        _dispatch(service, args, out)
+        _dispatch(service, args, out or sys.stdout)
     except SharingError as exc:
-        print(f"groupware agenda {args.agenda_command}: {exc}", file=err)
+        print(f"groupware agenda {args.agenda_command}: {exc}", file=err or sys.stderr)
         return 1
     return 0

@@ -96,3 +96,21 @@ def test_a_limit_of_zero_is_refused(tmp_path: Path, option: str) -> None:
     with pytest.raises(ConfigError) as error:
         config_module.load(path)
     assert [(p.section, p.key) for p in error.value.problems] == [("limits", option)]
+
+
+def test_a_trusted_proxy_is_not_bounded_per_address(tmp_path: Path) -> None:
+    """A reverse proxy carries everyone's connections: from a ``trusted_proxies`` address more than
+    ``max_connections_per_address`` are served, while any other address keeps its bound."""
+    path = write_config(tmp_path / "g.conf", LDIF_DIRECTORY)
+    text = path.read_text().replace("[server]\n", "[server]\ntrusted_proxies = 127.0.0.1\n")
+    path.write_text(text + "[limits]\nmax_connections_per_address = 2\n")
+    running = RunningServer(config_module.load(path))
+    try:
+        proxy = [_connect(running, "127.0.0.1") for _ in range(5)]
+        assert all(_served(sock) for sock in proxy), "the proxy's connections are all served"
+        other = [_connect(running, "127.0.0.2") for _ in range(3)]
+        assert _closed_by_server(other[-1], 5), "another address keeps its bound"
+        for sock in proxy + other:
+            sock.close()
+    finally:
+        running.stop()

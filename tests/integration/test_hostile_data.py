@@ -107,6 +107,7 @@ RECURRENCE = {
         ("RDATE:" + ",".join(f"2026{m:02d}{d:02d}T100000Z" for m in MONTHS for d in DAYS) + "\r\n") * 4,
         "RDATE values",
     ),
+    "hourly-rules-together": ("RRULE:FREQ=HOURLY\r\nRRULE:FREQ=HOURLY;BYMINUTE=30\r\n", "a day together"),
     "never-recurs": ("RRULE:FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30\r\n", "does not recur"),
     "no-freq": ("RRULE:COUNT=3\r\n", "FREQ"),
 }

@@ -104,6 +104,23 @@ def test_lockout_then_recovery(
     assert request(server, "PROPFIND", "/", headers={"Depth": "0"})[0] == 207, "the lockout is over"
 
 
+def test_a_uid_locked_out_is_locked_out_under_its_mail(
+    start_server: Callable[..., RunningServer], slapd: object
+) -> None:
+    """The person a login names is resolved by the directory (uid or mail, any case): failures under the uid
+    lock the mail form too, and another person logs in."""
+    accounts = {"max_failures_per_login": "3", "failure_window": "60", "lockout": "60"}
+    server = start_server(ldap_directory_section(slapd), accounts)
+    for login in (USER, USER.upper(), MAIL.upper()):
+        assert request(server, "PROPFIND", "/", login=login, password="wrong")[0] == 401
+    for login in (MAIL, USER, "Helene.Lefevre"):
+        assert request(server, "PROPFIND", "/", login=login, headers={"Depth": "0"})[0] == 401, login
+    other = ("francois.muller@ac-montpellier.fr", "francois.muller-demo")
+    assert (
+        request(server, "PROPFIND", "/", login=other[0], password=other[1], headers={"Depth": "0"})[0] == 207
+    )
+
+
 def test_failover_to_the_second_uri(start_server: Callable[..., RunningServer], slapd: object) -> None:
     dead = f"ldap://127.0.0.1:{free_port()}"
     section = ldap_directory_section(slapd, uri=f"{dead} {slapd.uri}")  # type: ignore[attr-defined]

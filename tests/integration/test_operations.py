@@ -83,3 +83,24 @@ def test_metrics_count_requests_with_bounded_labels(start_server: Callable[..., 
     assert any('status="207"' in line and float(line.split()[-1]) >= 3 for line in counted), lines
     assert not any('method="BREW"' in line for line in lines), "methods are a bounded label"
     assert any(line.startswith('groupware_http_request_seconds_count{method="PROPFIND"}') for line in lines)
+
+
+def test_metrics_count_logins_by_outcome(start_server: Callable[..., RunningServer]) -> None:
+    server = start_server(accounts={"max_failures_per_login": "2"})
+
+    def logins(outcome: str) -> float:
+        body = request(server, "GET", "/.groupware/metrics", login=None)[2].decode()
+        line = next(
+            (x for x in body.splitlines() if x.startswith(f'groupware_logins_total{{outcome="{outcome}"}}')),
+            "",
+        )
+        return float(line.split()[-1]) if line else 0.0
+
+    before = {outcome: logins(outcome) for outcome in ("ok", "failed", "locked")}
+    depth = {"Depth": "0"}
+    assert request(server, "PROPFIND", "/chloe.mas/", "chloe.mas", "chloe.mas-demo", headers=depth)[0] == 207
+    for _ in range(3):
+        assert request(server, "PROPFIND", "/helene.lefevre/", password="wrong")[0] == 401
+    assert logins("ok") == before["ok"] + 1
+    assert logins("failed") == before["failed"] + 2
+    assert logins("locked") == before["locked"] + 1

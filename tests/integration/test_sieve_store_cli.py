@@ -108,6 +108,20 @@ def test_vacation_on_and_off_keeps_the_other_rules(config: Path, tmp_path: Path)
     assert [r.name for r in parse_rules(stored.read_bytes().decode()).rules] == ["Lists"]
 
 
+def test_vacation_on_a_rules_script_saved_with_lf_keeps_its_rules(config: Path, tmp_path: Path) -> None:
+    (tmp_path / "filters.sieve").write_text(FILTERS.replace("\r\n", "\n"), newline="")
+    put = sieve(config, "put", USER, "filtres", str(tmp_path / "filters.sieve"), "--activate")
+    assert put.returncode == 0, put.stderr
+    on = sieve(config, "vacation", USER, "on", "--message", "Absente.")
+    assert on.returncode == 0, on.stderr
+    assert "script 'filtres'" in on.stdout
+    text = (tmp_path / "mail" / USER / "sieve" / "filtres.sieve").read_bytes().decode()
+    assert [r.name for r in parse_rules(text).rules] == ["Vacation", "Lists"]
+    assert "\n" not in text.replace("\r\n", "")  # written back with CRLF (RFC 5228 §2.2)
+    assert sieve(config, "vacation", USER, "off").returncode == 0
+    assert [r.name for r in parse_rules(sieve(config, "show", USER, "filtres").stdout).rules] == ["Lists"]
+
+
 def test_vacation_without_a_script_creates_and_activates_roundcube(config: Path) -> None:
     assert sieve(config, "vacation", USER, "on", "--message", "Absente.").returncode == 0
     assert sieve(config, "list", USER).stdout == "roundcube\tACTIVE\n"

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The login policy: cache, lockout, constant failure time, directory outages (fake directory, fake clock)."""
+"""The login policy: cache, lockout per person, addresses slowed down, constant failure time, directory
+outages (fake directory, fake clock)."""
 
 from __future__ import annotations
 
@@ -27,9 +28,14 @@ MARIE = Person(
 )
 
 
+JEAN = Person(uid="jean.dupont", dn="uid=jean.dupont,ou=people,dc=ac-montpellier,dc=fr", display_name="Jean")
+
+
 class FakeDirectory:
     def __init__(self) -> None:
         self.passwords = {"marie.martin": "secret", "marie.martin@ac-montpellier.fr": "secret"}
+        self.people = {"marie.martin": MARIE, "marie.martin@ac-montpellier.fr": MARIE, "jean.dupont": JEAN}
+        self.passwords["jean.dupont"] = "jean-pw"
         self.down = False
         self.calls = 0
 
@@ -37,12 +43,14 @@ class FakeDirectory:
         self.calls += 1
         if self.down:
             raise DirectoryUnavailable("down", retry_after=17)
-        if self.passwords.get(login.lower()) != password or not password:
+        if self.passwords.get(login.strip().lower()) != password or not password:
             raise InvalidCredentials("no")
-        return MARIE
+        return self.people[login.strip().lower()]
 
     def find_person(self, login: str) -> Person | None:
-        return MARIE if login.lower() in self.passwords else None
+        if self.down:
+            raise DirectoryUnavailable("down", retry_after=17)
+        return self.people.get(login.strip().lower())
 
     def iter_people(self) -> Iterator[Person]:
         yield MARIE
@@ -177,14 +185,124 @@ def test_lockout_after_n_failures_then_recovery(
     assert accounts.authenticate("marie.martin", "secret", "192.0.2.9").user == "marie.martin"
 
 
-def test_lockout_per_address_spans_logins(clock: Clock, counted_in: Path | None) -> None:
-    accounts, _ = make(clock, counted_in, max_failures_per_login=0)
-    for number in range(5):
+def test_an_address_over_its_limit_is_slowed_down_never_refused(
+    clock: Clock, counted_in: Path | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Beyond ``max_failures_per_address`` (5) each failure from the address takes twice as long as the one
+    before, up to ``max_failure_delay``; a correct password from the same address still works at once."""
+    accounts, _ = make(clock, counted_in, max_failures_per_login=0, max_failure_delay=3.0)
+    for number in range(10):
         with pytest.raises(InvalidCredentials):
             accounts.authenticate(f"user{number}", "wrong", "198.51.100.7")
+    assert clock.slept == pytest.approx([0.4] * 5 + [0.8, 1.6, 3.0, 3.0, 3.0])
+    assert [
+        getattr(r, "subject", "") for r in caplog.records if getattr(r, "event", "") == "address_slowed"
+    ] == ["198.51.100.7"]
+    clock.slept.clear()
+    assert accounts.authenticate("marie.martin", "secret", "198.51.100.7").user == "marie.martin"
+    assert accounts.authenticate("jean.dupont", "jean-pw", "198.51.100.7").user == "jean.dupont"
+    assert clock.slept == [], "a correct password is never delayed"
+    with pytest.raises(InvalidCredentials):
+        accounts.authenticate("marie.martin", "wrong", "198.51.100.8")
+    assert clock.slept == [pytest.approx(0.4)], "another address is not slowed"
+
+
+def test_an_ipv6_client_counts_by_its_64(clock: Clock, counted_in: Path | None) -> None:
+    accounts, _ = make(clock, counted_in, max_failures_per_login=0)
+    for number in range(6):
+        with pytest.raises(InvalidCredentials):
+            accounts.authenticate("nobody", "wrong", f"2001:db8:1:2::{number + 1:x}")
+    assert clock.slept[-1] == pytest.approx(0.8), "six addresses of one /64 are one client"
+    with pytest.raises(InvalidCredentials):
+        accounts.authenticate("nobody", "wrong", "2001:db8:1:3::1")
+    assert clock.slept[-1] == pytest.approx(0.4)
+
+
+def test_without_waiting_only_the_growth_is_slept(clock: Clock) -> None:
+    """``wait=False``: the caller waits ``failure_delay`` on its loop; what the address adds is slept here."""
+    accounts, _ = make(clock, max_failures_per_login=0)
+    for _ in range(7):
+        with pytest.raises(InvalidCredentials):
+            accounts.authenticate("nobody", "wrong", "192.0.2.1", wait=False)
+    assert clock.slept == pytest.approx([0.4, 1.2])
+
+
+@pytest.mark.parametrize(
+    "locked_by, tried_as",
+    [
+        ("marie.martin", "marie.martin@ac-montpellier.fr"),
+        ("marie.martin@ac-montpellier.fr", "Marie.Martin"),
+        ("MARIE.MARTIN", " marie.martin "),
+    ],
+)
+def test_a_person_is_locked_under_every_form_of_their_login(
+    clock: Clock, counted_in: Path | None, locked_by: str, tried_as: str
+) -> None:
+    accounts, directory = make(clock, counted_in)
+    for _ in range(3):
+        with pytest.raises(InvalidCredentials):
+            accounts.authenticate(locked_by, "wrong", "192.0.2.1")
+    calls = directory.calls
     with pytest.raises(LoginThrottled):
-        accounts.authenticate("marie.martin", "secret", "198.51.100.7")
-    assert accounts.authenticate("marie.martin", "secret", "198.51.100.8").user == "marie.martin"
+        accounts.authenticate(tried_as, "secret", "192.0.2.2")
+    assert directory.calls == calls, "a locked person's password is not even checked"
+    assert accounts.authenticate("jean.dupont", "jean-pw", "192.0.2.1").user == "jean.dupont"
+
+
+def test_failures_under_several_forms_add_up(clock: Clock, counted_in: Path | None) -> None:
+    accounts, _ = make(clock, counted_in)
+    for login in ("marie.martin", "MARIE.MARTIN@AC-MONTPELLIER.FR", "Marie.Martin"):
+        with pytest.raises(InvalidCredentials):
+            accounts.authenticate(login, "wrong")
+    with pytest.raises(LoginThrottled):
+        accounts.authenticate("marie.martin@ac-montpellier.fr", "secret")
+
+
+def test_a_success_under_one_form_forgets_failures_under_another(
+    clock: Clock, counted_in: Path | None
+) -> None:
+    accounts, _ = make(clock, counted_in)
+    for _ in range(2):
+        with pytest.raises(InvalidCredentials):
+            accounts.authenticate("marie.martin@ac-montpellier.fr", "wrong")
+    assert accounts.authenticate("Marie.Martin", "secret").user == "marie.martin"
+    for _ in range(2):
+        with pytest.raises(InvalidCredentials):
+            accounts.authenticate("marie.martin", "wrong")
+    assert accounts.authenticate("marie.martin", "secret").user == "marie.martin", "2 + 2, not 4"
+
+
+def test_unknown_names_lock_nobody_and_leave_no_rows(clock: Clock, tmp_path: Path) -> None:
+    """A guesser trying 500 names that exist nowhere: nothing per login is recorded and nobody is locked out
+    (with ``max_failures_per_address = 0``, nothing at all is written)."""
+    path = tmp_path / "groupware.sqlite"
+    accounts, _ = make(clock, path, max_failures_per_address=0)
+    for number in range(500):
+        with pytest.raises(InvalidCredentials):
+            accounts.authenticate(f"guess{number}@ac-montpellier.fr", "wrong", "192.0.2.1")
+    db = Database(str(path))
+    assert db.connection().execute("SELECT count(*) FROM login_failures").fetchone() == (0,)
+    assert db.connection().execute("SELECT count(*) FROM login_lockouts").fetchone() == (0,)
+
+
+def test_the_memory_counter_keeps_no_unknown_name(clock: Clock) -> None:
+    accounts, _ = make(clock)
+    for number in range(50):
+        with pytest.raises(InvalidCredentials):
+            accounts.authenticate(f"guess{number}", "wrong", "192.0.2.1")
+    assert set(accounts._throttle._failures) == {("addr", "192.0.2.1")}  # type: ignore[attr-defined]
+
+
+def test_a_person_lookup_during_an_outage_is_a_503_not_a_counted_failure(clock: Clock) -> None:
+    accounts, directory = make(clock)
+    directory.down = True
+    with pytest.raises(DirectoryUnavailable):
+        accounts.authenticate("marie.martin", "wrong", "192.0.2.1")
+    directory.down = False
+    for _ in range(2):
+        with pytest.raises(InvalidCredentials):
+            accounts.authenticate("marie.martin", "wrong", "192.0.2.1")
+    assert accounts.authenticate("marie.martin", "secret").user == "marie.martin", "2 failures, not 3"
 
 
 def test_failures_outside_the_window_do_not_accumulate(clock: Clock, counted_in: Path | None) -> None:
@@ -266,12 +384,14 @@ def test_text_that_is_not_unicode_is_a_counted_failure(
 ) -> None:
     """A lone surrogate (no UTF-8 form, RFC 3629 §3) never reaches the directory: it fails and counts."""
     accounts, directory = make(clock, counted_in, max_failures_per_address=3)
-    for _ in range(3):
-        with pytest.raises(InvalidCredentials):
+    for _ in range(4):
+        with pytest.raises((InvalidCredentials, LoginThrottled)):
             accounts.authenticate(login, password, "192.0.2.1")
     assert directory.calls == 0
-    with pytest.raises(LoginThrottled):
-        accounts.authenticate("marie.martin", "secret", "192.0.2.1")
+    assert clock.slept[-1] == pytest.approx(0.8), "counted against the address"
+    if login == "marie.martin":
+        with pytest.raises(LoginThrottled):
+            accounts.authenticate("marie.martin", "secret", "192.0.2.1")
 
 
 @pytest.mark.parametrize("password", ["pass\x01word", "pass\ufffeword", "\u00ad", "tab\there"])

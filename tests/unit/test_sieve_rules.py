@@ -41,6 +41,17 @@ def test_roundcube_scripts_round_trip_byte_for_byte(path: Path) -> None:
     compile_script(text)
 
 
+@pytest.mark.parametrize("path", ROUNDCUBE, ids=[p.stem for p in ROUNDCUBE])
+def test_a_rules_script_saved_with_lf_reads_the_same_and_is_written_with_crlf(path: Path) -> None:
+    text = read(path)
+    assert "\r\n" in text
+    lf = parse_rules(text.replace("\r\n", "\n"))
+    assert lf == parse_rules(text)
+    assert render(lf) == text
+    mixed = text.replace("\r\n", "\n", 3)
+    assert render(parse_rules(mixed)) == text
+
+
 def test_rules_read_back() -> None:
     rules = parse_rules(read(DATA / "rules" / "roundcube-filters.sieve"))
     assert [r.name for r in rules.rules] == ["Spam", "Chef", "Listes", "Ancien"]
