@@ -54,7 +54,7 @@ def test_the_unit_runs_valid_groupware_commands() -> None:
         binary, *args = shlex.split(command)
         assert binary == "/opt/groupware/bin/groupware"
         parsed = build_parser().parse_args(args)
-        named = getattr(parsed, "config", None) or getattr(parsed, "file", None)
+        named = getattr(parsed, "config", None) or getattr(parsed, "config_file", None)
         assert named == "/etc/groupware/groupware.conf", (key, parsed)
     assert unit["ExecStart"][0].split()[1] == "serve" and unit["ExecStartPre"][0].split()[1] == "check-config"
 
