@@ -53,6 +53,7 @@ __all__ = [
     "ldif_line",
     "main",
     "make_uid",
+    "memberships_of",
     "uai_checksum",
     "write_directory",
 ]
@@ -330,7 +331,7 @@ def _etab_groups(etab: Establishment, members: dict[str, list[str]], comment: bo
     return "".join(parts)
 
 
-def _memberships(model: Model) -> dict[str, dict[str, list[str]]]:
+def memberships_of(model: Model) -> dict[str, dict[str, list[str]]]:
     """UAI -> group name -> member uids, in staff order."""
     groups: dict[str, dict[str, list[str]]] = {etab.uai: {} for etab in model.establishments}
     for person in model.staff:
@@ -369,7 +370,7 @@ def render(
         )
         if progress:
             progress(min(start + batch, len(people)), len(people))
-    memberships = _memberships(model)
+    memberships = memberships_of(model)
     for start in range(0, len(model.establishments), batch):
         yield "".join(
             _etab_groups(etab, memberships[etab.uai], comments)

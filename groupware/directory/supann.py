@@ -29,6 +29,7 @@ from groupware.directory.generate import (
     build_model,
     demo_model,
     ldif_line,
+    memberships_of,
     salted_hasher,
 )
 from groupware.directory.population import ROLE_DESCRIPTIONS
@@ -131,15 +132,6 @@ def _etab_groups(etab: Establishment, code: str, members: dict[str, list[str]]) 
     return "".join(parts)
 
 
-def _memberships(model: Model) -> dict[str, dict[str, list[str]]]:
-    groups: dict[str, dict[str, list[str]]] = {etab.uai: {} for etab in model.establishments}
-    for person in model.staff:
-        for uai in person.establishments:
-            groups[uai].setdefault(schema.ETAB_GROUP, []).append(person.uid)
-            groups[uai].setdefault(person.role, []).append(person.uid)
-    return groups
-
-
 def render_supann(
     model: Model,
     password_of: Callable[[StaffMember], str],
@@ -161,7 +153,7 @@ def render_supann(
             f"# {person.given_name} {person.surname}, {person.title}, {where}{notes}\n" if comments else ""
         )
         yield _person(person, codes, hasher(password_of(person)), red, comment)
-    memberships = _memberships(model)
+    memberships = memberships_of(model)
     yield "".join(_etab_groups(etab, codes[etab.uai], memberships[etab.uai]) for etab in model.establishments)
     admins = [a.uid for a in model.admins]
     description = "Administrateurs de la plateforme groupware"
