@@ -78,21 +78,21 @@ def _metric(name: str) -> Any:
 
 
 def _labelled(name: str, labels: dict[str, str]) -> Any:
+    """The metric's child for ``labels``; an HTTP method we do not know counts as ``other`` (a client cannot
+    grow the number of series)."""
     metric = _metric(name)
+    if "method" in labels and labels["method"] not in METHODS:
+        labels["method"] = "other"
     return metric.labels(**labels) if labels else metric
 
 
 def count(name: str, **labels: str) -> None:
     """Add one to the counter ``name`` (one of :data:`DEFINITIONS`)."""
-    if "method" in labels and labels["method"] not in METHODS:
-        labels["method"] = "other"
     _labelled(name, labels).inc()
 
 
 def observe(name: str, seconds: float, **labels: str) -> None:
     """Record ``seconds`` in the histogram ``name``."""
-    if "method" in labels and labels["method"] not in METHODS:
-        labels["method"] = "other"
     _labelled(name, labels).observe(seconds)
 
 

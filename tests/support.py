@@ -9,6 +9,7 @@ import http.client
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -481,3 +482,20 @@ def count_fast_renders(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
 
     monkeypatch.setattr(fastpath.ResponseTemplate, "render_all", counting)
     return lambda: sum(counted)
+
+
+def sieve_status(sock: socket.socket | ssl.SSLSocket) -> bytes:
+    """What a ManageSieve server sends up to and including its next ``OK``/``NO``/``BYE`` line (or the end
+    of the stream), in as many reads as it comes in."""
+    data = b""
+    while not any(line.startswith((b"OK", b"NO", b"BYE")) for line in data.split(b"\r\n")):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def sieve_plain(login: str, password: str) -> bytes:
+    """A ManageSieve ``AUTHENTICATE "PLAIN"`` command (RFC 4616) with the credentials inline."""
+    return b'AUTHENTICATE "PLAIN" "' + base64.b64encode(f"\0{login}\0{password}".encode()) + b'"\r\n'

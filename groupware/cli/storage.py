@@ -111,44 +111,50 @@ def _database(args: argparse.Namespace) -> str | None:
     return database
 
 
-def cmd_backup(args: argparse.Namespace) -> int:
-    """Copy the database to DEST while the servers run (SQLite online backup, one snapshot)."""
+def _copy(
+    args: argparse.Namespace, verb: str, run: Callable[..., Any], describe: Callable[[Any], str]
+) -> int:
+    """Run a backup or a restore of the configuration's database with a progress bar; print its report or
+    ``groupware storage VERB: why`` and return the exit status."""
     database = _database(args)
     if database is None:
         return 1
-    progress, bar = _pages("backup")
+    progress, bar = _pages(verb)
     try:
-        report = backup.backup(database, args.dest, None if args.quiet else progress)
+        report = run(database, None if args.quiet else progress)
     except backup.BackupError as exc:
-        print(f"groupware storage backup: {exc}", file=sys.stderr)
+        print(f"groupware storage {verb}: {exc}", file=sys.stderr)
         return 1
     finally:
         bar.close()
-    print(
-        f"backed up {report.source} to {report.destination}: {report.pages} pages, {report.size} bytes, "
-        f"integrity ok, in {report.seconds:.1f} s"
-    )
+    print(describe(report))
     return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Copy the database to DEST while the servers run (SQLite online backup, one snapshot)."""
+    return _copy(
+        args,
+        "backup",
+        lambda database, progress: backup.backup(database, args.dest, progress),
+        lambda report: (
+            f"backed up {report.source} to {report.destination}: {report.pages} pages, "
+            f"{report.size} bytes, integrity ok, in {report.seconds:.1f} s"
+        ),
+    )
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
     """Replace the database with the backup SRC, checked first, in one rename."""
-    database = _database(args)
-    if database is None:
-        return 1
-    progress, bar = _pages("restore")
-    try:
-        report = backup.restore(args.src, database, args.force, None if args.quiet else progress)
-    except backup.BackupError as exc:
-        print(f"groupware storage restore: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        bar.close()
-    print(
-        f"restored {report.destination} from {report.source}: {report.pages} pages, integrity ok"
-        + (f"; the database it replaced is kept as {report.kept}" if report.kept else "")
+    return _copy(
+        args,
+        "restore",
+        lambda database, progress: backup.restore(args.src, database, args.force, progress),
+        lambda report: (
+            f"restored {report.destination} from {report.source}: {report.pages} pages, "
+            "integrity ok" + (f"; the database it replaced is kept as {report.kept}" if report.kept else "")
+        ),
     )
-    return 0
 
 
 def _add_backup_commands(storage_sub: Any) -> None:

@@ -22,6 +22,7 @@ from groupware.addressbooks.sync import up_to_date
 from groupware.config import Config
 from groupware.directory import Directory
 from groupware.directory.survey import book_warnings
+from groupware.runtime.doors import PeriodicDoor
 from groupware.sharing.database import SharingDatabase
 from groupware.store import Store
 
@@ -71,42 +72,30 @@ def sync_once(
     return report
 
 
-class AddressBookSync:
+class AddressBookSync(PeriodicDoor):
     """Syncs every ``interval`` seconds in a daemon thread until :meth:`stop`; the first sync runs at once."""
 
     name = "addressbooks"
 
     def __init__(self, config: Config, store: Store, directory: Directory, sharing: SharingDatabase) -> None:
         self._config, self._store, self._directory, self._sharing = config, store, directory, sharing
-        self._stop = threading.Event()
         self.last: SyncReport | None = None
         self.done = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="addressbooks-sync", daemon=True)
+        super().__init__()
 
-    @property
-    def addresses(self) -> list[tuple[str, int]]:
-        """None: it listens nowhere."""
-        return []
-
-    def start(self) -> None:
-        """Start the thread."""
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                self.last = sync_once(self._config, self._store, self._directory, self._sharing)
-                metrics.observe("groupware_addressbook_sync_seconds", time.monotonic() - started)
-            except Exception:  # the next round may succeed (directory back, disk freed)
-                log.exception("address book sync failed", extra={"event": "addressbooks_failed"})
-                metrics.count("groupware_addressbook_sync_failures_total")
+    def round(self) -> None:
+        """One sync, timed; :attr:`done` is set after the first round, whatever its outcome."""
+        started = time.monotonic()
+        try:
+            self.last = sync_once(self._config, self._store, self._directory, self._sharing)
+            metrics.observe("groupware_addressbook_sync_seconds", time.monotonic() - started)
+        finally:
             self.done.set()
-            if self._stop.wait(self._config.addressbooks.interval):
-                return
 
-    def stop(self) -> None:
-        """Ask the thread to finish and wait a little for it."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
+    def failed(self) -> None:
+        """Count the failed sync."""
+        metrics.count("groupware_addressbook_sync_failures_total")
+
+    def interval(self) -> float:
+        """``[addressbooks] interval``."""
+        return float(self._config.addressbooks.interval)

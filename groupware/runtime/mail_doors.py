@@ -7,10 +7,10 @@ queue (RFC 5321 §4.5.4.1) of redirects, vacation replies and notifications."""
 from __future__ import annotations
 
 import logging
-import threading
 
 from groupware.config import Config
 from groupware.errors import ConfigError
+from groupware.runtime.doors import PeriodicDoor
 from groupware.runtime.loop import EventLoopThread
 from groupware.runtime.mail import (
     AccountsAuthenticator,
@@ -140,41 +140,25 @@ class LmtpDoor:
         return list(self.server.addresses)
 
 
-class OutgoingQueueDoor:
-    """A door without an address: a daemon thread that flushes the outgoing queue at once (messages left by a
-    previous run), then every ``min([lmtp] queue_retry, 60)`` seconds, until :meth:`stop`."""
+class OutgoingQueueDoor(PeriodicDoor):
+    """Flushes the outgoing queue at once (messages left by a previous run), then every
+    ``min([lmtp] queue_retry, 60)`` seconds, until :meth:`stop` (which waits for the message being sent)."""
 
     name = "mailqueue"
+    stop_timeout = 40.0
 
     def __init__(self, queue: OutgoingQueue, tick: float) -> None:
         self.queue = queue
         self.tick = tick
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="mail-queue", daemon=True)
+        super().__init__()
 
-    @property
-    def addresses(self) -> list[tuple[str, int]]:
-        """None: it listens nowhere."""
-        return []
+    def round(self) -> None:
+        """Send what is due."""
+        self.queue.flush()
 
-    def start(self) -> None:
-        """Start the thread."""
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.queue.flush()
-            except Exception:  # a full disk or an unreadable folder: the next round may succeed
-                log.exception("outgoing queue flush failed", extra={"event": "mailqueue_failed"})
-            if self._stop.wait(self.tick):
-                return
-
-    def stop(self) -> None:
-        """Ask the thread to finish (after the message being sent, if any) and wait a little for it."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=40)
+    def interval(self) -> float:
+        """The queue's tick."""
+        return self.tick
 
 
 def queue_door(config: Config) -> OutgoingQueueDoor | None:

@@ -5,7 +5,6 @@ other way round; another person, and the same address, keep logging in."""
 
 from __future__ import annotations
 
-import base64
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,8 @@ from support import (
     USER,
     RunningServer,
     request,
+    sieve_plain,
+    sieve_status,
     wait_for_port,
     write_sieve_config,
 )
@@ -26,24 +27,12 @@ from groupware import config as config_module
 OTHER, OTHER_PASSWORD = "chloe.mas", "chloe.mas-demo"
 
 
-def read_status(sock: socket.socket) -> bytes:
-    """Everything up to and including the next ``OK``/``NO``/``BYE`` line."""
-    data = b""
-    while not any(line.startswith((b"OK", b"NO", b"BYE")) for line in data.split(b"\r\n")):
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
 def sieve_login(address: tuple[str, int], login: str, password: str) -> bytes:
     """One ManageSieve connection, one ``AUTHENTICATE "PLAIN"`` (RFC 4616): the server's answer."""
     with socket.create_connection(address, timeout=10) as sock:
-        read_status(sock)
-        token = base64.b64encode(f"\0{login}\0{password}".encode())
-        sock.sendall(b'AUTHENTICATE "PLAIN" "' + token + b'"\r\n')
-        return read_status(sock)
+        sieve_status(sock)
+        sock.sendall(sieve_plain(login, password))
+        return sieve_status(sock)
 
 
 @pytest.fixture

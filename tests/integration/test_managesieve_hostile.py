@@ -5,7 +5,6 @@ connections held from one address while another logs in."""
 
 from __future__ import annotations
 
-import base64
 import resource
 import socket
 import time
@@ -20,28 +19,14 @@ from support import (
     RunningServer,
     free_port,
     ldap_directory_section,
+    sieve_plain,
+    sieve_status,
     wait_for_port,
     wait_until,
     write_config,
 )
 
 from groupware import config as config_module
-
-
-def read_status(sock: socket.socket) -> bytes:
-    """Everything up to and including the next ``OK``/``NO``/``BYE`` line (or the end of the stream)."""
-    data = b""
-    while not any(line.startswith((b"OK", b"NO", b"BYE")) for line in data.split(b"\r\n")):
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def plain(login: str, password: str) -> bytes:
-    """An ``AUTHENTICATE "PLAIN"`` command (RFC 4616) with the credentials inline."""
-    return b'AUTHENTICATE "PLAIN" "' + base64.b64encode(f"\0{login}\0{password}".encode()) + b'"\r\n'
 
 
 @pytest.fixture
@@ -90,14 +75,14 @@ def test_password_saslprep_refuses_is_an_ordinary_failure_that_counts(
         {"max_failures_per_login": "2", "failure_window": "60", "lockout": "60"},
     )
     with socket.create_connection(address, timeout=10) as sock:
-        read_status(sock)
+        sieve_status(sock)
         for _ in range(2):
-            sock.sendall(plain(USER, PASSWORD + bad))
-            assert read_status(sock) == b'NO "Authentication failed."\r\n'
+            sock.sendall(sieve_plain(USER, PASSWORD + bad))
+            assert sieve_status(sock) == b'NO "Authentication failed."\r\n'
         sock.sendall(b"NOOP\r\n")
-        assert read_status(sock) == b'OK "NOOP completed."\r\n'
-        sock.sendall(plain(USER, PASSWORD))
-        assert read_status(sock) == b'NO "Authentication failed."\r\n', "locked out, even with the password"
+        assert sieve_status(sock) == b'OK "NOOP completed."\r\n'
+        sock.sendall(sieve_plain(USER, PASSWORD))
+        assert sieve_status(sock) == b'NO "Authentication failed."\r\n', "locked out, even with the password"
 
 
 def test_a_literal_over_a_mebibyte_in_authenticate_gets_no(
@@ -106,12 +91,12 @@ def test_a_literal_over_a_mebibyte_in_authenticate_gets_no(
     """The SASL initial response as a 1.5 MiB literal: ``NO`` with a reason, and the session goes on."""
     address = sieve_server()
     with socket.create_connection(address, timeout=10) as sock:
-        read_status(sock)
+        sieve_status(sock)
         size = 3 << 19
         sock.sendall(b'AUTHENTICATE "PLAIN" {%d+}\r\n' % size + b"A" * size + b"\r\n")
-        assert read_status(sock) == b'NO "Invalid SASL response: too long (%d bytes)."\r\n' % size
-        sock.sendall(plain(USER, PASSWORD))
-        assert read_status(sock) == b'OK "Logged in."\r\n'
+        assert sieve_status(sock) == b'NO "Invalid SASL response: too long (%d bytes)."\r\n' % size
+        sock.sendall(sieve_plain(USER, PASSWORD))
+        assert sieve_status(sock) == b'OK "Logged in."\r\n'
 
 
 def test_idle_connections_from_one_address_do_not_lock_others_out(
@@ -126,13 +111,13 @@ def test_idle_connections_from_one_address_do_not_lock_others_out(
     try:
         for _ in range(1000):
             held.append(socket.create_connection(address, timeout=10, source_address=("127.0.0.2", 0)))
-        assert read_status(held[-1]).startswith(b'BYE "Too many connections'), "the burst is answered"
+        assert sieve_status(held[-1]).startswith(b'BYE "Too many connections'), "the burst is answered"
         started = time.monotonic()
         with socket.create_connection(address, timeout=10, source_address=("127.0.0.1", 0)) as sock:
-            greeting = read_status(sock)
+            greeting = sieve_status(sock)
             assert greeting.endswith(b'OK "groupware ManageSieve ready."\r\n'), greeting
-            sock.sendall(plain(USER, PASSWORD))
-            assert read_status(sock) == b'OK "Logged in."\r\n'
+            sock.sendall(sieve_plain(USER, PASSWORD))
+            assert sieve_status(sock) == b'OK "Logged in."\r\n'
         assert time.monotonic() - started < 1.0
     finally:
         for sock in held:
@@ -165,7 +150,7 @@ def test_bounds_come_from_the_configuration(sieve_server: Callable[..., tuple[st
     wait_for_port(*lmtp)
     held = [admitted(address, b'"IMPLEMENTATION"') for _ in range(2)]
     with socket.create_connection(address, timeout=5) as extra:
-        assert read_status(extra) == b'BYE "Too many connections from your address."\r\n'
+        assert sieve_status(extra) == b'BYE "Too many connections from your address."\r\n'
     with admitted(lmtp, b"220 "), socket.create_connection(lmtp, timeout=5) as second:
         assert second.recv(100).startswith(b"421 4.7.0 Too many connections from your address")
     for sock in held:
@@ -184,14 +169,14 @@ def test_failing_logins_from_many_addresses_do_not_delay_others(
         for n in range(2, 17):
             for i in range(20):
                 sock = socket.create_connection(address, timeout=10, source_address=(f"127.0.0.{n}", 0))
-                sock.sendall(plain(f"nobody{n}.{i}", "wrong") * 9)
+                sock.sendall(sieve_plain(f"nobody{n}.{i}", "wrong") * 9)
                 attackers.append(sock)
         time.sleep(0.2)  # the failures are under way
         started = time.monotonic()
         with socket.create_connection(address, timeout=10, source_address=("127.0.0.1", 0)) as sock:
-            read_status(sock)
-            sock.sendall(plain(USER, PASSWORD))
-            assert read_status(sock) == b'OK "Logged in."\r\n'
+            sieve_status(sock)
+            sock.sendall(sieve_plain(USER, PASSWORD))
+            assert sieve_status(sock) == b'OK "Logged in."\r\n'
         assert time.monotonic() - started < 1.0
     finally:
         for sock in attackers:

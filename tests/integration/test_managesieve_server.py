@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import OnLoop, self_signed_certificate, wait_until
+from support import OnLoop, self_signed_certificate, sieve_status, wait_until
 
 from groupware.sieve.host import DEFAULT_EXTENSIONS
 from groupware.sieve.managesieve import Capabilities, ManageSieveServer, ServerSettings, Session
@@ -54,21 +54,11 @@ def servers() -> Iterator[list[OnLoop]]:
         server.stop()
 
 
-def read_until_status(sock: socket.socket | ssl.SSLSocket) -> bytes:
-    data = b""
-    while not any(line.startswith((b"OK", b"NO", b"BYE")) for line in data.split(b"\r\n")):
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
 def test_idle_connections_get_bye(tmp_path: Path, servers: list[OnLoop]) -> None:
     servers.append(server := start(tmp_path, idle_timeout=0.3))
     with socket.create_connection(server.addresses[0], timeout=5) as sock:
-        assert read_until_status(sock).endswith(b'OK "groupware ManageSieve ready."\r\n')
-        assert read_until_status(sock) == b'BYE "Disconnected for inactivity."\r\n'
+        assert sieve_status(sock).endswith(b'OK "groupware ManageSieve ready."\r\n')
+        assert sieve_status(sock) == b'BYE "Disconnected for inactivity."\r\n'
         assert sock.recv(10) == b""
 
 
@@ -79,9 +69,9 @@ def test_idle_connections_get_bye(tmp_path: Path, servers: list[OnLoop]) -> None
 def test_protocol_abuse_gets_bye(tmp_path: Path, servers: list[OnLoop], abuse: bytes, reason: bytes) -> None:
     servers.append(server := start(tmp_path))
     with socket.create_connection(server.addresses[0], timeout=5) as sock:
-        read_until_status(sock)
+        sieve_status(sock)
         sock.sendall(abuse)
-        answer = read_until_status(sock)
+        answer = sieve_status(sock)
         assert answer.startswith(b'BYE "' + reason)
         assert sock.recv(10) == b""
 
@@ -89,25 +79,25 @@ def test_protocol_abuse_gets_bye(tmp_path: Path, servers: list[OnLoop], abuse: b
 def test_starttls_with_the_configured_certificate(tmp_path: Path, servers: list[OnLoop]) -> None:
     server, cert = tls_server(tmp_path, servers)
     with socket.create_connection(server.addresses[0], timeout=5) as raw:
-        greeting = read_until_status(raw)
+        greeting = sieve_status(raw)
         assert b'"STARTTLS"' in greeting and b'"SASL" ""' in greeting
         raw.sendall(b"STARTTLS\r\n")
-        assert read_until_status(raw) == b'OK "Begin TLS negotiation now."\r\n'
+        assert sieve_status(raw) == b'OK "Begin TLS negotiation now."\r\n'
         client = ssl.create_default_context(cafile=str(cert))
         with client.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-            capabilities = read_until_status(tls)
+            capabilities = sieve_status(tls)
             assert b'"SASL" "PLAIN LOGIN"' in capabilities and b"STARTTLS" not in capabilities
             token = base64.b64encode(b"\0helene.lefevre\0secret")
             tls.sendall(b'AUTHENTICATE "PLAIN" "' + token + b'"\r\nLISTSCRIPTS\r\n')
-            assert read_until_status(tls) == b'OK "Logged in."\r\n'
+            assert sieve_status(tls) == b'OK "Logged in."\r\n'
 
 
 def test_stop_says_bye_to_open_connections(tmp_path: Path) -> None:
     server = start(tmp_path)
     with socket.create_connection(server.addresses[0], timeout=5) as sock:
-        read_until_status(sock)
+        sieve_status(sock)
         server.stop()
-        assert read_until_status(sock) == b'BYE "Server shutting down."\r\n'
+        assert sieve_status(sock) == b'BYE "Server shutting down."\r\n'
     with pytest.raises(OSError):
         socket.create_connection(server.addresses[0], timeout=1)
 
@@ -115,22 +105,22 @@ def test_stop_says_bye_to_open_connections(tmp_path: Path) -> None:
 def test_plaintext_pipelined_after_starttls_is_refused(tmp_path: Path, servers: list[OnLoop]) -> None:
     server, _cert = tls_server(tmp_path, servers)
     with socket.create_connection(server.addresses[0], timeout=5) as sock:
-        read_until_status(sock)
+        sieve_status(sock)
         sock.sendall(b'STARTTLS\r\nAUTHENTICATE "PLAIN" "AGEAYg=="\r\n')  # RFC 5804 §2.2: no injection
-        answer = read_until_status(sock) + read_until_status(sock)
+        answer = sieve_status(sock) + sieve_status(sock)
         assert b'BYE "Data sent before the TLS handshake."' in answer
 
 
 def connect_from(address: tuple[str, int], source: str) -> socket.socket:
     """A connection from the loopback address ``source`` (127.0.0.N), greeting read."""
     sock = socket.create_connection(address, timeout=5, source_address=(source, 0))
-    read_until_status(sock)
+    sieve_status(sock)
     return sock
 
 
 def login_ok(sock: socket.socket) -> bytes:
     sock.sendall(b'AUTHENTICATE "PLAIN" "' + base64.b64encode(b"\0helene.lefevre\0secret") + b'"\r\n')
-    return read_until_status(sock)
+    return sieve_status(sock)
 
 
 def test_connections_per_address_are_bounded(tmp_path: Path, servers: list[OnLoop]) -> None:
@@ -138,7 +128,7 @@ def test_connections_per_address_are_bounded(tmp_path: Path, servers: list[OnLoo
     servers.append(server := start(tmp_path, max_connections_per_address=3))
     held = [connect_from(server.addresses[0], "127.0.0.2") for _ in range(3)]
     with socket.create_connection(server.addresses[0], timeout=5, source_address=("127.0.0.2", 0)) as extra:
-        assert read_until_status(extra) == b'BYE "Too many connections from your address."\r\n'
+        assert sieve_status(extra) == b'BYE "Too many connections from your address."\r\n'
         assert extra.recv(10) == b""
     with connect_from(server.addresses[0], "127.0.0.1") as other:
         assert login_ok(other) == b'OK "Logged in."\r\n'
@@ -156,7 +146,7 @@ def test_connections_per_process_are_bounded(tmp_path: Path, servers: list[OnLoo
     servers.append(server := start(tmp_path, max_connections=2))
     held = [connect_from(server.addresses[0], f"127.0.0.{n}") for n in (2, 3)]
     with socket.create_connection(server.addresses[0], timeout=5) as extra:
-        assert read_until_status(extra) == b'BYE "Too many connections, try again later."\r\n'
+        assert sieve_status(extra) == b'BYE "Too many connections, try again later."\r\n'
     for sock in held:
         sock.close()
 
@@ -172,7 +162,7 @@ def test_unauthenticated_connections_get_bye_after_auth_timeout(
         answers = b""
         while b"BYE" not in answers and time.monotonic() - started < 5:
             sock.sendall(b"NOOP\r\n")
-            answers += read_until_status(sock)
+            answers += sieve_status(sock)
             time.sleep(0.05)
         assert answers.endswith(b'BYE "Disconnected: authentication took too long."\r\n')
         assert 0.4 < time.monotonic() - started < 2
@@ -180,8 +170,8 @@ def test_unauthenticated_connections_get_bye_after_auth_timeout(
         assert login_ok(sock) == b'OK "Logged in."\r\n'
         time.sleep(0.8)
         sock.sendall(b"UNAUTHENTICATE\r\n")
-        assert read_until_status(sock) == b'OK "Unauthenticate completed."\r\n'
-        assert read_until_status(sock) == b'BYE "Disconnected: authentication took too long."\r\n'
+        assert sieve_status(sock) == b'OK "Unauthenticate completed."\r\n'
+        assert sieve_status(sock) == b'BYE "Disconnected: authentication took too long."\r\n'
 
 
 def test_a_failure_of_ours_is_no_trylater_not_a_dropped_connection(
@@ -197,8 +187,8 @@ def test_a_failure_of_ours_is_no_trylater_not_a_dropped_connection(
         assert login_ok(sock) == b'OK "Logged in."\r\n'
         sock.sendall(b"LISTSCRIPTS\r\nNOOP\r\n")
         expected = b'NO (TRYLATER) "Internal server error; try again later."\r\nOK "NOOP completed."\r\n'
-        answer = read_until_status(sock)  # both answers may come in one read
-        while len(answer) < len(expected) and (more := read_until_status(sock)):
+        answer = sieve_status(sock)  # both answers may come in one read
+        while len(answer) < len(expected) and (more := sieve_status(sock)):
             answer += more
         assert answer == expected
 
@@ -211,7 +201,7 @@ def test_a_tls_handshake_that_never_comes_is_closed(tmp_path: Path, servers: lis
     servers.append(server := start(tmp_path, ssl_context=context, auth_timeout=0.5))
     with connect_from(server.addresses[0], "127.0.0.1") as sock:
         sock.sendall(b"STARTTLS\r\n")
-        assert read_until_status(sock) == b'OK "Begin TLS negotiation now."\r\n'
+        assert sieve_status(sock) == b'OK "Begin TLS negotiation now."\r\n'
         started = time.monotonic()
         assert sock.recv(10) == b""
         assert time.monotonic() - started < 3
@@ -223,7 +213,7 @@ def test_a_refused_login_is_answered_after_the_failure_delay(tmp_path: Path, ser
     with connect_from(server.addresses[0], "127.0.0.1") as sock:
         started = time.monotonic()
         sock.sendall(b'AUTHENTICATE "PLAIN" "' + base64.b64encode(b"\0helene.lefevre\0wrong") + b'"\r\n')
-        assert read_until_status(sock) == b'NO "Authentication failed."\r\n'
+        assert sieve_status(sock) == b'NO "Authentication failed."\r\n'
         assert time.monotonic() - started >= 0.4
         started = time.monotonic()
         assert login_ok(sock) == b'OK "Logged in."\r\n'
@@ -238,7 +228,7 @@ def test_literals_before_authentication_are_kept_small(tmp_path: Path, servers: 
     script = b"#" + b"x" * 4998 + b"\n"
     with connect_from(server.addresses[0], "127.0.0.1") as sock:
         sock.sendall(b'AUTHENTICATE "PLAIN" {%d+}\r\n%s\r\n' % (len(token), token))
-        assert read_until_status(sock) == b'NO "Invalid SASL response: too long (%d bytes)."\r\n' % len(token)
+        assert sieve_status(sock) == b'NO "Invalid SASL response: too long (%d bytes)."\r\n' % len(token)
         assert login_ok(sock) == b'OK "Logged in."\r\n'
         sock.sendall(b'PUTSCRIPT "big" {%d+}\r\n%s\r\n' % (len(script), script))
-        assert read_until_status(sock) == b'OK "PUTSCRIPT completed."\r\n'
+        assert sieve_status(sock) == b'OK "PUTSCRIPT completed."\r\n'
