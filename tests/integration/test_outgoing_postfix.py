@@ -69,7 +69,7 @@ class Server:
 
     def deliver(self, sender: str, raw: bytes) -> None:
         """Deliver ``raw`` to Hélène and Marie; both must get 250 (stored, redirect sent or queued)."""
-        client = LmtpClient("127.0.0.1", self.lmtp, timeout=30)
+        client = LmtpClient("127.0.0.1", self.lmtp, timeout=90)
         try:
             answer = client.send(sender, [HELENE, MARIE], raw)
         finally:
