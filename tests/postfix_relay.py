@@ -91,7 +91,11 @@ class PostfixRelay:
 
     def _postfix(self, *args: str, command: str = "postfix", timeout: float = 60) -> None:
         done = subprocess.run(
-            [command, "-c", str(self.etc), *args], capture_output=True, text=True, timeout=timeout, check=False
+            [command, "-c", str(self.etc), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         if done.returncode != 0:
             log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
