@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -729,3 +729,12 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align:
         + " |"
     )
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def run_together(tasks: Sequence[Callable[[], object]]) -> None:
+    """Run each of ``tasks`` in its own thread, all at once, and wait for them all."""
+    threads = [threading.Thread(target=task, daemon=True) for task in tasks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, BenchmarkError, ServerProcess, free_port, log, process_tree
+from _common import ROOT, BenchmarkError, ServerProcess, free_port, log, process_tree, run_together
 from _storage_data import BOOK, CALENDAR, PASSWORD, USER, Dataset
 
 from groupware.runtime.http import WORKER_THREADS
@@ -316,11 +316,7 @@ def bulk_put(port: int, dataset: Dataset, threads: int) -> float:
                 if done[0] % 5000 == 0:
                     log(f"{done[0]:,} items PUT")
 
-    workers = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
-    for thread in workers:
-        thread.start()
-    for thread in workers:
-        thread.join()
+    run_together([worker] * threads)
     if failures:
         raise BenchmarkError(f"{len(failures)} PUTs failed while loading, e.g. {failures[:3]}")
     return time.monotonic() - started

@@ -44,6 +44,7 @@ from groupware.dav.budget import RequestCancelled, cancelled_answer, request_bud
 from groupware.dav.collections import ListingResponder, QueryResponder, SyncResponder
 from groupware.dav.configuration import radicale_configuration
 from groupware.dav.credentials import basic_credentials_problem, unauthorized
+from groupware.dav.encoding import finish, take_coding
 from groupware.dav.forwarded import ForwardedMiddleware, proxies_from
 from groupware.dav.item_data import ItemDataResponder
 from groupware.dav.limits import PropertyLimitResponder
@@ -53,6 +54,7 @@ from groupware.dav.people import PrincipalRewriter, PrincipalSearchResponder
 from groupware.dav.principal_search import PeopleIndex
 from groupware.dav.request import Answer, DavRequest, Responder, Rewriter
 from groupware.dav.screening import QueryTooLong, beyond_bounds, every_item_read, reads_every_item
+from groupware.dav.streaming import AnswerCache
 from groupware.dav.upstream import Application, Internals, patch_radicale
 from groupware.dav.validity import FilterCheckResponder
 from groupware.dav.vcard4 import VCard4Responder, VCard4Rewriter
@@ -63,7 +65,10 @@ from groupware.sharing.api import AgendaApi
 from groupware.store.database import Database
 from groupware.store.errors import StoreBusy
 
-__all__ = ["DavServices", "GroupwareApplication", "make_app"]
+__all__ = ["ANSWER_CACHE_BYTES", "DavServices", "GroupwareApplication", "make_app"]
+
+#: Bytes of compressed whole-collection answers kept per process (a 52,000-card listing is about 2 MB).
+ANSWER_CACHE_BYTES = 64 * 1024 * 1024
 
 
 class DavServices(Protocol):
@@ -121,10 +126,12 @@ class GroupwareApplication(Application):
         self.services = services
         self.internals = Internals(self)
         services.sharing.store = agenda_store(self.internals.storage)
+        #: Compressed whole-collection answers, shared by the three responders (see dav/streaming.py).
+        self.answers = AnswerCache(ANSWER_CACHE_BYTES)
         self.whole_collections = (
-            ListingResponder(self.internals),
-            SyncResponder(self.internals),
-            QueryResponder(self.internals),
+            ListingResponder(self.internals, self.answers),
+            SyncResponder(self.internals, self.answers),
+            QueryResponder(self.internals, self.answers),
         )
         people = PeopleIndex(
             services.directory.iter_people,
@@ -170,10 +177,11 @@ class GroupwareApplication(Application):
         problem = basic_credentials_problem(environ)
         if problem is not None:
             return unauthorized(problem, str(self.configuration.get("auth", "realm")))
+        take_coding(environ)
         try:
             with request_budget(environ, limits.max_request_seconds):
                 upstream: WsgiAnswer = super()._handle_request(environ)
-            return upstream
+            return finish(environ, upstream)
         except DirectoryUnavailable as exc:
             return unavailable(exc)
         except StoreBusy as exc:  # a lockout or grant written while logging in

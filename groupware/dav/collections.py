@@ -12,6 +12,9 @@ into its bytes. Everything else goes to Radicale unchanged.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import itertools
 import logging
 import posixpath
 import xml.etree.ElementTree as ET
@@ -23,8 +26,10 @@ from typing import Any
 from radicale import httputils, pathutils, storage, xmlutils
 
 from groupware.dav.body import parsed_body
-from groupware.dav.fastpath import ResponseTemplate, assemble, facts_of, split_document, with_data
+from groupware.dav.encoding import coding_of, stream
+from groupware.dav.fastpath import ResponseTemplate, facts_of, split_document, with_data
 from groupware.dav.request import Answer, DavRequest
+from groupware.dav.streaming import AnswerCache, Body
 from groupware.dav.upstream import Internals, item_response
 
 __all__ = ["ListingResponder", "QueryResponder", "SyncResponder"]
@@ -45,6 +50,8 @@ _QUERIES = {
 #: What a fast listing gives: the items' summaries, and their texts when the answer carries them.
 _Listing = tuple[list[Any], list[str] | None]
 _Render = Callable[[list[Any]], ET.Element]
+#: Seconds a request waits for an identical one compressing the same answer before compressing its own.
+CACHE_WAIT = 30.0
 
 
 @dataclass(frozen=True)
@@ -64,9 +71,10 @@ class _WholeCollection:
     #: Radicale sends the DAV header with PROPFIND answers, not with REPORT answers.
     dav_header = False
 
-    def __init__(self, internals: Internals) -> None:
+    def __init__(self, internals: Internals, cache: AnswerCache | None = None) -> None:
         self.internals = internals
         self.enabled = True
+        self.cache = cache if cache is not None else AnswerCache(0)
 
     def _target(self, path: str, user: str, user_groups: set[str]) -> _Target | None:
         """The readable leaf collection at ``path`` whose items can be summarized, else None.
@@ -142,31 +150,82 @@ class _WholeCollection:
     ) -> Answer | None:
         """Answer for the items ``listing`` (default :meth:`listing`) gives, from item facts, :meth:`renderer`
         building the answer for a few items exactly as Radicale does; None when the fast path does not
-        apply."""
+        apply. The answer is streamed (:mod:`groupware.dav.streaming`); a compressed one is kept in
+        :attr:`cache` for the next identical request at the same revision of the collection."""
         if not (self.enabled and request.user):
             return None
         with self.internals.storage.acquire_lock("r", request.user):
             target = self._target(request.path, request.user, request.user_groups)
             if target is None:
                 return None
-            render = self.renderer(
-                target, request
-            )  # before the listing: a token never covers more than listed
-            listed = (listing or self.listing)(target)
-            if listed is None or len(listed[0]) < 2:
-                return None
-            learned = self._template(target, render, listed, request)
+            key = self._cache_key(request, target)
+            if key is not None:
+                kept = self.cache.claim(key, CACHE_WAIT)
+                if kept is not None:
+                    return self._streamed(request, [kept], len(kept))
+            try:
+                built = self._build(request, target, listing)
+            except BaseException:
+                if key is not None:
+                    self.cache.release(key)
+                raise
+        if built is None:
+            if key is not None:
+                self.cache.release(key)
+            return None
+        on_complete = None if key is None else functools.partial(self.cache.put, key)
+        on_abort = None if key is None else functools.partial(self.cache.release, key)
+        charset, coding = self.internals.encoding, coding_of(request.environ)
+        return self._streamed(request, Body(built, charset, coding, on_complete, on_abort), None)
+
+    def _build(
+        self, request: DavRequest, target: _Target, listing: Callable[[_Target], _Listing | None] | None
+    ) -> Iterable[str] | None:
+        """The texts of the answer (head, item responses, tail), or None when the fast path does not apply."""
+        render = self.renderer(target, request)  # before the listing: a token never covers more than listed
+        listed = (listing or self.listing)(target)
+        if listed is None or len(listed[0]) < 2:
+            return None
+        learned = self._template(target, render, listed, request)
         if learned is None:
             return None
         summaries, texts = listed
         facts = self._facts((summaries[1:], texts[1:] if texts is not None else None), request, target)
         head, template, tail = learned
+        return itertools.chain((head,), template.render_all(facts), (tail,))
+
+    def _cache_key(self, request: DavRequest, target: _Target) -> tuple[Any, ...] | None:
+        """What determines a compressed answer: the person and their groups, the request, the share, and the
+        collection's generation and revision (which any change of an item or a property raises). None when
+        the answer is not compressed (an uncompressed whole collection is too large to keep)."""
+        coding = coding_of(request.environ)
+        root = parsed_body(request.environ)
+        if coding == "identity" or root is None or not self.cache.max_bytes:
+            return None
+        share = target.share or {}
+        return (
+            type(self).__name__,
+            request.user,
+            tuple(sorted(request.user_groups)),
+            request.base_prefix,
+            request.path,
+            request.depth,
+            hashlib.sha256(ET.tostring(root)).digest(),
+            target.href,
+            str(share.get("Permissions", "")),
+            target.collection.etag,
+            coding,
+        )
+
+    def _streamed(self, request: DavRequest, body: Iterable[bytes], length: int | None) -> Answer:
+        """The multistatus answer whose body (in the request's coding) is sent after Radicale's headers."""
         request.request_info["status"] = client.MULTI_STATUS
         encoding = self.internals.encoding
         headers = {"Content-Type": f"text/xml; charset={encoding}"}
         if self.dav_header:
             headers = {"DAV": httputils.DAV_HEADERS, **headers}
-        return client.MULTI_STATUS, headers, assemble(head, template.render_all(facts), tail, encoding), None
+        stream(request.environ, body, length)
+        return client.MULTI_STATUS, headers, None, None
 
 
 class ListingResponder(_WholeCollection):

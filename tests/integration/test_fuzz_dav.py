@@ -14,9 +14,11 @@ skipped, not silently left out.
 
 from __future__ import annotations
 
+import http.client
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -355,12 +357,36 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
 
 def answers_within_bounds(server: RunningServer, method: str, path: str, body: str, **headers: str) -> None:
     started = time.monotonic()
-    status, _, answer = request(server, method, path, body=body, headers=headers)
+    parts = urlsplit(server.url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=3 * BOUND)
+    try:
+        status, _, answer = request(server, method, path, body=body, headers=headers, conn=conn)
+    except TimeoutError:
+        status, answer = 0, b"(no answer)"
+    finally:
+        conn.close()
     elapsed = time.monotonic() - started
-    assert status < 500 or bounded(status, answer), (
-        f"{method} {path} answered {status}: {answer[:500]!r}\n{body}"
+    assert status and (status < 500 or bounded(status, answer)), (
+        f"{method} {path} answered {status}: {answer[:500]!r}\n{body}\n{stored(server, path)}"
     )
-    assert elapsed < BOUND, f"{method} {path} took {elapsed:.1f} s\n{body}"
+    assert elapsed < BOUND, f"{method} {path} took {elapsed:.1f} s\n{body}\n{stored(server, path)}"
+
+
+def stored(server: RunningServer, path: str) -> str:
+    """What the collection of ``path`` holds, for the message of a failure (the state that made it)."""
+    folder = path if path.endswith("/") else path.rsplit("/", 1)[0] + "/"
+    parts = urlsplit(server.url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=120)
+    try:
+        items = [name for name in ("fuzz.ics", "seed.ics", "fuzz.vcf")]
+        texts = [
+            request(server, "GET", folder + name, conn=conn)[2].decode(errors="replace") for name in items
+        ]
+    except OSError as exc:
+        return f"(the collection could not be read: {exc})"
+    finally:
+        conn.close()
+    return "stored:\n" + "\n".join(texts)
 
 
 def bounded(status: int, answer: bytes) -> bool:
