@@ -45,6 +45,10 @@ SCHEMA: tuple[str, ...] = (
     # one UID cannot both commit.
     "CREATE UNIQUE INDEX IF NOT EXISTS items_uid ON items (collection_id, uid) WHERE uid <> ''",
     "CREATE INDEX IF NOT EXISTS items_span ON items (collection_id, span_end)",
+    # What a whole-collection listing reads of each item (RFC 4918 §9.1, RFC 6578 §3.2), in href order,
+    # without touching the rows and their texts: Store.summaries reads this index only.
+    "CREATE INDEX IF NOT EXISTS items_summary "
+    "ON items (collection_id, href, etag, modified, name, component, size)",
     # Expanded instances of recurring calendar objects (RFC 4791 §9.9 time-range on recurrences).
     """CREATE TABLE IF NOT EXISTS instances (
         collection_id BIGINT NOT NULL,
