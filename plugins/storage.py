@@ -176,11 +176,11 @@ class Collection(storage.BaseCollection):
             return self._record.sync_token, every_href()
         return self._store.changes_since(self._record.id, old_token)
 
-    def fast_summaries(self) -> list[tuple[str, str, int, str, str, int]]:
+    def fast_summaries(self) -> Iterator[tuple[str, str, int, str, str, int]]:
         """Facts of every item (:class:`groupware.dav.fastpath.ItemSummary` order), in :meth:`get_all` order,
-        for the whole-collection fast path; dates as POSIX seconds, written as HTTP dates like :meth:`_item`
-        does."""
-        return self._store.summaries(self._record.id)
+        for the whole-collection fast path, read as they are used (close the iterator to stop early); dates as
+        POSIX seconds, written as HTTP dates like :meth:`_item` does."""
+        return self._store.iter_summaries(self._record.id)
 
     def get_multi(self, hrefs: Iterable[str]) -> Iterator[tuple[str, radicale_item.Item | None]]:
         for href, stored in self._store.get_items(self._record.id, hrefs):

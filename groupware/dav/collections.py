@@ -18,7 +18,7 @@ import itertools
 import logging
 import posixpath
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from http import client
 from typing import Any
@@ -48,7 +48,7 @@ _QUERIES = {
     xmlutils.make_clark("CR:addressbook-query"): ("VADDRESSBOOK", xmlutils.make_clark("CR:address-data")),
 }
 #: What a fast listing gives: the items' summaries, and their texts when the answer carries them.
-_Listing = tuple[list[Any], list[str] | None]
+_Listing = tuple[Iterable[Any], list[str] | None]
 _Render = Callable[[list[Any]], ET.Element]
 #: Seconds a request waits for an identical one compressing the same answer before compressing its own.
 CACHE_WAIT = 30.0
@@ -109,7 +109,11 @@ class _WholeCollection:
         return _Target(collection, owner, target_path, share, href)
 
     def _template(
-        self, target: _Target, render: _Render, listed: _Listing, request: DavRequest
+        self,
+        target: _Target,
+        render: _Render,
+        listed: tuple[list[Any], list[str] | None],
+        request: DavRequest,
     ) -> tuple[str, ResponseTemplate, str] | None:
         """Render the collection and its first item through Radicale; learn the item template from it."""
         summaries, texts = listed
@@ -131,7 +135,9 @@ class _WholeCollection:
             return None
         return split[0], template, split[2]
 
-    def _facts(self, listed: _Listing, request: DavRequest, target: _Target) -> Iterable[tuple[str, ...]]:
+    def _facts(
+        self, listed: tuple[Iterable[Any], Iterable[str] | None], request: DavRequest, target: _Target
+    ) -> Iterable[tuple[str, ...]]:
         summaries, texts = listed
         href = xmlutils.make_href(request.base_prefix, target.href)
         facts = facts_of(summaries, href, self.internals.encoding)
@@ -143,7 +149,7 @@ class _WholeCollection:
 
     def listing(self, target: _Target) -> _Listing | None:
         """The items to answer for (every item of the collection by default)."""
-        return list(target.collection.fast_summaries()), None
+        return target.collection.fast_summaries(), None
 
     def whole(
         self, request: DavRequest, listing: Callable[[_Target], _Listing | None] | None = None
@@ -180,19 +186,26 @@ class _WholeCollection:
 
     def _build(
         self, request: DavRequest, target: _Target, listing: Callable[[_Target], _Listing | None] | None
-    ) -> Iterable[str] | None:
-        """The texts of the answer (head, item responses, tail), or None when the fast path does not apply."""
+    ) -> Iterator[str] | None:
+        """The texts of the answer (head, item responses, tail) as they are made, or None when the fast path
+        does not apply. The items' facts are read as the answer goes (see ``fast_summaries``)."""
         render = self.renderer(target, request)  # before the listing: a token never covers more than listed
         listed = (listing or self.listing)(target)
-        if listed is None or len(listed[0]) < 2:
+        if listed is None:
             return None
-        learned = self._template(target, render, listed, request)
+        rows = iter(listed[0])
+        first_two = list(itertools.islice(rows, 2))
+        learned = None
+        if len(first_two) == 2:
+            learned = self._template(target, render, (first_two, listed[1]), request)
         if learned is None:
+            _close(rows)
             return None
-        summaries, texts = listed
-        facts = self._facts((summaries[1:], texts[1:] if texts is not None else None), request, target)
-        head, template, tail = learned
-        return itertools.chain((head,), template.render_all(facts), (tail,))
+        texts = listed[1]
+        facts = self._facts(
+            (itertools.chain(first_two[1:], rows), texts[1:] if texts is not None else None), request, target
+        )
+        return _answer_texts(learned, facts, rows)
 
     def _cache_key(self, request: DavRequest, target: _Target) -> tuple[Any, ...] | None:
         """What determines a compressed answer: the person and their groups, the request, the share, and the
@@ -349,6 +362,25 @@ class QueryResponder(_WholeCollection):
             return multistatus
 
         return render
+
+
+def _answer_texts(
+    learned: tuple[str, ResponseTemplate, str], facts: Iterable[tuple[str, ...]], rows: Iterator[Any]
+) -> Iterator[str]:
+    """The answer's texts; closing this generator early (the client left) ends the reading of ``rows``."""
+    head, template, tail = learned
+    try:
+        yield head
+        yield from template.render_all(facts)
+        yield tail
+    finally:
+        _close(rows)
+
+
+def _close(rows: Iterator[Any]) -> None:
+    close = getattr(rows, "close", None)
+    if close is not None:
+        close()
 
 
 def _props(request: DavRequest) -> ET.Element:

@@ -242,17 +242,26 @@ class Store:
 
     def summaries(self, collection_id: int) -> list[tuple[str, str, int, str, str, int]]:
         """``(href, etag, modified, name, component, size in bytes)`` of every item, in href order (the order
-        of
-        :meth:`iter_items`), without building items: what a whole-collection listing needs (RFC 4918 §9.1)."""
-        return (
-            self.db.connection()
-            .execute(
-                "SELECT href, etag, modified, name, component, size FROM items "
-                "WHERE collection_id = ? ORDER BY href",
-                (collection_id,),
-            )
-            .fetchall()
+        of :meth:`iter_items`), without building items: what a whole-collection listing needs (RFC 4918 §9.1),
+        read from the covering index ``items_summary``."""
+        return list(self.iter_summaries(collection_id))
+
+    def iter_summaries(
+        self, collection_id: int, batch: int = 1000
+    ) -> Iterator[tuple[str, str, int, str, str, int]]:
+        """:meth:`summaries`, read ``batch`` rows at a time from one statement (one snapshot of the
+        collection): a whole-collection answer streamed from it holds a batch in memory, not the collection.
+        Close the iterator when abandoning it early, to end the statement."""
+        cursor = self.db.connection().execute(
+            "SELECT href, etag, modified, name, component, size FROM items "
+            "WHERE collection_id = ? ORDER BY href",
+            (collection_id,),
         )
+        try:
+            while rows := cursor.fetchmany(batch):
+                yield from rows
+        finally:
+            cursor.close()
 
     def hrefs(self, collection_id: int) -> list[str]:
         """The hrefs of every item of the collection."""
