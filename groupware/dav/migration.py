@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import radicale.config
 import radicale.item
@@ -21,6 +21,7 @@ from groupware.dav.upstream import patch_radicale
 
 __all__ = [
     "Collections",
+    "FolderItems",
     "configured_storage",
     "copy_collections",
     "folder_collections",
@@ -28,8 +29,17 @@ __all__ = [
     "storage_collections",
 ]
 
+
+class Items(Protocol):
+    """The items of one collection: counted, then iterated once."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
 #: ``(path, properties, items)`` of each calendar and address book.
-Collections = Iterable[tuple[str, dict[str, str], list[Any]]]
+Collections = Iterable[tuple[str, dict[str, str], Items]]
 #: ``progress(path) -> callback(done, total)`` for one collection.
 ProgressFactory = Callable[[str], Callable[[int, int], None]]
 
@@ -84,13 +94,28 @@ def folder_collections(folder: str) -> Collections:
         if not isinstance(props, dict) or not props.get("tag"):
             continue
         path = os.path.relpath(directory, root).replace(os.sep, "/")
-        items = []
-        for name in sorted(files):
-            if name.startswith(".") or not os.path.isfile(os.path.join(directory, name)):
-                continue
-            with open(os.path.join(directory, name), encoding="utf-8", newline="") as stream:
-                items.append(radicale.item.Item(collection_path=path, href=name, text=stream.read()))
-        yield path, props, items
+        names = [
+            name
+            for name in sorted(files)
+            if not name.startswith(".") and os.path.isfile(os.path.join(directory, name))
+        ]
+        yield path, props, FolderItems(directory, path, names)
+
+
+class FolderItems:
+    """The items of one collection folder, read one file at a time as they are iterated: an import holds one
+    item in memory, not the collection."""
+
+    def __init__(self, directory: str, path: str, names: list[str]) -> None:
+        self.directory, self.path, self.names = directory, path, names
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __iter__(self) -> Iterator[Any]:
+        for name in self.names:
+            with open(os.path.join(self.directory, name), encoding="utf-8", newline="") as stream:
+                yield radicale.item.Item(collection_path=self.path, href=name, text=stream.read())
 
 
 def copy_collections(
