@@ -16,6 +16,10 @@ Every XML document it serializes passes an ordered list of rewriters. The lists,
 * PUT: calendar objects and vCards within bounds and readable back (:mod:`groupware.dav.item_data`);
 * rewriters: principals enriched from the directory, vCard 4.0 cards and advertisement.
 
+CardDAV (RFC 6352) beyond Radicale comes from :mod:`groupware.dav.rfc6352`: its responders go first in
+PROPFIND, REPORT and PUT, its rewriters last, and its amenders adjust Radicale's answers to PUT (the
+precondition elements), DELETE, PROPPATCH, MKCOL (``DAV:need-privileges``) and GET (vCard 4.0 on request).
+
 :func:`make_app` wraps the application in the agenda API middleware (:mod:`groupware.dav.agenda_api`), and
 that in the operations middleware (:mod:`groupware.dav.operations`: the page at ``/``, the health check),
 and that in the trusted proxies' layer (:mod:`groupware.dav.forwarded`), outermost, so that both see the
@@ -51,7 +55,15 @@ from groupware.dav.operations import OperationsMiddleware
 from groupware.dav.outage import WsgiAnswer, busy, unavailable, wsgi_answer
 from groupware.dav.people import PrincipalRewriter, PrincipalSearchResponder
 from groupware.dav.principal_search import PeopleIndex
-from groupware.dav.request import Answer, DavRequest, Responder, Rewriter
+from groupware.dav.request import Amender, Answer, DavRequest, Responder, Rewriter
+from groupware.dav.rfc6352 import (
+    CollationSet,
+    NeedPrivileges,
+    PutPreconditions,
+    QueryPreconditions,
+    UidConflict,
+    VCardNegotiation,
+)
 from groupware.dav.screening import QueryTooLong, beyond_bounds, every_item_read, reads_every_item
 from groupware.dav.upstream import Application, Internals, patch_radicale
 from groupware.dav.validity import FilterCheckResponder
@@ -107,6 +119,8 @@ def _responding(method: str) -> Callable[..., Answer]:
             )
         except StoreBusy as exc:
             return busy(exc)
+        for amender in self.amenders.get(method, ()):
+            upstream = amender.amend(request, upstream)
         return upstream
 
     handler.__name__ = handler.__qualname__ = f"do_{method}"
@@ -146,6 +160,23 @@ class GroupwareApplication(Application):
         if section.enabled:
             self.responders["REPORT"].append(VCard4Responder())
             self.rewriters.append(VCard4Rewriter(section.owner))
+        self._carddav()  # after VCard4Rewriter: the academic cards are converted once, by the sync's rules
+
+    def _carddav(self) -> None:
+        """The RFC 6352 responders first, rewriters and amenders (:mod:`groupware.dav.rfc6352`)."""
+        collations, queries = CollationSet(self.internals), QueryPreconditions(self.internals)
+        self.responders["PROPFIND"].insert(0, collations)
+        self.responders["REPORT"].insert(0, queries)
+        self.responders["PUT"].insert(0, PutPreconditions(self.internals))
+        self.rewriters += [collations, queries]
+        privileges = NeedPrivileges()
+        self.amenders: dict[str, list[Amender]] = {
+            "PUT": [UidConflict(self.internals), privileges],
+            "DELETE": [privileges],
+            "PROPPATCH": [privileges],
+            "MKCOL": [privileges],
+            "GET": [VCardNegotiation()],
+        }
 
     @property
     def fast_paths(self) -> bool:
