@@ -3,9 +3,8 @@
 
 A :class:`Responder` looks at one authenticated DAV request (after Radicale has resolved the user, their
 groups and the path) and either answers it or returns ``None`` to let the next responder, and finally
-Radicale, answer. An :class:`Amender` adjusts the answer Radicale gave (an error body naming the
-precondition, another representation). A :class:`Rewriter` adjusts every XML document the application
-serializes (RFC 4918 §14.16 multistatus), e.g. to add what the directory knows of a principal.
+Radicale, answer. A :class:`Rewriter` adjusts every XML document the application serializes (RFC 4918 §14.16
+multistatus), e.g. to add what the directory knows of a principal.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from typing import Any, Protocol
 
 from radicale import types as radicale_types
 
-__all__ = ["Amender", "Answer", "DavRequest", "Responder", "Rewriter"]
+__all__ = ["Answer", "DavRequest", "Finisher", "Responder", "Rewriter"]
 
 #: Radicale's answer of a method handler: status, headers, body, and the parsed request for its debug log.
 Answer = radicale_types.WSGIResponse
@@ -53,8 +52,8 @@ class Rewriter(Protocol):
         """Change ``document`` in place."""
 
 
-class Amender(Protocol):
-    """Adjusts Radicale's answer to some requests of one method."""
+class Finisher(Protocol):
+    """Adjusts the answer of one method, whoever gave it (a responder or Radicale)."""
 
-    def amend(self, request: DavRequest, answer: Answer) -> Answer:
-        """The answer to send (``answer`` itself when there is nothing to change)."""
+    def __call__(self, request: DavRequest, answer: Answer) -> Answer:
+        """The answer to send instead of ``answer``."""

@@ -313,7 +313,7 @@ class UidConflict:
     def __init__(self, internals: Internals) -> None:
         self.internals = internals
 
-    def amend(self, request: DavRequest, answer: Answer) -> Answer:
+    def __call__(self, request: DavRequest, answer: Answer) -> Answer:
         """The answer, with the href when it is a no-uid-conflict of a vCard."""
         status, _, body, _ = answer
         if status != client.CONFLICT or not isinstance(body, bytes) or b"no-uid-conflict" not in body:
@@ -360,7 +360,7 @@ class NeedPrivileges:
     """RFC 3744 §7.1.1 (as RFC 6352 §9 asks of an address-book server): Radicale's bare 403 to a write the
     user's rights do not allow becomes a ``DAV:need-privileges`` error naming the resource and privilege."""
 
-    def amend(self, request: DavRequest, answer: Answer) -> Answer:
+    def __call__(self, request: DavRequest, answer: Answer) -> Answer:
         """The answer, with the missing privilege when it is Radicale's refusal for rights."""
         status, _, body, _ = answer
         method = str(request.environ.get("REQUEST_METHOD", ""))
@@ -397,7 +397,7 @@ def prefers_vcard4(accept: str) -> bool:
 class VCardNegotiation:
     """§5.1.1: a GET of a card or a book whose ``Accept`` prefers vCard 4.0 gets it (see the docstring)."""
 
-    def amend(self, request: DavRequest, answer: Answer) -> Answer:
+    def __call__(self, request: DavRequest, answer: Answer) -> Answer:
         """The answer in vCard 4.0 when asked and it is vCard 3.0 text; else unchanged."""
         status, headers, body, xml_request = answer
         fields = dict(headers)
