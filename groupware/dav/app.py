@@ -58,7 +58,7 @@ from groupware.dav.people import PrincipalRewriter, PrincipalSearchResponder
 from groupware.dav.principal_search import PeopleIndex
 from groupware.dav.request import Answer, DavRequest, Finisher, Responder, Rewriter
 from groupware.dav.rfc6352 import (
-    CollationSet,
+    BookProperties,
     NeedPrivileges,
     PutPreconditions,
     QueryPreconditions,
@@ -168,7 +168,7 @@ class GroupwareApplication(Application):
 
     def _carddav(self) -> None:
         """The RFC 6352 responders first, rewriters and finishers (:mod:`groupware.dav.rfc6352`)."""
-        collations, queries = CollationSet(self.internals), QueryPreconditions(self.internals)
+        collations, queries = BookProperties(self.internals), QueryPreconditions(self.internals)
         self.responders["PROPFIND"].insert(0, collations)
         self.responders["REPORT"].insert(0, queries)
         self.responders["PUT"].insert(0, PutPreconditions(self.internals))

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """CardDAV (RFC 6352) where Radicale 3.9 falls short, one class per section, each usable on its own.
 
-* :class:`CollationSet` (§8.3): ``CARDDAV:supported-collation-set`` on every address book, listing the
-  collations text-matches are compared with (RFC 4790 §9.2 ``i;octet``, §9.3 ``i;ascii-casemap``, RFC 5051
-  ``i;unicode-casemap``, the default of §10.5.4);
+* :class:`BookProperties` (§8.3, §6.2.3): ``CARDDAV:supported-collation-set`` on every address book, listing
+  the collations text-matches are compared with (RFC 4790 §9.2 ``i;octet``, §9.3 ``i;ascii-casemap``, RFC
+  5051 ``i;unicode-casemap``, the default of §10.5.4), and ``CARDDAV:max-resource-size``;
 * :class:`QueryPreconditions` (§8.6, §8.7, §10.4, §10.5): an addressbook-query or -multiget whose body is
   not XML by its media type is refused ``415`` (RFC 9110 §15.5.16); one asking address data in a media type
   or version the server does not serve, filtering on a property name that is not one, or comparing with a
@@ -23,6 +23,9 @@
 * :class:`VCardNegotiation` (§5.1.1, RFC 9110 §12.5.1): a GET whose ``Accept`` prefers ``text/vcard;
   version=4.0`` gets the card in vCard 4.0, with the stored card's entity tag (the one PROPFIND, REPORT and
   ``If-Match`` know, as CardDAV servers such as sabre/dav do) and ``Vary: Accept``; 3.0 stays the default.
+  ``CARDDAV:supported-address-data`` lists 4.0 on the academic books only (:mod:`groupware.dav.vcard4`): a
+  client that sees 4.0 on a book it writes (DAVx5) uploads 4.0 cards, which the server does not convert back
+  to 3.0 for the clients that read 3.0 (iOS).
 
 Radicale's filter test learns grouped names (``item1.EMAIL``, RFC 6350 §3.3) in
 :func:`groupware.dav.upstream.patch_radicale`; a plain name (``EMAIL``) already matches every group.
@@ -50,7 +53,7 @@ from groupware.dav.upstream import Internals, read_components
 
 __all__ = [
     "COLLATIONS",
-    "CollationSet",
+    "BookProperties",
     "NeedPrivileges",
     "PutPreconditions",
     "QueryPreconditions",
@@ -119,38 +122,46 @@ def _is_book(found: Any) -> bool:
     return isinstance(found, storage.BaseCollection) and found.tag == "VADDRESSBOOK"
 
 
-class CollationSet:
-    """§8.3 ``CARDDAV:supported-collation-set``: a PROPFIND responder that notes who asks, and a rewriter
-    that moves the property of every address book from the 404 propstat Radicale gives it into the 200 one."""
+#: The address-book properties Radicale does not serve (§6.2.3, §8.3), that :class:`BookProperties` adds.
+BOOK_PROPERTIES = (CARDDAV + "supported-collation-set", CARDDAV + "max-resource-size")
+
+
+class BookProperties:
+    """§6.2.3 ``CARDDAV:max-resource-size`` and §8.3 ``CARDDAV:supported-collation-set``: a PROPFIND
+    responder that notes who asks them, and a rewriter that moves them, on every address book, from the 404
+    propstat Radicale gives them into the 200 one, with their values."""
 
     def __init__(self, internals: Internals) -> None:
         self.internals = internals
 
     def answer(self, request: DavRequest) -> Answer | None:
-        """Always None: the PROPFIND goes on, noted when it asks the property."""
+        """Always None: the PROPFIND goes on, noted when it asks one of the properties."""
         root = parsed_body(request.environ)
-        if root is not None and root.find(f"{DAV}prop/{CARDDAV}supported-collation-set") is not None:
+        prop = root.find(DAV + "prop") if root is not None else None
+        if prop is not None and any(prop.find(tag) is not None for tag in BOOK_PROPERTIES):
             context = _Context(request.base_prefix, request.user, frozenset(request.user_groups))
             request.request_info[_CONTEXT] = context
         return None
 
     def rewrite(self, document: ET.Element, request_info: dict[str, Any]) -> None:
-        """Announce the collations on the address books of a noted answer."""
+        """Give the properties their values on the address books of a noted answer."""
         context = request_info.get(_CONTEXT)
         if not isinstance(context, _Context):
             return
         for response in document.iter(DAV + "response"):
             href = response.findtext(DAV + "href") or ""
-            missing = _missing(response, CARDDAV + "supported-collation-set")
-            if missing is None or not href.endswith("/") or not self._is_book(href, context):
+            missing = [found for tag in BOOK_PROPERTIES if (found := _missing(response, tag)) is not None]
+            if not missing or not href.endswith("/") or not self._is_book(href, context):
                 continue
-            propstat, prop, element = missing
-            prop.remove(element)
-            if not len(prop):
-                response.remove(propstat)
-            for collation in COLLATIONS:
-                ET.SubElement(element, CARDDAV + "supported-collation").text = collation
-            _found_prop(response).append(element)
+            for propstat, prop, element in missing:
+                prop.remove(element)
+                if not len(prop):
+                    response.remove(propstat)
+                if element.tag == CARDDAV + "max-resource-size":
+                    element.text = str(self.internals.max_resource_size)
+                for collation in COLLATIONS if element.tag == CARDDAV + "supported-collation-set" else ():
+                    ET.SubElement(element, CARDDAV + "supported-collation").text = collation
+                _found_prop(response).append(element)
 
     def _is_book(self, href: str, context: _Context) -> bool:
         path = unquote(href)

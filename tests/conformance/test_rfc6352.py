@@ -144,6 +144,14 @@ def test_8_3_every_announced_collation_is_honoured_and_another_refused(server: R
     assert "i;basic" in (error_element(answer, CARDDAV + "supported-collation").text or "")
 
 
+def test_6_2_3_max_resource_size_is_announced(server: RunningServer) -> None:
+    found = propfind(server, f"/{USER}/", "<CR:max-resource-size/>")
+    for href in (BOOK, SHARED):
+        size = ok_prop(found[href], CARDDAV + "max-resource-size")
+        assert size is not None and size.text == str(MAX_RESOURCE_SIZE), href
+    assert ok_prop(found[f"/{USER}/calendar/"], CARDDAV + "max-resource-size") is None
+
+
 # --- §6.3.2.1 ---------------------------------------------------------------------------------------------
 
 
