@@ -118,6 +118,11 @@ def _collection(internals: Internals, path: str, user: str, user_groups: set[str
     return next(iter(internals.storage.discover(path, "0")), None)
 
 
+def _parent(path: str) -> str:
+    """The path of the collection holding ``path`` (ending with a slash)."""
+    return posixpath.dirname(path.rstrip("/")).rstrip("/") + "/"
+
+
 def _is_book(found: Any) -> bool:
     return isinstance(found, storage.BaseCollection) and found.tag == "VADDRESSBOOK"
 
@@ -307,7 +312,7 @@ class PutPreconditions:
         return None
 
     def _into_book(self, request: DavRequest) -> bool:
-        parent = posixpath.dirname(request.path.rstrip("/")) + "/"
+        parent = _parent(request.path)
         with self.internals.storage.acquire_lock("r", request.user):
             return _is_book(_collection(self.internals, parent, request.user, request.user_groups))
 
@@ -344,7 +349,7 @@ class UidConflict:
             uid = str(card.uid.value)
         except Exception:  # no single card with a UID: nothing to name
             return None
-        parent = posixpath.dirname(request.path.rstrip("/")) + "/"
+        parent = _parent(request.path)
         with self.internals.storage.acquire_lock("r", request.user):
             book = _collection(self.internals, parent, request.user, request.user_groups)
             if not _is_book(book):
@@ -377,10 +382,12 @@ class NeedPrivileges:
         method = str(request.environ.get("REQUEST_METHOD", ""))
         if status != client.FORBIDDEN or body != httputils.NOT_ALLOWED[2] or method not in PRIVILEGES:
             return answer
+        if not request.user:  # Radicale asks an anonymous client to log in (401) on seeing its own refusal
+            return answer
         privilege = PRIVILEGES[method]
         href = request.base_prefix + request.path
         if method in ("DELETE", "MKCOL"):  # unbind and bind are privileges of the parent collection
-            href = request.base_prefix + posixpath.dirname(request.path.rstrip("/")) + "/"
+            href = request.base_prefix + _parent(request.path)
         error = ET.Element(DAV + "error")
         resource = ET.SubElement(ET.SubElement(error, DAV + "need-privileges"), DAV + "resource")
         ET.SubElement(resource, DAV + "href").text = href

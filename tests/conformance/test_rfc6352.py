@@ -362,3 +362,4 @@ def test_7_read_only_books_refuse_writes_with_need_privileges(server: RunningSer
         assert resource is not None and resource.findtext(DAV + "href") == href
         assert resource.find(f"{DAV}privilege/{DAV}{privilege}") is not None, (method, answer)
     assert send(server, "GET", item)[0] == 200
+    assert send(server, "DELETE", item, login=None)[0] == 401  # anonymous: asked to log in, as before
