@@ -5,13 +5,16 @@
   the collations text-matches are compared with (RFC 4790 §9.2 ``i;octet``, §9.3 ``i;ascii-casemap``, RFC
   5051 ``i;unicode-casemap``, the default of §10.5.4), and ``CARDDAV:max-resource-size``;
 * :class:`QueryPreconditions` (§8.6, §8.7, §10.4, §10.5): an addressbook-query or -multiget whose body is
-  not XML by its media type is refused ``415`` (RFC 9110 §15.5.16); one asking address data in a media type
-  or version the server does not serve, filtering on a property name that is not one, or comparing with a
-  collation of none of the above is refused ``403`` with ``CARDDAV:supported-address-data``,
-  ``CARDDAV:supported-filter`` or ``CARDDAV:supported-collation`` (RFC 4918 §16); an addressbook-query with
-  ``Depth: 0`` on a collection answers no member (§8.6: the Depth header applies; a collection is not an
-  address object); asked vCard 4.0, the answer's cards are converted
-  (:func:`groupware.dav.rfc6350.as_vcard4`);
+  not XML by its media type (``text/plain``) is refused ``415``: RFC 9110 §15.5.16 names that status for
+  content "in a format not supported by this method", where 400 would say the XML is malformed (it may well
+  be), and RFC 4918 §8.2 has XML bodies sent as ``application/xml`` or ``text/xml``, as every client does;
+  a body without a type still goes on. One asking address data in a media type or version the server does
+  not serve, filtering on a property name that is not one, or comparing with a collation of none of the
+  above is refused ``403`` with ``CARDDAV:supported-address-data``, ``CARDDAV:supported-filter`` or
+  ``CARDDAV:supported-collation`` (RFC 4918 §16). An addressbook-query with ``Depth: 0`` on a collection
+  answers no member (§8.6: the Depth header applies, and a collection is not an address object; without a
+  Depth header the members still answer, as Radicale always did). Asked vCard 4.0, the cards of any REPORT
+  are converted (:func:`groupware.dav.rfc6350.as_vcard4`);
 * :class:`PutPreconditions` (§6.3.2.1): a vCard PUT in a media type other than vCard's is refused ``415``
   with ``CARDDAV:supported-address-data``; one over ``[server] max_resource_size`` ``413`` with
   ``CARDDAV:max-resource-size`` (Radicale said 412); one that is not a single readable vCard ``403`` with
@@ -235,6 +238,8 @@ class QueryPreconditions:
     def answer(self, request: DavRequest) -> Answer | None:
         """The refusal or the empty answer, else None (the REPORT goes on, noted when it asks 4.0)."""
         root = parsed_body(request.environ)
+        if root is not None and any(e.get("version") == "4.0" for e in root.iter(CARDDAV + "address-data")):
+            request.request_info[_WANTS_VCARD4] = True  # a sync-collection's cards too (RFC 6578 §3.2)
         if root is None or root.tag not in _REPORTS:
             return None
         kind, _ = _media_type(str(request.environ.get("CONTENT_TYPE") or ""))
@@ -247,8 +252,6 @@ class QueryPreconditions:
         if problem is not None:
             log.info("CardDAV REPORT refused", extra={"event": "unsupported_report", "reason": problem[1]})
             return dav_error(client.FORBIDDEN, CARDDAV + problem[0], problem[1])
-        if any(e.get("version") == "4.0" for e in root.iter(CARDDAV + "address-data")):
-            request.request_info[_WANTS_VCARD4] = True
         if root.tag == CARDDAV + "addressbook-query" and request.depth == "0" and self._on_book(request):
             request.request_info["status"] = client.MULTI_STATUS
             body = ET.tostring(ET.Element(DAV + "multistatus"), encoding="utf-8", xml_declaration=True)

@@ -261,6 +261,19 @@ def test_8_7_multiget_in_vcard4_converts_every_card(server: RunningServer) -> No
     assert "VERSION:4.0" in data.text and "EMAIL;PREF=1:m@example.org" in data.text
 
 
+def test_10_4_address_data_in_vcard4_in_a_sync_collection_too(server: RunningServer) -> None:
+    assert put(server, "sync4.vcf", card("sync4", "Sync Four"))[0] in (201, 204)
+    body = (
+        f'<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:" xmlns:CR="{CR}"><D:sync-token/>'
+        '<D:sync-level>1</D:sync-level><D:prop><D:getetag/><CR:address-data version="4.0"/></D:prop>'
+        "</D:sync-collection>"
+    )
+    status, _, answer = send(server, "REPORT", BOOK, body=body, headers={"Depth": "1"})
+    assert status == 207, answer
+    data = ok_prop(responses(answer)[BOOK + "sync4.vcf"], CARDDAV + "address-data")
+    assert data is not None and "VERSION:4.0" in (data.text or "")
+
+
 # --- §10.5.1 with RFC 6350 §3.3 ---------------------------------------------------------------------------
 
 
