@@ -171,11 +171,12 @@ class GroupwareApplication(Application):
         collations, queries = BookProperties(self.internals), QueryPreconditions(self.internals)
         self.responders["PROPFIND"].insert(0, collations)
         self.responders["REPORT"].insert(0, queries)
-        self.responders["PUT"].insert(0, PutPreconditions(self.internals))
+        put = PutPreconditions(self.internals)
+        self.responders["PUT"].insert(0, put)
         self.rewriters += [collations, queries]
         privileges = NeedPrivileges()
         finishers: dict[str, list[Finisher]] = {
-            "PUT": [UidConflict(self.internals), privileges],
+            "PUT": [put, UidConflict(self.internals), privileges],
             "DELETE": [privileges],
             "PROPPATCH": [privileges],
             "MKCOL": [privileges],

@@ -284,8 +284,10 @@ def _body(request: DavRequest) -> bytes | None:
 
 
 class PutPreconditions:
-    """§6.3.2.1 for a vCard PUT: ``supported-address-data`` (415), ``max-resource-size`` (413) and
-    ``valid-address-data`` (403), checked before Radicale's PUT."""
+    """§6.3.2.1 for a vCard PUT: ``supported-address-data`` (415) and ``max-resource-size`` (413) checked
+    before Radicale's PUT (a responder); ``valid-address-data`` (403) where Radicale refuses a vCard it cannot
+    read or store as one address object into an address book (a finisher of its 400: the card is parsed a
+    second time only then)."""
 
     def __init__(self, internals: Internals) -> None:
         self.internals = internals
@@ -303,16 +305,23 @@ class PutPreconditions:
         if len(raw) > limit:
             reason = f"the vCard has {len(raw)} octets, over the {limit} of CARDDAV:max-resource-size"
             return self._refuse(request, client.REQUEST_ENTITY_TOO_LARGE, "max-resource-size", reason)
+        return None
+
+    def __call__(self, request: DavRequest, answer: Answer) -> Answer:
+        """Radicale's 400 to a vCard PUT into an address book, as ``valid-address-data`` with the reason."""
+        raw = request.request_info.get(_PUT_BODY)
+        if answer[0] != client.BAD_REQUEST or not isinstance(raw, bytes):
+            return answer
+        if raw.lstrip()[:11].upper() != b"BEGIN:VCARD" or not self._into_book(request):
+            return answer
+        reason = "an address object resource holds exactly one vCard (RFC 6352 §5.1)"
         try:
             objects = read_components(self.internals.decode_body(request.environ, raw))
+            if len(objects) == 1 and objects[0].name.upper() == "VCARD":
+                reason = "the server cannot store this vCard as an address object"
         except Exception as exc:  # whatever the parser raises: the text is not a vCard
-            problem = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-            return self._refuse(request, client.FORBIDDEN, "valid-address-data", f"not a vCard: {problem}")
-        if len(objects) != 1 or objects[0].name.upper() != "VCARD":
-            reason = "an address object resource holds exactly one vCard (RFC 6352 §5.1)"
-            if self._into_book(request):
-                return self._refuse(request, client.FORBIDDEN, "valid-address-data", reason)
-        return None
+            reason = "not a vCard: " + (str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
+        return self._refuse(request, client.FORBIDDEN, "valid-address-data", reason)
 
     def _into_book(self, request: DavRequest) -> bool:
         parent = _parent(request.path)
