@@ -174,9 +174,10 @@ class GroupwareApplication(Application):
         put = PutPreconditions(self.internals)
         self.responders["PUT"].insert(0, put)
         self.rewriters += [collations, queries]
-        privileges = NeedPrivileges()
+        privileges, uid_conflict = NeedPrivileges(), UidConflict(self.internals)
         finishers: dict[str, list[Finisher]] = {
-            "PUT": [put, UidConflict(self.internals), privileges],
+            "PUT": [put, uid_conflict, privileges],
+            "MOVE": [uid_conflict],
             "DELETE": [privileges],
             "PROPPATCH": [privileges],
             "MKCOL": [privileges],

@@ -45,9 +45,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http import client
 from typing import Any, cast
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
-from radicale import httputils, storage
+from radicale import httputils, pathutils, storage
 
 from groupware.dav.body import parsed_body
 from groupware.dav.request import Answer, DavRequest
@@ -335,8 +335,8 @@ class PutPreconditions:
 
 
 class UidConflict:
-    """§6.3.2.1 ``CARDDAV:no-uid-conflict``: Radicale's 409 completed with the ``DAV:href`` of the resource
-    that holds the UID."""
+    """§6.3.2.1 ``CARDDAV:no-uid-conflict``: Radicale's 409 to a PUT or MOVE into an address book completed
+    with the ``DAV:href`` of the resource that holds the UID."""
 
     def __init__(self, internals: Internals) -> None:
         self.internals = internals
@@ -348,26 +348,39 @@ class UidConflict:
             return answer
         if b"urn:ietf:params:xml:ns:carddav" not in body:
             return answer
-        href = self._holder(request)
+        with self.internals.storage.acquire_lock("r", request.user):
+            href = self._holder(request)
         return dav_error(client.CONFLICT, CARDDAV + "no-uid-conflict", href=href) if href else answer
 
     def _holder(self, request: DavRequest) -> str | None:
-        """The href (as the client addresses it) of the item of the target book that has the PUT's UID."""
+        """The href (as the client addresses it) of the item of the target book that has the UID."""
+        target, uid = self._target(request)
+        if uid is None:
+            return None
+        parent = _parent(target)
+        book = _collection(self.internals, parent, request.user, request.user_groups)
+        if not _is_book(book):
+            return None
+        holder = next((item.href for item in _items_with_uid(book, uid)), None)
+        return f"{request.base_prefix}{quote(parent)}{quote(holder)}" if holder else None
+
+    def _target(self, request: DavRequest) -> tuple[str, str | None]:
+        """Where the card goes (the PUT's path, the MOVE's destination) and its UID (None: unknown)."""
+        if str(request.environ.get("REQUEST_METHOD", "")) == "MOVE":
+            destination = pathutils.sanitize_path(
+                urlsplit(unquote(request.environ.get("HTTP_DESTINATION", ""))).path
+            )
+            target = destination.removeprefix(request.base_prefix) if request.base_prefix else destination
+            item = _collection(self.internals, request.path, request.user, request.user_groups)
+            return target, getattr(item, "uid", None) if item is not None else None
         raw = request.request_info.get(_PUT_BODY)
         if not isinstance(raw, bytes):
-            return None
+            return request.path, None
         try:
             [card] = read_components(self.internals.decode_body(request.environ, raw))
-            uid = str(card.uid.value)
+            return request.path, str(card.uid.value)
         except Exception:  # no single card with a UID: nothing to name
-            return None
-        parent = _parent(request.path)
-        with self.internals.storage.acquire_lock("r", request.user):
-            book = _collection(self.internals, parent, request.user, request.user_groups)
-            if not _is_book(book):
-                return None
-            holder = next((item.href for item in _items_with_uid(book, uid)), None)
-        return f"{request.base_prefix}{quote(parent)}{quote(holder)}" if holder else None
+            return request.path, None
 
 
 def _items_with_uid(book: Any, uid: str) -> Iterator[Any]:

@@ -201,6 +201,20 @@ def test_6_3_2_1_uid_conflict_names_the_resource_holding_the_uid(server: Running
     assert send(server, "GET", BOOK + "intruder.vcf")[0] == 404
 
 
+def test_6_3_2_1_uid_conflict_of_a_move_names_the_resource_holding_the_uid(server: RunningServer) -> None:
+    assert put(server, "moved-holder.vcf", card("moved-uid", "Holder"))[0] in (201, 204)
+    other = f"/{USER}/contacts/"
+    headers = {"Content-Type": "text/vcard"}
+    assert (
+        send(server, "PUT", other + "mover.vcf", body=card("moved-uid", "Mover"), headers=headers)[0] == 201
+    )
+    status, _, body = send(server, "MOVE", other + "mover.vcf", headers={"Destination": BOOK + "moved.vcf"})
+    assert status == 409
+    conflict = error_element(body, CARDDAV + "no-uid-conflict")
+    assert conflict.findtext(DAV + "href") == BOOK + "moved-holder.vcf"
+    assert send(server, "GET", other + "mover.vcf")[0] == 200
+
+
 def test_6_3_2_1_oversized_photo_gets_max_resource_size(server: RunningServer) -> None:
     photo = "PHOTO;ENCODING=b;TYPE=JPEG:" + "QUJD" * (MAX_RESOURCE_SIZE // 4) + "\r\n"
     status, _, body = put(server, "photo.vcf", card("photo", "Photo", photo))
