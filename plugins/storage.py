@@ -259,6 +259,11 @@ class Collection(storage.BaseCollection):
     def has_uid(self, uid: str) -> bool:
         return self._store.has_uid(self._record.id, uid)
 
+    def href_of_uid(self, uid: str) -> str | None:
+        """The href of the item holding ``uid``, through the UID index (RFC 6352 §6.3.2.1 no-uid-conflict
+        names it)."""
+        return self._store.href_of_uid(self._record.id, uid)
+
     def upload(
         self, href: str, item: radicale_item.Item
     ) -> tuple[radicale_item.Item, radicale_item.Item | None]:

@@ -16,6 +16,11 @@ Every XML document it serializes passes an ordered list of rewriters. The lists,
 * PUT: calendar objects and vCards within bounds and readable back (:mod:`groupware.dav.item_data`);
 * rewriters: principals enriched from the directory, vCard 4.0 cards and advertisement.
 
+Finishers adjust the answer of a method, whoever gave it. CardDAV (RFC 6352) beyond Radicale comes from
+:mod:`groupware.dav.rfc6352`: its responders go first in PROPFIND, REPORT and PUT, its rewriters last, and its
+finishers complete the answers to PUT (the precondition elements), DELETE, PROPPATCH, MKCOL
+(``DAV:need-privileges``) and GET (vCard 4.0 on request).
+
 :func:`make_app` wraps the application in the agenda API middleware (:mod:`groupware.dav.agenda_api`), and
 that in the operations middleware (:mod:`groupware.dav.operations`: the page at ``/``, the health check),
 and that in the trusted proxies' layer (:mod:`groupware.dav.forwarded`), outermost, so that both see the
@@ -52,7 +57,15 @@ from groupware.dav.operations import OperationsMiddleware
 from groupware.dav.outage import WsgiAnswer, busy, unavailable, wsgi_answer
 from groupware.dav.people import PrincipalRewriter, PrincipalSearchResponder
 from groupware.dav.principal_search import PeopleIndex
-from groupware.dav.request import Answer, DavRequest, Responder, Rewriter
+from groupware.dav.request import Answer, DavRequest, Finisher, Responder, Rewriter
+from groupware.dav.rfc6352 import (
+    BookProperties,
+    NeedPrivileges,
+    PutPreconditions,
+    QueryPreconditions,
+    UidConflict,
+    VCardNegotiation,
+)
 from groupware.dav.screening import QueryTooLong, beyond_bounds, every_item_read, reads_every_item
 from groupware.dav.streaming import AnswerCache
 from groupware.dav.upstream import Application, Internals, patch_radicale
@@ -105,17 +118,21 @@ def _responding(method: str) -> Callable[..., Answer]:
         request = DavRequest(environ, base_prefix, path, user, user_groups, request_info)
         try:
             answer = self._respond(method, request)
-            if answer is not None:
-                return answer
-            upstream: Answer = getattr(super(GroupwareApplication, self), f"do_{method}")(
-                environ, base_prefix, path, user, user_groups, request_info
-            )
+            if answer is None:
+                answer = getattr(super(GroupwareApplication, self), f"do_{method}", _not_allowed)(
+                    environ, base_prefix, path, user, user_groups, request_info
+                )
         except StoreBusy as exc:
             return busy(exc)
-        return upstream
+        return self._finish(method, request, answer)
 
     handler.__name__ = handler.__qualname__ = f"do_{method}"
     return handler
+
+
+def _not_allowed(*_args: Any) -> Answer:
+    """The answer to a method Radicale does not implement."""
+    return client.METHOD_NOT_ALLOWED, {"Content-Type": "text/plain; charset=utf-8"}, b"", None
 
 
 class GroupwareApplication(Application):
@@ -148,11 +165,33 @@ class GroupwareApplication(Application):
             "MKCALENDAR": [limit],
             "PUT": [ItemDataResponder(self.internals)],
         }
+        self.finishers: dict[str, list[Finisher]] = {}
         self.rewriters: list[Rewriter] = [PrincipalRewriter(services.accounts)]
         section = services.config.addressbooks
         if section.enabled:
             self.responders["REPORT"].append(VCard4Responder())
             self.rewriters.append(VCard4Rewriter(section.owner))
+        self._carddav()  # after VCard4Rewriter: the academic cards are converted once, by the sync's rules
+
+    def _carddav(self) -> None:
+        """The RFC 6352 responders first, rewriters and finishers (:mod:`groupware.dav.rfc6352`)."""
+        collations, queries = BookProperties(self.internals), QueryPreconditions(self.internals)
+        self.responders["PROPFIND"].insert(0, collations)
+        self.responders["REPORT"].insert(0, queries)
+        put = PutPreconditions(self.internals)
+        self.responders["PUT"].insert(0, put)
+        self.rewriters += [collations, queries]
+        privileges, uid_conflict = NeedPrivileges(), UidConflict(self.internals)
+        finishers: dict[str, list[Finisher]] = {
+            "PUT": [put, uid_conflict, privileges],
+            "MOVE": [uid_conflict],
+            "DELETE": [privileges],
+            "PROPPATCH": [privileges],
+            "MKCOL": [privileges],
+            "GET": [VCardNegotiation()],
+        }
+        for method, added in finishers.items():
+            self.finishers.setdefault(method, []).extend(added)
 
     @property
     def fast_paths(self) -> bool:
@@ -163,6 +202,11 @@ class GroupwareApplication(Application):
     def fast_paths(self, enabled: bool) -> None:
         for responder in self.whole_collections:
             responder.enabled = enabled
+
+    def _finish(self, method: str, request: DavRequest, answer: Answer) -> Answer:
+        for finisher in self.finishers.get(method, ()):
+            answer = finisher(request, answer)
+        return answer
 
     def _respond(self, method: str, request: DavRequest) -> Answer | None:
         for responder in self.responders.get(method, ()):

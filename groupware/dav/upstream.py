@@ -23,6 +23,7 @@ from typing import Any
 
 import radicale.log
 import radicale.utils
+import vobject
 from radicale import httputils
 from radicale import item as radicale_item
 from radicale.app import Application
@@ -85,6 +86,7 @@ RELIED_ON: dict[str, tuple[Any, tuple[str, ...]]] = {
         ("vobject_item", "child_name", "range_fn", "infinity_fn"),
     ),
     "radicale.httputils.decode_request": (httputils.decode_request, ("configuration", "environ", "text")),
+    "radicale.item.filter.prop_match": (radicale_filter.prop_match, ("vobject_item", "filter_", "ns")),
 }
 
 #: ``Application`` methods overridden by groupware's application, with their parameters.
@@ -245,8 +247,9 @@ class Internals:
 def patch_radicale() -> None:
     """The one place where Radicale is patched (``tests/unit/test_radicale_patches.py`` guards it).
 
-    Three patches: memoized package versions (below), a cheap ``logger.trace`` when tracing is off
-    (:func:`_fast_trace`), and walks over recurrences that stop with their request (:func:`_budgeted_walks`).
+    Four patches: memoized package versions (below), a cheap ``logger.trace`` when tracing is off
+    (:func:`_fast_trace`), walks over recurrences that stop with their request (:func:`_budgeted_walks`), and
+    CardDAV prop-filters on grouped property names (:func:`_grouped_prop_filters`).
 
     ``radicale.utils.package_version`` reads package metadata from disk on every call, and Radicale calls it
     for every ``RADICALE:version`` property and every address book's ``supported-address-data``: about a fifth
@@ -257,6 +260,36 @@ def patch_radicale() -> None:
         radicale.utils.package_version = functools.cache(radicale.utils.package_version)
     _fast_trace()
     _budgeted_walks()
+    _grouped_prop_filters()
+
+
+def _grouped_prop_filters() -> None:
+    """A CardDAV ``prop-filter`` named ``item1.EMAIL`` tests the EMAIL properties of the group ``item1`` (RFC
+    6350 §3.3 groups, RFC 6352 §10.5.1), as sabre/dav reads such a name; Radicale looked for a property
+    called ``item1.email`` and never found one. A plain name (``EMAIL``) already matches every group: vobject
+    files grouped properties under their name. Radicale's filter test calls ``prop_match`` through its module,
+    so the storage's screening and Radicale's own REPORT loop both see the replacement."""
+    original = radicale_filter.prop_match
+    if getattr(original, "groupware_grouped", False):
+        return
+
+    def prop_match(vobject_item: Any, filter_: ET.Element, ns: str, *args: Any, **kwargs: Any) -> bool:
+        group, dot, name = filter_.get("name", "").rpartition(".")
+        if ns != "CR" or not dot or not group:
+            return bool(original(vobject_item, filter_, ns, *args, **kwargs))
+        lines = [
+            line
+            for line in vobject_item.contents.get(name.lower(), [])
+            if (line.group or "").lower() == group.lower()
+        ]
+        view = vobject.base.Component(vobject_item.name)  # the group's properties of that name, nothing else
+        view.contents = {name.lower(): lines} if lines else {}
+        narrowed = ET.Element(filter_.tag, {**filter_.attrib, "name": name})
+        narrowed.extend(list(filter_))
+        return bool(original(view, narrowed, ns, *args, **kwargs))
+
+    prop_match.groupware_grouped = True  # type: ignore[attr-defined]
+    radicale_filter.prop_match = prop_match
 
 
 def _budgeted_walks() -> None:

@@ -148,3 +148,38 @@ def test_every_instance_walk_goes_through_the_module_and_spends_the_request_budg
     with pytest.raises(RequestCancelled), request_budget({}, 0.0):
         radicale.item.filter.visit_time_ranges(endless, "VEVENT", range_fn, lambda start: False)
     assert 0 < len(seen) < 1000
+
+
+def test_carddav_filters_reach_prop_match_through_the_module_and_grouped_names_match_their_group() -> None:
+    """Radicale's CardDAV filter test looks ``prop_match`` up on the module at each call; the patched one
+    reads ``item1.EMAIL`` as the EMAIL properties of group item1 (RFC 6350 §3.3), a plain name as before."""
+    import xml.etree.ElementTree as ET
+
+    import radicale.app.report
+    import radicale.item.filter
+    import vobject
+
+    assert 'radicale_filter.prop_match(item.vobject_item, f, "CR")' in inspect.getsource(
+        radicale.app.report.test_filter
+    )
+    patch_radicale()
+    assert getattr(radicale.item.filter.prop_match, "groupware_grouped", False)
+    card = vobject.readOne(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\nFN:A\r\nN:A;;;;\r\nITEM1.EMAIL:a@example.org\r\n"
+        "item2.TEL:+33 1\r\nEND:VCARD\r\n"
+    )
+
+    def matches(name: str, text: str | None = None, absent: bool = False) -> bool:
+        cr = "urn:ietf:params:xml:ns:carddav"
+        element = ET.Element(f"{{{cr}}}prop-filter", {"name": name})
+        if text is not None:
+            ET.SubElement(element, f"{{{cr}}}text-match").text = text
+        if absent:
+            ET.SubElement(element, f"{{{cr}}}is-not-defined")
+        return bool(radicale.item.filter.prop_match(card, element, "CR"))
+
+    assert matches("EMAIL", "example") and matches("item1.email", "example") and matches("ITEM2.TEL")
+    assert (
+        not matches("item2.EMAIL") and not matches("ITEM1.TEL", "33") and matches("item3.EMAIL", absent=True)
+    )
+    assert not matches("ITEM1.EMAIL", absent=True) and not matches("EMAIL", "nowhere")
