@@ -20,7 +20,7 @@ from .errors import Diagnostic, SieveCompileError, SieveSyntaxError
 from .grammar import COMMANDS, KNOWN_EXTENSIONS, TESTS, Signature
 from .host import Policy, ScriptLocator
 from .parse import Argument, Command, Number, Strings, Tag, Test, parse
-from .program import Block, Context, MatchRef, Program, Template, Value, VarRef
+from .program import Block, MatchRef, Program, Template, Value, VarRef
 
 __all__ = ["Bound", "Compiler", "Program", "compile_script"]
 
@@ -234,7 +234,7 @@ class Compiler:
         if bound is None:
             return T.constant(False)
         subs = [self.test(t, depth + 1) for t in node.tests]
-        return _counted(T.build(self, bound, subs))
+        return T.build(self, bound, subs)
 
     def _check_tests(self, node: Command | Test, sig: Signature) -> bool:
         n, has_list = len(node.tests), node.has_test_list
@@ -346,19 +346,6 @@ class Compiler:
         if self.errors:
             raise SieveCompileError(self.errors)
         return Program(block, frozenset(self.required), self.policy, size, tuple(self.notes))
-
-
-def _counted(test: T.TestFn) -> T.TestFn:
-    """A test that counts one step of the evaluation's budget (see :class:`~program.Meter`) before it runs."""
-
-    def counted(ctx: Context) -> bool:
-        meter = ctx.meter
-        meter.left -= 1
-        if meter.left <= 0:
-            meter.over()
-        return test(ctx)
-
-    return counted
 
 
 def _what(node: Command | Test) -> str:

@@ -145,7 +145,10 @@ def _substring(key: str) -> Callable[[Sequence[str]], bool]:
     """
 
     def test(values: Sequence[str]) -> bool:
-        return any(key in v for v in values)
+        for v in values:  # noqa: SIM110 - a loop makes no generator on this hot path
+            if key in v:
+                return True
+        return False
 
     return test
 
@@ -234,6 +237,27 @@ class Matcher:
         if len(keys) == 1:
             return _substring(keys[0])
         return lambda values: any(k in v for v in values for k in keys)
+
+    def folded_substring(self) -> str | None:
+        """The one folded text a value must hold for a match, when that is the whole test: ``:contains``
+        with one key, or ``:matches "*x*"`` without other wildcards, under i;ascii-casemap; None otherwise."""
+        if not self.constant or self.comparator != "i;ascii-casemap" or len(self._folded) != 1:
+            return None
+        key = self._folded[0]
+        if self.kind == "contains":
+            return key
+        if self.kind == "matches" and not self.capture and len(key) > 1:
+            core = key[1:-1]
+            if key[0] == "*" and key[-1] == "*" and not any(ch in core for ch in "*?\\"):
+                return core
+        return None
+
+    def folded_keys(self) -> frozenset[str] | None:
+        """The folded keys of an ``:is`` match under i;ascii-casemap (a value matches when it is one of
+        them); None for any other matcher."""
+        if not self.constant or self.comparator != "i;ascii-casemap" or self.kind != "is":
+            return None
+        return frozenset(self._folded)
 
     def _bind_numeric(self) -> Callable[[MatchContext, Sequence[str]], bool]:
         """``:value`` with i;ascii-numeric and constant keys: the keys' numbers are computed once."""
