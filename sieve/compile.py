@@ -124,7 +124,10 @@ class Compiler:
     def strings(self, arg: Argument | None) -> tuple[Value, ...]:
         """The values of a string-list argument."""
         assert isinstance(arg, Strings)
-        return tuple(self.value(v, arg) for v in arg.values)
+        values = arg.values
+        if len(values) == 1:
+            return (self.value(values[0], arg),)
+        return tuple([self.value(v, arg) for v in values])
 
     def number(self, arg: Argument | None) -> int:
         """The value of a number argument."""
@@ -167,8 +170,8 @@ class Compiler:
 
     def _bind_tag(self, bound: Bound, sig: Signature, tag: Tag, args: list[Argument], i: int) -> bool:
         spec = sig.tags.get(tag.name)
-        what = f"{bound.node.name} {'command' if isinstance(bound.node, Command) else 'test'}"
         if spec is None or (spec.ext is not None and not self.has(spec.ext)):
+            what = f"{bound.node.name} {_what(bound.node)}"
             self.error(tag, f"unknown tagged argument ':{tag.name}' for the {what}")
             return False
         if tag.name in bound.tags:

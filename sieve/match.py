@@ -124,15 +124,28 @@ def _folded_globs(keys: tuple[str, ...]) -> Callable[[Sequence[str]], bool] | No
     return lambda values: any(t(v) for v in values for t in funcs)
 
 
-def _searches(
-    searches: tuple[Callable[[str], bool], ...],
-) -> Callable[[MatchContext, Sequence[str]], bool]:
-    """``:regex`` with constant keys and no match variables: whether any key finds a match in any value."""
+def _searches(patterns: tuple[BoundedRegex, ...]) -> Callable[[MatchContext, Sequence[str]], bool]:
+    """``:regex`` with constant keys and no match variables: whether any key finds a match in any value;
+    one key, the common case, is searched inline (what :meth:`BoundedRegex.test` does)."""
+    if len(patterns) == 1:
+        only = patterns[0]
+        search, longest = only.plain.search, only.plain_longest
+
+        def match_one(ctx: MatchContext, values: Sequence[str]) -> bool:
+            for v in values:
+                if len(v) > longest:
+                    only.test(v)  # raises SieveBudgetExceeded
+                if search(v) is not None:
+                    return True
+            return False
+
+        return match_one
+    tests = tuple(p.test for p in patterns)
 
     def match(ctx: MatchContext, values: Sequence[str]) -> bool:
         for v in values:
-            for search in searches:
-                if search(v):
+            for test in tests:
+                if test(v):
                     return True
         return False
 
@@ -202,7 +215,7 @@ class Matcher:
         if self.constant and self.kind == "value" and self.comparator == "i;ascii-numeric":
             return self._bind_numeric()
         if self.constant and self.kind == "regex" and not self.capture:
-            return _searches(tuple(p.test for p in self._patterns))
+            return _searches(tuple(self._patterns))
         if self.constant and self.kind == "matches" and not self.capture:
             casefold = self.comparator == "i;ascii-casemap"
             tests = [_plain_glob(k, casefold) for k in self.keys if isinstance(k, str)]

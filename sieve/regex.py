@@ -201,6 +201,7 @@ def _group_depth(pattern: str) -> int:
     return deepest
 
 
+@functools.lru_cache(maxsize=4096)
 def regex_problem(pattern: str) -> str | None:
     """Why a ``:regex`` key is refused (nested repetition: exponential backtracking; groups nested past
     :data:`MAX_GROUP_DEPTH`), or None. Call it before compiling the key (which reports invalid syntax)."""

@@ -569,15 +569,15 @@ def _not(c: Builder, b: Bound, subs: list[TestFn]) -> Counted:
     return Counted(test)
 
 
-def _allof(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn | Counted:
+def _allof(c: Builder, b: Bound, subs: list[TestFn]) -> Counted:
     return _short_circuit(subs, stop_on=False)
 
 
-def _anyof(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn | Counted:
+def _anyof(c: Builder, b: Bound, subs: list[TestFn]) -> Counted:
     return _short_circuit(subs, stop_on=True)
 
 
-def _short_circuit(subs: list[TestFn], stop_on: bool) -> TestFn | Counted:
+def _short_circuit(subs: list[TestFn], stop_on: bool) -> Counted:
     """``allof`` stops at the first false test, ``anyof`` at the first true one (RFC 5228 §5.2, §5.3); two
     tests, the common case, run without a loop."""
     if len(subs) == 2:
@@ -594,12 +594,16 @@ def _short_circuit(subs: list[TestFn], stop_on: bool) -> TestFn | Counted:
     tests = tuple(subs)
 
     def test(ctx: Context) -> bool:
+        meter = ctx.meter
+        meter.left -= 1
+        if meter.left <= 0:
+            meter.over()
         for t in tests:
             if bool(t(ctx)) is stop_on:
                 return stop_on
         return not stop_on
 
-    return test
+    return Counted(test)
 
 
 _BUILDERS: dict[str, Callable[[Builder, Bound, list[TestFn]], TestFn | Counted]] = {
