@@ -11,7 +11,10 @@ many times (:mod:`evaluate`).
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 
 from . import commands as C
 from . import testops as T
@@ -369,13 +372,42 @@ def _needs(sig: Signature | None) -> str:
     return f" (missing require for '{sig.ext}')" if sig is not None and sig.ext else ""
 
 
-def compile_script(text: str, policy: Policy | None = None, locator: ScriptLocator | None = None) -> Program:
+#: Programs compiled without a locator, by the digest of their text and their policy (:func:`compile_script`).
+_COMPILED: OrderedDict[tuple[bytes, Policy], Program] = OrderedDict()
+_COMPILED_LOCK = threading.Lock()
+#: How many programs :data:`_COMPILED` keeps, the least recently asked for dropped first.
+CACHE_SIZE = 256
+
+
+def compile_script(
+    text: str, policy: Policy | None = None, locator: ScriptLocator | None = None, *, cached: bool = True
+) -> Program:
     """Compile a Sieve script under a policy; ``locator`` resolves ``include`` (RFC 6609).
+
+    A script compiled without a locator is kept by the digest of its text and its policy, and the same
+    program is returned when that text is compiled again under that policy (a client's CHECKSCRIPT then
+    PUTSCRIPT, the same admin script for every delivery): a program is never changed once compiled, and
+    evaluations share it. With a locator the included scripts may change, so the script is compiled anew;
+    so it is with ``cached=False``.
 
     Raises:
         SieveCompileError: with every diagnostic as ``line:column: message``.
     """
-    return Compiler(policy or Policy(), locator).compile(text)
+    policy = policy or Policy()
+    if locator is not None or not cached:
+        return Compiler(policy, locator).compile(text)
+    key = (hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=20).digest(), policy)
+    with _COMPILED_LOCK:
+        program = _COMPILED.get(key)
+        if program is not None:
+            _COMPILED.move_to_end(key)
+            return program
+    program = Compiler(policy, None).compile(text)
+    with _COMPILED_LOCK:
+        _COMPILED[key] = program
+        while len(_COMPILED) > CACHE_SIZE:
+            _COMPILED.popitem(last=False)
+    return program
 
 
 __all__ += ["SieveSyntaxError"]

@@ -12,7 +12,9 @@ from groupware.sieve import (
     Environment,
     FileInto,
     MessageFacts,
+    Policy,
     RuntimeFailure,
+    SieveCompileError,
     compile_script,
     evaluate,
     parse,
@@ -152,3 +154,24 @@ def test_header_fields_are_read_by_name_when_asked() -> None:
     assert facts.headers == [("Subject", "a  b"), ("X-A", "1"), ("x-a", "é"), ("Subject", "c")]
     facts.set_headers([("X-A", "2"), *facts.headers])
     assert facts.header_raw("x-a") == ["2", "1", "é"]
+
+
+def test_a_script_compiled_again_is_the_same_program() -> None:
+    """Compiled without a locator, the same text under the same policy gives the program kept the first time;
+    another policy, a locator or ``cached=False`` compile anew."""
+    text = 'require "fileinto";\nif header :contains "subject" "cache" { fileinto "kept"; }\n'
+    first = compile_script(text)
+    assert compile_script(text) is first
+    assert compile_script(text, Policy(max_actions=3)) is not first
+    assert compile_script(text, cached=False) is not first
+    assert compile_script(text, locator=_NoScripts()) is not first
+    assert compile_script(text + " ") is not first
+    with pytest.raises(SieveCompileError):
+        compile_script(text + "bad")
+    with pytest.raises(SieveCompileError):
+        compile_script(text + "bad")
+
+
+class _NoScripts:
+    def load(self, location: str, name: str) -> str | None:
+        return None
