@@ -196,7 +196,11 @@ class Matcher:
         self.comparator = comparator
         self.op = op
         self.keys = list(keys)
-        self.constant = all(isinstance(k, str) for k in keys)
+        self.constant = True
+        for k in keys:
+            if not isinstance(k, str):
+                self.constant = False
+                break
         self.capture = capture
         casefold = comparator == "i;ascii-casemap"
         self._folded: list[str] = []

@@ -102,11 +102,18 @@ def constant(value: bool) -> TestFn:
     return (lambda ctx: True) if value else (lambda ctx: False)
 
 
+_MATCH_TYPES = ("is", "contains", "matches", "regex", "value", "count")
+
+
 def make_matcher(
     c: Builder, b: Bound, keys: Sequence[Value], default: str = "i;ascii-casemap", capture: bool = True
 ) -> Matcher:
     """The match type, comparator and relational operator of a test (RFC 5228 §2.7, RFC 5231 §4)."""
-    kind = next((k for k in ("is", "contains", "matches", "regex", "value", "count") if k in b.tags), "is")
+    tags, kind = b.tags, "is"
+    for name in _MATCH_TYPES:
+        if name in tags:
+            kind = name
+            break
     comparator = default
     if "comparator" in b.tags:
         arg = b.tags["comparator"]
@@ -183,7 +190,10 @@ def address_part(addr: Address, part: str) -> str | None:
 
 
 def _part_name(b: Bound) -> str:
-    return next((p for p in ("localpart", "domain", "user", "detail") if p in b.tags), "all")
+    for part in ("localpart", "domain", "user", "detail"):
+        if part in b.tags:
+            return part
+    return "all"
 
 
 def _header(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn | Counted:
