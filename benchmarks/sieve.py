@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Sieve benchmark: compile a realistic 30-rule script (plus vacation) once, evaluate it on 10,000 messages.
 
-Prints a table: compile time, evaluations per second (messages already parsed by the email library, as
-delivery does once per message), the same including the parse, the compile time and evaluation rate with two
-threads compiling in parallel (a process-wide parse lock would show here), and Pigeonhole's ``sieve-test`` per
-message for scale. Targets (issue 12): compile ≤ 2 ms, ≥ 20,000 evaluations/s on one core, both also with two
-threads parsing in parallel.
+Prints a table: compile time (the script compiled anew each time, ``cached=False``), the same text compiled
+again (the program kept by the digest of its text, as ManageSieve's CHECKSCRIPT then PUTSCRIPT gets it),
+evaluations per second (messages already parsed by the email library, as delivery does once per message), the
+same including the parse, the compile time and evaluation rate with two threads compiling in parallel (a
+process-wide parse lock would show here), and Pigeonhole's ``sieve-test`` per message for scale. Targets
+(issue 15): compile ≤ 2 ms of CPU, ≥ 30,000 evaluations/s on one core, both also with two threads compiling
+in parallel.
 
     python benchmarks/sieve.py [--messages 10000] [--passes 5] [--sieve-test-samples 20]
 
@@ -129,13 +131,13 @@ def _clock() -> float:
     return time.thread_time()
 
 
-def bench_compile(text: str, rounds: int = 200) -> float:
-    """Median time of one compile."""
+def bench_compile(text: str, rounds: int = 200, cached: bool = False) -> float:
+    """Median time of one compile (of the program kept for this text with ``cached``)."""
     compile_script(text)
     times = []
     for _ in range(rounds):
         start = _clock()
-        compile_script(text)
+        compile_script(text, cached=cached)
         times.append(_clock() - start)
     return statistics.median(times)
 
@@ -180,7 +182,7 @@ def bench_parallel(text: str, raws: list[bytes], rounds: int = 200) -> tuple[flo
         barrier.wait()
         for _ in range(rounds):
             start, start_wall = _clock(), time.perf_counter()
-            compile_script(text)
+            compile_script(text, cached=False)
             times_cpu.append(_clock() - start)
             times_wall.append(time.perf_counter() - start_wall)
 
@@ -197,7 +199,7 @@ def bench_parallel(text: str, raws: list[bytes], rounds: int = 200) -> tuple[flo
 
     def background() -> None:
         while not done.is_set():
-            compile_script(text)
+            compile_script(text, cached=False)
 
     other = threading.Thread(target=background)
     other.start()
@@ -260,18 +262,22 @@ def main() -> None:
         "--passes", type=int, default=5, help="runs through the messages; the median is shown"
     )
     args = parser.parse_args()
+    load = os.getloadavg()[0]
     text = script_30_rules()
     raws = messages(args.messages)
     compile_s = bench_compile(text)
+    cached_s = bench_compile(text, cached=True)
     eval_only, with_parse = bench_eval(text, raws, args.passes)
     par_cpu, par_wall, par_eval = bench_parallel(text, raws)
     per_message = bench_sieve_test(text, raws[: args.sieve_test_samples])
     rows = [
         ("script", f"30 rules + vacation, {len(text)} bytes"),
+        ("load average at the start (1 min)", f"{load:.1f} on {os.cpu_count()} CPUs"),
         ("compile (median of 200, CPU)", f"{compile_s * 1000:.2f} ms   (target ≤ 2 ms)"),
+        ("same text compiled again (kept program)", f"{cached_s * 1000:.3f} ms"),
         (
             f"evaluate, {len(raws)} parsed messages (median of {args.passes})",
-            f"{eval_only:,.0f} eval/s   (target ≥ 20,000)",
+            f"{eval_only:,.0f} eval/s   (target ≥ 30,000)",
         ),
         ("parse + evaluate (median)", f"{with_parse:,.0f} msg/s"),
         (
@@ -280,7 +286,7 @@ def main() -> None:
         ),
         (
             "evaluate while another thread compiles",
-            f"{par_eval:,.0f} eval/s   (target ≥ 20,000)",
+            f"{par_eval:,.0f} eval/s   (target ≥ 30,000)",
         ),
         (
             "sieve-test per message (process)",

@@ -168,10 +168,11 @@ def _fileinto(c: Builder, b: Bound, depth: int) -> Op:
     """RFC 5228 §4.1; an empty name compiles and stores into INBOX at delivery, as in Pigeonhole."""
     mailbox, copy, create = c.string(b.pos[0]), "copy" in b.tags, "create" in b.tags
     flags = c.strings(b.tags["flags"]) if "flags" in b.tags else None
+    literal = mailbox if isinstance(mailbox, str) else None
 
     def op(ctx: Context) -> None:
         fl = _flag_values(ctx, flags) if flags is not None else tuple(ctx.flags)
-        ctx.result.store(ctx.expand(mailbox), copy, create, fl)
+        ctx.result.store(literal if literal is not None else ctx.expand(mailbox), copy, create, fl)
 
     return op
 

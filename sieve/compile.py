@@ -11,7 +11,10 @@ many times (:mod:`evaluate`).
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 
 from . import commands as C
 from . import testops as T
@@ -20,7 +23,7 @@ from .errors import Diagnostic, SieveCompileError, SieveSyntaxError
 from .grammar import COMMANDS, KNOWN_EXTENSIONS, TESTS, Signature
 from .host import Policy, ScriptLocator
 from .parse import Argument, Command, Number, Strings, Tag, Test, parse
-from .program import Block, Context, MatchRef, Program, Template, Value, VarRef
+from .program import Block, MatchRef, Program, Template, Value, VarRef
 
 __all__ = ["Bound", "Compiler", "Program", "compile_script"]
 
@@ -124,7 +127,10 @@ class Compiler:
     def strings(self, arg: Argument | None) -> tuple[Value, ...]:
         """The values of a string-list argument."""
         assert isinstance(arg, Strings)
-        return tuple(self.value(v, arg) for v in arg.values)
+        values = arg.values
+        if len(values) == 1:
+            return (self.value(values[0], arg),)
+        return tuple([self.value(v, arg) for v in values])
 
     def number(self, arg: Argument | None) -> int:
         """The value of a number argument."""
@@ -167,8 +173,8 @@ class Compiler:
 
     def _bind_tag(self, bound: Bound, sig: Signature, tag: Tag, args: list[Argument], i: int) -> bool:
         spec = sig.tags.get(tag.name)
-        what = f"{bound.node.name} {'command' if isinstance(bound.node, Command) else 'test'}"
         if spec is None or (spec.ext is not None and not self.has(spec.ext)):
+            what = f"{bound.node.name} {_what(bound.node)}"
             self.error(tag, f"unknown tagged argument ':{tag.name}' for the {what}")
             return False
         if tag.name in bound.tags:
@@ -234,7 +240,7 @@ class Compiler:
         if bound is None:
             return T.constant(False)
         subs = [self.test(t, depth + 1) for t in node.tests]
-        return _counted(T.build(self, bound, subs))
+        return T.build(self, bound, subs)
 
     def _check_tests(self, node: Command | Test, sig: Signature) -> bool:
         n, has_list = len(node.tests), node.has_test_list
@@ -348,19 +354,6 @@ class Compiler:
         return Program(block, frozenset(self.required), self.policy, size, tuple(self.notes))
 
 
-def _counted(test: T.TestFn) -> T.TestFn:
-    """A test that counts one step of the evaluation's budget (see :class:`~program.Meter`) before it runs."""
-
-    def counted(ctx: Context) -> bool:
-        meter = ctx.meter
-        meter.left -= 1
-        if meter.left <= 0:
-            meter.over()
-        return test(ctx)
-
-    return counted
-
-
 def _what(node: Command | Test) -> str:
     return "command" if isinstance(node, Command) else "test"
 
@@ -379,13 +372,42 @@ def _needs(sig: Signature | None) -> str:
     return f" (missing require for '{sig.ext}')" if sig is not None and sig.ext else ""
 
 
-def compile_script(text: str, policy: Policy | None = None, locator: ScriptLocator | None = None) -> Program:
+#: Programs compiled without a locator, by the digest of their text and their policy (:func:`compile_script`).
+_COMPILED: OrderedDict[tuple[bytes, Policy], Program] = OrderedDict()
+_COMPILED_LOCK = threading.Lock()
+#: How many programs :data:`_COMPILED` keeps, the least recently asked for dropped first.
+CACHE_SIZE = 256
+
+
+def compile_script(
+    text: str, policy: Policy | None = None, locator: ScriptLocator | None = None, *, cached: bool = True
+) -> Program:
     """Compile a Sieve script under a policy; ``locator`` resolves ``include`` (RFC 6609).
+
+    A script compiled without a locator is kept by the digest of its text and its policy, and the same
+    program is returned when that text is compiled again under that policy (a client's CHECKSCRIPT then
+    PUTSCRIPT, the same admin script for every delivery): a program is never changed once compiled, and
+    evaluations share it. With a locator the included scripts may change, so the script is compiled anew;
+    so it is with ``cached=False``.
 
     Raises:
         SieveCompileError: with every diagnostic as ``line:column: message``.
     """
-    return Compiler(policy or Policy(), locator).compile(text)
+    policy = policy or Policy()
+    if locator is not None or not cached:
+        return Compiler(policy, locator).compile(text)
+    key = (hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=20).digest(), policy)
+    with _COMPILED_LOCK:
+        program = _COMPILED.get(key)
+        if program is not None:
+            _COMPILED.move_to_end(key)
+            return program
+    program = Compiler(policy, None).compile(text)
+    with _COMPILED_LOCK:
+        _COMPILED[key] = program
+        while len(_COMPILED) > CACHE_SIZE:
+            _COMPILED.popitem(last=False)
+    return program
 
 
 __all__ += ["SieveSyntaxError"]

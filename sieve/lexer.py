@@ -45,6 +45,20 @@ _TOKEN = re.compile(
     )""",
     re.VERBOSE | re.DOTALL,
 )
+#: The common tokens, each preceded by its white space, for :func:`_lex_common`; any other character but
+#: white space (the last group) is read as itself, so that a search skips nothing.
+_COMMON = re.compile(
+    r"""([ \t\r\n\f\v]*)(?:
+      (\#[^\n]*)
+    | "((?:[^"\\]|\\.)*)"
+    | (:[A-Za-z_][A-Za-z0-9_]*)
+    | ([A-Za-z_][A-Za-z0-9_]*)
+    | ([0-9]+[KMGkmg]?)
+    | ([\[\](){};,])
+    | ([^ \t\r\n\f\v])
+    )""",
+    re.VERBOSE | re.DOTALL,
+)
 _BLANKS = re.compile(r"[ \t\r\n\f\v]*")
 _COMMENT_END = re.compile(r"\*/")
 _TEXT_FIRST_LINE = re.compile(r"[ \t]*(?:#[^\n]*)?\r?\n")
@@ -122,6 +136,48 @@ def _check_utf8(text: str, where: Positions) -> None:
         raise where.error(bad.start(), "invalid UTF-8 in the script")
 
 
+def _lex_common(text: str) -> list[RawToken] | None:
+    """The tokens of a text made only of the common tokens (no bracketed comment, no ``text:``, nothing
+    refused), one match each; None at the first other character, and :func:`lex` reads the text again
+    token by token. Every character before the trailing white space is in a match, so the offsets add up
+    the lengths read; the search stops before that white space, where each start would try every length
+    of it (a time quadratic in its length)."""
+    out: list[RawToken] = []
+    append, pos = out.append, 0
+    body = len(text.rstrip(" \t\r\n\f\v"))
+    for m in _COMMON.finditer(text, 0, body):
+        blanks, hashed, string, tag, ident, number, punct, other = m.groups("")
+        if other:
+            return None
+        pos += len(blanks)
+        if punct:
+            append((punct, punct, pos))
+            pos += 1
+        elif ident:
+            if ident == "text":  # perhaps a multi-line string
+                return None
+            append(("ident", ident, pos))
+            pos += len(ident)
+        elif tag:
+            append(("tag", tag, pos))
+            pos += len(tag)
+        elif hashed:
+            pos += len(hashed)
+        elif number:
+            if number_value(number) > MAX_NUMBER:
+                return None
+            append(("number", number, pos))
+            pos += len(number)
+        else:
+            append(("string", _UNESCAPE.sub(r"\1", string) if "\\" in string else string, pos))
+            pos += len(string) + 2
+    end = _BLANKS.match(text, pos).end()  # type: ignore[union-attr]
+    if end != len(text):
+        return None
+    append(("end", "", end))
+    return out
+
+
 def lex(text: str, where: Positions | None = None) -> list[RawToken]:
     """The significant tokens of ``text``, comments and white space dropped, then an ``end`` token.
 
@@ -131,6 +187,12 @@ def lex(text: str, where: Positions | None = None) -> list[RawToken]:
     """
     where = where if where is not None else Positions(text)
     _check_utf8(text, where)
+    common = _lex_common(text)
+    return common if common is not None else _lex_careful(text, where)
+
+
+def _lex_careful(text: str, where: Positions) -> list[RawToken]:
+    """:func:`lex` token by token, every error located."""
     out: list[RawToken] = []
     append, match, size, pos = out.append, _TOKEN.match, len(text), 0
     while True:

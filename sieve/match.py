@@ -124,15 +124,28 @@ def _folded_globs(keys: tuple[str, ...]) -> Callable[[Sequence[str]], bool] | No
     return lambda values: any(t(v) for v in values for t in funcs)
 
 
-def _searches(
-    searches: tuple[Callable[[str], bool], ...],
-) -> Callable[[MatchContext, Sequence[str]], bool]:
-    """``:regex`` with constant keys and no match variables: whether any key finds a match in any value."""
+def _searches(patterns: tuple[BoundedRegex, ...]) -> Callable[[MatchContext, Sequence[str]], bool]:
+    """``:regex`` with constant keys and no match variables: whether any key finds a match in any value;
+    one key, the common case, is searched inline (what :meth:`BoundedRegex.test` does)."""
+    if len(patterns) == 1:
+        only = patterns[0]
+        search, longest = only.plain.search, only.plain_longest
+
+        def match_one(ctx: MatchContext, values: Sequence[str]) -> bool:
+            for v in values:
+                if len(v) > longest:
+                    only.test(v)  # raises SieveBudgetExceeded
+                if search(v) is not None:
+                    return True
+            return False
+
+        return match_one
+    tests = tuple(p.test for p in patterns)
 
     def match(ctx: MatchContext, values: Sequence[str]) -> bool:
         for v in values:
-            for search in searches:
-                if search(v):
+            for test in tests:
+                if test(v):
                     return True
         return False
 
@@ -145,7 +158,10 @@ def _substring(key: str) -> Callable[[Sequence[str]], bool]:
     """
 
     def test(values: Sequence[str]) -> bool:
-        return any(key in v for v in values)
+        for v in values:  # noqa: SIM110 - a loop makes no generator on this hot path
+            if key in v:
+                return True
+        return False
 
     return test
 
@@ -180,7 +196,11 @@ class Matcher:
         self.comparator = comparator
         self.op = op
         self.keys = list(keys)
-        self.constant = all(isinstance(k, str) for k in keys)
+        self.constant = True
+        for k in keys:
+            if not isinstance(k, str):
+                self.constant = False
+                break
         self.capture = capture
         casefold = comparator == "i;ascii-casemap"
         self._folded: list[str] = []
@@ -199,7 +219,7 @@ class Matcher:
         if self.constant and self.kind == "value" and self.comparator == "i;ascii-numeric":
             return self._bind_numeric()
         if self.constant and self.kind == "regex" and not self.capture:
-            return _searches(tuple(p.test for p in self._patterns))
+            return _searches(tuple(self._patterns))
         if self.constant and self.kind == "matches" and not self.capture:
             casefold = self.comparator == "i;ascii-casemap"
             tests = [_plain_glob(k, casefold) for k in self.keys if isinstance(k, str)]
@@ -234,6 +254,27 @@ class Matcher:
         if len(keys) == 1:
             return _substring(keys[0])
         return lambda values: any(k in v for v in values for k in keys)
+
+    def folded_substring(self) -> str | None:
+        """The one folded text a value must hold for a match, when that is the whole test: ``:contains``
+        with one key, or ``:matches "*x*"`` without other wildcards, under i;ascii-casemap; None otherwise."""
+        if not self.constant or self.comparator != "i;ascii-casemap" or len(self._folded) != 1:
+            return None
+        key = self._folded[0]
+        if self.kind == "contains":
+            return key
+        if self.kind == "matches" and not self.capture and len(key) > 1:
+            core = key[1:-1]
+            if key[0] == "*" and key[-1] == "*" and not any(ch in core for ch in "*?\\"):
+                return core
+        return None
+
+    def folded_keys(self) -> frozenset[str] | None:
+        """The folded keys of an ``:is`` match under i;ascii-casemap (a value matches when it is one of
+        them); None for any other matcher."""
+        if not self.constant or self.comparator != "i;ascii-casemap" or self.kind != "is":
+            return None
+        return frozenset(self._folded)
 
     def _bind_numeric(self) -> Callable[[MatchContext, Sequence[str]], bool]:
         """``:value`` with i;ascii-numeric and constant keys: the keys' numbers are computed once."""

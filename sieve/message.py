@@ -71,6 +71,13 @@ def _decode_word(m: re.Match[str]) -> str:
         return m.group(0)
 
 
+def _field_text(value: str) -> str:
+    """A field's value as the tests read it: 8-bit bytes as UTF-8, unfolded (RFC 5322 §2.2.3, RFC 6532)."""
+    if not value.isascii():
+        value = _bytes_text(value)
+    return _FOLD.sub(" ", value) if "\n" in value else value
+
+
 def decode_header_value(value: str) -> str:
     """Unfold and decode RFC 2047 encoded words; white space between adjacent words is dropped (§6.2)."""
     return _decode_text(_FOLD.sub(" ", _bytes_text(value)))
@@ -169,7 +176,17 @@ def parse_message(raw: bytes, max_depth: int = MAX_MIME_DEPTH) -> Message:
 class MessageFacts:
     """A parsed message and the lazily computed views the tests need."""
 
-    __slots__ = ("_addresses", "_decoded", "_headers", "_index", "_text_parts", "memo", "message", "raw")
+    __slots__ = (
+        "_addresses",
+        "_decoded",
+        "_grouped",
+        "_headers",
+        "_index",
+        "_text_parts",
+        "memo",
+        "message",
+        "raw",
+    )
 
     def __init__(
         self, raw: bytes, message: Message | None = None, max_mime_depth: int = MAX_MIME_DEPTH
@@ -177,7 +194,9 @@ class MessageFacts:
         self.raw = raw
         self.message = message if message is not None else parse_message(raw, max_mime_depth)
         self._headers: list[tuple[str, str]] | None = None
-        self._index: dict[str, list[str]] | None = None
+        #: The fields by lower-case name as the message has them, then the values read (:meth:`header_raw`).
+        self._grouped: dict[str, list[str]] | None = None
+        self._index: dict[str, list[str]] = {}
         self._decoded: dict[str, list[str]] = {}
         self._addresses: dict[str, list[list[Address] | None]] = {}
         self._text_parts: dict[tuple[str, ...], list[str]] = {}
@@ -188,17 +207,16 @@ class MessageFacts:
     @property
     def headers(self) -> list[tuple[str, str]]:
         """All header fields in order, as (name, raw unfolded value)."""
-        if self._headers is None:
-            self._headers = [
-                (n, _FOLD.sub(" ", _bytes_text(v)) if "\n" in v else _bytes_text(v))
-                for n, v in self.message.raw_items()
-            ]
-        return self._headers
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = [(n, _field_text(v)) for n, v in self.message.raw_items()]
+        return headers
 
     def set_headers(self, headers: list[tuple[str, str]]) -> None:
         """Replace the header view after ``addheader``/``deleteheader`` (RFC 5293 §3)."""
         self._headers = headers
-        self._index = None
+        self._grouped = None
+        self._index = {}
         self._decoded = {}
         self._addresses = {}
         self.memo = {}
@@ -219,17 +237,27 @@ class MessageFacts:
         return found
 
     def header_raw(self, name: str) -> list[str]:
-        """Unfolded, undecoded values of every field called ``name`` (case-insensitive), in order."""
-        index = self._index
-        if index is None:
-            index = self._index = {}
-            for n, v in self.headers:
-                key = n.lower()
-                if key in index:
-                    index[key].append(v)
-                else:
-                    index[key] = [v]
-        return index.get(name.lower(), [])
+        """Unfolded, undecoded values of every field called ``name`` (case-insensitive), in order.
+
+        The fields are grouped by name in one pass, and the values of a name are read (8-bit bytes as UTF-8,
+        unfolded) the first time it is asked for: most fields of a message are never tested.
+        """
+        key = name.lower()
+        found = self._index.get(key)
+        if found is None:
+            grouped = self._grouped
+            if grouped is None:
+                grouped = self._grouped = {}
+                for n, v in self.message.raw_items() if self._headers is None else self._headers:
+                    n = n.lower()
+                    same = grouped.get(n)
+                    if same is None:
+                        grouped[n] = [v]
+                    else:
+                        same.append(v)
+            raw = grouped.get(key)
+            found = self._index[key] = [_field_text(v) for v in raw] if raw is not None else []
+        return found
 
     @property
     def size(self) -> int:

@@ -205,22 +205,25 @@ class _Parser:
     def arguments(self, args: list[Argument], tests: list[Test]) -> bool:
         """``arguments = *argument [test / test-list]`` into ``args`` and ``tests``; whether a test list was
         given (RFC 5228 §2.6, §8.2)."""
-        toks, where = self.toks, self.where.where
+        toks, where, i = self.toks, self.where.where, self.i
         while True:
-            kind, value, pos = toks[self.i]
+            kind, value, pos = toks[i]
             if kind == "string":
-                self.i += 1
+                i += 1
                 args.append(Strings([value], False, *where(pos)))
             elif kind == "tag":
-                self.i += 1
+                i += 1
                 args.append(Tag(value[1:].lower(), *where(pos)))
             elif kind == "number":
-                self.i += 1
+                i += 1
                 args.append(Number(number_value(value), *where(pos)))
             elif kind == "[":
+                self.i = i
                 args.append(self.string_list())
+                i = self.i
             else:
                 break
+        self.i = i
         if kind == "ident":
             tests.append(self.test())
         elif kind == "(":

@@ -201,6 +201,7 @@ def _group_depth(pattern: str) -> int:
     return deepest
 
 
+@functools.lru_cache(maxsize=4096)
 def regex_problem(pattern: str) -> str | None:
     """Why a ``:regex`` key is refused (nested repetition: exponential backtracking; groups nested past
     :data:`MAX_GROUP_DEPTH`), or None. Call it before compiling the key (which reports invalid syntax)."""
@@ -229,10 +230,23 @@ def _factors(nodes: list[_Node], out: list[int | None]) -> None:
                 _factors(seq, out)
 
 
+#: A length beyond any value's: the bound of the search for the longest value within the cost.
+_LONG = 1 << 62
+
+
 class BoundedRegex:
     """One ``:regex`` key: :meth:`search` refuses a value on which its worst case exceeds ``max_cost``."""
 
-    __slots__ = ("anchored", "factors", "max_cost", "plain", "plain_factors", "regex")
+    __slots__ = (
+        "anchored",
+        "factors",
+        "longest",
+        "max_cost",
+        "plain",
+        "plain_factors",
+        "plain_longest",
+        "regex",
+    )
 
     def __init__(self, pattern: str, casefold: bool, max_cost: int) -> None:
         self.regex = compiled_regex(pattern, casefold)
@@ -245,12 +259,28 @@ class BoundedRegex:
         if len(alts) == 1 and alts[0] and _is_dot_star(pattern, alts[0][0]):
             self.plain = _python(pattern[alts[0][0].end :], casefold)
             self.plain_factors = self._collect(_parse(pattern[alts[0][0].end :]))
+        self.longest = self._longest(self.factors)
+        self.plain_longest = self._longest(self.plain_factors)
 
     @staticmethod
     def _collect(alts: list[list[_Node]]) -> list[int | None]:
         out: list[int | None] = []
         _factors([_Node(0, 0, alts=alts)], out)
         return out
+
+    def _longest(self, factors: list[int | None]) -> float:
+        """The longest value within ``max_cost``: :meth:`cost` grows with the length, so the check of a value
+        is one comparison (-1: none is, inf: every one is)."""
+        if self.cost(_LONG, factors) <= self.max_cost:
+            return math.inf
+        low, high = -1, _LONG
+        while low < high:
+            mid = (low + high + 1) // 2
+            if self.cost(mid, factors) <= self.max_cost:
+                low = mid
+            else:
+                high = mid - 1
+        return low
 
     def cost(self, length: int, factors: list[int | None] | None = None) -> float:
         """The worst-case backtracking steps on a value of ``length`` characters (an upper bound)."""
@@ -263,13 +293,13 @@ class BoundedRegex:
 
     def search(self, value: str) -> re.Match[str] | None:
         """``re.search`` once its cost is known to be bounded; SieveBudgetExceeded otherwise."""
-        if self.cost(len(value)) > self.max_cost:
+        if len(value) > self.longest:
             raise SieveBudgetExceeded(f"regex {self.regex.pattern!r} too costly on {len(value)} characters")
         return self.regex.search(value)
 
     def test(self, value: str) -> bool:
         """Whether the key matches somewhere in the value (no match variables wanted)."""
-        if self.cost(len(value), self.plain_factors) > self.max_cost:
+        if len(value) > self.plain_longest:
             raise SieveBudgetExceeded(f"regex {self.regex.pattern!r} too costly on {len(value)} characters")
         return self.plain.search(value) is not None
 

@@ -4,13 +4,16 @@ of §2 hold, input is bounded, nothing is shared between parses and the package 
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
 from groupware.sieve import Policy, SieveCompileError, SieveSyntaxError, compile_script, parse
+from groupware.sieve.lexer import Positions, _lex_careful, _lex_common, lex
 from groupware.sieve.parse import MAX_NESTING, Command, Number, Strings, Tag, tokens
 from groupware.sieve.parse import Test as SieveTest
 
@@ -246,3 +249,41 @@ def test_numbers() -> None:
     assert parse("keep 9223372036854775807;")[0].args[0] == Number((1 << 63) - 1, 1, 6)
     with pytest.raises(SieveSyntaxError, match="too large"):
         parse("keep 8589934592G;")
+
+
+LEX_TEXTS = [  # (text, read on the common path)
+    ('require ["fileinto"];\r\n# rule:[a]\r\nif header :contains "subject" "x" {\r\n\tkeep;\r\n}\r\n', True),
+    ('keep; # "quoted" in a comment\n  stop ;  \n\n', True),
+    ('fileinto :copy "a\\"b\\\\c" 2K; x_y 10g ["", "é", "\\q"];', True),
+    ("", True),
+    ("   \n\t", True),
+    ('if text :is "a" "b" { keep; }', False),  # an identifier "text": perhaps a multi-line string
+    ("keep; /* comment */ stop;", False),
+    ("vacation text:\r\nline\r\n..dot\r\n.\r\n;", False),
+    ('keep; "unterminated', False),
+    ('keep; "\\"\\"\\"', False),
+    ("keep; 99999999999999999999;", False),
+    ("keep; :", False),
+    ("keep; .", False),
+]
+
+
+@pytest.mark.parametrize(("text", "common_path"), LEX_TEXTS)
+def test_the_common_token_path_reads_what_the_careful_path_reads(text: str, common_path: bool) -> None:
+    """The one-search path over the common tokens gives the careful path's tokens, or leaves the text."""
+    common = _lex_common(text)
+    try:
+        careful: object = _lex_careful(text, Positions(text))
+    except SieveSyntaxError as exc:
+        careful = exc
+    assert (common is not None) == common_path
+    assert common is None or common == careful
+
+
+@pytest.mark.parametrize("tail", [" " * 300_000, '"\\"' * 100_000, "# c" + " \t" * 150_000 + "\n"])
+def test_lexing_stays_linear(tail: str) -> None:
+    """White space after the last token, or quotes that never close, do not make the search quadratic."""
+    start = time.perf_counter()
+    with contextlib.suppress(SieveSyntaxError):
+        lex("keep;" + tail)
+    assert time.perf_counter() - start < 5
