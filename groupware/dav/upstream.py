@@ -21,9 +21,11 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+import dateutil.rrule  # type: ignore[import-untyped]
 import radicale.log
 import radicale.utils
 import vobject
+import vobject.icalendar
 from radicale import httputils
 from radicale import item as radicale_item
 from radicale.app import Application
@@ -247,9 +249,10 @@ class Internals:
 def patch_radicale() -> None:
     """The one place where Radicale is patched (``tests/unit/test_radicale_patches.py`` guards it).
 
-    Four patches: memoized package versions (below), a cheap ``logger.trace`` when tracing is off
-    (:func:`_fast_trace`), walks over recurrences that stop with their request (:func:`_budgeted_walks`), and
-    CardDAV prop-filters on grouped property names (:func:`_grouped_prop_filters`).
+    Five patches: memoized package versions (below), a cheap ``logger.trace`` when tracing is off
+    (:func:`_fast_trace`), walks over recurrences and recurrence sets that stop with their request
+    (:func:`_budgeted_walks`, :func:`_budgeted_rule_sets`), and CardDAV prop-filters on grouped property names
+    (:func:`_grouped_prop_filters`).
 
     ``radicale.utils.package_version`` reads package metadata from disk on every call, and Radicale calls it
     for every ``RADICALE:version`` property and every address book's ``supported-address-data``: about a fifth
@@ -316,6 +319,37 @@ def _budgeted_walks() -> None:
 
     walk.groupware_budgeted = True  # type: ignore[attr-defined]
     radicale_filter.visit_time_ranges = walk
+    _budgeted_rule_sets()
+
+
+class _BudgetedRuleSet(dateutil.rrule.rruleset):  # type: ignore[misc]
+    """A recurrence set whose every instance spends the request's budget while it is computed."""
+
+    def _iter(self) -> Iterator[datetime]:
+        for instance in super()._iter():
+            spend()
+            yield instance
+
+
+def _budgeted_rule_sets() -> None:
+    """The recurrence sets vobject builds for a component (``getrruleset``: Radicale's expansion of a
+    ``calendar-query``, RFC 4791 §9.6.5, and its filters) spend the request's budget at each instance, so that
+    expanding an event from the year 1 stops with its request like a filter walk does."""
+    component = vobject.icalendar.RecurringComponent
+    original = component.getrruleset
+    if getattr(original, "groupware_budgeted", False):
+        return
+
+    def getrruleset(self: Any, addRDate: bool = False) -> Any:
+        ruleset = original(self, addRDate)
+        if not isinstance(ruleset, dateutil.rrule.rruleset):
+            return ruleset
+        budgeted = _BudgetedRuleSet()
+        budgeted.__dict__.update(ruleset.__dict__)
+        return budgeted
+
+    getrruleset.groupware_budgeted = True  # type: ignore[attr-defined]
+    component.getrruleset = getrruleset
 
 
 def _fast_trace() -> None:

@@ -70,6 +70,30 @@ def test_a_request_over_its_budget_answers_503_with_the_reason(budgeted: Running
     assert request(budgeted, "PROPFIND", CAL, headers={"Depth": "1"})[0] == 207
 
 
+def test_an_expansion_from_the_year_1_stops_with_its_budget(budgeted: RunningServer) -> None:
+    """RFC 4791 §9.6.5: Radicale expands from DTSTART to the asked range, through every instance before it;
+    each one is a step of the request's budget."""
+    rules = "".join(f"RRULE:FREQ=MONTHLY;BYMONTHDAY={day}\r\n" for day in (1, 2, 3, 4))
+    ancient = (  # 97,000 instances before 2026: under the 100,000 a PUT accepts
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:ancient\r\n"
+        f"DTSTAMP:20260101T000000Z\r\nDTSTART:00010101T000000Z\r\n{rules}SUMMARY:old\r\nEND:VEVENT\r\n"
+        "END:VCALENDAR\r\n"
+    )
+    put = request(budgeted, "PUT", CAL + "ancient.ics", body=ancient, headers=ICS)
+    assert put[0] == 201, put[2]
+    expand = (
+        '<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data>'
+        '<C:expand start="20260101T000000Z" end="20260201T000000Z"/></C:calendar-data></D:prop><C:filter>'
+        '<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:prop-filter name="UID">'
+        "<C:text-match>ancient</C:text-match></C:prop-filter></C:comp-filter></C:comp-filter></C:filter>"
+        "</C:calendar-query>"
+    )
+    started = time.monotonic()
+    status, _, answer = request(budgeted, "REPORT", CAL, body=expand, headers={"Depth": "1"})
+    assert status == 503 and b"took more than 0.3 s" in answer, (status, answer[:300])
+    assert time.monotonic() - started < 3
+
+
 class Records(logging.Handler):
     """The records of one logger, kept (Radicale's logging setup at each server start replaces the root's
     handlers, pytest's among them)."""

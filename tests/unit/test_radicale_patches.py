@@ -150,6 +150,29 @@ def test_every_instance_walk_goes_through_the_module_and_spends_the_request_budg
     assert 0 < len(seen) < 1000
 
 
+def test_expansion_gets_its_recurrence_set_from_vobject_and_it_spends_the_request_budget() -> None:
+    """Radicale's calendar-query expansion (RFC 4791 §9.6.5) asks vobject for the event's recurrence set;
+    the patched set stops with its request instead of walking from the year 1 to the asked range."""
+    import datetime
+
+    import radicale.app.report
+    import vobject
+
+    from groupware.dav.budget import RequestCancelled, request_budget
+
+    assert "base_vevent.getrruleset()" in inspect.getsource(radicale.app.report._expand)
+    patch_radicale()
+    event = vobject.readOne(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:00010101T000000Z\r\n"
+        "RRULE:FREQ=MONTHLY\r\nRRULE:FREQ=MONTHLY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).vevent
+    ruleset = event.getrruleset()
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    with pytest.raises(RequestCancelled), request_budget({}, 0.0):
+        ruleset.between(start, start + datetime.timedelta(days=31), inc=True)
+    assert len(event.getrruleset().between(start, start + datetime.timedelta(days=31), inc=True)) == 2
+
+
 def test_carddav_filters_reach_prop_match_through_the_module_and_grouped_names_match_their_group() -> None:
     """Radicale's CardDAV filter test looks ``prop_match`` up on the module at each call; the patched one
     reads ``item1.EMAIL`` as the EMAIL properties of group item1 (RFC 6350 §3.3), a plain name as before."""
