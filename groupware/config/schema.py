@@ -195,6 +195,12 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "max_connections_per_address": Option(
             "20", _at_least_one, "ManageSieve connections one client address holds open"
         ),
+        "trusted_clients": Option(
+            "127.0.0.1/8, ::1",
+            _networks,
+            "addresses or networks of clients acting for many people (a webmail's ManageSieve plugin): no "
+            "per-address bound on their connections and commands (empty: none)",
+        ),
         "max_scripts": Option("25", _positive_int, "scripts per user (0: no limit)"),
         "max_script_size": Option("262144", _positive_int, "octets per script"),
         "max_storage": Option("1048576", _positive_int, "octets of all of a user's scripts (0: no limit)"),

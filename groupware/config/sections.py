@@ -130,6 +130,7 @@ class SieveConfig:
     auth_timeout: float = 30.0
     max_connections: int = 1000
     max_connections_per_address: int = 20
+    trusted_clients: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     max_scripts: int = 25
     max_script_size: int = 262144
     max_storage: int = 1048576

@@ -66,6 +66,7 @@ class ManageSieveDoor:
             failure_delay=config.accounts.failure_delay,
             max_connections=section.max_connections,
             max_connections_per_address=section.max_connections_per_address,
+            trusted_clients=section.trusted_clients,
             max_literal=max(section.max_script_size, 1024),
         )
 

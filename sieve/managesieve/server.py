@@ -36,7 +36,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ..admission import Admission
+from ..admission import Admission, Networks
 from .commands import Reply, Session
 from .protocol import ProtocolViolation, Reader, Token, response
 
@@ -75,6 +75,9 @@ class ServerSettings:
     #: Commands of one client address running at once in the thread pool (the others wait their turn), so
     #: that a few addresses cannot queue the pool's ``workers`` threads in front of everyone else's.
     commands_per_address: int = 4
+    #: Networks of clients that act for many people (a webmail's ManageSieve plugin): their address is held
+    #: to neither ``max_connections_per_address`` nor ``commands_per_address``.
+    trusted_clients: tuple[str, ...] = ()
     #: Connections the kernel queues before we accept them (asyncio's default, 100, makes a burst of new
     #: connections wait a second for a SYN retry: too long for the others' logins).
     backlog: int = 1024
@@ -89,7 +92,10 @@ class ManageSieveServer:
         self._servers: list[asyncio.Server] = []
         self._executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="managesieve")
         self._connections: set[asyncio.Task[None]] = set()
-        self._admission = Admission(settings.max_connections, settings.max_connections_per_address)
+        self._trusted = Networks(settings.trusted_clients)
+        self._admission = Admission(
+            settings.max_connections, settings.max_connections_per_address, self._trusted
+        )
         self._turns: dict[str, asyncio.Semaphore] = {}  # per address with connections: commands running
         self.addresses: list[tuple[str, int]] = []
 
@@ -128,7 +134,8 @@ class ManageSieveServer:
         if refused is not None:
             return TOO_MANY_BYE if refused == "total" else TOO_MANY_FROM_ADDRESS_BYE
         if remote not in self._turns:
-            self._turns[remote] = asyncio.Semaphore(self.settings.commands_per_address)
+            turns = self.settings.workers if remote in self._trusted else self.settings.commands_per_address
+            self._turns[remote] = asyncio.Semaphore(turns)
         return None
 
     def _release(self, remote: str) -> None:

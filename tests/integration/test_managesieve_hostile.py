@@ -47,6 +47,7 @@ def sieve_server(tmp_path: Path) -> Iterator[Callable[..., tuple[str, int]]]:
             "hosts": f"127.0.0.1:{port}",
             "mail_root": str(tmp_path / "mail"),
             "allow_plaintext": "true",
+            "trusted_clients": "",  # these tests play hostile clients from loopback addresses
             **(sieve or {}),
         }
         with path.open("a", encoding="utf-8") as handle:
@@ -155,6 +156,26 @@ def test_bounds_come_from_the_configuration(sieve_server: Callable[..., tuple[st
         assert second.recv(100).startswith(b"421 4.7.0 Too many connections from your address")
     for sock in held:
         sock.close()
+
+
+def test_a_trusted_client_is_held_to_no_per_address_bound(
+    sieve_server: Callable[..., tuple[str, int]],
+) -> None:
+    """``[sieve] trusted_clients`` (a webmail acting for many people): its address opens more connections
+    than ``max_connections_per_address``; any other address is still held to it."""
+    address = sieve_server(sieve={"max_connections_per_address": "2", "trusted_clients": "127.0.0.5"})
+    webmail = [
+        socket.create_connection(address, timeout=5, source_address=("127.0.0.5", 0)) for _ in range(4)
+    ]
+    other = [socket.create_connection(address, timeout=5, source_address=("127.0.0.6", 0)) for _ in range(3)]
+    try:
+        assert all(b'"IMPLEMENTATION"' in sieve_status(sock) for sock in webmail)
+        answers = [sieve_status(sock) for sock in other]
+        assert sum(b'"IMPLEMENTATION"' in answer for answer in answers) == 2
+        assert b'BYE "Too many connections from your address."\r\n' in answers
+    finally:
+        for sock in webmail + other:
+            sock.close()
 
 
 def test_failing_logins_from_many_addresses_do_not_delay_others(
