@@ -44,6 +44,7 @@ from groupware.dav.budget import RequestCancelled, cancelled_answer, request_bud
 from groupware.dav.collections import ListingResponder, QueryResponder, SyncResponder
 from groupware.dav.configuration import radicale_configuration
 from groupware.dav.credentials import basic_credentials_problem, unauthorized
+from groupware.dav.discovery import RootListingRewriter
 from groupware.dav.forwarded import ForwardedMiddleware, proxies_from
 from groupware.dav.item_data import ItemDataResponder
 from groupware.dav.limits import PropertyLimitResponder
@@ -51,7 +52,19 @@ from groupware.dav.operations import OperationsMiddleware
 from groupware.dav.outage import WsgiAnswer, busy, unavailable, wsgi_answer
 from groupware.dav.people import PrincipalRewriter, PrincipalSearchResponder
 from groupware.dav.principal_search import PeopleIndex
-from groupware.dav.request import Answer, DavRequest, Responder, Rewriter
+from groupware.dav.request import Answer, DavRequest, Finisher, Responder, Rewriter
+from groupware.dav.rfc4791 import CalendarObjectResponder
+from groupware.dav.rfc4918 import (
+    CollectionPutResponder,
+    ConditionalResponder,
+    FiniteDepthResponder,
+    MissingParentResponder,
+    ProtectedPropertyResponder,
+    announce_access_control,
+    finish_delete,
+)
+from groupware.dav.rfc4918_copy import CopyResponder
+from groupware.dav.rfc6578 import SyncCollectionResponder, finish_limit
 from groupware.dav.screening import QueryTooLong, beyond_bounds, every_item_read, reads_every_item
 from groupware.dav.upstream import Application, Internals, patch_radicale
 from groupware.dav.validity import FilterCheckResponder
@@ -100,17 +113,21 @@ def _responding(method: str) -> Callable[..., Answer]:
         request = DavRequest(environ, base_prefix, path, user, user_groups, request_info)
         try:
             answer = self._respond(method, request)
-            if answer is not None:
-                return answer
-            upstream: Answer = getattr(super(GroupwareApplication, self), f"do_{method}")(
-                environ, base_prefix, path, user, user_groups, request_info
-            )
+            if answer is None:
+                answer = getattr(super(GroupwareApplication, self), f"do_{method}", _not_allowed)(
+                    environ, base_prefix, path, user, user_groups, request_info
+                )
         except StoreBusy as exc:
             return busy(exc)
-        return upstream
+        return self._finish(method, request, answer)
 
     handler.__name__ = handler.__qualname__ = f"do_{method}"
     return handler
+
+
+def _not_allowed(*_args: Any) -> Answer:
+    """The answer to a method Radicale does not implement."""
+    return client.METHOD_NOT_ALLOWED, {"Content-Type": "text/plain; charset=utf-8"}, b"", None
 
 
 class GroupwareApplication(Application):
@@ -133,15 +150,29 @@ class GroupwareApplication(Application):
         )
         listing, sync, query = self.whole_collections
         limit = PropertyLimitResponder()
+        conditional, parent = ConditionalResponder(self.internals), MissingParentResponder(self.internals)
         self.responders: dict[str, list[Responder]] = {
-            "PROPFIND": [listing],
-            "REPORT": [FilterCheckResponder(), PrincipalSearchResponder(people, self.internals), sync, query],
-            "PROPPATCH": [limit],
-            "MKCOL": [limit],
-            "MKCALENDAR": [limit],
-            "PUT": [ItemDataResponder(self.internals)],
+            "PROPFIND": [FiniteDepthResponder(), conditional, listing],
+            "REPORT": [
+                FilterCheckResponder(),
+                PrincipalSearchResponder(people, self.internals),
+                SyncCollectionResponder(self.internals),
+                sync,
+                query,
+            ],
+            "PROPPATCH": [conditional, ProtectedPropertyResponder(), limit],
+            "MKCOL": [parent, limit],
+            "MKCALENDAR": [parent, limit],
+            "PUT": [
+                CollectionPutResponder(self.internals),
+                CalendarObjectResponder(self.internals),
+                ItemDataResponder(self.internals),
+            ],
+            **{method: [conditional] for method in ("GET", "HEAD", "DELETE", "MOVE")},
+            "COPY": [conditional, CopyResponder(self.internals, self._dispatch)],
         }
-        self.rewriters: list[Rewriter] = [PrincipalRewriter(services.accounts)]
+        self.finishers: dict[str, list[Finisher]] = {"DELETE": [finish_delete], "REPORT": [finish_limit]}
+        self.rewriters: list[Rewriter] = [PrincipalRewriter(services.accounts), RootListingRewriter()]
         section = services.config.addressbooks
         if section.enabled:
             self.responders["REPORT"].append(VCard4Responder())
@@ -156,6 +187,19 @@ class GroupwareApplication(Application):
     def fast_paths(self, enabled: bool) -> None:
         for responder in self.whole_collections:
             responder.enabled = enabled
+
+    def _dispatch(self, method: str, request: DavRequest, environ: dict[str, Any], path: str) -> Answer:
+        """One inner request of ``request``'s user (a COPY's GET and PUT), through this application."""
+        handler = getattr(self, f"do_{method}")
+        answer: Answer = handler(
+            environ, request.base_prefix, path, request.user, request.user_groups, request.request_info
+        )
+        return answer
+
+    def _finish(self, method: str, request: DavRequest, answer: Answer) -> Answer:
+        for finisher in self.finishers.get(method, ()):
+            answer = finisher(request, answer)
+        return answer
 
     def _respond(self, method: str, request: DavRequest) -> Answer | None:
         for responder in self.responders.get(method, ()):
@@ -172,8 +216,8 @@ class GroupwareApplication(Application):
             return unauthorized(problem, str(self.configuration.get("auth", "realm")))
         try:
             with request_budget(environ, limits.max_request_seconds):
-                upstream: WsgiAnswer = super()._handle_request(environ)
-            return upstream
+                status, headers, answers = super()._handle_request(environ)
+            return status, announce_access_control(headers), answers
         except DirectoryUnavailable as exc:
             return unavailable(exc)
         except StoreBusy as exc:  # a lockout or grant written while logging in
@@ -196,6 +240,7 @@ class GroupwareApplication(Application):
     do_HEAD = _responding("HEAD")
     do_MOVE = _responding("MOVE")
     do_POST = _responding("POST")
+    do_COPY = _responding("COPY")  # RFC 4918 §9.8 (Radicale has no COPY)
 
     def do_REPORT(
         self,
@@ -210,7 +255,7 @@ class GroupwareApplication(Application):
         request = DavRequest(environ, base_prefix, path, user, user_groups, request_info)
         answer = self._respond("REPORT", request)
         if answer is not None:
-            return answer
+            return self._finish("REPORT", request, answer)
         try:
             with every_item_read(reads_every_item(parsed_body(environ))):
                 status, headers, body, xml_request = super().do_REPORT(
@@ -224,7 +269,7 @@ class GroupwareApplication(Application):
             # RFC 6578 §3.2 says 403 with DAV:valid-sync-token; Thunderbird starts over only on 400 (and loses
             # its address-book sync on 403), DAVx5 reads the error element whatever the status.
             status = request_info["status"] = client.BAD_REQUEST
-        return status, headers, body, xml_request
+        return self._finish("REPORT", request, (status, headers, body, xml_request))
 
     def _read_xml_request_body(
         self, environ: radicale_types.WSGIEnviron, request_info: dict[str, Any]

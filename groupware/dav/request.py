@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from radicale import types as radicale_types
 
-__all__ = ["Answer", "DavRequest", "Responder", "Rewriter"]
+__all__ = ["Answer", "DavRequest", "Finisher", "Responder", "Rewriter"]
 
 #: Radicale's answer of a method handler: status, headers, body, and the parsed request for its debug log.
 Answer = radicale_types.WSGIResponse
@@ -50,3 +50,10 @@ class Rewriter(Protocol):
 
     def rewrite(self, document: ET.Element, request_info: dict[str, Any]) -> None:
         """Change ``document`` in place."""
+
+
+class Finisher(Protocol):
+    """Adjusts the answer of one method, whoever gave it (a responder or Radicale)."""
+
+    def __call__(self, request: DavRequest, answer: Answer) -> Answer:
+        """The answer to send instead of ``answer``."""

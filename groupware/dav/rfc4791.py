@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""RFC 4791 (CalDAV) §4.1 and §5.3.2.1: what a calendar object resource is, checked on PUT.
+
+Radicale stores whatever iCalendar it can parse. :class:`CalendarObjectResponder`, in front of its PUT (and of
+:class:`groupware.dav.item_data.ItemDataResponder`), answers ``403`` with the precondition the RFC names, its
+text the reason, to a PUT of a calendar object (a ``VCALENDAR`` body at an item's path)
+
+* sent as ``text/plain`` or any other text type than ``text/calendar``: ``CALDAV:supported-calendar-data``
+  (§5.3.2.1; a body without a Content-Type, or an ``application/`` type, is judged by its text);
+* holding a ``METHOD`` property: ``CALDAV:valid-calendar-object-resource`` (§4.1: a calendar object resource
+  is not an iTIP message; it belongs in a scheduling inbox, RFC 6638 §4);
+* without ``VERSION:2.0`` or ``PRODID`` (RFC 5545 §3.6, §3.7.3, §3.7.4), or with an event, to-do or journal
+  without ``DTSTAMP`` or ``UID`` (§3.6.1–§3.6.3): ``CALDAV:valid-calendar-data`` (§5.3.2.1).
+
+Thunderbird, DAVx5, iOS, vdirsyncer and python caldav send ``text/calendar`` objects with ``VERSION``,
+``PRODID`` and ``DTSTAMP`` and without ``METHOD`` (the client tests and the conformance replay show it), so
+none of them meets these refusals. Kept lenient on purpose: a whole calendar PUT at a new collection's path
+(Radicale's import, not a calendar object resource) and anything that does not parse, which Radicale answers.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from http import client
+from typing import Any, cast
+
+from groupware.dav.request import Answer, DavRequest
+from groupware.dav.rfc4918 import CALDAV, error_answer
+from groupware.dav.upstream import Internals, read_components
+
+__all__ = ["CalendarObjectResponder", "calendar_object_problem"]
+
+log = logging.getLogger("groupware.server")
+
+#: Components that RFC 5545 §3.6.1–§3.6.3 require a DTSTAMP and a UID of.
+_STAMPED = ("VEVENT", "VTODO", "VJOURNAL")
+
+
+def calendar_object_problem(calendar: Any) -> tuple[str, str] | None:
+    """(precondition, reason) when a parsed ``VCALENDAR`` is not a valid calendar object resource, or None."""
+    contents = calendar.contents
+    if "method" in contents:
+        return "valid-calendar-object-resource", "a calendar object resource has no METHOD (RFC 4791 §4.1)"
+    versions = [str(line.value).strip() for line in contents.get("version", [])]
+    if versions != ["2.0"]:
+        return "valid-calendar-data", "VCALENDAR needs one VERSION:2.0 (RFC 5545 §3.7.4)"
+    if len(contents.get("prodid", [])) != 1:
+        return "valid-calendar-data", "VCALENDAR needs one PRODID (RFC 5545 §3.7.3)"
+    for component in calendar.components():
+        name = component.name.upper()
+        if name not in _STAMPED:
+            continue
+        for required in ("dtstamp", "uid"):
+            if len(component.contents.get(required, [])) != 1:
+                return "valid-calendar-data", f"{name} needs one {required.upper()} (RFC 5545 §3.6)"
+    return None
+
+
+def _media_type(request: DavRequest) -> str:
+    return str(request.environ.get("CONTENT_TYPE", "")).split(";")[0].strip().lower()
+
+
+class CalendarObjectResponder:
+    """Refuses a PUT of a calendar object that RFC 4791 §4.1 and §5.3.2.1 do not allow (see the module)."""
+
+    def __init__(self, internals: Internals) -> None:
+        self.internals = internals
+
+    def _text(self, request: DavRequest) -> str | None:
+        """The body as Radicale will decode it (put back for the next reader); None if it is not text."""
+        environ = cast(dict[str, Any], request.environ)
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        if not 0 < size <= self.internals.max_resource_size or environ.get("HTTP_CONTENT_ENCODING"):
+            return None
+        data = environ["wsgi.input"].read(size)
+        environ["wsgi.input"] = io.BytesIO(data)
+        try:
+            return self.internals.decode_body(environ, data)
+        except UnicodeDecodeError:
+            return None
+
+    def answer(self, request: DavRequest) -> Answer | None:
+        """The 403 answer, or None to hand the PUT on."""
+        if request.path.endswith("/"):
+            return None  # a whole calendar at a new collection: not one calendar object resource
+        text = self._text(request)
+        if text is None or "BEGIN:VCALENDAR" not in text[:4096].upper():
+            return None
+        try:
+            objects = read_components(text)
+        except Exception:  # Radicale's PUT answers 400 to what it cannot parse
+            return None
+        calendars = [obj for obj in objects if obj.name.upper() == "VCALENDAR"]
+        if not calendars:
+            return None
+        media_type = _media_type(request)
+        if media_type.startswith("text/") and media_type != "text/calendar":
+            found: tuple[str, str] | None = (
+                "supported-calendar-data",
+                f"calendar data is text/calendar, not {media_type} (RFC 4791 §5.3.2.1)",
+            )
+        else:
+            found = next(filter(None, map(calendar_object_problem, calendars)), None)
+        if found is None:
+            return None
+        condition, reason = found
+        log.info(
+            "refused calendar object", extra={"event": "invalid_data", "path": request.path, "reason": reason}
+        )
+        return error_answer(client.FORBIDDEN, CALDAV + condition, reason)
