@@ -106,6 +106,8 @@ class CopyResponder:
             share = self.internals.resolve_share(request.path, request.user, request.user_groups)
             if not share:
                 return _text(client.FORBIDDEN, "the source cannot be read")
+        if not self._may_write(request, target):
+            return _text(client.FORBIDDEN, "the destination cannot be written")
         source = located(self.internals, request, request.path)
         if source is None:
             return _text(client.NOT_FOUND, "the source does not exist")
@@ -119,6 +121,12 @@ class CopyResponder:
         if _is_collection(source):
             return self._copy_collection(request, source, target, existing)
         return self._copy_item(request, source, target, parent, existing)
+
+    def _may_write(self, request: DavRequest, target: str) -> bool:
+        """Whether the user may write at ``target`` (a share mapped into their home: its PUT judges)."""
+        if self.internals.resolve_share(target, request.user, request.user_groups):
+            return True
+        return self.internals.access(request.user, request.user_groups, target, None).check("w")
 
     def _copy_item(self, request: DavRequest, source: Any, target: str, parent: Any, existing: Any) -> Answer:
         """§9.8.1 and RFC 4791 §5.3.4: the source's text PUT at the destination."""
