@@ -212,7 +212,7 @@ def test_api_answers_with_json_errors(server: RunningServer) -> None:
 
 
 def test_sharing_api_answers_name_one_charset(server: RunningServer) -> None:
-    """Radicale's ``/.sharing/v1`` API answers JSON; its type carries ``charset=utf-8`` once (RFC 9110 §8.3)."""
+    """Radicale's ``/.sharing/v1`` API answers JSON whose type carries ``charset=utf-8`` once."""
     body = json.dumps({"PathMapped": "/helene.lefevre/calendar/"})
     for path in ("/.sharing/v1/map/list", "/.sharing/v1/map/create"):
         _, headers, _ = request(server, "POST", path, *login("helene.lefevre"), body=body, headers=JSON)
