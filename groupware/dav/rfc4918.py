@@ -47,6 +47,7 @@ __all__ = [
     "error_answer",
     "finish_delete",
     "located",
+    "parent_of",
 ]
 
 DAV = "{DAV:}"
@@ -98,6 +99,11 @@ def located(internals: Internals, request: DavRequest, path: str) -> Any | None:
     storage = internals.storage
     with storage.acquire_lock("r", user):
         return next(iter(storage.discover(path)), None)
+
+
+def parent_of(path: str) -> str:
+    """The path of the collection holding ``path`` (``/`` for a top-level one), with its trailing slash."""
+    return posixpath.dirname(path.rstrip("/")).rstrip("/") + "/"
 
 
 def _is_collection(item: Any) -> bool:
@@ -162,7 +168,7 @@ class MissingParentResponder:
 
     def answer(self, request: DavRequest) -> Answer | None:
         """The 409 answer, or None when the parent exists (or is not the user's to know about)."""
-        parent = posixpath.dirname(request.path.rstrip("/")) + "/"
+        parent = parent_of(request.path)
         if parent == "/":
             return None
         rights = self.internals.access(request.user, request.user_groups, parent, None)

@@ -29,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 
 from groupware.dav.body import PARSED_BODY
 from groupware.dav.request import Answer, DavRequest
-from groupware.dav.rfc4918 import CALDAV, CARDDAV, error_answer, located
+from groupware.dav.rfc4918 import CALDAV, CARDDAV, error_answer, located, parent_of
 from groupware.dav.upstream import Internals
 
 __all__ = ["CopyResponder", "Dispatch", "destination_path"]
@@ -115,7 +115,7 @@ class CopyResponder:
         existing = located(self.internals, request, target)
         if existing is not None and not overwrite:
             return _text(client.PRECONDITION_FAILED, "the destination exists and Overwrite is F")
-        parent = located(self.internals, request, posixpath.dirname(target.rstrip("/")) + "/")
+        parent = located(self.internals, request, parent_of(target))
         if parent is None or not _is_collection(parent):
             return _text(client.CONFLICT, "the parent collection of the destination does not exist")
         if _is_collection(source):

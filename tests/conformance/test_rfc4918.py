@@ -112,6 +112,13 @@ def test_9_3_1_collection_under_a_missing_parent_is_409(server: RunningServer, m
     assert request(server, "PROPFIND", f"{HOME}no-such-folder/", headers={"Depth": "0"})[0] == 404
 
 
+def test_9_3_1_top_level_collection_is_made_under_the_root(server: RunningServer) -> None:
+    admin = ("admin.groupware", "admin-demo")
+    assert request(server, "MKCOL", "/espace-commun/", *admin)[0] == 201
+    headers = {"Destination": "/copie-commune/", "Depth": "0"}
+    assert request(server, "COPY", "/espace-commun/", *admin, headers=headers)[0] == 201
+
+
 def test_9_3_1_collection_under_someone_elses_missing_parent_stays_403(server: RunningServer) -> None:
     assert request(server, "MKCOL", "/marie.martin/no-such-folder/agenda/")[0] == 403
 
