@@ -16,6 +16,13 @@ Every XML document it serializes passes an ordered list of rewriters. The lists,
 * PUT: calendar objects and vCards within bounds and readable back (:mod:`groupware.dav.item_data`);
 * rewriters: principals enriched from the directory, vCard 4.0 cards and advertisement.
 
+The fixes where Radicale's answers differ from the RFCs come first in their method's list, one module per
+RFC: :mod:`groupware.dav.rfc4918` (conditional requests on every method, PROPFIND ``Depth: infinity``,
+protected properties, MKCOL under a missing parent, PUT onto a collection), :mod:`groupware.dav.rfc4918_copy`
+(COPY), :mod:`groupware.dav.rfc4791` (calendar object resources on PUT) and :mod:`groupware.dav.rfc6578`
+(sync-collection); :mod:`groupware.dav.discovery` rewrites the root's listing. Finishers then adjust the answer
+of a method, whoever gave it: DELETE answers 204, a sync-collection over its ``DAV:limit`` 507.
+
 :func:`make_app` wraps the application in the agenda API middleware (:mod:`groupware.dav.agenda_api`), and
 that in the operations middleware (:mod:`groupware.dav.operations`: the page at ``/``, the health check),
 and that in the trusted proxies' layer (:mod:`groupware.dav.forwarded`), outermost, so that both see the
@@ -154,6 +161,7 @@ class GroupwareApplication(Application):
         self.responders: dict[str, list[Responder]] = {
             "PROPFIND": [FiniteDepthResponder(), conditional, listing],
             "REPORT": [
+                conditional,
                 FilterCheckResponder(),
                 PrincipalSearchResponder(people, self.internals),
                 SyncCollectionResponder(self.internals),
@@ -161,8 +169,8 @@ class GroupwareApplication(Application):
                 query,
             ],
             "PROPPATCH": [conditional, ProtectedPropertyResponder(), limit],
-            "MKCOL": [parent, limit],
-            "MKCALENDAR": [parent, limit],
+            "MKCOL": [conditional, parent, limit],
+            "MKCALENDAR": [conditional, parent, limit],
             "PUT": [
                 CollectionPutResponder(self.internals),
                 CalendarObjectResponder(self.internals),

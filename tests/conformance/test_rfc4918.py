@@ -206,7 +206,9 @@ def test_rfc7232_3_2_if_none_match_on_get_is_304(server: RunningServer) -> None:
     assert request(server, "GET", CAL + "cached.ics", headers={"If-None-Match": "*"})[0] == 304
 
 
-@pytest.mark.parametrize("method", ["GET", "HEAD", "PROPFIND", "PROPPATCH", "DELETE", "MOVE", "COPY", "PUT"])
+@pytest.mark.parametrize(
+    "method", ["GET", "HEAD", "PROPFIND", "PROPPATCH", "DELETE", "MOVE", "COPY", "PUT", "REPORT"]
+)
 def test_rfc7232_3_1_if_match_failing_is_412(server: RunningServer, method: str) -> None:
     path = CAL + f"guarded-{method.lower()}.ics"
     assert put(server, path, ics(f"guarded-{method}"))[0] == 201
@@ -219,6 +221,8 @@ def test_rfc7232_3_1_if_match_failing_is_412(server: RunningServer, method: str)
 
 def test_rfc7232_3_1_if_match_on_a_missing_resource_is_412(server: RunningServer) -> None:
     assert request(server, "DELETE", CAL + "absent.ics", headers={"If-Match": "*"})[0] == 412
+    assert request(server, "MKCALENDAR", f"{HOME}absent/", headers={"If-Match": "*"})[0] == 412
+    assert request(server, "PROPFIND", f"{HOME}absent/", headers={"Depth": "0"})[0] == 404
 
 
 def test_rfc3744_7_2_dav_header_names_access_control(server: RunningServer) -> None:
