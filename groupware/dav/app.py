@@ -20,8 +20,8 @@ The fixes where Radicale's answers differ from the RFCs come first in their meth
 RFC: :mod:`groupware.dav.rfc4918` (conditional requests on every method, PROPFIND ``Depth: infinity``,
 protected properties, MKCOL under a missing parent, PUT onto a collection), :mod:`groupware.dav.rfc4918_copy`
 (COPY), :mod:`groupware.dav.rfc4791` (calendar object resources on PUT) and :mod:`groupware.dav.rfc6578`
-(sync-collection); :mod:`groupware.dav.discovery` rewrites the root's listing. Finishers then adjust the answer
-of a method, whoever gave it: DELETE answers 204, a sync-collection over its ``DAV:limit`` 507.
+(sync-collection); :mod:`groupware.dav.discovery` rewrites the root's listing. Finishers then adjust the
+answer of a method, whoever gave it: DELETE answers 204, a sync-collection over its ``DAV:limit`` 507.
 
 :func:`make_app` wraps the application in the agenda API middleware (:mod:`groupware.dav.agenda_api`), and
 that in the operations middleware (:mod:`groupware.dav.operations`: the page at ``/``, the health check),
