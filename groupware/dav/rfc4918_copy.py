@@ -100,8 +100,8 @@ class CopyResponder:
         if not isinstance(target, str):
             return target
         source_path = request.path if request.path.endswith("/") else request.path.rstrip("/")
-        if target.rstrip("/") == source_path.rstrip("/"):
-            return _text(client.FORBIDDEN, "the source and the destination of a COPY are the same")
+        if (target.rstrip("/") + "/").startswith(source_path.rstrip("/") + "/"):
+            return _text(client.FORBIDDEN, "the destination of a COPY is its source or inside it")
         if not self.internals.access(request.user, request.user_groups, request.path, None).check("r"):
             share = self.internals.resolve_share(request.path, request.user, request.user_groups)
             if not share:
@@ -156,15 +156,32 @@ class CopyResponder:
             deleted = self.dispatch("DELETE", request, _environ(request, "DELETE"), target)
             if deleted[0] not in (client.OK, client.NO_CONTENT):
                 return deleted
-        problem = self._make_collection(request, source, target)
+        problem = self._copy_tree(request, source, target, depth == "infinity")
         if problem is not None:
             return problem
-        if depth == "infinity":
-            for member in list(source.get_all()):
-                answer = self._copy_member(request, source, member, target)
-                if answer is not None:
-                    return answer
         return self._done(request, existing is None)
+
+    def _copy_tree(self, request: DavRequest, source: Any, target: str, members: bool) -> Answer | None:
+        """The collection at ``target``, and with ``members`` its items or, in a plain collection, its
+        collections copied the same way; None when done, else the answer that refused a part."""
+        problem = self._make_collection(request, source, target)
+        if problem is not None or not members:
+            return problem
+        if source.get_meta("tag"):
+            for member in list(source.get_all()):
+                problem = self._copy_member(request, source, member, target)
+                if problem is not None:
+                    return problem
+            return None
+        storage = self.internals.storage
+        with storage.acquire_lock("r", request.user):
+            children = [c for c in storage.discover(f"/{source.path}/", "1") if _is_collection(c)][1:]
+        for child in children:
+            name = str(child.path).rstrip("/").rsplit("/", 1)[-1]
+            problem = self._copy_tree(request, child, f"{target}{name}/", members)
+            if problem is not None:
+                return problem
+        return None
 
     def _make_collection(self, request: DavRequest, source: Any, target: str) -> Answer | None:
         """The destination collection, with the source's properties, if the user may make it (as MKCOL)."""

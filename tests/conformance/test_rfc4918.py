@@ -119,6 +119,19 @@ def test_9_3_1_top_level_collection_is_made_under_the_root(server: RunningServer
     assert request(server, "COPY", "/espace-commun/", *admin, headers=headers)[0] == 201
 
 
+def test_9_8_3_copy_of_a_plain_collection_copies_its_collections(server: RunningServer) -> None:
+    admin = ("admin.groupware", "admin-demo")
+    assert request(server, "MKCOL", "/arbre/", *admin)[0] == 201
+    assert request(server, "MKCALENDAR", "/arbre/agenda/", *admin)[0] == 201
+    body, content = ics("feuille"), {"Content-Type": "text/calendar"}
+    assert request(server, "PUT", "/arbre/agenda/feuille.ics", *admin, body=body, headers=content)[0] == 201
+    assert request(server, "COPY", "/arbre/", *admin, headers={"Destination": "/copie-arbre/"})[0] == 201
+    status, _, data = request(server, "GET", "/copie-arbre/agenda/feuille.ics", *admin)
+    assert status == 200 and b"UID:feuille" in data
+    inside = {"Destination": "/arbre/agenda/copie/"}
+    assert request(server, "COPY", "/arbre/", *admin, headers=inside)[0] == 403
+
+
 def test_9_3_1_collection_under_someone_elses_missing_parent_stays_403(server: RunningServer) -> None:
     assert request(server, "MKCOL", "/marie.martin/no-such-folder/agenda/")[0] == 403
 
