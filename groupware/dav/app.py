@@ -21,7 +21,7 @@ RFC: :mod:`groupware.dav.rfc4918` (conditional requests on every method, PROPFIN
 protected properties, MKCOL under a missing parent, PUT onto a collection), :mod:`groupware.dav.rfc4918_copy`
 (COPY), :mod:`groupware.dav.rfc4791` (calendar object resources on PUT) and :mod:`groupware.dav.rfc6578`
 (sync-collection); :mod:`groupware.dav.discovery` rewrites the root's listing. Finishers then adjust the
-answer of a method, whoever gave it: DELETE answers 204, a sync-collection over its ``DAV:limit`` 507.
+answer of a method, whoever gave it (DELETE answers 204).
 
 :func:`make_app` wraps the application in the agenda API middleware (:mod:`groupware.dav.agenda_api`), and
 that in the operations middleware (:mod:`groupware.dav.operations`: the page at ``/``, the health check),
@@ -71,7 +71,8 @@ from groupware.dav.rfc4918 import (
     finish_delete,
 )
 from groupware.dav.rfc4918_copy import CopyResponder
-from groupware.dav.rfc6578 import SyncCollectionResponder, finish_limit
+from groupware.dav.rfc6578 import SyncCollectionResponder, result_limit
+from groupware.dav.rfc6578_limit import LimitedSyncResponder
 from groupware.dav.screening import QueryTooLong, beyond_bounds, every_item_read, reads_every_item
 from groupware.dav.upstream import Application, Internals, patch_radicale
 from groupware.dav.validity import FilterCheckResponder
@@ -165,6 +166,7 @@ class GroupwareApplication(Application):
                 FilterCheckResponder(),
                 PrincipalSearchResponder(people, self.internals),
                 SyncCollectionResponder(self.internals),
+                LimitedSyncResponder(self.internals, self._dispatch, result_limit),
                 sync,
                 query,
             ],
@@ -179,7 +181,7 @@ class GroupwareApplication(Application):
             **{method: [conditional] for method in ("GET", "HEAD", "DELETE", "MOVE")},
             "COPY": [conditional, CopyResponder(self.internals, self._dispatch)],
         }
-        self.finishers: dict[str, list[Finisher]] = {"DELETE": [finish_delete], "REPORT": [finish_limit]}
+        self.finishers: dict[str, list[Finisher]] = {"DELETE": [finish_delete]}
         self.rewriters: list[Rewriter] = [PrincipalRewriter(services.accounts), RootListingRewriter()]
         section = services.config.addressbooks
         if section.enabled:

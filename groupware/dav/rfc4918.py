@@ -28,7 +28,7 @@ from __future__ import annotations
 import posixpath
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http import client
 from typing import Any
 
@@ -38,6 +38,7 @@ from groupware.dav.upstream import Internals
 
 __all__ = [
     "PROTECTED",
+    "Dispatch",
     "CollectionPutResponder",
     "ConditionalResponder",
     "FiniteDepthResponder",
@@ -49,6 +50,10 @@ __all__ = [
     "located",
     "parent_of",
 ]
+
+#: Runs one method of the application: (method, request, WSGI environment, path) → its answer (the inner
+#: requests of a COPY, of a paged sync-collection).
+Dispatch = Callable[[str, DavRequest, dict[str, Any], str], Answer]
 
 DAV = "{DAV:}"
 CALDAV = "{urn:ietf:params:xml:ns:caldav}"

@@ -22,20 +22,16 @@ from __future__ import annotations
 
 import io
 import posixpath
-from collections.abc import Callable
 from http import client
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from groupware.dav.body import PARSED_BODY
 from groupware.dav.request import Answer, DavRequest
-from groupware.dav.rfc4918 import CALDAV, CARDDAV, error_answer, located, parent_of
+from groupware.dav.rfc4918 import CALDAV, CARDDAV, Dispatch, error_answer, located, parent_of
 from groupware.dav.upstream import Internals
 
-__all__ = ["CopyResponder", "Dispatch", "destination_path"]
-
-#: Runs one method of the application: (method, request, WSGI environment, path) → its answer.
-Dispatch = Callable[[str, DavRequest, dict[str, Any], str], Answer]
+__all__ = ["CopyResponder", "destination_path"]
 
 _CONDITIONAL = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_DESTINATION", "HTTP_OVERWRITE", "HTTP_DEPTH")
 #: The precondition naming where a member of each kind of collection may be copied.

@@ -5,10 +5,8 @@
   ``400``, and one on an item (not a collection) ``403`` with ``DAV:supported-report`` (RFC 3253 §3.6).
   ``Depth: 1`` is served as ``Depth: 0``, as Radicale always did: RFC 6578 §3.2 asks for ``Depth: 0``, but
   Thunderbird's address-book and calendar syncs and python caldav send ``Depth: 1`` and would stop syncing.
-* §3.7: :func:`finish_limit` honours ``DAV:limit``: when the changes are more than ``DAV:nresults``, the
-  server does not truncate them (its tokens name a state of the whole collection, not a point inside a
-  listing) and answers ``507`` with ``DAV:number-of-matches-within-limits``, as §3.7 allows; the client
-  syncs again without the limit.
+* §3.6, §3.7: ``DAV:limit`` is honoured by truncation, with a token that continues
+  (:mod:`groupware.dav.rfc6578_limit`); a limit that is not a positive integer is ``400``.
 * §4: ``DAV:sync-token`` is a protected property (:data:`groupware.dav.rfc4918.PROTECTED`).
 * §3.2, kept different on purpose: an unknown sync token answers ``400`` with ``DAV:valid-sync-token``, not
   ``403`` (:meth:`groupware.dav.app.GroupwareApplication.do_REPORT`): Thunderbird starts over only on 400.
@@ -19,14 +17,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from http import client
 
-import defusedxml.ElementTree as DefusedET
-
 from groupware.dav.body import parsed_body
 from groupware.dav.request import Answer, DavRequest
 from groupware.dav.rfc4918 import DAV, error_answer, located
 from groupware.dav.upstream import Internals
 
-__all__ = ["SyncCollectionResponder", "finish_limit", "result_limit"]
+__all__ = ["SyncCollectionResponder", "result_limit"]
 
 _SYNC = DAV + "sync-collection"
 
@@ -76,22 +72,3 @@ class SyncCollectionResponder:
         return error_answer(
             client.FORBIDDEN, DAV + "supported-report", "sync-collection is a report of collections"
         )
-
-
-def finish_limit(request: DavRequest, answer: Answer) -> Answer:
-    """§3.7: a sync-collection answer with more changes than its ``DAV:nresults`` becomes ``507`` with
-    ``DAV:number-of-matches-within-limits``."""
-    root = parsed_body(request.environ)
-    status, _headers, body, _xml = answer
-    if not _is_sync(root) or status != client.MULTI_STATUS or not isinstance(body, bytes):
-        return answer
-    assert root is not None
-    limit = result_limit(root)
-    if limit is None:
-        return answer
-    found = len(DefusedET.fromstring(body).findall(DAV + "response"))
-    if found <= limit:
-        return answer
-    request.request_info["status"] = client.INSUFFICIENT_STORAGE
-    reason = f"{found} changes, over the limit of {limit}: sync again without DAV:limit"
-    return error_answer(client.INSUFFICIENT_STORAGE, DAV + "number-of-matches-within-limits", reason)

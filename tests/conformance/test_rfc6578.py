@@ -7,6 +7,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
 from support import DAV, USER, RunningServer, request, responses, start_with_storage
@@ -29,7 +30,7 @@ def ics(uid: str) -> str:
 def sync(
     server: RunningServer, path: str = CAL, token: str = "", limit: str = "", depth: str | None = "0"
 ) -> tuple[int, bytes]:
-    body = SYNC.format(token=token, limit=limit)
+    body = SYNC.format(token=escape(token), limit=limit)
     headers = {"Depth": depth} if depth is not None else {}
     status, _, data = request(server, "REPORT", path, body=body, headers=headers)
     return status, data
@@ -73,18 +74,70 @@ def test_3_2_unknown_token_is_400_with_valid_sync_token(server: RunningServer) -
     assert status == 400 and condition(body) == DAV + "valid-sync-token"
 
 
-def test_3_7_limit_below_the_changes_is_507_number_of_matches_within_limits(server: RunningServer) -> None:
-    status, body = sync(server, limit="<D:limit><D:nresults>2</D:nresults></D:limit>")
-    assert status == 507 and condition(body) == DAV + "number-of-matches-within-limits"
+def members(body: bytes) -> dict[str, int]:
+    """{member name: status} of a sync answer, the collection itself under ``""``."""
+    found = {}
+    for href, response in responses(body).items():
+        code = response.findtext(f"{DAV}status") or response.findtext(f"{DAV}propstat/{DAV}status") or ""
+        found[href] = int(code.split()[1])
+    return found
 
 
-def test_3_7_limit_above_the_changes_is_served(server: RunningServer) -> None:
-    status, body = sync(server, limit="<D:limit><D:nresults>3</D:nresults></D:limit>")
-    assert status == 207 and len(responses(body)) == 3
-    token = ET.fromstring(body).findtext(DAV + "sync-token") or ""
-    request(server, "PUT", f"{CAL}four.ics", body=ics("four"), headers={"Content-Type": "text/calendar"})
-    status, body = sync(server, token=token, limit="<D:limit><D:nresults>1</D:nresults></D:limit>")
-    assert status == 207 and set(responses(body)) == {f"{CAL}four.ics"}
+def token_of(body: bytes) -> str:
+    return ET.fromstring(body).findtext(DAV + "sync-token") or ""
+
+
+def limited(server: RunningServer, path: str, token: str, nresults: int | None) -> tuple[dict[str, int], str]:
+    limit = f"<D:limit><D:nresults>{nresults}</D:nresults></D:limit>" if nresults else ""
+    status, body = sync(server, path, token=token, limit=limit)
+    assert status == 207, body
+    return members(body), token_of(body)
+
+
+def test_3_7_limit_truncates_with_507_and_a_token_that_continues(server: RunningServer) -> None:
+    calendar = f"/{USER}/paged/"
+    assert request(server, "MKCALENDAR", calendar)[0] == 201
+    for uid in ("a", "b", "c", "d", "e"):
+        request(
+            server, "PUT", f"{calendar}{uid}.ics", body=ics(uid), headers={"Content-Type": "text/calendar"}
+        )
+    first, token = limited(server, calendar, "", 2)
+    assert first == {f"{calendar}a.ics": 200, f"{calendar}b.ics": 200, calendar: 507}
+    request(server, "DELETE", f"{calendar}a.ics")  # served already: reported as gone on the next page
+    request(server, "PUT", f"{calendar}f.ics", body=ics("f"), headers={"Content-Type": "text/calendar"})
+    second, token = limited(server, calendar, token, 2)
+    assert second == {f"{calendar}a.ics": 404, f"{calendar}c.ics": 200, calendar: 507}
+    rest, token = limited(server, calendar, token, None)
+    assert rest == {f"{calendar}d.ics": 200, f"{calendar}e.ics": 200, f"{calendar}f.ics": 200}
+    assert limited(server, calendar, token, 2) == ({}, token)
+
+
+def test_3_7_limit_pages_the_changes_since_a_token(server: RunningServer) -> None:
+    calendar = f"/{USER}/changes/"
+    assert request(server, "MKCALENDAR", calendar)[0] == 201
+    _, token = limited(server, calendar, "", None)
+    for uid in ("x", "y", "z"):
+        request(
+            server, "PUT", f"{calendar}{uid}.ics", body=ics(uid), headers={"Content-Type": "text/calendar"}
+        )
+    seen: dict[str, int] = {}
+    for _page in range(5):
+        page, token = limited(server, calendar, token, 1)
+        seen |= page
+        if calendar not in page:
+            break
+    seen.pop(calendar, None)
+    assert seen == {f"{calendar}{uid}.ics": 200 for uid in ("x", "y", "z")}
+
+
+def test_3_7_limit_above_the_changes_is_served_whole(server: RunningServer) -> None:
+    found, _ = limited(server, CAL, "", 3)
+    assert set(found) == {f"{CAL}{uid}.ics" for uid in ("one", "two", "three")}
+
+
+def test_3_7_malformed_page_token_is_400_valid_sync_token(server: RunningServer) -> None:
+    status, body = sync(server, token="http://groupware/ns/sync-page/?a=&b=&c=")
+    assert status == 400 and condition(body) == DAV + "valid-sync-token"
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "many"])
@@ -103,4 +156,4 @@ def test_4_sync_token_is_protected(server: RunningServer) -> None:
     assert propstat is not None and "403" in (propstat.findtext(DAV + "status") or "")
     assert propstat.find(f"{DAV}error/{DAV}cannot-modify-protected-property") is not None
     status, answer = sync(server)
-    assert status == 207 and ET.fromstring(answer).findtext(DAV + "sync-token") != "forged"
+    assert status == 207 and token_of(answer) != "forged"
