@@ -174,6 +174,7 @@ class GroupwareApplication(Application):
             "MKCOL": [conditional, parent, limit],
             "MKCALENDAR": [conditional, parent, limit],
             "PUT": [
+                conditional,
                 CollectionPutResponder(self.internals),
                 CalendarObjectResponder(self.internals),
                 ItemDataResponder(self.internals),

@@ -232,6 +232,17 @@ def test_rfc7232_3_1_if_match_failing_is_412(server: RunningServer, method: str)
     assert status == 200 and b"changed" not in data
 
 
+def test_rfc7232_3_2_if_none_match_on_put_with_the_current_tag_is_412(server: RunningServer) -> None:
+    _, headers, _ = put(server, CAL + "unchanged.ics", ics("unchanged"))
+    changed = ics("unchanged", "changed")
+    answer = request(
+        server, "PUT", CAL + "unchanged.ics", body=changed, headers={"If-None-Match": headers["etag"]}
+    )
+    assert answer[0] == 412
+    either = {"If-Match": f'"other", {headers["etag"]}', "Content-Type": "text/calendar"}
+    assert request(server, "PUT", CAL + "unchanged.ics", body=changed, headers=either)[0] == 204
+
+
 def test_rfc7232_3_1_if_match_on_a_missing_resource_is_412(server: RunningServer) -> None:
     assert request(server, "DELETE", CAL + "absent.ics", headers={"If-Match": "*"})[0] == 412
     assert request(server, "MKCALENDAR", f"{HOME}absent/", headers={"If-Match": "*"})[0] == 412
