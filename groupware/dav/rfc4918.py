@@ -15,8 +15,9 @@ of the answer), so that it can be offered upstream as it is:
 * §9.7.2: a PUT onto an existing collection answers ``405`` (:class:`CollectionPutResponder`; Radicale
   replaced the whole calendar with the body);
 * RFC 7232 §3.1, §3.2 (RFC 4918 §12.1): ``If-Match`` that matches no current entity tag answers ``412`` on
-  every method, ``If-None-Match`` that matches answers ``304`` to GET and HEAD and ``412`` to the others
-  (:class:`ConditionalResponder`; Radicale looked at them on PUT and DELETE only);
+  every method, ``If-None-Match`` that matches answers ``304`` to GET and HEAD and ``412`` to the others, and
+  an ``If`` header (§10.4, :mod:`groupware.dav.rfc4918_if`) that evaluates to false ``412``
+  (:class:`ConditionalResponder`; Radicale looked at If-Match and If-None-Match on PUT and DELETE only);
 * RFC 3744 §7.2: the ``DAV`` header names ``access-control``, since the ACL properties of RFC 3744 are served
   (:func:`announce_access_control`).
 
@@ -31,9 +32,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from http import client
 from typing import Any, cast
+from urllib.parse import unquote, urlsplit
 
 from groupware.dav.body import parsed_body
 from groupware.dav.request import Answer, DavRequest
+from groupware.dav.rfc4918_if import if_header_holds
 from groupware.dav.upstream import Internals
 
 __all__ = [
@@ -235,18 +238,28 @@ class ConditionalResponder:
         self.internals = internals
 
     def answer(self, request: DavRequest) -> Answer | None:
-        """``412`` or ``304``, or None when the conditions hold (or the user may not read the target)."""
+        """``412``, ``304`` or ``400``, or None when the conditions hold (or the user may not read the
+        target)."""
         environ = request.environ
         if_match, if_none_match = environ.get("HTTP_IF_MATCH"), environ.get("HTTP_IF_NONE_MATCH")
-        method = _method(request)
-        if (if_match is None and if_none_match is None) or (method == "PUT" and _radicale_judges(environ)):
+        if_header, method = environ.get("HTTP_IF"), _method(request)
+        if if_match is None and if_none_match is None and if_header is None:
             return None
-        access = self.internals.access(request.user, request.user_groups, request.path, None)
-        share = self.internals.resolve_share(request.path, request.user, request.user_groups)
-        if not share and not access.check("r"):
+        if method == "PUT" and if_header is None and _radicale_judges(environ):
             return None
-        target = located(self.internals, request, request.path)
-        etag = None if target is None else str(target.etag)
+        etag = self._etag(request, request.path)
+        if if_header is not None:
+            try:
+                holds = if_header_holds(str(if_header), lambda url: self._etag(request, url))
+            except ValueError as exc:
+                return (
+                    client.BAD_REQUEST,
+                    {"Content-Type": "text/plain; charset=utf-8"},
+                    f"{exc}\n".encode(),
+                    None,
+                )
+            if not holds:
+                return _precondition_failed("the If header evaluates to false (RFC 4918 §10.4)")
         if if_match is not None and not _matches(str(if_match), etag, strong=True):
             return _precondition_failed("If-Match matches no current entity tag")
         if if_match is not None and str(if_match).strip() != "*":
@@ -257,6 +270,24 @@ class ConditionalResponder:
                 return client.NOT_MODIFIED, {"ETag": str(etag)}, None, None
             return _precondition_failed("If-None-Match matches the current entity tag")
         return None
+
+    def _etag(self, request: DavRequest, url: str | None) -> str | None:
+        """The current entity tag of the resource at ``url`` (a path or an absolute URL; None: the request
+        URI), None when it does not exist or the user may not read it."""
+        path = request.path if url is None else _path_of(url, request.base_prefix)
+        share = self.internals.resolve_share(path, request.user, request.user_groups)
+        if not share and not self.internals.access(request.user, request.user_groups, path, None).check("r"):
+            return None
+        target = located(self.internals, request, path)
+        return None if target is None else str(target.etag)
+
+
+def _path_of(url: str, base_prefix: str) -> str:
+    """The path of the resource ``url`` names on this server."""
+    path = unquote(urlsplit(url).path) or "/"
+    if base_prefix and path.startswith(base_prefix + "/"):
+        path = path[len(base_prefix) :]
+    return posixpath.normpath(path) + ("/" if path.endswith("/") and path != "/" else "")
 
 
 def _radicale_judges(environ: Any) -> bool:

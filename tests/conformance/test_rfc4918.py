@@ -253,3 +253,22 @@ def test_rfc3744_7_2_dav_header_names_access_control(server: RunningServer) -> N
     for method, path in (("OPTIONS", "/"), ("PROPFIND", HOME)):
         _, headers, _ = request(server, method, path, headers={"Depth": "0"})
         assert "access-control" in [part.strip() for part in headers["dav"].split(",")]
+
+
+def test_10_4_if_header_is_evaluated_on_every_method(server: RunningServer) -> None:
+    _, headers, _ = put(server, CAL + "iffy.ics", ics("iffy"))
+    etag, path = headers["etag"], CAL + "iffy.ics"
+    assert request(server, "GET", path, headers={"If": f"([{etag}])"})[0] == 200
+    assert request(server, "GET", path, headers={"If": '(["other"])'})[0] == 412
+    assert request(server, "GET", path, headers={"If": "(<urn:uuid:no-such-lock>)"})[0] == 412
+    assert request(server, "GET", path, headers={"If": "(Not <DAV:no-lock>)"})[0] == 200
+    assert request(server, "GET", path, headers={"If": f"(<DAV:no-lock>) ([{etag}])"})[0] == 200
+    tagged = {"If": f'<{server.url}{path}> (["other"])'}
+    changed = ics("iffy", "changed")
+    assert (
+        request(server, "PUT", path, body=changed, headers={**tagged, "Content-Type": "text/calendar"})[0]
+        == 412
+    )
+    assert request(server, "DELETE", path, headers={"If": '(["other"])'})[0] == 412
+    assert request(server, "GET", path, headers={"If": "([unclosed"})[0] == 400
+    assert request(server, "DELETE", path, headers={"If": f"([{etag}])"})[0] == 204
