@@ -71,6 +71,7 @@ from groupware.dav.rfc4918 import (
     finish_delete,
 )
 from groupware.dav.rfc4918_copy import CopyResponder
+from groupware.dav.rfc4918_props import DeadPropertyResponder, DeadPropertyRewriter
 from groupware.dav.rfc6578 import SyncCollectionResponder, result_limit
 from groupware.dav.rfc6578_limit import LimitedSyncResponder
 from groupware.dav.screening import QueryTooLong, beyond_bounds, every_item_read, reads_every_item
@@ -159,6 +160,7 @@ class GroupwareApplication(Application):
         listing, sync, query = self.whole_collections
         limit = PropertyLimitResponder()
         conditional, parent = ConditionalResponder(self.internals), MissingParentResponder(self.internals)
+        dead = DeadPropertyResponder()
         self.responders: dict[str, list[Responder]] = {
             "PROPFIND": [FiniteDepthResponder(), conditional, listing],
             "REPORT": [
@@ -170,9 +172,9 @@ class GroupwareApplication(Application):
                 sync,
                 query,
             ],
-            "PROPPATCH": [conditional, ProtectedPropertyResponder(), limit],
-            "MKCOL": [conditional, parent, limit],
-            "MKCALENDAR": [conditional, parent, limit],
+            "PROPPATCH": [conditional, ProtectedPropertyResponder(), limit, dead],
+            "MKCOL": [conditional, parent, limit, dead],
+            "MKCALENDAR": [conditional, parent, limit, dead],
             "PUT": [
                 conditional,
                 CollectionPutResponder(self.internals),
@@ -183,7 +185,11 @@ class GroupwareApplication(Application):
             "COPY": [conditional, CopyResponder(self.internals, self._dispatch)],
         }
         self.finishers: dict[str, list[Finisher]] = {"DELETE": [finish_delete]}
-        self.rewriters: list[Rewriter] = [PrincipalRewriter(services.accounts), RootListingRewriter()]
+        self.rewriters: list[Rewriter] = [
+            PrincipalRewriter(services.accounts),
+            RootListingRewriter(),
+            DeadPropertyRewriter(),
+        ]
         section = services.config.addressbooks
         if section.enabled:
             self.responders["REPORT"].append(VCard4Responder())

@@ -272,3 +272,20 @@ def test_10_4_if_header_is_evaluated_on_every_method(server: RunningServer) -> N
     assert request(server, "DELETE", path, headers={"If": '(["other"])'})[0] == 412
     assert request(server, "GET", path, headers={"If": "([unclosed"})[0] == 400
     assert request(server, "DELETE", path, headers={"If": f"([{etag}])"})[0] == 204
+
+
+def test_4_3_dead_property_keeps_its_xml_value(server: RunningServer) -> None:
+    value = (
+        '<Z:fiche xml:lang="fr" xmlns:Y="urn:example:other">Salle <Z:salle numero="12">B</Z:salle>'
+        "<Y:etage>2</Y:etage></Z:fiche><Z:vide><Z:rien/></Z:vide>"
+    )
+    assert proppatch(server, CAL, "set", value)[0] == 207
+    found = responses(propfind(server, CAL, "<Z:fiche/><Z:vide/>")[1])[CAL]
+    fiche = ok_prop(found, DEAD + "fiche")
+    assert fiche is not None and fiche.text == "Salle "
+    assert fiche.get("{http://www.w3.org/XML/1998/namespace}lang") == "fr"
+    salle = fiche.find(DEAD + "salle")
+    assert salle is not None and (salle.get("numero"), salle.text) == ("12", "B")
+    assert fiche.findtext("{urn:example:other}etage") == "2"
+    vide = ok_prop(found, DEAD + "vide")
+    assert vide is not None and vide.find(DEAD + "rien") is not None
