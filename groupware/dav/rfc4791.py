@@ -10,7 +10,10 @@ text the reason, to a PUT of a calendar object (a ``VCALENDAR`` body at an item'
 * holding a ``METHOD`` property: ``CALDAV:valid-calendar-object-resource`` (§4.1: a calendar object resource
   is not an iTIP message; it belongs in a scheduling inbox, RFC 6638 §4);
 * without ``VERSION:2.0`` or ``PRODID`` (RFC 5545 §3.6, §3.7.3, §3.7.4), or with an event, to-do or journal
-  without ``DTSTAMP`` or ``UID`` (§3.6.1–§3.6.3): ``CALDAV:valid-calendar-data`` (§5.3.2.1).
+  without ``DTSTAMP`` or ``UID`` (§3.6.1–§3.6.3): ``CALDAV:valid-calendar-data`` (§5.3.2.1);
+* holding a component the calendar does not take (its ``supported-calendar-component-set``, §5.2.3): a to-do
+  in an agenda of events, say: ``CALDAV:supported-calendar-component`` (§5.3.2.1). Clients read that set and
+  offer only what it names.
 
 Thunderbird, DAVx5, iOS, vdirsyncer and python caldav send ``text/calendar`` objects with ``VERSION``,
 ``PRODID`` and ``DTSTAMP`` and without ``METHOD`` (the client tests and the conformance replay show it), so
@@ -28,15 +31,17 @@ from http import client
 from typing import Any, cast
 
 from groupware.dav.request import Answer, DavRequest
-from groupware.dav.rfc4918 import CALDAV, error_answer
+from groupware.dav.rfc4918 import CALDAV, error_answer, located, parent_of
 from groupware.dav.upstream import Internals
 
-__all__ = ["CalendarObjectResponder", "calendar_object_problem"]
+__all__ = ["CalendarObjectResponder", "calendar_object_problem", "component_problem"]
 
 log = logging.getLogger("groupware.server")
 
 #: Components that RFC 5545 §3.6.1–§3.6.3 require a DTSTAMP and a UID of.
 _STAMPED = frozenset({"VEVENT", "VTODO", "VJOURNAL"})
+#: Components a calendar's supported-calendar-component-set may leave out (RFC 4791 §5.2.3).
+_OBJECTS = _STAMPED | {"VFREEBUSY", "VAVAILABILITY"}
 
 
 def _content_lines(text: str) -> Iterator[tuple[str, str]]:
@@ -86,6 +91,17 @@ def calendar_object_problem(text: str) -> tuple[str, str] | None:
     return None
 
 
+def component_problem(text: str, supported: str) -> tuple[str, str] | None:
+    """(precondition, reason) when the calendar object ``text`` holds a component that a calendar supporting
+    ``supported`` (its ``C:supported-calendar-component-set``, names separated by commas) does not."""
+    allowed = {name.strip().upper() for name in supported.split(",") if name.strip()}
+    for component, _properties_of in _properties(text)[1]:
+        if allowed and component in _OBJECTS and component not in allowed:
+            reason = f"this calendar holds {', '.join(sorted(allowed))}, not {component} (RFC 4791 §5.3.2.1)"
+            return "supported-calendar-component", reason
+    return None
+
+
 def _media_type(request: DavRequest) -> str:
     return str(request.environ.get("CONTENT_TYPE", "")).split(";")[0].strip().lower()
 
@@ -109,6 +125,13 @@ class CalendarObjectResponder:
         except UnicodeDecodeError:
             return None
 
+    def _component_problem(self, request: DavRequest, text: str) -> tuple[str, str] | None:
+        """Why the calendar the PUT targets does not take the object's components, or None."""
+        calendar = located(self.internals, request, parent_of(request.path))
+        if calendar is None or not hasattr(calendar, "get_meta") or calendar.get_meta("tag") != "VCALENDAR":
+            return None
+        return component_problem(text, str(calendar.get_meta("C:supported-calendar-component-set") or ""))
+
     def answer(self, request: DavRequest) -> Answer | None:
         """The 403 answer, or None to hand the PUT on."""
         if request.path.endswith("/"):
@@ -123,7 +146,7 @@ class CalendarObjectResponder:
                 f"calendar data is text/calendar, not {media_type} (RFC 4791 §5.3.2.1)",
             )
         else:
-            found = calendar_object_problem(text)
+            found = calendar_object_problem(text) or self._component_problem(request, text)
         if found is None:
             return None
         condition, reason = found

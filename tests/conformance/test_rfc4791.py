@@ -115,3 +115,30 @@ def test_5_3_2_what_clients_send_is_stored(server: RunningServer, client: str) -
 def test_5_3_2_valid_object_without_content_type_parameters_is_stored(server: RunningServer) -> None:
     body = HEADER + EVENT.format(uid="bare") + "END:VCALENDAR\r\n"
     assert put(server, "bare.ics", body, "text/calendar")[0] == 201
+
+
+MKCALENDAR_TASKS = (
+    '<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+    "<D:set><D:prop>"
+    '<C:supported-calendar-component-set><C:comp name="VTODO"/></C:supported-calendar-component-set>'
+    "</D:prop></D:set></C:mkcalendar>"
+)
+
+
+def test_5_3_2_1_component_the_calendar_does_not_take_is_refused(server: RunningServer) -> None:
+    tasks = f"/{USER}/taches/"
+    assert request(server, "MKCALENDAR", tasks, body=MKCALENDAR_TASKS)[0] == 201
+    body = HEADER + EVENT.format(uid="event-in-tasks") + "END:VCALENDAR\r\n"
+    status, _, data = request(
+        server, "PUT", f"{tasks}event.ics", body=body, headers={"Content-Type": "text/calendar"}
+    )
+    assert refusal(status, data) == CALDAV + "supported-calendar-component"
+    todo = (
+        HEADER
+        + "BEGIN:VTODO\r\nUID:todo\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:Copies\r\n"
+        + "END:VTODO\r\nEND:VCALENDAR\r\n"
+    )
+    assert (
+        request(server, "PUT", f"{tasks}todo.ics", body=todo, headers={"Content-Type": "text/calendar"})[0]
+        == 201
+    )
