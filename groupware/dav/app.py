@@ -162,7 +162,7 @@ class GroupwareApplication(Application):
         conditional, parent = ConditionalResponder(self.internals), MissingParentResponder(self.internals)
         dead = DeadPropertyResponder()
         self.responders: dict[str, list[Responder]] = {
-            "PROPFIND": [FiniteDepthResponder(), conditional, listing],
+            "PROPFIND": [FiniteDepthResponder(self.internals), conditional, listing],
             "REPORT": [
                 conditional,
                 FilterCheckResponder(),

@@ -123,12 +123,22 @@ def _method(request: DavRequest) -> str:
 
 
 class FiniteDepthResponder:
-    """RFC 4918 §9.1: ``Depth: infinity`` is refused with ``403`` and ``DAV:propfind-finite-depth``."""
+    """RFC 4918 §9.1: ``Depth: infinity`` on a collection is refused with ``403`` and
+    ``DAV:propfind-finite-depth`` (on a calendar object or vCard, which has no members, it is served as
+    ``Depth: 0``)."""
+
+    def __init__(self, internals: Internals) -> None:
+        self.internals = internals
 
     def answer(self, request: DavRequest) -> Answer | None:
-        """The 403 answer, or None for a finite depth."""
+        """The 403 answer, or None for a finite depth or a resource that is not a collection."""
         if request.depth.strip().lower() != "infinity":
             return None
+        if not request.path.endswith("/"):
+            target = located(self.internals, request, request.path)
+            if target is not None and not _is_collection(target):
+                cast(dict[str, Any], request.environ)["HTTP_DEPTH"] = "0"
+                return None
         return error_answer(client.FORBIDDEN, DAV + "propfind-finite-depth", "use Depth: 0 or Depth: 1")
 
 

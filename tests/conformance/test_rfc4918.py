@@ -71,6 +71,14 @@ def test_9_1_propfind_depth_infinity_is_403_with_finite_depth(server: RunningSer
     assert error_condition(body) == DAV + "propfind-finite-depth"
 
 
+def test_9_1_propfind_depth_infinity_on_a_calendar_object_is_its_own_properties(
+    server: RunningServer,
+) -> None:
+    assert put(server, CAL + "leaf.ics", ics("leaf"))[0] == 201
+    status, body = propfind(server, CAL + "leaf.ics", "<D:getetag/>", depth="infinity")
+    assert status == 207 and set(responses(body)) == {CAL + "leaf.ics"}
+
+
 def test_9_1_propfind_depth_one_still_lists_the_home(server: RunningServer) -> None:
     status, body = propfind(server, HOME, "<D:resourcetype/>", depth="1")
     assert status == 207 and {CAL, BOOK} <= set(responses(body))
