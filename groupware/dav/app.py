@@ -70,7 +70,7 @@ from groupware.dav.rfc4918 import (
     announce_access_control,
     finish_delete,
 )
-from groupware.dav.rfc4918_copy import CopyResponder
+from groupware.dav.rfc4918_copy import CopyResponder, MoveResponder
 from groupware.dav.rfc4918_props import DeadPropertyResponder, DeadPropertyRewriter
 from groupware.dav.rfc6578 import SyncCollectionResponder, result_limit
 from groupware.dav.rfc6578_limit import LimitedSyncResponder
@@ -181,7 +181,8 @@ class GroupwareApplication(Application):
                 CalendarObjectResponder(self.internals),
                 ItemDataResponder(self.internals),
             ],
-            **{method: [conditional] for method in ("GET", "HEAD", "DELETE", "MOVE")},
+            **{method: [conditional] for method in ("GET", "HEAD", "DELETE")},
+            "MOVE": [conditional, MoveResponder(self.internals)],
             "COPY": [conditional, CopyResponder(self.internals, self._dispatch)],
         }
         self.finishers: dict[str, list[Finisher]] = {"DELETE": [finish_delete]}

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""RFC 4918 §9.8 COPY, which Radicale does not implement (it answered ``405``).
+"""RFC 4918 §9.8 COPY, which Radicale does not implement (it answered ``405``), and §9.9 MOVE's defaults.
 
 A COPY is carried out with the application's own handlers, so that the rights, the sharing, the checks of
 calendar and address data and the storage's hooks apply as to any client's requests:
@@ -23,7 +23,7 @@ from __future__ import annotations
 import io
 import posixpath
 from http import client
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from groupware.dav.body import PARSED_BODY
@@ -31,7 +31,7 @@ from groupware.dav.request import Answer, DavRequest
 from groupware.dav.rfc4918 import CALDAV, CARDDAV, Dispatch, error_answer, located, parent_of
 from groupware.dav.upstream import Internals
 
-__all__ = ["CopyResponder", "destination_path"]
+__all__ = ["CopyResponder", "MoveResponder", "destination_path"]
 
 _CONDITIONAL = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_DESTINATION", "HTTP_OVERWRITE", "HTTP_DEPTH")
 #: The precondition naming where a member of each kind of collection may be copied.
@@ -83,6 +83,40 @@ def _is_collection(item: Any) -> bool:
     return hasattr(item, "get_meta")
 
 
+class MoveResponder:
+    """§9.9 in front of Radicale's MOVE of an item: without ``Overwrite`` the request is one with
+    ``Overwrite: T`` (§10.6; Radicale took it for ``F``), and a destination in a collection of another kind
+    is refused with the precondition RFC 4791 §5.3.4 (RFC 6352 §6.3.2.1) names."""
+
+    def __init__(self, internals: Internals) -> None:
+        self.internals = internals
+
+    def answer(self, request: DavRequest) -> Answer | None:
+        """The 403 answer, or None to let Radicale move the item."""
+        environ = cast(dict[str, Any], request.environ)
+        environ.setdefault("HTTP_OVERWRITE", "T")
+        target = destination_path(request)
+        if not isinstance(target, str) or request.path.endswith("/"):
+            return None
+        if not self.internals.access(request.user, request.user_groups, request.path, None).check("r"):
+            return None
+        source = located(self.internals, request, request.path)
+        parent = located(self.internals, request, parent_of(target))
+        if source is None or parent is None or _is_collection(source) or not _is_collection(parent):
+            return None
+        return _location_problem(source, parent)
+
+
+def _location_problem(source: Any, parent: Any) -> Answer | None:
+    """403 with the precondition of the source's kind when ``parent`` is a collection of another kind."""
+    kind = str(getattr(source.collection, "tag", "") or "")
+    if str(parent.tag or "") != kind and kind in _LOCATION_OK:
+        return error_answer(
+            client.FORBIDDEN, _LOCATION_OK[kind], "move or copy it into a collection of its kind"
+        )
+    return None
+
+
 class CopyResponder:
     """Answers every COPY (RFC 4918 §9.8); see the module docstring."""
 
@@ -126,9 +160,10 @@ class CopyResponder:
 
     def _copy_item(self, request: DavRequest, source: Any, target: str, parent: Any, existing: Any) -> Answer:
         """§9.8.1 and RFC 4791 §5.3.4: the source's text PUT at the destination."""
+        refused = _location_problem(source, parent)
+        if refused is not None:
+            return refused
         kind = str(getattr(source.collection, "tag", "") or "")
-        if str(parent.tag or "") != kind and kind in _LOCATION_OK:
-            return error_answer(client.FORBIDDEN, _LOCATION_OK[kind], "copy it into a collection of its kind")
         got = self.dispatch("GET", request, _environ(request, "GET"), request.path)
         status, _headers, body, _xml = got
         if status != client.OK:

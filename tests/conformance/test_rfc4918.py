@@ -297,3 +297,22 @@ def test_4_3_dead_property_keeps_its_xml_value(server: RunningServer) -> None:
     assert fiche.findtext("{urn:example:other}etage") == "2"
     vide = ok_prop(found, DEAD + "vide")
     assert vide is not None and vide.find(DEAD + "rien") is not None
+
+
+def test_10_6_move_without_overwrite_replaces_the_destination(server: RunningServer) -> None:
+    assert mkcalendar(server, f"{HOME}destination/") == 201
+    assert put(server, CAL + "mover.ics", ics("mover"))[0] == 201
+    assert put(server, f"{HOME}destination/mover.ics", ics("mover", "older copy"))[0] == 201
+    headers = {"Destination": f"{HOME}destination/mover.ics"}
+    assert request(server, "MOVE", CAL + "mover.ics", headers={**headers, "Overwrite": "F"})[0] == 412
+    assert request(server, "MOVE", CAL + "mover.ics", headers=headers)[0] == 204
+    status, _, body = request(server, "GET", f"{HOME}destination/mover.ics")
+    assert status == 200 and b"older copy" not in body
+    assert request(server, "GET", CAL + "mover.ics")[0] == 404
+
+
+def test_9_9_move_of_an_event_into_an_address_book_is_403(server: RunningServer) -> None:
+    assert put(server, CAL + "wandering.ics", ics("wandering"))[0] == 201
+    headers = {"Destination": BOOK + "wandering.ics"}
+    status, _, body = request(server, "MOVE", CAL + "wandering.ics", headers=headers)
+    assert status == 403 and error_condition(body) == CALDAV + "calendar-collection-location-ok"
