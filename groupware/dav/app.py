@@ -172,7 +172,7 @@ class GroupwareApplication(Application):
                 sync,
                 query,
             ],
-            "PROPPATCH": [conditional, ProtectedPropertyResponder(), limit, dead],
+            "PROPPATCH": [conditional, ProtectedPropertyResponder(self.internals), limit, dead],
             "MKCOL": [conditional, parent, limit, dead],
             "MKCALENDAR": [conditional, parent, limit, dead],
             "PUT": [

@@ -32,7 +32,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from http import client
 from typing import Any, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from groupware.dav.body import parsed_body
 from groupware.dav.request import Answer, DavRequest
@@ -145,8 +145,12 @@ class FiniteDepthResponder:
 class ProtectedPropertyResponder:
     """RFC 4918 §9.2.1: a PROPPATCH touching a protected property changes nothing (§9.2: all or none)."""
 
+    def __init__(self, internals: Internals) -> None:
+        self.internals = internals
+
     def answer(self, request: DavRequest) -> Answer | None:
-        """The 207 answer naming the protected properties, or None to let the update through."""
+        """The 207 answer naming the protected properties, or None to let the update through (or Radicale
+        refuse a user who may not write there)."""
         root = parsed_body(request.environ)
         if root is None or root.tag != DAV + "propertyupdate":
             return None
@@ -154,10 +158,15 @@ class ProtectedPropertyResponder:
         protected = [prop.tag for prop in touched if prop.tag in PROTECTED]
         if not protected:
             return None
+        share = self.internals.resolve_share(request.path, request.user, request.user_groups)
+        if not share and not self.internals.access(
+            request.user, request.user_groups, request.path, None
+        ).check("w"):
+            return None
         others = [prop.tag for prop in touched if prop.tag not in PROTECTED]
         multistatus = ET.Element(DAV + "multistatus")
         response = ET.SubElement(multistatus, DAV + "response")
-        ET.SubElement(response, DAV + "href").text = request.base_prefix + request.path
+        ET.SubElement(response, DAV + "href").text = quote(request.base_prefix + request.path)
         _propstat(response, protected, "403 Forbidden", DAV + "cannot-modify-protected-property")
         if others:
             _propstat(response, others, "424 Failed Dependency", None)

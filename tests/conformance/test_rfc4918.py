@@ -114,6 +114,15 @@ def test_9_2_1_protected_property_is_403_and_nothing_changes(server: RunningServ
     assert name is None or name.text != "Renamed"
 
 
+def test_9_2_1_protected_property_of_someone_elses_collection_stays_403(server: RunningServer) -> None:
+    assert proppatch_as(server, "/marie.martin/calendar/", "<D:getetag>x</D:getetag>") == 403
+
+
+def proppatch_as(server: RunningServer, path: str, props: str) -> int:
+    body = f'<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop>{props}</D:prop></D:set></D:propertyupdate>'
+    return request(server, "PROPPATCH", path, body=body)[0]
+
+
 @pytest.mark.parametrize("method", ["MKCOL", "MKCALENDAR"])
 def test_9_3_1_collection_under_a_missing_parent_is_409(server: RunningServer, method: str) -> None:
     assert request(server, method, f"{HOME}no-such-folder/agenda/")[0] == 409
