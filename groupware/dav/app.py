@@ -71,6 +71,7 @@ from groupware.dav.rfc4918 import (
     finish_delete,
 )
 from groupware.dav.rfc4918_copy import CopyResponder, MoveResponder
+from groupware.dav.rfc4918_item_props import ItemPropertyResponder, ItemPropertyRewriter
 from groupware.dav.rfc4918_props import DeadPropertyResponder, DeadPropertyRewriter
 from groupware.dav.rfc6578 import SyncCollectionResponder, result_limit
 from groupware.dav.rfc6578_limit import LimitedSyncResponder
@@ -172,7 +173,13 @@ class GroupwareApplication(Application):
                 sync,
                 query,
             ],
-            "PROPPATCH": [conditional, ProtectedPropertyResponder(self.internals), limit, dead],
+            "PROPPATCH": [
+                conditional,
+                ProtectedPropertyResponder(self.internals),
+                limit,
+                ItemPropertyResponder(self.internals),
+                dead,
+            ],
             "MKCOL": [conditional, parent, limit, dead],
             "MKCALENDAR": [conditional, parent, limit, dead],
             "PUT": [
@@ -190,6 +197,7 @@ class GroupwareApplication(Application):
             PrincipalRewriter(services.accounts),
             RootListingRewriter(),
             DeadPropertyRewriter(),
+            ItemPropertyRewriter(self.internals),
         ]
         section = services.config.addressbooks
         if section.enabled:

@@ -325,3 +325,23 @@ def test_9_9_move_of_an_event_into_an_address_book_is_403(server: RunningServer)
     headers = {"Destination": BOOK + "wandering.ics"}
     status, _, body = request(server, "MOVE", CAL + "wandering.ics", headers=headers)
     assert status == 403 and error_condition(body) == CALDAV + "calendar-collection-location-ok"
+
+
+def test_9_2_dead_property_of_a_calendar_object(server: RunningServer) -> None:
+    assert put(server, CAL + "annotated.ics", ics("annotated"))[0] == 201
+    value = '<Z:dossier xml:lang="fr">Classe <Z:niveau>3e</Z:niveau></Z:dossier>'
+    status, body = proppatch(server, CAL + "annotated.ics", "set", value)
+    assert status == 207 and "200" in (ET.fromstring(body).findtext(f".//{DAV}status") or "")
+    for depth, path in (("0", CAL + "annotated.ics"), ("1", CAL)):
+        found = responses(propfind(server, path, "<Z:dossier/><D:getetag/>", depth)[1])[CAL + "annotated.ics"]
+        dossier = ok_prop(found, DEAD + "dossier")
+        assert dossier is not None and dossier.findtext(DEAD + "niveau") == "3e", depth
+    collection = responses(request(server, "PROPFIND", CAL, headers={"Depth": "0"})[2])
+    assert b"item-properties" not in ET.tostring(collection[CAL])
+    assert proppatch(server, CAL + "annotated.ics", "remove", "<Z:dossier/>")[0] == 207
+    found = responses(propfind(server, CAL + "annotated.ics", "<Z:dossier/>")[1])[CAL + "annotated.ics"]
+    assert ok_prop(found, DEAD + "dossier") is None
+
+
+def test_9_2_dead_property_of_someone_elses_item_stays_403(server: RunningServer) -> None:
+    assert proppatch_as(server, "/marie.martin/calendar/x.ics", "<Z:x xmlns:Z='urn:z'>1</Z:x>") == 403
