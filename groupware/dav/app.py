@@ -71,7 +71,7 @@ from groupware.dav.rfc4918 import (
     finish_delete,
 )
 from groupware.dav.rfc4918_copy import CopyResponder, MoveResponder
-from groupware.dav.rfc4918_item_props import ItemPropertyResponder, ItemPropertyRewriter
+from groupware.dav.rfc4918_item_props import ItemPropertyCleaner, ItemPropertyResponder, ItemPropertyRewriter
 from groupware.dav.rfc4918_props import DeadPropertyResponder, DeadPropertyRewriter
 from groupware.dav.rfc6578 import SyncCollectionResponder, result_limit
 from groupware.dav.rfc6578_limit import LimitedSyncResponder
@@ -192,7 +192,9 @@ class GroupwareApplication(Application):
             "MOVE": [conditional, MoveResponder(self.internals)],
             "COPY": [conditional, CopyResponder(self.internals, self._dispatch)],
         }
-        self.finishers: dict[str, list[Finisher]] = {"DELETE": [finish_delete]}
+        self.finishers: dict[str, list[Finisher]] = {
+            "DELETE": [ItemPropertyCleaner(self.internals), finish_delete]
+        }
         self.rewriters: list[Rewriter] = [
             PrincipalRewriter(services.accounts),
             RootListingRewriter(),

@@ -27,7 +27,7 @@ from groupware.dav.request import Answer, DavRequest
 from groupware.dav.rfc4918 import DAV, parent_of
 from groupware.dav.upstream import Internals
 
-__all__ = ["KEY", "MAX_STORED", "ItemPropertyResponder", "ItemPropertyRewriter"]
+__all__ = ["KEY", "MAX_STORED", "ItemPropertyCleaner", "ItemPropertyResponder", "ItemPropertyRewriter"]
 
 #: The collection property holding its items' dead properties.
 KEY = "{http://groupware/ns/}item-properties"
@@ -93,6 +93,35 @@ class ItemPropertyResponder:
             meta[KEY] = text
             collection.set_meta(meta)
         return _multistatus(request, names)
+
+
+class ItemPropertyCleaner:
+    """After a DELETE of an item, its dead properties go too (an item PUT later at its href has none)."""
+
+    def __init__(self, internals: Internals) -> None:
+        self.internals = internals
+
+    def __call__(self, request: DavRequest, answer: Answer) -> Answer:
+        """``answer`` unchanged, once the deleted item's properties are forgotten."""
+        if answer[0] not in (client.OK, client.NO_CONTENT) or request.path.endswith("/"):
+            return answer
+        if self.internals.resolve_share(request.path, request.user, request.user_groups):
+            return answer  # items of a mapped share have no dead properties here
+        storage, href = self.internals.storage, request.path.rsplit("/", 1)[-1]
+        with storage.acquire_lock("r", request.user):  # most collections have no item properties at all
+            collection = next(iter(storage.discover(parent_of(request.path))), None)
+            if collection is None or not hasattr(collection, "get_meta") or not collection.get_meta(KEY):
+                return answer
+        with storage.acquire_lock("w", request.user):
+            collection = next(iter(storage.discover(parent_of(request.path))), None)
+            if collection is None or not hasattr(collection, "get_meta") or href not in _stored(collection):
+                return answer
+            stored = _stored(collection)
+            del stored[href]
+            meta = dict(collection.get_meta())
+            meta[KEY] = json.dumps(stored, ensure_ascii=False)
+            collection.set_meta(meta)
+        return answer
 
 
 def _multistatus(request: DavRequest, names: list[str]) -> Answer:

@@ -341,6 +341,11 @@ def test_9_2_dead_property_of_a_calendar_object(server: RunningServer) -> None:
     assert proppatch(server, CAL + "annotated.ics", "remove", "<Z:dossier/>")[0] == 207
     found = responses(propfind(server, CAL + "annotated.ics", "<Z:dossier/>")[1])[CAL + "annotated.ics"]
     assert ok_prop(found, DEAD + "dossier") is None
+    assert proppatch(server, CAL + "annotated.ics", "set", value)[0] == 207
+    assert request(server, "DELETE", CAL + "annotated.ics")[0] == 204
+    assert put(server, CAL + "annotated.ics", ics("annotated-again"))[0] == 201
+    found = responses(propfind(server, CAL + "annotated.ics", "<Z:dossier/>")[1])[CAL + "annotated.ics"]
+    assert ok_prop(found, DEAD + "dossier") is None
 
 
 def test_9_2_dead_property_of_someone_elses_item_stays_403(server: RunningServer) -> None:
