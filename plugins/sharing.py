@@ -374,6 +374,7 @@ def _request_data(environ: types.WSGIEnviron) -> dict[str, Any]:
 
 
 def _json(status: int, body: dict[str, Any]) -> types.WSGIResponse:
-    text = json.dumps(body, ensure_ascii=False)
+    # Bytes, not text: Radicale appends its own charset to the type of a text answer (a second one).
+    text = json.dumps(body, ensure_ascii=False).encode("utf-8")
     logger.debug("sharing API answer %d", status)
     return status, {"Content-Type": "application/json; charset=utf-8"}, text, None

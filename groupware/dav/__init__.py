@@ -16,6 +16,10 @@
 * :mod:`~groupware.dav.body` — the request body, parsed once, and its depth and size bounds;
 * :mod:`~groupware.dav.limits` — the size bounds of the properties a client sets (413);
 * :mod:`~groupware.dav.validity` — the CALDAV:valid-filter precondition of a calendar-query (403);
+* :mod:`~groupware.dav.rfc4918` (with ``rfc4918_copy``, ``rfc4918_if``, ``rfc4918_props``,
+  ``rfc4918_item_props``), :mod:`~groupware.dav.rfc4791`, :mod:`~groupware.dav.rfc6578` (with
+  ``rfc6578_limit``) — where Radicale's answers differ from the RFCs, one module per RFC;
+  :mod:`~groupware.dav.discovery` — the root's listing;
 * :mod:`~groupware.dav.filters` — REPORT filters (CardDAV, CalDAV time ranges) as typed store queries;
 * :mod:`~groupware.dav.configuration` — Radicale's configuration, our plugins and defaults, its checks;
 * :mod:`~groupware.dav.migration` — stock Radicale folders in and out (``groupware storage``);

@@ -16,7 +16,12 @@ Every XML document it serializes passes an ordered list of rewriters. The lists,
 * PUT: calendar objects and vCards within bounds and readable back (:mod:`groupware.dav.item_data`);
 * rewriters: principals enriched from the directory, vCard 4.0 cards and advertisement.
 
-Finishers adjust the answer of a method, whoever gave it. CardDAV (RFC 6352) beyond Radicale comes from
+The fixes where Radicale's answers differ from the RFCs come first in their method's list, one module per
+RFC: :mod:`groupware.dav.rfc4918` (conditional requests on every method, PROPFIND ``Depth: infinity``,
+protected properties, MKCOL under a missing parent, PUT onto a collection), :mod:`groupware.dav.rfc4918_copy`
+(COPY), :mod:`groupware.dav.rfc4791` (calendar object resources on PUT) and :mod:`groupware.dav.rfc6578`
+(sync-collection); :mod:`groupware.dav.discovery` rewrites the root's listing. Finishers then adjust the
+answer of a method, whoever gave it (DELETE answers 204). CardDAV (RFC 6352) beyond Radicale comes from
 :mod:`groupware.dav.rfc6352`: its responders go first in PROPFIND, REPORT and PUT, its rewriters last, and its
 finishers complete the answers to PUT (the precondition elements), DELETE, PROPPATCH, MKCOL
 (``DAV:need-privileges``) and GET (vCard 4.0 on request).
@@ -24,8 +29,9 @@ finishers complete the answers to PUT (the precondition elements), DELETE, PROPP
 :func:`make_app` wraps the application in the agenda API middleware (:mod:`groupware.dav.agenda_api`), and
 that in the operations middleware (:mod:`groupware.dav.operations`: the page at ``/``, the health check),
 and that in the trusted proxies' layer (:mod:`groupware.dav.forwarded`), outermost, so that both see the
-real client. Two
-checks need the one override of Radicale's ``_handle_request``, since Radicale turns every exception into a
+real client. The one override of Radicale's ``_handle_request`` codes every answer once
+(:mod:`groupware.dav.encoding`: gzip at a measured level, streamed whole collections) and serves two checks,
+since Radicale turns every exception into a
 500 before a middleware could see it: malformed Basic credentials answer 401
 (:mod:`groupware.dav.credentials`) and a directory outage 503 (:mod:`groupware.dav.outage`).
 """
@@ -49,6 +55,7 @@ from groupware.dav.budget import RequestCancelled, cancelled_answer, request_bud
 from groupware.dav.collections import ListingResponder, QueryResponder, SyncResponder
 from groupware.dav.configuration import radicale_configuration
 from groupware.dav.credentials import basic_credentials_problem, unauthorized
+from groupware.dav.discovery import RootListingRewriter
 from groupware.dav.encoding import finish, take_coding
 from groupware.dav.forwarded import ForwardedMiddleware, proxies_from
 from groupware.dav.item_data import ItemDataResponder
@@ -58,6 +65,19 @@ from groupware.dav.outage import WsgiAnswer, busy, unavailable, wsgi_answer
 from groupware.dav.people import PrincipalRewriter, PrincipalSearchResponder
 from groupware.dav.principal_search import PeopleIndex
 from groupware.dav.request import Answer, DavRequest, Finisher, Responder, Rewriter
+from groupware.dav.rfc4791 import CalendarObjectResponder
+from groupware.dav.rfc4918 import (
+    CollectionPutResponder,
+    ConditionalResponder,
+    FiniteDepthResponder,
+    MissingParentResponder,
+    ProtectedPropertyResponder,
+    announce_access_control,
+    finish_delete,
+)
+from groupware.dav.rfc4918_copy import CopyResponder, MoveResponder
+from groupware.dav.rfc4918_item_props import ItemPropertyCleaner, ItemPropertyResponder, ItemPropertyRewriter
+from groupware.dav.rfc4918_props import DeadPropertyResponder, DeadPropertyRewriter
 from groupware.dav.rfc6352 import (
     BookProperties,
     NeedPrivileges,
@@ -66,6 +86,8 @@ from groupware.dav.rfc6352 import (
     UidConflict,
     VCardNegotiation,
 )
+from groupware.dav.rfc6578 import SyncCollectionResponder, result_limit
+from groupware.dav.rfc6578_limit import LimitedSyncResponder
 from groupware.dav.screening import QueryTooLong, beyond_bounds, every_item_read, reads_every_item
 from groupware.dav.streaming import AnswerCache
 from groupware.dav.upstream import Application, Internals, patch_radicale
@@ -157,16 +179,47 @@ class GroupwareApplication(Application):
         )
         listing, sync, query = self.whole_collections
         limit = PropertyLimitResponder()
+        conditional, parent = ConditionalResponder(self.internals), MissingParentResponder(self.internals)
+        dead = DeadPropertyResponder()
         self.responders: dict[str, list[Responder]] = {
-            "PROPFIND": [listing],
-            "REPORT": [FilterCheckResponder(), PrincipalSearchResponder(people, self.internals), sync, query],
-            "PROPPATCH": [limit],
-            "MKCOL": [limit],
-            "MKCALENDAR": [limit],
-            "PUT": [ItemDataResponder(self.internals)],
+            "PROPFIND": [FiniteDepthResponder(self.internals), conditional, listing],
+            "REPORT": [
+                conditional,
+                FilterCheckResponder(),
+                PrincipalSearchResponder(people, self.internals),
+                SyncCollectionResponder(self.internals),
+                LimitedSyncResponder(self.internals, self._dispatch, result_limit),
+                sync,
+                query,
+            ],
+            "PROPPATCH": [
+                conditional,
+                ProtectedPropertyResponder(self.internals),
+                limit,
+                ItemPropertyResponder(self.internals),
+                dead,
+            ],
+            "MKCOL": [conditional, parent, limit, dead],
+            "MKCALENDAR": [conditional, parent, limit, dead],
+            "PUT": [
+                conditional,
+                CollectionPutResponder(self.internals),
+                CalendarObjectResponder(self.internals),
+                ItemDataResponder(self.internals),
+            ],
+            **{method: [conditional] for method in ("GET", "HEAD", "DELETE")},
+            "MOVE": [conditional, MoveResponder(self.internals)],
+            "COPY": [conditional, CopyResponder(self.internals, self._dispatch)],
         }
-        self.finishers: dict[str, list[Finisher]] = {}
-        self.rewriters: list[Rewriter] = [PrincipalRewriter(services.accounts)]
+        self.finishers: dict[str, list[Finisher]] = {
+            "DELETE": [ItemPropertyCleaner(self.internals), finish_delete]
+        }
+        self.rewriters: list[Rewriter] = [
+            PrincipalRewriter(services.accounts),
+            RootListingRewriter(),
+            DeadPropertyRewriter(),
+            ItemPropertyRewriter(self.internals),
+        ]
         section = services.config.addressbooks
         if section.enabled:
             self.responders["REPORT"].append(VCard4Responder())
@@ -203,6 +256,14 @@ class GroupwareApplication(Application):
         for responder in self.whole_collections:
             responder.enabled = enabled
 
+    def _dispatch(self, method: str, request: DavRequest, environ: dict[str, Any], path: str) -> Answer:
+        """One inner request of ``request``'s user (a COPY's GET and PUT), through this application."""
+        handler = getattr(self, f"do_{method}")
+        answer: Answer = handler(
+            environ, request.base_prefix, path, request.user, request.user_groups, request.request_info
+        )
+        return answer
+
     def _finish(self, method: str, request: DavRequest, answer: Answer) -> Answer:
         for finisher in self.finishers.get(method, ()):
             answer = finisher(request, answer)
@@ -224,8 +285,8 @@ class GroupwareApplication(Application):
         take_coding(environ)
         try:
             with request_budget(environ, limits.max_request_seconds):
-                upstream: WsgiAnswer = super()._handle_request(environ)
-            return finish(environ, upstream)
+                status, headers, answers = super()._handle_request(environ)
+            return finish(environ, (status, announce_access_control(headers), answers))
         except DirectoryUnavailable as exc:
             return unavailable(exc)
         except StoreBusy as exc:  # a lockout or grant written while logging in
@@ -248,6 +309,7 @@ class GroupwareApplication(Application):
     do_HEAD = _responding("HEAD")
     do_MOVE = _responding("MOVE")
     do_POST = _responding("POST")
+    do_COPY = _responding("COPY")  # RFC 4918 §9.8 (Radicale has no COPY)
 
     def do_REPORT(
         self,
@@ -262,7 +324,7 @@ class GroupwareApplication(Application):
         request = DavRequest(environ, base_prefix, path, user, user_groups, request_info)
         answer = self._respond("REPORT", request)
         if answer is not None:
-            return answer
+            return self._finish("REPORT", request, answer)
         try:
             with every_item_read(reads_every_item(parsed_body(environ))):
                 status, headers, body, xml_request = super().do_REPORT(
@@ -276,7 +338,7 @@ class GroupwareApplication(Application):
             # RFC 6578 §3.2 says 403 with DAV:valid-sync-token; Thunderbird starts over only on 400 (and loses
             # its address-book sync on 403), DAVx5 reads the error element whatever the status.
             status = request_info["status"] = client.BAD_REQUEST
-        return status, headers, body, xml_request
+        return self._finish("REPORT", request, (status, headers, body, xml_request))
 
     def _read_xml_request_body(
         self, environ: radicale_types.WSGIEnviron, request_info: dict[str, Any]

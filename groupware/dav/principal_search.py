@@ -24,6 +24,7 @@ from groupware.store.text import fold
 
 __all__ = [
     "MAX_RESULTS",
+    "PRINCIPAL_PROPERTIES",
     "PeopleIndex",
     "fold",
     "is_principal_search",
@@ -32,7 +33,19 @@ __all__ = [
 ]
 
 DAV, CALDAV, CS = "{DAV:}", "{urn:ietf:params:xml:ns:caldav}", "{http://calendarserver.org/ns/}"
+CARDDAV = "{urn:ietf:params:xml:ns:carddav}"
 MAX_RESULTS = 50
+#: What a search without properties to return (an empty or absent ``DAV:prop``) returns of each principal,
+#: as an ``allprop`` of a principal would: python-caldav sends an empty ``prop`` and reads the homes.
+PRINCIPAL_PROPERTIES = (
+    DAV + "displayname",
+    DAV + "resourcetype",
+    DAV + "principal-URL",
+    CALDAV + "calendar-home-set",
+    CARDDAV + "addressbook-home-set",
+    CALDAV + "calendar-user-address-set",
+    CALDAV + "calendar-user-type",
+)
 _SEARCHABLE = {
     DAV + "displayname": "Nom",
     CALDAV + "calendar-user-address-set": "Adresse électronique",
@@ -124,7 +137,7 @@ def _prop_value(name: str, entry: _Entry, base: str) -> ET.Element | None:
         ET.SubElement(element, tag).text = f"mailto:{entry.mail}" if tag == DAV + "href" else entry.mail
         if tag == DAV + "href":
             ET.SubElement(element, DAV + "href").text = href
-    elif name in (DAV + "principal-URL", CALDAV + "calendar-home-set"):
+    elif name in (DAV + "principal-URL", CALDAV + "calendar-home-set", CARDDAV + "addressbook-home-set"):
         ET.SubElement(element, DAV + "href").text = href
     elif name == DAV + "resourcetype":
         ET.SubElement(element, DAV + "principal")
@@ -155,7 +168,7 @@ def search_response(root: ET.Element, index: PeopleIndex, base: str = "") -> ET.
     """RFC 3744 §9.4: the multistatus of the principals matching ``root``'s property searches."""
     criteria = _criteria(root)
     anyof = root.get("test") == "anyof"
-    wanted = [p.tag for p in root.iterfind(f"{DAV}prop/*")] or [DAV + "displayname"]
+    wanted = [p.tag for p in root.iterfind(f"{DAV}prop/*")] or list(PRINCIPAL_PROPERTIES)
     multistatus = ET.Element(DAV + "multistatus")
     if not criteria:
         return multistatus

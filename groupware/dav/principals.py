@@ -56,7 +56,14 @@ def _ok_prop(response: ET.Element) -> ET.Element:
 def _enrich_response(response: ET.Element, person: Person) -> None:
     ok = _propstat(response, "200")
     address_set = ok.find(f"{DAV}prop/{_ADDRESS_SET}") if ok is not None else None
-    if address_set is not None and person.mail:
+    mailto = f"mailto:{person.mail}".casefold()
+    if (
+        address_set is not None
+        and person.mail
+        and not any(
+            (known.text or "").strip().casefold() == mailto for known in address_set.iterfind(DAV + "href")
+        )
+    ):
         href = ET.Element(DAV + "href")
         href.text = f"mailto:{person.mail}"
         address_set.insert(0, href)

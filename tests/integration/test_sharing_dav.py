@@ -211,6 +211,14 @@ def test_api_answers_with_json_errors(server: RunningServer) -> None:
     assert api(server, "GET", "", who=("admin.groupware", "wrong"))[0] == 401
 
 
+def test_sharing_api_answers_name_one_charset(server: RunningServer) -> None:
+    """Radicale's ``/.sharing/v1`` API answers JSON whose type carries ``charset=utf-8`` once."""
+    body = json.dumps({"PathMapped": "/helene.lefevre/calendar/"})
+    for path in ("/.sharing/v1/map/list", "/.sharing/v1/map/create"):
+        _, headers, _ = request(server, "POST", path, *login("helene.lefevre"), body=body, headers=JSON)
+        assert headers["content-type"] == "application/json; charset=utf-8", path
+
+
 def test_cli_changes_count_on_the_next_request(
     server: RunningServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

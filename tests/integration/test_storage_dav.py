@@ -73,7 +73,7 @@ def test_put_get_delete_and_depth_one_propfind(server: RunningServer) -> None:
     found = responses(body)
     assert status == 207 and set(found) == {CAL, CAL + "a.ics", CAL + "b.ics"}
     assert all(ok_prop(found[href], f"{DAV}getetag") is not None for href in found)
-    assert request(server, "DELETE", CAL + "a.ics")[0] == 200
+    assert request(server, "DELETE", CAL + "a.ics")[0] == 204  # RFC 4918 §9.6
     assert request(server, "GET", CAL + "a.ics")[0] == 404
     assert request(server, "DELETE", CAL + "a.ics")[0] == 404
 

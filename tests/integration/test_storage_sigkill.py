@@ -74,7 +74,7 @@ def _burst(server: _Address, worker: int, acked: dict[str, str | None], stop: th
             if n % 3 == 2:
                 previous = f"{BOOK}w{worker}-{n - 1}.vcf"
                 acked[previous] = ""
-                if request(server, "DELETE", previous)[0] == 200:  # type: ignore[arg-type]
+                if request(server, "DELETE", previous)[0] == 204:  # type: ignore[arg-type]
                     acked[previous] = None
         except (OSError, http.client.HTTPException):
             return
