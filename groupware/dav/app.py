@@ -56,7 +56,7 @@ from groupware.dav.collections import ListingResponder, QueryResponder, SyncResp
 from groupware.dav.configuration import radicale_configuration
 from groupware.dav.credentials import basic_credentials_problem, unauthorized
 from groupware.dav.discovery import RootListingRewriter
-from groupware.dav.encoding import finish, take_coding
+from groupware.dav.encoding import finish, inner, materialized, take_coding
 from groupware.dav.forwarded import ForwardedMiddleware, proxies_from
 from groupware.dav.item_data import ItemDataResponder
 from groupware.dav.limits import PropertyLimitResponder
@@ -257,12 +257,14 @@ class GroupwareApplication(Application):
             responder.enabled = enabled
 
     def _dispatch(self, method: str, request: DavRequest, environ: dict[str, Any], path: str) -> Answer:
-        """One inner request of ``request``'s user (a COPY's GET and PUT), through this application."""
+        """One inner request of ``request``'s user (a COPY's GET and PUT, a page of a limited sync), through
+        this application; its answer's body is bytes, uncompressed."""
+        inner(environ)
         handler = getattr(self, f"do_{method}")
         answer: Answer = handler(
             environ, request.base_prefix, path, request.user, request.user_groups, request.request_info
         )
-        return answer
+        return materialized(environ, answer)  # type: ignore[no-any-return]
 
     def _finish(self, method: str, request: DavRequest, answer: Answer) -> Answer:
         for finisher in self.finishers.get(method, ()):

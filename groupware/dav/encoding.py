@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from groupware.dav.streaming import LEVEL, MIN_COMPRESSED, negotiate
 
-__all__ = ["CODING", "STREAM", "coding_of", "finish", "stream", "take_coding"]
+__all__ = ["CODING", "STREAM", "coding_of", "finish", "materialized", "stream", "take_coding"]
 
 #: WSGI environment keys: the coding chosen for this request's answer, and a streamed body with its length.
 CODING = "groupware.coding"
@@ -42,6 +42,22 @@ def stream(environ: Mapping[str, Any], body: Iterable[bytes], length: int | None
     """Leave ``body`` (in :func:`coding_of`'s coding; ``length`` bytes when known) as the answer's body."""
     environ = cast(dict[str, Any], environ)
     environ[STREAM] = (body, length)
+
+
+def materialized(environ: Mapping[str, Any], answer: Any) -> Any:
+    """An answer (status, headers, body, XML request) of an inner request run with :func:`inner`'s
+    environment, its streamed body read into bytes, for the caller to read."""
+    status, headers, body, xml_request = answer
+    streamed = cast(dict[str, Any], environ).pop(STREAM, None)
+    if body is None and streamed is not None:
+        body = b"".join(streamed[0])
+    return status, headers, body, xml_request
+
+
+def inner(environ: Mapping[str, Any]) -> None:
+    """Make ``environ`` (a copy, for a request the application runs inside another) ask an uncompressed
+    answer, which :func:`materialized` then gives as bytes."""
+    cast(dict[str, Any], environ)[CODING] = "identity"
 
 
 def finish(environ: Mapping[str, Any], answer: WsgiAnswer) -> WsgiAnswer:

@@ -109,3 +109,14 @@ def test_other_answers_are_compressed_when_worth_it(server: RunningServer) -> No
     )
     status, headers, small = request(server, "GET", f"{BOOK}card-1.vcf", headers=GZIP)
     assert status == 200 and "content-encoding" not in headers and small.startswith(b"BEGIN:VCARD")
+
+
+def test_a_limited_sync_asked_with_gzip_pages_its_inner_answers(server: RunningServer) -> None:
+    """RFC 6578 §3.7: a sync-collection with DAV:limit is answered from inner syncs of the collection; asked
+    with gzip, the client gets the page compressed once, the inner answers read as plain bytes."""
+    limited = SYNC.replace("<sync-level>", "<limit><nresults>10</nresults></limit><sync-level>")
+    status, headers, compressed = _fetch(server, "REPORT", limited, GZIP)
+    assert status == 207 and headers["content-encoding"] == "gzip"
+    page = gzip.decompress(compressed)
+    assert page.count(b"<response>") == 11  # ten cards, and the collection's 507 (more to come)
+    assert b"507" in page
