@@ -92,6 +92,8 @@ class Vacation:
     addresses: tuple[str, ...] = ()
     mime: bool = False
     explicit_subject: bool = False
+    #: The handle (given or default, RFC 5230 §4.2) was built from variables, so it may differ per message.
+    computed_handle: bool = False
 
 
 @dataclass(frozen=True, slots=True)
