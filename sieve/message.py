@@ -218,6 +218,14 @@ class MessageFacts:
             found = self._addresses[key] = [parse_addresses(v) for v in self.header_raw(key)]
         return found
 
+    def received_header(self, name: str) -> str | None:
+        """The first field called ``name`` as received, decoded: what ``addheader``/``deleteheader`` changed
+        is not seen (RFC 5293 §3 edits the message delivered; a vacation reply answers the one received)."""
+        for n, v in self.message.raw_items():
+            if n.lower() == name.lower():
+                return _decode_text(_FOLD.sub(" ", _bytes_text(v)) if "\n" in v else _bytes_text(v))
+        return None
+
     def header_raw(self, name: str) -> list[str]:
         """Unfolded, undecoded values of every field called ``name`` (case-insensitive), in order."""
         index = self._index
@@ -259,7 +267,12 @@ class MessageFacts:
             ctype = part.get_content_type().lower()
             if not _type_matches(ctype, wanted):
                 continue
-            if part.is_multipart():
+            if ctype.startswith("message/") and part.is_multipart():
+                # an encapsulated message: its header (RFC 5173 §5.2, as Pigeonhole)
+                inner = part.get_payload(0)
+                items: list[tuple[str, str]] = list(inner.raw_items()) if isinstance(inner, Message) else []
+                out.append("".join(f"{n}: {_bytes_text(v)}\n" for n, v in items))
+            elif part.is_multipart():
                 out.append((part.preamble or "") + (part.epilogue or ""))
             elif transform == "text" and ctype == "text/html":
                 out.append(html_to_text(_decoded_payload(part)))
@@ -293,7 +306,8 @@ def _decoded_payload(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    charset = part.get_content_charset() or "us-ascii"
+    # A part that is not text has no charset: its octets are compared as they are, UTF-8 (as Pigeonhole).
+    charset = part.get_content_charset() or ("us-ascii" if part.get_content_maintype() == "text" else "utf-8")
     try:
         return payload.decode(charset, "replace")
     except LookupError:

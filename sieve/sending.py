@@ -122,9 +122,9 @@ def vacation(c: Builder, b: Bound, depth: int) -> Op:
                 + (frm or "<default-from>")
                 + ("<MIME>" if mime else "<NO-MIME>")
             )
-        if subj is None or subj == "":
-            original = ctx.msg.header("subject")
-            subj = f"Auto: {original[0]}" if original else "Automated reply"
+        if subj is None or subj == "":  # RFC 5230 §5.3, Pigeonhole's default, from the message received
+            original = ctx.msg.received_header("subject")
+            subj = f"Auto: {original}" if original is not None else "Automated reply"
         ctx.result.add(
             A.Vacation(
                 text,

@@ -127,7 +127,8 @@ def _index(c: Builder, b: Bound) -> tuple[int, bool]:
 
 
 def _pick(values: list[str], index: int, last: bool) -> list[str]:
-    """The field selected by ``:index``/``:last`` (RFC 5260 §6), or all of them."""
+    """The field selected by ``:index``/``:last`` (RFC 5260 §6), or all of them; with several names, the
+    fields are counted over all of them, in the order of the names (as Pigeonhole)."""
     if not index:
         return values
     if index > len(values):
@@ -168,8 +169,8 @@ def _header(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     def test(ctx: Context) -> bool:
         values: list[str] = []
         for name in ctx.expand_list(names):
-            values.extend(_pick(ctx.msg.header(name), index, last))
-        return m(ctx, values)
+            values.extend(ctx.msg.header(name))
+        return m(ctx, _pick(values, index, last))
 
     return test
 
@@ -200,17 +201,20 @@ def _address(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
 
     def test(ctx: Context) -> bool:
         values: list[str] = []
+        raws: list[str] = []
+        parsed: list[list[Address] | None] = []
         for name in ctx.expand_list(names):
-            raws, parsed = ctx.msg.header_raw(name), ctx.msg.addresses(name)
-            if index:
-                at = (len(raws) - index if last else index - 1) if index <= len(raws) else -1
-                raws, parsed = (raws[at : at + 1], parsed[at : at + 1]) if at >= 0 else ([], [])
-            for raw, addrs in zip(raws, parsed, strict=True):
-                if addrs is None:
-                    if part == "all":
-                        values.append(raw.strip())
-                    continue
-                values.extend(v for a in addrs if (v := address_part(a, part)) is not None)
+            raws.extend(ctx.msg.header_raw(name))
+            parsed.extend(ctx.msg.addresses(name))
+        if index:
+            at = (len(raws) - index if last else index - 1) if index <= len(raws) else -1
+            raws, parsed = (raws[at : at + 1], parsed[at : at + 1]) if at >= 0 else ([], [])
+        for raw, addrs in zip(raws, parsed, strict=True):
+            if addrs is None:
+                if part == "all":
+                    values.append(raw.strip())
+                continue
+            values.extend(v for a in addrs if (v := address_part(a, part)) is not None)
         return match(ctx, values)
 
     return test

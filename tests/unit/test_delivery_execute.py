@@ -457,6 +457,17 @@ def test_a_computed_vacation_handle_answers_a_sender_once(tmp_path: Path, script
     assert len(relay.sent) == 3
 
 
+def test_a_notification_goes_to_the_recipients_of_the_to_field_too(tmp_path: Path) -> None:
+    """RFC 6068 §2: ``mailto:a?to=b`` has two recipients; one already notified is not notified again."""
+    script = (
+        'require "enotify"; notify "mailto:a@example.org?to=b@example.org&subject=hi"; '
+        'notify :importance "1" "mailto:b@example.org";'
+    )
+    relay = FakeRelay()
+    assert deliver(delivery(tmp_path, script, relay)).startswith("250 ")
+    assert [rs for _, rs, _ in relay.sent] == [["a@example.org", "b@example.org"]]
+
+
 def test_the_same_script_forwards_without_a_policy(tmp_path: Path) -> None:
     relay = FakeRelay()
     script = 'require "enotify"; redirect "boss@outside.example"; notify "mailto:spy@outside.example";'
