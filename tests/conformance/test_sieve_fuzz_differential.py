@@ -14,6 +14,8 @@ import json
 import os
 import random
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +31,57 @@ SLOW_CASES = 5000
 SLOW_SEED = 15
 
 
-def generate(count: int, seed: int) -> list[Case]:
-    """``count`` cases drawn by hypothesis from ``seed`` (its shrinking phases off: cases are kept whole)."""
-    drawn: list[Case] = []
+class Comparison:
+    """Cases compared as they come: each is handed to ``sieve-test`` in a pool of threads at once, so that
+    Pigeonhole runs while hypothesis draws the next ones; :meth:`report` then compares every answer with ours,
+    and the validity of one case in ``VALIDITY_EVERY`` with ``sievec``."""
+
+    VALIDITY_EVERY = 25
+
+    def __init__(self, pigeonhole: Any) -> None:
+        self.pigeonhole = pigeonhole
+        self.folder = Path(tempfile.mkdtemp(dir=pigeonhole.root))
+        self.folder.chmod(0o755)
+        self.pool = ThreadPoolExecutor(max_workers=3)
+        self.pending: list[tuple[Case, Path, Future[list[str]]]] = []
+
+    def add(self, case: Case) -> None:
+        path = self.folder / f"m{len(self.pending)}.eml"
+        path.write_text(case.message, encoding="utf-8")
+        path.chmod(0o644)
+        answer = self.pool.submit(self.pigeonhole.run, case.script, path, case.sender, case.recipient)
+        self.pending.append((case, path, answer))
+
+    def report(self) -> tuple[list[str], int]:
+        """Every case where the engines differ, as a readable report (empty when all agree), and how many
+        cases Pigeonhole crashed on (no verdict to compare with; see SIEVE-DIFFERENCES.md)."""
+        report, crashes = [], 0
+        for case, path, answer in self.pending:
+            expected = answer.result()
+            if expected[0:1] and expected[0].startswith("crash"):
+                crashes += 1
+                continue
+            got = self.pigeonhole.normalise(ours(case.script, path, case.sender, case.recipient))
+            if got != expected:
+                report.append(_describe(case, f"ours {got}\nsieve-test {expected}"))
+        sample = [case for case, _, _ in self.pending[:: self.VALIDITY_EVERY]]
+        for case, valid in zip(
+            sample, self.pigeonhole.compiles_many([c.script for c in sample]), strict=True
+        ):
+            if ours_compiles(case.script) != valid:
+                report.append(_describe(case, f"sievec {'accepts' if valid else 'refuses'}; we do not"))
+        self.pool.shutdown()
+        return report, crashes
+
+
+def generate(count: int, seed: int, sink: Callable[[Case], None]) -> int:
+    """Hand ``count`` distinct cases drawn by hypothesis from ``seed`` to ``sink`` (its shrinking phases
+    off: cases are kept whole; it draws a few cases more than once, hence the margin); returns how many."""
+    drawn: set[Case] = set()
 
     @hypothesis_seed(seed)
     @settings(
-        max_examples=count,
+        max_examples=count + count // 5,
         database=None,
         phases=[Phase.generate],
         deadline=None,
@@ -43,39 +89,20 @@ def generate(count: int, seed: int) -> list[Case]:
     )
     @given(cases())
     def collect(case: Case) -> None:
-        drawn.append(case)
+        if len(drawn) < count and case not in drawn:
+            drawn.add(case)
+            sink(case)
 
     collect()
-    return drawn
+    return len(drawn)
 
 
 def disagreements(pigeonhole: Any, drawn: list[Case]) -> tuple[list[str], int]:
-    """Every case where the engines differ, as a readable report (empty when all agree), and how many cases
-    Pigeonhole crashed on (a panic is no verdict to compare with; see SIEVE-DIFFERENCES.md)."""
-    folder = Path(tempfile.mkdtemp(dir=pigeonhole.root))
-    folder.chmod(0o755)
-    paths = []
-    for n, case in enumerate(drawn):
-        path = folder / f"m{n}.eml"
-        path.write_text(case.message, encoding="utf-8")
-        path.chmod(0o644)
-        paths.append(path)
-    theirs = pigeonhole.run_many(
-        [(c.script, p, c.sender, c.recipient) for c, p in zip(drawn, paths, strict=True)]
-    )
-    report, crashes = [], 0
-    for case, path, expected in zip(drawn, paths, theirs, strict=True):
-        if expected[0:1] and expected[0].startswith("crash"):
-            crashes += 1
-            continue
-        got = pigeonhole.normalise(ours(case.script, path, case.sender, case.recipient))
-        if got != expected:
-            report.append(_describe(case, f"ours {got}\nsieve-test {expected}"))
-    sample = drawn[:: max(1, len(drawn) // 200)]
-    for case, valid in zip(sample, pigeonhole.compiles_many([c.script for c in sample]), strict=True):
-        if ours_compiles(case.script) != valid:
-            report.append(_describe(case, f"sievec {'accepts' if valid else 'refuses'}; we do not"))
-    return report, crashes
+    """:meth:`Comparison.report` for the cases ``drawn``."""
+    comparison = Comparison(pigeonhole)
+    for case in drawn:
+        comparison.add(case)
+    return comparison.report()
 
 
 def _describe(case: Case, what: str) -> str:
@@ -107,6 +134,7 @@ DOCUMENTED = {
     "date-received",
     "deleteheader-count",
     "flags-before-create",
+    "index-count",
     "mailto-comma",
     "matches-past-the-end",
     "unvalidated-block",
@@ -132,7 +160,9 @@ def test_documented_differences_still_differ(pigeonhole: Any) -> None:
 
 def test_fresh_generated_cases_agree(pigeonhole: Any) -> None:
     seed = int(os.environ.get("SIEVE_FUZZ_SEED") or random.randrange(1 << 30))
-    report, crashes = disagreements(pigeonhole, generate(FRESH, seed))
+    comparison = Comparison(pigeonhole)
+    generate(FRESH, seed, comparison.add)
+    report, crashes = comparison.report()
     assert crashes <= FRESH // 50, f"SIEVE_FUZZ_SEED={seed}: Pigeonhole crashed on {crashes} cases"
     assert not report, f"SIEVE_FUZZ_SEED={seed}: {len(report)} disagreements\n" + "\n".join(report[:5])
 
@@ -140,8 +170,8 @@ def test_fresh_generated_cases_agree(pigeonhole: Any) -> None:
 @pytest.mark.slow
 def test_five_thousand_generated_cases_agree(pigeonhole: Any) -> None:
     """Issue 15: at least 5,000 generated cases, 100% agreement outside the documented differences."""
-    drawn = generate(SLOW_CASES, SLOW_SEED)
-    assert len(drawn) >= SLOW_CASES
-    report, crashes = disagreements(pigeonhole, drawn)
-    assert crashes <= len(drawn) // 100, f"Pigeonhole crashed on {crashes} cases"
-    assert not report, f"{len(report)} of {len(drawn)} disagree\n" + "\n".join(report[:10])
+    comparison = Comparison(pigeonhole)
+    assert generate(SLOW_CASES, SLOW_SEED, comparison.add) >= SLOW_CASES
+    report, crashes = comparison.report()
+    assert crashes <= SLOW_CASES // 100, f"Pigeonhole crashed on {crashes} cases"
+    assert not report, f"{len(report)} of {SLOW_CASES} disagree\n" + "\n".join(report[:10])
