@@ -3,8 +3,8 @@
 
 :func:`scripts` draws scripts over the grammar of every extension we support (RFC 5228 and its
 extensions: comparators, match types, relational, regex, variables, envelope, subaddress, body, date,
-imap4flags, editheader, vacation, enotify, reject, copy, mailbox, index, ihave, environment,
-encoded-character); :func:`messages` draws RFC 5322 / MIME messages (nested multiparts, quoted-printable,
+imap4flags, editheader, vacation with ``:mime``, enotify, reject, copy, mailbox, index, ihave, environment,
+duplicate, encoded-character, multi-line strings); :func:`messages` draws RFC 5322 / MIME messages (nested multiparts, quoted-printable,
 base64, RFC 2047 encoded words, folded and 8-bit header fields, missing fields). The deliberate differences
 of ``SIEVE-DIFFERENCES.md`` are left out of what is drawn: no ``date :index``, no ``environment`` name or
 version, no nested repetition or non-ASCII text in ``:regex`` keys, no escaped letters in them, vacation
@@ -331,6 +331,14 @@ REGEXES = [
     "x{0}",
     "\\[dev\\]",
 ]
+ENCODED = [
+    "${hex:41 4C}ERT",
+    "r${unicode:e9}union",
+    "${unicode:00C9}COLE",
+    "${hex: 65 }",
+    "${hex:zz}",
+    "caf${unicode:E9}",
+]
 COMPARATORS = ["i;octet", "i;ascii-casemap", "i;ascii-numeric"]
 RELATIONS = ["gt", "ge", "lt", "le", "eq", "ne"]
 DATE_PARTS = sorted(dates.DATE_PARTS)
@@ -373,6 +381,9 @@ def _keys(draw: st.DrawFn, kind: str, state: ScriptState) -> str:
     keys = draw(_lists(_sampled(pool), min_size=1, max_size=3))
     if state.variables and draw(_ints(0, 4)) == 0 and kind != ":regex":
         keys[0] = "${" + draw(_sampled(state.variables)) + "}"
+    elif kind != ":regex" and draw(_ints(0, 9)) == 0:  # RFC 5228 §2.4.2.4
+        state.need("encoded-character")
+        keys[0] = draw(_sampled(ENCODED))
     return _list(keys)
 
 
@@ -457,6 +468,7 @@ def _other_test(draw: st.DrawFn, state: ScriptState) -> str:
                 "env",
                 "notify_method",
                 "mailboxexists",
+                "duplicate",
             ]
         )
     )
@@ -485,6 +497,9 @@ def _other_test(draw: st.DrawFn, state: ScriptState) -> str:
         state.need("environment")
         item = draw(_sampled(["location", "phase", "no-such"]))
         return f'environment :is "{item}" "MS"'
+    if kind == "duplicate":  # RFC 7352: nothing seen before, in either engine
+        state.need("duplicate")
+        return draw(_sampled(["duplicate", 'duplicate :header "subject"', 'duplicate :uniqueid "${1}"']))
     if kind == "mailboxexists":
         state.need("mailbox")
         return 'mailboxexists "INBOX"'
@@ -582,6 +597,11 @@ def _outgoing(draw: st.DrawFn, state: ScriptState) -> str:
         tags += ' :addresses ["me@example.net", "team@example.net"]'
     if draw(_ints(0, 3)) == 0:
         tags += ' :handle "h1"'
+    if draw(_ints(0, 4)) == 0:  # a multi-line string (RFC 5228 §2.4.2), a MIME reason (RFC 5230 §4.8)
+        mime = draw(_BOOL)
+        head = "Content-Type: text/plain; charset=utf-8\n\n" if mime else ""
+        reason = draw(_sampled(["Je suis absent.\n..point\n", "Away\n\nBack on Monday.\n", "${1}\n"]))
+        return f"vacation{tags}{' :mime' if mime else ''} text:\n{head}{reason}.\n;"
     return f"vacation{tags} {_q(draw(_sampled(['I am away.', 'Je suis absent jusqu’à lundi.', '${1}'])))};"
 
 
