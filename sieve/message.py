@@ -281,14 +281,27 @@ class MessageFacts:
         return out
 
 
-_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.IGNORECASE | re.DOTALL)
+#: Comments, script and style elements, tags, text, and a "<" that starts no tag.
+_HTML = re.compile(r"<!--.*?-->|<(script|style)\b.*?</\1\s*>|<[^>]*>|[^<]+|<", re.IGNORECASE | re.DOTALL)
 
 
 def html_to_text(markup: str) -> str:
-    """The text of an HTML part for ``body :text``: tags dropped, entities decoded (as Pigeonhole does)."""
+    """The text of an HTML part for ``body :text`` (RFC 5173 §5.2 leaves the conversion open), as Dovecot
+    makes it: comments dropped, a tag or a script or style element read as one space unless the text so far
+    is empty or ends in a space or a line break, text and its entities kept as they are."""
     import html
 
-    return html.unescape(_TAG.sub(" ", markup))
+    out: list[str] = []
+    for m in _HTML.finditer(markup):
+        token = m.group(0)
+        if token.startswith("<!--"):
+            continue
+        if token.startswith("<") and len(token) > 1:
+            if out and out[-1][-1] not in " \n":
+                out.append(" ")
+        elif token:
+            out.append(html.unescape(token))
+    return "".join(out)
 
 
 def _type_matches(ctype: str, wanted: tuple[str, ...]) -> bool:

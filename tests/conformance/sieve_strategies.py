@@ -4,7 +4,8 @@
 :func:`scripts` draws scripts over the grammar of every extension we support (RFC 5228 and its
 extensions: comparators, match types, relational, regex, variables, envelope, subaddress, body, date,
 imap4flags, editheader, vacation with ``:mime``, enotify, reject, copy, mailbox, index, ihave, environment,
-duplicate, encoded-character, multi-line strings); :func:`messages` draws RFC 5322 / MIME messages (nested multiparts, quoted-printable,
+duplicate, encoded-character, multi-line strings); :func:`messages` draws RFC 5322 / MIME messages (nested
+multiparts, quoted-printable,
 base64, RFC 2047 encoded words, folded and 8-bit header fields, missing fields). The deliberate differences
 of ``SIEVE-DIFFERENCES.md`` are left out of what is drawn: no ``date :index``, no ``environment`` name or
 version, no nested repetition or non-ASCII text in ``:regex`` keys, no escaped letters in them, vacation
