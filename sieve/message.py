@@ -319,8 +319,11 @@ def _decoded_payload(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    # A part that is not text has no charset: its octets are compared as they are, UTF-8 (as Pigeonhole).
-    charset = part.get_content_charset() or ("us-ascii" if part.get_content_maintype() == "text" else "utf-8")
+    # Without a charset, or with US-ASCII, 8-bit octets are read as UTF-8, as Pigeonhole does (a part that is
+    # not text has no charset: its octets are compared as they are).
+    charset = part.get_content_charset() or "utf-8"
+    if charset in ("us-ascii", "ascii"):
+        charset = "utf-8"
     try:
         return payload.decode(charset, "replace")
     except LookupError:
