@@ -192,7 +192,7 @@ def _folded_header(key: str, folded: Callable[[Sequence[str]], bool]) -> TestFn:
 def _address(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     names, m = c.strings(b.pos[0]), make_matcher(c, b, c.strings(b.pos[1]))
     index, last, part = *_index(c, b), _part_name(b)
-    match = m.bind()
+    match, counting = m.bind(), m.kind == "count"
     if not index and len(names) == 1 and isinstance(names[0], str) and names[0].lower() in ADDRESS_HEADERS:
         return _simple_address(names[0].lower(), part, m)
     for name in names:
@@ -214,7 +214,7 @@ def _address(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
                 if part == "all":
                     values.append(raw.strip())
                 continue
-            values.extend(v for a in addrs if (v := address_part(a, part)) is not None)
+            values.extend(_parts(addrs, part, counting))
         return match(ctx, values)
 
     return test
@@ -224,7 +224,8 @@ def _simple_address(key: str, part: str, m: Matcher) -> TestFn:
     """The address test on one constant header name without :index, the common case: the address parts (and
     their folded form) are computed once per message (RFC 5228 §2.7.4)."""
     match, folded = m.bind(), m.bind_folded()
-    parts_key, folded_key = ("address", key, part), ("address-folded", key, part)
+    counting = m.kind == "count"
+    parts_key, folded_key = ("address", key, part + "#" * counting), ("address-folded", key, part)
 
     def values_of(msg: MessageFacts) -> list[str]:
         values = msg.memo.get(parts_key)
@@ -235,7 +236,7 @@ def _simple_address(key: str, part: str, m: Matcher) -> TestFn:
                     if part == "all":
                         values.append(raw.strip())
                 else:
-                    values.extend(v for a in addrs if (v := address_part(a, part)) is not None)
+                    values.extend(_parts(addrs, part, counting))
             msg.memo[parts_key] = values
         return values
 
@@ -250,6 +251,19 @@ def _simple_address(key: str, part: str, m: Matcher) -> TestFn:
         return folded(values)
 
     return test
+
+
+def _parts(addresses: list[Address], part: str, counting: bool) -> list[str]:
+    """The ``part`` of each address; under ``:count`` an address without that part still counts (RFC 5231
+    §4.2 counts addresses, as Pigeonhole)."""
+    out = []
+    for address in addresses:
+        value = address_part(address, part)
+        if value is not None:
+            out.append(value)
+        elif counting:
+            out.append("")
+    return out
 
 
 def _envelope(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
@@ -270,8 +284,7 @@ def _envelope(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
             addr = addr.strip().removeprefix("<").removesuffix(">")
             at = addr.rfind("@")
             pair = (addr, "") if at < 0 else (addr[:at], addr[at + 1 :])
-            if (v := address_part(pair, part)) is not None:
-                values.append(v)
+            values.extend(_parts([pair], part, m.kind == "count"))
         return m(ctx, values)
 
     return test
