@@ -211,7 +211,7 @@ def _address(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
             raws, parsed = (raws[at : at + 1], parsed[at : at + 1]) if at >= 0 else ([], [])
         for raw, addrs in zip(raws, parsed, strict=True):
             if addrs is None:
-                if part == "all":
+                if part == "all" or counting:  # a field that cannot be parsed counts as one address
                     values.append(raw.strip())
                 continue
             values.extend(_parts(addrs, part, counting))
@@ -233,7 +233,7 @@ def _simple_address(key: str, part: str, m: Matcher) -> TestFn:
             values = []
             for raw, addrs in zip(msg.header_raw(key), msg.addresses(key), strict=True):
                 if addrs is None:
-                    if part == "all":
+                    if part == "all" or counting:
                         values.append(raw.strip())
                 else:
                     values.extend(_parts(addrs, part, counting))
