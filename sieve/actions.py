@@ -11,10 +11,12 @@ during an evaluation and merges them as Pigeonhole does (RFC 5228 §2.10).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from .errors import SieveRuntimeError
 from .host import Policy
+from .mailto import mailto_recipients, mailto_with
 
 __all__ = [
     "Action",
@@ -31,6 +33,7 @@ __all__ = [
     "RuntimeFailure",
     "Vacation",
     "describe",
+    "describe_flags",
     "quote",
 ]
 
@@ -92,6 +95,8 @@ class Vacation:
     addresses: tuple[str, ...] = ()
     mime: bool = False
     explicit_subject: bool = False
+    #: The handle (given or default, RFC 5230 §4.2) was built from variables, so it may differ per message.
+    computed_handle: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,13 +160,16 @@ def quote(text: str) -> str:
 _SYSTEM_FLAGS = ("\\answered", "\\flagged", "\\deleted", "\\seen", "\\draft")
 
 
-def _flags(flags: tuple[str, ...]) -> str:
+def describe_flags(flags: tuple[str, ...]) -> str:
     """System flags lower-cased first in IMAP order, then keywords as written (RFC 5232 §3: keywords keep
     their case), as Pigeonhole lists them."""
     if not flags:
         return ""
     lowered = {f.lower() for f in flags}
-    keywords = [f for f in flags if f.lower() not in _SYSTEM_FLAGS]
+    keywords: list[str] = []
+    for flag in flags:
+        if flag.lower() not in _SYSTEM_FLAGS and flag.lower() not in (k.lower() for k in keywords):
+            keywords.append(flag)
     ordered = [f for f in _SYSTEM_FLAGS if f in lowered] + keywords
     return f" :flags {quote(' '.join(ordered))}"
 
@@ -170,12 +178,12 @@ def describe(action: Action) -> str | None:
     """The one-line text form of an action, or None for actions ``sieve-test`` does not list (editheader)."""
     match action:
         case Keep(flags):
-            return "keep" + _flags(flags)
+            return "keep" + describe_flags(flags)
         case ImplicitKeep(flags):
-            return "implicit_keep" + _flags(flags)
+            return "implicit_keep" + describe_flags(flags)
         case FileInto(mailbox, copy, create, flags):
             options = (" :copy" if copy else "") + (" :create" if create else "")
-            return f"fileinto {quote(mailbox)}{options}{_flags(flags)}"
+            return f"fileinto {quote(mailbox)}{options}{describe_flags(flags)}"
         case Redirect(address, copy):
             return f"redirect {quote(address)}{' :copy' if copy else ''}"
         case Discard():
@@ -208,6 +216,12 @@ def _norm_mailbox(name: str) -> str:
     return name
 
 
+def _same_mailbox(first: str, second: str) -> bool:
+    """Whether two stores go to one mailbox: the same name, or INBOX written in any case (RFC 3501 §5.1, as
+    Pigeonhole's duplicate check; the first spelling is kept)."""
+    return first == second or first.upper() == second.upper() == "INBOX"
+
+
 @dataclass(slots=True)
 class _Store:
     mailbox: str
@@ -236,16 +250,19 @@ class Result:
                 f"total number of actions exceeds policy limit ({self.count} > {self.policy.max_actions})"
             )
 
-    def store(self, mailbox: str, copy: bool, create: bool, flags: tuple[str, ...]) -> None:
-        """``keep`` and ``fileinto`` (RFC 5228 §4.1, §4.3)."""
+    def store(
+        self, mailbox: str, copy: bool, create: bool, flags: tuple[str, ...], keep: bool = False
+    ) -> None:
+        """``keep`` and ``fileinto`` (RFC 5228 §4.1, §4.3); a ``keep`` merged into a store names it INBOX."""
         if self.rejected:
             raise SieveRuntimeError("store action conflicts with reject")
         mailbox = _norm_mailbox(mailbox)
         self.delivers = True
         for item in self.items:
-            if isinstance(item, _Store) and item.mailbox == mailbox:
-                item.flags = flags
-                item.create = item.create or create
+            if isinstance(item, _Store) and _same_mailbox(item.mailbox, mailbox):
+                item.flags = flags  # the last :flags win; :copy and :create stay the first store's
+                if keep:
+                    item.mailbox = "INBOX"
                 return
         if not copy:
             self.implicit_keep = False
@@ -258,7 +275,9 @@ class Result:
             raise SieveRuntimeError("redirect action conflicts with reject")
         self.delivers = True
         at = address.rfind("@")
-        key = address[:at] + address[at:].lower()
+        if at > 0:  # the domain without case, as Pigeonhole prints and sends it
+            address = address[:at] + address[at:].lower()
+        key = address
         if key in self.redirects:
             return
         if not copy:
@@ -287,11 +306,28 @@ class Result:
             if self.rejected:
                 raise SieveRuntimeError("vacation action conflicts with reject (RFC 5230 §4.7)")
             self.has_vacation = True
-        elif isinstance(action, Notify) and action in self.items:
-            return
+        elif isinstance(action, Notify):
+            notify = self._unnotified(action)
+            if notify is None:
+                return
+            action = notify
         if not isinstance(action, (AddHeader, DeleteHeader)):
             self._added()
         self.items.append(action)
+
+    def _unnotified(self, action: Notify) -> Notify | None:
+        """``action`` without the recipients an earlier notification already has, None when none is left (as
+        Pigeonhole's mailto method: one notification per recipient, RFC 5436 §2)."""
+        recipients = mailto_recipients(action.method)
+        if not recipients:
+            return None if action in self.items else action
+        earlier = {r for i in self.items if isinstance(i, Notify) for r in mailto_recipients(i.method) or []}
+        left = [r for r in recipients if r not in earlier]
+        if not left:
+            return None
+        if len(left) == len(recipients):
+            return action
+        return dataclasses.replace(action, method=mailto_with(action.method, left))
 
     def actions(self, flags: tuple[str, ...]) -> list[Action]:
         """The final list: actions in order, then the implicit keep if it still applies."""

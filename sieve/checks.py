@@ -5,11 +5,13 @@ compiling.
 The compiler (:mod:`compile`) already refuses extensions the policy does not allow (RFC 5228 §3.2, as an
 unknown capability, like Pigeonhole) and limits size and nesting. Here, over the literal facts it noted
 (:attr:`Program.notes`), we add what an académie asks: ``redirect`` only to allowed domains and at most
-``max_redirects`` distinct addresses (RFC 5228 §4.2), ``notify`` recipients and vacation's ``:from`` and
-``:addresses`` in the same domains (a vacation period outside the site's bounds is not refused: the
-compiler clamps it, as Pigeonhole does, RFC 5230 §4.1). A
-redirect to a computed address (a variable, RFC 5229) is refused when the domains are restricted, since
-it cannot be checked before the message arrives; delivery checks the actions again (`delivery.forwarding`).
+``max_redirects`` distinct addresses (RFC 5228 §4.2); ``notify`` recipients and ``:from`` (RFC 5435 §3)
+and vacation's ``:from`` and ``:addresses`` (RFC 5230 §4.4, §4.5) in the same domains; a vacation
+``:handle`` written in the script, not computed (RFC 5230 §4.2: one reply per sender and handle). A
+vacation period outside the site's bounds is not refused: the compiler clamps it, as Pigeonhole does (RFC
+5230 §4.1). A redirect to a computed address (a variable, RFC 5229) is refused when the domains are
+restricted, since it cannot be checked before the message arrives; delivery checks the actions again
+(`delivery.forwarding`).
 
 :func:`report` formats errors for ManageSieve (RFC 5804 §2.6 answers ``NO`` with them) and the CLI:
 ``name: line:column: message.`` (Pigeonhole's wording of the message, with the column it leaves out) and a
@@ -45,6 +47,8 @@ def policy_problems(program: Program, policy: Policy) -> list[Diagnostic]:
     for kind, line, column, value in program.notes:
         if kind == "redirect":
             problems.extend(_redirect_problems(line, column, value, policy, targets))
+        elif kind == "vacation-handle":
+            problems.extend(_handle_problems(line, column, value, policy.redirect_domains))
         elif kind in _OUTBOUND:
             problems.extend(_outbound_problems(kind, line, column, value, policy.redirect_domains))
     return problems
@@ -94,7 +98,20 @@ _OUTBOUND = {
     "notify": ("notify", "notifications may only be sent to"),
     "vacation-from": ("vacation :from", "replies may only be sent from"),
     "vacation-address": ("vacation :addresses", "replies may only be sent for"),
+    "notify-from": ("notify :from", "notifications may only be sent from"),
 }
+
+
+def _handle_problems(line: int, column: int, value: str | None, domains: frozenset[str]) -> list[Diagnostic]:
+    """RFC 5230 §4.2: a ``:handle`` built from variables could differ for every message and so answer one
+    sender without limit; under a forwarding policy the handle must be literal."""
+    if not domains or value is not None:
+        return []
+    message = (
+        "vacation :handle with a computed value is not allowed: while mail is held to "
+        f"{_allowed_text(domains)}, replies are limited by a handle written in the script"
+    )
+    return [Diagnostic(line, column, message)]
 
 
 def _outbound_problems(

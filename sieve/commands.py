@@ -159,7 +159,7 @@ def _keep(c: Builder, b: Bound, depth: int) -> Op:
 
     def op(ctx: Context) -> None:
         fl = _flag_values(ctx, flags) if flags is not None else tuple(ctx.flags)
-        ctx.result.store("INBOX", False, False, fl)
+        ctx.result.store("INBOX", False, False, fl, keep=True)
 
     return op
 

@@ -7,15 +7,16 @@ from __future__ import annotations
 import re
 import urllib.parse
 
-__all__ = ["ADDRESS", "mailto_recipients", "valid_mailto"]
+__all__ = ["ADDRESS", "mailto_recipients", "mailto_with", "valid_mailto"]
 
 #: A plain ``local@domain`` address, the form ``redirect`` and notify's ``:from`` accept.
 ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\Z")
 
 
 def valid_mailto(uri: str) -> bool:
-    """A syntactically valid ``mailto:`` URI with at least one recipient (RFC 5436 §2, RFC 6068)."""
-    return bool(mailto_recipients(uri))
+    """A syntactically valid ``mailto:`` URI (RFC 5436 §2, RFC 6068 §2: the recipients may be left out, as
+    Pigeonhole's ``valid_notify_method`` accepts)."""
+    return mailto_recipients(uri) is not None
 
 
 def mailto_recipients(uri: str) -> list[str] | None:
@@ -32,3 +33,12 @@ def mailto_recipients(uri: str) -> list[str] | None:
         if name.lower() == "to":
             recipients.extend(urllib.parse.unquote(a) for a in value.split(",") if a)
     return recipients if all(ADDRESS.match(a.strip()) for a in recipients) else None
+
+
+def mailto_with(uri: str, recipients: list[str]) -> str:
+    """``uri`` (a valid ``mailto:`` URI) sent to ``recipients`` only: its other header fields kept, its ``to``
+    fields dropped (RFC 6068 §2)."""
+    query = uri[7:].partition("?")[2]
+    fields = [p for p in query.split("&") if p and p.partition("=")[0].lower() != "to"]
+    to = ",".join(urllib.parse.quote(r, safe="@!$'*+-._~") for r in recipients)
+    return f"mailto:{to}" + ("?" + "&".join(fields) if fields else "")

@@ -236,6 +236,14 @@ class MessageFacts:
             found = self._addresses[key] = [parse_addresses(v) for v in self.header_raw(key)]
         return found
 
+    def received_header(self, name: str) -> str | None:
+        """The first field called ``name`` as received, decoded: what ``addheader``/``deleteheader`` changed
+        is not seen (RFC 5293 §3 edits the message delivered; a vacation reply answers the one received)."""
+        for n, v in self.message.raw_items():
+            if n.lower() == name.lower():
+                return _decode_text(_FOLD.sub(" ", _bytes_text(v)) if "\n" in v else _bytes_text(v))
+        return None
+
     def header_raw(self, name: str) -> list[str]:
         """Unfolded, undecoded values of every field called ``name`` (case-insensitive), in order.
 
@@ -287,7 +295,12 @@ class MessageFacts:
             ctype = part.get_content_type().lower()
             if not _type_matches(ctype, wanted):
                 continue
-            if part.is_multipart():
+            if ctype.startswith("message/") and part.is_multipart():
+                # an encapsulated message: its header (RFC 5173 §5.2, as Pigeonhole)
+                inner = part.get_payload(0)
+                items: list[tuple[str, str]] = list(inner.raw_items()) if isinstance(inner, Message) else []
+                out.append("".join(f"{n}: {_bytes_text(v)}\n" for n, v in items))
+            elif part.is_multipart():
                 out.append((part.preamble or "") + (part.epilogue or ""))
             elif transform == "text" and ctype == "text/html":
                 out.append(html_to_text(_decoded_payload(part)))
@@ -296,14 +309,27 @@ class MessageFacts:
         return out
 
 
-_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.IGNORECASE | re.DOTALL)
+#: Comments, script and style elements, tags, text, and a "<" that starts no tag.
+_HTML = re.compile(r"<!--.*?-->|<(script|style)\b.*?</\1\s*>|<[^>]*>|[^<]+|<", re.IGNORECASE | re.DOTALL)
 
 
 def html_to_text(markup: str) -> str:
-    """The text of an HTML part for ``body :text``: tags dropped, entities decoded (as Pigeonhole does)."""
+    """The text of an HTML part for ``body :text`` (RFC 5173 §5.2 leaves the conversion open), as Dovecot
+    makes it: comments dropped, a tag or a script or style element read as one space unless the text so far
+    is empty or ends in a space or a line break, text and its entities kept as they are."""
     import html
 
-    return html.unescape(_TAG.sub(" ", markup))
+    out: list[str] = []
+    for m in _HTML.finditer(markup):
+        token = m.group(0)
+        if token.startswith("<!--"):
+            continue
+        if token.startswith("<") and len(token) > 1:
+            if out and out[-1][-1] not in " \n":
+                out.append(" ")
+        elif token:
+            out.append(html.unescape(token))
+    return "".join(out)
 
 
 def _type_matches(ctype: str, wanted: tuple[str, ...]) -> bool:
@@ -321,7 +347,11 @@ def _decoded_payload(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    charset = part.get_content_charset() or "us-ascii"
+    # Without a charset, or with US-ASCII, 8-bit octets are read as UTF-8, as Pigeonhole does (a part that is
+    # not text has no charset: its octets are compared as they are).
+    charset = part.get_content_charset() or "utf-8"
+    if charset in ("us-ascii", "ascii"):
+        charset = "utf-8"
     try:
         return payload.decode(charset, "replace")
     except LookupError:

@@ -102,6 +102,10 @@ def vacation(c: Builder, b: Bound, depth: int) -> Op:
     handle = c.string(b.tags["handle"]) if "handle" in b.tags else None
     mime, seconds = "mime" in b.tags, _vacation_seconds(c, b)
     _check_vacation_from(c, b, sender)
+    if handle is not None:
+        c.note("vacation-handle", b.tags["handle"] or b.node, _const(handle))
+    parts = (handle,) if handle is not None else (reason, subject, sender)
+    computed = any(v is not None and not isinstance(v, str) for v in parts)
     for value in addresses:
         c.note("vacation-address", b.tags["addresses"] or b.node, _addr_spec(value))
 
@@ -118,12 +122,20 @@ def vacation(c: Builder, b: Bound, depth: int) -> Op:
                 + (frm or "<default-from>")
                 + ("<MIME>" if mime else "<NO-MIME>")
             )
-        if subj is None or subj == "":
-            original = ctx.msg.header("subject")
-            subj = f"Auto: {original[0]}" if original else "Automated reply"
+        if subj is None or subj == "":  # RFC 5230 §5.3, Pigeonhole's default, from the message received
+            original = ctx.msg.received_header("subject")
+            subj = f"Auto: {original}" if original is not None else "Automated reply"
         ctx.result.add(
             A.Vacation(
-                text, subj, seconds, key, frm, tuple(ctx.expand_list(addresses)), mime, subject is not None
+                text,
+                subj,
+                seconds,
+                key,
+                frm,
+                tuple(ctx.expand_list(addresses)),
+                mime,
+                subject is not None,
+                computed,
             )
         )
 
@@ -140,6 +152,8 @@ def notify(c: Builder, b: Bound, depth: int) -> Op:
     message = c.string(b.tags["message"]) if "message" in b.tags else None
     const = _const(method)
     c.note("notify", b.pos[0] or b.node, const)
+    if sender is not None:
+        c.note("notify-from", b.tags["from"] or b.node, _addr_spec(sender))
     if const is not None:
         scheme = const.split(":", 1)[0].lower() if ":" in const else ""
         if scheme != "mailto":

@@ -166,7 +166,8 @@ def _index(c: Builder, b: Bound) -> tuple[int, bool]:
 
 
 def _pick(values: list[str], index: int, last: bool) -> list[str]:
-    """The field selected by ``:index``/``:last`` (RFC 5260 §6), or all of them."""
+    """The field selected by ``:index``/``:last`` (RFC 5260 §6), or all of them; with several names, the
+    fields are counted over all of them, in the order of the names (as Pigeonhole)."""
     if not index:
         return values
     if index > len(values):
@@ -205,8 +206,8 @@ def _header(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn | Counted:
     def test(ctx: Context) -> bool:
         values: list[str] = []
         for name in ctx.expand_list(names):
-            values.extend(_pick(ctx.msg.header(name), index, last))
-        return m(ctx, values)
+            values.extend(ctx.msg.header(name))
+        return m(ctx, _pick(values, index, last))
 
     return test
 
@@ -256,7 +257,7 @@ def _folded_header(key: str, folded: Callable[[Sequence[str]], bool], substring:
 def _address(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn | Counted:
     names, m = c.strings(b.pos[0]), make_matcher(c, b, c.strings(b.pos[1]))
     index, last, part = *_index(c, b), _part_name(b)
-    match = m.bind()
+    match, counting = m.bind(), m.kind == "count"
     if not index and len(names) == 1 and isinstance(names[0], str) and names[0].lower() in ADDRESS_HEADERS:
         return _simple_address(names[0].lower(), part, m)
     for name in names:
@@ -265,17 +266,20 @@ def _address(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn | Counted:
 
     def test(ctx: Context) -> bool:
         values: list[str] = []
+        raws: list[str] = []
+        parsed: list[list[Address] | None] = []
         for name in ctx.expand_list(names):
-            raws, parsed = ctx.msg.header_raw(name), ctx.msg.addresses(name)
-            if index:
-                at = (len(raws) - index if last else index - 1) if index <= len(raws) else -1
-                raws, parsed = (raws[at : at + 1], parsed[at : at + 1]) if at >= 0 else ([], [])
-            for raw, addrs in zip(raws, parsed, strict=True):
-                if addrs is None:
-                    if part == "all":
-                        values.append(raw.strip())
-                    continue
-                values.extend(v for a in addrs if (v := address_part(a, part)) is not None)
+            raws.extend(ctx.msg.header_raw(name))
+            parsed.extend(ctx.msg.addresses(name))
+        if index:
+            at = (len(raws) - index if last else index - 1) if index <= len(raws) else -1
+            raws, parsed = (raws[at : at + 1], parsed[at : at + 1]) if at >= 0 else ([], [])
+        for raw, addrs in zip(raws, parsed, strict=True):
+            if addrs is None:
+                if part == "all" or counting:  # a field that cannot be parsed counts as one address
+                    values.append(raw.strip())
+                continue
+            values.extend(_parts(addrs, part, counting))
         return match(ctx, values)
 
     return test
@@ -285,7 +289,8 @@ def _simple_address(key: str, part: str, m: Matcher) -> Counted:
     """The address test on one constant header name without :index, the common case: the address parts (and
     their folded form) are computed once per message (RFC 5228 §2.7.4)."""
     match, folded = m.bind(), m.bind_folded()
-    parts_key, folded_key = ("address", key, part), ("address-folded", key, part)
+    counting = m.kind == "count"
+    parts_key, folded_key = ("address", key, part + "#" * counting), ("address-folded", key, part)
 
     def values_of(msg: MessageFacts) -> list[str]:
         values = msg.memo.get(parts_key)
@@ -293,10 +298,10 @@ def _simple_address(key: str, part: str, m: Matcher) -> Counted:
             values = []
             for raw, addrs in zip(msg.header_raw(key), msg.addresses(key), strict=True):
                 if addrs is None:
-                    if part == "all":
+                    if part == "all" or counting:
                         values.append(raw.strip())
                 else:
-                    values.extend(v for a in addrs if (v := address_part(a, part)) is not None)
+                    values.extend(_parts(addrs, part, counting))
             msg.memo[parts_key] = values
         return values
 
@@ -318,6 +323,19 @@ def _simple_address(key: str, part: str, m: Matcher) -> Counted:
     return Counted(test)
 
 
+def _parts(addresses: list[Address], part: str, counting: bool) -> list[str]:
+    """The ``part`` of each address; under ``:count`` an address without that part still counts (RFC 5231
+    §4.2 counts addresses, as Pigeonhole)."""
+    out = []
+    for address in addresses:
+        value = address_part(address, part)
+        if value is not None:
+            out.append(value)
+        elif counting:
+            out.append("")
+    return out
+
+
 def _envelope(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
     parts, m, part = c.strings(b.pos[0]), make_matcher(c, b, c.strings(b.pos[1])), _part_name(b)
     for p in parts:
@@ -336,8 +354,7 @@ def _envelope(c: Builder, b: Bound, subs: list[TestFn]) -> TestFn:
             addr = addr.strip().removeprefix("<").removesuffix(">")
             at = addr.rfind("@")
             pair = (addr, "") if at < 0 else (addr[:at], addr[at + 1 :])
-            if (v := address_part(pair, part)) is not None:
-                values.append(v)
+            values.extend(_parts([pair], part, m.kind == "count"))
         return m(ctx, values)
 
     return test

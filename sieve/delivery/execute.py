@@ -49,6 +49,7 @@ from ..compile import Program, compile_script
 from ..errors import SieveError
 from ..evaluate import Meter, evaluate
 from ..host import Budget, Environment, Policy, Recipient, ReplyTracker
+from ..mailto import mailto_recipients
 from ..message import MAX_MIME_DEPTH, MessageFacts
 from ..vacation import build_reply, decide
 from .forwarding import enforce_forwarding
@@ -212,13 +213,15 @@ def edit_headers(message: bytes, edits: Sequence[A.AddHeader | A.DeleteHeader]) 
 
 def _notification(
     action: A.Notify, facts: MessageFacts, address: str, now: _dt.datetime
-) -> tuple[str, bytes]:
-    """The message of a ``mailto:`` notification (RFC 5436 §2): recipient and bytes."""
+) -> tuple[list[str], bytes]:
+    """The message of a ``mailto:`` notification (RFC 5436 §2): recipients (those of the URI's ``to`` header
+    field too, RFC 6068 §2) and bytes."""
     parts = urllib.parse.urlsplit(action.method)
     query = dict(urllib.parse.parse_qsl(parts.query))
+    recipients = mailto_recipients(action.method) or []
     note = EmailMessage()
     note["From"] = action.from_addr or address
-    note["To"] = urllib.parse.unquote(parts.path)
+    note["To"] = ", ".join(recipients)
     subject = facts.header("subject")
     note["Subject"] = (
         query.get("subject") or action.message or f"Notification: {subject[0] if subject else ''}"
@@ -226,7 +229,7 @@ def _notification(
     note["Date"] = email.utils.format_datetime(now)
     note["Auto-Submitted"] = "auto-notified"
     note.set_content(query.get("body") or action.message or "You have new mail.")
-    return urllib.parse.unquote(parts.path), message_bytes(note)
+    return recipients, message_bytes(note)
 
 
 class Delivery:
@@ -485,8 +488,9 @@ class Delivery:
                 self._send(Outgoing("vacation", "", (to,), home, decision.key), reply, tracker)
         for action in plan.notifies:
             if action.method.lower().startswith("mailto:"):
-                target, note = _notification(action, facts, env.envelope_to, env.now)
-                self._send(Outgoing("notify", "", (target,)), note, tracker)
+                targets, note = _notification(action, facts, env.envelope_to, env.now)
+                if targets:
+                    self._send(Outgoing("notify", "", tuple(targets)), note, tracker)
 
     def _send(self, item: Outgoing, message: bytes, tracker: SqliteReplyTracker) -> None:
         """Send a reply or notification; when it is neither sent nor queued, forget its tracker key."""

@@ -6,7 +6,9 @@ The same rule as the checks made when a script is stored (:mod:`..checks`): a ``
 outside the allowed domains is replaced by a keep into INBOX (nothing is lost); a ``notify`` (RFC 5435 §3,
 RFC 5436 §2) with a recipient outside them, or by another method than ``mailto``, is dropped; a vacation
 ``:from`` outside them is replaced by the recipient's own address and ``:addresses`` outside them are
-ignored (RFC 5230 §4.4, §4.5).
+ignored (RFC 5230 §4.4, §4.5); a notify ``:from`` outside them is replaced by the recipient's address. A
+vacation whose handle was computed from variables is remembered per sender alone, so that a handle that
+differs for every message cannot answer one sender more than once a period (RFC 5230 §4.2).
 """
 
 from __future__ import annotations
@@ -44,6 +46,24 @@ def _allowed(text: str, domains: frozenset[str]) -> bool:
     return redirect_allowed(address, domains)
 
 
+def _allowed_notifies(notifies: list[A.Notify], domains: frozenset[str], user: str) -> list[A.Notify]:
+    """The notifications whose recipients are all allowed, with a ``:from`` outside the domains dropped."""
+    kept = []
+    for action in notifies:
+        recipients = mailto_recipients(action.method)
+        if recipients is None or not all(_allowed(r, domains) for r in recipients):
+            log.warning(
+                "notify refused by policy",
+                extra={"event": "notify_refused", "user": user, "to": action.method},
+            )
+            continue
+        if action.from_addr is not None and not _allowed(action.from_addr, domains):
+            log.warning("notify :from refused by policy", extra={"event": "notify_refused", "user": user})
+            action = dataclasses.replace(action, from_addr=None)
+        kept.append(action)
+    return kept
+
+
 def enforce_forwarding(plan: Plan, domains: frozenset[str], user: str) -> None:
     """Change ``plan`` so that nothing leaves for, or speaks as, an address outside ``domains`` (no limit
     when empty)."""
@@ -55,18 +75,10 @@ def enforce_forwarding(plan: Plan, domains: frozenset[str], user: str) -> None:
         )
         plan.redirects.remove(target)
         plan.store("INBOX", False, ())
-    kept = []
-    for action in plan.notifies:
-        recipients = mailto_recipients(action.method)
-        if recipients is None or not all(_allowed(r, domains) for r in recipients):
-            log.warning(
-                "notify refused by policy",
-                extra={"event": "notify_refused", "user": user, "to": action.method},
-            )
-        else:
-            kept.append(action)
-    plan.notifies[:] = kept
+    plan.notifies[:] = _allowed_notifies(plan.notifies, domains, user)
     vacation = plan.vacation
+    if vacation is not None and vacation.computed_handle:
+        vacation = plan.vacation = dataclasses.replace(vacation, handle="", computed_handle=False)
     if vacation is not None:
         sender = vacation.from_addr if vacation.from_addr and _allowed(vacation.from_addr, domains) else None
         addresses = tuple(a for a in vacation.addresses if _allowed(a, domains))

@@ -47,7 +47,11 @@ def _quote(text: str) -> str:
 
 
 def _flags(text: str) -> str:
-    return f" :flags {_quote(text.strip())}" if text.strip() else ""
+    """Flags as we print them (a set, RFC 5232 §3): ``sieve-test`` lists a flag given twice in one ``:flags``
+    twice and system flags in no fixed order."""
+    from groupware.sieve.actions import describe_flags
+
+    return describe_flags(tuple(text.split()))
 
 
 def _default_subject(message: Path) -> str:
@@ -70,7 +74,7 @@ def _store(name: str, details: list[str], implicit: bool) -> str:
 
 def _vacation(details: list[str], body: list[str], message: Path) -> str:
     fields = {k.strip(): v.strip() for k, _, v in (d.removeprefix("=> ").partition(":") for d in details)}
-    subject = fields.get("subject", _default_subject(message))
+    subject = fields.get("subject") or _default_subject(message)  # an empty :subject means the default
     sender = f" :from {_quote(fields['from'])}" if "from" in fields else ""
     reason = "\n".join(body)
     return (
@@ -103,8 +107,8 @@ def _one(head: str, details: list[str], body: list[str], implicit: bool, message
         return f"redirect {_quote(head.split(': ', 1)[1].strip('<>'))}{copy}"
     if head == "discard":
         return "discard"
-    if head.startswith("reject message with reason: "):
-        return f"reject {_quote(head.split(': ', 1)[1])}"
+    if head.startswith("reject message with reason:"):
+        return f"reject {_quote(head.split(':', 1)[1].removeprefix(' '))}"
     if head.startswith("send vacation message"):
         return _vacation(details, body, message)
     if head.startswith("track duplicate"):
@@ -118,6 +122,8 @@ def translate(stdout: str, stderr: str, message: Path) -> list[str]:
     """Pigeonhole's ``sieve-test`` report → our action lines (see ``groupware.sieve.actions.describe``)."""
     if "failed to compile" in stderr:
         return ["error compile"]
+    if "Panic:" in stderr:
+        return ["crash " + stderr.strip().splitlines()[0]]
     if "Fatal:" in stderr:
         return ["fatal " + stderr.strip()]
     if "final result: failed" in stderr:
@@ -158,6 +164,8 @@ def normalise(lines: list[str]) -> list[str]:
             out.append("error runtime")
         elif line.startswith("notify "):
             out.append(_normalise_notify(line))
+        elif line.startswith("vacation "):  # sieve-test prints the subject without its trailing white space
+            out.append(re.sub(r':subject "((?:[^"\\]|\\.)*?)\s*"', r':subject "\1"', line, count=1))
         else:
             out.append(line)
     return out
@@ -166,11 +174,13 @@ def normalise(lines: list[str]) -> list[str]:
 def _normalise_notify(line: str) -> str:
     from urllib.parse import unquote
 
-    m = re.match(r'notify "mailto:([^"?]*)(?:\?[^"]*)?" (.*)', line)
+    from groupware.sieve.mailto import mailto_recipients
+
+    m = re.match(r'notify "(mailto:[^"]*)" (.*)', line)
     if m is None:
         return line
-    recipients = ",".join(unquote(a) for a in m.group(1).split(",") if a)
-    rest = m.group(2)
+    recipients = ",".join(mailto_recipients(m.group(1)) or [])
+    rest = re.sub(r':message "((?:[^"\\]|\\.)*?)\s*"', r':message "\1"', m.group(2))  # printed stripped
     subject = re.search(r"[?&]subject=([^&\"]*)", line)
     if ":message" not in rest and subject:
         rest += f" :message {_quote(unquote(subject.group(1)))}"
@@ -214,6 +224,8 @@ class Pigeonhole:
             cmd, check=False, capture_output=True, text=True, timeout=60, env={**os.environ, "TZ": "UTC"}
         )
         path.unlink()
+        if proc.returncode < 0:
+            return [f"crash signal {-proc.returncode}"]
         return translate(proc.stdout, proc.stderr, message)
 
     def compiles(self, script: str) -> bool:

@@ -257,11 +257,19 @@ def test_oversized_literals_get_no_with_a_reason(tmp_path: Path) -> None:
         ('require ["enotify", "variables"]; set "m" "mailto:x@outside.example"; notify "${m}";', "computed"),
         ('require "vacation"; vacation :from "Moi <boss@outside.example>" "absent";', "vacation :from"),
         ('require "vacation"; vacation :addresses ["x@outside.example"] "absent";', "vacation :addresses"),
+        (
+            'require "enotify"; notify :from "boss@outside.example" "mailto:a@ac-montpellier.fr";',
+            "notify :from 'boss@outside.example'",
+        ),
+        (
+            'require ["vacation", "variables"]; set "h" "${1}"; vacation :handle "${h}" "absent";',
+            "vacation :handle with a computed value",
+        ),
     ],
 )
 def test_notify_and_vacation_held_to_the_forwarding_policy(tmp_path: Path, script: str, refused: str) -> None:
-    """RFC 5435 §3, RFC 5230 §4.4-4.5: what leaves or speaks for the user keeps to redirect_domains, at
-    PUTSCRIPT and CHECKSCRIPT alike."""
+    """RFC 5435 §3, RFC 5230 §4.2-4.5: what leaves or speaks for the user keeps to redirect_domains, and a
+    vacation handle is written in the script, at PUTSCRIPT and CHECKSCRIPT alike."""
     sess = session(tmp_path, quotas=Quotas(max_scripts=3, max_script_size=2000))
     login(sess)
     data = script.encode()
@@ -269,8 +277,10 @@ def test_notify_and_vacation_held_to_the_forwarding_policy(tmp_path: Path, scrip
     assert put.startswith("NO ") and refused in put and "ac-montpellier.fr" in put, put
     check = run(sess, b"CHECKSCRIPT {%d+}\r\n%s\r\n" % (len(data), data)).decode()
     assert check.startswith("NO ") and refused in check, check
-    inside = script.replace("outside.example", "ac-montpellier.fr").replace(
-        '"${m}"', '"mailto:a@ac-montpellier.fr"'
+    inside = (
+        script.replace("outside.example", "ac-montpellier.fr")
+        .replace('"${m}"', '"mailto:a@ac-montpellier.fr"')
+        .replace('"${h}"', '"h"')
     )
     data = inside.encode()
     assert run(sess, b'PUTSCRIPT "s" {%d+}\r\n%s\r\n' % (len(data), data)) == b'OK "PUTSCRIPT completed."\r\n'

@@ -421,6 +421,53 @@ def test_a_script_stored_before_the_policy_cannot_forward_outside(tmp_path: Path
     assert any(ME.encode() in m for m in replies)
 
 
+def test_a_notify_from_outside_speaks_as_the_user(tmp_path: Path) -> None:
+    """RFC 5435 §3.3: under the forwarding policy a notification's :from outside the domains is dropped at
+    delivery, like a vacation :from (the recipient's own address is used)."""
+    script = 'require "enotify"; notify :from "boss@outside.example" "mailto:sec@ac-montpellier.fr";'
+    relay = FakeRelay()
+    assert deliver(delivery(tmp_path, script, relay, policy=ACADEMY)).startswith("250 ")
+    ((_, recipients, note),) = relay.sent
+    assert recipients == ["sec@ac-montpellier.fr"]
+    assert b"outside.example" not in note and ME.encode() in note
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        'require ["vacation", "variables"]; if header :matches "subject" "*" { set "s" "${1}"; }\r\n'
+        'vacation :days 1 :handle "${s}" "Absente";',
+        'require ["vacation", "variables"]; if header :matches "subject" "*" { set "s" "${1}"; }\r\n'
+        'vacation :days 1 :subject "Re: ${s}" "Absente";',
+    ],
+    ids=["handle", "default-handle"],
+)
+def test_a_computed_vacation_handle_answers_a_sender_once(tmp_path: Path, script: str) -> None:
+    """RFC 5230 §4.2: a handle that differs for every message would answer one sender without limit; under
+    the forwarding policy such a vacation is remembered per sender alone."""
+    relay = FakeRelay()
+    d = delivery(tmp_path, script, relay, policy=ACADEMY)
+    for n in range(3):
+        assert deliver(d, MESSAGE.replace(b"Budget 2025", b"Budget %d" % n)).startswith("250 ")
+    assert len(relay.sent) == 1
+    relay.sent.clear()
+    d = delivery(tmp_path / "open", script, relay)
+    for n in range(3):
+        assert deliver(d, MESSAGE.replace(b"Budget 2025", b"Budget %d" % n)).startswith("250 ")
+    assert len(relay.sent) == 3
+
+
+def test_a_notification_goes_to_the_recipients_of_the_to_field_too(tmp_path: Path) -> None:
+    """RFC 6068 §2: ``mailto:a?to=b`` has two recipients; one already notified is not notified again."""
+    script = (
+        'require "enotify"; notify "mailto:a@example.org?to=b@example.org&subject=hi"; '
+        'notify :importance "1" "mailto:b@example.org";'
+    )
+    relay = FakeRelay()
+    assert deliver(delivery(tmp_path, script, relay)).startswith("250 ")
+    assert [rs for _, rs, _ in relay.sent] == [["a@example.org", "b@example.org"]]
+
+
 def test_the_same_script_forwards_without_a_policy(tmp_path: Path) -> None:
     relay = FakeRelay()
     script = 'require "enotify"; redirect "boss@outside.example"; notify "mailto:spy@outside.example";'

@@ -45,6 +45,26 @@ def test_check_applies_the_forwarding_policy(tmp_path: Path, capsys: pytest.Capt
     assert err.startswith("2:8: notify 'someone@outside.example' is not allowed: "), err
 
 
+def test_check_refuses_a_computed_vacation_handle_under_the_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """RFC 5230 §4.2: a handle built from the message could answer one sender for every message."""
+    path = write(tmp_path, 'require ["vacation", "variables"];\nvacation :handle "${1}" "absent";\n')
+    assert main(["check", str(path)]) == 0
+    assert main(["check", "--redirect-domain", "ac-montpellier.fr", str(path)]) == 1
+    assert capsys.readouterr().err.startswith("2:18: vacation :handle with a computed value is not allowed")
+
+
+def test_test_reports_too_many_redirects_at_run_time_as_sieve_test(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Pigeonhole's sieve_max_redirects is a run-time failure: the message is kept (RFC 5228 §2.10.6)."""
+    script = write(tmp_path, "".join(f'redirect "u{n}@example.org";\n' for n in range(5)))
+    assert main(["test", str(script), str(MESSAGES / "plain.eml")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("error runtime ") and out[1:] == ["implicit_keep"], out
+
+
 def test_test_prints_actions_in_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     script = write(
         tmp_path,

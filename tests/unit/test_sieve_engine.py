@@ -220,3 +220,9 @@ def test_describe_escapes_and_orders_flags() -> None:
         describe(Vacation("l1\nl2\t", "S", 60, "h", "f@x"))
         == 'vacation :seconds 60 :subject "S" :from "f@x" :reason "l1\\nl2\\t"'
     )
+
+
+def test_ereject_refuses_at_delivery_time() -> None:
+    """RFC 5429 §2.1: ``ereject`` (which Pigeonhole 0.5.19 lacks, SIEVE-DIFFERENCES.md) is a reject action."""
+    actions = run('require "ereject"; ereject "Pas ici.";')
+    assert [describe(a) for a in actions] == ['ereject "Pas ici."']
