@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -115,7 +116,10 @@ class PostfixRelay:
                 self._postfix("stop", timeout=30)
             except (AssertionError, subprocess.TimeoutExpired):
                 # A loaded machine can keep "postfix stop" waiting on its children: stop at once instead.
-                self._postfix("abort", timeout=30)
+                try:
+                    self._postfix("abort", timeout=30)
+                except (AssertionError, subprocess.TimeoutExpired):
+                    self._kill_master()
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
                 try:
@@ -124,6 +128,16 @@ class PostfixRelay:
                     return
                 time.sleep(0.1)
             raise AssertionError(f"Postfix still listens on {self.port} after stop")
+
+    def _kill_master(self) -> None:
+        """The last resort when the postfix command itself hangs: SIGKILL the instance's master process and
+        its children (they share its process group)."""
+        pid_file = self.root / "spool" / "pid" / "master.pid"
+        try:
+            pid = int(pid_file.read_text().split()[0])
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            return
 
     def close(self) -> None:
         """Stop the instance and remove its folder."""
