@@ -60,6 +60,10 @@ maillog_file_prefixes = {root}
 maillog_file = {root}/maillog
 debug_peer_list = 127.0.0.1
 biff = no
+# One long-lived postlogd: a postlogd that exits after max_use requests (100) must be respawned by the master,
+# and a master that logs meanwhile blocks on the full logging socket for ever (seen on a loaded machine).
+max_idle = 3600s
+max_use = 1000000
 """
 
 
