@@ -17,13 +17,33 @@ import defusedxml.ElementTree as DefusedET
 
 from groupware.config import LimitsConfig
 
-__all__ = ["LIMITS", "PARSED_BODY", "already_parsed", "limits_of", "parsed_body", "shape_problem"]
+__all__ = [
+    "LIMITS",
+    "PARSED_BODY",
+    "already_parsed",
+    "limits_of",
+    "parsed_body",
+    "read_body",
+    "shape_problem",
+]
 
 #: The WSGI environment key under which the application puts its limits for this request.
 LIMITS = "groupware.limits"
 
 #: The WSGI environment key holding the parsed body (or None).
 PARSED_BODY = "groupware.parsed_body"
+
+
+def read_body(environ: Mapping[str, Any]) -> bytes | None:
+    """The request body's bytes, put back for the next reader (a responder, Radicale); None when there is
+    none or it is content-encoded."""
+    environ = cast(dict[str, Any], environ)  # WSGI hands a dict (PEP 3333); Radicale types it as a Mapping
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if length <= 0 or environ.get("HTTP_CONTENT_ENCODING"):
+        return None
+    body: bytes = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
 
 
 def parsed_body(environ: Mapping[str, Any]) -> ET.Element | None:
@@ -36,10 +56,8 @@ def parsed_body(environ: Mapping[str, Any]) -> ET.Element | None:
     if PARSED_BODY in environ:
         return environ[PARSED_BODY]  # type: ignore[no-any-return]
     parsed = None
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    if length > 0 and not environ.get("HTTP_CONTENT_ENCODING"):
-        body = environ["wsgi.input"].read(length)
-        environ["wsgi.input"] = io.BytesIO(body)
+    body = read_body(environ)
+    if body is not None:
         try:
             parsed = DefusedET.fromstring(body)
         except (ET.ParseError, defusedxml.DefusedXmlException, ValueError):

@@ -25,18 +25,17 @@ Anything else (not iCalendar or vCard, not parseable) goes to Radicale, which an
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 import time
 import xml.etree.ElementTree as ET
 from datetime import datetime
 from http import client
-from typing import Any, cast
+from typing import Any
 
 import vobject
 
 from groupware.config import LimitsConfig
-from groupware.dav.body import limits_of
+from groupware.dav.body import limits_of, read_body
 from groupware.dav.recurrence import iter_components, recurrence_problem
 from groupware.dav.request import Answer, DavRequest
 from groupware.dav.upstream import Internals, expand_item, make_item, read_components, visit_time_ranges
@@ -287,14 +286,13 @@ class ItemDataResponder:
 
     def _body(self, request: DavRequest) -> str | None:
         """The body, decoded as Radicale will decode it, and put back for Radicale to read."""
-        environ = cast(dict[str, Any], request.environ)
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        if length <= 0 or length > self.internals.max_resource_size or environ.get("HTTP_CONTENT_ENCODING"):
+        if int(request.environ.get("CONTENT_LENGTH") or 0) > self.internals.max_resource_size:
             return None
-        raw = environ["wsgi.input"].read(length)
-        environ["wsgi.input"] = io.BytesIO(raw)
+        raw = read_body(request.environ)
+        if raw is None:
+            return None
         try:
-            return self.internals.decode_body(environ, raw)
+            return self.internals.decode_body(request.environ, raw)
         except UnicodeDecodeError:
             return None
 

@@ -24,12 +24,11 @@ parsing values; what does not parse is left to :mod:`groupware.dav.item_data` an
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Iterator
 from http import client
-from typing import Any, cast
 
+from groupware.dav.body import read_body
 from groupware.dav.request import Answer, DavRequest
 from groupware.dav.rfc4918 import CALDAV, error_answer, located, parent_of
 from groupware.dav.upstream import Internals
@@ -114,14 +113,13 @@ class CalendarObjectResponder:
 
     def _text(self, request: DavRequest) -> str | None:
         """The body as Radicale will decode it (put back for the next reader); None if it is not text."""
-        environ = cast(dict[str, Any], request.environ)
-        size = int(environ.get("CONTENT_LENGTH") or 0)
-        if not 0 < size <= self.internals.max_resource_size or environ.get("HTTP_CONTENT_ENCODING"):
+        if int(request.environ.get("CONTENT_LENGTH") or 0) > self.internals.max_resource_size:
             return None
-        data = environ["wsgi.input"].read(size)
-        environ["wsgi.input"] = io.BytesIO(data)
+        data = read_body(request.environ)
+        if data is None:
+            return None
         try:
-            return self.internals.decode_body(environ, data)
+            return self.internals.decode_body(request.environ, data)
         except UnicodeDecodeError:
             return None
 

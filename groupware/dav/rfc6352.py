@@ -36,7 +36,6 @@ Radicale's filter test learns grouped names (``item1.EMAIL``, RFC 6350 §3.3) in
 
 from __future__ import annotations
 
-import io
 import logging
 import posixpath
 import re
@@ -44,12 +43,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http import client
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from radicale import httputils, pathutils, storage
 
-from groupware.dav.body import parsed_body
+from groupware.dav.body import parsed_body, read_body
 from groupware.dav.request import Answer, DavRequest
 from groupware.dav.rfc6350 import as_vcard4
 from groupware.dav.upstream import Internals, read_components
@@ -273,13 +272,9 @@ class QueryPreconditions:
 
 def _body(request: DavRequest) -> bytes | None:
     """The PUT body, kept for :class:`UidConflict` and put back for Radicale; None when absent or encoded."""
-    environ = cast(dict[str, Any], request.environ)
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    if length <= 0 or environ.get("HTTP_CONTENT_ENCODING"):
-        return None
-    raw: bytes = environ["wsgi.input"].read(length)
-    environ["wsgi.input"] = io.BytesIO(raw)
-    request.request_info[_PUT_BODY] = raw
+    raw = read_body(request.environ)
+    if raw is not None:
+        request.request_info[_PUT_BODY] = raw
     return raw
 
 
