@@ -220,6 +220,13 @@ def request(
     return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
 
 
+def error_condition(body: bytes) -> str:
+    """The tag of the precondition or postcondition a ``DAV:error`` body names (RFC 4918 §16)."""
+    root = ET.fromstring(body)
+    assert root.tag == DAV + "error", body
+    return root[0].tag
+
+
 def responses(body: bytes) -> dict[str, ET.Element]:
     """The D:response elements of a multistatus body, by href."""
     tree = ET.fromstring(body)

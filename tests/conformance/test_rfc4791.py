@@ -4,12 +4,11 @@ and the objects Thunderbird, DAVx5 and iOS PUT, as they send them, still stored.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import CALDAV, DAV, USER, RunningServer, request, start_with_storage
+from support import CALDAV, USER, RunningServer, error_condition, request, start_with_storage
 
 CAL = f"/{USER}/calendar/"
 EVENT = (
@@ -62,9 +61,7 @@ def put(
 def refusal(status: int, body: bytes) -> str:
     """The precondition of a 403 answer."""
     assert status == 403, body
-    root = ET.fromstring(body)
-    assert root.tag == DAV + "error"
-    return root[0].tag
+    return error_condition(body)
 
 
 @pytest.fixture(scope="module")

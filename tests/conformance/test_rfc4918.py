@@ -9,7 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import CALDAV, DAV, USER, RunningServer, ok_prop, request, responses, start_with_storage
+from support import (
+    CALDAV,
+    DAV,
+    USER,
+    RunningServer,
+    error_condition,
+    ok_prop,
+    request,
+    responses,
+    start_with_storage,
+)
 
 HOME = f"/{USER}/"
 CAL = f"{HOME}calendar/"
@@ -46,13 +56,6 @@ def proppatch(server: RunningServer, path: str, action: str, props: str) -> tupl
 
 def mkcalendar(server: RunningServer, path: str) -> int:
     return request(server, "MKCALENDAR", path)[0]
-
-
-def error_condition(body: bytes) -> str:
-    """The tag of the precondition a DAV:error body names."""
-    root = ET.fromstring(body)
-    assert root.tag == DAV + "error", body
-    return root[0].tag
 
 
 @pytest.fixture(scope="module")

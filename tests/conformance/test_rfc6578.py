@@ -10,7 +10,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
-from support import DAV, USER, RunningServer, request, responses, start_with_storage
+from support import DAV, USER, RunningServer, error_condition, request, responses, start_with_storage
 
 CAL = f"/{USER}/calendar/"
 SYNC = (
@@ -36,12 +36,6 @@ def sync(
     return status, data
 
 
-def condition(body: bytes) -> str:
-    root = ET.fromstring(body)
-    assert root.tag == DAV + "error", body
-    return root[0].tag
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     folder = Path(tmp_path_factory.mktemp("rfc6578"))
@@ -65,13 +59,13 @@ def test_3_2_depth_zero_one_or_none_is_served(server: RunningServer, depth: str 
 
 def test_3_2_sync_collection_on_an_item_is_403_supported_report(server: RunningServer) -> None:
     status, body = sync(server, f"{CAL}one.ics")
-    assert status == 403 and condition(body) == DAV + "supported-report"
+    assert status == 403 and error_condition(body) == DAV + "supported-report"
 
 
 def test_3_2_unknown_token_is_400_with_valid_sync_token(server: RunningServer) -> None:
     """400, not 403: Thunderbird starts its sync over only on 400."""
     status, body = sync(server, token="http://groupware/ns/sync/unknown-1")
-    assert status == 400 and condition(body) == DAV + "valid-sync-token"
+    assert status == 400 and error_condition(body) == DAV + "valid-sync-token"
 
 
 def members(body: bytes) -> dict[str, int]:
@@ -137,7 +131,7 @@ def test_3_7_limit_above_the_changes_is_served_whole(server: RunningServer) -> N
 
 def test_3_7_malformed_page_token_is_400_valid_sync_token(server: RunningServer) -> None:
     status, body = sync(server, token="http://groupware/ns/sync-page/?a=&b=&c=")
-    assert status == 400 and condition(body) == DAV + "valid-sync-token"
+    assert status == 400 and error_condition(body) == DAV + "valid-sync-token"
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "many"])
