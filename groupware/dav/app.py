@@ -264,7 +264,7 @@ class GroupwareApplication(Application):
         answer: Answer = handler(
             environ, request.base_prefix, path, request.user, request.user_groups, request.request_info
         )
-        return materialized(environ, answer)  # type: ignore[no-any-return]
+        return materialized(environ, answer)
 
     def _finish(self, method: str, request: DavRequest, answer: Answer) -> Answer:
         for finisher in self.finishers.get(method, ()):

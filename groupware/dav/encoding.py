@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
+from groupware.dav.request import Answer
 from groupware.dav.streaming import LEVEL, MIN_COMPRESSED, negotiate
 
 __all__ = ["CODING", "STREAM", "coding_of", "finish", "materialized", "stream", "take_coding"]
@@ -44,7 +45,7 @@ def stream(environ: Mapping[str, Any], body: Iterable[bytes], length: int | None
     environ[STREAM] = (body, length)
 
 
-def materialized(environ: Mapping[str, Any], answer: Any) -> Any:
+def materialized(environ: Mapping[str, Any], answer: Answer) -> Answer:
     """An answer (status, headers, body, XML request) of an inner request run with :func:`inner`'s
     environment, its streamed body read into bytes, for the caller to read."""
     status, headers, body, xml_request = answer
