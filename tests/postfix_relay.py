@@ -107,10 +107,39 @@ class PostfixRelay:
             raise AssertionError(f"{command} {' '.join(args)} failed: {done.stderr}{log}")
 
     def start(self) -> None:
-        """Start the instance and wait until it accepts connections."""
-        self._postfix("start")
-        self.running = True
+        """Start the instance and wait until its logging daemon has written the master's first line, then
+        until it accepts connections.
+
+        The order matters: the daemons log through one ``postlogd`` over a datagram socket that holds few
+        messages (``net.unix.max_dgram_qlen``, 10 by default). A connection made before ``postlogd`` runs
+        lets a verbose ``smtpd`` fill that socket, and a daemon that logs while it is full waits for ever
+        (seen on a loaded machine as an instance that never logged "daemon started" and never answered its
+        first client). Waiting for that line first means ``postlogd`` is up before any client comes; an
+        instance that does not log it within 20 s is killed and started anew (three times at most).
+        """
+        for _attempt in range(3):
+            logged = len(self.log_text())
+            self._postfix("start")
+            self.running = True
+            if self._logged_since(logged, "daemon started", within=20):
+                break
+            # An instance wedged at its start (no logging daemon): kill it and start anew; the third such
+            # start fails the test with the log.
+            self.running = False
+            self._kill_master()
+        else:
+            log = self.log_text()[-2000:]
+            raise AssertionError(f"Postfix logged no 'daemon started' in 3 starts:\n{log}")
         wait_for_port("127.0.0.1", self.port)
+
+    def _logged_since(self, offset: int, text: str, within: float) -> bool:
+        """Whether ``text`` appears in the log after its first ``offset`` characters within ``within`` s."""
+        deadline = time.monotonic() + within
+        while text not in self.log_text()[offset:]:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def stop(self) -> None:
         """Stop the instance (nothing listens on its port afterwards)."""
