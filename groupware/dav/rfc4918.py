@@ -52,6 +52,7 @@ __all__ = [
     "finish_delete",
     "located",
     "parent_of",
+    "readable",
 ]
 
 #: Runs one method of the application: (method, request, WSGI environment, path) → its answer (the inner
@@ -107,6 +108,17 @@ def located(internals: Internals, request: DavRequest, path: str) -> Any | None:
     storage = internals.storage
     with storage.acquire_lock("r", user):
         return next(iter(storage.discover(path)), None)
+
+
+def readable(internals: Internals, request: DavRequest, path: str) -> bool:
+    """Whether ``request``'s user may read ``path``: through a share mapped into their home, as its owner
+    within the share's permissions (a free-busy share reads nothing, RFC 4791 §6.1.1), else by their own
+    rights."""
+    share = internals.resolve_share(path, request.user, request.user_groups)
+    if share and path != share["PathMapped"]:
+        mapped, owner, permissions = str(share["PathMapped"]), str(share["Owner"]), str(share["Permissions"])
+        return internals.access(owner, request.user_groups, mapped, permissions).check("r")
+    return internals.access(request.user, request.user_groups, path, None).check("r")
 
 
 def parent_of(path: str) -> str:

@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 
 from groupware.dav.body import PARSED_BODY
 from groupware.dav.request import Answer, DavRequest
-from groupware.dav.rfc4918 import CALDAV, CARDDAV, Dispatch, error_answer, located, parent_of
+from groupware.dav.rfc4918 import CALDAV, CARDDAV, Dispatch, error_answer, located, parent_of, readable
 from groupware.dav.upstream import Internals
 
 __all__ = ["CopyResponder", "MoveResponder", "destination_path"]
@@ -132,10 +132,8 @@ class CopyResponder:
         source_path = request.path if request.path.endswith("/") else request.path.rstrip("/")
         if (target.rstrip("/") + "/").startswith(source_path.rstrip("/") + "/"):
             return _text(client.FORBIDDEN, "the destination of a COPY is its source or inside it")
-        if not self.internals.access(request.user, request.user_groups, request.path, None).check("r"):
-            share = self.internals.resolve_share(request.path, request.user, request.user_groups)
-            if not share:
-                return _text(client.FORBIDDEN, "the source cannot be read")
+        if not readable(self.internals, request, request.path):
+            return _text(client.FORBIDDEN, "the source cannot be read")
         if not self._may_write(request, target):
             return _text(client.FORBIDDEN, "the destination cannot be written")
         source = located(self.internals, request, request.path)

@@ -5,7 +5,8 @@ request.
 
 Needed level per operation (RFC 3744 privileges as the levels map them): PROPFIND depth 0 and free-busy-query
 (RFC 4791 §7.10) need free-busy; PROPFIND depth 1, GET (item or whole collection), calendar-query and
-sync-collection (RFC 6578) need read; PUT and DELETE of an item need read-write; PROPPATCH of the collection
+sync-collection (RFC 6578) and COPY of an item or of the whole collection into one's own home
+(RFC 4918 §9.8) need read; PUT and DELETE of an item need read-write; PROPPATCH of the collection
 needs manage.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,6 +126,19 @@ def _proppatch_ok(answer: tuple[int, dict[str, str], bytes]) -> bool:
     return bool(statuses) and all(" 200 " in s for s in statuses)
 
 
+def _copied(server: RunningServer, who: tuple[str, str], source: str, destination: str) -> bool:
+    """Whether ``who`` could COPY ``source`` (RFC 4918 §9.8) into their home and then read the copy: an item
+    into a calendar of theirs made for it, a collection to ``destination``."""
+    request(server, "PROPFIND", f"/{who[0]}/", *who, headers={"Depth": "0"})  # the home, made at first use
+    if not source.endswith("/"):
+        assert request(server, "MKCALENDAR", destination, *who)[0] == 201
+        destination += "copied.ics"
+    headers = {"Destination": f"{server.url}{destination}"}
+    if request(server, "COPY", source, *who, headers=headers)[0] not in (201, 204):
+        return False
+    return request(server, "GET", destination, *who)[0] == 200
+
+
 def _operations(
     server: RunningServer, who: tuple[str, str], base: str, tag: str
 ) -> dict[str, tuple[Level, bool]]:
@@ -165,6 +180,8 @@ def _operations(
             )[0]
             in (201, 204),
         ),
+        "COPY item": (R, _copied(server, who, item, f"/{who[0]}/{uuid.uuid4().hex}/")),
+        "COPY collection": (R, _copied(server, who, base, f"/{who[0]}/{uuid.uuid4().hex}/")),
         "DELETE": (W, request(server, "DELETE", item, *who)[0] in (200, 204)),
         "PROPPATCH": (
             M,
