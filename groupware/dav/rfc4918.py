@@ -306,8 +306,7 @@ class ConditionalResponder:
         """The current entity tag of the resource at ``url`` (a path or an absolute URL; None: the request
         URI), None when it does not exist or the user may not read it."""
         path = request.path if url is None else _path_of(url, request.base_prefix)
-        share = self.internals.resolve_share(path, request.user, request.user_groups)
-        if not share and not self.internals.access(request.user, request.user_groups, path, None).check("r"):
+        if not readable(self.internals, request, path):
             return None
         target = located(self.internals, request, path)
         return None if target is None else str(target.etag)

@@ -155,6 +155,10 @@ def _operations(
             request(server, "PROPFIND", base, *who, body=PROPS, headers={"Depth": "1"})[0] == 207,
         ),
         "GET": (R, request(server, "GET", item, *who)[0] == 200),
+        "GET If-None-Match": (  # RFC 7232 §3.2: 304 tells the item exists
+            R,
+            request(server, "GET", item, *who, headers={"If-None-Match": "*"})[0] == 304,
+        ),
         "REPORT query": (
             R,
             request(server, "REPORT", base, *who, body=QUERY, headers={"Depth": "1"})[0] == 207,
