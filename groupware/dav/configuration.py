@@ -50,7 +50,10 @@ SERVICES_OPTION = "_services"
 
 # What groupware sets in Radicale's sections unless the configuration file says otherwise.
 RADICALE_DEFAULTS: dict[str, dict[str, str]] = {
-    "server": {"hosts": "127.0.0.1:5232", "max_connections": "64"},
+    # No sleep of Radicale's after a 5xx answer (delay_on_error, 1 s): it held a worker thread per error,
+    # so that cheap requests answered 502 (a COPY to another server) or 503 (over budget) could take every
+    # thread; failed logins are slowed by our accounts layer, per person and per address.
+    "server": {"hosts": "127.0.0.1:5232", "max_connections": "64", "delay_on_error": "0"},
     "auth": {"type": PLUGINS["auth"], "delay": "0"},
     "rights": {"type": PLUGINS["rights"]},
     "storage": {

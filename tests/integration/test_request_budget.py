@@ -174,3 +174,18 @@ def test_the_budget_stops_a_walk_in_any_thread_only_within_its_request() -> None
     assert len(errors) == 1 and not errors[0].gone  # type: ignore[attr-defined]
     for _ in range(10_000):
         spend()  # this thread has no budget: nothing raised
+
+
+def test_an_error_answer_is_not_held_back(tmp_path: Path) -> None:
+    """Radicale sleeps after every 5xx answer unless told not to: ten 502 answers (RFC 4918 §9.8.5: a COPY to
+    another server) held a worker thread one second each."""
+    path = write_config(tmp_path / "groupware.conf", LDIF_DIRECTORY)
+    server = RunningServer(config_module.load(path))
+    try:
+        started = time.monotonic()
+        for _ in range(10):
+            answer = request(server, "COPY", CAL, headers={"Destination": "http://elsewhere.example/x/"})
+            assert answer[0] == 502, answer
+        assert time.monotonic() - started < 5
+    finally:
+        server.stop()
